@@ -1,0 +1,1081 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+const (
+	bA Bucket = "a"
+	bB Bucket = "b"
+)
+
+var testBuckets = []Bucket{bA, bB}
+
+// quietLogger drops the error logs of tests that panic on purpose.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func openTest(t testing.TB, path string, opts BoltOptions) Engine {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "test.db")
+	}
+	if opts.Logger == nil {
+		opts.Logger = quietLogger()
+	}
+	e, err := OpenBolt(path, testBuckets, opts)
+	if err != nil {
+		t.Fatalf("OpenBolt: %v", err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+func put(t testing.TB, e Engine, b Bucket, kvs ...string) {
+	t.Helper()
+	err := e.Update(context.Background(), func(tx Tx) error {
+		for i := 0; i < len(kvs); i += 2 {
+			if err := tx.Put(b, []byte(kvs[i]), []byte(kvs[i+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+// contents returns bucket b as "k=v" strings in key order.
+func contents(t testing.TB, e Engine, b Bucket) []string {
+	t.Helper()
+	var out []string
+	err := e.View(context.Background(), func(tx Tx) error {
+		return tx.Scan(b, nil, nil, false, func(k, v []byte) bool {
+			out = append(out, string(k)+"="+string(v))
+			return true
+		})
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	return out
+}
+
+func get(t testing.TB, e Engine, b Bucket, key string) []byte {
+	t.Helper()
+	var v []byte
+	err := e.View(context.Background(), func(tx Tx) error {
+		var err error
+		v, err = tx.Get(b, []byte(key))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	return v
+}
+
+func TestGetPutDelete(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+	put(t, e, bA, "k1", "v1", "k2", "v2")
+	put(t, e, bB, "k1", "other")
+
+	if got := get(t, e, bA, "k1"); string(got) != "v1" {
+		t.Errorf("Get k1 = %q, want v1", got)
+	}
+	if got := get(t, e, bB, "k1"); string(got) != "other" {
+		t.Errorf("Get b/k1 = %q, want other", got)
+	}
+	if got := get(t, e, bA, "missing"); got != nil {
+		t.Errorf("Get missing = %q, want nil", got)
+	}
+
+	// Overwrite, delete, delete of a missing key, empty value.
+	err := e.Update(ctx, func(tx Tx) error {
+		if err := tx.Put(bA, []byte("k1"), []byte("v1b")); err != nil {
+			return err
+		}
+		if err := tx.Delete(bA, []byte("k2")); err != nil {
+			return err
+		}
+		if err := tx.Delete(bA, []byte("nope")); err != nil {
+			return err
+		}
+		if err := tx.Put(bA, []byte("empty"), nil); err != nil {
+			return err
+		}
+		// Read-your-writes inside the transaction.
+		v, err := tx.Get(bA, []byte("k1"))
+		if err != nil || string(v) != "v1b" {
+			return fmt.Errorf("in-tx Get k1 = %q, %v", v, err)
+		}
+		if v, err := tx.Get(bA, []byte("empty")); err != nil || v == nil || len(v) != 0 {
+			return fmt.Errorf("in-tx Get empty = %#v, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := contents(t, e, bA), []string{"empty=", "k1=v1b"}; !slices.Equal(got, want) {
+		t.Errorf("contents = %q, want %q", got, want)
+	}
+	if v := get(t, e, bA, "empty"); v == nil || len(v) != 0 {
+		t.Errorf("Get empty = %#v, want non-nil empty", v)
+	}
+
+	// Get returns a copy that outlives the transaction.
+	v := get(t, e, bA, "k1")
+	put(t, e, bA, "k1", "zzz")
+	if string(v) != "v1b" {
+		t.Errorf("copy changed to %q", v)
+	}
+}
+
+func TestTxErrors(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+
+	err := e.View(ctx, func(tx Tx) error {
+		if _, err := tx.Get("nope", []byte("k")); !errors.Is(err, ErrUnknownBucket) || !strings.Contains(err.Error(), "nope") {
+			return fmt.Errorf("Get unknown bucket: %v", err)
+		}
+		if err := tx.Scan("nope", nil, nil, false, func(k, v []byte) bool { return true }); !errors.Is(err, ErrUnknownBucket) {
+			return fmt.Errorf("Scan unknown bucket: %v", err)
+		}
+		if _, err := tx.NextSequence(bA); !errors.Is(err, ErrReadOnly) {
+			return fmt.Errorf("NextSequence in View: %v", err)
+		}
+		if err := tx.Put(bA, []byte("k"), []byte("v")); !errors.Is(err, ErrReadOnly) {
+			return fmt.Errorf("Put in View: %v", err)
+		}
+		if err := tx.Delete(bA, []byte("k")); !errors.Is(err, ErrReadOnly) {
+			return fmt.Errorf("Delete in View: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var kept Tx
+	err = e.Update(ctx, func(tx Tx) error {
+		kept = tx
+		if err := tx.Put("nope", []byte("k"), []byte("v")); !errors.Is(err, ErrUnknownBucket) {
+			return fmt.Errorf("Put unknown bucket: %v", err)
+		}
+		if _, err := tx.NextSequence("nope"); !errors.Is(err, ErrUnknownBucket) {
+			return fmt.Errorf("NextSequence unknown bucket: %v", err)
+		}
+		if err := tx.Put(bA, nil, []byte("v")); !errors.Is(err, bolt.ErrKeyRequired) {
+			return fmt.Errorf("Put empty key: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kept.Get(bA, []byte("k")); !errors.Is(err, ErrTxDone) {
+		t.Errorf("Get on a kept Tx: %v, want ErrTxDone", err)
+	}
+
+	// An error from fn is returned as is.
+	errMine := errors.New("mine")
+	if err := e.Update(ctx, func(tx Tx) error { return errMine }); err != errMine {
+		t.Errorf("Update = %v, want %v", err, errMine)
+	}
+	if err := e.View(ctx, func(tx Tx) error { return errMine }); err != errMine {
+		t.Errorf("View = %v, want %v", err, errMine)
+	}
+}
+
+func TestScan(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	put(t, e, bA, "b", "1", "d", "2", "f", "3", "h", "4")
+	put(t, e, bB, "a", "x") // must not show up
+
+	s := func(x string) []byte {
+		if x == "-" {
+			return nil
+		}
+		return []byte(x)
+	}
+	tests := []struct {
+		start, end string // "-" = nil
+		reverse    bool
+		limit      int // stop after this many (0 = all)
+		want       string
+	}{
+		{"-", "-", false, 0, "bdfh"},
+		{"-", "-", true, 0, "hfdb"},
+		{"d", "h", false, 0, "df"},
+		{"d", "h", true, 0, "fd"},
+		{"c", "g", false, 0, "df"},
+		{"c", "g", true, 0, "fd"},
+		{"a", "z", false, 0, "bdfh"},
+		{"a", "z", true, 0, "hfdb"},
+		{"-", "d", false, 0, "b"},
+		{"-", "d", true, 0, "b"},
+		{"-", "e", true, 0, "db"},
+		{"e", "-", false, 0, "fh"},
+		{"e", "-", true, 0, "hf"},
+		{"h", "-", true, 0, "h"},
+		{"i", "-", false, 0, ""},
+		{"i", "-", true, 0, ""},
+		{"-", "b", false, 0, ""},
+		{"-", "b", true, 0, ""},
+		{"d", "d", false, 0, ""},
+		{"f", "d", true, 0, ""},
+		{"d", "e", true, 0, "d"},
+		{"-", "-", false, 2, "bd"},
+		{"-", "-", true, 2, "hf"},
+		{"c", "-", true, 1, "h"},
+	}
+	for _, tc := range tests {
+		name := fmt.Sprintf("%s-%s/rev=%v/limit=%d", tc.start, tc.end, tc.reverse, tc.limit)
+		t.Run(name, func(t *testing.T) {
+			var got strings.Builder
+			n := 0
+			err := e.View(context.Background(), func(tx Tx) error {
+				return tx.Scan(bA, s(tc.start), s(tc.end), tc.reverse, func(k, v []byte) bool {
+					got.Write(k)
+					n++
+					return tc.limit == 0 || n < tc.limit
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != tc.want {
+				t.Errorf("got %q, want %q", got.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestScanManyKeys(t *testing.T) {
+	// Enough keys to span many pages, so cursor moves cross page borders.
+	e := openTest(t, "", BoltOptions{})
+	const n = 5000
+	err := e.Update(context.Background(), func(tx Tx) error {
+		for i := 0; i < n; i += 2 { // even numbers only
+			k := binary.BigEndian.AppendUint32(nil, uint32(i))
+			if err := tx.Put(bA, k, bytes.Repeat([]byte{'x'}, 100)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
+	for _, rng := range [][2]int{{0, n}, {1, n - 1}, {1001, 3999}, {1000, 4000}, {2500, 2501}} {
+		for _, reverse := range []bool{false, true} {
+			var got []int
+			err := e.View(context.Background(), func(tx Tx) error {
+				return tx.Scan(bA, key(rng[0]), key(rng[1]), reverse, func(k, v []byte) bool {
+					got = append(got, int(binary.BigEndian.Uint32(k)))
+					return true
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []int
+			for i := rng[0]; i < rng[1]; i++ {
+				if i%2 == 0 {
+					want = append(want, i)
+				}
+			}
+			if reverse {
+				slices.Reverse(want)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("range %v reverse=%v: got %d keys (%v...), want %d", rng, reverse, len(got), got[:min(3, len(got))], len(want))
+			}
+		}
+	}
+}
+
+func TestNextSequence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq.db")
+	e := openTest(t, path, BoltOptions{})
+	ctx := context.Background()
+	var got []uint64
+	for range 3 {
+		err := e.Update(ctx, func(tx Tx) error {
+			n, err := tx.NextSequence(bA)
+			got = append(got, n)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sequences are per bucket.
+	err := e.Update(ctx, func(tx Tx) error {
+		n, err := tx.NextSequence(bB)
+		got = append(got, n)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failed Update does not consume a sequence number.
+	boom := errors.New("boom")
+	err = e.Update(ctx, func(tx Tx) error {
+		if _, err := tx.NextSequence(bA); err != nil {
+			return err
+		}
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("Update = %v, want boom", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openTest(t, path, BoltOptions{})
+	err = e.Update(ctx, func(tx Tx) error {
+		n, err := tx.NextSequence(bA)
+		got = append(got, n)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{1, 2, 3, 1, 4}; !slices.Equal(got, want) {
+		t.Errorf("sequences = %v, want %v", got, want)
+	}
+}
+
+// TestBatchFailureIsolation runs many concurrent Updates, some of which fail
+// after writing, fail without writing, or panic, and checks that exactly the
+// successful ones are kept.
+func TestBatchFailureIsolation(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+	errWrote := errors.New("failed after writing")
+	errClean := errors.New("failed without writing")
+
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	// start makes the goroutines submit at nearly the same time so that
+	// batches really mix the kinds.
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			key := fmt.Appendf(nil, "k%03d", i)
+			errs[i] = e.Update(ctx, func(tx Tx) error {
+				switch i % 4 {
+				case 1: // fails after writing: must be rolled back
+					if err := tx.Put(bA, key, []byte("bad")); err != nil {
+						return err
+					}
+					if _, err := tx.NextSequence(bB); err != nil {
+						return err
+					}
+					return errWrote
+				case 2: // fails without writing
+					if _, err := tx.Get(bA, key); err != nil {
+						return err
+					}
+					return errClean
+				case 3: // panics after writing
+					if err := tx.Put(bA, key, []byte("bad")); err != nil {
+						return err
+					}
+					panic(fmt.Sprintf("panic %d", i))
+				}
+				return tx.Put(bA, key, []byte("ok"))
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	var want []string
+	for i, err := range errs {
+		switch i % 4 {
+		case 0:
+			if err != nil {
+				t.Errorf("update %d: %v, want nil", i, err)
+			}
+			want = append(want, fmt.Sprintf("k%03d=ok", i))
+		case 1:
+			if err != errWrote {
+				t.Errorf("update %d: %v, want %v", i, err, errWrote)
+			}
+		case 2:
+			if err != errClean {
+				t.Errorf("update %d: %v, want %v", i, err, errClean)
+			}
+		case 3:
+			if !errors.Is(err, errPanicked) || !strings.Contains(err.Error(), fmt.Sprintf("panic %d", i)) {
+				t.Errorf("update %d: %v, want panic error", i, err)
+			}
+		}
+	}
+	if got := contents(t, e, bA); !slices.Equal(got, want) {
+		t.Errorf("bucket a has %d keys, want %d\n got %q\nwant %q", len(got), len(want), got, want)
+	}
+	if got := contents(t, e, bB); len(got) != 0 {
+		t.Errorf("bucket b = %q, want empty", got)
+	}
+	// No NextSequence of a failed Update was kept.
+	err := e.Update(ctx, func(tx Tx) error {
+		n, err := tx.NextSequence(bB)
+		if err == nil && n != 1 {
+			err = fmt.Errorf("sequence = %d, want 1", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	be := e.(*boltEngine)
+	t.Logf("%d updates in %d batches: %d function runs, %d commits, %d rollbacks",
+		n, be.nBatches.Load(), be.nRuns.Load(), be.nCommits.Load(), be.nRollbacks.Load())
+	// Each function that failed after writing or panicked cost exactly one
+	// rollback; the ones that failed cleanly cost none.
+	if got, want := be.nRollbacks.Load(), int64(n/2); got != want {
+		t.Errorf("%d rollbacks, want %d", got, want)
+	}
+	// Reruns stay linear: at most 3 runs per function (+1 for the final
+	// NextSequence Update above).
+	if runs := be.nRuns.Load(); runs > 3*n+1 {
+		t.Errorf("%d function runs for %d updates, want at most %d", runs, n, 3*n+1)
+	}
+}
+
+// TestCommitFailure makes a commit fail (the file would outgrow MaxSize) and
+// checks that every Update of that batch gets the error, nothing of it is
+// kept, and the engine keeps working.
+func TestCommitFailure(t *testing.T) {
+	e := openTest(t, "", BoltOptions{MaxSize: 1 << 20})
+	ctx := context.Background()
+	put(t, e, bA, "before", "1")
+
+	// Hold the committer so that the next Updates form one batch.
+	release := make(chan struct{})
+	started := make(chan struct{})
+	slowDone := make(chan error, 1)
+	go func() {
+		slowDone <- e.Update(ctx, func(tx Tx) error {
+			close(started)
+			<-release
+			return tx.Put(bA, []byte("slow"), []byte("1"))
+		})
+	}()
+	<-started
+
+	const n = 10
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = e.Update(ctx, func(tx Tx) error {
+				return tx.Put(bA, fmt.Appendf(nil, "small%02d", i), []byte("v"))
+			})
+		})
+	}
+	wg.Go(func() {
+		errs[n] = e.Update(ctx, func(tx Tx) error {
+			return tx.Put(bA, []byte("huge"), make([]byte, 2<<20))
+		})
+	})
+	be := e.(*boltEngine)
+	// Wait until all n+1 are queued behind the slow one.
+	for deadline := time.Now().Add(5 * time.Second); len(be.reqs) < n+1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests queued", len(be.reqs))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if err := <-slowDone; err != nil {
+		t.Fatalf("slow update: %v", err)
+	}
+	for i, err := range errs {
+		if !errors.Is(err, ErrMaxSize) {
+			t.Errorf("update %d = %v, want an error wrapping ErrMaxSize", i, err)
+		}
+	}
+	if got, want := contents(t, e, bA), []string{"before=1", "slow=1"}; !slices.Equal(got, want) {
+		t.Errorf("contents = %q, want %q", got, want)
+	}
+	put(t, e, bA, "after", "1")
+	if err := e.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+func TestPanicDoesNotBreakEngine(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+	errBoom := errors.New("boom")
+	err := e.Update(ctx, func(tx Tx) error { panic(errBoom) })
+	if !errors.Is(err, errPanicked) || !errors.Is(err, errBoom) {
+		t.Fatalf("Update = %v, want panic error wrapping boom", err)
+	}
+	err = e.Update(ctx, func(tx Tx) error { panic("no writes") })
+	if !errors.Is(err, errPanicked) {
+		t.Fatalf("Update = %v, want panic error", err)
+	}
+	put(t, e, bA, "after", "panic")
+	if got := get(t, e, bA, "after"); string(got) != "panic" {
+		t.Errorf("Get after = %q", got)
+	}
+	if err := e.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.db")
+	openTest(t, path, BoltOptions{})
+	begin := time.Now()
+	e2, err := OpenBolt(path, testBuckets, BoltOptions{Timeout: 100 * time.Millisecond, Logger: quietLogger()})
+	if err == nil {
+		_ = e2.Close()
+		t.Fatal("second OpenBolt succeeded")
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("second OpenBolt took %v", d)
+	}
+	if !errors.Is(err, bolt.ErrTimeout) {
+		t.Errorf("error %v does not wrap bbolt.ErrTimeout", err)
+	}
+	for _, s := range []string{path, "locked by another process", "another forumd"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := OpenBolt(filepath.Join(dir, "x.db"), []Bucket{""}, BoltOptions{}); err == nil {
+		t.Error("empty bucket name accepted")
+	}
+	if _, err := OpenBolt(filepath.Join(dir, "missing", "x.db"), testBuckets, BoltOptions{}); err == nil {
+		t.Error("open in a missing directory succeeded")
+	}
+	// Not a bbolt file.
+	junk := filepath.Join(dir, "junk.db")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("junk"), 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenBolt(junk, testBuckets, BoltOptions{}); err == nil || !strings.Contains(err.Error(), junk) {
+		t.Errorf("open junk file: %v", err)
+	}
+}
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reopen.db")
+	e := openTest(t, path, BoltOptions{})
+	put(t, e, bA, "k", "v")
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	// Reopen with an extra bucket: old data is there, the new bucket works.
+	e2, err := OpenBolt(path, append(testBuckets, "c"), BoltOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if got := get(t, e2, bA, "k"); string(got) != "v" {
+		t.Errorf("after reopen Get = %q, want v", got)
+	}
+	put(t, e2, "c", "x", "y")
+	if got := contents(t, e2, "c"); !slices.Equal(got, []string{"x=y"}) {
+		t.Errorf("bucket c = %q", got)
+	}
+}
+
+func TestConcurrentCounters(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+	const writers, incs = 64, 50
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range writers {
+		wg.Go(func() {
+			key := fmt.Appendf(nil, "counter-%02d", w)
+			for range incs {
+				err := e.Update(ctx, func(tx Tx) error {
+					v, err := tx.Get(bA, key)
+					if err != nil {
+						return err
+					}
+					var n uint64
+					if v != nil {
+						n = binary.BigEndian.Uint64(v)
+					}
+					if err := tx.Put(bA, key, binary.BigEndian.AppendUint64(nil, n+1)); err != nil {
+						return err
+					}
+					// A shared counter too, incremented by everybody.
+					v, err = tx.Get(bB, []byte("total"))
+					if err != nil {
+						return err
+					}
+					n = 0
+					if v != nil {
+						n = binary.BigEndian.Uint64(v)
+					}
+					return tx.Put(bB, []byte("total"), binary.BigEndian.AppendUint64(nil, n+1))
+				})
+				if err != nil {
+					failed.Add(1)
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.FailNow()
+	}
+	err := e.View(ctx, func(tx Tx) error {
+		for w := range writers {
+			v, err := tx.Get(bA, fmt.Appendf(nil, "counter-%02d", w))
+			if err != nil {
+				return err
+			}
+			if v == nil || binary.BigEndian.Uint64(v) != incs {
+				t.Errorf("counter %d = %x, want %d", w, v, incs)
+			}
+		}
+		v, err := tx.Get(bB, []byte("total"))
+		if err != nil {
+			return err
+		}
+		if v == nil || binary.BigEndian.Uint64(v) != writers*incs {
+			t.Errorf("total = %x, want %d", v, writers*incs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := e.(*boltEngine)
+	commits := be.nCommits.Load()
+	t.Logf("%d updates in %d commits (%.1f per commit)", writers*incs, commits, float64(writers*incs)/float64(commits))
+	if commits >= writers*incs {
+		t.Errorf("no group commit: %d commits for %d updates", commits, writers*incs)
+	}
+}
+
+func TestContextCancelled(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := e.Update(ctx, func(tx Tx) error {
+		ran = true
+		return tx.Put(bA, []byte("k"), []byte("v"))
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update = %v, want context.Canceled", err)
+	}
+	if ran {
+		t.Error("fn ran with a cancelled context")
+	}
+	if got := get(t, e, bA, "k"); got != nil {
+		t.Errorf("Get = %q, want nil", got)
+	}
+	if err := e.View(ctx, func(tx Tx) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("View = %v, want context.Canceled", err)
+	}
+	if _, err := e.WriteTo(ctx, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteTo = %v, want context.Canceled", err)
+	}
+	if err := e.Check(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Check = %v, want context.Canceled", err)
+	}
+}
+
+// TestContextCancelledWhileQueued cancels Updates that wait behind a slow
+// one: each either was not applied and returns ctx.Err(), or was applied and
+// returns nil.
+func TestContextCancelledWhileQueued(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	release := make(chan struct{})
+	started := make(chan struct{})
+	slowDone := make(chan error, 1)
+	go func() {
+		slowDone <- e.Update(context.Background(), func(tx Tx) error {
+			close(started)
+			<-release // hold the committer
+			return tx.Put(bA, []byte("slow"), []byte("1"))
+		})
+	}()
+	<-started
+
+	const n = 20
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = e.Update(ctx, func(tx Tx) error {
+				return tx.Put(bA, fmt.Appendf(nil, "q%02d", i), []byte("1"))
+			})
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let them queue
+	cancel()
+	wg.Wait()
+	close(release)
+	if err := <-slowDone; err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("queued update %d = %v, want context.Canceled", i, err)
+		}
+	}
+	if got := contents(t, e, bA); !slices.Equal(got, []string{"slow=1"}) {
+		t.Errorf("contents = %q, want only slow=1", got)
+	}
+}
+
+// TestContextCancelledWhileRunning cancels an Update whose fn is running: it
+// must wait for and report the real outcome.
+func TestContextCancelledWhileRunning(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	err := e.Update(ctx, func(tx Tx) error {
+		cancel()
+		time.Sleep(10 * time.Millisecond)
+		return tx.Put(bA, []byte("k"), []byte("v"))
+	})
+	if err != nil {
+		t.Errorf("Update = %v, want nil (it committed)", err)
+	}
+	if got := get(t, e, bA, "k"); string(got) != "v" {
+		t.Errorf("Get = %q, want v", got)
+	}
+}
+
+func TestClose(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+
+	// Updates in flight when Close is called are committed.
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = e.Update(ctx, func(tx Tx) error {
+				return tx.Put(bA, fmt.Appendf(nil, "k%02d", i), []byte("v"))
+			})
+		})
+	}
+	time.Sleep(time.Millisecond)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+
+	if err := e.Update(ctx, func(tx Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Update after Close = %v, want ErrClosed", err)
+	}
+	if err := e.View(ctx, func(tx Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("View after Close = %v, want ErrClosed", err)
+	}
+	if _, err := e.WriteTo(ctx, io.Discard); !errors.Is(err, ErrClosed) {
+		t.Errorf("WriteTo after Close = %v, want ErrClosed", err)
+	}
+	if err := e.Check(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Check after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestCloseKeepsAcceptedUpdates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "close.db")
+	e := openTest(t, path, BoltOptions{})
+	ctx := context.Background()
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = e.Update(ctx, func(tx Tx) error {
+				return tx.Put(bA, fmt.Appendf(nil, "k%03d", i), []byte("v"))
+			})
+		})
+	}
+	go func() { _ = e.Close() }()
+	wg.Wait()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopen: exactly the Updates that returned nil are there.
+	e = openTest(t, path, BoltOptions{})
+	got := contents(t, e, bA)
+	var want []string
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			want = append(want, fmt.Sprintf("k%03d=v", i))
+		case !errors.Is(err, ErrClosed):
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after reopen %d keys, want %d", len(got), len(want))
+	}
+}
+
+func TestWriteTo(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, filepath.Join(dir, "src.db"), BoltOptions{})
+	ctx := context.Background()
+	for i := range 100 {
+		put(t, e, bA, fmt.Sprintf("k%03d", i), strings.Repeat("v", i))
+	}
+	put(t, e, bB, "x", "y")
+
+	backup := filepath.Join(dir, "backup.db")
+	f, err := os.Create(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.WriteTo(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(backup); err != nil || fi.Size() != n {
+		t.Fatalf("backup size %v (%v), WriteTo said %d", fi.Size(), err, n)
+	}
+	// Writes after the backup are not in it.
+	put(t, e, bA, "later", "1")
+
+	b := openTest(t, backup, BoltOptions{})
+	if err := b.Check(ctx); err != nil {
+		t.Errorf("Check backup: %v", err)
+	}
+	if got, want := contents(t, b, bA), contents(t, e, bA); len(got) != 100 || len(want) != 101 {
+		t.Errorf("backup has %d keys, source %d; want 100 and 101", len(got), len(want))
+	}
+	if got := get(t, b, bA, "k042"); string(got) != strings.Repeat("v", 42) {
+		t.Errorf("backup k042 = %q", got)
+	}
+	if got := contents(t, b, bB); !slices.Equal(got, []string{"x=y"}) {
+		t.Errorf("backup bucket b = %q", got)
+	}
+
+	// A failing writer fails WriteTo.
+	if _, err := e.WriteTo(ctx, failWriter{}); err == nil {
+		t.Error("WriteTo to a failing writer succeeded")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestCheck(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+	for i := range 200 {
+		put(t, e, bA, fmt.Sprintf("k%03d", i), strings.Repeat("v", 500))
+	}
+	// Free some pages too.
+	err := e.Update(ctx, func(tx Tx) error {
+		for i := 0; i < 200; i += 3 {
+			if err := tx.Delete(bA, fmt.Appendf(nil, "k%03d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Check concurrently with writers (it holds them off).
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() { put(t, e, bB, fmt.Sprint(i), "x") })
+	}
+	if err := e.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	wg.Wait()
+	if err := e.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestReadOnlyBatchDoesNotCommit checks that a batch in which no function
+// wrote does not commit (no fsync for nothing).
+func TestReadOnlyBatchDoesNotCommit(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	be := e.(*boltEngine)
+	before := be.nCommits.Load()
+	err := e.Update(context.Background(), func(tx Tx) error {
+		_, err := tx.Get(bA, []byte("k"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := be.nCommits.Load(); got != before {
+		t.Errorf("%d commits for a read-only Update", got-before)
+	}
+}
+
+// TestViewsDuringUpdates runs readers while writers commit, checking that a
+// snapshot never sees a half-applied transaction.
+func TestViewsDuringUpdates(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Each Update writes the same value to a and b.
+				v := fmt.Appendf(nil, "%d-%d", w, i)
+				err := e.Update(ctx, func(tx Tx) error {
+					if err := tx.Put(bA, []byte("x"), v); err != nil {
+						return err
+					}
+					return tx.Put(bB, []byte("x"), v)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range 200 {
+		err := e.View(ctx, func(tx Tx) error {
+			a, err := tx.Get(bA, []byte("x"))
+			if err != nil {
+				return err
+			}
+			b, err := tx.Get(bB, []byte("x"))
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(a, b) {
+				return fmt.Errorf("torn snapshot: a=%q b=%q", a, b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func benchUpdate(b *testing.B, parallel bool, opts BoltOptions) {
+	e, err := OpenBolt(filepath.Join(b.TempDir(), "bench.db"), testBuckets, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	be := e.(*boltEngine)
+	ctx := context.Background()
+	value := bytes.Repeat([]byte("x"), 1024)
+	create := func(tx Tx) error {
+		n, err := tx.NextSequence(bA)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bA, binary.BigEndian.AppendUint64(nil, n), value)
+	}
+	b.SetBytes(int64(len(value)))
+	b.ResetTimer()
+	start := time.Now()
+	commits0 := be.nCommits.Load()
+	if parallel {
+		// 64 writers in all, whatever GOMAXPROCS is.
+		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := e.Update(ctx, create); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	} else {
+		for range b.N {
+			if err := e.Update(ctx, create); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	elapsed := time.Since(start)
+	commits := be.nCommits.Load() - commits0
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	if commits > 0 {
+		b.ReportMetric(float64(b.N)/float64(commits), "ops/commit")
+		b.ReportMetric(float64(commits)/elapsed.Seconds(), "commits/s")
+	}
+}
+
+// BenchmarkUpdateParallel measures group commit: 64 concurrent writers, each
+// Update creating a 1 KiB record under a new sequence key, fsync on.
+func BenchmarkUpdateParallel(b *testing.B) { benchUpdate(b, true, BoltOptions{}) }
+
+// BenchmarkUpdateSerial is the same with a single writer: one commit (two
+// fdatasyncs) per Update.
+func BenchmarkUpdateSerial(b *testing.B) { benchUpdate(b, false, BoltOptions{}) }
+
+// BenchmarkUpdateParallelNoSync is BenchmarkUpdateParallel with NoSync: not
+// durable, it shows the CPU ceiling of the engine without the disk.
+func BenchmarkUpdateParallelNoSync(b *testing.B) {
+	benchUpdate(b, true, BoltOptions{NoSync: true})
+}

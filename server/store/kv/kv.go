@@ -1,0 +1,68 @@
+// Package kv is the ordered, transactional key-value layer under the forum
+// store. It is the only code that touches bbolt: the store speaks forum
+// (CreateReply, ListReplies) and reaches the disk through the small Engine and
+// Tx interfaces here, so another engine can later sit behind the same
+// interfaces and the same tests.
+//
+// Invariants every Engine keeps:
+//   - Update returns nil only after the transaction is durably committed
+//     (fsync of data and meta pages); an error means nothing of it was kept.
+//   - Concurrent Updates are group-committed: many transactions share one
+//     fsync, and a transaction that fails does not fail the others.
+//   - The function given to Update may run more than once, so it must have no
+//     effect outside the Tx.
+//   - Slices passed to a Scan callback or returned by Get are valid only
+//     inside the transaction unless documented otherwise (Get returns a copy).
+package kv
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// Bucket names a namespace of keys. The set of buckets is fixed when the
+// Engine is opened.
+type Bucket string
+
+// ErrUnknownBucket is returned when a Tx is asked for a bucket the Engine was
+// not opened with.
+var ErrUnknownBucket = errors.New("kv: unknown bucket")
+
+// Engine is an ordered, transactional byte-key store.
+type Engine interface {
+	// View runs fn in a read-only snapshot. fn must not keep the Tx or any
+	// slice it got from it after returning.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits it durably. If
+	// fn returns an error, nothing it wrote is kept and Update returns that
+	// error. fn may be run more than once.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// WriteTo writes a consistent copy of the whole database to w (a hot
+	// backup) and returns the number of bytes written.
+	WriteTo(ctx context.Context, w io.Writer) (int64, error)
+	// Check verifies the database's internal consistency.
+	Check(ctx context.Context) error
+	// Close waits for pending Updates and closes the database.
+	Close() error
+}
+
+// Tx is a transaction. It is not safe for concurrent use.
+type Tx interface {
+	// Get returns a copy of the value stored under key, or nil if there is
+	// none.
+	Get(b Bucket, key []byte) ([]byte, error)
+	// Put stores value under key. The caller must not change key or value
+	// afterwards.
+	Put(b Bucket, key, value []byte) error
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(b Bucket, key []byte) error
+	// Scan calls fn for each key in [start, end) in ascending order, or in
+	// descending order if reverse is set, until fn returns false. A nil start
+	// means the first key, a nil end means past the last key. k and v are
+	// valid only during the call.
+	Scan(b Bucket, start, end []byte, reverse bool, fn func(k, v []byte) bool) error
+	// NextSequence returns the next value of the bucket's sequence, starting
+	// at 1. It is only valid in Update.
+	NextSequence(b Bucket) (uint64, error)
+}
