@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+)
+
+// Defaults of the serve flags.
+const (
+	defaultGRPCAddr = "127.0.0.1:7070"
+	defaultHTTPAddr = "127.0.0.1:8080"
+	defaultDataDir  = "./data"
+	defaultLogLevel = "info"
+)
+
+// Environment variables read as flag defaults. Flags win over them, and they
+// win over the built-in defaults. An empty variable counts as unset.
+const (
+	envGRPCAddr   = "FORUM_GRPC_ADDR"
+	envHTTPAddr   = "FORUM_HTTP_ADDR"
+	envDataDir    = "FORUM_DATA"
+	envLogLevel   = "FORUM_LOG_LEVEL"
+	envReflection = "FORUM_REFLECTION"
+)
+
+// commonConfig holds the settings every subcommand that opens the database
+// shares.
+type commonConfig struct {
+	// DataDir is the data directory; the database is DataDir/forum.db.
+	DataDir string
+	// LogLevel is the minimum level logged.
+	LogLevel slog.Level
+}
+
+// serveConfig is the resolved configuration of `forumd serve`.
+type serveConfig struct {
+	commonConfig
+	// GRPCAddr is the gRPC listen address; port 0 picks a free port.
+	GRPCAddr string
+	// HTTPAddr is the HTTP/JSON listen address; port 0 picks a free port.
+	HTTPAddr string
+	// Reflection registers the gRPC reflection service.
+	Reflection bool
+	// AddrFile, if set, receives {"grpc":..., "http":...} once both
+	// listeners are up.
+	AddrFile string
+}
+
+// commonFlags registers --data and --log-level on fs, with defaults taken
+// from the environment, and returns a function that resolves them after
+// fs.Parse.
+func commonFlags(fs *flag.FlagSet, getenv func(string) string) func() (commonConfig, error) {
+	data := fs.String("data", envOr(getenv, envDataDir, defaultDataDir),
+		"data `directory` (created 0700); the database is <dir>/forum.db [$"+envDataDir+"]")
+	level := fs.String("log-level", envOr(getenv, envLogLevel, defaultLogLevel),
+		"minimum log `level`: debug, info, warn or error [$"+envLogLevel+"]")
+	return func() (commonConfig, error) {
+		var c commonConfig
+		if *data == "" {
+			return c, errors.New("--data must not be empty")
+		}
+		c.DataDir = *data
+		if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+			return c, fmt.Errorf("--log-level %q: %w", *level, err)
+		}
+		return c, nil
+	}
+}
+
+// parseServeArgs resolves the configuration of `forumd serve` from args (the
+// arguments after "serve"), the environment (getenv) and the defaults.
+// Usage and flag errors are written to output.
+func parseServeArgs(args []string, getenv func(string) string, output io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("forumd serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: forumd [serve] [flags]\n\nRuns the forum server: gRPC and HTTP/JSON.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	common := commonFlags(fs, getenv)
+	grpcAddr := fs.String("grpc-addr", envOr(getenv, envGRPCAddr, defaultGRPCAddr),
+		"gRPC listen `address` (port 0: any free port) [$"+envGRPCAddr+"]")
+	httpAddr := fs.String("http-addr", envOr(getenv, envHTTPAddr, defaultHTTPAddr),
+		"HTTP/JSON listen `address` (port 0: any free port) [$"+envHTTPAddr+"]")
+	reflDefault := true
+	if v := getenv(envReflection); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("$%s=%q: %w", envReflection, v, err)
+		}
+		reflDefault = b
+	}
+	reflection := fs.Bool("reflection", reflDefault,
+		"register gRPC server reflection, so grpcurl works without the protos [$"+envReflection+"]")
+	addrFile := fs.String("addr-file", "",
+		"once listening, write {\"grpc\":ADDR,\"http\":ADDR} to this `file` (atomically)")
+
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	c, err := common()
+	if err != nil {
+		return cfg, err
+	}
+	if *grpcAddr == "" || *httpAddr == "" {
+		return cfg, errors.New("--grpc-addr and --http-addr must not be empty")
+	}
+	cfg = serveConfig{
+		commonConfig: c,
+		GRPCAddr:     *grpcAddr,
+		HTTPAddr:     *httpAddr,
+		Reflection:   *reflection,
+		AddrFile:     *addrFile,
+	}
+	return cfg, nil
+}
+
+// envOr returns the environment variable key, or def when it is unset or
+// empty.
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

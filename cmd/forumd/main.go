@@ -1,0 +1,347 @@
+// Command forumd is the forum server: one binary serving the forum.v1 API
+// over gRPC and, through the gateway, as JSON over HTTP, with its data in one
+// bbolt file.
+//
+// Usage:
+//
+//	forumd [serve] [--grpc-addr ADDR] [--http-addr ADDR] [--data DIR] [--log-level LEVEL]
+//	       [--reflection=BOOL] [--addr-file FILE]
+//	forumd admin create-user --username NAME [--display-name TEXT]
+//	       [--role member|convener|admin] [--password-file FILE] [--data DIR]
+//
+// Flags default to the environment variables FORUM_GRPC_ADDR,
+// FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL and FORUM_REFLECTION, and
+// those to 127.0.0.1:7070, 127.0.0.1:8080, ./data, info and true. Logs are
+// JSON lines on standard error.
+//
+// serve opens DIR/forum.db (creating DIR with mode 0700), listens on both
+// addresses, and logs {"msg":"listening","grpc":ADDR,"http":ADDR} with the
+// actual addresses (a port of 0 picks a free one); --addr-file also writes
+// them as {"grpc":ADDR,"http":ADDR}. The HTTP side dials the gRPC listener
+// over loopback, so interceptors apply to both. On SIGINT or SIGTERM it
+// reports NOT_SERVING, stops accepting, lets in-flight requests finish (at
+// most 20s) and closes the database; a second signal kills it at once.
+//
+// admin create-user adds a user directly to the database; it fails while a
+// forumd holds the database. The password is the first line of
+// --password-file or of standard input, never a flag.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/forumhq/forum/gateway"
+	"github.com/forumhq/forum/server"
+	"github.com/forumhq/forum/server/store"
+)
+
+// Timeouts of the HTTP server and of shutdown.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	// writeTimeout leaves room beyond the longest request deadline for the
+	// error response.
+	writeTimeout    = gateway.DefaultMaxTimeout + 10*time.Second
+	idleTimeout     = 2 * time.Minute
+	maxHeaderBytes  = 64 << 10
+	shutdownTimeout = 20 * time.Second
+	// gatewayMaxRecvMsgSize matches the gRPC server's send limit, so the
+	// gateway can relay any response the server sends.
+	gatewayMaxRecvMsgSize = 16 << 20
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches the subcommand in args and returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !isFlag(args[0]) {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, err := parseServeArgs(args, getenv, stderr)
+		if err != nil {
+			return usageError(stderr, err)
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, stop, cfg, stderr); err != nil {
+			fmt.Fprintf(stderr, "forumd: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	case "admin":
+		return runAdmin(ctx, args, getenv, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		printUsage(stdout)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "forumd: unknown command %q\n\n", cmd)
+		printUsage(stderr)
+		return exitUsage
+	}
+}
+
+// runAdmin dispatches `forumd admin SUBCOMMAND`.
+func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "forumd admin: missing subcommand\n\n")
+		printUsage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "create-user":
+		cfg, err := parseCreateUserArgs(args[1:], getenv, stderr)
+		if err != nil {
+			return usageError(stderr, err)
+		}
+		if err := adminCreateUser(ctx, cfg, stdin, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "forumd admin create-user: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "forumd admin: unknown subcommand %q\n\n", args[0])
+		printUsage(stderr)
+		return exitUsage
+	}
+}
+
+// usageError reports a flag error; -h is not an error.
+func usageError(stderr io.Writer, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "forumd: %v\n", err)
+	return exitUsage
+}
+
+// isFlag reports whether arg looks like a flag rather than a subcommand.
+func isFlag(arg string) bool { return len(arg) > 1 && arg[0] == '-' && arg != "-h" && arg != "--help" }
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  forumd [serve] [flags]              run the server (forumd serve -h for flags)
+  forumd admin create-user [flags]    add a user (forumd admin create-user -h)
+`)
+}
+
+// serve runs the server until ctx is cancelled (a signal) or a listener
+// fails, then shuts down gracefully. stopSignals is called once shutdown
+// begins, so that a second signal kills the process.
+func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.Writer) (err error) {
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("data directory is accessible to other users", slog.String("dir", cfg.DataDir), slog.String("mode", fi.Mode().Perm().String()))
+	}
+	if cfg.AddrFile != "" {
+		// A stale file from an earlier run must not be mistaken for this one's.
+		if err := os.Remove(cfg.AddrFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale address file: %w", err)
+		}
+	}
+
+	dbPath := filepath.Join(cfg.DataDir, "forum.db")
+	st, err := store.Open(dbPath, store.Options{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
+		}
+	}()
+
+	srv, err := server.New(server.Config{Store: st, Logger: logger, Reflection: cfg.Reflection})
+	if err != nil {
+		return fmt.Errorf("build gRPC server: %w", err)
+	}
+	grpcSrv := srv.GRPC()
+
+	var lc net.ListenConfig
+	grpcLis, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
+	}
+	defer grpcLis.Close() // no-op once the gRPC server has stopped
+	httpLis, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer httpLis.Close()
+
+	conn, err := grpc.NewClient(loopbackTarget(grpcLis.Addr()),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(gatewayMaxRecvMsgSize)),
+	)
+	if err != nil {
+		return fmt.Errorf("dial own gRPC listener: %w", err)
+	}
+	defer conn.Close()
+
+	gw, err := gateway.New(ctx, conn, gateway.Options{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("build HTTP gateway: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	errc := make(chan error, 3) // gRPC, HTTP, address file
+	go func() {
+		if err := grpcSrv.Serve(grpcLis); err != nil {
+			errc <- fmt.Errorf("serve gRPC: %w", err)
+		}
+	}()
+	go func() {
+		if err := httpSrv.Serve(httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve HTTP: %w", err)
+		}
+	}()
+
+	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
+	logger.Info("listening", slog.String("grpc", grpcAddr), slog.String("http", httpAddr), slog.String("data", cfg.DataDir))
+	if cfg.AddrFile != "" {
+		if err := writeAddrFile(cfg.AddrFile, grpcAddr, httpAddr); err != nil {
+			logger.Error("write address file", slog.String("error", err.Error()))
+			errc <- err
+		} else {
+			defer os.Remove(cfg.AddrFile)
+		}
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", slog.String("cause", context.Cause(ctx).Error()))
+	case serveErr = <-errc:
+		logger.Error("shutting down after error", slog.String("error", serveErr.Error()))
+	}
+	stopSignals()
+	shutdown(logger, srv, httpSrv, conn)
+	logger.Info("stopped")
+	return serveErr
+}
+
+// shutdown stops both doors: health goes NOT_SERVING, the HTTP server stops
+// accepting and waits for its requests, the gateway's connection closes, and
+// the gRPC server drains its calls. All of it is bounded by shutdownTimeout,
+// after which the remaining connections are cut.
+func shutdown(logger *slog.Logger, srv *server.Server, httpSrv *http.Server, conn *grpc.ClientConn) {
+	srv.SetServing(false)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+
+	if err := httpSrv.Shutdown(ctx); err != nil {
+		logger.Warn("HTTP shutdown incomplete; closing connections", slog.String("error", err.Error()))
+		_ = httpSrv.Close()
+	}
+	_ = conn.Close()
+
+	grpcSrv := srv.GRPC()
+	stopped := make(chan struct{})
+	go func() {
+		grpcSrv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		logger.Warn("gRPC graceful stop timed out; cancelling remaining calls")
+		grpcSrv.Stop()
+		<-stopped
+	}
+}
+
+// loopbackTarget is the gRPC target for dialling the listener at addr from
+// this process: an unspecified host (0.0.0.0, ::) becomes the loopback
+// address of the same family.
+func loopbackTarget(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	ip := tcp.IP
+	switch {
+	case ip == nil || ip.Equal(net.IPv4zero):
+		ip = net.IPv4(127, 0, 0, 1)
+	case ip.IsUnspecified():
+		ip = net.IPv6loopback
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}
+
+// listenAddrs is the content of the --addr-file.
+type listenAddrs struct {
+	GRPC string `json:"grpc"`
+	HTTP string `json:"http"`
+}
+
+// writeAddrFile writes the listening addresses to path atomically: readers
+// see either no file or the whole of it.
+func writeAddrFile(path, grpcAddr, httpAddr string) (err error) {
+	data, err := json.Marshal(listenAddrs{GRPC: grpcAddr, HTTP: httpAddr})
+	if err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("address file: %w", err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("address file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	return nil
+}

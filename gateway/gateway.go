@@ -1,0 +1,271 @@
+// Package gateway is the HTTP/JSON door of forumd: a grpc-gateway v2 mux that
+// transcodes the forum.v1 REST mapping (proto/forum/v1/forum_http.yaml) into
+// gRPC calls over a client connection to forumd's own gRPC listener, so the
+// server's interceptors (auth, rate limits, logging, recovery) apply to both
+// doors alike.
+//
+// In front of the mux sit the protections the gRPC side cannot give an HTTP
+// client: a request body limit enforced before any JSON is decoded, a clamp
+// on client-sent deadlines, CSRF protection for browsers, security headers,
+// and an error handler that renders every error as google.rpc.Status JSON
+// without leaking internal detail. Beside the API it serves the OpenAPI v2
+// document at /openapi.json and a health probe at /healthz.
+//
+// # JSON conventions
+//
+// Requests and responses use proto3 JSON (protojson) with lowerCamelCase
+// field names, as the OpenAPI document describes them. Fields holding their
+// default value (empty strings, zero, false, empty lists, unset messages) are
+// omitted from responses, which is the canonical proto3 JSON mapping; clients
+// must treat a missing field as its default. The OpenAPI document marks no
+// response field as required, so this matches it. Enums are rendered as their
+// names and 64-bit integers as JSON strings, as protojson does.
+//
+// Unknown fields in a request body are rejected with 400 INVALID_ARGUMENT
+// rather than silently dropped: a misspelt field ("tittle") or a field that
+// does not exist in this API version would otherwise look like success while
+// the intended change was never made. Integrators see the mistake at once.
+//
+// # Errors
+//
+// Every error is a google.rpc.Status JSON object ({"code":5,"message":"..."})
+// with the HTTP status grpc-gateway maps from the gRPC code (NotFound -> 404,
+// InvalidArgument and FailedPrecondition -> 400, Unauthenticated -> 401,
+// PermissionDenied -> 403, AlreadyExists and Aborted -> 409,
+// ResourceExhausted -> 429, Unimplemented -> 501, Unavailable -> 503,
+// DeadlineExceeded -> 504). Internal, Unknown and DataLoss errors become 500
+// with the message "internal error", and Unavailable becomes 503 with
+// "service unavailable": those messages can carry file paths, addresses or
+// driver errors, so the original is logged and never sent. A route that does
+// not exist is 404 NOT_FOUND; a route that exists with another method is 405
+// (code UNIMPLEMENTED in the body). A body over the limit is 413 with code
+// RESOURCE_EXHAUSTED. A rejected cross-origin browser request is 403.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/gen/openapiv2"
+)
+
+// DefaultMaxBodyBytes is the request body limit used when
+// Options.MaxBodyBytes is zero: 1 MiB.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// DefaultMaxTimeout is the longest deadline a request gets when
+// Options.MaxTimeout is zero.
+const DefaultMaxTimeout = 30 * time.Second
+
+// healthCheckTimeout bounds one /healthz probe of the gRPC health service.
+const healthCheckTimeout = 5 * time.Second
+
+// Paths of the routes the gateway serves beside the API.
+const (
+	// OpenAPIPath serves the merged OpenAPI v2 document of the API.
+	OpenAPIPath = "/openapi.json"
+	// HealthPath answers 200 {"status":"SERVING"} or 503 {"status":"NOT_SERVING"}.
+	HealthPath = "/healthz"
+)
+
+// Options configures New. The zero value is usable.
+type Options struct {
+	// Logger receives the detail of errors that are masked for clients, and
+	// recovered panics. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// MaxBodyBytes is the largest request body accepted, in bytes. A request
+	// whose Content-Length exceeds it is answered 413 before anything reads
+	// the body; a body without Content-Length (chunked) is cut off at the
+	// limit and also answered 413. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	// MaxTimeout is the longest deadline a request may have. A client's
+	// Grpc-Timeout header is honoured when it is shorter; requests without
+	// one get MaxTimeout. Zero means DefaultMaxTimeout.
+	MaxTimeout time.Duration
+
+	// Health reports whether the server is serving, for GET /healthz: nil
+	// error means 200, any error 503. Nil means asking the standard gRPC
+	// health service (grpc.health.v1.Health/Check, service "") over the
+	// connection given to New.
+	Health func(ctx context.Context) error
+
+	// TrustedOrigins lists origins ("https://app.example.org") whose browser
+	// requests may call mutating methods cross-origin. Other cross-origin
+	// browser requests with an unsafe method (POST, PATCH, DELETE, ...) are
+	// rejected with 403, as detected by http.CrossOriginProtection from the
+	// Sec-Fetch-Site and Origin headers. Requests from non-browser clients,
+	// which send neither header, are unaffected.
+	TrustedOrigins []string
+}
+
+// gateway holds the resolved options shared by the middlewares and the
+// grpc-gateway callbacks of one handler returned by New.
+type gateway struct {
+	logger      *slog.Logger
+	maxBody     int64
+	tooLargeMsg string
+	maxTimeout  time.Duration
+	health      func(ctx context.Context) error
+	csrf        *http.CrossOriginProtection
+}
+
+// New returns the HTTP handler of the forum API: the five forum.v1 services
+// transcoded to JSON over conn, plus /openapi.json and /healthz, behind the
+// body limit, deadline clamp, CSRF check and security headers described in
+// the package documentation. conn is normally a client connection to the
+// same process's gRPC listener. ctx is handed to the generated registration
+// functions; the handler does not stop when it is cancelled.
+func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler, error) {
+	if conn == nil {
+		return nil, errors.New("gateway: nil gRPC client connection")
+	}
+	if opts.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("gateway: negative MaxBodyBytes %d", opts.MaxBodyBytes)
+	}
+	if opts.MaxTimeout < 0 {
+		return nil, fmt.Errorf("gateway: negative MaxTimeout %s", opts.MaxTimeout)
+	}
+	g := &gateway{
+		logger:     opts.Logger,
+		maxBody:    opts.MaxBodyBytes,
+		maxTimeout: opts.MaxTimeout,
+		health:     opts.Health,
+		csrf:       http.NewCrossOriginProtection(),
+	}
+	if g.logger == nil {
+		g.logger = slog.Default()
+	}
+	if g.maxBody == 0 {
+		g.maxBody = DefaultMaxBodyBytes
+	}
+	if g.maxTimeout == 0 {
+		g.maxTimeout = DefaultMaxTimeout
+	}
+	g.tooLargeMsg = "request body exceeds " + formatBytes(g.maxBody)
+	if g.health == nil {
+		g.health = grpcHealth(grpc_health_v1.NewHealthClient(conn))
+	}
+	for _, origin := range opts.TrustedOrigins {
+		if err := g.csrf.AddTrustedOrigin(origin); err != nil {
+			return nil, fmt.Errorf("gateway: trusted origin %q: %w", origin, err)
+		}
+	}
+
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions: protojson.MarshalOptions{
+					EmitUnpopulated: false,
+					UseProtoNames:   false,
+					UseEnumNumbers:  false,
+				},
+				UnmarshalOptions: protojson.UnmarshalOptions{
+					DiscardUnknown: false,
+				},
+			},
+		}),
+		runtime.WithErrorHandler(g.handleError),
+		runtime.WithRoutingErrorHandler(g.handleRoutingError),
+		runtime.WithWriteContentLength(),
+	)
+
+	registers := []struct {
+		service  string
+		register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+	}{
+		{"ThemeService", forumv1.RegisterThemeServiceHandler},
+		{"ThreadService", forumv1.RegisterThreadServiceHandler},
+		{"ReplyService", forumv1.RegisterReplyServiceHandler},
+		{"AuthService", forumv1.RegisterAuthServiceHandler},
+		{"UserService", forumv1.RegisterUserServiceHandler},
+	}
+	for _, r := range registers {
+		if err := r.register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("gateway: register %s: %w", r.service, err)
+		}
+	}
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		if err := mux.HandlePath(method, OpenAPIPath, serveOpenAPI); err != nil {
+			return nil, fmt.Errorf("gateway: route %s %s: %w", method, OpenAPIPath, err)
+		}
+		if err := mux.HandlePath(method, HealthPath, g.serveHealth); err != nil {
+			return nil, fmt.Errorf("gateway: route %s %s: %w", method, HealthPath, err)
+		}
+	}
+
+	// Outermost first: headers are set on every response, including the
+	// ones the inner layers write themselves.
+	var h http.Handler = mux
+	h = g.clampDeadline(h)
+	h = g.limitBody(h)
+	h = g.checkCrossOrigin(h)
+	h = g.recoverPanics(h)
+	h = securityHeaders(h)
+	return h, nil
+}
+
+// grpcHealth returns a health function that asks the gRPC health service for
+// the overall status of the server (service "").
+func grpcHealth(client grpc_health_v1.HealthClient) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, healthCheckTimeout)
+		defer cancel()
+		resp, err := client.Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: ""})
+		if err != nil {
+			return fmt.Errorf("health check: %w", err)
+		}
+		if st := resp.GetStatus(); st != grpc_health_v1.HealthCheckResponse_SERVING {
+			return fmt.Errorf("health check: status %s", st)
+		}
+		return nil
+	}
+}
+
+// serveHealth answers GET /healthz: 200 {"status":"SERVING"} when the health
+// function reports no error, otherwise 503 {"status":"NOT_SERVING"}. The
+// reason is logged, not sent.
+func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := g.health(r.Context()); err != nil {
+		g.logger.LogAttrs(r.Context(), slog.LevelWarn, "health probe failed", slog.String("error", err.Error()))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"NOT_SERVING"}` + "\n"))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(`{"status":"SERVING"}` + "\n"))
+}
+
+// serveOpenAPI answers GET /openapi.json with the embedded OpenAPI v2
+// document.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", fmt.Sprint(len(openapiv2.JSON)))
+	_, _ = w.Write(openapiv2.JSON)
+}
+
+// formatBytes renders a byte count for messages: "1 MiB", "64 KiB" or
+// "1000 bytes".
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}

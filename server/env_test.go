@@ -1,0 +1,125 @@
+package server
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/store"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// testEnv is a forum server on an in-memory connection, backed by a real
+// store in a temporary file, with four users logged in.
+type testEnv struct {
+	store   *store.Store
+	conn    *grpc.ClientConn
+	themes  forumv1.ThemeServiceClient
+	threads forumv1.ThreadServiceClient
+	replies forumv1.ReplyServiceClient
+	authc   forumv1.AuthServiceClient
+	users   forumv1.UserServiceClient
+
+	admin, convener, alice, bob testUser
+}
+
+type testUser struct {
+	name  string // users/{id}
+	token string
+}
+
+// ctx returns a context that carries the user's bearer token.
+func (u testUser) ctx(t testing.TB) context.Context {
+	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+u.token)
+}
+
+const testPassword = "a long enough password"
+
+func newTestEnv(t testing.TB) *testEnv {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "forum.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	go srv.GRPC().Serve(lis)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.GRPC().Stop()
+		st.Close()
+	})
+	e := &testEnv{
+		store:   st,
+		conn:    conn,
+		themes:  forumv1.NewThemeServiceClient(conn),
+		threads: forumv1.NewThreadServiceClient(conn),
+		replies: forumv1.NewReplyServiceClient(conn),
+		authc:   forumv1.NewAuthServiceClient(conn),
+		users:   forumv1.NewUserServiceClient(conn),
+	}
+	hash, err := auth.HashPassword(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct {
+		p        *testUser
+		username string
+		role     forumv1.Role
+	}{
+		{&e.admin, "admin", forumv1.Role_ROLE_ADMIN},
+		{&e.convener, "convener", forumv1.Role_ROLE_CONVENER},
+		{&e.alice, "alice", forumv1.Role_ROLE_MEMBER},
+		{&e.bob, "bob", forumv1.Role_ROLE_MEMBER},
+	} {
+		created, err := st.CreateUser(t.Context(), store.SystemActor, &forumv1.User{Username: u.username, DisplayName: u.username, Role: u.role}, hash, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, tokenHash := auth.NewToken()
+		if err := st.CreateSession(t.Context(), created.Name, tokenHash, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		*u.p = testUser{name: created.Name, token: token}
+	}
+	return e
+}
+
+// mustThread creates a thread as u.
+func (e *testEnv) mustThread(t testing.TB, u testUser, th *forumv1.Thread) *forumv1.Thread {
+	t.Helper()
+	if th.Theme == "" {
+		th.Theme = "themes/knowledge-exchange"
+	}
+	out, err := e.threads.CreateThread(u.ctx(t), &forumv1.CreateThreadRequest{Thread: th})
+	if err != nil {
+		t.Fatalf("CreateThread: %v", err)
+	}
+	return out
+}
+
+// mustReply adds a reply as u.
+func (e *testEnv) mustReply(t testing.TB, u testUser, thread, body string) *forumv1.Reply {
+	t.Helper()
+	out, err := e.replies.CreateReply(u.ctx(t), &forumv1.CreateReplyRequest{Parent: thread, Reply: &forumv1.Reply{Body: body}})
+	if err != nil {
+		t.Fatalf("CreateReply: %v", err)
+	}
+	return out
+}

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/store"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// caller is who makes a call, as the auth interceptor found it.
+type caller struct {
+	actor     store.Actor
+	tokenHash []byte // nil for anonymous calls
+}
+
+type callerKey struct{}
+
+// callerFrom returns the caller the auth interceptor stored in ctx.
+func callerFrom(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c
+}
+
+// actorFrom returns the store actor of the call.
+func actorFrom(ctx context.Context) store.Actor { return callerFrom(ctx).actor }
+
+// unaryInterceptor is the server's interceptor chain, outermost first:
+// panic recovery, logging, error mapping, request decoding check, deadline
+// clamp, authentication and the access table.
+func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(ctx, "panic", "method", info.FullMethod, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			resp, err = nil, status.Error(codes.Internal, "internal error")
+		}
+		code := status.Code(err)
+		level := slog.LevelDebug
+		if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
+			level = slog.LevelError
+		}
+		s.log.Log(ctx, level, "rpc", "method", info.FullMethod, "code", code.String(), "duration", time.Since(start))
+	}()
+	resp, err = s.checkedCall(ctx, req, info, handler)
+	return resp, toStatus(ctx, s.log, info.FullMethod, err)
+}
+
+func (s *Server) checkedCall(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.codec.decodeError(req); err != nil {
+		return nil, store.InvalidField("", "the request is not valid protobuf: %v", err)
+	}
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.maxTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.maxTimeout)
+		defer cancel()
+	}
+	ctx, err := s.authenticate(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// authenticate resolves the bearer token, if any, and checks the access
+// table. A token that is present but unknown or expired is refused even on
+// public methods, so a client learns at once that its token is bad.
+func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
+	need, ok := accessTable[method]
+	if !ok {
+		if strings.HasPrefix(method, "/forum.") {
+			return nil, fmt.Errorf("%w: %s has no access rule", store.ErrPermissionDenied, method)
+		}
+		return ctx, nil // gRPC's own services: health.
+	}
+	var c caller
+	token, err := bearerToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		c.tokenHash = auth.HashToken(token)
+		u, err := s.store.Session(ctx, c.tokenHash)
+		if err != nil {
+			return nil, err
+		}
+		c.actor = store.Actor{User: u.Name, Role: u.Role}
+	}
+	if !need.allows(c.actor.Role) {
+		if c.actor.User == "" {
+			return nil, fmt.Errorf("%w: this call needs a bearer token (AuthService.Login)", store.ErrUnauthenticated)
+		}
+		return nil, fmt.Errorf("%w: your role may not call %s", store.ErrPermissionDenied, method)
+	}
+	return context.WithValue(ctx, callerKey{}, c), nil
+}
+
+// bearerToken returns the token of the `authorization: Bearer <token>`
+// metadata, or "" if there is none.
+func bearerToken(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", fmt.Errorf("%w: more than one authorization header", store.ErrUnauthenticated)
+	}
+	scheme, token, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", fmt.Errorf("%w: the authorization header must be \"Bearer <token>\"", store.ErrUnauthenticated)
+	}
+	return token, nil
+}
+
+// requireRole returns PermissionDenied unless the caller is a moderator;
+// what names the action refused.
+func requireModerator(a store.Actor, what string) error {
+	if a.Role == forumv1.Role_ROLE_CONVENER || a.Role == forumv1.Role_ROLE_ADMIN {
+		return nil
+	}
+	return fmt.Errorf("%w: only conveners and admins %s", store.ErrPermissionDenied, what)
+}

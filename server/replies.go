@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store"
+)
+
+type replyService struct {
+	forumv1.UnsafeReplyServiceServer
+	s *Server
+}
+
+func checkReplyName(v *store.Violations, field, name string) {
+	if _, _, err := store.ParseReplyName(name); err != nil {
+		v.Add(field, "%v", err)
+	}
+}
+
+func (r *replyService) GetReply(ctx context.Context, req *forumv1.GetReplyRequest) (*forumv1.Reply, error) {
+	var v store.Violations
+	checkReplyName(&v, "name", req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return r.s.store.GetReply(ctx, actorFrom(ctx), req.GetName())
+}
+
+func (r *replyService) ListReplies(ctx context.Context, req *forumv1.ListRepliesRequest) (*forumv1.ListRepliesResponse, error) {
+	var v store.Violations
+	checkThreadName(&v, "parent", req.GetParent())
+	n := pageSize(&v, req.GetPageSize())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	replies, next, err := r.s.store.ListReplies(ctx, actorFrom(ctx), req.GetParent(), n, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &forumv1.ListRepliesResponse{Replies: replies, NextPageToken: next}, nil
+}
+
+func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReplyRequest) (*forumv1.Reply, error) {
+	var v store.Violations
+	checkThreadName(&v, "parent", req.GetParent())
+	rep := req.GetReply()
+	if rep == nil {
+		v.Add("reply", "is required")
+		return nil, v.Err()
+	}
+	checkBody(&v, "reply.body", rep.GetBody(), true)
+	if irt := rep.GetInReplyTo(); irt != "" {
+		checkReplyName(&v, "reply.in_reply_to", irt)
+		if !strings.HasPrefix(irt, req.GetParent()+"/replies/") {
+			v.Add("reply.in_reply_to", "must be a reply of %s, the thread replied to", req.GetParent())
+		}
+	}
+	checkRequestID(&v, req.GetRequestId())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	html, err := r.s.render.HTML(rep.GetBody())
+	if err != nil {
+		return nil, fmt.Errorf("render reply body: %w", err)
+	}
+	in := &forumv1.Reply{Body: rep.GetBody(), BodyHtml: html, InReplyTo: rep.GetInReplyTo()}
+	return r.s.store.CreateReply(ctx, actorFrom(ctx), req.GetParent(), in, req.GetRequestId())
+}
+
+func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReplyRequest) (*forumv1.Reply, error) {
+	var v store.Violations
+	rep := req.GetReply()
+	if rep == nil {
+		v.Add("reply", "is required")
+		return nil, v.Err()
+	}
+	checkReplyName(&v, "reply.name", rep.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if len(req.GetUpdateMask().GetPaths()) > 0 {
+		if _, err := updatePaths(req.GetUpdateMask(), rep, []string{"body"}, "etag"); err != nil {
+			return nil, err
+		}
+	}
+	checkBody(&v, "reply.body", rep.GetBody(), true)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	html, err := r.s.render.HTML(rep.GetBody())
+	if err != nil {
+		return nil, fmt.Errorf("render reply body: %w", err)
+	}
+	in := &forumv1.Reply{Name: rep.GetName(), Body: rep.GetBody(), BodyHtml: html, Etag: rep.GetEtag()}
+	return r.s.store.UpdateReply(ctx, actorFrom(ctx), in)
+}
+
+func (r *replyService) DeleteReply(ctx context.Context, req *forumv1.DeleteReplyRequest) (*forumv1.Reply, error) {
+	var v store.Violations
+	checkReplyName(&v, "name", req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return r.s.store.DeleteReply(ctx, actorFrom(ctx), req.GetName(), req.GetEtag())
+}

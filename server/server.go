@@ -1,0 +1,120 @@
+// Package server implements the forum.v1 gRPC services. Each method
+// validates its request, checks what the caller's role allows, makes one
+// store call and returns; errors are mapped to status codes in one table
+// (errors.go), and authentication, deadlines, logging and panic recovery are
+// interceptors (interceptors.go).
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/render"
+	"github.com/forumhq/forum/server/store"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+)
+
+// Config configures New.
+type Config struct {
+	// Store is the data store. Required.
+	Store *store.Store
+	// Logger receives logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Reflection registers the gRPC reflection service, so grpcurl works
+	// without the protos.
+	Reflection bool
+	// TokenTTL is how long a login token lasts; 0 means 14 days.
+	TokenTTL time.Duration
+	// MaxTimeout is the longest a call may run; calls without a deadline, or
+	// with a longer one, get it. 0 means 30 seconds.
+	MaxTimeout time.Duration
+	// MaxRecvMsgSize bounds a request message; 0 means 1 MiB.
+	MaxRecvMsgSize int
+	// LoginConcurrency bounds the password hashes computed at once (each
+	// takes 19 MiB and tens of milliseconds); 0 means 2.
+	LoginConcurrency int
+}
+
+// Server is the forum's gRPC server.
+type Server struct {
+	store      *store.Store
+	log        *slog.Logger
+	render     *render.Renderer
+	codec      *requestCodec
+	tokenTTL   time.Duration
+	maxTimeout time.Duration
+	loginSlots chan struct{}
+	grpc       *grpc.Server
+	health     *health.Server
+}
+
+// New builds the gRPC server with every forum.v1 service, the health
+// service and, if configured, reflection.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	s := &Server{
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		render:     render.New(),
+		codec:      &requestCodec{},
+		tokenTTL:   cfg.TokenTTL,
+		maxTimeout: cfg.MaxTimeout,
+		health:     health.NewServer(),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.tokenTTL == 0 {
+		s.tokenTTL = 14 * 24 * time.Hour
+	}
+	if s.maxTimeout == 0 {
+		s.maxTimeout = 30 * time.Second
+	}
+	if cfg.MaxRecvMsgSize == 0 {
+		cfg.MaxRecvMsgSize = 1 << 20
+	}
+	if cfg.LoginConcurrency == 0 {
+		cfg.LoginConcurrency = 2
+	}
+	s.loginSlots = make(chan struct{}, cfg.LoginConcurrency)
+	s.grpc = grpc.NewServer(
+		grpc.ForceServerCodecV2(s.codec),
+		grpc.UnaryInterceptor(s.unaryInterceptor),
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(16<<20),
+	)
+	forumv1.RegisterThemeServiceServer(s.grpc, &themeService{s: s})
+	forumv1.RegisterThreadServiceServer(s.grpc, &threadService{s: s})
+	forumv1.RegisterReplyServiceServer(s.grpc, &replyService{s: s})
+	forumv1.RegisterAuthServiceServer(s.grpc, &authService{s: s})
+	forumv1.RegisterUserServiceServer(s.grpc, &userService{s: s})
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if cfg.Reflection {
+		reflection.Register(s.grpc)
+	}
+	s.SetServing(true)
+	return s, nil
+}
+
+// GRPC returns the gRPC server, ready to Serve.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// SetServing sets the health status reported for the server ("") and each
+// forum service.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, st)
+	}
+}

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+)
+
+func getReply(tx kv.Tx, thread, reply uint64) (*forumv1.Reply, error) {
+	r := new(forumv1.Reply)
+	ok, err := getProto(tx, bucketReplies, replyKey(thread, reply), r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: reply %s", ErrNotFound, replyName(thread, reply))
+	}
+	return r, nil
+}
+
+// visibleReply loads a reply whose thread the actor may see.
+func visibleReply(tx kv.Tx, actor Actor, name string) (*forumv1.Reply, *forumv1.Thread, uint64, uint64, error) {
+	tid, rid, err := ParseReplyName(name)
+	if err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	t, _, err := visibleThread(tx, actor, threadName(tid))
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	r, err := getReply(tx, tid, rid)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	return r, t, tid, rid, nil
+}
+
+// GetReply returns a reply; a deleted one is a tombstone without a body.
+func (s *Store) GetReply(ctx context.Context, actor Actor, name string) (*forumv1.Reply, error) {
+	var out *forumv1.Reply
+	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		out, _, _, _, err = visibleReply(tx, actor, name)
+		return err
+	})
+	return out, err
+}
+
+// ListReplies returns up to pageSize replies of thread parent in creation
+// order, tombstones included, and the token of the next page. Reply ids grow
+// in commit order, so a token (the last id returned) never skips or repeats
+// a reply, however many are added between pages.
+func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pageSize int, pageToken string) ([]*forumv1.Reply, string, error) {
+	query := "ListReplies\x00" + parent
+	cursor, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*forumv1.Reply
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		_, tid, err := visibleThread(tx, actor, parent)
+		if err != nil {
+			return err
+		}
+		p := u64(tid)
+		start := p
+		if cursor != nil {
+			start = after(cursor)
+		}
+		var last []byte
+		var ierr error
+		err = tx.Scan(bucketReplies, start, prefixEnd(p), false, func(k, v []byte) bool {
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			last = append(last[:0], k...)
+			r := new(forumv1.Reply)
+			if ierr = proto.Unmarshal(v, r); ierr != nil {
+				return false
+			}
+			out = append(out, r)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
+// CreateReply adds a reply by actor to thread parent. r has been validated
+// and rendered; r.InReplyTo, if set, names a reply of the same thread. The
+// thread's reply count and last activity change in the same transaction.
+func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
+	var out *forumv1.Reply
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		if name, err := replay(tx, actor, "CreateReply", requestID); err != nil {
+			return err
+		} else if name != "" {
+			tid, rid, _ := ParseReplyName(name)
+			out, err = getReply(tx, tid, rid)
+			return err
+		}
+		t, tid, err := visibleThread(tx, actor, parent)
+		if err != nil {
+			return err
+		}
+		if t.DeleteTime != nil {
+			return fmt.Errorf("%w: thread %s is deleted", ErrFailedPrecondition, parent)
+		}
+		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
+			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, parent)
+		}
+		if r.InReplyTo != "" {
+			_, irt, err := ParseReplyName(r.InReplyTo)
+			if err != nil {
+				return InvalidField("reply.in_reply_to", "%v", err)
+			}
+			if _, err := getReply(tx, tid, irt); err != nil {
+				return InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
+			}
+		}
+		rid, err := tx.NextSequence(bucketReplies)
+		if err != nil {
+			return err
+		}
+		now := s.timestamp(nil)
+		out = &forumv1.Reply{
+			Name:       replyName(tid, rid),
+			Body:       r.Body,
+			BodyHtml:   r.BodyHtml,
+			Author:     actor.User,
+			InReplyTo:  r.InReplyTo,
+			CreateTime: now,
+			UpdateTime: now,
+			Etag:       etag(now),
+		}
+		if err := putProto(tx, bucketReplies, replyKey(tid, rid), out); err != nil {
+			return err
+		}
+		if err := indexThread(tx, t, tid, true); err != nil {
+			return err
+		}
+		t.ReplyCount++
+		if now.AsTime().After(t.LastActivityTime.AsTime()) {
+			t.LastActivityTime = now
+		}
+		if err := indexThread(tx, t, tid, false); err != nil {
+			return err
+		}
+		if err := putProto(tx, bucketThreads, threadKey(tid), t); err != nil {
+			return err
+		}
+		if err := adjustTheme(tx, t.Theme, 0, now); err != nil {
+			return err
+		}
+		return remember(tx, actor, "CreateReply", requestID, out.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateReply replaces the body (and body_html) of reply u.Name. If u.Etag is
+// set it must match.
+func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) (*forumv1.Reply, error) {
+	var out *forumv1.Reply
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, t, tid, rid, err := visibleReply(tx, actor, u.Name)
+		if err != nil {
+			return err
+		}
+		if !actor.mayChange(cur.Author) {
+			return fmt.Errorf("%w: only the author, conveners and admins edit reply %s", ErrPermissionDenied, cur.Name)
+		}
+		if cur.DeleteTime != nil {
+			return fmt.Errorf("%w: reply %s is deleted", ErrFailedPrecondition, cur.Name)
+		}
+		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
+			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, t.Name)
+		}
+		if err := checkEtag("reply.etag", u.Etag, cur.Etag); err != nil {
+			return err
+		}
+		cur.Body, cur.BodyHtml = u.Body, u.BodyHtml
+		cur.EditCount++
+		cur.UpdateTime = s.timestamp(cur.UpdateTime)
+		cur.Etag = etag(cur.UpdateTime)
+		out = cur
+		return putProto(tx, bucketReplies, replyKey(tid, rid), cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteReply turns a reply into a tombstone (its body removed) and returns
+// it. The thread's reply count drops by one.
+func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Reply, error) {
+	var out *forumv1.Reply
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, t, tid, rid, err := visibleReply(tx, actor, name)
+		if err != nil {
+			return err
+		}
+		if !actor.mayChange(cur.Author) {
+			return fmt.Errorf("%w: only the author, conveners and admins delete reply %s", ErrPermissionDenied, name)
+		}
+		if cur.DeleteTime != nil {
+			return fmt.Errorf("%w: reply %s is already deleted", ErrFailedPrecondition, name)
+		}
+		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
+			return err
+		}
+		cur.Body, cur.BodyHtml = "", ""
+		cur.UpdateTime = s.timestamp(cur.UpdateTime)
+		cur.DeleteTime = cur.UpdateTime
+		cur.Etag = etag(cur.UpdateTime)
+		if err := putProto(tx, bucketReplies, replyKey(tid, rid), cur); err != nil {
+			return err
+		}
+		t.ReplyCount--
+		out = cur
+		return putProto(tx, bucketThreads, threadKey(tid), t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

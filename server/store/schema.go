@@ -1,0 +1,220 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/forumhq/forum/server/store/kv"
+)
+
+// The key layout. Every bucket name and key encoding used by the store lives
+// in this file; nothing else writes a bucket name or builds a key by hand.
+//
+// Integers in keys are 8-byte big-endian, so byte order is numeric order and
+// a cursor walks them in creation order. Values are protobuf messages of
+// package forum.v1 unless noted.
+//
+//	meta                 "schema_version" → u64; "page_token_key" → 32 random bytes
+//	themes               slug → Theme
+//	threads              thread id → Thread (follow_ups left empty: see followUps)
+//	threadActivity       rank(pinned, last activity, thread id) → nil        (all threads)
+//	themeActivity        slug 0x00 rank(...) → nil                           (threads of a theme)
+//	themeCreated         slug 0x00 thread id → nil                           (threads of a theme, by creation)
+//	followUps            parent thread id, follow-up thread id → nil
+//	replies              thread id, reply id → Reply
+//	users                user id → User
+//	usernames            username → user id
+//	credentials          user id → password hash (PHC string)
+//	sessions             SHA-256(token) → user id, expiry (unix ns), creation (unix ns)
+//	requests             user name 0x00 method 0x00 request id → resource name
+//
+// rank is [0 if pinned else 1][^last activity unix ns][thread id], so an
+// ascending scan yields pinned threads first, then the most recently active.
+const (
+	bucketMeta           kv.Bucket = "meta"
+	bucketThemes         kv.Bucket = "themes"
+	bucketThreads        kv.Bucket = "threads"
+	bucketThreadActivity kv.Bucket = "thread_activity"
+	bucketThemeActivity  kv.Bucket = "theme_activity"
+	bucketThemeCreated   kv.Bucket = "theme_created"
+	bucketFollowUps      kv.Bucket = "follow_ups"
+	bucketReplies        kv.Bucket = "replies"
+	bucketUsers          kv.Bucket = "users"
+	bucketUsernames      kv.Bucket = "usernames"
+	bucketCredentials    kv.Bucket = "credentials"
+	bucketSessions       kv.Bucket = "sessions"
+	bucketRequests       kv.Bucket = "requests"
+)
+
+// allBuckets lists every bucket; Open creates the missing ones.
+var allBuckets = []kv.Bucket{
+	bucketMeta, bucketThemes, bucketThreads, bucketThreadActivity, bucketThemeActivity,
+	bucketThemeCreated, bucketFollowUps, bucketReplies, bucketUsers, bucketUsernames,
+	bucketCredentials, bucketSessions, bucketRequests,
+}
+
+// SchemaVersion is the version of the key layout above. Open stamps it in a
+// new file and refuses a file with a newer one.
+const SchemaVersion = 1
+
+var (
+	metaSchemaVersion = []byte("schema_version")
+	metaPageTokenKey  = []byte("page_token_key")
+)
+
+func u64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, v)
+}
+
+func readU64(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// threadKey is the key of a thread in the threads bucket.
+func threadKey(id uint64) []byte { return u64(id) }
+
+// rankKey orders threads: pinned first, then by last activity, newest first.
+func rankKey(pinned bool, lastActivityNanos int64, id uint64) []byte {
+	k := make([]byte, 0, 17)
+	if pinned {
+		k = append(k, 0)
+	} else {
+		k = append(k, 1)
+	}
+	k = binary.BigEndian.AppendUint64(k, ^uint64(lastActivityNanos))
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// idFromRankKey returns the thread id at the end of a rank key (with or
+// without a theme prefix).
+func idFromRankKey(k []byte) uint64 { return readU64(k[len(k)-8:]) }
+
+// themePrefix starts every key of a theme in themeActivity and themeCreated.
+func themePrefix(slug string) []byte {
+	return append([]byte(slug), 0)
+}
+
+func themeActivityKey(slug string, pinned bool, lastActivityNanos int64, id uint64) []byte {
+	return append(themePrefix(slug), rankKey(pinned, lastActivityNanos, id)...)
+}
+
+func themeCreatedKey(slug string, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(themePrefix(slug), id)
+}
+
+func followUpKey(parent, child uint64) []byte {
+	return binary.BigEndian.AppendUint64(u64(parent), child)
+}
+
+func replyKey(thread, reply uint64) []byte {
+	return binary.BigEndian.AppendUint64(u64(thread), reply)
+}
+
+func requestKey(user, method, requestID string) []byte {
+	return []byte(user + "\x00" + method + "\x00" + requestID)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // p is all 0xff: no upper bound
+}
+
+// Resource names.
+
+func themeName(slug string) string     { return "themes/" + slug }
+func threadName(id uint64) string      { return "threads/" + strconv.FormatUint(id, 10) }
+func userName(id uint64) string        { return "users/" + strconv.FormatUint(id, 10) }
+func replyName(t, r uint64) string     { return threadName(t) + "/replies/" + strconv.FormatUint(r, 10) }
+func themeSlug(name string) string     { return strings.TrimPrefix(name, "themes/") }
+func parseThreadID(name string) uint64 { id, _ := ParseThreadName(name); return id }
+
+// ParseThemeName returns the slug of `themes/{slug}`.
+func ParseThemeName(name string) (string, error) {
+	slug, ok := strings.CutPrefix(name, "themes/")
+	if !ok || !ValidSlug(slug, 63) {
+		return "", fmt.Errorf("%q is not a theme name (themes/{slug})", name)
+	}
+	return slug, nil
+}
+
+// ParseThreadName returns the id of `threads/{id}`.
+func ParseThreadName(name string) (uint64, error) {
+	s, ok := strings.CutPrefix(name, "threads/")
+	if !ok {
+		return 0, fmt.Errorf("%q is not a thread name (threads/{id})", name)
+	}
+	id, err := parseID(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a thread name (threads/{id})", name)
+	}
+	return id, nil
+}
+
+// ParseReplyName returns the ids of `threads/{thread}/replies/{reply}`.
+func ParseReplyName(name string) (thread, reply uint64, err error) {
+	t, r, ok := strings.Cut(name, "/replies/")
+	if ok {
+		thread, err = ParseThreadName(t)
+		if err == nil {
+			reply, err = parseID(r)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("%q is not a reply name (threads/{thread}/replies/{reply})", name)
+	}
+	return thread, reply, nil
+}
+
+// ParseUserName returns the id of `users/{id}`.
+func ParseUserName(name string) (uint64, error) {
+	s, ok := strings.CutPrefix(name, "users/")
+	if ok {
+		if id, err := parseID(s); err == nil {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a user name (users/{id})", name)
+}
+
+// parseID parses a positive decimal id without sign, leading zeros or spaces.
+func parseID(s string) (uint64, error) {
+	if s == "" || len(s) > 20 || s[0] == '0' {
+		return 0, fmt.Errorf("invalid id %q", s)
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("invalid id %q", s)
+		}
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+// ValidSlug reports whether s is a lowercase slug of at most max bytes:
+// `[a-z0-9]+(-[a-z0-9]+)*`.
+func ValidSlug(s string, max int) bool {
+	if s == "" || len(s) > max || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && s[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

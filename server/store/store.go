@@ -1,0 +1,242 @@
+// Package store keeps the forum's data: themes, threads, replies, users and
+// sessions. Its API speaks forum (CreateReply, ListReplies); underneath, the
+// kv package is the only code that touches the bbolt file.
+//
+// Each method is one transaction. Writes are group-committed by the kv engine
+// and return only once durable. The store enforces what depends on stored
+// data: existence, ownership, etags, states, counters. Requests are validated
+// for shape by the caller (package server) before they get here.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Options configures Open.
+type Options struct {
+	// Logger receives the store's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Timeout bounds the wait for the file lock held by another process;
+	// 0 means 1 second.
+	Timeout time.Duration
+	// NoSync disables fsync. Only benchmarks that say so set it: with it, an
+	// acknowledged write can be lost in a crash.
+	NoSync bool
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+	// NoDemoThemes leaves a new database without the demo themes.
+	NoDemoThemes bool
+}
+
+// Store is the forum's data store. It is safe for concurrent use.
+type Store struct {
+	kv       kv.Engine
+	log      *slog.Logger
+	now      func() time.Time
+	tokenKey []byte // HMAC key for page tokens
+}
+
+// Actor is who makes a call.
+type Actor struct {
+	// User is the caller's resource name (`users/{id}`), empty if anonymous.
+	User string
+	// Role is the caller's role.
+	Role forumv1.Role
+}
+
+// SystemActor is used by administrative commands run on the server itself.
+var SystemActor = Actor{Role: forumv1.Role_ROLE_ADMIN}
+
+// Moderator reports whether the actor is a convener or an admin.
+func (a Actor) Moderator() bool {
+	return a.Role == forumv1.Role_ROLE_CONVENER || a.Role == forumv1.Role_ROLE_ADMIN
+}
+
+// mayChange reports whether the actor may change a post written by author.
+func (a Actor) mayChange(author string) bool {
+	return a.Moderator() || (a.User != "" && a.User == author)
+}
+
+// DemoThemes are the themes a new database starts with.
+var DemoThemes = []*forumv1.Theme{
+	{Name: "themes/knowledge-exchange", DisplayName: "Knowledge exchange", Description: "Share what worked, what did not, and what you learnt doing it."},
+	{Name: "themes/reciprocal-volunteering", DisplayName: "Reciprocal volunteering", Description: "Volunteers serving in each other's countries: placements, hosting, recognition."},
+	{Name: "themes/joint-programmes", DisplayName: "Joint programmes", Description: "Programmes run together by several volunteer organisations."},
+	{Name: "themes/south-south-cooperation", DisplayName: "South-South cooperation", Description: "Cooperation between countries of the Global South."},
+}
+
+// Open opens (or creates) the database file at path. A new file gets the
+// schema version stamp, a page-token key and, unless opts.NoDemoThemes, the
+// demo themes. A file with a newer schema version is refused.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	eng, err := kv.OpenBolt(path, allBuckets, kv.BoltOptions{Timeout: opts.Timeout, NoSync: opts.NoSync, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{kv: eng, log: opts.Logger, now: opts.Now}
+	if err := s.init(!opts.NoDemoThemes); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(demo bool) error {
+	key := make([]byte, 32)
+	rand.Read(key)
+	err := s.kv.Update(context.Background(), func(tx kv.Tx) error {
+		v, err := tx.Get(bucketMeta, metaSchemaVersion)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			if got := readU64(v); got > SchemaVersion {
+				return fmt.Errorf("store: the database has schema version %d, newer than this forumd's %d: upgrade forumd", got, SchemaVersion)
+			}
+			return nil
+		}
+		// A new database.
+		if err := tx.Put(bucketMeta, metaSchemaVersion, u64(SchemaVersion)); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketMeta, metaPageTokenKey, key); err != nil {
+			return err
+		}
+		if !demo {
+			return nil
+		}
+		now := timestamppb.New(s.now())
+		for _, t := range DemoThemes {
+			t := proto.CloneOf(t)
+			t.CreateTime, t.UpdateTime = now, now
+			t.Etag = etag(now)
+			if err := putProto(tx, bucketThemes, []byte(themeSlug(t.Name)), t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.kv.View(context.Background(), func(tx kv.Tx) error {
+		s.tokenKey, err = tx.Get(bucketMeta, metaPageTokenKey)
+		if err == nil && len(s.tokenKey) != 32 {
+			err = errors.New("store: the page token key is missing")
+		}
+		return err
+	})
+}
+
+// Close closes the database after pending writes finish.
+func (s *Store) Close() error { return s.kv.Close() }
+
+// Check verifies the database file's internal consistency.
+func (s *Store) Check(ctx context.Context) error { return s.kv.Check(ctx) }
+
+// timestamp returns the current time, strictly after prev if prev is set, so
+// update times (and the etags made from them) change on every write.
+func (s *Store) timestamp(prev *timestamppb.Timestamp) *timestamppb.Timestamp {
+	now := s.now()
+	if prev != nil && !now.After(prev.AsTime()) {
+		now = prev.AsTime().Add(time.Nanosecond)
+	}
+	return timestamppb.New(now)
+}
+
+// etag derives a resource's etag from its update time (AIP-154 quoting).
+func etag(updateTime *timestamppb.Timestamp) string {
+	return `"` + strconv.FormatInt(updateTime.AsTime().UnixNano(), 36) + `"`
+}
+
+// checkEtag returns ErrAborted if want is set and differs from have.
+func checkEtag(field, want, have string) error {
+	if want != "" && want != have {
+		return fmt.Errorf("%w: %s %s does not match the current %s; read the resource again", ErrAborted, field, want, have)
+	}
+	return nil
+}
+
+func getProto[M proto.Message](tx kv.Tx, b kv.Bucket, key []byte, m M) (bool, error) {
+	v, err := tx.Get(b, key)
+	if err != nil || v == nil {
+		return false, err
+	}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return false, fmt.Errorf("store: corrupt record in %s: %w", b, err)
+	}
+	return true, nil
+}
+
+func putProto(tx kv.Tx, b kv.Bucket, key []byte, m proto.Message) error {
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("store: marshal %s: %w", b, err)
+	}
+	return tx.Put(b, key, v)
+}
+
+// replay looks up a request id. It returns the resource name the first call
+// created, or "".
+func replay(tx kv.Tx, actor Actor, method, requestID string) (string, error) {
+	if requestID == "" {
+		return "", nil
+	}
+	v, err := tx.Get(bucketRequests, requestKey(actor.User, method, requestID))
+	return string(v), err
+}
+
+// remember records the resource a request id created.
+func remember(tx kv.Tx, actor Actor, method, requestID, name string) error {
+	if requestID == "" {
+		return nil
+	}
+	return tx.Put(bucketRequests, requestKey(actor.User, method, requestID), []byte(name))
+}
+
+// Digest returns a SHA-256 checksum of every key and value in the database,
+// bucket by bucket. Two databases with the same logical content have the same
+// digest, whatever their file layout; tests use it to prove that a refused
+// request wrote nothing.
+func (s *Store) Digest(ctx context.Context) (string, error) {
+	h := sha256.New()
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		for _, b := range allBuckets {
+			h.Write([]byte(b))
+			var n [8]byte
+			if err := tx.Scan(b, nil, nil, false, func(k, v []byte) bool {
+				binary.BigEndian.PutUint64(n[:], uint64(len(k)))
+				h.Write(n[:])
+				h.Write(k)
+				binary.BigEndian.PutUint64(n[:], uint64(len(v)))
+				h.Write(n[:])
+				h.Write(v)
+				return true
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+)
+
+func openTest(t testing.TB) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "forum.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func member(t testing.TB, s *Store, username string, role forumv1.Role) Actor {
+	t.Helper()
+	u, err := s.CreateUser(t.Context(), SystemActor, &forumv1.User{Username: username, DisplayName: username, Role: role}, "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Actor{User: u.Name, Role: u.Role}
+}
+
+func TestOpenSeedsThemesAndStampsVersion(t *testing.T) {
+	s, path := openTest(t)
+	themes, next, err := s.ListThemes(t.Context(), 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(themes) != len(DemoThemes) || next != "" {
+		t.Fatalf("got %d themes (next %q), want %d", len(themes), next, len(DemoThemes))
+	}
+	s.Close()
+
+	// A file stamped with a newer schema version is refused.
+	eng, err := kv.OpenBolt(path, allBuckets, kv.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Update(t.Context(), func(tx kv.Tx) error { return tx.Put(bucketMeta, metaSchemaVersion, u64(SchemaVersion+1)) }); err != nil {
+		t.Fatal(err)
+	}
+	eng.Close()
+	if _, err := Open(path, Options{}); err == nil {
+		t.Fatal("Open accepted a newer schema version")
+	}
+}
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	_, path := openTest(t)
+	start := time.Now()
+	_, err := Open(path, Options{Timeout: 100 * time.Millisecond})
+	if err == nil {
+		t.Fatal("a second Open of the same file succeeded")
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("second Open took %v", time.Since(start))
+	}
+}
+
+// TestCountersMatchRows checks the invariant the crash test relies on: under
+// concurrent writers, every thread's reply_count equals its live replies and
+// every theme's thread_count its live threads.
+func TestCountersMatchRows(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	a := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
+	var threads []string
+	for i := range 4 {
+		th, err := s.CreateThread(ctx, a, &forumv1.Thread{Theme: DemoThemes[i%2].Name, Title: fmt.Sprint("t", i)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads = append(threads, th.Name)
+	}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				r, err := s.CreateReply(ctx, a, threads[(w+i)%4], &forumv1.Reply{Body: "x"}, fmt.Sprintf("w%d-%d", w, i))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%5 == 0 {
+					if _, err := s.DeleteReply(ctx, a, r.Name, ""); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := s.DeleteThread(ctx, a, threads[3], ""); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, name := range threads {
+		th, err := s.GetThread(ctx, a, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live, tok := 0, ""
+		for {
+			rs, next, err := s.ListReplies(ctx, a, name, 100, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				total++
+				if r.DeleteTime == nil {
+					live++
+				}
+			}
+			if tok = next; tok == "" {
+				break
+			}
+		}
+		if th.ReplyCount != int64(live) {
+			t.Errorf("%s: reply_count %d, live replies %d", name, th.ReplyCount, live)
+		}
+	}
+	if total != 16*20 {
+		t.Errorf("%d replies stored, want %d", total, 16*20)
+	}
+	for i, want := range []int64{2, 1} {
+		th, err := s.GetTheme(ctx, DemoThemes[i].Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if th.ThreadCount != want {
+			t.Errorf("%s: thread_count %d, want %d", th.Name, th.ThreadCount, want)
+		}
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequestIDReplays(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	a := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
+	b := member(t, s, "bob", forumv1.Role_ROLE_MEMBER)
+	th1, err := s.CreateThread(ctx, a, &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "once"}, "req-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th2, err := s.CreateThread(ctx, a, &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "once"}, "req-1")
+	if err != nil || th2.Name != th1.Name {
+		t.Fatalf("retry created %v (%v), want %s", th2.GetName(), err, th1.Name)
+	}
+	// The same id from another user is another request.
+	th3, err := s.CreateThread(ctx, b, &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "once"}, "req-1")
+	if err != nil || th3.Name == th1.Name {
+		t.Fatalf("another user's request %v (%v)", th3.GetName(), err)
+	}
+	r1, _ := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "x"}, "r")
+	r2, _ := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "x"}, "r")
+	if r1.Name != r2.Name {
+		t.Fatalf("reply retry created %s and %s", r1.Name, r2.Name)
+	}
+	got, _ := s.GetThread(ctx, a, th1.Name)
+	if got.ReplyCount != 1 {
+		t.Fatalf("reply_count %d after a retried reply, want 1", got.ReplyCount)
+	}
+}
+
+func TestPageTokens(t *testing.T) {
+	s, _ := openTest(t)
+	key := []byte{1, 2, 3}
+	tok := s.encodeToken("q", key)
+	got, err := s.decodeToken("q", tok)
+	if err != nil || string(got) != string(key) {
+		t.Fatalf("round trip: %v %v", got, err)
+	}
+	for _, bad := range []string{tok + "A", "x" + tok[1:], "!!!", "AAAA"} {
+		if _, err := s.decodeToken("q", bad); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("decodeToken(%q) = %v, want ErrInvalidArgument", bad, err)
+		}
+	}
+	if _, err := s.decodeToken("other", tok); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("token accepted for another query: %v", err)
+	}
+}
+
+func TestSlugsAndNames(t *testing.T) {
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{{"a", true}, {"south-south", true}, {"a1-b2", true}, {"", false}, {"-a", false}, {"a-", false}, {"a--b", false}, {"A", false}, {"a_b", false}, {"é", false}} {
+		if ValidSlug(tc.s, 63) != tc.ok {
+			t.Errorf("ValidSlug(%q) = %v", tc.s, !tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{{"threads/1", true}, {"threads/18446744073709551615", true}, {"threads/0", false}, {"threads/01", false}, {"threads/-1", false}, {"threads/1a", false}, {"threads/18446744073709551616", false}, {"themes/1", false}} {
+		if _, err := ParseThreadName(tc.name); (err == nil) != tc.ok {
+			t.Errorf("ParseThreadName(%q) = %v", tc.name, err)
+		}
+	}
+}
+
+func TestSessions(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	a := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	if err := s.CreateSession(ctx, a.User, hash, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Session(ctx, hash)
+	if err != nil || u.Name != a.User {
+		t.Fatalf("Session: %v %v", u, err)
+	}
+	if err := s.DeleteSession(ctx, hash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("deleted session: %v", err)
+	}
+	if err := s.CreateSession(ctx, a.User, hash, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("expired session: %v", err)
+	}
+}

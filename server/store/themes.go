@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+)
+
+// GetTheme returns the theme named `themes/{slug}`.
+func (s *Store) GetTheme(ctx context.Context, name string) (*forumv1.Theme, error) {
+	var t *forumv1.Theme
+	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		t, err = getTheme(tx, name)
+		return err
+	})
+	return t, err
+}
+
+func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
+	t := new(forumv1.Theme)
+	ok, err := getProto(tx, bucketThemes, []byte(themeSlug(name)), t)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: theme %s", ErrNotFound, name)
+	}
+	return t, nil
+}
+
+// ListThemes returns up to pageSize themes in name order, and the token of
+// the next page.
+func (s *Store) ListThemes(ctx context.Context, pageSize int, pageToken string) ([]*forumv1.Theme, string, error) {
+	const query = "ListThemes"
+	start, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*forumv1.Theme
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var ierr error
+		err := tx.Scan(bucketThemes, start, nil, false, func(k, v []byte) bool {
+			if len(out) == pageSize {
+				next = s.encodeToken(query, k)
+				return false
+			}
+			t := new(forumv1.Theme)
+			if ierr = proto.Unmarshal(v, t); ierr != nil {
+				return false
+			}
+			out = append(out, t)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
+// CreateTheme creates theme `themes/{slug}`. Only moderators may.
+func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *forumv1.Theme, requestID string) (*forumv1.Theme, error) {
+	if !actor.Moderator() {
+		return nil, fmt.Errorf("%w: only conveners and admins create themes", ErrPermissionDenied)
+	}
+	var out *forumv1.Theme
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		name, err := replay(tx, actor, "CreateTheme", requestID)
+		if err != nil {
+			return err
+		}
+		if name != "" {
+			out, err = getTheme(tx, name)
+			return err
+		}
+		if v, err := tx.Get(bucketThemes, []byte(slug)); err != nil {
+			return err
+		} else if v != nil {
+			return fmt.Errorf("%w: theme %s", ErrAlreadyExists, themeName(slug))
+		}
+		now := s.timestamp(nil)
+		out = &forumv1.Theme{
+			Name:        themeName(slug),
+			DisplayName: t.GetDisplayName(),
+			Description: t.GetDescription(),
+			CreateTime:  now,
+			UpdateTime:  now,
+			Etag:        etag(now),
+		}
+		if err := putProto(tx, bucketThemes, []byte(slug), out); err != nil {
+			return err
+		}
+		return remember(tx, actor, "CreateTheme", requestID, out.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateTheme changes the fields named in paths (display_name,
+// description) of theme t.Name. If t.Etag is set it must match.
+func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
+	if !actor.Moderator() {
+		return nil, fmt.Errorf("%w: only conveners and admins change themes", ErrPermissionDenied)
+	}
+	var out *forumv1.Theme
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, err := getTheme(tx, t.GetName())
+		if err != nil {
+			return err
+		}
+		if err := checkEtag("theme.etag", t.GetEtag(), cur.Etag); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			switch p {
+			case "display_name":
+				cur.DisplayName = t.GetDisplayName()
+			case "description":
+				cur.Description = t.GetDescription()
+			default:
+				return InvalidField("update_mask", "%q cannot be updated", p)
+			}
+		}
+		cur.UpdateTime = s.timestamp(cur.UpdateTime)
+		cur.Etag = etag(cur.UpdateTime)
+		out = cur
+		return putProto(tx, bucketThemes, []byte(themeSlug(cur.Name)), cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteTheme deletes a theme that holds no threads (deleted ones included).
+func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag string) error {
+	if !actor.Moderator() {
+		return fmt.Errorf("%w: only conveners and admins delete themes", ErrPermissionDenied)
+	}
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, err := getTheme(tx, name)
+		if err != nil {
+			return err
+		}
+		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
+			return err
+		}
+		slug := themeSlug(name)
+		p := themePrefix(slug)
+		empty := true
+		if err := tx.Scan(bucketThemeCreated, p, prefixEnd(p), false, func(k, v []byte) bool {
+			empty = false
+			return false
+		}); err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("%w: theme %s still holds threads; move or purge them first", ErrFailedPrecondition, name)
+		}
+		return tx.Delete(bucketThemes, []byte(slug))
+	})
+}

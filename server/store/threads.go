@@ -1,0 +1,424 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/filter"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// ThreadOrder is the order of ListThreads.
+type ThreadOrder int
+
+const (
+	// ByActivity lists pinned threads first, then by last activity, newest
+	// first.
+	ByActivity ThreadOrder = iota
+	// ByCreation lists threads by creation, newest first.
+	ByCreation
+)
+
+// ThreadQuery selects threads for ListThreads.
+type ThreadQuery struct {
+	// Filter selects threads; nil selects all.
+	Filter *filter.Threads
+	// Order is the order of the results.
+	Order ThreadOrder
+	// ShowDeleted includes the deleted threads the actor may see.
+	ShowDeleted bool
+	// PageSize is the maximum number of threads returned (1-100).
+	PageSize int
+	// PageToken resumes a previous call with the same query.
+	PageToken string
+}
+
+// maxScan bounds the index entries one ListThreads call examines, so a
+// filter that matches little cannot hold a read transaction for long. A page
+// can then be short, with a token to go on.
+const maxScan = 5000
+
+func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
+	t := new(forumv1.Thread)
+	ok, err := getProto(tx, bucketThreads, threadKey(id), t)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+	}
+	return t, nil
+}
+
+// visibleThread loads a thread the actor may see: a deleted thread is
+// visible only to its author and moderators.
+func visibleThread(tx kv.Tx, actor Actor, name string) (*forumv1.Thread, uint64, error) {
+	id, err := ParseThreadName(name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	t, err := getThread(tx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if t.DeleteTime != nil && !actor.mayChange(t.Author) {
+		return nil, 0, fmt.Errorf("%w: thread %s", ErrNotFound, name)
+	}
+	return t, id, nil
+}
+
+// fillFollowUps sets t.FollowUps from the follow-up index, leaving out
+// deleted follow-ups.
+func fillFollowUps(tx kv.Tx, t *forumv1.Thread, id uint64) error {
+	t.FollowUps = nil
+	p := u64(id)
+	var ids []uint64
+	if err := tx.Scan(bucketFollowUps, p, prefixEnd(p), false, func(k, _ []byte) bool {
+		ids = append(ids, readU64(k[8:]))
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, c := range ids {
+		child, err := getThread(tx, c)
+		if err != nil {
+			return err
+		}
+		if child.DeleteTime == nil {
+			t.FollowUps = append(t.FollowUps, child.Name)
+		}
+	}
+	return nil
+}
+
+// indexThread adds (or, with del, removes) the thread's entries in the
+// activity indexes.
+func indexThread(tx kv.Tx, t *forumv1.Thread, id uint64, del bool) error {
+	at := t.LastActivityTime.AsTime().UnixNano()
+	slug := themeSlug(t.Theme)
+	keys := [][]byte{rankKey(t.Pinned, at, id), themeActivityKey(slug, t.Pinned, at, id)}
+	buckets := []kv.Bucket{bucketThreadActivity, bucketThemeActivity}
+	for i, k := range keys {
+		var err error
+		if del {
+			err = tx.Delete(buckets[i], k)
+		} else {
+			err = tx.Put(buckets[i], k, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// adjustTheme changes a theme's thread count by delta and moves its last
+// activity forward to at, if set.
+func adjustTheme(tx kv.Tx, name string, delta int64, at *timestamppb.Timestamp) error {
+	th, err := getTheme(tx, name)
+	if err != nil {
+		return err
+	}
+	th.ThreadCount += delta
+	if at != nil && (th.LastActivityTime == nil || at.AsTime().After(th.LastActivityTime.AsTime())) {
+		th.LastActivityTime = at
+	}
+	return putProto(tx, bucketThemes, []byte(themeSlug(name)), th)
+}
+
+// GetThread returns a thread with its follow-ups.
+func (s *Store) GetThread(ctx context.Context, actor Actor, name string) (*forumv1.Thread, error) {
+	var out *forumv1.Thread
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		t, id, err := visibleThread(tx, actor, name)
+		if err != nil {
+			return err
+		}
+		out = t
+		return fillFollowUps(tx, t, id)
+	})
+	return out, err
+}
+
+// CreateThread creates a thread written by actor. t has been validated and
+// its body rendered; its theme and follow_up_of must exist.
+func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread, requestID string) (*forumv1.Thread, error) {
+	var out *forumv1.Thread
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		if name, err := replay(tx, actor, "CreateThread", requestID); err != nil {
+			return err
+		} else if name != "" {
+			th, err := getThread(tx, parseThreadID(name))
+			if err == nil {
+				out = th
+				err = fillFollowUps(tx, th, parseThreadID(name))
+			}
+			return err
+		}
+		if _, err := getTheme(tx, t.Theme); err != nil {
+			return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
+		}
+		var parent uint64
+		if t.FollowUpOf != "" {
+			parent = parseThreadID(t.FollowUpOf)
+			p, err := getThread(tx, parent)
+			if err != nil || p.DeleteTime != nil {
+				return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
+			}
+		}
+		id, err := tx.NextSequence(bucketThreads)
+		if err != nil {
+			return err
+		}
+		now := s.timestamp(nil)
+		th := proto.CloneOf(t)
+		th.Name = threadName(id)
+		th.Author = actor.User
+		th.FollowUps = nil
+		th.ReplyCount = 0
+		th.CreateTime, th.UpdateTime, th.LastActivityTime, th.DeleteTime = now, now, now, nil
+		th.Etag = etag(now)
+		if err := putProto(tx, bucketThreads, threadKey(id), th); err != nil {
+			return err
+		}
+		if err := indexThread(tx, th, id, false); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketThemeCreated, themeCreatedKey(themeSlug(th.Theme), id), nil); err != nil {
+			return err
+		}
+		if parent != 0 {
+			if err := tx.Put(bucketFollowUps, followUpKey(parent, id), nil); err != nil {
+				return err
+			}
+		}
+		if err := adjustTheme(tx, th.Theme, 1, now); err != nil {
+			return err
+		}
+		out = th
+		return remember(tx, actor, "CreateThread", requestID, th.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateThread changes the fields of thread u.Name named in paths (title,
+// body with body_html, tags, state, pinned, theme). The caller has checked
+// that the actor's role allows those fields; the store checks that the actor
+// may change this thread, the etag (u.Etag, if set) and the thread's state.
+func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
+	var out *forumv1.Thread
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, id, err := visibleThread(tx, actor, u.Name)
+		if err != nil {
+			return err
+		}
+		if !actor.mayChange(cur.Author) {
+			return fmt.Errorf("%w: only the author, conveners and admins change thread %s", ErrPermissionDenied, cur.Name)
+		}
+		if cur.DeleteTime != nil {
+			return fmt.Errorf("%w: thread %s is deleted; undelete it first", ErrFailedPrecondition, cur.Name)
+		}
+		if err := checkEtag("thread.etag", u.Etag, cur.Etag); err != nil {
+			return err
+		}
+		if cur.State == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
+			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, cur.Name)
+		}
+		next := proto.CloneOf(cur)
+		for _, p := range paths {
+			switch p {
+			case "title":
+				next.Title = u.Title
+			case "body":
+				next.Body, next.BodyHtml = u.Body, u.BodyHtml
+			case "tags":
+				next.Tags = slices.Clone(u.Tags)
+			case "state":
+				next.State = u.State
+			case "pinned":
+				next.Pinned = u.Pinned
+			case "theme":
+				if _, err := getTheme(tx, u.Theme); err != nil {
+					return InvalidField("thread.theme", "theme %s does not exist", u.Theme)
+				}
+				next.Theme = u.Theme
+			default:
+				return InvalidField("update_mask", "%q cannot be updated", p)
+			}
+		}
+		if next.Pinned != cur.Pinned || next.Theme != cur.Theme {
+			if err := indexThread(tx, cur, id, true); err != nil {
+				return err
+			}
+			if err := indexThread(tx, next, id, false); err != nil {
+				return err
+			}
+		}
+		if next.Theme != cur.Theme {
+			if err := tx.Delete(bucketThemeCreated, themeCreatedKey(themeSlug(cur.Theme), id)); err != nil {
+				return err
+			}
+			if err := tx.Put(bucketThemeCreated, themeCreatedKey(themeSlug(next.Theme), id), nil); err != nil {
+				return err
+			}
+			if err := adjustTheme(tx, cur.Theme, -1, nil); err != nil {
+				return err
+			}
+			if err := adjustTheme(tx, next.Theme, 1, next.LastActivityTime); err != nil {
+				return err
+			}
+		}
+		next.UpdateTime = s.timestamp(cur.UpdateTime)
+		next.Etag = etag(next.UpdateTime)
+		if err := putProto(tx, bucketThreads, threadKey(id), next); err != nil {
+			return err
+		}
+		out = next
+		return fillFollowUps(tx, next, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteThread soft-deletes a thread and returns it.
+func (s *Store) DeleteThread(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Thread, error) {
+	return s.setThreadDeleted(ctx, actor, name, wantEtag, true)
+}
+
+// UndeleteThread restores a soft-deleted thread and returns it.
+func (s *Store) UndeleteThread(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Thread, error) {
+	return s.setThreadDeleted(ctx, actor, name, wantEtag, false)
+}
+
+func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEtag string, del bool) (*forumv1.Thread, error) {
+	var out *forumv1.Thread
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, id, err := visibleThread(tx, actor, name)
+		if err != nil {
+			return err
+		}
+		if !actor.mayChange(cur.Author) {
+			return fmt.Errorf("%w: only the author, conveners and admins delete or undelete thread %s", ErrPermissionDenied, name)
+		}
+		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
+			return err
+		}
+		if (cur.DeleteTime != nil) == del {
+			if del {
+				return fmt.Errorf("%w: thread %s is already deleted", ErrFailedPrecondition, name)
+			}
+			return fmt.Errorf("%w: thread %s is not deleted", ErrFailedPrecondition, name)
+		}
+		cur.UpdateTime = s.timestamp(cur.UpdateTime)
+		cur.Etag = etag(cur.UpdateTime)
+		delta := int64(1)
+		if del {
+			cur.DeleteTime = cur.UpdateTime
+			delta = -1
+		} else {
+			cur.DeleteTime = nil
+		}
+		if err := putProto(tx, bucketThreads, threadKey(id), cur); err != nil {
+			return err
+		}
+		if err := adjustTheme(tx, cur.Theme, delta, nil); err != nil {
+			return err
+		}
+		out = cur
+		return fillFollowUps(tx, cur, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListThreads returns a page of the threads q selects, and the token of the
+// next page.
+func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]*forumv1.Thread, string, error) {
+	query := fmt.Sprintf("ListThreads\x00%s\x00%d\x00%t", q.Filter.String(), q.Order, q.ShowDeleted)
+	cursor, err := s.decodeToken(query, q.PageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	// Pick the index: per theme when the filter names one theme.
+	var (
+		bucket     kv.Bucket
+		prefix     []byte
+		reverse    bool
+		idFromKey  func(k []byte) uint64
+		slug, isTh = q.Filter.Theme()
+	)
+	switch {
+	case q.Order == ByActivity && isTh:
+		bucket, prefix, idFromKey = bucketThemeActivity, themePrefix(themeSlug(slug)), idFromRankKey
+	case q.Order == ByActivity:
+		bucket, idFromKey = bucketThreadActivity, idFromRankKey
+	case isTh:
+		bucket, prefix, reverse, idFromKey = bucketThemeCreated, themePrefix(themeSlug(slug)), true, idFromRankKey
+	default:
+		bucket, reverse, idFromKey = bucketThreads, true, readU64
+	}
+	start, end := prefix, prefixEnd(prefix)
+	if len(prefix) == 0 {
+		start, end = nil, nil
+	}
+	if cursor != nil {
+		if reverse {
+			end = cursor
+		} else {
+			start = after(cursor)
+		}
+	}
+	var out []*forumv1.Thread
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var last []byte
+		scanned := 0
+		var ierr error
+		err := tx.Scan(bucket, start, end, reverse, func(k, _ []byte) bool {
+			if len(out) == q.PageSize || scanned == maxScan {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			scanned++
+			last = append(last[:0], k...)
+			t, err := getThread(tx, idFromKey(k))
+			if err != nil {
+				ierr = err
+				return false
+			}
+			if t.DeleteTime != nil && !(q.ShowDeleted && actor.mayChange(t.Author)) {
+				return true
+			}
+			if q.Filter != nil && !q.Filter.Match(t) {
+				return true
+			}
+			out = append(out, t)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		if err != nil {
+			return err
+		}
+		for _, t := range out {
+			if err := fillFollowUps(tx, t, parseThreadID(t.Name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, next, err
+}

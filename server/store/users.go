@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+)
+
+func getUser(tx kv.Tx, id uint64) (*forumv1.User, error) {
+	u := new(forumv1.User)
+	ok, err := getProto(tx, bucketUsers, u64(id), u)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: user %s", ErrNotFound, userName(id))
+	}
+	return u, nil
+}
+
+// GetUser returns the user `users/{id}`.
+func (s *Store) GetUser(ctx context.Context, name string) (*forumv1.User, error) {
+	id, err := ParseUserName(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	var out *forumv1.User
+	err = s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		out, err = getUser(tx, id)
+		return err
+	})
+	return out, err
+}
+
+// ListUsers returns up to pageSize users in creation order, and the token of
+// the next page.
+func (s *Store) ListUsers(ctx context.Context, pageSize int, pageToken string) ([]*forumv1.User, string, error) {
+	const query = "ListUsers"
+	cursor, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var start []byte
+	if cursor != nil {
+		start = after(cursor)
+	}
+	var out []*forumv1.User
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var last []byte
+		var ierr error
+		err := tx.Scan(bucketUsers, start, nil, false, func(k, v []byte) bool {
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			last = append(last[:0], k...)
+			u := new(forumv1.User)
+			if ierr = proto.Unmarshal(v, u); ierr != nil {
+				return false
+			}
+			out = append(out, u)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
+// CreateUser creates a user with a password hash. Only admins may.
+func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, passwordHash string, requestID string) (*forumv1.User, error) {
+	if actor.Role != forumv1.Role_ROLE_ADMIN {
+		return nil, fmt.Errorf("%w: only admins create users", ErrPermissionDenied)
+	}
+	var out *forumv1.User
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		if name, err := replay(tx, actor, "CreateUser", requestID); err != nil {
+			return err
+		} else if name != "" {
+			id, _ := ParseUserName(name)
+			out, err = getUser(tx, id)
+			return err
+		}
+		if v, err := tx.Get(bucketUsernames, []byte(u.Username)); err != nil {
+			return err
+		} else if v != nil {
+			return fmt.Errorf("%w: the username %q is taken", ErrAlreadyExists, u.Username)
+		}
+		id, err := tx.NextSequence(bucketUsers)
+		if err != nil {
+			return err
+		}
+		now := s.timestamp(nil)
+		out = &forumv1.User{
+			Name:        userName(id),
+			Username:    u.Username,
+			DisplayName: u.DisplayName,
+			Role:        u.Role,
+			CreateTime:  now,
+			UpdateTime:  now,
+			Etag:        etag(now),
+		}
+		if err := putProto(tx, bucketUsers, u64(id), out); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketUsernames, []byte(u.Username), u64(id)); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketCredentials, u64(id), []byte(passwordHash)); err != nil {
+			return err
+		}
+		return remember(tx, actor, "CreateUser", requestID, out.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateUser changes the fields of user u.Name named in paths (display_name,
+// role). Users change themselves; admins anyone. The caller has checked that
+// only admins change roles.
+func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, paths []string) (*forumv1.User, error) {
+	id, err := ParseUserName(u.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	var out *forumv1.User
+	err = s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, err := getUser(tx, id)
+		if err != nil {
+			return err
+		}
+		if actor.Role != forumv1.Role_ROLE_ADMIN && actor.User != cur.Name {
+			return fmt.Errorf("%w: users change only their own profile", ErrPermissionDenied)
+		}
+		if err := checkEtag("user.etag", u.Etag, cur.Etag); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			switch p {
+			case "display_name":
+				cur.DisplayName = u.DisplayName
+			case "role":
+				cur.Role = u.Role
+			default:
+				return InvalidField("update_mask", "%q cannot be updated", p)
+			}
+		}
+		cur.UpdateTime = s.timestamp(cur.UpdateTime)
+		cur.Etag = etag(cur.UpdateTime)
+		out = cur
+		return putProto(tx, bucketUsers, u64(id), cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Credentials returns the user with that username and their password hash.
+// An unknown username is ErrNotFound.
+func (s *Store) Credentials(ctx context.Context, username string) (*forumv1.User, string, error) {
+	var u *forumv1.User
+	var hash []byte
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		v, err := tx.Get(bucketUsernames, []byte(username))
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			return fmt.Errorf("%w: user %q", ErrNotFound, username)
+		}
+		if u, err = getUser(tx, readU64(v)); err != nil {
+			return err
+		}
+		hash, err = tx.Get(bucketCredentials, v)
+		return err
+	})
+	return u, string(hash), err
+}
+
+// A session record is the user id, the expiry and the creation time, each 8
+// bytes big-endian (unix nanoseconds for times).
+func sessionValue(user uint64, expire, created time.Time) []byte {
+	v := u64(user)
+	v = binary.BigEndian.AppendUint64(v, uint64(expire.UnixNano()))
+	return binary.BigEndian.AppendUint64(v, uint64(created.UnixNano()))
+}
+
+// CreateSession stores a session for user, keyed by the hash of its token.
+func (s *Store) CreateSession(ctx context.Context, user string, tokenHash []byte, expire time.Time) error {
+	id, err := ParseUserName(user)
+	if err != nil {
+		return err
+	}
+	v := sessionValue(id, expire, s.now())
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		return tx.Put(bucketSessions, tokenHash, v)
+	})
+}
+
+// Session returns the user of the session whose token hashes to tokenHash.
+// A missing or expired session is ErrUnauthenticated.
+func (s *Store) Session(ctx context.Context, tokenHash []byte) (*forumv1.User, error) {
+	var u *forumv1.User
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		v, err := tx.Get(bucketSessions, tokenHash)
+		if err != nil {
+			return err
+		}
+		if len(v) != 24 || s.now().UnixNano() >= int64(readU64(v[8:16])) {
+			return fmt.Errorf("%w: the token is unknown or has expired; log in again", ErrUnauthenticated)
+		}
+		u, err = getUser(tx, readU64(v[:8]))
+		return err
+	})
+	return u, err
+}
+
+// DeleteSession removes the session whose token hashes to tokenHash.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		return tx.Delete(bucketSessions, tokenHash)
+	})
+}

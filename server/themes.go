@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store"
+)
+
+type themeService struct {
+	forumv1.UnsafeThemeServiceServer
+	s *Server
+}
+
+func checkThemeName(v *store.Violations, field, name string) {
+	if _, err := store.ParseThemeName(name); err != nil {
+		v.Add(field, "%v", err)
+	}
+}
+
+func (t *themeService) GetTheme(ctx context.Context, req *forumv1.GetThemeRequest) (*forumv1.Theme, error) {
+	var v store.Violations
+	checkThemeName(&v, "name", req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return t.s.store.GetTheme(ctx, req.GetName())
+}
+
+func (t *themeService) ListThemes(ctx context.Context, req *forumv1.ListThemesRequest) (*forumv1.ListThemesResponse, error) {
+	var v store.Violations
+	n := pageSize(&v, req.GetPageSize())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	themes, next, err := t.s.store.ListThemes(ctx, n, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &forumv1.ListThemesResponse{Themes: themes, NextPageToken: next}, nil
+}
+
+func checkThemeFields(v *store.Violations, th *forumv1.Theme, paths []string) {
+	for _, p := range paths {
+		switch p {
+		case "display_name":
+			checkText(v, "theme.display_name", th.GetDisplayName(), 1, maxDisplayName, false)
+		case "description":
+			checkText(v, "theme.description", th.GetDescription(), 0, maxDescription, true)
+		}
+	}
+}
+
+func (t *themeService) CreateTheme(ctx context.Context, req *forumv1.CreateThemeRequest) (*forumv1.Theme, error) {
+	var v store.Violations
+	if !store.ValidSlug(req.GetThemeId(), maxThemeSlugLen) {
+		v.Add("theme_id", "must be a lowercase slug: letters, digits and single hyphens, at most %d characters", maxThemeSlugLen)
+	}
+	if req.GetTheme() == nil {
+		v.Add("theme", "is required")
+	} else {
+		checkThemeFields(&v, req.GetTheme(), []string{"display_name", "description"})
+	}
+	checkRequestID(&v, req.GetRequestId())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return t.s.store.CreateTheme(ctx, actorFrom(ctx), req.GetThemeId(), req.GetTheme(), req.GetRequestId())
+}
+
+func (t *themeService) UpdateTheme(ctx context.Context, req *forumv1.UpdateThemeRequest) (*forumv1.Theme, error) {
+	var v store.Violations
+	if req.GetTheme() == nil {
+		v.Add("theme", "is required")
+		return nil, v.Err()
+	}
+	checkThemeName(&v, "theme.name", req.GetTheme().GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	paths, err := updatePaths(req.GetUpdateMask(), req.GetTheme(), []string{"display_name", "description"}, "etag")
+	if err != nil {
+		return nil, err
+	}
+	checkThemeFields(&v, req.GetTheme(), paths)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return t.s.store.UpdateTheme(ctx, actorFrom(ctx), req.GetTheme(), paths)
+}
+
+func (t *themeService) DeleteTheme(ctx context.Context, req *forumv1.DeleteThemeRequest) (*forumv1.DeleteThemeResponse, error) {
+	var v store.Violations
+	checkThemeName(&v, "name", req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := t.s.store.DeleteTheme(ctx, actorFrom(ctx), req.GetName(), req.GetEtag()); err != nil {
+		return nil, err
+	}
+	return &forumv1.DeleteThemeResponse{}, nil
+}

@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/filter"
+	"github.com/forumhq/forum/server/store"
+)
+
+type threadService struct {
+	forumv1.UnsafeThreadServiceServer
+	s *Server
+}
+
+// threadUpdatable are the thread fields UpdateThread may change; theme and
+// pinned, and locking, only for moderators.
+var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned"}
+
+func checkThreadName(v *store.Violations, field, name string) {
+	if _, err := store.ParseThreadName(name); err != nil {
+		v.Add(field, "%v", err)
+	}
+}
+
+// checkThreadFields validates the fields of t named in paths.
+func checkThreadFields(v *store.Violations, t *forumv1.Thread, paths []string) {
+	for _, p := range paths {
+		switch p {
+		case "theme":
+			checkThemeName(v, "thread.theme", t.GetTheme())
+		case "title":
+			checkText(v, "thread.title", t.GetTitle(), 1, maxTitleChars, false)
+		case "body":
+			checkBody(v, "thread.body", t.GetBody(), false)
+		case "tags":
+			checkTags(v, "thread.tags", t.GetTags())
+		case "state":
+			if _, ok := forumv1.ThreadState_name[int32(t.GetState())]; !ok || t.GetState() == forumv1.ThreadState_THREAD_STATE_UNSPECIFIED {
+				v.Add("thread.state", "must be OPEN, RESOLVED or LOCKED")
+			}
+		}
+	}
+}
+
+// authorizeThreadFields refuses the fields of t named in paths that the
+// actor's role may not set.
+func authorizeThreadFields(a store.Actor, t *forumv1.Thread, paths []string) error {
+	for _, p := range paths {
+		switch {
+		case p == "pinned" && t.GetPinned():
+			if err := requireModerator(a, "pin threads"); err != nil {
+				return err
+			}
+		case p == "pinned":
+			if err := requireModerator(a, "unpin threads"); err != nil {
+				return err
+			}
+		case p == "theme":
+			if err := requireModerator(a, "move threads to another theme"); err != nil {
+				return err
+			}
+		case p == "state" && t.GetState() == forumv1.ThreadState_THREAD_STATE_LOCKED:
+			if err := requireModerator(a, "lock threads"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *threadService) GetThread(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
+	var v store.Violations
+	checkThreadName(&v, "name", req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return t.s.store.GetThread(ctx, actorFrom(ctx), req.GetName())
+}
+
+func (t *threadService) ListThreads(ctx context.Context, req *forumv1.ListThreadsRequest) (*forumv1.ListThreadsResponse, error) {
+	var v store.Violations
+	q := store.ThreadQuery{PageSize: pageSize(&v, req.GetPageSize()), PageToken: req.GetPageToken(), ShowDeleted: req.GetShowDeleted()}
+	if len(req.GetFilter()) > maxFilterBytes {
+		v.Add("filter", "must be at most %d bytes long", maxFilterBytes)
+	} else if f, err := filter.ParseThreads(req.GetFilter()); err != nil {
+		v.Add("filter", "%v", err)
+	} else {
+		q.Filter = f
+	}
+	switch strings.Join(strings.Fields(req.GetOrderBy()), " ") {
+	case "", "last_activity_time desc":
+		q.Order = store.ByActivity
+	case "create_time desc":
+		q.Order = store.ByCreation
+	default:
+		v.Add("order_by", "must be \"last_activity_time desc\" (the default) or \"create_time desc\"")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	threads, next, err := t.s.store.ListThreads(ctx, actorFrom(ctx), q)
+	if err != nil {
+		return nil, err
+	}
+	return &forumv1.ListThreadsResponse{Threads: threads, NextPageToken: next}, nil
+}
+
+func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThreadRequest) (*forumv1.Thread, error) {
+	var v store.Violations
+	th := req.GetThread()
+	if th == nil {
+		v.Add("thread", "is required")
+		return nil, v.Err()
+	}
+	if th.Kind == forumv1.ThreadKind_THREAD_KIND_UNSPECIFIED {
+		th.Kind = forumv1.ThreadKind_THREAD_KIND_DISCUSSION
+	}
+	if th.State == forumv1.ThreadState_THREAD_STATE_UNSPECIFIED {
+		th.State = forumv1.ThreadState_THREAD_STATE_OPEN
+	}
+	checkThreadFields(&v, th, []string{"theme", "title", "body", "tags", "state"})
+	if _, ok := forumv1.ThreadKind_name[int32(th.Kind)]; !ok {
+		v.Add("thread.kind", "must be DISCUSSION, QUESTION, FOLLOW_UP or ANNOUNCEMENT")
+	}
+	switch {
+	case th.Kind == forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP && th.FollowUpOf == "":
+		v.Add("thread.follow_up_of", "is required for a FOLLOW_UP thread: name the thread it follows up")
+	case th.Kind != forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP && th.FollowUpOf != "":
+		v.Add("thread.follow_up_of", "is only for FOLLOW_UP threads; set kind to FOLLOW_UP")
+	case th.FollowUpOf != "":
+		checkThreadName(&v, "thread.follow_up_of", th.FollowUpOf)
+	}
+	checkRequestID(&v, req.GetRequestId())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	a := actorFrom(ctx)
+	switch th.Kind {
+	case forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP:
+		if err := requireModerator(a, "open follow-up threads"); err != nil {
+			return nil, err
+		}
+	case forumv1.ThreadKind_THREAD_KIND_ANNOUNCEMENT:
+		if err := requireModerator(a, "post announcements"); err != nil {
+			return nil, err
+		}
+	}
+	var set []string // the moderator-only fields this create sets
+	if th.Pinned {
+		set = append(set, "pinned")
+	}
+	if th.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
+		set = append(set, "state")
+	}
+	if err := authorizeThreadFields(a, th, set); err != nil {
+		return nil, err
+	}
+	html, err := t.s.render.HTML(th.Body)
+	if err != nil {
+		return nil, fmt.Errorf("render thread body: %w", err)
+	}
+	th.BodyHtml = html
+	return t.s.store.CreateThread(ctx, a, th, req.GetRequestId())
+}
+
+func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThreadRequest) (*forumv1.Thread, error) {
+	var v store.Violations
+	th := req.GetThread()
+	if th == nil {
+		v.Add("thread", "is required")
+		return nil, v.Err()
+	}
+	checkThreadName(&v, "thread.name", th.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	paths, err := updatePaths(req.GetUpdateMask(), th, threadUpdatable, "etag")
+	if err != nil {
+		return nil, err
+	}
+	checkThreadFields(&v, th, paths)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	a := actorFrom(ctx)
+	if err := authorizeThreadFields(a, th, paths); err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		if p == "body" {
+			if th.BodyHtml, err = t.s.render.HTML(th.Body); err != nil {
+				return nil, fmt.Errorf("render thread body: %w", err)
+			}
+		}
+	}
+	return t.s.store.UpdateThread(ctx, a, th, paths)
+}
+
+func (t *threadService) DeleteThread(ctx context.Context, req *forumv1.DeleteThreadRequest) (*forumv1.Thread, error) {
+	var v store.Violations
+	checkThreadName(&v, "name", req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return t.s.store.DeleteThread(ctx, actorFrom(ctx), req.GetName(), req.GetEtag())
+}
+
+func (t *threadService) UndeleteThread(ctx context.Context, req *forumv1.UndeleteThreadRequest) (*forumv1.Thread, error) {
+	var v store.Violations
+	checkThreadName(&v, "name", req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return t.s.store.UndeleteThread(ctx, actorFrom(ctx), req.GetName(), req.GetEtag())
+}

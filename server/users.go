@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/store"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+type userService struct {
+	forumv1.UnsafeUserServiceServer
+	s *Server
+}
+
+// checkUsername records a violation unless name is 3-32 characters of
+// [a-z0-9_.-] starting with a letter.
+func checkUsername(v *store.Violations, field, name string) {
+	ok := len(name) >= 3 && len(name) <= maxUsernameBytes && name[0] >= 'a' && name[0] <= 'z'
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+	}
+	if !ok {
+		v.Add(field, "must be 3-%d characters of a-z, 0-9, _ . -, starting with a letter", maxUsernameBytes)
+	}
+}
+
+func checkRole(v *store.Violations, field string, r forumv1.Role) {
+	if _, ok := forumv1.Role_name[int32(r)]; !ok || r == forumv1.Role_ROLE_UNSPECIFIED {
+		v.Add(field, "must be MEMBER, CONVENER or ADMIN")
+	}
+}
+
+func (u *userService) GetUser(ctx context.Context, req *forumv1.GetUserRequest) (*forumv1.User, error) {
+	name := req.GetName()
+	if name == "users/me" {
+		if name = actorFrom(ctx).User; name == "" {
+			return nil, fmt.Errorf("%w: users/me needs a bearer token", store.ErrUnauthenticated)
+		}
+	}
+	if _, err := store.ParseUserName(name); err != nil {
+		return nil, store.InvalidField("name", "%v", err)
+	}
+	return u.s.store.GetUser(ctx, name)
+}
+
+func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersRequest) (*forumv1.ListUsersResponse, error) {
+	var v store.Violations
+	n := pageSize(&v, req.GetPageSize())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	users, next, err := u.s.store.ListUsers(ctx, n, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &forumv1.ListUsersResponse{Users: users, NextPageToken: next}, nil
+}
+
+func (u *userService) CreateUser(ctx context.Context, req *forumv1.CreateUserRequest) (*forumv1.User, error) {
+	var v store.Violations
+	in := req.GetUser()
+	if in == nil {
+		v.Add("user", "is required")
+		return nil, v.Err()
+	}
+	if in.Role == forumv1.Role_ROLE_UNSPECIFIED {
+		in.Role = forumv1.Role_ROLE_MEMBER
+	}
+	checkUsername(&v, "user.username", in.GetUsername())
+	checkText(&v, "user.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
+	checkRole(&v, "user.role", in.GetRole())
+	if err := auth.CheckPasswordPolicy(req.GetPassword()); err != nil {
+		v.Add("password", "%v", err)
+	}
+	checkRequestID(&v, req.GetRequestId())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := auth.HashPassword(req.GetPassword())
+	if err != nil {
+		return nil, err
+	}
+	return u.s.store.CreateUser(ctx, actorFrom(ctx), in, hash, req.GetRequestId())
+}
+
+func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserRequest) (*forumv1.User, error) {
+	var v store.Violations
+	in := req.GetUser()
+	if in == nil {
+		v.Add("user", "is required")
+		return nil, v.Err()
+	}
+	if _, err := store.ParseUserName(in.GetName()); err != nil {
+		v.Add("user.name", "%v", err)
+		return nil, v.Err()
+	}
+	paths, err := updatePaths(req.GetUpdateMask(), in, []string{"display_name", "role"}, "etag")
+	if err != nil {
+		return nil, err
+	}
+	a := actorFrom(ctx)
+	for _, p := range paths {
+		switch p {
+		case "display_name":
+			checkText(&v, "user.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
+		case "role":
+			checkRole(&v, "user.role", in.GetRole())
+			if a.Role != forumv1.Role_ROLE_ADMIN && v.Err() == nil {
+				return nil, fmt.Errorf("%w: only admins change roles", store.ErrPermissionDenied)
+			}
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return u.s.store.UpdateUser(ctx, a, in, paths)
+}
+
+type authService struct {
+	forumv1.UnsafeAuthServiceServer
+	s *Server
+}
+
+// dummyHash is verified against when a username is unknown, so that a wrong
+// username takes as long as a wrong password.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0R3qDoKZ8MUlmKUnWnMTbGPGQvbcBlwV6t/cUAiGKQo"
+
+var errBadLogin = fmt.Errorf("%w: invalid username or password", store.ErrUnauthenticated)
+
+func (a *authService) Login(ctx context.Context, req *forumv1.LoginRequest) (*forumv1.LoginResponse, error) {
+	var v store.Violations
+	if req.GetUsername() == "" {
+		v.Add("username", "is required")
+	}
+	if req.GetPassword() == "" {
+		v.Add("password", "is required")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if len(req.GetUsername()) > maxUsernameBytes || len(req.GetPassword()) > auth.MaxPasswordLen {
+		return nil, errBadLogin
+	}
+	user, hash, err := a.s.store.Credentials(ctx, req.GetUsername())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		hash = dummyHash
+	}
+	select {
+	case a.s.loginSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	verr := auth.VerifyPassword(hash, req.GetPassword())
+	<-a.s.loginSlots
+	if err != nil || verr != nil {
+		return nil, errBadLogin
+	}
+	token, tokenHash := auth.NewToken()
+	expire := time.Now().Add(a.s.tokenTTL)
+	if err := a.s.store.CreateSession(ctx, user.Name, tokenHash, expire); err != nil {
+		return nil, err
+	}
+	return &forumv1.LoginResponse{Token: token, ExpireTime: timestamppb.New(expire), User: user}, nil
+}
+
+func (a *authService) Logout(ctx context.Context, req *forumv1.LogoutRequest) (*forumv1.LogoutResponse, error) {
+	if err := a.s.store.DeleteSession(ctx, callerFrom(ctx).tokenHash); err != nil {
+		return nil, err
+	}
+	return &forumv1.LogoutResponse{}, nil
+}
