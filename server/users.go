@@ -36,6 +36,21 @@ func checkRole(v *store.Violations, field string, r forumv1.Role) {
 	}
 }
 
+func checkNewUser(v *store.Violations, in *forumv1.User) {
+	checkUsername(v, "user.username", in.GetUsername())
+	checkText(v, "user.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
+	checkRole(v, "user.role", in.GetRole())
+}
+
+// ValidateNewUser checks a new user's username, display name and role as
+// CreateUser does. forumd's admin create-user uses it, since it writes to the
+// store directly; the password is checked by auth.CheckPasswordPolicy.
+func ValidateNewUser(u *forumv1.User) error {
+	var v store.Violations
+	checkNewUser(&v, u)
+	return v.Err()
+}
+
 func (u *userService) GetUser(ctx context.Context, req *forumv1.GetUserRequest) (*forumv1.User, error) {
 	name := req.GetName()
 	if name == "users/me" {
@@ -72,9 +87,7 @@ func (u *userService) CreateUser(ctx context.Context, req *forumv1.CreateUserReq
 	if in.Role == forumv1.Role_ROLE_UNSPECIFIED {
 		in.Role = forumv1.Role_ROLE_MEMBER
 	}
-	checkUsername(&v, "user.username", in.GetUsername())
-	checkText(&v, "user.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
-	checkRole(&v, "user.role", in.GetRole())
+	checkNewUser(&v, in)
 	if err := auth.CheckPasswordPolicy(req.GetPassword()); err != nil {
 		v.Add("password", "%v", err)
 	}

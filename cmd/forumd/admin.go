@@ -11,12 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 )
@@ -25,13 +24,6 @@ import (
 // The password policy allows at most 256 bytes; reading a little more lets
 // the policy report "too long" rather than silently truncating.
 const maxPasswordInput = 4096
-
-// Limits of a new user, as checked by the gRPC CreateUser (server/users.go):
-// the admin command writes to the store directly, so it checks them itself.
-const (
-	maxUsernameBytes = 32
-	maxDisplayName   = 100
-)
 
 // createUserConfig is the resolved configuration of
 // `forumd admin create-user`.
@@ -93,7 +85,7 @@ func parseCreateUserArgs(args []string, getenv func(string) string, output io.Wr
 	if cfg.DisplayName == "" {
 		cfg.DisplayName = cfg.Username
 	}
-	if err := validateNewUser(cfg.Username, cfg.DisplayName); err != nil {
+	if err := server.ValidateNewUser(&forumv1.User{Username: cfg.Username, DisplayName: cfg.DisplayName, Role: cfg.Role}); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -113,33 +105,6 @@ func parseRole(s string) (forumv1.Role, error) {
 		return forumv1.Role_ROLE_ADMIN, nil
 	}
 	return forumv1.Role_ROLE_UNSPECIFIED, fmt.Errorf("--role %q: must be member, convener or admin", s)
-}
-
-// validateNewUser applies the checks the gRPC CreateUser makes on the
-// username and display name.
-func validateNewUser(username, displayName string) error {
-	ok := len(username) >= 3 && len(username) <= maxUsernameBytes && username[0] >= 'a' && username[0] <= 'z'
-	for i := 0; ok && i < len(username); i++ {
-		c := username[i]
-		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
-	}
-	if !ok {
-		return fmt.Errorf("--username %q: must be 3-%d characters of a-z, 0-9, _ . -, starting with a letter", username, maxUsernameBytes)
-	}
-	switch n := utf8.RuneCountInString(displayName); {
-	case !utf8.ValidString(displayName):
-		return errors.New("--display-name: must be valid UTF-8")
-	case strings.TrimSpace(displayName) == "":
-		return errors.New("--display-name: must not be empty")
-	case n > maxDisplayName:
-		return fmt.Errorf("--display-name: must be at most %d characters long (it has %d)", maxDisplayName, n)
-	}
-	for _, r := range displayName {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("--display-name: must not contain control characters (found %U)", r)
-		}
-	}
-	return nil
 }
 
 // readPassword returns the password: the first line of file, or of stdin
@@ -198,6 +163,7 @@ func adminCreateUser(ctx context.Context, cfg createUserConfig, stdin io.Reader,
 	if err := auth.CheckPasswordPolicy(password); err != nil {
 		return fmt.Errorf("password: %w", err)
 	}
+	user := &forumv1.User{Username: cfg.Username, DisplayName: cfg.DisplayName, Role: cfg.Role}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
@@ -211,11 +177,7 @@ func adminCreateUser(ctx context.Context, cfg createUserConfig, stdin io.Reader,
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	u, err := st.CreateUser(ctx, store.SystemActor, &forumv1.User{
-		Username:    cfg.Username,
-		DisplayName: cfg.DisplayName,
-		Role:        cfg.Role,
-	}, hash, "")
+	u, err := st.CreateUser(ctx, store.SystemActor, user, hash, "")
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close database: %w", cerr)
 	}
