@@ -1,0 +1,254 @@
+package render
+
+import (
+	"bytes"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/renderer"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+)
+
+// Limits that keep hostile Markdown ("Markdown bombs") cheap to render. A
+// post within them renders as CommonMark and GFM say; past them, the excess
+// structure is rendered as plain text instead.
+//
+// goldmark's block parsing is linear, but some of its inline parsing
+// (emphasis delimiters, link labels and destinations, code spans) is
+// quadratic or worse in the number of markup characters in one paragraph:
+// 64 KiB of "*_a" takes seconds. So the inline markup of each paragraph,
+// heading and table row is bounded.
+const (
+	// maxNesting is how deeply block quotes and lists may nest. Without a
+	// bound, 64 KiB of ">" opens 65,536 nested block quotes.
+	maxNesting = 32
+	// maxTableCells bounds rows × columns of a table. GFM pads every row to
+	// the header's width, so a wide header followed by many one-byte rows
+	// would turn 64 KiB into gigabytes of empty cells.
+	maxTableCells = 10_000
+	// maxInlineMarkup is the most inline markup characters (see
+	// isInlineMarkup) a paragraph, heading or table row may hold. A
+	// paragraph with more is rendered as plain text; a heading or table
+	// with a longer line is parsed as a paragraph, hence as plain text.
+	maxInlineMarkup = 500
+)
+
+// isInlineMarkup reports whether c is one of the characters whose number
+// drives the cost of goldmark's inline parsing.
+func isInlineMarkup(c byte) bool {
+	switch c {
+	case '*', '_', '~', '[', ']', '`', '<':
+		return true
+	}
+	return false
+}
+
+// countInlineMarkup returns the number of inline markup characters in b.
+func countInlineMarkup(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if isInlineMarkup(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// newParser returns goldmark's default parser with the limits above.
+func newParser() parser.Parser {
+	return parser.NewParser(
+		// The block parsers and priorities of parser.DefaultBlockParsers.
+		parser.WithBlockParsers(
+			util.Prioritized(parser.NewSetextHeadingParser(), 100),
+			util.Prioritized(parser.NewThematicBreakParser(), 200),
+			util.Prioritized(nestingLimit{parser.NewListParser()}, 300),
+			util.Prioritized(parser.NewListItemParser(), 400),
+			util.Prioritized(parser.NewCodeBlockParser(), 500),
+			util.Prioritized(lineLimit{parser.NewATXHeadingParser()}, 600),
+			util.Prioritized(parser.NewFencedCodeBlockParser(), 700),
+			util.Prioritized(nestingLimit{parser.NewBlockquoteParser()}, 800),
+			util.Prioritized(parser.NewHTMLBlockParser(), 900),
+			util.Prioritized(parser.NewParagraphParser(), 1000),
+		),
+		parser.WithInlineParsers(parser.DefaultInlineParsers()...),
+		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+		// After every other paragraph transformer (the table one is 200).
+		parser.WithParagraphTransformers(util.Prioritized(paragraphLimit{}, 10_000)),
+	)
+}
+
+// nestingLimit wraps the block parser of a container (block quote or list)
+// so that it opens none nested deeper than maxNesting; the line is then
+// parsed as if the marker were text.
+type nestingLimit struct {
+	parser.BlockParser
+}
+
+// Open implements parser.BlockParser.
+func (l nestingLimit) Open(parent ast.Node, reader text.Reader, pc parser.Context) (ast.Node, parser.State) {
+	depth := 0
+	for n := parent; n != nil; n = n.Parent() {
+		if k := n.Kind(); k == ast.KindBlockquote || k == ast.KindList {
+			depth++
+			if depth >= maxNesting {
+				return nil, parser.NoChildren
+			}
+		}
+	}
+	return l.BlockParser.Open(parent, reader, pc)
+}
+
+// lineLimit wraps the parser of a one-line block with inline content (an
+// ATX heading) so that it does not open on a line with more than
+// maxInlineMarkup markup characters. The line then starts or continues a
+// paragraph, which paragraphLimit renders as plain text.
+type lineLimit struct {
+	parser.BlockParser
+}
+
+// Open implements parser.BlockParser.
+func (l lineLimit) Open(parent ast.Node, reader text.Reader, pc parser.Context) (ast.Node, parser.State) {
+	line, _ := reader.PeekLine()
+	if countInlineMarkup(line) > maxInlineMarkup {
+		return nil, parser.NoChildren
+	}
+	return l.BlockParser.Open(parent, reader, pc)
+}
+
+// paragraphLimit is a paragraph transformer that replaces a paragraph with
+// more than maxInlineMarkup inline markup characters by a plainText block,
+// which is not parsed for inline markup. Setext headings are paragraphs
+// when the transformers run, so it bounds them too.
+type paragraphLimit struct{}
+
+// Transform implements parser.ParagraphTransformer.
+func (paragraphLimit) Transform(node *ast.Paragraph, reader text.Reader, pc parser.Context) {
+	source := reader.Source()
+	lines := node.Lines()
+	n := 0
+	for i := range lines.Len() {
+		seg := lines.At(i)
+		n += countInlineMarkup(seg.Value(source))
+	}
+	if n <= maxInlineMarkup {
+		return
+	}
+	plain := &plainText{}
+	// As the paragraph parser would on closing: drop the indentation of
+	// every line and the trailing space of the last.
+	for i := range lines.Len() {
+		seg := lines.At(i)
+		seg = seg.TrimLeftSpace(source)
+		if i == lines.Len()-1 {
+			seg = seg.TrimRightSpace(source)
+		}
+		plain.Lines().Append(seg)
+	}
+	plain.SetBlankPreviousLines(node.HasBlankPreviousLines())
+	node.Parent().ReplaceChild(node.Parent(), node, plain)
+}
+
+// kindPlainText is the ast.NodeKind of plainText. Like goldmark's own kinds
+// it is assigned once, at initialisation, and never changed.
+var kindPlainText = ast.NewNodeKind("PlainText")
+
+// plainText is a paragraph shown as written: its lines are not parsed for
+// inline markup (IsRaw) and are rendered as escaped text.
+type plainText struct {
+	ast.BaseBlock
+}
+
+// Kind implements ast.Node.
+func (*plainText) Kind() ast.NodeKind { return kindPlainText }
+
+// IsRaw implements ast.Node.
+func (*plainText) IsRaw() bool { return true }
+
+// Dump implements ast.Node.
+func (n *plainText) Dump(source []byte, level int) { ast.DumpHelper(n, source, level, nil, nil) }
+
+// plainTextRenderer renders plainText nodes.
+type plainTextRenderer struct{}
+
+// RegisterFuncs implements renderer.NodeRenderer.
+func (plainTextRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
+	reg.Register(kindPlainText, func(w util.BufWriter, source []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			_, _ = w.WriteString("</p>\n")
+			return ast.WalkContinue, nil
+		}
+		_, _ = w.WriteString("<p>")
+		lines := n.Lines()
+		for i := range lines.Len() {
+			seg := lines.At(i)
+			_, _ = w.Write(util.EscapeHTML(seg.Value(source)))
+		}
+		return ast.WalkContinue, nil
+	})
+}
+
+// limits is a goldmark extension that renders plainText nodes. The nodes
+// themselves come from the parser built by newParser.
+type limits struct{}
+
+// Extend implements goldmark.Extender.
+func (limits) Extend(m goldmark.Markdown) {
+	m.Renderer().AddOptions(renderer.WithNodeRenderers(
+		util.Prioritized(plainTextRenderer{}, 500),
+	))
+}
+
+// boundedTable is extension.Table, except that cells are aligned by an align
+// attribute (a style attribute would not survive the sanitiser) and that a
+// paragraph becomes a table only within maxTableCells and maxInlineMarkup.
+type boundedTable struct{}
+
+// Extend implements goldmark.Extender, as extension.Table does.
+func (boundedTable) Extend(m goldmark.Markdown) {
+	m.Parser().AddOptions(
+		parser.WithParagraphTransformers(
+			util.Prioritized(tableLimit{extension.NewTableParagraphTransformer()}, 200),
+		),
+		parser.WithASTTransformers(
+			util.Prioritized(extension.NewTableASTTransformer(), 0),
+		),
+	)
+	m.Renderer().AddOptions(renderer.WithNodeRenderers(
+		util.Prioritized(extension.NewTableHTMLRenderer(
+			extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute),
+		), 500),
+	))
+}
+
+// tableLimit wraps the table paragraph transformer so that it leaves alone
+// paragraphs that could become tables of more than maxTableCells cells or
+// that have a line with more than maxInlineMarkup markup characters (each
+// cell is parsed for inline markup on its own, so the bound is per line).
+type tableLimit struct {
+	parser.ParagraphTransformer
+}
+
+// Transform implements parser.ParagraphTransformer.
+func (t tableLimit) Transform(node *ast.Paragraph, reader text.Reader, pc parser.Context) {
+	source := reader.Source()
+	lines := node.Lines()
+	// A row has at most one cell more than it has pipes, and every row is
+	// padded to the header's width, so rows × (most pipes in a line + 1)
+	// bounds the number of cells.
+	maxPipes := 0
+	for i := range lines.Len() {
+		seg := lines.At(i)
+		line := seg.Value(source)
+		if countInlineMarkup(line) > maxInlineMarkup {
+			return
+		}
+		maxPipes = max(maxPipes, bytes.Count(line, []byte{'|'}))
+	}
+	if lines.Len()*(maxPipes+1) > maxTableCells {
+		return
+	}
+	t.ParagraphTransformer.Transform(node, reader, pc)
+}
