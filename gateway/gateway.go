@@ -190,6 +190,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"ReplyService", forumv1.RegisterReplyServiceHandler},
 		{"AuthService", forumv1.RegisterAuthServiceHandler},
 		{"UserService", forumv1.RegisterUserServiceHandler},
+		{"OrganizationService", forumv1.RegisterOrganizationServiceHandler},
 	}
 	for _, r := range registers {
 		if err := r.register(ctx, mux, conn); err != nil {

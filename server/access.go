@@ -50,6 +50,12 @@ var accessTable = map[string]access{
 	forumv1.UserService_ListUsers_FullMethodName:  public,
 	forumv1.UserService_CreateUser_FullMethodName: admin,
 	forumv1.UserService_UpdateUser_FullMethodName: member,
+
+	forumv1.OrganizationService_GetOrganization_FullMethodName:    public,
+	forumv1.OrganizationService_ListOrganizations_FullMethodName:  public,
+	forumv1.OrganizationService_CreateOrganization_FullMethodName: moderator,
+	forumv1.OrganizationService_UpdateOrganization_FullMethodName: moderator,
+	forumv1.OrganizationService_DeleteOrganization_FullMethodName: moderator,
 }
 
 // allows reports whether a caller with role (ROLE_UNSPECIFIED for anonymous)

@@ -93,7 +93,13 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		if err != nil {
 			return nil, err
 		}
-		c.actor = store.Actor{User: u.Name, Role: u.Role}
+		if u.State == forumv1.UserState_USER_STATE_SUSPENDED {
+			if need != public {
+				return nil, fmt.Errorf("%w: this account is suspended", store.ErrPermissionDenied)
+			}
+		} else {
+			c.actor = store.Actor{User: u.Name, Role: u.Role}
+		}
 	}
 	if !need.allows(c.actor.Role) {
 		if c.actor.User == "" {

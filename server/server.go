@@ -95,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterReplyServiceServer(s.grpc, &replyService{s: s})
 	forumv1.RegisterAuthServiceServer(s.grpc, &authService{s: s})
 	forumv1.RegisterUserServiceServer(s.grpc, &userService{s: s})
+	forumv1.RegisterOrganizationServiceServer(s.grpc, &organizationService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Reflection {
 		reflection.Register(s.grpc)

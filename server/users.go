@@ -61,7 +61,8 @@ func (u *userService) GetUser(ctx context.Context, req *forumv1.GetUserRequest) 
 	if _, err := store.ParseUserName(name); err != nil {
 		return nil, store.InvalidField("name", "%v", err)
 	}
-	return u.s.store.GetUser(ctx, name)
+	out, err := u.s.store.GetUser(ctx, name)
+	return privateView(actorFrom(ctx), out), err
 }
 
 func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersRequest) (*forumv1.ListUsersResponse, error) {
@@ -73,6 +74,9 @@ func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersReque
 	users, next, err := u.s.store.ListUsers(ctx, n, req.GetPageToken())
 	if err != nil {
 		return nil, err
+	}
+	for _, x := range users {
+		privateView(actorFrom(ctx), x)
 	}
 	return &forumv1.ListUsersResponse{Users: users, NextPageToken: next}, nil
 }
@@ -99,8 +103,13 @@ func (u *userService) CreateUser(ctx context.Context, req *forumv1.CreateUserReq
 	if err != nil {
 		return nil, err
 	}
-	return u.s.store.CreateUser(ctx, actorFrom(ctx), in, hash, req.GetRequestId())
+	out, err := u.s.store.CreateUser(ctx, actorFrom(ctx), in, hash, req.GetRequestId())
+	return privateView(actorFrom(ctx), out), err
 }
+
+// userUpdatable are the user fields UpdateUser may change; role and state
+// only for admins.
+var userUpdatable = []string{"display_name", "email", "organization", "country", "languages", "bio", "role", "state"}
 
 func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserRequest) (*forumv1.User, error) {
 	var v store.Violations
@@ -113,7 +122,7 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 		v.Add("user.name", "%v", err)
 		return nil, v.Err()
 	}
-	paths, err := updatePaths(req.GetUpdateMask(), in, []string{"display_name", "role"}, "etag")
+	paths, err := updatePaths(req.GetUpdateMask(), in, userUpdatable, "etag")
 	if err != nil {
 		return nil, err
 	}
@@ -122,17 +131,45 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 		switch p {
 		case "display_name":
 			checkText(&v, "user.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
+		case "email":
+			checkEmail(&v, "user.email", in.GetEmail())
+		case "organization":
+			if in.GetOrganization() != "" {
+				checkOrganizationName(&v, "user.organization", in.GetOrganization())
+			}
+		case "country":
+			checkCountry(&v, "user.country", in.GetCountry(), false)
+		case "languages":
+			checkLanguages(&v, "user.languages", in.GetLanguages())
+		case "bio":
+			checkText(&v, "user.bio", in.GetBio(), 0, maxBio, true)
 		case "role":
 			checkRole(&v, "user.role", in.GetRole())
-			if a.Role != forumv1.Role_ROLE_ADMIN && v.Err() == nil {
-				return nil, fmt.Errorf("%w: only admins change roles", store.ErrPermissionDenied)
+		case "state":
+			if _, ok := forumv1.UserState_name[int32(in.GetState())]; !ok || in.GetState() == forumv1.UserState_USER_STATE_UNSPECIFIED {
+				v.Add("user.state", "must be ACTIVE or SUSPENDED")
 			}
 		}
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return u.s.store.UpdateUser(ctx, a, in, paths)
+	for _, p := range paths {
+		if (p == "role" || p == "state") && a.Role != forumv1.Role_ROLE_ADMIN {
+			return nil, fmt.Errorf("%w: only admins change roles and suspend users", store.ErrPermissionDenied)
+		}
+	}
+	out, err := u.s.store.UpdateUser(ctx, a, in, paths)
+	return privateView(a, out), err
+}
+
+// privateView returns u as the actor may see it: the e-mail address only
+// to the user themself.
+func privateView(a store.Actor, u *forumv1.User) *forumv1.User {
+	if u != nil && u.Email != "" && a.User != u.Name {
+		u.Email = ""
+	}
+	return u
 }
 
 type authService struct {
@@ -176,6 +213,9 @@ func (a *authService) Login(ctx context.Context, req *forumv1.LoginRequest) (*fo
 	<-a.s.loginSlots
 	if err != nil || verr != nil {
 		return nil, errBadLogin
+	}
+	if user.State == forumv1.UserState_USER_STATE_SUSPENDED {
+		return nil, fmt.Errorf("%w: this account is suspended", store.ErrPermissionDenied)
 	}
 	token, tokenHash := auth.NewToken()
 	expire := time.Now().Add(a.s.tokenTTL)

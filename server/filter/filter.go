@@ -4,8 +4,8 @@
 //
 //	theme = "themes/joint-programmes" AND state = OPEN AND tag = "health"
 //
-// Fields are theme, author, kind, state, tag (also written tags), follow_up_of
-// and pinned. Operators are = and !=, and the has operator `tags:health`.
+// Fields are theme, author, kind, state, tag (also written tags), follow_up_of,
+// pinned, and the author's profile: author.organization and author.country. Operators are = and !=, and the has operator `tags:health`.
 // Values are double-quoted strings (with \" and \\ escapes) or bare words;
 // kind and state take enum names with or without their prefix (FOLLOW_UP or
 // THREAD_KIND_FOLLOW_UP); pinned takes true or false; a theme may be given as
@@ -28,7 +28,7 @@ const (
 )
 
 // Fields are the fields a thread filter may name.
-var fields = []string{"theme", "author", "kind", "state", "tag", "follow_up_of", "pinned"}
+var fields = []string{"theme", "author", "kind", "state", "tag", "follow_up_of", "pinned", "author.organization", "author.country"}
 
 // Threads is a parsed thread filter: every condition must hold.
 type Threads struct {
@@ -244,6 +244,17 @@ func normalise(field, v string) (string, string) {
 		return enumValue(v, "THREAD_KIND_", forumv1.ThreadKind_value)
 	case "state":
 		return enumValue(v, "THREAD_STATE_", forumv1.ThreadState_value)
+	case "author.organization":
+		slug := strings.TrimPrefix(v, "organizations/")
+		if !validSlug(slug, 63) {
+			return "", fmt.Sprintf("%q is not an organization (organizations/{slug})", v)
+		}
+		return "organizations/" + slug, ""
+	case "author.country":
+		if len(v) != 2 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A' || v[1] > 'Z' {
+			return "", fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code (such as KE)", v)
+		}
+		return v, ""
 	case "pinned":
 		if v != "true" && v != "false" {
 			return "", fmt.Sprintf("pinned takes true or false, not %q", v)
@@ -334,15 +345,34 @@ func (f *Threads) Theme() (string, bool) {
 	return theme, n == 1
 }
 
-// Match reports whether t satisfies every condition. A nil filter matches
-// every thread.
-func (f *Threads) Match(t *forumv1.Thread) bool {
+// NeedsAuthor reports whether the filter has conditions on the author's
+// profile, which Match needs the author for.
+func (f *Threads) NeedsAuthor() bool {
+	if f == nil {
+		return false
+	}
+	for _, c := range f.conds {
+		if strings.HasPrefix(c.field, "author.") {
+			return true
+		}
+	}
+	return false
+}
+
+// Match reports whether t, written by author, satisfies every condition. A
+// nil filter matches every thread. author may be nil when NeedsAuthor is
+// false; a nil author matches no author.* condition.
+func (f *Threads) Match(t *forumv1.Thread, author *forumv1.User) bool {
 	if f == nil {
 		return true
 	}
 	for _, c := range f.conds {
 		var ok bool
 		switch c.field {
+		case "author.organization":
+			ok = author != nil && author.GetOrganization() == c.value
+		case "author.country":
+			ok = author != nil && author.GetCountry() == c.value
 		case "theme":
 			ok = t.GetTheme() == c.value
 		case "author":

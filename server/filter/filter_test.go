@@ -23,6 +23,7 @@ func TestParseThreadsCanonical(t *testing.T) {
 		{`tags:health`, `tag = "health"`},
 		{`tag = "health" AND tag = "a"`, `tag = "a" AND tag = "health"`},
 		{`state = OPEN AND theme = x AND state = OPEN`, `state = "THREAD_STATE_OPEN" AND theme = "themes/x"`},
+		{`author.organization = vso AND author.country = "BR"`, `author.country = "BR" AND author.organization = "organizations/vso"`},
 		{`author = "users/12" AND follow_up_of = threads/3 AND pinned = true`, `author = "users/12" AND follow_up_of = "threads/3" AND pinned = "true"`},
 		{"theme\t=\n\"themes/a\"", `theme = "themes/a"`},
 	}
@@ -60,6 +61,8 @@ func TestParseThreadsErrors(t *testing.T) {
 		{`state = UNSPECIFIED`, "is not one of"},
 		{`kind = discussion`, "is not one of"},
 		{`pinned = yes`, "true or false"},
+		{`author.country = ke`, "alpha-2"},
+		{`author.organization = "Bad Org"`, "not an organization"},
 		{`theme = "Bad Theme"`, "is not a theme"},
 		{`author = "bob"`, "is not a user name"},
 		{`follow_up_of = "threads/abc"`, "is not a thread name"},
@@ -106,18 +109,23 @@ func TestMatch(t *testing.T) {
 		{"pinned = false", false},
 		{`author = "users/1"`, true},
 		{`follow_up_of = "threads/1"`, false},
+		{`author.organization = "organizations/vso"`, true},
+		{`author.organization = other`, false},
+		{`author.country = KE`, true},
+		{`author.country != KE`, false},
 	}
+	author := &forumv1.User{Name: "users/1", Organization: "organizations/vso", Country: "KE"}
 	for _, tt := range tests {
 		f, err := ParseThreads(tt.filter)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := f.Match(th); got != tt.want {
+		if got := f.Match(th, author); got != tt.want {
 			t.Errorf("%q.Match = %v, want %v", tt.filter, got, tt.want)
 		}
 	}
 	var nilFilter *Threads
-	if !nilFilter.Match(th) || nilFilter.String() != "" {
+	if !nilFilter.Match(th, nil) || nilFilter.String() != "" {
 		t.Error("a nil filter must match everything")
 	}
 }
@@ -167,7 +175,7 @@ func ExampleParseThreads() {
 		panic(err)
 	}
 	fmt.Println(f)
-	fmt.Println(f.Match(&forumv1.Thread{Theme: "themes/joint-programmes", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, Tags: []string{"health"}}))
+	fmt.Println(f.Match(&forumv1.Thread{Theme: "themes/joint-programmes", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, Tags: []string{"health"}}, nil))
 	// Output:
 	// kind = "THREAD_KIND_FOLLOW_UP" AND tag = "health" AND theme = "themes/joint-programmes"
 	// true

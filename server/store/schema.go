@@ -29,6 +29,8 @@ import (
 //	credentials          user id → password hash (PHC string)
 //	sessions             SHA-256(token) → user id, expiry (unix ns), creation (unix ns)
 //	requests             user name 0x00 method 0x00 request id → resource name
+//	organizations        slug → Organization
+//	organizationUsers    slug 0x00 user id → nil                             (members of an organisation)
 //
 // rank is [0 if pinned else 1][^last activity unix ns][thread id], so an
 // ascending scan yields pinned threads first, then the most recently active.
@@ -46,13 +48,15 @@ const (
 	bucketCredentials    kv.Bucket = "credentials"
 	bucketSessions       kv.Bucket = "sessions"
 	bucketRequests       kv.Bucket = "requests"
+	bucketOrganizations  kv.Bucket = "organizations"
+	bucketOrgUsers       kv.Bucket = "organization_users"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
 var allBuckets = []kv.Bucket{
 	bucketMeta, bucketThemes, bucketThreads, bucketThreadActivity, bucketThemeActivity,
 	bucketThemeCreated, bucketFollowUps, bucketReplies, bucketUsers, bucketUsernames,
-	bucketCredentials, bucketSessions, bucketRequests,
+	bucketCredentials, bucketSessions, bucketRequests, bucketOrganizations, bucketOrgUsers,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
@@ -115,6 +119,10 @@ func replyKey(thread, reply uint64) []byte {
 	return binary.BigEndian.AppendUint64(u64(thread), reply)
 }
 
+func orgUserKey(slug string, user uint64) []byte {
+	return binary.BigEndian.AppendUint64(themePrefix(slug), user)
+}
+
 func requestKey(user, method, requestID string) []byte {
 	return []byte(user + "\x00" + method + "\x00" + requestID)
 }
@@ -145,6 +153,15 @@ func ParseThemeName(name string) (string, error) {
 	slug, ok := strings.CutPrefix(name, "themes/")
 	if !ok || !ValidSlug(slug, 63) {
 		return "", fmt.Errorf("%q is not a theme name (themes/{slug})", name)
+	}
+	return slug, nil
+}
+
+// ParseOrganizationName returns the slug of `organizations/{slug}`.
+func ParseOrganizationName(name string) (string, error) {
+	slug, ok := strings.CutPrefix(name, "organizations/")
+	if !ok || !ValidSlug(slug, 63) {
+		return "", fmt.Errorf("%q is not an organization name (organizations/{slug})", name)
 	}
 	return slug, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -386,6 +387,7 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 		var last []byte
 		scanned := 0
 		var ierr error
+		authors := userCache{}
 		err := tx.Scan(bucket, start, end, reverse, func(k, _ []byte) bool {
 			if len(out) == q.PageSize || scanned == maxScan {
 				next = s.encodeToken(query, last)
@@ -401,7 +403,13 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 			if t.DeleteTime != nil && !(q.ShowDeleted && actor.mayChange(t.Author)) {
 				return true
 			}
-			if q.Filter != nil && !q.Filter.Match(t) {
+			var author *forumv1.User
+			if q.Filter.NeedsAuthor() {
+				if author, ierr = authors.get(tx, t.Author); ierr != nil {
+					return false
+				}
+			}
+			if !q.Filter.Match(t, author) {
 				return true
 			}
 			out = append(out, t)
@@ -421,4 +429,26 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 		return nil
 	})
 	return out, next, err
+}
+
+// userCache remembers the users a list has looked up.
+type userCache map[string]*forumv1.User
+
+func (c userCache) get(tx kv.Tx, name string) (*forumv1.User, error) {
+	if u, ok := c[name]; ok {
+		return u, nil
+	}
+	id, err := ParseUserName(name)
+	if err != nil {
+		return nil, err
+	}
+	u, err := getUser(tx, id)
+	if errors.Is(err, ErrNotFound) {
+		u, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c[name] = u
+	return u, nil
 }

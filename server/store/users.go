@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -127,8 +128,9 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 }
 
 // UpdateUser changes the fields of user u.Name named in paths (display_name,
-// role). Users change themselves; admins anyone. The caller has checked that
-// only admins change roles.
+// email, organization, country, languages, bio, role, state). Users change
+// themselves; admins anyone. The caller has checked that only admins change
+// roles and states.
 func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, paths []string) (*forumv1.User, error) {
 	id, err := ParseUserName(u.Name)
 	if err != nil {
@@ -146,14 +148,44 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		if err := checkEtag("user.etag", u.Etag, cur.Etag); err != nil {
 			return err
 		}
+		oldOrg := cur.Organization
 		for _, p := range paths {
 			switch p {
 			case "display_name":
 				cur.DisplayName = u.DisplayName
 			case "role":
 				cur.Role = u.Role
+			case "state":
+				cur.State = u.State
+			case "email":
+				cur.Email = u.Email
+			case "country":
+				cur.Country = u.Country
+			case "languages":
+				cur.Languages = slices.Clone(u.Languages)
+			case "bio":
+				cur.Bio = u.Bio
+			case "organization":
+				if u.Organization != "" {
+					if _, err := getOrganization(tx, u.Organization); err != nil {
+						return InvalidField("user.organization", "organization %s does not exist", u.Organization)
+					}
+				}
+				cur.Organization = u.Organization
 			default:
 				return InvalidField("update_mask", "%q cannot be updated", p)
+			}
+		}
+		if cur.Organization != oldOrg {
+			if oldOrg != "" {
+				if err := tx.Delete(bucketOrgUsers, orgUserKey(orgSlug(oldOrg), id)); err != nil {
+					return err
+				}
+			}
+			if cur.Organization != "" {
+				if err := tx.Put(bucketOrgUsers, orgUserKey(orgSlug(cur.Organization), id), nil); err != nil {
+					return err
+				}
 			}
 		}
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)

@@ -199,6 +199,124 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
+// The state of a user account.
+type UserState int32
+
+const (
+	// Not set; treated as USER_STATE_ACTIVE.
+	UserState_USER_STATE_UNSPECIFIED UserState = 0
+	// The user can log in and write.
+	UserState_USER_STATE_ACTIVE UserState = 1
+	// Suspended by an admin: the user cannot log in or write; their posts stay.
+	UserState_USER_STATE_SUSPENDED UserState = 2
+)
+
+// Enum value maps for UserState.
+var (
+	UserState_name = map[int32]string{
+		0: "USER_STATE_UNSPECIFIED",
+		1: "USER_STATE_ACTIVE",
+		2: "USER_STATE_SUSPENDED",
+	}
+	UserState_value = map[string]int32{
+		"USER_STATE_UNSPECIFIED": 0,
+		"USER_STATE_ACTIVE":      1,
+		"USER_STATE_SUSPENDED":   2,
+	}
+)
+
+func (x UserState) Enum() *UserState {
+	p := new(UserState)
+	*p = x
+	return p
+}
+
+func (x UserState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UserState) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (UserState) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[3]
+}
+
+func (x UserState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UserState.Descriptor instead.
+func (UserState) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
+// The kind of an organisation.
+type OrganizationKind int32
+
+const (
+	// Not set.
+	OrganizationKind_ORGANIZATION_KIND_UNSPECIFIED OrganizationKind = 0
+	// A national volunteer programme or agency.
+	OrganizationKind_ORGANIZATION_KIND_NATIONAL_VOLUNTEER_PROGRAMME OrganizationKind = 1
+	// A non-governmental organisation.
+	OrganizationKind_ORGANIZATION_KIND_NGO OrganizationKind = 2
+	// A government ministry.
+	OrganizationKind_ORGANIZATION_KIND_MINISTRY OrganizationKind = 3
+	// A United Nations agency.
+	OrganizationKind_ORGANIZATION_KIND_UN_AGENCY OrganizationKind = 4
+	// Anything else.
+	OrganizationKind_ORGANIZATION_KIND_OTHER OrganizationKind = 5
+)
+
+// Enum value maps for OrganizationKind.
+var (
+	OrganizationKind_name = map[int32]string{
+		0: "ORGANIZATION_KIND_UNSPECIFIED",
+		1: "ORGANIZATION_KIND_NATIONAL_VOLUNTEER_PROGRAMME",
+		2: "ORGANIZATION_KIND_NGO",
+		3: "ORGANIZATION_KIND_MINISTRY",
+		4: "ORGANIZATION_KIND_UN_AGENCY",
+		5: "ORGANIZATION_KIND_OTHER",
+	}
+	OrganizationKind_value = map[string]int32{
+		"ORGANIZATION_KIND_UNSPECIFIED":                  0,
+		"ORGANIZATION_KIND_NATIONAL_VOLUNTEER_PROGRAMME": 1,
+		"ORGANIZATION_KIND_NGO":                          2,
+		"ORGANIZATION_KIND_MINISTRY":                     3,
+		"ORGANIZATION_KIND_UN_AGENCY":                    4,
+		"ORGANIZATION_KIND_OTHER":                        5,
+	}
+)
+
+func (x OrganizationKind) Enum() *OrganizationKind {
+	p := new(OrganizationKind)
+	*p = x
+	return p
+}
+
+func (x OrganizationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OrganizationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
+}
+
+func (OrganizationKind) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[4]
+}
+
+func (x OrganizationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OrganizationKind.Descriptor instead.
+func (OrganizationKind) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
 // A Theme groups threads under a subject such as "knowledge exchange".
 //
 // Themes are created and changed only by conveners and admins.
@@ -666,7 +784,21 @@ type User struct {
 	// Output only.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the user's current version (AIP-154). Output only.
-	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The e-mail address. Returned only to the user themself; empty in every
+	// other response.
+	Email string `protobuf:"bytes,8,opt,name=email,proto3" json:"email,omitempty"`
+	// The organisation the user belongs to, `organizations/{organization}`.
+	Organization string `protobuf:"bytes,9,opt,name=organization,proto3" json:"organization,omitempty"`
+	// The user's country, an ISO 3166-1 alpha-2 code such as `KE`.
+	Country string `protobuf:"bytes,10,opt,name=country,proto3" json:"country,omitempty"`
+	// Languages the user reads and writes, as BCP 47 tags (`fr`, `pt-BR`), at
+	// most 10.
+	Languages []string `protobuf:"bytes,11,rep,name=languages,proto3" json:"languages,omitempty"`
+	// A short biography in plain text, at most 1,000 characters.
+	Bio string `protobuf:"bytes,12,opt,name=bio,proto3" json:"bio,omitempty"`
+	// The account state. Only admins change it. Output only for others.
+	State         UserState `protobuf:"varint,13,opt,name=state,proto3,enum=forum.v1.UserState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -750,6 +882,151 @@ func (x *User) GetEtag() string {
 	return ""
 }
 
+func (x *User) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *User) GetOrganization() string {
+	if x != nil {
+		return x.Organization
+	}
+	return ""
+}
+
+func (x *User) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *User) GetLanguages() []string {
+	if x != nil {
+		return x.Languages
+	}
+	return nil
+}
+
+func (x *User) GetBio() string {
+	if x != nil {
+		return x.Bio
+	}
+	return ""
+}
+
+func (x *User) GetState() UserState {
+	if x != nil {
+		return x.State
+	}
+	return UserState_USER_STATE_UNSPECIFIED
+}
+
+// An Organization is a body that delegates speak for. Admins and conveners
+// manage organisations.
+type Organization struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `organizations/{organization}`, where
+	// `{organization}` is a lowercase slug. Output only; set
+	// `organization_id` on create.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The organisation's name. Required, 1-200 characters.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The country, an ISO 3166-1 alpha-2 code. Required.
+	Country string `protobuf:"bytes,3,opt,name=country,proto3" json:"country,omitempty"`
+	// The kind of organisation. Required.
+	Kind OrganizationKind `protobuf:"varint,4,opt,name=kind,proto3,enum=forum.v1.OrganizationKind" json:"kind,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// A checksum of the current version (AIP-154). Output only.
+	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Organization) Reset() {
+	*x = Organization{}
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Organization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Organization) ProtoMessage() {}
+
+func (x *Organization) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Organization.ProtoReflect.Descriptor instead.
+func (*Organization) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Organization) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Organization) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Organization) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Organization) GetKind() OrganizationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return OrganizationKind_ORGANIZATION_KIND_UNSPECIFIED
+}
+
+func (x *Organization) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Organization) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Organization) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 var File_forum_v1_resources_proto protoreflect.FileDescriptor
 
 const file_forum_v1_resources_proto_rawDesc = "" +
@@ -807,12 +1084,29 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"edit_count\x18\t \x01(\x05R\teditCount\x12\x12\n" +
 	"\x04etag\x18\n" +
-	" \x01(\tR\x04etag\"\x8b\x02\n" +
+	" \x01(\tR\x04etag\"\xba\x03\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12!\n" +
 	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\"\n" +
 	"\x04role\x18\x04 \x01(\x0e2\x0e.forum.v1.RoleR\x04role\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\x12\x14\n" +
+	"\x05email\x18\b \x01(\tR\x05email\x12\"\n" +
+	"\forganization\x18\t \x01(\tR\forganization\x12\x18\n" +
+	"\acountry\x18\n" +
+	" \x01(\tR\acountry\x12\x1c\n" +
+	"\tlanguages\x18\v \x03(\tR\tlanguages\x12\x10\n" +
+	"\x03bio\x18\f \x01(\tR\x03bio\x12)\n" +
+	"\x05state\x18\r \x01(\x0e2\x13.forum.v1.UserStateR\x05state\"\x9d\x02\n" +
+	"\fOrganization\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
+	"\acountry\x18\x03 \x01(\tR\acountry\x12.\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x1a.forum.v1.OrganizationKindR\x04kind\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -835,7 +1129,18 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\vROLE_MEMBER\x10\x01\x12\x11\n" +
 	"\rROLE_CONVENER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x03B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"ROLE_ADMIN\x10\x03*X\n" +
+	"\tUserState\x12\x1a\n" +
+	"\x16USER_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11USER_STATE_ACTIVE\x10\x01\x12\x18\n" +
+	"\x14USER_STATE_SUSPENDED\x10\x02*\xe2\x01\n" +
+	"\x10OrganizationKind\x12!\n" +
+	"\x1dORGANIZATION_KIND_UNSPECIFIED\x10\x00\x122\n" +
+	".ORGANIZATION_KIND_NATIONAL_VOLUNTEER_PROGRAMME\x10\x01\x12\x19\n" +
+	"\x15ORGANIZATION_KIND_NGO\x10\x02\x12\x1e\n" +
+	"\x1aORGANIZATION_KIND_MINISTRY\x10\x03\x12\x1f\n" +
+	"\x1bORGANIZATION_KIND_UN_AGENCY\x10\x04\x12\x1b\n" +
+	"\x17ORGANIZATION_KIND_OTHER\x10\x05B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_resources_proto_rawDescOnce sync.Once
@@ -849,39 +1154,46 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 	return file_forum_v1_resources_proto_rawDescData
 }
 
-var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_forum_v1_resources_proto_goTypes = []any{
 	(ThreadKind)(0),               // 0: forum.v1.ThreadKind
 	(ThreadState)(0),              // 1: forum.v1.ThreadState
 	(Role)(0),                     // 2: forum.v1.Role
-	(*Theme)(nil),                 // 3: forum.v1.Theme
-	(*Thread)(nil),                // 4: forum.v1.Thread
-	(*Reply)(nil),                 // 5: forum.v1.Reply
-	(*User)(nil),                  // 6: forum.v1.User
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(UserState)(0),                // 3: forum.v1.UserState
+	(OrganizationKind)(0),         // 4: forum.v1.OrganizationKind
+	(*Theme)(nil),                 // 5: forum.v1.Theme
+	(*Thread)(nil),                // 6: forum.v1.Thread
+	(*Reply)(nil),                 // 7: forum.v1.Reply
+	(*User)(nil),                  // 8: forum.v1.User
+	(*Organization)(nil),          // 9: forum.v1.Organization
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	7,  // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	7,  // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	10, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	10, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	10, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
 	1,  // 4: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	7,  // 5: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	7,  // 8: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	7,  // 9: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 10: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	7,  // 11: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	10, // 5: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	10, // 6: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	10, // 7: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	10, // 8: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	10, // 9: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	10, // 10: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	10, // 11: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
 	2,  // 12: forum.v1.User.role:type_name -> forum.v1.Role
-	7,  // 13: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 14: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 13: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	10, // 14: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 15: forum.v1.User.state:type_name -> forum.v1.UserState
+	4,  // 16: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
+	10, // 17: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	10, // 18: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -894,8 +1206,8 @@ func file_forum_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   4,
+			NumEnums:      5,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+)
+
+func orgSlug(name string) string { return strings.TrimPrefix(name, "organizations/") }
+
+func getOrganization(tx kv.Tx, name string) (*forumv1.Organization, error) {
+	o := new(forumv1.Organization)
+	ok, err := getProto(tx, bucketOrganizations, []byte(orgSlug(name)), o)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: organization %s", ErrNotFound, name)
+	}
+	return o, nil
+}
+
+// GetOrganization returns the organisation `organizations/{slug}`.
+func (s *Store) GetOrganization(ctx context.Context, name string) (*forumv1.Organization, error) {
+	var out *forumv1.Organization
+	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		out, err = getOrganization(tx, name)
+		return err
+	})
+	return out, err
+}
+
+// ListOrganizations returns up to pageSize organisations in name order, and
+// the token of the next page.
+func (s *Store) ListOrganizations(ctx context.Context, pageSize int, pageToken string) ([]*forumv1.Organization, string, error) {
+	const query = "ListOrganizations"
+	cursor, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var start []byte
+	if cursor != nil {
+		start = after(cursor)
+	}
+	var out []*forumv1.Organization
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var last []byte
+		var ierr error
+		err := tx.Scan(bucketOrganizations, start, nil, false, func(k, v []byte) bool {
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			last = append(last[:0], k...)
+			o := new(forumv1.Organization)
+			if ierr = proto.Unmarshal(v, o); ierr != nil {
+				return false
+			}
+			out = append(out, o)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
+// CreateOrganization creates `organizations/{slug}`. Only moderators may.
+func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string, o *forumv1.Organization, requestID string) (*forumv1.Organization, error) {
+	if !actor.Moderator() {
+		return nil, fmt.Errorf("%w: only conveners and admins create organizations", ErrPermissionDenied)
+	}
+	var out *forumv1.Organization
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		if name, err := replay(tx, actor, "CreateOrganization", requestID); err != nil {
+			return err
+		} else if name != "" {
+			out, err = getOrganization(tx, name)
+			return err
+		}
+		if v, err := tx.Get(bucketOrganizations, []byte(slug)); err != nil {
+			return err
+		} else if v != nil {
+			return fmt.Errorf("%w: organization organizations/%s", ErrAlreadyExists, slug)
+		}
+		now := s.timestamp(nil)
+		out = &forumv1.Organization{
+			Name:        "organizations/" + slug,
+			DisplayName: o.GetDisplayName(),
+			Country:     o.GetCountry(),
+			Kind:        o.GetKind(),
+			CreateTime:  now,
+			UpdateTime:  now,
+			Etag:        etag(now),
+		}
+		if err := putProto(tx, bucketOrganizations, []byte(slug), out); err != nil {
+			return err
+		}
+		return remember(tx, actor, "CreateOrganization", requestID, out.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateOrganization changes the fields named in paths (display_name,
+// country, kind). Only moderators may.
+func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, o *forumv1.Organization, paths []string) (*forumv1.Organization, error) {
+	if !actor.Moderator() {
+		return nil, fmt.Errorf("%w: only conveners and admins change organizations", ErrPermissionDenied)
+	}
+	var out *forumv1.Organization
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, err := getOrganization(tx, o.GetName())
+		if err != nil {
+			return err
+		}
+		if err := checkEtag("organization.etag", o.GetEtag(), cur.Etag); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			switch p {
+			case "display_name":
+				cur.DisplayName = o.GetDisplayName()
+			case "country":
+				cur.Country = o.GetCountry()
+			case "kind":
+				cur.Kind = o.GetKind()
+			default:
+				return InvalidField("update_mask", "%q cannot be updated", p)
+			}
+		}
+		cur.UpdateTime = s.timestamp(cur.UpdateTime)
+		cur.Etag = etag(cur.UpdateTime)
+		out = cur
+		return putProto(tx, bucketOrganizations, []byte(orgSlug(cur.Name)), cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteOrganization deletes an organisation no user belongs to.
+func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name, wantEtag string) error {
+	if !actor.Moderator() {
+		return fmt.Errorf("%w: only conveners and admins delete organizations", ErrPermissionDenied)
+	}
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, err := getOrganization(tx, name)
+		if err != nil {
+			return err
+		}
+		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
+			return err
+		}
+		p := themePrefix(orgSlug(name))
+		empty := true
+		if err := tx.Scan(bucketOrgUsers, p, prefixEnd(p), false, func(k, v []byte) bool {
+			empty = false
+			return false
+		}); err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("%w: users still belong to %s", ErrFailedPrecondition, name)
+		}
+		return tx.Delete(bucketOrganizations, []byte(orgSlug(name)))
+	})
+}
