@@ -191,6 +191,8 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"AuthService", forumv1.RegisterAuthServiceHandler},
 		{"UserService", forumv1.RegisterUserServiceHandler},
 		{"OrganizationService", forumv1.RegisterOrganizationServiceHandler},
+		{"ApiTokenService", forumv1.RegisterApiTokenServiceHandler},
+		{"InvitationService", forumv1.RegisterInvitationServiceHandler},
 	}
 	for _, r := range registers {
 		if err := r.register(ctx, mux, conn); err != nil {

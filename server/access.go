@@ -1,6 +1,8 @@
 package server
 
 import (
+	"slices"
+
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 )
 
@@ -10,11 +12,14 @@ type access int
 const (
 	// public: anyone, with or without a token.
 	public access = iota
-	// member: any logged-in user.
+	// member: any logged-in user (an API token needs the WRITE scope).
 	member
-	// moderator: a convener or an admin.
+	// session: a logged-in user calling with a login session, not an API
+	// token: changing the password, minting tokens.
+	session
+	// moderator: a convener or an admin (an API token needs MODERATE).
 	moderator
-	// admin: an admin.
+	// admin: an admin (an API token needs ADMIN).
 	admin
 )
 
@@ -43,8 +48,18 @@ var accessTable = map[string]access{
 	forumv1.ReplyService_UpdateReply_FullMethodName: member,
 	forumv1.ReplyService_DeleteReply_FullMethodName: member,
 
-	forumv1.AuthService_Login_FullMethodName:  public,
-	forumv1.AuthService_Logout_FullMethodName: member,
+	forumv1.AuthService_Login_FullMethodName:          public,
+	forumv1.AuthService_Logout_FullMethodName:         session,
+	forumv1.AuthService_Register_FullMethodName:       public,
+	forumv1.AuthService_ChangePassword_FullMethodName: session,
+
+	forumv1.ApiTokenService_CreateApiToken_FullMethodName: session,
+	forumv1.ApiTokenService_ListApiTokens_FullMethodName:  member,
+	forumv1.ApiTokenService_DeleteApiToken_FullMethodName: member,
+
+	forumv1.InvitationService_CreateInvitation_FullMethodName: moderator,
+	forumv1.InvitationService_ListInvitations_FullMethodName:  moderator,
+	forumv1.InvitationService_DeleteInvitation_FullMethodName: moderator,
 
 	forumv1.UserService_GetUser_FullMethodName:    public,
 	forumv1.UserService_ListUsers_FullMethodName:  public,
@@ -58,18 +73,45 @@ var accessTable = map[string]access{
 	forumv1.OrganizationService_DeleteOrganization_FullMethodName: moderator,
 }
 
-// allows reports whether a caller with role (ROLE_UNSPECIFIED for anonymous)
-// meets a.
-func (a access) allows(role forumv1.Role) bool {
+// allows reports whether a caller meets a: role is the caller's role
+// (ROLE_UNSPECIFIED for anonymous callers), scopes an API token's scopes
+// (nil for a login session).
+func (a access) allows(role forumv1.Role, scopes []forumv1.TokenScope) bool {
+	isToken := scopes != nil
 	switch a {
 	case public:
 		return true
 	case member:
-		return role != forumv1.Role_ROLE_UNSPECIFIED
+		return role != forumv1.Role_ROLE_UNSPECIFIED && (!isToken || slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_WRITE))
+	case session:
+		return role != forumv1.Role_ROLE_UNSPECIFIED && !isToken
 	case moderator:
-		return role == forumv1.Role_ROLE_CONVENER || role == forumv1.Role_ROLE_ADMIN
+		return (role == forumv1.Role_ROLE_CONVENER || role == forumv1.Role_ROLE_ADMIN) &&
+			(!isToken || slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_MODERATE))
 	case admin:
-		return role == forumv1.Role_ROLE_ADMIN
+		return role == forumv1.Role_ROLE_ADMIN && (!isToken || slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_ADMIN))
 	}
 	return false
+}
+
+// scopeRole is the highest role an API token with these scopes acts with.
+func scopeRole(scopes []forumv1.TokenScope) forumv1.Role {
+	switch {
+	case slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_ADMIN):
+		return forumv1.Role_ROLE_ADMIN
+	case slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_MODERATE):
+		return forumv1.Role_ROLE_CONVENER
+	}
+	return forumv1.Role_ROLE_MEMBER
+}
+
+// maxScope is the highest scope a user with role may give a token.
+func maxScope(role forumv1.Role) forumv1.TokenScope {
+	switch role {
+	case forumv1.Role_ROLE_ADMIN:
+		return forumv1.TokenScope_TOKEN_SCOPE_ADMIN
+	case forumv1.Role_ROLE_CONVENER:
+		return forumv1.TokenScope_TOKEN_SCOPE_MODERATE
+	}
+	return forumv1.TokenScope_TOKEN_SCOPE_WRITE
 }

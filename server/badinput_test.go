@@ -62,8 +62,8 @@ func TestBadInput(t *testing.T) {
 	if tampered[0] == '-' || tampered[0] == '_' {
 		tampered[0] = 'A'
 	}
-	expired, expiredHash := auth.NewToken()
-	if err := e.store.CreateSession(ctx, e.alice.name, expiredHash, time.Now().Add(-time.Minute)); err != nil {
+	expired, expiredHash := auth.NewToken(auth.SessionPrefix)
+	if _, err := e.store.CreateSession(ctx, e.alice.name, expiredHash, time.Hour, -time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	withToken := func(tok string) context.Context {

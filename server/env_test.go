@@ -44,11 +44,19 @@ const testPassword = "a long enough password"
 
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, Config{})
+}
+
+// newTestEnvWith is newTestEnv with a server configuration; its Store is
+// set here.
+func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "forum.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Store: st})
+	cfg.Store = st
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +100,8 @@ func newTestEnv(t testing.TB) *testEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		token, tokenHash := auth.NewToken()
-		if err := st.CreateSession(t.Context(), created.Name, tokenHash, time.Now().Add(time.Hour)); err != nil {
+		token, tokenHash := auth.NewToken(auth.SessionPrefix)
+		if _, err := st.CreateSession(t.Context(), created.Name, tokenHash, time.Hour, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		*u.p = testUser{name: created.Name, token: token}

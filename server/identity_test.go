@@ -1,12 +1,17 @@
 package server
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func TestProfilesAndOrganizations(t *testing.T) {
@@ -100,11 +105,21 @@ func TestSuspension(t *testing.T) {
 		t.Fatalf("a convener suspends: %v", err)
 	}
 	th := e.mustThread(t, e.bob, &forumv1.Thread{Title: "Before suspension"})
+	tokens := forumv1.NewApiTokenServiceClient(e.conn)
+	tok, err := tokens.CreateApiToken(e.bob.ctx(t), &forumv1.CreateApiTokenRequest{Parent: "users/me", ApiToken: &forumv1.ApiToken{DisplayName: "bot", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_WRITE}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.users.UpdateUser(e.admin.ctx(t), suspend); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.replies.CreateReply(e.bob.ctx(t), &forumv1.CreateReplyRequest{Parent: th.Name, Reply: &forumv1.Reply{Body: "still here?"}}); status.Code(err) != codes.PermissionDenied {
-		t.Fatalf("a suspended user writes: %v", err)
+	reply := &forumv1.CreateReplyRequest{Parent: th.Name, Reply: &forumv1.Reply{Body: "still here?"}}
+	// Suspension revokes the login sessions, and the API tokens stop writing.
+	if _, err := e.replies.CreateReply(e.bob.ctx(t), reply); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("a suspended user's session writes: %v", err)
+	}
+	if _, err := e.replies.CreateReply(testUser{token: tok.Token}.ctx(t), reply); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a suspended user's API token writes: %v", err)
 	}
 	if _, err := e.authc.Login(t.Context(), &forumv1.LoginRequest{Username: "bob", Password: testPassword}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a suspended user logs in: %v", err)
@@ -112,5 +127,188 @@ func TestSuspension(t *testing.T) {
 	// Their posts stay.
 	if _, err := e.threads.GetThread(t.Context(), &forumv1.GetThreadRequest{Name: th.Name}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAPITokens(t *testing.T) {
+	e := newTestEnv(t)
+	tokens := forumv1.NewApiTokenServiceClient(e.conn)
+	create := func(u testUser, scopes ...forumv1.TokenScope) (*forumv1.ApiToken, error) {
+		return tokens.CreateApiToken(u.ctx(t), &forumv1.CreateApiTokenRequest{Parent: "users/me", ApiToken: &forumv1.ApiToken{DisplayName: "integration", Scopes: scopes}})
+	}
+	read, err := create(e.alice, forumv1.TokenScope_TOKEN_SCOPE_READ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(read.Token, "fgt_") || !strings.HasPrefix(read.Token, read.TokenPrefix) || read.ExpireTime == nil {
+		t.Fatalf("token %v", read)
+	}
+	write, err := create(e.alice, forumv1.TokenScope_TOKEN_SCOPE_WRITE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readCtx, writeCtx := testUser{token: read.Token}.ctx(t), testUser{token: write.Token}.ctx(t)
+	newThread := &forumv1.CreateThreadRequest{Thread: &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "From a script"}}
+	if _, err := e.threads.CreateThread(readCtx, newThread); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a READ token writes: %v", err)
+	}
+	th, err := e.threads.CreateThread(writeCtx, newThread)
+	if err != nil || th.Author != e.alice.name {
+		t.Fatalf("a WRITE token writes: %v %v", th, err)
+	}
+	if _, err := e.threads.ListThreads(readCtx, &forumv1.ListThreadsRequest{}); err != nil {
+		t.Fatalf("a READ token reads: %v", err)
+	}
+	// Scopes never exceed the owner's role; tokens cannot mint tokens or
+	// change passwords.
+	if _, err := create(e.alice, forumv1.TokenScope_TOKEN_SCOPE_MODERATE); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a member mints a MODERATE token: %v", err)
+	}
+	if _, err := tokens.CreateApiToken(writeCtx, &forumv1.CreateApiTokenRequest{Parent: "users/me", ApiToken: &forumv1.ApiToken{DisplayName: "x", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}}}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a token mints a token: %v", err)
+	}
+	if _, err := e.authc.ChangePassword(writeCtx, &forumv1.ChangePasswordRequest{OldPassword: testPassword, NewPassword: "another long password"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a token changes the password: %v", err)
+	}
+	// A convener's WRITE token cannot moderate.
+	convWrite, err := create(e.convener, forumv1.TokenScope_TOKEN_SCOPE_WRITE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: th.Name, Pinned: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"pinned"}}}
+	if _, err := e.threads.UpdateThread(testUser{token: convWrite.Token}.ctx(t), pin); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a convener's WRITE token pins: %v", err)
+	}
+	convMod, err := create(e.convener, forumv1.TokenScope_TOKEN_SCOPE_WRITE, forumv1.TokenScope_TOKEN_SCOPE_MODERATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.threads.UpdateThread(testUser{token: convMod.Token}.ctx(t), pin); err != nil {
+		t.Fatalf("a convener's MODERATE token pins: %v", err)
+	}
+	// Listing shows no secrets; bob cannot list alice's tokens.
+	l, err := tokens.ListApiTokens(e.alice.ctx(t), &forumv1.ListApiTokensRequest{Parent: "users/me"})
+	if err != nil || len(l.ApiTokens) != 2 {
+		t.Fatalf("list: %v %v", l, err)
+	}
+	for _, tk := range l.ApiTokens {
+		if tk.Token != "" {
+			t.Fatal("ListApiTokens returns a secret")
+		}
+	}
+	if _, err := tokens.ListApiTokens(e.bob.ctx(t), &forumv1.ListApiTokensRequest{Parent: e.alice.name}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("bob lists alice's tokens: %v", err)
+	}
+	// Revocation is immediate.
+	if _, err := tokens.DeleteApiToken(e.alice.ctx(t), &forumv1.DeleteApiTokenRequest{Name: write.Name}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.threads.CreateThread(writeCtx, newThread); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("a revoked token: %v", err)
+	}
+	// An expired token is refused.
+	expired, hash := auth.NewToken(auth.APITokenPrefix)
+	if _, err := e.store.CreateAPIToken(t.Context(), store.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER},
+		e.alice.name, &forumv1.ApiToken{DisplayName: "old", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_WRITE}, ExpireTime: timestamppb.New(time.Now().Add(-time.Second))}, hash, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.threads.CreateThread(testUser{token: expired}.ctx(t), newThread); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("an expired token: %v", err)
+	}
+}
+
+func TestRegistrationAndInvitations(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := t.Context()
+	invites := forumv1.NewInvitationServiceClient(e.conn)
+	reg := func(username, code string) (*forumv1.LoginResponse, error) {
+		return e.authc.Register(ctx, &forumv1.RegisterRequest{Username: username, DisplayName: username, Password: testPassword, InvitationCode: code})
+	}
+	if _, err := reg("newcomer", ""); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("register without an invitation: %v", err)
+	}
+	if _, err := invites.CreateInvitation(e.alice.ctx(t), &forumv1.CreateInvitationRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a member invites: %v", err)
+	}
+	if _, err := invites.CreateInvitation(e.convener.ctx(t), &forumv1.CreateInvitationRequest{Invitation: &forumv1.Invitation{Role: forumv1.Role_ROLE_CONVENER}}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a convener invites a convener: %v", err)
+	}
+	inv, err := invites.CreateInvitation(e.convener.ctx(t), &forumv1.CreateInvitationRequest{})
+	if err != nil || !strings.HasPrefix(inv.Code, "fgi_") {
+		t.Fatalf("invitation %v %v", inv, err)
+	}
+	res, err := reg("newcomer", inv.Code)
+	if err != nil || res.User.Role != forumv1.Role_ROLE_MEMBER || res.Token == "" {
+		t.Fatalf("register with an invitation: %v %v", res, err)
+	}
+	if _, err := e.threads.CreateThread(testUser{token: res.Token}.ctx(t), &forumv1.CreateThreadRequest{Thread: &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "Hello"}}); err != nil {
+		t.Fatalf("the new user posts: %v", err)
+	}
+	if _, err := reg("second", inv.Code); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("an invitation used twice: %v", err)
+	}
+	if _, err := reg("x", "fgi_bogus"); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a bad registration: %v", err)
+	}
+	l, err := invites.ListInvitations(e.convener.ctx(t), &forumv1.ListInvitationsRequest{})
+	if err != nil || len(l.Invitations) != 1 || l.Invitations[0].UsedBy != res.User.Name || l.Invitations[0].Code != "" {
+		t.Fatalf("invitations %v %v", l, err)
+	}
+
+	// With self-registration on, no code is needed.
+	open := newTestEnvWith(t, Config{SelfRegistration: true})
+	if _, err := open.authc.Register(ctx, &forumv1.RegisterRequest{Username: "free", DisplayName: "Free", Password: testPassword}); err != nil {
+		t.Fatalf("self-registration: %v", err)
+	}
+	if _, err := open.authc.Register(ctx, &forumv1.RegisterRequest{Username: "free", DisplayName: "Free", Password: testPassword}); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("a taken username: %v", err)
+	}
+}
+
+func TestSessionsRevoked(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := t.Context()
+	login := func(pw string) (testUser, error) {
+		r, err := e.authc.Login(ctx, &forumv1.LoginRequest{Username: "alice", Password: pw})
+		return testUser{token: r.GetToken()}, err
+	}
+	s1, err := login(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := login(testPassword)
+	me := &forumv1.GetUserRequest{Name: "users/me"}
+	if _, err := e.users.GetUser(s1.ctx(t), me); err != nil {
+		t.Fatal(err)
+	}
+	// Logout revokes that session only.
+	if _, err := e.authc.Logout(s1.ctx(t), &forumv1.LogoutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.users.GetUser(s1.ctx(t), me); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("after logout: %v", err)
+	}
+	if _, err := e.users.GetUser(s2.ctx(t), me); err != nil {
+		t.Fatalf("the other session after logout: %v", err)
+	}
+	// A password change revokes every session.
+	change := &forumv1.ChangePasswordRequest{OldPassword: "wrong password", NewPassword: "a brand new password"}
+	if _, err := e.authc.ChangePassword(s2.ctx(t), change); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("wrong old password: %v", err)
+	}
+	change.OldPassword = testPassword
+	if _, err := e.authc.ChangePassword(s2.ctx(t), change); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []testUser{s2, e.alice} {
+		if _, err := e.users.GetUser(s.ctx(t), me); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("a session after a password change: %v", err)
+		}
+	}
+	if _, err := login(testPassword); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("login with the old password: %v", err)
+	}
+	if _, err := login("a brand new password"); err != nil {
+		t.Fatalf("login with the new password: %v", err)
 	}
 }

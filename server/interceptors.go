@@ -20,7 +20,8 @@ import (
 // caller is who makes a call, as the auth interceptor found it.
 type caller struct {
 	actor     store.Actor
-	tokenHash []byte // nil for anonymous calls
+	tokenHash []byte               // nil for anonymous calls
+	scopes    []forumv1.TokenScope // an API token's scopes; nil for a login session
 }
 
 type callerKey struct{}
@@ -89,21 +90,33 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	}
 	if token != "" {
 		c.tokenHash = auth.HashToken(token)
-		u, err := s.store.Session(ctx, c.tokenHash)
+		cred, err := s.store.Authenticate(ctx, c.tokenHash)
 		if err != nil {
 			return nil, err
 		}
-		if u.State == forumv1.UserState_USER_STATE_SUSPENDED {
+		if cred.User.State == forumv1.UserState_USER_STATE_SUSPENDED {
 			if need != public {
 				return nil, fmt.Errorf("%w: this account is suspended", store.ErrPermissionDenied)
 			}
 		} else {
-			c.actor = store.Actor{User: u.Name, Role: u.Role}
+			c.actor = store.Actor{User: cred.User.Name, Role: cred.User.Role}
+			c.scopes = cred.Scopes
+			if cred.APIToken != "" && c.scopes == nil {
+				c.scopes = []forumv1.TokenScope{}
+			}
+			if c.scopes != nil {
+				c.actor.Role = min(c.actor.Role, scopeRole(c.scopes))
+			}
 		}
 	}
-	if !need.allows(c.actor.Role) {
-		if c.actor.User == "" {
+	if !need.allows(c.actor.Role, c.scopes) {
+		switch {
+		case c.actor.User == "":
 			return nil, fmt.Errorf("%w: this call needs a bearer token (AuthService.Login)", store.ErrUnauthenticated)
+		case c.scopes != nil && need == session:
+			return nil, fmt.Errorf("%w: %s needs a login session, not an API token", store.ErrPermissionDenied, method)
+		case c.scopes != nil:
+			return nil, fmt.Errorf("%w: the API token's scopes do not allow %s", store.ErrPermissionDenied, method)
 		}
 		return nil, fmt.Errorf("%w: your role may not call %s", store.ErrPermissionDenied, method)
 	}

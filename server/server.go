@@ -28,8 +28,15 @@ type Config struct {
 	// Reflection registers the gRPC reflection service, so grpcurl works
 	// without the protos.
 	Reflection bool
-	// TokenTTL is how long a login token lasts; 0 means 14 days.
-	TokenTTL time.Duration
+	// SessionIdle ends a login session unused for this long; 0 means 7
+	// days.
+	SessionIdle time.Duration
+	// SessionMaxAge ends a login session this long after login, used or
+	// not; 0 means 30 days.
+	SessionMaxAge time.Duration
+	// SelfRegistration lets anyone register; when false, Register needs an
+	// invitation code.
+	SelfRegistration bool
 	// MaxTimeout is the longest a call may run; calls without a deadline, or
 	// with a longer one, get it. 0 means 30 seconds.
 	MaxTimeout time.Duration
@@ -42,15 +49,17 @@ type Config struct {
 
 // Server is the forum's gRPC server.
 type Server struct {
-	store      *store.Store
-	log        *slog.Logger
-	render     *render.Renderer
-	codec      *requestCodec
-	tokenTTL   time.Duration
-	maxTimeout time.Duration
-	loginSlots chan struct{}
-	grpc       *grpc.Server
-	health     *health.Server
+	store            *store.Store
+	log              *slog.Logger
+	render           *render.Renderer
+	codec            *requestCodec
+	sessionIdle      time.Duration
+	sessionMaxAge    time.Duration
+	selfRegistration bool
+	maxTimeout       time.Duration
+	loginSlots       chan struct{}
+	grpc             *grpc.Server
+	health           *health.Server
 }
 
 // New builds the gRPC server with every forum.v1 service, the health
@@ -60,19 +69,24 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Store is required")
 	}
 	s := &Server{
-		store:      cfg.Store,
-		log:        cfg.Logger,
-		render:     render.New(),
-		codec:      &requestCodec{},
-		tokenTTL:   cfg.TokenTTL,
-		maxTimeout: cfg.MaxTimeout,
-		health:     health.NewServer(),
+		store:            cfg.Store,
+		log:              cfg.Logger,
+		render:           render.New(),
+		codec:            &requestCodec{},
+		sessionIdle:      cfg.SessionIdle,
+		sessionMaxAge:    cfg.SessionMaxAge,
+		selfRegistration: cfg.SelfRegistration,
+		maxTimeout:       cfg.MaxTimeout,
+		health:           health.NewServer(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.tokenTTL == 0 {
-		s.tokenTTL = 14 * 24 * time.Hour
+	if s.sessionIdle == 0 {
+		s.sessionIdle = 7 * 24 * time.Hour
+	}
+	if s.sessionMaxAge == 0 {
+		s.sessionMaxAge = 30 * 24 * time.Hour
 	}
 	if s.maxTimeout == 0 {
 		s.maxTimeout = 30 * time.Second
@@ -96,6 +110,8 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterAuthServiceServer(s.grpc, &authService{s: s})
 	forumv1.RegisterUserServiceServer(s.grpc, &userService{s: s})
 	forumv1.RegisterOrganizationServiceServer(s.grpc, &organizationService{s: s})
+	forumv1.RegisterApiTokenServiceServer(s.grpc, &apiTokenService{s: s})
+	forumv1.RegisterInvitationServiceServer(s.grpc, &invitationService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Reflection {
 		reflection.Register(s.grpc)

@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 type userService struct {
@@ -170,64 +167,4 @@ func privateView(a store.Actor, u *forumv1.User) *forumv1.User {
 		u.Email = ""
 	}
 	return u
-}
-
-type authService struct {
-	forumv1.UnsafeAuthServiceServer
-	s *Server
-}
-
-// dummyHash is verified against when a username is unknown, so that a wrong
-// username takes as long as a wrong password.
-const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0R3qDoKZ8MUlmKUnWnMTbGPGQvbcBlwV6t/cUAiGKQo"
-
-var errBadLogin = fmt.Errorf("%w: invalid username or password", store.ErrUnauthenticated)
-
-func (a *authService) Login(ctx context.Context, req *forumv1.LoginRequest) (*forumv1.LoginResponse, error) {
-	var v store.Violations
-	if req.GetUsername() == "" {
-		v.Add("username", "is required")
-	}
-	if req.GetPassword() == "" {
-		v.Add("password", "is required")
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if len(req.GetUsername()) > maxUsernameBytes || len(req.GetPassword()) > auth.MaxPasswordLen {
-		return nil, errBadLogin
-	}
-	user, hash, err := a.s.store.Credentials(ctx, req.GetUsername())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	if err != nil {
-		hash = dummyHash
-	}
-	select {
-	case a.s.loginSlots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	verr := auth.VerifyPassword(hash, req.GetPassword())
-	<-a.s.loginSlots
-	if err != nil || verr != nil {
-		return nil, errBadLogin
-	}
-	if user.State == forumv1.UserState_USER_STATE_SUSPENDED {
-		return nil, fmt.Errorf("%w: this account is suspended", store.ErrPermissionDenied)
-	}
-	token, tokenHash := auth.NewToken()
-	expire := time.Now().Add(a.s.tokenTTL)
-	if err := a.s.store.CreateSession(ctx, user.Name, tokenHash, expire); err != nil {
-		return nil, err
-	}
-	return &forumv1.LoginResponse{Token: token, ExpireTime: timestamppb.New(expire), User: user}, nil
-}
-
-func (a *authService) Logout(ctx context.Context, req *forumv1.LogoutRequest) (*forumv1.LogoutResponse, error) {
-	if err := a.s.store.DeleteSession(ctx, callerFrom(ctx).tokenHash); err != nil {
-		return nil, err
-	}
-	return &forumv1.LogoutResponse{}, nil
 }

@@ -25,6 +25,7 @@ const (
 	envDataDir    = "FORUM_DATA"
 	envLogLevel   = "FORUM_LOG_LEVEL"
 	envReflection = "FORUM_REFLECTION"
+	envSelfReg    = "FORUM_SELF_REGISTRATION"
 )
 
 // commonConfig holds the settings every subcommand that opens the database
@@ -45,6 +46,8 @@ type serveConfig struct {
 	HTTPAddr string
 	// Reflection registers the gRPC reflection service.
 	Reflection bool
+	// SelfRegistration lets anyone register without an invitation.
+	SelfRegistration bool
 	// AddrFile, if set, receives {"grpc":..., "http":...} once both
 	// listeners are up.
 	AddrFile string
@@ -87,16 +90,18 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		"gRPC listen `address` (port 0: any free port) [$"+envGRPCAddr+"]")
 	httpAddr := fs.String("http-addr", envOr(getenv, envHTTPAddr, defaultHTTPAddr),
 		"HTTP/JSON listen `address` (port 0: any free port) [$"+envHTTPAddr+"]")
-	reflDefault := true
-	if v := getenv(envReflection); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return cfg, fmt.Errorf("$%s=%q: %w", envReflection, v, err)
-		}
-		reflDefault = b
+	reflDefault, err := envBool(getenv, envReflection, true)
+	if err != nil {
+		return cfg, err
 	}
 	reflection := fs.Bool("reflection", reflDefault,
 		"register gRPC server reflection, so grpcurl works without the protos [$"+envReflection+"]")
+	selfRegDefault, err := envBool(getenv, envSelfReg, false)
+	if err != nil {
+		return cfg, err
+	}
+	selfReg := fs.Bool("self-registration", selfRegDefault,
+		"let anyone register; when off, registering needs an invitation code [$"+envSelfReg+"]")
 	addrFile := fs.String("addr-file", "",
 		"once listening, write {\"grpc\":ADDR,\"http\":ADDR} to this `file` (atomically)")
 
@@ -115,11 +120,12 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		return cfg, errors.New("--grpc-addr and --http-addr must not be empty")
 	}
 	cfg = serveConfig{
-		commonConfig: c,
-		GRPCAddr:     *grpcAddr,
-		HTTPAddr:     *httpAddr,
-		Reflection:   *reflection,
-		AddrFile:     *addrFile,
+		commonConfig:     c,
+		GRPCAddr:         *grpcAddr,
+		HTTPAddr:         *httpAddr,
+		Reflection:       *reflection,
+		SelfRegistration: *selfReg,
+		AddrFile:         *addrFile,
 	}
 	return cfg, nil
 }
@@ -131,4 +137,18 @@ func envOr(getenv func(string) string, key, def string) string {
 		return v
 	}
 	return def
+}
+
+// envBool returns the boolean environment variable key, or def when it is
+// unset or empty.
+func envBool(getenv func(string) string, key string, def bool) (bool, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("$%s=%q: %w", key, v, err)
+	}
+	return b, nil
 }

@@ -5,13 +5,14 @@
 // Usage:
 //
 //	forumd [serve] [--grpc-addr ADDR] [--http-addr ADDR] [--data DIR] [--log-level LEVEL]
-//	       [--reflection=BOOL] [--addr-file FILE]
+//	       [--reflection=BOOL] [--self-registration=BOOL] [--addr-file FILE]
 //	forumd admin create-user --username NAME [--display-name TEXT]
 //	       [--role member|convener|admin] [--password-file FILE] [--data DIR]
 //
 // Flags default to the environment variables FORUM_GRPC_ADDR,
-// FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL and FORUM_REFLECTION, and
-// those to 127.0.0.1:7070, 127.0.0.1:8080, ./data, info and true. Logs are
+// FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL, FORUM_REFLECTION and
+// FORUM_SELF_REGISTRATION, and those to 127.0.0.1:7070, 127.0.0.1:8080,
+// ./data, info, true and false. Logs are
 // JSON lines on standard error.
 //
 // serve opens DIR/forum.db (creating DIR with mode 0700), listens on both
@@ -182,7 +183,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 		}
 	}()
 
-	srv, err := server.New(server.Config{Store: st, Logger: logger, Reflection: cfg.Reflection})
+	srv, err := server.New(server.Config{Store: st, Logger: logger, Reflection: cfg.Reflection, SelfRegistration: cfg.SelfRegistration})
 	if err != nil {
 		return fmt.Errorf("build gRPC server: %w", err)
 	}

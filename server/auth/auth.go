@@ -90,12 +90,20 @@ func VerifyPassword(hash, password string) error {
 	return nil
 }
 
-// NewToken returns a new bearer token (32 random bytes, base64url) and the
-// hash under which it is stored.
-func NewToken() (token string, hash []byte) {
+// Token prefixes make secrets recognisable, to people and to secret
+// scanners: a login session, an API token, an invitation code.
+const (
+	SessionPrefix    = "fgs_"
+	APITokenPrefix   = "fgt_"
+	InvitationPrefix = "fgi_"
+)
+
+// NewToken returns a new secret, prefix followed by 32 random bytes in
+// base64url, and the hash under which it is stored.
+func NewToken(prefix string) (token string, hash []byte) {
 	b := make([]byte, 32)
 	rand.Read(b)
-	token = base64.RawURLEncoding.EncodeToString(b)
+	token = prefix + base64.RawURLEncoding.EncodeToString(b)
 	return token, HashToken(token)
 }
 

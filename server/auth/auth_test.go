@@ -55,14 +55,14 @@ func TestCheckPasswordPolicy(t *testing.T) {
 }
 
 func TestNewToken(t *testing.T) {
-	tok, hash := NewToken()
-	if len(tok) != 43 {
-		t.Fatalf("token length %d, want 43", len(tok))
+	tok, hash := NewToken(APITokenPrefix)
+	if len(tok) != 47 || !strings.HasPrefix(tok, "fgt_") {
+		t.Fatalf("token %q, want fgt_ and 43 characters", tok)
 	}
 	if string(HashToken(tok)) != string(hash) {
 		t.Fatal("HashToken(token) differs from the hash NewToken returned")
 	}
-	tok2, _ := NewToken()
+	tok2, _ := NewToken(APITokenPrefix)
 	if tok == tok2 {
 		t.Fatal("two tokens are equal")
 	}

@@ -27,7 +27,12 @@ import (
 //	users                user id → User
 //	usernames            username → user id
 //	credentials          user id → password hash (PHC string)
-//	sessions             SHA-256(token) → user id, expiry (unix ns), creation (unix ns)
+//	sessions             SHA-256(token) → sessionRecord (JSON): login sessions and API tokens
+//	userSessions         user id, SHA-256(token) → nil                       (a user's login sessions)
+//	apiTokens            user id, token id → ApiToken (without its secret)
+//	apiTokenHashes       user id, token id → SHA-256(token)
+//	invitations          invitation id → Invitation (without its code)
+//	invitationCodes      SHA-256(code) → invitation id
 //	requests             user name 0x00 method 0x00 request id → resource name
 //	organizations        slug → Organization
 //	organizationUsers    slug 0x00 user id → nil                             (members of an organisation)
@@ -50,6 +55,11 @@ const (
 	bucketRequests       kv.Bucket = "requests"
 	bucketOrganizations  kv.Bucket = "organizations"
 	bucketOrgUsers       kv.Bucket = "organization_users"
+	bucketUserSessions   kv.Bucket = "user_sessions"
+	bucketAPITokens      kv.Bucket = "api_tokens"
+	bucketAPITokenHashes kv.Bucket = "api_token_hashes"
+	bucketInvitations    kv.Bucket = "invitations"
+	bucketInviteCodes    kv.Bucket = "invitation_codes"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -57,6 +67,7 @@ var allBuckets = []kv.Bucket{
 	bucketMeta, bucketThemes, bucketThreads, bucketThreadActivity, bucketThemeActivity,
 	bucketThemeCreated, bucketFollowUps, bucketReplies, bucketUsers, bucketUsernames,
 	bucketCredentials, bucketSessions, bucketRequests, bucketOrganizations, bucketOrgUsers,
+	bucketUserSessions, bucketAPITokens, bucketAPITokenHashes, bucketInvitations, bucketInviteCodes,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
@@ -164,6 +175,21 @@ func ParseOrganizationName(name string) (string, error) {
 		return "", fmt.Errorf("%q is not an organization name (organizations/{slug})", name)
 	}
 	return slug, nil
+}
+
+// ParseAPITokenName returns the ids of `users/{user}/tokens/{token}`.
+func ParseAPITokenName(name string) (user, token uint64, err error) {
+	u, t, ok := strings.Cut(name, "/tokens/")
+	if ok {
+		user, err = ParseUserName(u)
+		if err == nil {
+			token, err = parseID(t)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("%q is not an API token name (users/{user}/tokens/{token})", name)
+	}
+	return user, token, nil
 }
 
 // ParseThreadName returns the id of `threads/{id}`.

@@ -222,23 +222,23 @@ func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	a := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
 	hash := []byte("0123456789abcdef0123456789abcdef")
-	if err := s.CreateSession(ctx, a.User, hash, time.Now().Add(time.Hour)); err != nil {
+	if _, err := s.CreateSession(ctx, a.User, hash, time.Hour, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.Session(ctx, hash)
-	if err != nil || u.Name != a.User {
-		t.Fatalf("Session: %v %v", u, err)
+	c, err := s.Authenticate(ctx, hash)
+	if err != nil || c.User.Name != a.User || c.Scopes != nil {
+		t.Fatalf("Authenticate: %v %v", c, err)
 	}
 	if err := s.DeleteSession(ctx, hash); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Session(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("deleted session: %v", err)
 	}
-	if err := s.CreateSession(ctx, a.User, hash, time.Now().Add(-time.Second)); err != nil {
+	if _, err := s.CreateSession(ctx, a.User, hash, time.Hour, -time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Session(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("expired session: %v", err)
 	}
 }

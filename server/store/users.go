@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
-	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
@@ -176,6 +174,11 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 				return InvalidField("update_mask", "%q cannot be updated", p)
 			}
 		}
+		if cur.State == forumv1.UserState_USER_STATE_SUSPENDED {
+			if err := revokeSessions(tx, id); err != nil {
+				return err
+			}
+		}
 		if cur.Organization != oldOrg {
 			if oldOrg != "" {
 				if err := tx.Delete(bucketOrgUsers, orgUserKey(orgSlug(oldOrg), id)); err != nil {
@@ -221,47 +224,3 @@ func (s *Store) Credentials(ctx context.Context, username string) (*forumv1.User
 	return u, string(hash), err
 }
 
-// A session record is the user id, the expiry and the creation time, each 8
-// bytes big-endian (unix nanoseconds for times).
-func sessionValue(user uint64, expire, created time.Time) []byte {
-	v := u64(user)
-	v = binary.BigEndian.AppendUint64(v, uint64(expire.UnixNano()))
-	return binary.BigEndian.AppendUint64(v, uint64(created.UnixNano()))
-}
-
-// CreateSession stores a session for user, keyed by the hash of its token.
-func (s *Store) CreateSession(ctx context.Context, user string, tokenHash []byte, expire time.Time) error {
-	id, err := ParseUserName(user)
-	if err != nil {
-		return err
-	}
-	v := sessionValue(id, expire, s.now())
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
-		return tx.Put(bucketSessions, tokenHash, v)
-	})
-}
-
-// Session returns the user of the session whose token hashes to tokenHash.
-// A missing or expired session is ErrUnauthenticated.
-func (s *Store) Session(ctx context.Context, tokenHash []byte) (*forumv1.User, error) {
-	var u *forumv1.User
-	err := s.kv.View(ctx, func(tx kv.Tx) error {
-		v, err := tx.Get(bucketSessions, tokenHash)
-		if err != nil {
-			return err
-		}
-		if len(v) != 24 || s.now().UnixNano() >= int64(readU64(v[8:16])) {
-			return fmt.Errorf("%w: the token is unknown or has expired; log in again", ErrUnauthenticated)
-		}
-		u, err = getUser(tx, readU64(v[:8]))
-		return err
-	})
-	return u, err
-}
-
-// DeleteSession removes the session whose token hashes to tokenHash.
-func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
-		return tx.Delete(bucketSessions, tokenHash)
-	})
-}

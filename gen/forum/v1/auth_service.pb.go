@@ -216,6 +216,180 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_forum_v1_auth_service_proto_rawDescGZIP(), []int{3}
 }
 
+// The request for Register.
+type RegisterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. 3-32 characters of `[a-z0-9_.-]`, starting with a letter.
+	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	// Required. 1-100 characters.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Required. 10-256 bytes.
+	Password string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	// Optional e-mail address, shown only to the user.
+	Email string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	// A single-use invitation code; required unless self-registration is on.
+	InvitationCode string `protobuf:"bytes,5,opt,name=invitation_code,json=invitationCode,proto3" json:"invitation_code,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RegisterRequest) Reset() {
+	*x = RegisterRequest{}
+	mi := &file_forum_v1_auth_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterRequest) ProtoMessage() {}
+
+func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_auth_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
+func (*RegisterRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_auth_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RegisterRequest) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetInvitationCode() string {
+	if x != nil {
+		return x.InvitationCode
+	}
+	return ""
+}
+
+// The request for ChangePassword.
+type ChangePasswordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The current password.
+	OldPassword string `protobuf:"bytes,1,opt,name=old_password,json=oldPassword,proto3" json:"old_password,omitempty"`
+	// Required. The new password: 10-256 bytes.
+	NewPassword   string `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordRequest) Reset() {
+	*x = ChangePasswordRequest{}
+	mi := &file_forum_v1_auth_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordRequest) ProtoMessage() {}
+
+func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_auth_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_auth_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ChangePasswordRequest) GetOldPassword() string {
+	if x != nil {
+		return x.OldPassword
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+// The response of ChangePassword.
+type ChangePasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordResponse) Reset() {
+	*x = ChangePasswordResponse{}
+	mi := &file_forum_v1_auth_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordResponse) ProtoMessage() {}
+
+func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_auth_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
+	return file_forum_v1_auth_service_proto_rawDescGZIP(), []int{6}
+}
+
 var File_forum_v1_auth_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_auth_service_proto_rawDesc = "" +
@@ -230,10 +404,22 @@ const file_forum_v1_auth_service_proto_rawDesc = "" +
 	"expireTime\x12\"\n" +
 	"\x04user\x18\x03 \x01(\v2\x0e.forum.v1.UserR\x04user\"\x0f\n" +
 	"\rLogoutRequest\"\x10\n" +
-	"\x0eLogoutResponse2\x84\x01\n" +
+	"\x0eLogoutResponse\"\xab\x01\n" +
+	"\x0fRegisterRequest\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12'\n" +
+	"\x0finvitation_code\x18\x05 \x01(\tR\x0einvitationCode\"]\n" +
+	"\x15ChangePasswordRequest\x12!\n" +
+	"\fold_password\x18\x01 \x01(\tR\voldPassword\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x18\n" +
+	"\x16ChangePasswordResponse2\x99\x02\n" +
 	"\vAuthService\x128\n" +
 	"\x05Login\x12\x16.forum.v1.LoginRequest\x1a\x17.forum.v1.LoginResponse\x12;\n" +
-	"\x06Logout\x12\x17.forum.v1.LogoutRequest\x1a\x18.forum.v1.LogoutResponseB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"\x06Logout\x12\x17.forum.v1.LogoutRequest\x1a\x18.forum.v1.LogoutResponse\x12>\n" +
+	"\bRegister\x12\x19.forum.v1.RegisterRequest\x1a\x17.forum.v1.LoginResponse\x12S\n" +
+	"\x0eChangePassword\x12\x1f.forum.v1.ChangePasswordRequest\x1a .forum.v1.ChangePasswordResponseB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_auth_service_proto_rawDescOnce sync.Once
@@ -247,24 +433,31 @@ func file_forum_v1_auth_service_proto_rawDescGZIP() []byte {
 	return file_forum_v1_auth_service_proto_rawDescData
 }
 
-var file_forum_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_forum_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_forum_v1_auth_service_proto_goTypes = []any{
-	(*LoginRequest)(nil),          // 0: forum.v1.LoginRequest
-	(*LoginResponse)(nil),         // 1: forum.v1.LoginResponse
-	(*LogoutRequest)(nil),         // 2: forum.v1.LogoutRequest
-	(*LogoutResponse)(nil),        // 3: forum.v1.LogoutResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*User)(nil),                  // 5: forum.v1.User
+	(*LoginRequest)(nil),           // 0: forum.v1.LoginRequest
+	(*LoginResponse)(nil),          // 1: forum.v1.LoginResponse
+	(*LogoutRequest)(nil),          // 2: forum.v1.LogoutRequest
+	(*LogoutResponse)(nil),         // 3: forum.v1.LogoutResponse
+	(*RegisterRequest)(nil),        // 4: forum.v1.RegisterRequest
+	(*ChangePasswordRequest)(nil),  // 5: forum.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil), // 6: forum.v1.ChangePasswordResponse
+	(*timestamppb.Timestamp)(nil),  // 7: google.protobuf.Timestamp
+	(*User)(nil),                   // 8: forum.v1.User
 }
 var file_forum_v1_auth_service_proto_depIdxs = []int32{
-	4, // 0: forum.v1.LoginResponse.expire_time:type_name -> google.protobuf.Timestamp
-	5, // 1: forum.v1.LoginResponse.user:type_name -> forum.v1.User
+	7, // 0: forum.v1.LoginResponse.expire_time:type_name -> google.protobuf.Timestamp
+	8, // 1: forum.v1.LoginResponse.user:type_name -> forum.v1.User
 	0, // 2: forum.v1.AuthService.Login:input_type -> forum.v1.LoginRequest
 	2, // 3: forum.v1.AuthService.Logout:input_type -> forum.v1.LogoutRequest
-	1, // 4: forum.v1.AuthService.Login:output_type -> forum.v1.LoginResponse
-	3, // 5: forum.v1.AuthService.Logout:output_type -> forum.v1.LogoutResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
+	4, // 4: forum.v1.AuthService.Register:input_type -> forum.v1.RegisterRequest
+	5, // 5: forum.v1.AuthService.ChangePassword:input_type -> forum.v1.ChangePasswordRequest
+	1, // 6: forum.v1.AuthService.Login:output_type -> forum.v1.LoginResponse
+	3, // 7: forum.v1.AuthService.Logout:output_type -> forum.v1.LogoutResponse
+	1, // 8: forum.v1.AuthService.Register:output_type -> forum.v1.LoginResponse
+	6, // 9: forum.v1.AuthService.ChangePassword:output_type -> forum.v1.ChangePasswordResponse
+	6, // [6:10] is the sub-list for method output_type
+	2, // [2:6] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -282,7 +475,7 @@ func file_forum_v1_auth_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_auth_service_proto_rawDesc), len(file_forum_v1_auth_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

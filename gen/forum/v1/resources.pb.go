@@ -317,6 +317,68 @@ func (OrganizationKind) EnumDescriptor() ([]byte, []int) {
 	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
+// What an API token may do. A token never does more than its owner's role
+// allows at the time of the call.
+type TokenScope int32
+
+const (
+	// Not set; invalid.
+	TokenScope_TOKEN_SCOPE_UNSPECIFIED TokenScope = 0
+	// Read what the owner may read.
+	TokenScope_TOKEN_SCOPE_READ TokenScope = 1
+	// Post and edit as the owner.
+	TokenScope_TOKEN_SCOPE_WRITE TokenScope = 2
+	// Moderate (conveners and admins).
+	TokenScope_TOKEN_SCOPE_MODERATE TokenScope = 3
+	// Administer users (admins).
+	TokenScope_TOKEN_SCOPE_ADMIN TokenScope = 4
+)
+
+// Enum value maps for TokenScope.
+var (
+	TokenScope_name = map[int32]string{
+		0: "TOKEN_SCOPE_UNSPECIFIED",
+		1: "TOKEN_SCOPE_READ",
+		2: "TOKEN_SCOPE_WRITE",
+		3: "TOKEN_SCOPE_MODERATE",
+		4: "TOKEN_SCOPE_ADMIN",
+	}
+	TokenScope_value = map[string]int32{
+		"TOKEN_SCOPE_UNSPECIFIED": 0,
+		"TOKEN_SCOPE_READ":        1,
+		"TOKEN_SCOPE_WRITE":       2,
+		"TOKEN_SCOPE_MODERATE":    3,
+		"TOKEN_SCOPE_ADMIN":       4,
+	}
+)
+
+func (x TokenScope) Enum() *TokenScope {
+	p := new(TokenScope)
+	*p = x
+	return p
+}
+
+func (x TokenScope) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TokenScope) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
+}
+
+func (TokenScope) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[5]
+}
+
+func (x TokenScope) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TokenScope.Descriptor instead.
+func (TokenScope) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
 // A Theme groups threads under a subject such as "knowledge exchange".
 //
 // Themes are created and changed only by conveners and admins.
@@ -1027,6 +1089,219 @@ func (x *Organization) GetEtag() string {
 	return ""
 }
 
+// An ApiToken lets an integrator's system call the API as a user, with
+// limited scopes. Only its SHA-256 hash is stored.
+type ApiToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `users/{user}/tokens/{token}`. Output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the token is for, e.g. "reporting job". Required, 1-100 characters.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// What the token may do. Required; READ is implied by any other scope.
+	Scopes []TokenScope `protobuf:"varint,3,rep,packed,name=scopes,proto3,enum=forum.v1.TokenScope" json:"scopes,omitempty"`
+	// When the token stops working. On create, defaults to 90 days from now;
+	// at most one year.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the token was last used, to the minute. Output only.
+	LastUseTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_use_time,json=lastUseTime,proto3" json:"last_use_time,omitempty"`
+	// The secret, `fgt_...`. Output only, and returned only by CreateApiToken:
+	// it cannot be read again.
+	Token string `protobuf:"bytes,7,opt,name=token,proto3" json:"token,omitempty"`
+	// The first characters of the secret, to recognise it. Output only.
+	TokenPrefix   string `protobuf:"bytes,8,opt,name=token_prefix,json=tokenPrefix,proto3" json:"token_prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiToken) Reset() {
+	*x = ApiToken{}
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiToken) ProtoMessage() {}
+
+func (x *ApiToken) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
+func (*ApiToken) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ApiToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiToken) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *ApiToken) GetScopes() []TokenScope {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *ApiToken) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *ApiToken) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *ApiToken) GetLastUseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUseTime
+	}
+	return nil
+}
+
+func (x *ApiToken) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ApiToken) GetTokenPrefix() string {
+	if x != nil {
+		return x.TokenPrefix
+	}
+	return ""
+}
+
+// An Invitation lets one person register while self-registration is off.
+type Invitation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `invitations/{invitation}`. Output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The single-use code. Output only, and returned only by
+	// CreateInvitation.
+	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	// The role the new user gets: MEMBER, or CONVENER when an admin invites.
+	Role Role `protobuf:"varint,3,opt,name=role,proto3,enum=forum.v1.Role" json:"role,omitempty"`
+	// When the code stops working. Defaults to 14 days from now; at most 90.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Who created the invitation. Output only.
+	Creator string `protobuf:"bytes,5,opt,name=creator,proto3" json:"creator,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The user who registered with it; empty while unused. Output only.
+	UsedBy        string `protobuf:"bytes,7,opt,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Invitation) Reset() {
+	*x = Invitation{}
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Invitation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Invitation) ProtoMessage() {}
+
+func (x *Invitation) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
+func (*Invitation) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Invitation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Invitation) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Invitation) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *Invitation) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Invitation) GetCreator() string {
+	if x != nil {
+		return x.Creator
+	}
+	return ""
+}
+
+func (x *Invitation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Invitation) GetUsedBy() string {
+	if x != nil {
+		return x.UsedBy
+	}
+	return ""
+}
+
 var File_forum_v1_resources_proto protoreflect.FileDescriptor
 
 const file_forum_v1_resources_proto_rawDesc = "" +
@@ -1111,7 +1386,29 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag*\x98\x01\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xe2\x02\n" +
+	"\bApiToken\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12,\n" +
+	"\x06scopes\x18\x03 \x03(\x0e2\x14.forum.v1.TokenScopeR\x06scopes\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12>\n" +
+	"\rlast_use_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\x12\x14\n" +
+	"\x05token\x18\a \x01(\tR\x05token\x12!\n" +
+	"\ftoken_prefix\x18\b \x01(\tR\vtokenPrefix\"\x85\x02\n" +
+	"\n" +
+	"Invitation\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\"\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x0e.forum.v1.RoleR\x04role\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x18\n" +
+	"\acreator\x18\x05 \x01(\tR\acreator\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x17\n" +
+	"\aused_by\x18\a \x01(\tR\x06usedBy*\x98\x01\n" +
 	"\n" +
 	"ThreadKind\x12\x1b\n" +
 	"\x17THREAD_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
@@ -1140,7 +1437,14 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x15ORGANIZATION_KIND_NGO\x10\x02\x12\x1e\n" +
 	"\x1aORGANIZATION_KIND_MINISTRY\x10\x03\x12\x1f\n" +
 	"\x1bORGANIZATION_KIND_UN_AGENCY\x10\x04\x12\x1b\n" +
-	"\x17ORGANIZATION_KIND_OTHER\x10\x05B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"\x17ORGANIZATION_KIND_OTHER\x10\x05*\x87\x01\n" +
+	"\n" +
+	"TokenScope\x12\x1b\n" +
+	"\x17TOKEN_SCOPE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10TOKEN_SCOPE_READ\x10\x01\x12\x15\n" +
+	"\x11TOKEN_SCOPE_WRITE\x10\x02\x12\x18\n" +
+	"\x14TOKEN_SCOPE_MODERATE\x10\x03\x12\x15\n" +
+	"\x11TOKEN_SCOPE_ADMIN\x10\x04B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_resources_proto_rawDescOnce sync.Once
@@ -1154,46 +1458,56 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 	return file_forum_v1_resources_proto_rawDescData
 }
 
-var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_forum_v1_resources_proto_goTypes = []any{
 	(ThreadKind)(0),               // 0: forum.v1.ThreadKind
 	(ThreadState)(0),              // 1: forum.v1.ThreadState
 	(Role)(0),                     // 2: forum.v1.Role
 	(UserState)(0),                // 3: forum.v1.UserState
 	(OrganizationKind)(0),         // 4: forum.v1.OrganizationKind
-	(*Theme)(nil),                 // 5: forum.v1.Theme
-	(*Thread)(nil),                // 6: forum.v1.Thread
-	(*Reply)(nil),                 // 7: forum.v1.Reply
-	(*User)(nil),                  // 8: forum.v1.User
-	(*Organization)(nil),          // 9: forum.v1.Organization
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(TokenScope)(0),               // 5: forum.v1.TokenScope
+	(*Theme)(nil),                 // 6: forum.v1.Theme
+	(*Thread)(nil),                // 7: forum.v1.Thread
+	(*Reply)(nil),                 // 8: forum.v1.Reply
+	(*User)(nil),                  // 9: forum.v1.User
+	(*Organization)(nil),          // 10: forum.v1.Organization
+	(*ApiToken)(nil),              // 11: forum.v1.ApiToken
+	(*Invitation)(nil),            // 12: forum.v1.Invitation
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	10, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	10, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	10, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	13, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	13, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	13, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
 	1,  // 4: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	10, // 5: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	10, // 6: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	10, // 7: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	10, // 8: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	10, // 9: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	10, // 10: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	10, // 11: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	13, // 5: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	13, // 6: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	13, // 7: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	13, // 8: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	13, // 9: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	13, // 10: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	13, // 11: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
 	2,  // 12: forum.v1.User.role:type_name -> forum.v1.Role
-	10, // 13: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	10, // 14: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	13, // 13: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	13, // 14: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 15: forum.v1.User.state:type_name -> forum.v1.UserState
 	4,  // 16: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
-	10, // 17: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	10, // 18: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	13, // 17: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	13, // 18: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 19: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
+	13, // 20: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
+	13, // 21: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	13, // 22: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
+	2,  // 23: forum.v1.Invitation.role:type_name -> forum.v1.Role
+	13, // 24: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	13, // 25: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -1206,8 +1520,8 @@ func file_forum_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   5,
+			NumEnums:      6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

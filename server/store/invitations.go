@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+)
+
+func invitationName(id uint64) string { return "invitations/" + strconv.FormatUint(id, 10) }
+
+// ParseInvitationName returns the id of `invitations/{id}`.
+func ParseInvitationName(name string) (uint64, error) {
+	s, ok := strings.CutPrefix(name, "invitations/")
+	if ok {
+		if id, err := parseID(s); err == nil {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not an invitation name (invitations/{id})", name)
+}
+
+// CreateInvitation stores an invitation whose code hashes to codeHash.
+// Moderators invite members; only admins invite conveners. inv holds the
+// role and expiry.
+func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (*forumv1.Invitation, error) {
+	if !actor.Moderator() {
+		return nil, fmt.Errorf("%w: only conveners and admins invite", ErrPermissionDenied)
+	}
+	if inv.Role != forumv1.Role_ROLE_MEMBER && actor.Role != forumv1.Role_ROLE_ADMIN || inv.Role == forumv1.Role_ROLE_ADMIN {
+		return nil, fmt.Errorf("%w: you may not invite a %s", ErrPermissionDenied, inv.Role)
+	}
+	var out *forumv1.Invitation
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		if name, err := replay(tx, actor, "CreateInvitation", requestID); err != nil {
+			return err
+		} else if name != "" {
+			id, _ := ParseInvitationName(name)
+			out = new(forumv1.Invitation)
+			_, err := getProto(tx, bucketInvitations, u64(id), out)
+			return err
+		}
+		id, err := tx.NextSequence(bucketInvitations)
+		if err != nil {
+			return err
+		}
+		out = &forumv1.Invitation{
+			Name:       invitationName(id),
+			Role:       inv.Role,
+			ExpireTime: inv.ExpireTime,
+			Creator:    actor.User,
+			CreateTime: s.timestamp(nil),
+		}
+		if err := putProto(tx, bucketInvitations, u64(id), out); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketInviteCodes, codeHash, u64(id)); err != nil {
+			return err
+		}
+		return remember(tx, actor, "CreateInvitation", requestID, out.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListInvitations returns invitations, newest first.
+func (s *Store) ListInvitations(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Invitation, string, error) {
+	if !actor.Moderator() {
+		return nil, "", fmt.Errorf("%w: only conveners and admins list invitations", ErrPermissionDenied)
+	}
+	const query = "ListInvitations"
+	cursor, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*forumv1.Invitation
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var last []byte
+		var ierr error
+		err := tx.Scan(bucketInvitations, nil, cursor, true, func(k, v []byte) bool {
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			last = append(last[:0], k...)
+			inv := new(forumv1.Invitation)
+			if ierr = proto.Unmarshal(v, inv); ierr != nil {
+				return false
+			}
+			out = append(out, inv)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
+// DeleteInvitation withdraws an unused invitation.
+func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name string) error {
+	if !actor.Moderator() {
+		return fmt.Errorf("%w: only conveners and admins withdraw invitations", ErrPermissionDenied)
+	}
+	id, err := ParseInvitationName(name)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		inv := new(forumv1.Invitation)
+		if ok, err := getProto(tx, bucketInvitations, u64(id), inv); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%w: invitation %s", ErrNotFound, name)
+		}
+		if inv.UsedBy != "" {
+			return fmt.Errorf("%w: invitation %s was used by %s", ErrFailedPrecondition, name, inv.UsedBy)
+		}
+		// Expire it rather than delete it, so its code cannot be replayed
+		// and the record of who invited stays.
+		inv.ExpireTime = s.timestamp(nil)
+		return putProto(tx, bucketInvitations, u64(id), inv)
+	})
+}
+
+// Registration describes a Register call.
+type Registration struct {
+	// User holds the username, display name and e-mail; its role is set
+	// from the invitation, or MEMBER.
+	User *forumv1.User
+	// PasswordHash is the new user's password hash.
+	PasswordHash string
+	// CodeHash is the hash of the invitation code, or nil.
+	CodeHash []byte
+	// SelfRegistration allows registering without an invitation.
+	SelfRegistration bool
+	// SessionHash, Idle and MaxAge describe the login session to create.
+	SessionHash  []byte
+	Idle, MaxAge time.Duration
+}
+
+// Register creates a user, uses up their invitation and logs them in, in
+// one transaction. It returns the user and the session's expiry.
+func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, time.Time, error) {
+	var out *forumv1.User
+	now := s.now()
+	expire := now.Add(r.MaxAge)
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		role := forumv1.Role_ROLE_MEMBER
+		var inv *forumv1.Invitation
+		var invID uint64
+		switch {
+		case r.CodeHash != nil:
+			v, err := tx.Get(bucketInviteCodes, r.CodeHash)
+			if err != nil {
+				return err
+			}
+			inv = new(forumv1.Invitation)
+			if v != nil {
+				invID = readU64(v)
+				if _, err := getProto(tx, bucketInvitations, v, inv); err != nil {
+					return err
+				}
+			}
+			if v == nil || inv.UsedBy != "" || !now.Before(inv.ExpireTime.AsTime()) {
+				return InvalidField("invitation_code", "the invitation code is unknown, used or expired")
+			}
+			role = inv.Role
+		case !r.SelfRegistration:
+			return fmt.Errorf("%w: registration needs an invitation code", ErrPermissionDenied)
+		}
+		if v, err := tx.Get(bucketUsernames, []byte(r.User.Username)); err != nil {
+			return err
+		} else if v != nil {
+			return fmt.Errorf("%w: the username %q is taken", ErrAlreadyExists, r.User.Username)
+		}
+		id, err := tx.NextSequence(bucketUsers)
+		if err != nil {
+			return err
+		}
+		ts := s.timestamp(nil)
+		out = &forumv1.User{
+			Name:        userName(id),
+			Username:    r.User.Username,
+			DisplayName: r.User.DisplayName,
+			Email:       r.User.Email,
+			Role:        role,
+			State:       forumv1.UserState_USER_STATE_ACTIVE,
+			CreateTime:  ts,
+			UpdateTime:  ts,
+			Etag:        etag(ts),
+		}
+		if err := putProto(tx, bucketUsers, u64(id), out); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketUsernames, []byte(r.User.Username), u64(id)); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketCredentials, u64(id), []byte(r.PasswordHash)); err != nil {
+			return err
+		}
+		if inv != nil {
+			inv.UsedBy = out.Name
+			if err := putProto(tx, bucketInvitations, u64(invID), inv); err != nil {
+				return err
+			}
+		}
+		sess := &sessionRecord{User: id, Created: now.UnixNano(), LastUsed: now.UnixNano(), Expire: expire.UnixNano(), Idle: int64(r.Idle)}
+		if err := putSession(tx, r.SessionHash, sess); err != nil {
+			return err
+		}
+		return tx.Put(bucketUserSessions, append(u64(id), r.SessionHash...), nil)
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return out, expire, nil
+}
+

@@ -1,0 +1,346 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// sessionRecord is what the sessions bucket keeps under the hash of a
+// bearer token: a login session or an API token.
+type sessionRecord struct {
+	User     uint64  `json:"u"`
+	Token    uint64  `json:"t,omitempty"` // API token id; 0 for a login session
+	Created  int64   `json:"c"`           // unix ns
+	LastUsed int64   `json:"l"`           // unix ns, updated at most once a minute
+	Expire   int64   `json:"e"`           // absolute expiry, unix ns
+	Idle     int64   `json:"i,omitempty"` // idle limit in ns; 0 means none
+	Scopes   []int32 `json:"s,omitempty"` // API token scopes
+}
+
+// lastUseGranularity is how stale a session's last-use time may get before
+// a call writes it again.
+const lastUseGranularity = time.Minute
+
+// Credential is what a bearer token stands for.
+type Credential struct {
+	// User is the user the token acts for.
+	User *forumv1.User
+	// APIToken is the token's name for an API token, empty for a login
+	// session.
+	APIToken string
+	// Scopes are an API token's scopes; nil for a login session, which may
+	// do everything its user may.
+	Scopes []forumv1.TokenScope
+}
+
+func getSession(tx kv.Tx, hash []byte) (*sessionRecord, error) {
+	v, err := tx.Get(bucketSessions, hash)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	r := new(sessionRecord)
+	if err := json.Unmarshal(v, r); err != nil {
+		return nil, fmt.Errorf("store: corrupt session: %w", err)
+	}
+	return r, nil
+}
+
+func putSession(tx kv.Tx, hash []byte, r *sessionRecord) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketSessions, hash, v)
+}
+
+// expired reports whether r has expired at now.
+func (r *sessionRecord) expired(now int64) bool {
+	return now >= r.Expire || (r.Idle > 0 && now >= r.LastUsed+r.Idle)
+}
+
+// CreateSession stores a login session for user, keyed by the hash of its
+// token. It ends after idle without use, or at the latest after maxAge.
+// It returns the absolute expiry.
+func (s *Store) CreateSession(ctx context.Context, user string, tokenHash []byte, idle, maxAge time.Duration) (time.Time, error) {
+	id, err := ParseUserName(user)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := s.now()
+	expire := now.Add(maxAge)
+	r := &sessionRecord{User: id, Created: now.UnixNano(), LastUsed: now.UnixNano(), Expire: expire.UnixNano(), Idle: int64(idle)}
+	return expire, s.kv.Update(ctx, func(tx kv.Tx) error {
+		if err := putSession(tx, tokenHash, r); err != nil {
+			return err
+		}
+		return tx.Put(bucketUserSessions, append(u64(id), tokenHash...), nil)
+	})
+}
+
+// Authenticate returns what the token hashing to tokenHash stands for. A
+// missing, expired or revoked token is ErrUnauthenticated. It records the
+// time of use, at most once a minute.
+func (s *Store) Authenticate(ctx context.Context, tokenHash []byte) (*Credential, error) {
+	now := s.now().UnixNano()
+	var cred Credential
+	var touch bool
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		r, err := getSession(tx, tokenHash)
+		if err != nil {
+			return err
+		}
+		if r == nil || r.expired(now) {
+			return fmt.Errorf("%w: the token is unknown, revoked or expired; log in again", ErrUnauthenticated)
+		}
+		if cred.User, err = getUser(tx, r.User); err != nil {
+			return err
+		}
+		if r.Token != 0 {
+			cred.APIToken = apiTokenName(r.User, r.Token)
+			for _, sc := range r.Scopes {
+				cred.Scopes = append(cred.Scopes, forumv1.TokenScope(sc))
+			}
+		}
+		touch = now-r.LastUsed > int64(lastUseGranularity)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if touch {
+		if err := s.touch(ctx, tokenHash, now); err != nil {
+			s.log.WarnContext(ctx, "cannot record a token's use", "err", err)
+		}
+	}
+	return &cred, nil
+}
+
+// touch records that a token was used at now.
+func (s *Store) touch(ctx context.Context, tokenHash []byte, now int64) error {
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		r, err := getSession(tx, tokenHash)
+		if err != nil || r == nil || r.expired(now) {
+			return err
+		}
+		r.LastUsed = now
+		if r.Token != 0 {
+			t := new(forumv1.ApiToken)
+			k := apiTokenKey(r.User, r.Token)
+			if ok, err := getProto(tx, bucketAPITokens, k, t); err != nil || !ok {
+				return err
+			}
+			t.LastUseTime = timestamppb.New(time.Unix(0, now).Truncate(lastUseGranularity))
+			if err := putProto(tx, bucketAPITokens, k, t); err != nil {
+				return err
+			}
+		}
+		return putSession(tx, tokenHash, r)
+	})
+}
+
+// DeleteSession revokes the login session whose token hashes to tokenHash.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		r, err := getSession(tx, tokenHash)
+		if err != nil || r == nil {
+			return err
+		}
+		if r.Token != 0 {
+			return fmt.Errorf("%w: this is an API token; revoke it with DeleteApiToken", ErrFailedPrecondition)
+		}
+		if err := tx.Delete(bucketUserSessions, append(u64(r.User), tokenHash...)); err != nil {
+			return err
+		}
+		return tx.Delete(bucketSessions, tokenHash)
+	})
+}
+
+// revokeSessions deletes every login session of user id.
+func revokeSessions(tx kv.Tx, id uint64) error {
+	p := u64(id)
+	var hashes [][]byte
+	if err := tx.Scan(bucketUserSessions, p, prefixEnd(p), false, func(k, _ []byte) bool {
+		hashes = append(hashes, slices.Clone(k[8:]))
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		if err := tx.Delete(bucketSessions, h); err != nil {
+			return err
+		}
+		if err := tx.Delete(bucketUserSessions, append(u64(id), h...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetPassword replaces user's password hash and revokes all their login
+// sessions in the same transaction.
+func (s *Store) SetPassword(ctx context.Context, user, passwordHash string) error {
+	id, err := ParseUserName(user)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		if _, err := getUser(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketCredentials, u64(id), []byte(passwordHash)); err != nil {
+			return err
+		}
+		return revokeSessions(tx, id)
+	})
+}
+
+func apiTokenKey(user, token uint64) []byte {
+	return append(u64(user), u64(token)...)
+}
+
+func apiTokenName(user, token uint64) string {
+	return userName(user) + "/tokens/" + strconv.FormatUint(token, 10)
+}
+
+// CreateAPIToken stores an API token for user, keyed by the hash of its
+// secret. t holds the display name, scopes, expiry and the secret's prefix;
+// the caller has checked the scopes against the owner's role. The token
+// returned has no secret.
+func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t *forumv1.ApiToken, tokenHash []byte, requestID string) (*forumv1.ApiToken, error) {
+	uid, err := ParseUserName(user)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	if actor.User != user {
+		return nil, fmt.Errorf("%w: users create tokens only for themselves", ErrPermissionDenied)
+	}
+	var out *forumv1.ApiToken
+	err = s.kv.Update(ctx, func(tx kv.Tx) error {
+		if name, err := replay(tx, actor, "CreateApiToken", requestID); err != nil {
+			return err
+		} else if name != "" {
+			u, id, _ := ParseAPITokenName(name)
+			out = new(forumv1.ApiToken)
+			_, err := getProto(tx, bucketAPITokens, apiTokenKey(u, id), out)
+			return err
+		}
+		id, err := tx.NextSequence(bucketAPITokens)
+		if err != nil {
+			return err
+		}
+		now := s.timestamp(nil)
+		out = &forumv1.ApiToken{
+			Name:        apiTokenName(uid, id),
+			DisplayName: t.DisplayName,
+			Scopes:      slices.Clone(t.Scopes),
+			ExpireTime:  t.ExpireTime,
+			CreateTime:  now,
+			TokenPrefix: t.TokenPrefix,
+		}
+		r := &sessionRecord{User: uid, Token: id, Created: now.AsTime().UnixNano(), LastUsed: now.AsTime().UnixNano(), Expire: t.ExpireTime.AsTime().UnixNano()}
+		for _, sc := range t.Scopes {
+			r.Scopes = append(r.Scopes, int32(sc))
+		}
+		if err := putSession(tx, tokenHash, r); err != nil {
+			return err
+		}
+		if err := putProto(tx, bucketAPITokens, apiTokenKey(uid, id), out); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketAPITokenHashes, apiTokenKey(uid, id), tokenHash); err != nil {
+			return err
+		}
+		return remember(tx, actor, "CreateApiToken", requestID, out.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListAPITokens returns user's API tokens, newest first. Users list their
+// own; admins anyone's.
+func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user string, pageSize int, pageToken string) ([]*forumv1.ApiToken, string, error) {
+	uid, err := ParseUserName(user)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	if actor.User != user && actor.Role != forumv1.Role_ROLE_ADMIN {
+		return nil, "", fmt.Errorf("%w: users list only their own tokens", ErrPermissionDenied)
+	}
+	query := "ListApiTokens\x00" + user
+	cursor, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	p := u64(uid)
+	end := prefixEnd(p)
+	if cursor != nil {
+		end = cursor
+	}
+	var out []*forumv1.ApiToken
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var last []byte
+		var ierr error
+		err := tx.Scan(bucketAPITokens, p, end, true, func(k, v []byte) bool {
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			last = append(last[:0], k...)
+			t := new(forumv1.ApiToken)
+			if ierr = proto.Unmarshal(v, t); ierr != nil {
+				return false
+			}
+			out = append(out, t)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
+// DeleteAPIToken revokes an API token. Users revoke their own; admins
+// anyone's.
+func (s *Store) DeleteAPIToken(ctx context.Context, actor Actor, name string) error {
+	uid, id, err := ParseAPITokenName(name)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	if actor.User != userName(uid) && actor.Role != forumv1.Role_ROLE_ADMIN {
+		return fmt.Errorf("%w: users revoke only their own tokens", ErrPermissionDenied)
+	}
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		k := apiTokenKey(uid, id)
+		hash, err := tx.Get(bucketAPITokenHashes, k)
+		if err != nil {
+			return err
+		}
+		if hash == nil {
+			return fmt.Errorf("%w: API token %s", ErrNotFound, name)
+		}
+		for _, op := range []struct {
+			b kv.Bucket
+			k []byte
+		}{{bucketSessions, hash}, {bucketAPITokens, k}, {bucketAPITokenHashes, k}} {
+			if err := tx.Delete(op.b, op.k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
