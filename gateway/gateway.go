@@ -193,6 +193,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"OrganizationService", forumv1.RegisterOrganizationServiceHandler},
 		{"ApiTokenService", forumv1.RegisterApiTokenServiceHandler},
 		{"InvitationService", forumv1.RegisterInvitationServiceHandler},
+		{"GroupService", forumv1.RegisterGroupServiceHandler},
 	}
 	for _, r := range registers {
 		if err := r.register(ctx, mux, conn); err != nil {

@@ -57,6 +57,12 @@ var accessTable = map[string]access{
 	forumv1.ApiTokenService_ListApiTokens_FullMethodName:  member,
 	forumv1.ApiTokenService_DeleteApiToken_FullMethodName: member,
 
+	forumv1.GroupService_GetGroup_FullMethodName:    public,
+	forumv1.GroupService_ListGroups_FullMethodName:  public,
+	forumv1.GroupService_CreateGroup_FullMethodName: moderator,
+	forumv1.GroupService_UpdateGroup_FullMethodName: moderator,
+	forumv1.GroupService_DeleteGroup_FullMethodName: moderator,
+
 	forumv1.InvitationService_CreateInvitation_FullMethodName: moderator,
 	forumv1.InvitationService_ListInvitations_FullMethodName:  moderator,
 	forumv1.InvitationService_DeleteInvitation_FullMethodName: moderator,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +312,112 @@ func TestSessionsRevoked(t *testing.T) {
 	if _, err := login("a brand new password"); err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}
+}
+
+// TestPrivateThemes probes a theme restricted to a group from outside it:
+// NOT_FOUND everywhere, nothing in lists or counts, no follow-up link.
+func TestPrivateThemes(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := t.Context()
+	groups := forumv1.NewGroupServiceClient(e.conn)
+	conv := e.convener.ctx(t)
+	g, err := groups.CreateGroup(conv, &forumv1.CreateGroupRequest{GroupId: "health-wg", Group: &forumv1.Group{DisplayName: "Health working group", Members: []string{e.alice.name}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := e.themes.CreateTheme(conv, &forumv1.CreateThemeRequest{ThemeId: "health", Theme: &forumv1.Theme{
+		DisplayName: "Health", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, Groups: []string{g.Name}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	membersOnly, err := e.themes.CreateTheme(conv, &forumv1.CreateThemeRequest{ThemeId: "internal", Theme: &forumv1.Theme{
+		DisplayName: "Internal", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_MEMBERS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := e.mustThread(t, e.bob, &forumv1.Thread{Title: "Public"})
+	secret := e.mustThread(t, e.alice, &forumv1.Thread{Theme: priv.Name, Title: "Secret plans", Tags: []string{"budget"}})
+	reply := e.mustReply(t, e.alice, secret.Name, "confidential")
+	// A follow-up in the private theme of a public thread.
+	fu, err := e.threads.CreateThread(conv, &forumv1.CreateThreadRequest{Thread: &forumv1.Thread{Theme: priv.Name, Title: "Private follow-up", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: public.Name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal := e.mustThread(t, e.bob, &forumv1.Thread{Theme: membersOnly.Name, Title: "For members"})
+
+	// Alice (a member of the group) and the convener see it all.
+	for _, u := range []testUser{e.alice, e.convener} {
+		if _, err := e.threads.GetThread(u.ctx(t), &forumv1.GetThreadRequest{Name: secret.Name}); err != nil {
+			t.Fatalf("%s: %v", u.name, err)
+		}
+		p, _ := e.threads.GetThread(u.ctx(t), &forumv1.GetThreadRequest{Name: public.Name})
+		if len(p.GetFollowUps()) != 1 {
+			t.Fatalf("%s does not see the private follow-up", u.name)
+		}
+	}
+	// Bob (outside the group) and anonymous callers see nothing.
+	for _, c := range []struct {
+		who string
+		ctx context.Context
+	}{{"bob", e.bob.ctx(t)}, {"anonymous", ctx}} {
+		notFound := map[string]error{}
+		_, notFound["GetTheme"] = e.themes.GetTheme(c.ctx, &forumv1.GetThemeRequest{Name: priv.Name})
+		_, notFound["GetThread"] = e.threads.GetThread(c.ctx, &forumv1.GetThreadRequest{Name: secret.Name})
+		_, notFound["GetReply"] = e.replies.GetReply(c.ctx, &forumv1.GetReplyRequest{Name: reply.Name})
+		_, notFound["ListReplies"] = e.replies.ListReplies(c.ctx, &forumv1.ListRepliesRequest{Parent: secret.Name})
+		_, notFound["GetGroup"] = groups.GetGroup(c.ctx, &forumv1.GetGroupRequest{Name: g.Name})
+		for name, err := range notFound {
+			if status.Code(err) != codes.NotFound {
+				t.Errorf("%s %s: %v, want NotFound", c.who, name, err)
+			}
+		}
+		themes, _ := e.themes.ListThemes(c.ctx, &forumv1.ListThemesRequest{PageSize: 100})
+		for _, th := range themes.GetThemes() {
+			if th.Name == priv.Name {
+				t.Errorf("%s lists the private theme", c.who)
+			}
+		}
+		for _, f := range []string{"", "theme = health", "tag = budget", `follow_up_of = "` + public.Name + `"`} {
+			l, err := e.threads.ListThreads(c.ctx, &forumv1.ListThreadsRequest{Filter: f, PageSize: 100, ShowDeleted: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, th := range l.Threads {
+				if th.Theme == priv.Name {
+					t.Errorf("%s lists %s with filter %q", c.who, th.Name, f)
+				}
+			}
+		}
+		p, err := e.threads.GetThread(c.ctx, &forumv1.GetThreadRequest{Name: public.Name})
+		if err != nil || len(p.FollowUps) != 0 {
+			t.Errorf("%s sees follow-ups %v of the public thread (%v)", c.who, p.GetFollowUps(), err)
+		}
+		gl, _ := groups.ListGroups(c.ctx, &forumv1.ListGroupsRequest{})
+		if len(gl.GetGroups()) != 0 {
+			t.Errorf("%s lists groups %v", c.who, gl.GetGroups())
+		}
+	}
+	// Bob cannot write into it either, and gets the same answer as for a
+	// theme that does not exist.
+	_, err = e.replies.CreateReply(e.bob.ctx(t), &forumv1.CreateReplyRequest{Parent: secret.Name, Reply: &forumv1.Reply{Body: "let me in"}})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("bob replies in the private theme: %v", err)
+	}
+	_, err = e.threads.CreateThread(e.bob.ctx(t), &forumv1.CreateThreadRequest{Thread: &forumv1.Thread{Theme: priv.Name, Title: "x"}})
+	_, errMissing := e.threads.CreateThread(e.bob.ctx(t), &forumv1.CreateThreadRequest{Thread: &forumv1.Thread{Theme: "themes/no-such", Title: "x"}})
+	if status.Code(err) != codes.InvalidArgument || strings.Replace(status.Convert(err).Message(), "health", "no-such", 1) != status.Convert(errMissing).Message() {
+		t.Errorf("posting into the private theme (%v) differs from a missing theme (%v)", err, errMissing)
+	}
+	// The members-only theme: logged-in users see it, anonymous callers not.
+	if _, err := e.threads.GetThread(e.bob.ctx(t), &forumv1.GetThreadRequest{Name: internal.Name}); err != nil {
+		t.Errorf("bob reads a members-only thread: %v", err)
+	}
+	if _, err := e.threads.GetThread(ctx, &forumv1.GetThreadRequest{Name: internal.Name}); status.Code(err) != codes.NotFound {
+		t.Errorf("anonymous reads a members-only thread: %v", err)
+	}
+	// A group a theme is restricted to cannot be deleted.
+	if _, err := groups.DeleteGroup(conv, &forumv1.DeleteGroupRequest{Name: g.Name}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("delete a group in use: %v", err)
+	}
+	_ = fu
 }

@@ -112,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterOrganizationServiceServer(s.grpc, &organizationService{s: s})
 	forumv1.RegisterApiTokenServiceServer(s.grpc, &apiTokenService{s: s})
 	forumv1.RegisterInvitationServiceServer(s.grpc, &invitationService{s: s})
+	forumv1.RegisterGroupServiceServer(s.grpc, &groupService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Reflection {
 		reflection.Register(s.grpc)

@@ -24,7 +24,7 @@ func (t *themeService) GetTheme(ctx context.Context, req *forumv1.GetThemeReques
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return t.s.store.GetTheme(ctx, req.GetName())
+	return t.s.store.GetTheme(ctx, actorFrom(ctx), req.GetName())
 }
 
 func (t *themeService) ListThemes(ctx context.Context, req *forumv1.ListThemesRequest) (*forumv1.ListThemesResponse, error) {
@@ -33,11 +33,26 @@ func (t *themeService) ListThemes(ctx context.Context, req *forumv1.ListThemesRe
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	themes, next, err := t.s.store.ListThemes(ctx, n, req.GetPageToken())
+	themes, next, err := t.s.store.ListThemes(ctx, actorFrom(ctx), n, req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
 	return &forumv1.ListThemesResponse{Themes: themes, NextPageToken: next}, nil
+}
+
+// themeUpdatable are the theme fields UpdateTheme may change.
+var themeUpdatable = []string{"display_name", "description", "visibility", "groups"}
+
+// checkThemeVisibility records a violation unless groups are given exactly
+// when the visibility is GROUPS.
+func checkThemeVisibility(v *store.Violations, th *forumv1.Theme) {
+	groups := th.GetVisibility() == forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS
+	switch {
+	case groups && len(th.GetGroups()) == 0:
+		v.Add("theme.groups", "name at least one group for GROUPS visibility")
+	case !groups && len(th.GetGroups()) > 0:
+		v.Add("theme.groups", "are only for GROUPS visibility")
+	}
 }
 
 func checkThemeFields(v *store.Violations, th *forumv1.Theme, paths []string) {
@@ -47,6 +62,12 @@ func checkThemeFields(v *store.Violations, th *forumv1.Theme, paths []string) {
 			checkText(v, "theme.display_name", th.GetDisplayName(), 1, maxDisplayName, false)
 		case "description":
 			checkText(v, "theme.description", th.GetDescription(), 0, maxDescription, true)
+		case "visibility":
+			if _, ok := forumv1.ThemeVisibility_name[int32(th.GetVisibility())]; !ok {
+				v.Add("theme.visibility", "must be PUBLIC, MEMBERS or GROUPS")
+			}
+		case "groups":
+			checkGroupNames(v, "theme.groups", th.GetGroups(), 20)
 		}
 	}
 }
@@ -59,7 +80,8 @@ func (t *themeService) CreateTheme(ctx context.Context, req *forumv1.CreateTheme
 	if req.GetTheme() == nil {
 		v.Add("theme", "is required")
 	} else {
-		checkThemeFields(&v, req.GetTheme(), []string{"display_name", "description"})
+		checkThemeFields(&v, req.GetTheme(), themeUpdatable)
+		checkThemeVisibility(&v, req.GetTheme())
 	}
 	checkRequestID(&v, req.GetRequestId())
 	if err := v.Err(); err != nil {
@@ -78,7 +100,7 @@ func (t *themeService) UpdateTheme(ctx context.Context, req *forumv1.UpdateTheme
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	paths, err := updatePaths(req.GetUpdateMask(), req.GetTheme(), []string{"display_name", "description"}, "etag")
+	paths, err := updatePaths(req.GetUpdateMask(), req.GetTheme(), themeUpdatable, "etag")
 	if err != nil {
 		return nil, err
 	}

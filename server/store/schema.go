@@ -33,6 +33,9 @@ import (
 //	apiTokenHashes       user id, token id → SHA-256(token)
 //	invitations          invitation id → Invitation (without its code)
 //	invitationCodes      SHA-256(code) → invitation id
+//	groups               slug → Group
+//	groupMembers         group slug 0x00 user id → nil
+//	groupThemes          group slug 0x00 theme slug → nil                     (themes restricted to a group)
 //	requests             user name 0x00 method 0x00 request id → resource name
 //	organizations        slug → Organization
 //	organizationUsers    slug 0x00 user id → nil                             (members of an organisation)
@@ -60,6 +63,9 @@ const (
 	bucketAPITokenHashes kv.Bucket = "api_token_hashes"
 	bucketInvitations    kv.Bucket = "invitations"
 	bucketInviteCodes    kv.Bucket = "invitation_codes"
+	bucketGroups         kv.Bucket = "groups"
+	bucketGroupMembers   kv.Bucket = "group_members"
+	bucketGroupThemes    kv.Bucket = "group_themes"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -68,6 +74,7 @@ var allBuckets = []kv.Bucket{
 	bucketThemeCreated, bucketFollowUps, bucketReplies, bucketUsers, bucketUsernames,
 	bucketCredentials, bucketSessions, bucketRequests, bucketOrganizations, bucketOrgUsers,
 	bucketUserSessions, bucketAPITokens, bucketAPITokenHashes, bucketInvitations, bucketInviteCodes,
+	bucketGroups, bucketGroupMembers, bucketGroupThemes,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
@@ -190,6 +197,15 @@ func ParseAPITokenName(name string) (user, token uint64, err error) {
 		return 0, 0, fmt.Errorf("%q is not an API token name (users/{user}/tokens/{token})", name)
 	}
 	return user, token, nil
+}
+
+// ParseGroupName returns the slug of `groups/{slug}`.
+func ParseGroupName(name string) (string, error) {
+	slug, ok := strings.CutPrefix(name, "groups/")
+	if !ok || !ValidSlug(slug, 63) {
+		return "", fmt.Errorf("%q is not a group name (groups/{slug})", name)
+	}
+	return slug, nil
 }
 
 // ParseThreadName returns the id of `threads/{id}`.

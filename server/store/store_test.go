@@ -35,7 +35,7 @@ func member(t testing.TB, s *Store, username string, role forumv1.Role) Actor {
 
 func TestOpenSeedsThemesAndStampsVersion(t *testing.T) {
 	s, path := openTest(t)
-	themes, next, err := s.ListThemes(t.Context(), 100, "")
+	themes, next, err := s.ListThemes(t.Context(), Actor{}, 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestCountersMatchRows(t *testing.T) {
 		t.Errorf("%d replies stored, want %d", total, 16*20)
 	}
 	for i, want := range []int64{2, 1} {
-		th, err := s.GetTheme(ctx, DemoThemes[i].Name)
+		th, err := s.GetTheme(ctx, a, DemoThemes[i].Name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,20 +3,35 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 )
 
-// GetTheme returns the theme named `themes/{slug}`.
-func (s *Store) GetTheme(ctx context.Context, name string) (*forumv1.Theme, error) {
+// GetTheme returns the theme named `themes/{slug}`, if the actor may see it.
+func (s *Store) GetTheme(ctx context.Context, actor Actor, name string) (*forumv1.Theme, error) {
 	var t *forumv1.Theme
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
-		t, err = getTheme(tx, name)
+		t, err = visibleTheme(tx, actor, name)
 		return err
 	})
 	return t, err
+}
+
+// visibleTheme loads a theme the actor may see; others are NotFound.
+func visibleTheme(tx kv.Tx, actor Actor, name string) (*forumv1.Theme, error) {
+	t, err := getTheme(tx, name)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := maySeeTheme(tx, actor, t); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("%w: theme %s", ErrNotFound, name)
+	}
+	return t, nil
 }
 
 func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
@@ -31,28 +46,38 @@ func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
 	return t, nil
 }
 
-// ListThemes returns up to pageSize themes in name order, and the token of
-// the next page.
-func (s *Store) ListThemes(ctx context.Context, pageSize int, pageToken string) ([]*forumv1.Theme, string, error) {
+// ListThemes returns up to pageSize of the themes the actor may see, in
+// name order, and the token of the next page.
+func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Theme, string, error) {
 	const query = "ListThemes"
-	start, err := s.decodeToken(query, pageToken)
+	cursor, err := s.decodeToken(query, pageToken)
 	if err != nil {
 		return nil, "", err
+	}
+	var start []byte
+	if cursor != nil {
+		start = after(cursor)
 	}
 	var out []*forumv1.Theme
 	var next string
 	err = s.kv.View(ctx, func(tx kv.Tx) error {
 		out, next = nil, ""
+		var last []byte
 		var ierr error
 		err := tx.Scan(bucketThemes, start, nil, false, func(k, v []byte) bool {
-			if len(out) == pageSize {
-				next = s.encodeToken(query, k)
-				return false
-			}
 			t := new(forumv1.Theme)
 			if ierr = proto.Unmarshal(v, t); ierr != nil {
 				return false
 			}
+			var ok bool
+			if ok, ierr = maySeeTheme(tx, actor, t); ierr != nil || !ok {
+				return ierr == nil
+			}
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			last = append(last[:0], k...)
 			out = append(out, t)
 			return true
 		})
@@ -89,9 +114,14 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 			Name:        themeName(slug),
 			DisplayName: t.GetDisplayName(),
 			Description: t.GetDescription(),
+			Visibility:  t.GetVisibility(),
+			Groups:      slices.Clone(t.GetGroups()),
 			CreateTime:  now,
 			UpdateTime:  now,
 			Etag:        etag(now),
+		}
+		if err := setThemeGroups(tx, slug, nil, out.Groups); err != nil {
+			return err
 		}
 		if err := putProto(tx, bucketThemes, []byte(slug), out); err != nil {
 			return err
@@ -105,7 +135,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 }
 
 // UpdateTheme changes the fields named in paths (display_name,
-// description) of theme t.Name. If t.Etag is set it must match.
+// description, visibility, groups) of theme t.Name. If t.Etag is set it must match.
 func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
 	if !actor.Moderator() {
 		return nil, fmt.Errorf("%w: only conveners and admins change themes", ErrPermissionDenied)
@@ -125,9 +155,19 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 				cur.DisplayName = t.GetDisplayName()
 			case "description":
 				cur.Description = t.GetDescription()
+			case "visibility":
+				cur.Visibility = t.GetVisibility()
+			case "groups":
+				if err := setThemeGroups(tx, themeSlug(cur.Name), cur.Groups, t.GetGroups()); err != nil {
+					return err
+				}
+				cur.Groups = slices.Clone(t.GetGroups())
 			default:
 				return InvalidField("update_mask", "%q cannot be updated", p)
 			}
+		}
+		if groups := cur.Visibility == forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS; groups != (len(cur.Groups) > 0) {
+			return InvalidField("theme.groups", "a theme has groups exactly when its visibility is GROUPS")
 		}
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
@@ -164,6 +204,9 @@ func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag str
 		}
 		if !empty {
 			return fmt.Errorf("%w: theme %s still holds threads; move or purge them first", ErrFailedPrecondition, name)
+		}
+		if err := setThemeGroups(tx, slug, cur.Groups, nil); err != nil {
+			return err
 		}
 		return tx.Delete(bucketThemes, []byte(slug))
 	})

@@ -55,8 +55,8 @@ func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
 	return t, nil
 }
 
-// visibleThread loads a thread the actor may see: a deleted thread is
-// visible only to its author and moderators.
+// visibleThread loads a thread the actor may see: one in a theme the actor
+// may see, and if deleted, only to its author and moderators.
 func visibleThread(tx kv.Tx, actor Actor, name string) (*forumv1.Thread, uint64, error) {
 	id, err := ParseThreadName(name)
 	if err != nil {
@@ -69,12 +69,17 @@ func visibleThread(tx kv.Tx, actor Actor, name string) (*forumv1.Thread, uint64,
 	if t.DeleteTime != nil && !actor.mayChange(t.Author) {
 		return nil, 0, fmt.Errorf("%w: thread %s", ErrNotFound, name)
 	}
+	if ok, err := newThemeAccess(actor).allows(tx, t.Theme); err != nil {
+		return nil, 0, err
+	} else if !ok {
+		return nil, 0, fmt.Errorf("%w: thread %s", ErrNotFound, name)
+	}
 	return t, id, nil
 }
 
 // fillFollowUps sets t.FollowUps from the follow-up index, leaving out
-// deleted follow-ups.
-func fillFollowUps(tx kv.Tx, t *forumv1.Thread, id uint64) error {
+// deleted follow-ups and those in themes the actor may not see.
+func fillFollowUps(tx kv.Tx, access *themeAccess, t *forumv1.Thread, id uint64) error {
 	t.FollowUps = nil
 	p := u64(id)
 	var ids []uint64
@@ -89,7 +94,11 @@ func fillFollowUps(tx kv.Tx, t *forumv1.Thread, id uint64) error {
 		if err != nil {
 			return err
 		}
-		if child.DeleteTime == nil {
+		ok, err := access.allows(tx, child.Theme)
+		if err != nil {
+			return err
+		}
+		if ok && child.DeleteTime == nil {
 			t.FollowUps = append(t.FollowUps, child.Name)
 		}
 	}
@@ -140,7 +149,7 @@ func (s *Store) GetThread(ctx context.Context, actor Actor, name string) (*forum
 			return err
 		}
 		out = t
-		return fillFollowUps(tx, t, id)
+		return fillFollowUps(tx, newThemeAccess(actor), t, id)
 	})
 	return out, err
 }
@@ -156,20 +165,20 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 			th, err := getThread(tx, parseThreadID(name))
 			if err == nil {
 				out = th
-				err = fillFollowUps(tx, th, parseThreadID(name))
+				err = fillFollowUps(tx, newThemeAccess(actor), th, parseThreadID(name))
 			}
 			return err
 		}
-		if _, err := getTheme(tx, t.Theme); err != nil {
+		if _, err := visibleTheme(tx, actor, t.Theme); err != nil {
 			return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 		}
 		var parent uint64
 		if t.FollowUpOf != "" {
-			parent = parseThreadID(t.FollowUpOf)
-			p, err := getThread(tx, parent)
+			p, id, err := visibleThread(tx, actor, t.FollowUpOf)
 			if err != nil || p.DeleteTime != nil {
 				return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
 			}
+			parent = id
 		}
 		id, err := tx.NextSequence(bucketThreads)
 		if err != nil {
@@ -246,7 +255,7 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 			case "pinned":
 				next.Pinned = u.Pinned
 			case "theme":
-				if _, err := getTheme(tx, u.Theme); err != nil {
+				if _, err := visibleTheme(tx, actor, u.Theme); err != nil {
 					return InvalidField("thread.theme", "theme %s does not exist", u.Theme)
 				}
 				next.Theme = u.Theme
@@ -282,7 +291,7 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 			return err
 		}
 		out = next
-		return fillFollowUps(tx, next, id)
+		return fillFollowUps(tx, newThemeAccess(actor), next, id)
 	})
 	if err != nil {
 		return nil, err
@@ -335,7 +344,7 @@ func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEta
 			return err
 		}
 		out = cur
-		return fillFollowUps(tx, cur, id)
+		return fillFollowUps(tx, newThemeAccess(actor), cur, id)
 	})
 	if err != nil {
 		return nil, err
@@ -388,6 +397,7 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 		scanned := 0
 		var ierr error
 		authors := userCache{}
+		access := newThemeAccess(actor)
 		err := tx.Scan(bucket, start, end, reverse, func(k, _ []byte) bool {
 			if len(out) == q.PageSize || scanned == maxScan {
 				next = s.encodeToken(query, last)
@@ -402,6 +412,10 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 			}
 			if t.DeleteTime != nil && !(q.ShowDeleted && actor.mayChange(t.Author)) {
 				return true
+			}
+			var visible bool
+			if visible, ierr = access.allows(tx, t.Theme); ierr != nil || !visible {
+				return ierr == nil
 			}
 			var author *forumv1.User
 			if q.Filter.NeedsAuthor() {
@@ -422,7 +436,7 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 			return err
 		}
 		for _, t := range out {
-			if err := fillFollowUps(tx, t, parseThreadID(t.Name)); err != nil {
+			if err := fillFollowUps(tx, access, t, parseThreadID(t.Name)); err != nil {
 				return err
 			}
 		}

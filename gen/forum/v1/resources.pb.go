@@ -22,6 +22,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Who may see a theme.
+type ThemeVisibility int32
+
+const (
+	// Not set; treated as THEME_VISIBILITY_PUBLIC.
+	ThemeVisibility_THEME_VISIBILITY_UNSPECIFIED ThemeVisibility = 0
+	// Everyone, logged in or not.
+	ThemeVisibility_THEME_VISIBILITY_PUBLIC ThemeVisibility = 1
+	// Every logged-in user.
+	ThemeVisibility_THEME_VISIBILITY_MEMBERS ThemeVisibility = 2
+	// Members of the theme's groups (and conveners and admins).
+	ThemeVisibility_THEME_VISIBILITY_GROUPS ThemeVisibility = 3
+)
+
+// Enum value maps for ThemeVisibility.
+var (
+	ThemeVisibility_name = map[int32]string{
+		0: "THEME_VISIBILITY_UNSPECIFIED",
+		1: "THEME_VISIBILITY_PUBLIC",
+		2: "THEME_VISIBILITY_MEMBERS",
+		3: "THEME_VISIBILITY_GROUPS",
+	}
+	ThemeVisibility_value = map[string]int32{
+		"THEME_VISIBILITY_UNSPECIFIED": 0,
+		"THEME_VISIBILITY_PUBLIC":      1,
+		"THEME_VISIBILITY_MEMBERS":     2,
+		"THEME_VISIBILITY_GROUPS":      3,
+	}
+)
+
+func (x ThemeVisibility) Enum() *ThemeVisibility {
+	p := new(ThemeVisibility)
+	*p = x
+	return p
+}
+
+func (x ThemeVisibility) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ThemeVisibility) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[0].Descriptor()
+}
+
+func (ThemeVisibility) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[0]
+}
+
+func (x ThemeVisibility) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ThemeVisibility.Descriptor instead.
+func (ThemeVisibility) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{0}
+}
+
 // The kind of a thread.
 type ThreadKind int32
 
@@ -68,11 +125,11 @@ func (x ThreadKind) String() string {
 }
 
 func (ThreadKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[0].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[1].Descriptor()
 }
 
 func (ThreadKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[0]
+	return &file_forum_v1_resources_proto_enumTypes[1]
 }
 
 func (x ThreadKind) Number() protoreflect.EnumNumber {
@@ -81,7 +138,7 @@ func (x ThreadKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ThreadKind.Descriptor instead.
 func (ThreadKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{0}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{1}
 }
 
 // The state of a thread.
@@ -126,11 +183,11 @@ func (x ThreadState) String() string {
 }
 
 func (ThreadState) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[1].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[2].Descriptor()
 }
 
 func (ThreadState) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[1]
+	return &file_forum_v1_resources_proto_enumTypes[2]
 }
 
 func (x ThreadState) Number() protoreflect.EnumNumber {
@@ -139,7 +196,7 @@ func (x ThreadState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ThreadState.Descriptor instead.
 func (ThreadState) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 // The role of a user.
@@ -183,11 +240,11 @@ func (x Role) String() string {
 }
 
 func (Role) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[2].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
 }
 
 func (Role) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[2]
+	return &file_forum_v1_resources_proto_enumTypes[3]
 }
 
 func (x Role) Number() protoreflect.EnumNumber {
@@ -196,7 +253,7 @@ func (x Role) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Role.Descriptor instead.
 func (Role) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 // The state of a user account.
@@ -236,11 +293,11 @@ func (x UserState) String() string {
 }
 
 func (UserState) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (UserState) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[3]
+	return &file_forum_v1_resources_proto_enumTypes[4]
 }
 
 func (x UserState) Number() protoreflect.EnumNumber {
@@ -249,7 +306,7 @@ func (x UserState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UserState.Descriptor instead.
 func (UserState) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 // The kind of an organisation.
@@ -301,11 +358,11 @@ func (x OrganizationKind) String() string {
 }
 
 func (OrganizationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (OrganizationKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[4]
+	return &file_forum_v1_resources_proto_enumTypes[5]
 }
 
 func (x OrganizationKind) Number() protoreflect.EnumNumber {
@@ -314,7 +371,7 @@ func (x OrganizationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OrganizationKind.Descriptor instead.
 func (OrganizationKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 // What an API token may do. A token never does more than its owner's role
@@ -363,11 +420,11 @@ func (x TokenScope) String() string {
 }
 
 func (TokenScope) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (TokenScope) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[5]
+	return &file_forum_v1_resources_proto_enumTypes[6]
 }
 
 func (x TokenScope) Number() protoreflect.EnumNumber {
@@ -376,7 +433,7 @@ func (x TokenScope) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TokenScope.Descriptor instead.
 func (TokenScope) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 // A Theme groups threads under a subject such as "knowledge exchange".
@@ -402,7 +459,13 @@ type Theme struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the theme's current version (AIP-154). Output only; send it
 	// back on Update or Delete to make the change conditional.
-	Etag          string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Who may see the theme and everything in it. Defaults to PUBLIC. Whoever
+	// may not see a theme gets NOT_FOUND for it and its threads and replies.
+	Visibility ThemeVisibility `protobuf:"varint,9,opt,name=visibility,proto3,enum=forum.v1.ThemeVisibility" json:"visibility,omitempty"`
+	// For GROUPS visibility: the groups whose members see the theme,
+	// `groups/{group}`. Conveners and admins always see every theme.
+	Groups        []string `protobuf:"bytes,10,rep,name=groups,proto3" json:"groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -493,6 +556,122 @@ func (x *Theme) GetEtag() string {
 	return ""
 }
 
+func (x *Theme) GetVisibility() ThemeVisibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return ThemeVisibility_THEME_VISIBILITY_UNSPECIFIED
+}
+
+func (x *Theme) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// A Group is a private working group: its members may see the themes
+// restricted to it. Conveners and admins manage groups.
+type Group struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `groups/{group}`, where `{group}` is a lowercase
+	// slug. Output only; set `group_id` on create.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The group's name. Required, 1-100 characters.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// What the group works on. At most 2,000 characters.
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// The members, `users/{user}`, at most 1,000.
+	Members []string `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// A checksum of the current version (AIP-154). Output only.
+	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Group) Reset() {
+	*x = Group{}
+	mi := &file_forum_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Group) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Group) ProtoMessage() {}
+
+func (x *Group) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Group.ProtoReflect.Descriptor instead.
+func (*Group) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Group) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Group) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Group) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Group) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *Group) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Group) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Group) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // A Thread is a discussion under a theme.
 type Thread struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -544,7 +723,7 @@ type Thread struct {
 
 func (x *Thread) Reset() {
 	*x = Thread{}
-	mi := &file_forum_v1_resources_proto_msgTypes[1]
+	mi := &file_forum_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +735,7 @@ func (x *Thread) String() string {
 func (*Thread) ProtoMessage() {}
 
 func (x *Thread) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[1]
+	mi := &file_forum_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +748,7 @@ func (x *Thread) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Thread.ProtoReflect.Descriptor instead.
 func (*Thread) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Thread) GetName() string {
@@ -731,7 +910,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_forum_v1_resources_proto_msgTypes[2]
+	mi := &file_forum_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +922,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[2]
+	mi := &file_forum_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +935,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Reply) GetName() string {
@@ -867,7 +1046,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +1058,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1071,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *User) GetName() string {
@@ -1012,7 +1191,7 @@ type Organization struct {
 
 func (x *Organization) Reset() {
 	*x = Organization{}
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1203,7 @@ func (x *Organization) String() string {
 func (*Organization) ProtoMessage() {}
 
 func (x *Organization) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1216,7 @@ func (x *Organization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Organization.ProtoReflect.Descriptor instead.
 func (*Organization) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Organization) GetName() string {
@@ -1117,7 +1296,7 @@ type ApiToken struct {
 
 func (x *ApiToken) Reset() {
 	*x = ApiToken{}
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1308,7 @@ func (x *ApiToken) String() string {
 func (*ApiToken) ProtoMessage() {}
 
 func (x *ApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1321,7 @@ func (x *ApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
 func (*ApiToken) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApiToken) GetName() string {
@@ -1225,7 +1404,7 @@ type Invitation struct {
 
 func (x *Invitation) Reset() {
 	*x = Invitation{}
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1416,7 @@ func (x *Invitation) String() string {
 func (*Invitation) ProtoMessage() {}
 
 func (x *Invitation) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1429,7 @@ func (x *Invitation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
 func (*Invitation) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Invitation) GetName() string {
@@ -1306,7 +1485,7 @@ var File_forum_v1_resources_proto protoreflect.FileDescriptor
 
 const file_forum_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x18forum/v1/resources.proto\x12\bforum.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x02\n" +
+	"\x18forum/v1/resources.proto\x12\bforum.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x03\n" +
 	"\x05Theme\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -1317,7 +1496,22 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"\x8b\x05\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x129\n" +
+	"\n" +
+	"visibility\x18\t \x01(\x0e2\x19.forum.v1.ThemeVisibilityR\n" +
+	"visibility\x12\x16\n" +
+	"\x06groups\x18\n" +
+	" \x03(\tR\x06groups\"\x88\x02\n" +
+	"\x05Group\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x18\n" +
+	"\amembers\x18\x04 \x03(\tR\amembers\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\x8b\x05\n" +
 	"\x06Thread\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05theme\x18\x02 \x01(\tR\x05theme\x12\x14\n" +
@@ -1408,7 +1602,12 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\acreator\x18\x05 \x01(\tR\acreator\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x17\n" +
-	"\aused_by\x18\a \x01(\tR\x06usedBy*\x98\x01\n" +
+	"\aused_by\x18\a \x01(\tR\x06usedBy*\x8b\x01\n" +
+	"\x0fThemeVisibility\x12 \n" +
+	"\x1cTHEME_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17THEME_VISIBILITY_PUBLIC\x10\x01\x12\x1c\n" +
+	"\x18THEME_VISIBILITY_MEMBERS\x10\x02\x12\x1b\n" +
+	"\x17THEME_VISIBILITY_GROUPS\x10\x03*\x98\x01\n" +
 	"\n" +
 	"ThreadKind\x12\x1b\n" +
 	"\x17THREAD_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
@@ -1458,56 +1657,61 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 	return file_forum_v1_resources_proto_rawDescData
 }
 
-var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_forum_v1_resources_proto_goTypes = []any{
-	(ThreadKind)(0),               // 0: forum.v1.ThreadKind
-	(ThreadState)(0),              // 1: forum.v1.ThreadState
-	(Role)(0),                     // 2: forum.v1.Role
-	(UserState)(0),                // 3: forum.v1.UserState
-	(OrganizationKind)(0),         // 4: forum.v1.OrganizationKind
-	(TokenScope)(0),               // 5: forum.v1.TokenScope
-	(*Theme)(nil),                 // 6: forum.v1.Theme
-	(*Thread)(nil),                // 7: forum.v1.Thread
-	(*Reply)(nil),                 // 8: forum.v1.Reply
-	(*User)(nil),                  // 9: forum.v1.User
-	(*Organization)(nil),          // 10: forum.v1.Organization
-	(*ApiToken)(nil),              // 11: forum.v1.ApiToken
-	(*Invitation)(nil),            // 12: forum.v1.Invitation
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(ThemeVisibility)(0),          // 0: forum.v1.ThemeVisibility
+	(ThreadKind)(0),               // 1: forum.v1.ThreadKind
+	(ThreadState)(0),              // 2: forum.v1.ThreadState
+	(Role)(0),                     // 3: forum.v1.Role
+	(UserState)(0),                // 4: forum.v1.UserState
+	(OrganizationKind)(0),         // 5: forum.v1.OrganizationKind
+	(TokenScope)(0),               // 6: forum.v1.TokenScope
+	(*Theme)(nil),                 // 7: forum.v1.Theme
+	(*Group)(nil),                 // 8: forum.v1.Group
+	(*Thread)(nil),                // 9: forum.v1.Thread
+	(*Reply)(nil),                 // 10: forum.v1.Reply
+	(*User)(nil),                  // 11: forum.v1.User
+	(*Organization)(nil),          // 12: forum.v1.Organization
+	(*ApiToken)(nil),              // 13: forum.v1.ApiToken
+	(*Invitation)(nil),            // 14: forum.v1.Invitation
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	13, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	13, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	13, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 3: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
-	1,  // 4: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	13, // 5: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	13, // 6: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	13, // 7: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	13, // 8: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	13, // 9: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	13, // 10: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	13, // 11: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
-	2,  // 12: forum.v1.User.role:type_name -> forum.v1.Role
-	13, // 13: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	13, // 14: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 15: forum.v1.User.state:type_name -> forum.v1.UserState
-	4,  // 16: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
-	13, // 17: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	13, // 18: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 19: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
-	13, // 20: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
-	13, // 21: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	13, // 22: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
-	2,  // 23: forum.v1.Invitation.role:type_name -> forum.v1.Role
-	13, // 24: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	13, // 25: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	15, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	15, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	15, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: forum.v1.Theme.visibility:type_name -> forum.v1.ThemeVisibility
+	15, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
+	15, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 6: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
+	2,  // 7: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
+	15, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	15, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	15, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	15, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	15, // 12: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	15, // 13: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	15, // 14: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	3,  // 15: forum.v1.User.role:type_name -> forum.v1.Role
+	15, // 16: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	15, // 17: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 18: forum.v1.User.state:type_name -> forum.v1.UserState
+	5,  // 19: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
+	15, // 20: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	15, // 21: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 22: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
+	15, // 23: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
+	15, // 24: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	15, // 25: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
+	3,  // 26: forum.v1.Invitation.role:type_name -> forum.v1.Role
+	15, // 27: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	15, // 28: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -1520,8 +1724,8 @@ func file_forum_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   7,
+			NumEnums:      7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

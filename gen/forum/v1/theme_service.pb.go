@@ -249,8 +249,8 @@ type UpdateThemeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. The theme, with `name` set.
 	Theme *Theme `protobuf:"bytes,1,opt,name=theme,proto3" json:"theme,omitempty"`
-	// The fields to change: `display_name`, `description`. Empty means every
-	// field that is set in `theme`.
+	// The fields to change: `display_name`, `description`, `visibility`,
+	// `groups`. Empty means every field that is set in `theme`.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

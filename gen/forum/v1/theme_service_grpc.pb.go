@@ -35,7 +35,7 @@ const (
 type ThemeServiceClient interface {
 	// Gets a theme by name.
 	GetTheme(ctx context.Context, in *GetThemeRequest, opts ...grpc.CallOption) (*Theme, error)
-	// Lists themes in name order.
+	// Lists the themes the caller may see, in name order.
 	ListThemes(ctx context.Context, in *ListThemesRequest, opts ...grpc.CallOption) (*ListThemesResponse, error)
 	// Creates a theme.
 	CreateTheme(ctx context.Context, in *CreateThemeRequest, opts ...grpc.CallOption) (*Theme, error)
@@ -113,7 +113,7 @@ func (c *themeServiceClient) DeleteTheme(ctx context.Context, in *DeleteThemeReq
 type ThemeServiceServer interface {
 	// Gets a theme by name.
 	GetTheme(context.Context, *GetThemeRequest) (*Theme, error)
-	// Lists themes in name order.
+	// Lists the themes the caller may see, in name order.
 	ListThemes(context.Context, *ListThemesRequest) (*ListThemesResponse, error)
 	// Creates a theme.
 	CreateTheme(context.Context, *CreateThemeRequest) (*Theme, error)

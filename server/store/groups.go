@@ -1,0 +1,324 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
+)
+
+func groupSlug(name string) string { return strings.TrimPrefix(name, "groups/") }
+
+func groupMemberKey(slug string, user uint64) []byte { return orgUserKey(slug, user) }
+
+func groupThemeKey(group, theme string) []byte { return append(themePrefix(group), theme...) }
+
+func getGroup(tx kv.Tx, name string) (*forumv1.Group, error) {
+	g := new(forumv1.Group)
+	ok, err := getProto(tx, bucketGroups, []byte(groupSlug(name)), g)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: group %s", ErrNotFound, name)
+	}
+	return g, nil
+}
+
+// isMember reports whether actor belongs to group slug.
+func isMember(tx kv.Tx, actor Actor, slug string) (bool, error) {
+	id, err := ParseUserName(actor.User)
+	if err != nil {
+		return false, nil
+	}
+	v, err := tx.Get(bucketGroupMembers, groupMemberKey(slug, id))
+	return v != nil, err
+}
+
+// maySeeGroup reports whether the actor may see a group: moderators see all
+// groups, others the groups they belong to.
+func maySeeGroup(tx kv.Tx, actor Actor, slug string) (bool, error) {
+	if actor.Moderator() {
+		return true, nil
+	}
+	return isMember(tx, actor, slug)
+}
+
+// visibleGroup loads a group the actor may see; others are NotFound.
+func visibleGroup(tx kv.Tx, actor Actor, name string) (*forumv1.Group, error) {
+	ok, err := maySeeGroup(tx, actor, groupSlug(name))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: group %s", ErrNotFound, name)
+	}
+	return getGroup(tx, name)
+}
+
+// GetGroup returns a group the actor may see.
+func (s *Store) GetGroup(ctx context.Context, actor Actor, name string) (*forumv1.Group, error) {
+	var out *forumv1.Group
+	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		out, err = visibleGroup(tx, actor, name)
+		return err
+	})
+	return out, err
+}
+
+// ListGroups returns the groups the actor may see, in name order.
+func (s *Store) ListGroups(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Group, string, error) {
+	query := "ListGroups\x00" + actor.User
+	cursor, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var start []byte
+	if cursor != nil {
+		start = after(cursor)
+	}
+	var out []*forumv1.Group
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var last []byte
+		var ierr error
+		err := tx.Scan(bucketGroups, start, nil, false, func(k, v []byte) bool {
+			var ok bool
+			if ok, ierr = maySeeGroup(tx, actor, string(k)); ierr != nil {
+				return false
+			} else if !ok {
+				return true
+			}
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			last = append(last[:0], k...)
+			g := new(forumv1.Group)
+			if ierr = proto.Unmarshal(v, g); ierr != nil {
+				return false
+			}
+			out = append(out, g)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
+// setMembers replaces the membership index of group slug from old to new.
+func setMembers(tx kv.Tx, slug string, old, new []string) error {
+	for _, m := range old {
+		if !slices.Contains(new, m) {
+			id, _ := ParseUserName(m)
+			if err := tx.Delete(bucketGroupMembers, groupMemberKey(slug, id)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range new {
+		id, err := ParseUserName(m)
+		if err != nil {
+			return InvalidField("group.members", "%v", err)
+		}
+		if _, err := getUser(tx, id); err != nil {
+			return InvalidField("group.members", "user %s does not exist", m)
+		}
+		if err := tx.Put(bucketGroupMembers, groupMemberKey(slug, id), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateGroup creates `groups/{slug}`. Only moderators may.
+func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *forumv1.Group, requestID string) (*forumv1.Group, error) {
+	if !actor.Moderator() {
+		return nil, fmt.Errorf("%w: only conveners and admins create groups", ErrPermissionDenied)
+	}
+	var out *forumv1.Group
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		if name, err := replay(tx, actor, "CreateGroup", requestID); err != nil {
+			return err
+		} else if name != "" {
+			out, err = getGroup(tx, name)
+			return err
+		}
+		if v, err := tx.Get(bucketGroups, []byte(slug)); err != nil {
+			return err
+		} else if v != nil {
+			return fmt.Errorf("%w: group groups/%s", ErrAlreadyExists, slug)
+		}
+		now := s.timestamp(nil)
+		out = &forumv1.Group{
+			Name:        "groups/" + slug,
+			DisplayName: g.GetDisplayName(),
+			Description: g.GetDescription(),
+			Members:     slices.Clone(g.GetMembers()),
+			CreateTime:  now,
+			UpdateTime:  now,
+			Etag:        etag(now),
+		}
+		if err := setMembers(tx, slug, nil, out.Members); err != nil {
+			return err
+		}
+		if err := putProto(tx, bucketGroups, []byte(slug), out); err != nil {
+			return err
+		}
+		return remember(tx, actor, "CreateGroup", requestID, out.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateGroup changes the fields named in paths (display_name,
+// description, members). Only moderators may.
+func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, paths []string) (*forumv1.Group, error) {
+	if !actor.Moderator() {
+		return nil, fmt.Errorf("%w: only conveners and admins change groups", ErrPermissionDenied)
+	}
+	var out *forumv1.Group
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, err := getGroup(tx, g.GetName())
+		if err != nil {
+			return err
+		}
+		if err := checkEtag("group.etag", g.GetEtag(), cur.Etag); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			switch p {
+			case "display_name":
+				cur.DisplayName = g.GetDisplayName()
+			case "description":
+				cur.Description = g.GetDescription()
+			case "members":
+				if err := setMembers(tx, groupSlug(cur.Name), cur.Members, g.GetMembers()); err != nil {
+					return err
+				}
+				cur.Members = slices.Clone(g.GetMembers())
+			default:
+				return InvalidField("update_mask", "%q cannot be updated", p)
+			}
+		}
+		cur.UpdateTime = s.timestamp(cur.UpdateTime)
+		cur.Etag = etag(cur.UpdateTime)
+		out = cur
+		return putProto(tx, bucketGroups, []byte(groupSlug(cur.Name)), cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteGroup deletes a group no theme is restricted to.
+func (s *Store) DeleteGroup(ctx context.Context, actor Actor, name, wantEtag string) error {
+	if !actor.Moderator() {
+		return fmt.Errorf("%w: only conveners and admins delete groups", ErrPermissionDenied)
+	}
+	return s.kv.Update(ctx, func(tx kv.Tx) error {
+		cur, err := getGroup(tx, name)
+		if err != nil {
+			return err
+		}
+		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
+			return err
+		}
+		slug := groupSlug(name)
+		p := themePrefix(slug)
+		used := false
+		if err := tx.Scan(bucketGroupThemes, p, prefixEnd(p), false, func(k, v []byte) bool {
+			used = true
+			return false
+		}); err != nil {
+			return err
+		}
+		if used {
+			return fmt.Errorf("%w: themes are still restricted to %s", ErrFailedPrecondition, name)
+		}
+		if err := setMembers(tx, slug, cur.Members, nil); err != nil {
+			return err
+		}
+		return tx.Delete(bucketGroups, []byte(slug))
+	})
+}
+
+// setThemeGroups replaces the groups a theme is restricted to in the
+// groupThemes index; every new group must exist.
+func setThemeGroups(tx kv.Tx, theme string, old, new []string) error {
+	for _, g := range old {
+		if err := tx.Delete(bucketGroupThemes, groupThemeKey(groupSlug(g), theme)); err != nil {
+			return err
+		}
+	}
+	for _, g := range new {
+		if _, err := getGroup(tx, g); err != nil {
+			return InvalidField("theme.groups", "group %s does not exist", g)
+		}
+		if err := tx.Put(bucketGroupThemes, groupThemeKey(groupSlug(g), theme), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maySeeTheme reports whether the actor may see theme t and what is in it.
+func maySeeTheme(tx kv.Tx, actor Actor, t *forumv1.Theme) (bool, error) {
+	switch t.GetVisibility() {
+	case forumv1.ThemeVisibility_THEME_VISIBILITY_MEMBERS:
+		return actor.User != "", nil
+	case forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS:
+		if actor.Moderator() {
+			return true, nil
+		}
+		for _, g := range t.GetGroups() {
+			if ok, err := isMember(tx, actor, groupSlug(g)); err != nil || ok {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// themeAccess caches, for one transaction, which themes the actor may see.
+type themeAccess struct {
+	actor Actor
+	seen  map[string]bool
+}
+
+func newThemeAccess(actor Actor) *themeAccess {
+	return &themeAccess{actor: actor, seen: map[string]bool{}}
+}
+
+// allows reports whether the actor may see the theme named name; a theme
+// that does not exist is not visible.
+func (a *themeAccess) allows(tx kv.Tx, name string) (bool, error) {
+	if ok, found := a.seen[name]; found {
+		return ok, nil
+	}
+	t := new(forumv1.Theme)
+	found, err := getProto(tx, bucketThemes, []byte(themeSlug(name)), t)
+	if err != nil {
+		return false, err
+	}
+	ok := false
+	if found {
+		if ok, err = maySeeTheme(tx, a.actor, t); err != nil {
+			return false, err
+		}
+	}
+	a.seen[name] = ok
+	return ok, nil
+}
