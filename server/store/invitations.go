@@ -226,4 +226,3 @@ func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, ti
 	}
 	return out, expire, nil
 }
-

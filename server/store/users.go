@@ -223,4 +223,3 @@ func (s *Store) Credentials(ctx context.Context, username string) (*forumv1.User
 	})
 	return u, string(hash), err
 }
-
