@@ -81,31 +81,33 @@ var accessTable = map[string]access{
 
 // allows reports whether a caller meets a: role is the caller's role
 // (ROLE_UNSPECIFIED for anonymous callers), scopes an API token's scopes
-// (nil for a login session).
+// (nil for a login session). Scopes are ordered: READ < WRITE < MODERATE <
+// ADMIN, and a token may do what its highest scope allows.
 func (a access) allows(role forumv1.Role, scopes []forumv1.TokenScope) bool {
 	isToken := scopes != nil
+	scope := slices.Max(append([]forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_UNSPECIFIED}, scopes...))
 	switch a {
 	case public:
 		return true
 	case member:
-		return role != forumv1.Role_ROLE_UNSPECIFIED && (!isToken || slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_WRITE))
+		return role != forumv1.Role_ROLE_UNSPECIFIED && (!isToken || scope >= forumv1.TokenScope_TOKEN_SCOPE_WRITE)
 	case session:
 		return role != forumv1.Role_ROLE_UNSPECIFIED && !isToken
 	case moderator:
 		return (role == forumv1.Role_ROLE_CONVENER || role == forumv1.Role_ROLE_ADMIN) &&
-			(!isToken || slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_MODERATE))
+			(!isToken || scope >= forumv1.TokenScope_TOKEN_SCOPE_MODERATE)
 	case admin:
-		return role == forumv1.Role_ROLE_ADMIN && (!isToken || slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_ADMIN))
+		return role == forumv1.Role_ROLE_ADMIN && (!isToken || scope >= forumv1.TokenScope_TOKEN_SCOPE_ADMIN)
 	}
 	return false
 }
 
 // scopeRole is the highest role an API token with these scopes acts with.
 func scopeRole(scopes []forumv1.TokenScope) forumv1.Role {
-	switch {
-	case slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_ADMIN):
+	switch slices.Max(append([]forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_UNSPECIFIED}, scopes...)) {
+	case forumv1.TokenScope_TOKEN_SCOPE_ADMIN:
 		return forumv1.Role_ROLE_ADMIN
-	case slices.Contains(scopes, forumv1.TokenScope_TOKEN_SCOPE_MODERATE):
+	case forumv1.TokenScope_TOKEN_SCOPE_MODERATE:
 		return forumv1.Role_ROLE_CONVENER
 	}
 	return forumv1.Role_ROLE_MEMBER

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"time"
@@ -239,4 +240,10 @@ func (s *Store) Digest(ctx context.Context) (string, error) {
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// WriteTo writes a consistent copy of the database file to w while the
+// store keeps serving (a hot backup), and returns the bytes written.
+func (s *Store) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
+	return s.kv.WriteTo(ctx, w)
 }

@@ -374,8 +374,9 @@ func (OrganizationKind) EnumDescriptor() ([]byte, []int) {
 	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
-// What an API token may do. A token never does more than its owner's role
-// allows at the time of the call.
+// What an API token may do. Scopes are ordered, READ < WRITE < MODERATE <
+// ADMIN, and each includes those below it. A token never does more than its
+// owner's role allows at the time of the call.
 type TokenScope int32
 
 const (
@@ -1276,7 +1277,7 @@ type ApiToken struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// What the token is for, e.g. "reporting job". Required, 1-100 characters.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// What the token may do. Required; READ is implied by any other scope.
+	// What the token may do. Required; the highest scope counts.
 	Scopes []TokenScope `protobuf:"varint,3,rep,packed,name=scopes,proto3,enum=forum.v1.TokenScope" json:"scopes,omitempty"`
 	// When the token stops working. On create, defaults to 90 days from now;
 	// at most one year.
