@@ -1,0 +1,145 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/forumhq/forum/client"
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+)
+
+// These examples need a running forum server, so they are compiled but not
+// run.
+
+// Log in with a username and password. The Client sends the token it got
+// from then on; keep resp.Token to log in later with WithToken instead.
+func ExampleClient_Login() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "127.0.0.1:7070", client.WithTimeout(30*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	resp, err := c.Login(ctx, "amina", os.Getenv("FORUM_PASSWORD"))
+	if errors.Is(err, client.ErrUnauthenticated) {
+		log.Fatal("wrong username or password")
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("logged in as %s until %s\n", resp.GetUser().GetDisplayName(), resp.GetExpireTime().AsTime())
+}
+
+// List the open threads of a theme, most recently active first. The
+// iterator fetches the pages as the loop needs them.
+func ExampleClient_Threads() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	req := &forumv1.ListThreadsRequest{
+		Filter: `theme = "themes/reciprocal-volunteering" AND state = OPEN`,
+	}
+	for thread, err := range c.Threads(ctx, req) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\t%d replies\t%s\n", thread.GetName(), thread.GetReplyCount(), thread.GetTitle())
+	}
+}
+
+// Post a reply. CreateReply gives the request a request_id, so the retries
+// after a lost connection never post it twice.
+func ExampleClient_CreateReply() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	reply, err := c.CreateReply(ctx, "threads/12", &forumv1.Reply{
+		Body: "We pair each volunteer with a **mentor** from the host organisation.",
+	})
+	switch {
+	case errors.Is(err, client.ErrFailedPrecondition):
+		log.Fatal("the thread is locked")
+	case errors.Is(err, client.ErrInvalidArgument):
+		for _, v := range client.FieldViolations(err) {
+			log.Printf("%s: %s", v.Field, v.Description)
+		}
+		os.Exit(1)
+	case err != nil:
+		log.Fatal(err)
+	}
+	fmt.Println("posted", reply.GetName())
+}
+
+// Open a follow-up of a conference thread, as a convener does after the
+// conference, and mark the original thread resolved.
+func ExampleClient_CreateFollowUp() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	followUp, err := c.CreateFollowUp(ctx, "threads/12", &forumv1.Thread{
+		Title: "Follow-up: mentoring hosted volunteers",
+		Body:  "Actions agreed in Nairobi:\n\n1. Share the mentoring guide.\n2. Report back in June.",
+	})
+	if errors.Is(err, client.ErrPermissionDenied) {
+		log.Fatal("only conveners and admins open follow-ups")
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("opened", followUp.GetName())
+
+	thread, err := c.ThreadService().GetThread(ctx, &forumv1.GetThreadRequest{Name: "threads/12"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.ThreadService().UpdateThread(ctx, &forumv1.UpdateThreadRequest{
+		Thread: &forumv1.Thread{Name: thread.GetName(), State: forumv1.ThreadState_THREAD_STATE_RESOLVED, Etag: thread.GetEtag()},
+	})
+	if errors.Is(err, client.ErrConflict) {
+		log.Fatal("someone changed the thread meanwhile; read it again")
+	} else if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Wait as long as the server asks when it is rate limiting.
+func ExampleRetryDelay() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	for {
+		theme, err := c.ThemeService().GetTheme(ctx, &forumv1.GetThemeRequest{Name: "themes/joint-programmes"})
+		if errors.Is(err, client.ErrRateLimited) {
+			delay, ok := client.RetryDelay(err)
+			if !ok {
+				delay = time.Second
+			}
+			time.Sleep(delay)
+			continue
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(theme.GetDisplayName())
+		return
+	}
+}

@@ -1,0 +1,599 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/forumhq/forum/client"
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+)
+
+func (a *app) threadsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "threads",
+		Aliases: []string{"thread"},
+		Short:   "Work with threads",
+		Example: `  forumctl threads list --theme joint-programmes
+  forumctl threads show 12
+  forumctl threads follow-up 12 --title "Follow-up: mentoring" --body-file notes.md
+  forumctl threads resolve 12`,
+		Args: groupArgs,
+		RunE: groupRun,
+	}
+	cmd.AddCommand(
+		a.threadsListCommand(),
+		a.threadsShowCommand(),
+		a.threadsCreateCommand(),
+		a.threadsFollowUpCommand(),
+		a.threadStateCommand("resolve", forumv1.ThreadState_THREAD_STATE_RESOLVED,
+			"Mark a thread resolved", "The question was answered or the follow-up done; replies stay open. Authors, conveners and admins may resolve."),
+		a.threadStateCommand("lock", forumv1.ThreadState_THREAD_STATE_LOCKED,
+			"Lock a thread: no more replies", "Conveners and admins only."),
+		a.threadStateCommand("reopen", forumv1.ThreadState_THREAD_STATE_OPEN,
+			"Open a resolved or locked thread again", "Authors may reopen their resolved threads; only conveners and admins unlock."),
+	)
+	return cmd
+}
+
+// threadNumber matches the forms a thread can be named in: 12, threads/12.
+var threadNumber = regexp.MustCompile(`^(?:threads/)?([0-9]+)$`)
+
+// threadName returns the resource name of a thread given as 12 or
+// threads/12.
+func threadName(arg string) (string, error) {
+	m := threadNumber.FindStringSubmatch(strings.TrimSpace(arg))
+	if m == nil {
+		return "", usagef("%q is not a thread: give its number (12) or name (threads/12)", arg)
+	}
+	return "threads/" + m[1], nil
+}
+
+// replyNumber matches the forms a reply can be named in: 12/3,
+// threads/12/replies/3.
+var replyNumber = regexp.MustCompile(`^(?:threads/([0-9]+)/replies/([0-9]+)|([0-9]+)/([0-9]+))$`)
+
+// replyName returns the resource name of a reply given as
+// threads/12/replies/3 or 12/3.
+func replyName(arg string) (string, error) {
+	m := replyNumber.FindStringSubmatch(strings.TrimSpace(arg))
+	if m == nil {
+		return "", usagef("%q is not a reply: give its name (threads/12/replies/3) or THREAD/REPLY (12/3)", arg)
+	}
+	if m[1] != "" {
+		return "threads/" + m[1] + "/replies/" + m[2], nil
+	}
+	return "threads/" + m[3] + "/replies/" + m[4], nil
+}
+
+// themeName returns the resource name of a theme given as a slug or as
+// themes/slug.
+func themeName(arg string) string {
+	if strings.HasPrefix(arg, "themes/") {
+		return arg
+	}
+	return "themes/" + arg
+}
+
+// enumFlag maps the words a flag accepts to enum value names.
+func enumFlag(flag, value string, words map[string]string) (string, error) {
+	if v, ok := words[strings.ToLower(value)]; ok {
+		return v, nil
+	}
+	return "", usagef("--%s %q: use one of %s", flag, value, strings.Join(slices.Sorted(maps.Keys(words)), ", "))
+}
+
+var (
+	kindWords  = map[string]string{"discussion": "DISCUSSION", "question": "QUESTION", "follow-up": "FOLLOW_UP", "announcement": "ANNOUNCEMENT"}
+	stateWords = map[string]string{"open": "OPEN", "resolved": "RESOLVED", "locked": "LOCKED"}
+)
+
+// completeThemes completes --theme with the server's themes.
+func (a *app) completeThemes(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	c, _, err := a.dial(cmd, false)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer c.Close()
+	var out []string
+	for th, err := range c.Themes(cmd.Context(), nil) {
+		if err != nil {
+			break
+		}
+		out = append(out, strings.TrimPrefix(th.GetName(), "themes/")+"\t"+th.GetDisplayName())
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+func (a *app) threadsListCommand() *cobra.Command {
+	var (
+		format, theme, kind, state, author, tag, order string
+		limit                                          int
+	)
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List threads, most recently active first",
+		Long: `List threads, pinned and most recently active first (--order created: newest
+first). The filters combine: all must match.`,
+		Example: `  forumctl threads list
+  forumctl threads list --theme reciprocal-volunteering --state open
+  forumctl threads list --kind follow-up --author me --limit 0 -o json`,
+		Args: exactArgs(),
+		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if limit < 0 {
+				return usagef("--limit must be 0 (all) or more")
+			}
+			var filters []string
+			if theme != "" {
+				filters = append(filters, fmt.Sprintf("theme = %q", themeName(theme)))
+			}
+			if kind != "" {
+				k, err := enumFlag("kind", kind, kindWords)
+				if err != nil {
+					return err
+				}
+				filters = append(filters, "kind = "+k)
+			}
+			if state != "" {
+				s, err := enumFlag("state", state, stateWords)
+				if err != nil {
+					return err
+				}
+				filters = append(filters, "state = "+s)
+			}
+			if tag != "" {
+				filters = append(filters, fmt.Sprintf("tag = %q", tag))
+			}
+			req := &forumv1.ListThreadsRequest{PageSize: 100}
+			if limit > 0 && limit < 100 {
+				req.PageSize = int32(limit)
+			}
+			switch order {
+			case "activity":
+			case "created":
+				req.OrderBy = "create_time desc"
+			default:
+				return usagef("--order %q: use activity or created", order)
+			}
+			c, _, err := a.dial(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx := cmd.Context()
+			if author != "" {
+				name, err := resolveUser(ctx, c, author)
+				if err != nil {
+					return err
+				}
+				filters = append(filters, fmt.Sprintf("author = %q", name))
+			}
+			req.Filter = strings.Join(filters, " AND ")
+			all := &forumv1.ListThreadsResponse{}
+			for th, err := range c.Threads(ctx, req) {
+				if err != nil {
+					return err
+				}
+				all.Threads = append(all.Threads, th)
+				if limit > 0 && len(all.Threads) == limit {
+					break
+				}
+			}
+			if format != formatTable {
+				return writeData(a.stdout, format, all)
+			}
+			if len(all.Threads) == 0 {
+				fmt.Fprintln(a.stderr, "No threads match.")
+				return nil
+			}
+			n := newNames(c)
+			t := newTable(a.stdout)
+			row(t, "THREAD", "KIND", "STATE", "REPLIES", "AUTHOR", "LAST ACTIVITY", "TITLE")
+			for _, th := range all.Threads {
+				title := th.GetTitle()
+				if th.GetPinned() {
+					title = "[pinned] " + title
+				}
+				row(t, th.GetName(), kindWord(th.GetKind()), stateWord(th.GetState()),
+					strconv.FormatInt(th.GetReplyCount(), 10), n.user(ctx, th.GetAuthor()),
+					timeText(th.GetLastActivityTime()), title)
+			}
+			return t.Flush()
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&theme, "theme", "", "only threads of this theme (slug or themes/slug)")
+	f.StringVar(&kind, "kind", "", "only threads of this kind: discussion, question, follow-up or announcement")
+	f.StringVar(&state, "state", "", "only threads in this state: open, resolved or locked")
+	f.StringVar(&author, "author", "", "only threads by this user: a username, users/N, or me")
+	f.StringVar(&tag, "tag", "", "only threads with this tag")
+	f.StringVar(&order, "order", "activity", "activity (pinned, then last active first) or created (newest first)")
+	f.IntVar(&limit, "limit", 30, "show at most this many threads; 0 shows all")
+	addOutputFlag(cmd, &format)
+	_ = cmd.RegisterFlagCompletionFunc("theme", a.completeThemes)
+	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions([]string{"discussion", "question", "follow-up", "announcement"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{"open", "resolved", "locked"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("order", cobra.FixedCompletions([]string{"activity", "created"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// resolveUser returns the resource name of a user given as users/N, N, me
+// (the logged-in user) or a username.
+func resolveUser(ctx context.Context, c *client.Client, who string) (string, error) {
+	switch {
+	case who == "me":
+		u, err := c.UserService().GetUser(ctx, &forumv1.GetUserRequest{Name: "users/me"})
+		if err != nil {
+			return "", err
+		}
+		return u.GetName(), nil
+	case strings.HasPrefix(who, "users/"):
+		return who, nil
+	case isDigits(who):
+		return "users/" + who, nil
+	}
+	for u, err := range c.Users(ctx, &forumv1.ListUsersRequest{PageSize: 100}) {
+		if err != nil {
+			return "", err
+		}
+		if u.GetUsername() == who {
+			return u.GetName(), nil
+		}
+	}
+	return "", fmt.Errorf("%w: no user is called %q", client.ErrNotFound, who)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// names looks up and caches the display names of users.
+type names struct {
+	c     *client.Client
+	users map[string]string
+}
+
+func newNames(c *client.Client) *names { return &names{c: c, users: map[string]string{}} }
+
+// user returns the display name of the user called name, or name itself if
+// it cannot be found.
+func (n *names) user(ctx context.Context, name string) string {
+	if name == "" {
+		return "-"
+	}
+	if d, ok := n.users[name]; ok {
+		return d
+	}
+	d := name
+	if u, err := n.c.UserService().GetUser(ctx, &forumv1.GetUserRequest{Name: name}); err == nil && u.GetDisplayName() != "" {
+		d = u.GetDisplayName()
+	}
+	n.users[name] = d
+	return d
+}
+
+// threadWithReplies is a thread and all its replies.
+func threadWithReplies(ctx context.Context, c *client.Client, name string) (*forumv1.Thread, []*forumv1.Reply, error) {
+	th, err := c.ThreadService().GetThread(ctx, &forumv1.GetThreadRequest{Name: name})
+	if err != nil {
+		return nil, nil, err
+	}
+	var replies []*forumv1.Reply
+	for r, err := range c.Replies(ctx, &forumv1.ListRepliesRequest{Parent: name, PageSize: 100}) {
+		if err != nil {
+			return nil, nil, err
+		}
+		replies = append(replies, r)
+	}
+	return th, replies, nil
+}
+
+func (a *app) threadsShowCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "show THREAD",
+		Short: "Show a thread and its replies",
+		Long: `Show a thread and all its replies, oldest first. THREAD is the thread's number
+(12) or name (threads/12). -o json and yaml give {"thread": ..., "replies": [...]}
+with the API's field names.`,
+		Example: `  forumctl threads show 12
+  forumctl threads show threads/12 -o json | jq '.replies | length'`,
+		Args:              exactArgs("THREAD"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			name, err := threadName(args[0])
+			if err != nil {
+				return err
+			}
+			c, _, err := a.dial(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx := cmd.Context()
+			th, replies, err := threadWithReplies(ctx, c, name)
+			if err != nil {
+				return err
+			}
+			if format != formatTable {
+				out := struct {
+					Thread  json.RawMessage   `json:"thread"`
+					Replies []json.RawMessage `json:"replies"`
+				}{Thread: protoJSON(th), Replies: []json.RawMessage{}}
+				for _, r := range replies {
+					out.Replies = append(out.Replies, protoJSON(r))
+				}
+				return writeData(a.stdout, format, out)
+			}
+			a.showThread(ctx, c, th, replies)
+			return nil
+		}),
+	}
+	addOutputFlag(cmd, &format)
+	return cmd
+}
+
+// showThread writes a thread and its replies for reading in a terminal.
+func (a *app) showThread(ctx context.Context, c *client.Client, th *forumv1.Thread, replies []*forumv1.Reply) {
+	n := newNames(c)
+	w := a.stdout
+	fmt.Fprintln(w, th.GetTitle())
+	meta := []string{th.GetName(), th.GetTheme(), kindWord(th.GetKind()), stateWord(th.GetState())}
+	if th.GetPinned() {
+		meta = append(meta, "pinned")
+	}
+	meta = append(meta, plural(th.GetReplyCount(), "reply", "replies"))
+	fmt.Fprintln(w, strings.Join(meta, " · "))
+	fmt.Fprintf(w, "by %s, %s\n", n.user(ctx, th.GetAuthor()), timeText(th.GetCreateTime()))
+	if len(th.GetTags()) > 0 {
+		fmt.Fprintf(w, "tags: %s\n", strings.Join(th.GetTags(), ", "))
+	}
+	if th.GetFollowUpOf() != "" {
+		fmt.Fprintf(w, "follows up: %s\n", th.GetFollowUpOf())
+	}
+	if len(th.GetFollowUps()) > 0 {
+		fmt.Fprintf(w, "follow-ups: %s\n", strings.Join(th.GetFollowUps(), ", "))
+	}
+	if th.GetDeleteTime() != nil {
+		fmt.Fprintf(w, "deleted %s\n", timeText(th.GetDeleteTime()))
+	}
+	if body := strings.TrimSpace(th.GetBody()); body != "" {
+		fmt.Fprintf(w, "\n%s\n", body)
+	}
+	for _, r := range replies {
+		head := fmt.Sprintf("%s · %s · %s", r.GetName(), n.user(ctx, r.GetAuthor()), timeText(r.GetCreateTime()))
+		if r.GetEditCount() > 0 {
+			head += fmt.Sprintf(" · edited %d×", r.GetEditCount())
+		}
+		if r.GetInReplyTo() != "" {
+			head += " · in reply to " + r.GetInReplyTo()
+		}
+		fmt.Fprintf(w, "\n── %s\n", head)
+		if r.GetDeleteTime() != nil {
+			fmt.Fprintln(w, "[deleted]")
+			continue
+		}
+		fmt.Fprintln(w, strings.TrimSpace(r.GetBody()))
+	}
+}
+
+// readBody returns the body given by --body or --body-file (a path, or -
+// for standard input), and whether one was given.
+func (a *app) readBody(text, file string, textSet bool) (string, bool, error) {
+	switch {
+	case textSet && file != "":
+		return "", false, usagef("give --body or --body-file, not both")
+	case textSet:
+		return text, true, nil
+	case file == "-":
+		data, err := io.ReadAll(a.stdin)
+		if err != nil {
+			return "", false, fmt.Errorf("read the body from standard input: %w", err)
+		}
+		return string(data), true, nil
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", false, fmt.Errorf("read the body: %w", err)
+		}
+		return string(data), true, nil
+	}
+	return "", false, nil
+}
+
+// addBodyFlags adds --body and --body-file.
+func addBodyFlags(cmd *cobra.Command, text, file *string, what string) {
+	cmd.Flags().StringVar(text, "body", "", "the "+what+" in Markdown")
+	cmd.Flags().StringVar(file, "body-file", "", "read the "+what+" (Markdown) from this file; - reads standard input")
+}
+
+// writeResult writes the result of a change: a line of text for -o table,
+// the resource for json and yaml.
+func (a *app) writeResult(format string, m proto.Message, line string) error {
+	if format != formatTable {
+		return writeData(a.stdout, format, m)
+	}
+	fmt.Fprintln(a.stdout, line)
+	return nil
+}
+
+func (a *app) threadsCreateCommand() *cobra.Command {
+	var (
+		format, theme, title, kind, body, bodyFile string
+		tags                                       []string
+	)
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Start a thread",
+		Example: `  forumctl threads create --theme joint-programmes --title "Joint programme ideas"
+  forumctl threads create --theme knowledge-exchange --title "Visa delays?" --kind question --body-file question.md
+  echo "What worked for you?" | forumctl threads create --theme reciprocal-volunteering --title Hosting --body-file -`,
+		Args: exactArgs(),
+		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			k, err := enumFlag("kind", kind, map[string]string{"discussion": "DISCUSSION", "question": "QUESTION", "announcement": "ANNOUNCEMENT"})
+			if err != nil {
+				return err
+			}
+			text, _, err := a.readBody(body, bodyFile, cmd.Flags().Changed("body"))
+			if err != nil {
+				return err
+			}
+			c, _, err := a.dial(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			th, err := c.CreateThread(cmd.Context(), &forumv1.Thread{
+				Theme: themeName(theme),
+				Title: title,
+				Body:  text,
+				Kind:  forumv1.ThreadKind(forumv1.ThreadKind_value["THREAD_KIND_"+k]),
+				Tags:  tags,
+			})
+			if err != nil {
+				return err
+			}
+			return a.writeResult(format, th, fmt.Sprintf("Created %s: %s", th.GetName(), th.GetTitle()))
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&theme, "theme", "", "the theme (slug or themes/slug); required")
+	f.StringVar(&title, "title", "", "the title; required")
+	f.StringVar(&kind, "kind", "discussion", "discussion, question or announcement (conveners and admins)")
+	f.StringSliceVar(&tags, "tag", nil, "a tag (repeat, or separate with commas)")
+	addBodyFlags(cmd, &body, &bodyFile, "body")
+	addOutputFlag(cmd, &format)
+	_ = cmd.MarkFlagRequired("theme")
+	_ = cmd.MarkFlagRequired("title")
+	_ = cmd.RegisterFlagCompletionFunc("theme", a.completeThemes)
+	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions([]string{"discussion", "question", "announcement"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func (a *app) threadsFollowUpCommand() *cobra.Command {
+	var (
+		format, theme, title, body, bodyFile string
+		tags                                 []string
+	)
+	cmd := &cobra.Command{
+		Use:   "follow-up THREAD",
+		Short: "Open a follow-up of a thread (conveners and admins)",
+		Long: `Open a follow-up thread of THREAD, for instance after a conference: it is
+linked to THREAD, whose follow-ups list it. It goes in THREAD's theme unless
+--theme says otherwise.`,
+		Example: `  forumctl threads follow-up 12 --title "Follow-up: mentoring hosted volunteers"
+  forumctl threads follow-up 12 --title "Nairobi actions" --body-file actions.md --tag nairobi-2026`,
+		Args:              exactArgs("THREAD"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			of, err := threadName(args[0])
+			if err != nil {
+				return err
+			}
+			text, _, err := a.readBody(body, bodyFile, cmd.Flags().Changed("body"))
+			if err != nil {
+				return err
+			}
+			c, _, err := a.dial(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			t := &forumv1.Thread{Title: title, Body: text, Tags: tags}
+			if theme != "" {
+				t.Theme = themeName(theme)
+			}
+			th, err := c.CreateFollowUp(cmd.Context(), of, t)
+			if err != nil {
+				return err
+			}
+			return a.writeResult(format, th, fmt.Sprintf("Created follow-up %s of %s: %s", th.GetName(), of, th.GetTitle()))
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&title, "title", "", "the title; required")
+	f.StringVar(&theme, "theme", "", "the theme, if not the followed-up thread's")
+	f.StringSliceVar(&tags, "tag", nil, "a tag (repeat, or separate with commas)")
+	addBodyFlags(cmd, &body, &bodyFile, "body")
+	addOutputFlag(cmd, &format)
+	_ = cmd.MarkFlagRequired("title")
+	_ = cmd.RegisterFlagCompletionFunc("theme", a.completeThemes)
+	return cmd
+}
+
+// threadStateCommand builds resolve, lock and reopen.
+func (a *app) threadStateCommand(verb string, state forumv1.ThreadState, short, long string) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:               verb + " THREAD",
+		Short:             short,
+		Long:              short + ". " + long,
+		Example:           fmt.Sprintf("  forumctl threads %s 12\n  forumctl threads %s threads/12 -o json", verb, verb),
+		Args:              exactArgs("THREAD"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			name, err := threadName(args[0])
+			if err != nil {
+				return err
+			}
+			c, _, err := a.dial(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			th, err := c.ThreadService().UpdateThread(cmd.Context(), &forumv1.UpdateThreadRequest{
+				Thread:     &forumv1.Thread{Name: name, State: state},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state"}},
+			})
+			if err != nil {
+				return err
+			}
+			return a.writeResult(format, th, fmt.Sprintf("%s is now %s: %s", th.GetName(), stateWord(th.GetState()), th.GetTitle()))
+		}),
+	}
+	addOutputFlag(cmd, &format)
+	return cmd
+}
+
+// plural returns "1 reply", "2 replies".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
