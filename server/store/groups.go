@@ -145,8 +145,9 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 		return nil, fmt.Errorf("%w: only conveners and admins create groups", ErrPermissionDenied)
 	}
 	var out *forumv1.Group
+	req := newRequest("CreateGroup", requestID, slug, g)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		if name, err := replay(tx, actor, "CreateGroup", requestID); err != nil {
+		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
 			out, err = getGroup(tx, name)
@@ -173,7 +174,7 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 		if err := putProto(tx, bucketGroups, []byte(slug), out); err != nil {
 			return err
 		}
-		return remember(tx, actor, "CreateGroup", requestID, out.Name)
+		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
 		return nil, err

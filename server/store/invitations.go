@@ -36,8 +36,9 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 		return nil, fmt.Errorf("%w: you may not invite a %s", ErrPermissionDenied, inv.Role)
 	}
 	var out *forumv1.Invitation
+	req := newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		if name, err := replay(tx, actor, "CreateInvitation", requestID); err != nil {
+		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
 			id, _ := ParseInvitationName(name)
@@ -62,7 +63,7 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 		if err := tx.Put(bucketInviteCodes, codeHash, u64(id)); err != nil {
 			return err
 		}
-		return remember(tx, actor, "CreateInvitation", requestID, out.Name)
+		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
 		return nil, err

@@ -79,8 +79,9 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 		return nil, fmt.Errorf("%w: only conveners and admins create organizations", ErrPermissionDenied)
 	}
 	var out *forumv1.Organization
+	req := newRequest("CreateOrganization", requestID, slug, o)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		if name, err := replay(tx, actor, "CreateOrganization", requestID); err != nil {
+		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
 			out, err = getOrganization(tx, name)
@@ -104,7 +105,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 		if err := putProto(tx, bucketOrganizations, []byte(slug), out); err != nil {
 			return err
 		}
-		return remember(tx, actor, "CreateOrganization", requestID, out.Name)
+		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
 		return nil, err

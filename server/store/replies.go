@@ -99,8 +99,9 @@ func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pag
 // thread's reply count and last activity change in the same transaction.
 func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
+	req := newRequest("CreateReply", requestID, parent, r)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		if name, err := replay(tx, actor, "CreateReply", requestID); err != nil {
+		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
 			tid, rid, _ := ParseReplyName(name)
@@ -160,7 +161,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 		if err := adjustTheme(tx, t.Theme, 0, now); err != nil {
 			return err
 		}
-		return remember(tx, actor, "CreateReply", requestID, out.Name)
+		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
 		return nil, err
@@ -216,6 +217,9 @@ func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag str
 		}
 		if cur.DeleteTime != nil {
 			return fmt.Errorf("%w: reply %s is already deleted", ErrFailedPrecondition, name)
+		}
+		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
+			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, t.Name)
 		}
 		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
 			return err

@@ -224,8 +224,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 		return nil, fmt.Errorf("%w: users create tokens only for themselves", ErrPermissionDenied)
 	}
 	var out *forumv1.ApiToken
+	req := newRequest("CreateApiToken", requestID, user, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
-		if name, err := replay(tx, actor, "CreateApiToken", requestID); err != nil {
+		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
 			u, id, _ := ParseAPITokenName(name)
@@ -259,7 +260,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 		if err := tx.Put(bucketAPITokenHashes, apiTokenKey(uid, id), tokenHash); err != nil {
 			return err
 		}
-		return remember(tx, actor, "CreateApiToken", requestID, out.Name)
+		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
 		return nil, err

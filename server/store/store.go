@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -197,22 +198,59 @@ func putProto(tx kv.Tx, b kv.Bucket, key []byte, m proto.Message) error {
 	return tx.Put(b, key, v)
 }
 
-// replay looks up a request id. It returns the resource name the first call
-// created, or "".
-func replay(tx kv.Tx, actor Actor, method, requestID string) (string, error) {
+// request identifies a create call for request_id replay (AIP-155): the
+// method, the client's request id, and a fingerprint of what was asked.
+type request struct {
+	method, id string
+	fp         string
+}
+
+// newRequest returns the request of a call to method with requestID whose
+// input is parts (strings and proto messages).
+func newRequest(method, requestID string, parts ...any) request {
+	r := request{method: method, id: requestID}
 	if requestID == "" {
+		return r
+	}
+	h := sha256.New()
+	for _, p := range parts {
+		switch p := p.(type) {
+		case string:
+			h.Write([]byte(p))
+		case proto.Message:
+			b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+			h.Write(b)
+		}
+		h.Write([]byte{0})
+	}
+	r.fp = hex.EncodeToString(h.Sum(nil)[:16])
+	return r
+}
+
+// replay looks up a request id. It returns the resource name the first call
+// with that id created, or "". Reusing an id for a different request is
+// INVALID_ARGUMENT.
+func replay(tx kv.Tx, actor Actor, r request) (string, error) {
+	if r.id == "" {
 		return "", nil
 	}
-	v, err := tx.Get(bucketRequests, requestKey(actor.User, method, requestID))
-	return string(v), err
+	v, err := tx.Get(bucketRequests, requestKey(actor.User, r.method, r.id))
+	if err != nil || v == nil {
+		return "", err
+	}
+	name, fp, _ := strings.Cut(string(v), "\x00")
+	if fp != r.fp {
+		return "", InvalidField("request_id", "%q was already used for a different request; use a new id for each request", r.id)
+	}
+	return name, nil
 }
 
 // remember records the resource a request id created.
-func remember(tx kv.Tx, actor Actor, method, requestID, name string) error {
-	if requestID == "" {
+func remember(tx kv.Tx, actor Actor, r request, name string) error {
+	if r.id == "" {
 		return nil
 	}
-	return tx.Put(bucketRequests, requestKey(actor.User, method, requestID), []byte(name))
+	return tx.Put(bucketRequests, requestKey(actor.User, r.method, r.id), []byte(name+"\x00"+r.fp))
 }
 
 // Digest returns a SHA-256 checksum of every key and value in the database,

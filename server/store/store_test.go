@@ -174,6 +174,13 @@ func TestRequestIDReplays(t *testing.T) {
 	if r1.Name != r2.Name {
 		t.Fatalf("reply retry created %s and %s", r1.Name, r2.Name)
 	}
+	// The same id for a different request is refused, and writes nothing.
+	if _, err := s.CreateReply(ctx, a, th3.Name, &forumv1.Reply{Body: "x"}, "r"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("request id reused for another thread: %v", err)
+	}
+	if _, err := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "y"}, "r"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("request id reused for another body: %v", err)
+	}
 	got, _ := s.GetThread(ctx, a, th1.Name)
 	if got.ReplyCount != 1 {
 		t.Fatalf("reply_count %d after a retried reply, want 1", got.ReplyCount)

@@ -95,8 +95,9 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 		return nil, fmt.Errorf("%w: only conveners and admins create themes", ErrPermissionDenied)
 	}
 	var out *forumv1.Theme
+	req := newRequest("CreateTheme", requestID, slug, t)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		name, err := replay(tx, actor, "CreateTheme", requestID)
+		name, err := replay(tx, actor, req)
 		if err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 		if err := putProto(tx, bucketThemes, []byte(slug), out); err != nil {
 			return err
 		}
-		return remember(tx, actor, "CreateTheme", requestID, out.Name)
+		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
 		return nil, err

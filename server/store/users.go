@@ -81,8 +81,9 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		return nil, fmt.Errorf("%w: only admins create users", ErrPermissionDenied)
 	}
 	var out *forumv1.User
+	req := newRequest("CreateUser", requestID, u)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		if name, err := replay(tx, actor, "CreateUser", requestID); err != nil {
+		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
 			id, _ := ParseUserName(name)
@@ -117,7 +118,7 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		if err := tx.Put(bucketCredentials, u64(id), []byte(passwordHash)); err != nil {
 			return err
 		}
-		return remember(tx, actor, "CreateUser", requestID, out.Name)
+		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
 		return nil, err
