@@ -39,7 +39,19 @@
 // driver errors, so the original is logged and never sent. A route that does
 // not exist is 404 NOT_FOUND; a route that exists with another method is 405
 // (code UNIMPLEMENTED in the body). A body over the limit is 413 with code
-// RESOURCE_EXHAUSTED. A rejected cross-origin browser request is 403.
+// RESOURCE_EXHAUSTED. A rejected cross-origin browser request is 403. A
+// call refused by a rate limit is 429 with a Retry-After header (whole
+// seconds, from the status's RetryInfo).
+//
+// # Browser sessions and client addresses
+//
+// Login and Register also set the session token as an HttpOnly,
+// SameSite=Lax cookie (__Host-forum_session, Secure; forum_session on plain
+// HTTP to a non-loopback host), which later requests may send instead of
+// an Authorization header (not with one: that is 401); Logout clears it.
+// See session.go. Every call carries the HTTP client's address to the
+// server's rate limiter, taken from X-Forwarded-For only behind
+// Options.TrustedProxies; see clientip.go.
 package gateway
 
 import (
@@ -48,6 +60,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -108,6 +123,26 @@ type Options struct {
 	// Sec-Fetch-Site and Origin headers. Requests from non-browser clients,
 	// which send neither header, are unaffected.
 	TrustedOrigins []string
+
+	// TrustedProxies lists the reverse proxies (addresses and CIDR
+	// prefixes; see ParseTrustedProxies) in front of the gateway. For a
+	// request from one of them, the client's address is taken from
+	// X-Forwarded-For (walked from the right past trusted proxies), and
+	// X-Forwarded-Proto: https counts as TLS for the session cookie. For
+	// any other request both headers are ignored. Empty: none.
+	TrustedProxies []netip.Prefix
+
+	// GatewaySecret is sent, with the client's address, in the metadata of
+	// every call, so that the server's rate limiter keys the call by the
+	// HTTP client rather than by the gateway's loopback connection. It
+	// must equal the server's Config.GatewaySecret. Empty: no address is
+	// sent, and the server sees every gateway call as the gateway's.
+	GatewaySecret string
+
+	// UI, if set, answers every request whose path the API does not own
+	// (all but /v1/..., /openapi.json and /healthz): forumd sets it to the
+	// web UI, web.Handler(). Nil: those paths are 404 NOT_FOUND.
+	UI http.Handler
 }
 
 // gateway holds the resolved options shared by the middlewares and the
@@ -119,6 +154,11 @@ type gateway struct {
 	maxTimeout  time.Duration
 	health      func(ctx context.Context) error
 	csrf        *http.CrossOriginProtection
+
+	// Client address and sessions (clientip.go, session.go).
+	trustedProxies     []netip.Prefix
+	secret             string
+	insecureCookieOnce sync.Once
 }
 
 // New returns the HTTP handler of the forum API: the five forum.v1 services
@@ -143,6 +183,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		maxTimeout: opts.MaxTimeout,
 		health:     opts.Health,
 		csrf:       http.NewCrossOriginProtection(),
+
+		trustedProxies: opts.TrustedProxies,
+		secret:         opts.GatewaySecret,
 	}
 	if g.logger == nil {
 		g.logger = slog.Default()
@@ -176,7 +219,11 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 				},
 			},
 		}),
-		runtime.WithErrorHandler(g.handleError),
+		runtime.WithErrorHandler(g.handleAPIError), // Retry-After, stale cookies (session.go), then handleError
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithMetadata(g.clientMetadata),
+		runtime.WithMetadata(g.sessionMetadata),
+		runtime.WithForwardResponseOption(g.setSessionCookie),
 		runtime.WithRoutingErrorHandler(g.handleRoutingError),
 		runtime.WithWriteContentLength(),
 	)
@@ -212,10 +259,20 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	// Outermost first: headers are set on every response, including the
 	// ones the inner layers write themselves.
 	var h http.Handler = mux
+	h = g.sessions(h)
 	h = g.clampDeadline(h)
 	h = g.limitBody(h)
 	h = g.checkCrossOrigin(h)
 	h = g.recoverPanics(h)
+	if ui, api := opts.UI, h; ui != nil { // web UI: every path the API does not own
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p := r.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") || p == OpenAPIPath || p == HealthPath {
+				api.ServeHTTP(w, r)
+				return
+			}
+			ui.ServeHTTP(w, r)
+		})
+	}
 	h = securityHeaders(h)
 	return h, nil
 }

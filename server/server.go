@@ -45,6 +45,24 @@ type Config struct {
 	// LoginConcurrency bounds the password hashes computed at once (each
 	// takes 19 MiB and tens of milliseconds); 0 means 2.
 	LoginConcurrency int
+
+	// Rate limits (ratelimit.go).
+
+	// RateLimits are the token buckets calls are charged to. The zero
+	// value limits nothing (tests, benchmarks, embedding); forumd serves
+	// with DefaultRateLimits.
+	RateLimits RateLimits
+	// GatewaySecret, when set, lets the HTTP gateway name the client
+	// address of the calls it forwards: a call carrying this secret in the
+	// x-forum-gateway-secret metadata is rate-limited by the address in its
+	// x-forum-client-ip metadata instead of its peer address (the
+	// gateway's own, over loopback). Without the secret that metadata is
+	// ignored, so a direct gRPC client cannot choose its address. forumd
+	// sets a random secret per process and gives it to both. Knowing the
+	// gateway's calls also lets the server hold a direct client's
+	// connection briefly before refusing its calls over the address limit
+	// (ratelimit.go), which it never does to the gateway's.
+	GatewaySecret string
 }
 
 // Server is the forum's gRPC server.
@@ -58,6 +76,7 @@ type Server struct {
 	selfRegistration bool
 	maxTimeout       time.Duration
 	loginSlots       chan struct{}
+	limiter          *rateLimiter // rate limits (ratelimit.go)
 	grpc             *grpc.Server
 	health           *health.Server
 }
@@ -98,9 +117,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.LoginConcurrency = 2
 	}
 	s.loginSlots = make(chan struct{}, cfg.LoginConcurrency)
+	s.limiter = newRateLimiter(cfg.RateLimits, cfg.GatewaySecret, s.log, time.Now)
 	s.grpc = grpc.NewServer(
 		grpc.ForceServerCodecV2(s.codec),
-		grpc.UnaryInterceptor(s.unaryInterceptor),
+		// Rate limits (ratelimit.go): per address when a call's headers
+		// arrive, per caller and method after authentication; neither hook
+		// is installed when the limits are off.
+		s.limiter.tapOption(),
+		grpc.ChainUnaryInterceptor(s.limiter.chain(s.unaryInterceptor)...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(16<<20),
 	)

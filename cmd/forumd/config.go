@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
+
+	"github.com/forumhq/forum/gateway"
+	"github.com/forumhq/forum/server"
 )
 
 // Defaults of the serve flags.
@@ -26,6 +30,9 @@ const (
 	envLogLevel   = "FORUM_LOG_LEVEL"
 	envReflection = "FORUM_REFLECTION"
 	envSelfReg    = "FORUM_SELF_REGISTRATION"
+	// Rate limiting (server/ratelimit.go, gateway/clientip.go).
+	envTrustedProxies = "FORUM_TRUSTED_PROXIES"
+	envRateLimits     = "FORUM_RATE_LIMITS"
 )
 
 // commonConfig holds the settings every subcommand that opens the database
@@ -51,6 +58,23 @@ type serveConfig struct {
 	// AddrFile, if set, receives {"grpc":..., "http":...} once both
 	// listeners are up.
 	AddrFile string
+	// TrustedProxies is the --trusted-proxies list as given (checked by
+	// gateway.ParseTrustedProxies); "" means none.
+	TrustedProxies string
+	// RateLimits is the --rate-limits spec as given (checked by
+	// server.ParseRateLimits), applied to server.DefaultRateLimits; ""
+	// means the defaults, "off" no limits.
+	RateLimits string
+}
+
+// rateLimits returns the rate limits c asks for.
+func (c serveConfig) rateLimits() (server.RateLimits, error) {
+	return server.ParseRateLimits(c.RateLimits, server.DefaultRateLimits())
+}
+
+// trustedProxies returns the trusted proxies c lists.
+func (c serveConfig) trustedProxies() ([]netip.Prefix, error) {
+	return gateway.ParseTrustedProxies(c.TrustedProxies)
 }
 
 // commonFlags registers --data and --log-level on fs, with defaults taken
@@ -102,6 +126,10 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 	}
 	selfReg := fs.Bool("self-registration", selfRegDefault,
 		"let anyone register; when off, registering needs an invitation code [$"+envSelfReg+"]")
+	trustedProxies := fs.String("trusted-proxies", getenv(envTrustedProxies),
+		"comma-separated `addresses or CIDR prefixes` of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed [$"+envTrustedProxies+"]")
+	rateLimits := fs.String("rate-limits", getenv(envRateLimits),
+		"rate limit `overrides`, e.g. caller=100/s:200,create=60/m:20, or off; defaults: "+server.DefaultRateLimits().String()+" [$"+envRateLimits+"]")
 	addrFile := fs.String("addr-file", "",
 		"once listening, write {\"grpc\":ADDR,\"http\":ADDR} to this `file` (atomically)")
 
@@ -126,6 +154,14 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		Reflection:       *reflection,
 		SelfRegistration: *selfReg,
 		AddrFile:         *addrFile,
+		TrustedProxies:   *trustedProxies,
+		RateLimits:       *rateLimits,
+	}
+	if _, err := cfg.trustedProxies(); err != nil {
+		return serveConfig{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if _, err := cfg.rateLimits(); err != nil {
+		return serveConfig{}, fmt.Errorf("--rate-limits: %w", err)
 	}
 	return cfg, nil
 }

@@ -6,6 +6,7 @@
 //
 //	forumd [serve] [--grpc-addr ADDR] [--http-addr ADDR] [--data DIR] [--log-level LEVEL]
 //	       [--reflection=BOOL] [--self-registration=BOOL] [--addr-file FILE]
+//	       [--trusted-proxies CIDRS] [--rate-limits SPEC]
 //	forumd admin create-user --username NAME [--display-name TEXT]
 //	       [--role member|convener|admin] [--password-file FILE] [--data DIR]
 //
@@ -14,6 +15,14 @@
 // FORUM_SELF_REGISTRATION, and those to 127.0.0.1:7070, 127.0.0.1:8080,
 // ./data, info, true and false. Logs are
 // JSON lines on standard error.
+//
+// Rate limits are on (server.DefaultRateLimits); --rate-limits
+// (FORUM_RATE_LIMITS) overrides some of them ("caller=100/s:200,
+// create=60/m:20") or turns them off ("off"). --trusted-proxies
+// (FORUM_TRUSTED_PROXIES) lists the reverse proxies, as addresses or CIDR
+// prefixes, whose X-Forwarded-For names the client to rate-limit and whose
+// X-Forwarded-Proto: https lets the session cookie be Secure; by default
+// none are trusted.
 //
 // serve opens DIR/forum.db (creating DIR with mode 0700), listens on both
 // addresses, and logs {"msg":"listening","grpc":ADDR,"http":ADDR} with the
@@ -30,6 +39,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -50,6 +60,7 @@ import (
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/server"
 	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/web"
 )
 
 // Timeouts of the HTTP server and of shutdown.
@@ -183,7 +194,21 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 		}
 	}()
 
-	srv, err := server.New(server.Config{Store: st, Logger: logger, Reflection: cfg.Reflection, SelfRegistration: cfg.SelfRegistration})
+	// Rate limits: the gateway names each HTTP client's address to the
+	// server, proven by a secret only this process knows.
+	limits, err := cfg.rateLimits()
+	if err != nil {
+		return err
+	}
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return err
+	}
+	gatewaySecret := rand.Text()
+	logger.Info("rate limits", slog.String("limits", limits.String()), slog.String("trusted_proxies", cfg.TrustedProxies))
+
+	srv, err := server.New(server.Config{Store: st, Logger: logger, Reflection: cfg.Reflection, SelfRegistration: cfg.SelfRegistration,
+		RateLimits: limits, GatewaySecret: gatewaySecret})
 	if err != nil {
 		return fmt.Errorf("build gRPC server: %w", err)
 	}
@@ -210,7 +235,8 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 	}
 	defer conn.Close()
 
-	gw, err := gateway.New(ctx, conn, gateway.Options{Logger: logger})
+	gw, err := gateway.New(ctx, conn, gateway.Options{Logger: logger, TrustedProxies: proxies, GatewaySecret: gatewaySecret,
+		UI: web.Handler()}) // the web UI at / (package web)
 	if err != nil {
 		return fmt.Errorf("build HTTP gateway: %w", err)
 	}

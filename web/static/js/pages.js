@@ -1,0 +1,174 @@
+// The theme list, a theme's threads, a user's profile, and the pages for
+// errors.
+
+import * as api from './api.js';
+import { ApiError } from './api.js';
+import { h } from './dom.js';
+import { t, regionName, languageName } from './i18n.js';
+import { badges, tagLinks, authors, userLink, when, title, crumbs, explain, field, badge } from './ui.js';
+import { profileEditor } from './forms.js';
+
+/** The themes, with their thread counts and latest activity. */
+export async function themesPage(ctx) {
+  const res = await api.get('themes', { pageSize: 100 }, ctx.signal);
+  const themes = res.themes || [];
+  const list = h(
+    'ul',
+    { class: 'cards' },
+    themes.map((th) =>
+      h(
+        'li',
+        { class: 'card' },
+        h('h2', { dir: 'auto' }, h('a', { href: '/' + th.name }, th.displayName)),
+        th.description ? h('p', { dir: 'auto' }, th.description) : null,
+        h(
+          'p',
+          { class: 'meta' },
+          t('themes.threads', { n: th.threadCount || 0 }),
+          ' · ',
+          th.lastActivityTime ? [t('themes.lastActivity'), ' ', when(th.lastActivityTime)] : t('themes.noActivity'),
+          th.visibility && th.visibility !== 'THEME_VISIBILITY_PUBLIC' ? [' ', badge(t('vis.' + th.visibility.replace('THEME_VISIBILITY_', '').toLowerCase()), 'b-kind')] : null,
+        ),
+      ),
+    ),
+  );
+  return { title: t('themes.title'), node: [title(t('themes.title')), themes.length ? list : h('p', null, t('themes.none'))] };
+}
+
+const KINDS = ['DISCUSSION', 'QUESTION', 'FOLLOW_UP', 'ANNOUNCEMENT'];
+const STATES = ['OPEN', 'RESOLVED', 'LOCKED'];
+const TAG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** A theme's threads: pinned first, sorted, filtered, paged. */
+export async function themePage(ctx) {
+  const slug = ctx.params[0];
+  const name = 'themes/' + slug;
+  const q = ctx.query;
+  const sort = q.get('sort') === 'new' ? 'new' : '';
+  const kind = KINDS.includes(q.get('kind')) ? q.get('kind') : '';
+  const state = STATES.includes(q.get('state')) ? q.get('state') : '';
+  const tag = (q.get('tag') || '').trim().toLowerCase().replace(/^#/, '');
+  const tagOK = tag === '' || (TAG.test(tag) && tag.length <= 32);
+  const filter = [`theme = "${name}"`];
+  if (kind) filter.push(`kind = ${kind}`);
+  if (state) filter.push(`state = ${state}`);
+  if (tag && tagOK) filter.push(`tag = "${tag}"`);
+  const [theme, res] = await Promise.all([
+    api.theme(name),
+    api.get('threads', { filter: filter.join(' AND '), orderBy: sort ? 'create_time desc' : '', pageSize: 25, pageToken: q.get('page') || '' }, ctx.signal),
+  ]);
+  const threads = res.threads || [];
+  const who = await authors(threads.map((x) => x.author));
+
+  // The filters: a form whose submission becomes the page's query.
+  const fSort = field({ name: 'sort', label: t('filter.sort'), options: [['', t('filter.sortActivity')], ['new', t('filter.sortNew')]], value: sort });
+  const fKind = field({ name: 'kind', label: t('filter.kind'), options: [['', t('filter.any')], ...KINDS.map((k) => [k, t('kind.' + k.replace('_', '').toLowerCase())])], value: kind });
+  const fState = field({ name: 'state', label: t('filter.state'), options: [['', t('filter.any')], ...STATES.map((s) => [s, t('state.' + s.toLowerCase())])], value: state });
+  const fTag = field({ name: 'tag', label: t('filter.tag'), value: tag, attrs: { spellcheck: 'false', autocapitalize: 'none' } });
+  if (!tagOK) {
+    fTag.error.textContent = t('filter.badTag');
+    fTag.error.hidden = false;
+    fTag.input.setAttribute('aria-invalid', 'true');
+  }
+  const form = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': t('filter.label'), action: '/' + name, method: 'get' },
+    fSort.row,
+    fKind.row,
+    fState.row,
+    fTag.row,
+    h('div', { class: 'row actions' }, h('button', { type: 'submit' }, t('filter.apply'))),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (String(v).trim()) p.set(k, String(v).trim());
+    const s = p.toString();
+    ctx.go('/' + name + (s ? '?' + s : ''));
+  });
+
+  const list = h(
+    'ul',
+    { class: 'threads' },
+    threads.map((th) =>
+      h(
+        'li',
+        { class: 'thread-item' + (th.pinned ? ' pinned' : '') },
+        h('h2', { dir: 'auto' }, h('a', { href: '/' + th.name }, th.title)),
+        badges(th),
+        h('p', { class: 'meta' }, t('thread.by'), ' ', userLink(th.author, who), ' · ', t('thread.replies', { n: th.replyCount || 0 }), ' · ', t('thread.lastActivity'), ' ', when(th.lastActivityTime)),
+        tagLinks(th.tags, name),
+      ),
+    ),
+  );
+  const more = new URLSearchParams(q);
+  more.delete('page');
+  const firstHref = '/' + name + (more.toString() ? '?' + more : '');
+  if (res.nextPageToken) more.set('page', res.nextPageToken);
+  const paging = h(
+    'nav',
+    { class: 'paging', 'aria-label': t('paging.threads') },
+    q.get('page') ? h('a', { href: firstHref }, t('paging.first')) : null,
+    res.nextPageToken ? h('a', { href: '/' + name + '?' + more, rel: 'next' }, t('paging.moreThreads')) : null,
+  );
+  return {
+    title: theme.displayName,
+    node: [
+      crumbs([['/', t('nav.themes')], [null, theme.displayName]]),
+      title(theme.displayName),
+      theme.description ? h('p', { dir: 'auto', class: 'lead' }, theme.description) : null,
+      h('p', { class: 'actions' }, ctx.me ? h('a', { class: 'button', href: `/${name}/new` }, t('thread.new')) : h('a', { href: '/login?next=' + encodeURIComponent(`/${name}/new`) }, t('thread.loginToPost'))),
+      form,
+      h('h2', { class: 'visually-hidden' }, t('thread.list')),
+      threads.length ? list : h('p', null, t('thread.noneMatch')),
+      paging,
+    ],
+  };
+}
+
+/** A user's profile: organisation, country, languages, bio; one's own is editable. */
+export async function userPage(ctx) {
+  const u = await api.get('users/' + ctx.params[0], null, ctx.signal);
+  const self = !!ctx.me && ctx.me.name === u.name;
+  const [org, threads] = await Promise.all([
+    u.organization ? api.get(u.organization, null, ctx.signal).catch(() => null) : null,
+    api
+      .get('threads', { filter: `author = "${u.name}"`, pageSize: 10 }, ctx.signal)
+      .then((r) => r.threads || [])
+      .catch(() => []),
+  ]);
+  const role = { ROLE_CONVENER: 'role.convener', ROLE_ADMIN: 'role.admin' }[u.role] || 'role.member';
+  const rows = [
+    [t('user.username'), h('span', { dir: 'auto' }, u.username)],
+    [t('user.role'), t(role)],
+    [t('user.organization'), org ? h('span', { dir: 'auto' }, org.displayName, org.country ? ` (${regionName(org.country)})` : '') : u.organization ? api.idOf(u.organization) : t('user.none')],
+    [t('user.country'), u.country ? regionName(u.country) : t('user.none')],
+    [t('user.languages'), u.languages && u.languages.length ? u.languages.map(languageName).join(', ') : t('user.none')],
+    [t('user.since'), when(u.createTime)],
+    self ? [t('user.email'), u.email || t('user.none')] : null,
+  ].filter(Boolean);
+  const node = [
+    title(u.displayName || u.username),
+    u.state === 'USER_STATE_SUSPENDED' ? h('p', null, badge(t('user.suspended'), 'b-locked')) : null,
+    h('dl', { class: 'profile' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+    u.bio ? [h('h2', null, t('user.bio')), h('p', { dir: 'auto', class: 'bio' }, u.bio)] : null,
+    self ? profileEditor(u, ctx) : null,
+    h('h2', null, t('user.threads')),
+    threads.length ? h('ul', { class: 'plain' }, threads.map((th) => h('li', null, h('a', { href: '/' + th.name, dir: 'auto' }, th.title), ' · ', when(th.createTime)))) : h('p', null, t('user.noThreads')),
+  ];
+  return { title: u.displayName || u.username, node };
+}
+
+/** The page for an unknown URL. */
+export async function notFoundPage() {
+  return { title: t('err.pageNotFound'), node: [title(t('err.pageNotFound')), h('p', null, h('a', { href: '/' }, t('nav.backHome')))] };
+}
+
+/** The page for an error that stopped a page from loading. */
+export function errorPage(e) {
+  if (e instanceof ApiError && e.status === 404) {
+    return { title: t('err.pageNotFound'), node: [title(t('err.pageNotFound')), h('p', null, t('err.notFound')), h('p', null, h('a', { href: '/' }, t('nav.backHome')))] };
+  }
+  const login = e instanceof ApiError && e.status === 401 ? h('p', null, h('a', { href: '/login?next=' + encodeURIComponent(location.pathname + location.search) }, t('nav.login'))) : null;
+  return { title: t('err.title'), node: [title(t('err.title')), h('p', { role: 'alert' }, explain(e)), login, h('p', null, h('a', { href: '/' }, t('nav.backHome')))] };
+}

@@ -1,0 +1,341 @@
+// A thread: its body and replies (the server's sanitised body_html),
+// in-reply-to quotes, follow-up links both ways, badges, paging, the reply
+// composer, editing and deleting one's own posts, and the conveners'
+// actions (pin, lock, resolve, open a follow-up).
+
+import * as api from './api.js';
+import { h, add, replace, setHTML, focus } from './dom.js';
+import { t } from './i18n.js';
+import { badges, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, showFormError, clearErrors, busy } from './ui.js';
+
+/** Replies per page. */
+export const PAGE_SIZE = 50;
+
+const LOCKED = 'THREAD_STATE_LOCKED';
+const RESOLVED = 'THREAD_STATE_RESOLVED';
+const OPEN = 'THREAD_STATE_OPEN';
+
+/** A short plain-text excerpt of a Markdown source, for quotes. */
+function excerpt(md) {
+  const s = String(md || '')
+    .replace(/```[\s\S]*?```/g, ' ')
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/[#>*_`~|]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return s.length > 200 ? s.slice(0, 199) + '…' : s;
+}
+
+/** A delete button that asks for confirmation in place. */
+function deleteControl(label, question, describedBy, onYes) {
+  const btn = h('button', { type: 'button', class: 'danger', 'aria-describedby': describedBy }, label);
+  const yes = h('button', { type: 'button', class: 'danger' }, t('action.confirmDelete'));
+  const no = h('button', { type: 'button', class: 'secondary' }, t('action.cancel'));
+  const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true }, h('span', null, question), ' ', yes, ' ', no);
+  btn.addEventListener('click', () => {
+    btn.hidden = true;
+    ask.hidden = false;
+    yes.focus();
+  });
+  no.addEventListener('click', () => {
+    ask.hidden = true;
+    btn.hidden = false;
+    btn.focus();
+  });
+  yes.addEventListener('click', onYes);
+  return h('span', null, btn, ask);
+}
+
+/** The page of a thread. */
+export async function threadPage(ctx) {
+  const id = ctx.params[0];
+  const name = 'threads/' + id;
+  const pageToken = ctx.query.get('page') || '';
+  const [thread, rp] = await Promise.all([api.get(name, null, ctx.signal), api.get(name + '/replies', { pageSize: PAGE_SIZE, pageToken }, ctx.signal)]);
+  const replies = rp.replies || [];
+  const known = new Map(replies.map((r) => [r.name, r]));
+  const elsewhere = [...new Set(replies.map((r) => r.inReplyTo).filter((n) => n && !known.has(n)))];
+  const [theme, parent, followUps, quoted] = await Promise.all([
+    api.theme(thread.theme).catch(() => null),
+    thread.followUpOf ? api.get(thread.followUpOf, null, ctx.signal).catch(() => null) : null,
+    thread.followUps && thread.followUps.length
+      ? api
+          .get('threads', { filter: `follow_up_of = "${name}"`, pageSize: 100 }, ctx.signal)
+          .then((r) => r.threads || [])
+          .catch(() => [])
+      : [],
+    Promise.all(elsewhere.map((n) => api.get(n, null, ctx.signal).catch(() => null))),
+  ]);
+  for (const q of quoted) if (q) known.set(q.name, q);
+  const who = await authors([thread.author, ...[...known.values()].map((r) => r.author)]);
+
+  const me = ctx.me;
+  const mine = (x) => !!me && x.author === me.name;
+  const mod = ctx.isMod;
+  const locked = thread.state === LOCKED;
+  const deleted = !!thread.deleteTime;
+  const anchorOnPage = (n) => replies.some((r) => r.name === n);
+
+  // Thread actions.
+  const actionsError = errorBox('thread-actions-error');
+  async function update(fields, message, focusId) {
+    hideError(actionsError);
+    try {
+      await api.patch(name, { ...fields, etag: thread.etag });
+      ctx.announce(message);
+      ctx.reload(focusId);
+    } catch (e) {
+      showError(actionsError, e, ctx);
+    }
+  }
+  const act = (id, label, fn) => h('button', { type: 'button', class: 'secondary', id, onclick: fn }, label);
+  const actions = [];
+  if (!deleted && (mine(thread) || mod)) {
+    actions.push(h('a', { class: 'button secondary', href: `/${name}/edit`, id: 'edit-thread' }, t('action.edit')));
+  }
+  if (!deleted && (mine(thread) || mod) && !locked) {
+    if (thread.state === RESOLVED) actions.push(act('reopen-thread', t('action.reopen'), () => update({ state: OPEN }, t('done.reopened'), 'resolve-thread')));
+    else actions.push(act('resolve-thread', t('action.resolve'), () => update({ state: RESOLVED }, t('done.resolved'), 'reopen-thread')));
+  }
+  if (!deleted && mod) {
+    actions.push(act(thread.pinned ? 'unpin-thread' : 'pin-thread', thread.pinned ? t('action.unpin') : t('action.pin'), () => update({ pinned: !thread.pinned }, thread.pinned ? t('done.unpinned') : t('done.pinned'), thread.pinned ? 'pin-thread' : 'unpin-thread')));
+    actions.push(locked ? act('unlock-thread', t('action.unlock'), () => update({ state: OPEN }, t('done.unlocked'), 'lock-thread')) : act('lock-thread', t('action.lock'), () => update({ state: LOCKED }, t('done.locked'), 'unlock-thread')));
+    actions.push(h('a', { class: 'button secondary', href: `/${name}/follow-up`, id: 'open-follow-up' }, t('action.followUp')));
+  }
+  if (!deleted && (mine(thread) || mod)) {
+    actions.push(
+      deleteControl(t('action.delete'), t('thread.deleteQuestion'), 'thread-title', async () => {
+        hideError(actionsError);
+        try {
+          await api.del(name, { etag: thread.etag });
+          ctx.flash(t('done.threadDeleted'));
+          ctx.go('/' + thread.theme);
+        } catch (e) {
+          showError(actionsError, e, ctx);
+        }
+      }),
+    );
+  }
+  if (deleted && (mine(thread) || mod)) {
+    actions.push(
+      act('undelete-thread', t('action.undelete'), async () => {
+        hideError(actionsError);
+        try {
+          await api.post(name + ':undelete', { etag: thread.etag });
+          ctx.reload('edit-thread');
+        } catch (e) {
+          showError(actionsError, e, ctx);
+        }
+      }),
+    );
+  }
+
+  const followUpList = thread.followUps && thread.followUps.length
+    ? h(
+        'section',
+        { class: 'followups', 'aria-labelledby': 'followups-h' },
+        h('h2', { id: 'followups-h' }, t('thread.followUps')),
+        h(
+          'ul',
+          null,
+          thread.followUps.map((n) => {
+            const f = followUps.find((x) => x.name === n);
+            return h('li', null, h('a', { href: '/' + n, dir: 'auto' }, f ? f.title : t('thread.numbered', { id: api.idOf(n) })), f ? [' · ', when(f.createTime)] : null);
+          }),
+        ),
+      )
+    : null;
+
+  const article = h(
+    'article',
+    { class: 'thread', 'aria-labelledby': 'thread-title' },
+    title(thread.title, { id: 'thread-title' }),
+    badges(thread),
+    h('p', { class: 'meta', id: 'thread-meta' }, t('thread.startedBy'), ' ', userLink(thread.author, who), ' · ', when(thread.createTime)),
+    thread.followUpOf
+      ? h('p', { class: 'followup-of' }, t('thread.followsUp'), ' ', h('a', { href: '/' + thread.followUpOf, dir: 'auto', id: 'follow-up-of' }, parent ? parent.title : t('thread.numbered', { id: api.idOf(thread.followUpOf) })))
+      : null,
+    deleted ? h('p', { class: 'notice' }, t('thread.deletedNotice')) : null,
+    setHTML(h('div', { class: 'body', dir: 'auto' }), thread.bodyHtml),
+    tagLinks(thread.tags, thread.theme),
+    actions.length ? h('div', { class: 'actions', role: 'group', 'aria-label': t('thread.actions') }, actions) : null,
+    actionsError,
+    followUpList,
+  );
+
+  // The composer, created first so that replies can address it.
+  const composer = composeSection();
+
+  function replyItem(r) {
+    const anchor = api.replyAnchor(r.name);
+    const metaId = anchor + '-meta';
+    const li = h('li', { id: anchor, class: 'reply', tabindex: '-1' });
+    const meta = h('p', { class: 'meta', id: metaId }, userLink(r.author, who), ' · ', h('a', { href: '#' + anchor, class: 'permalink' }, when(r.createTime)), r.editCount && !r.deleteTime ? [' · ', t('reply.edited')] : null);
+    if (r.deleteTime) {
+      add(li, h('article', { 'aria-labelledby': metaId }, meta, h('p', { class: 'tombstone' }, t('reply.deleted'))));
+      return li;
+    }
+    let quote = null;
+    if (r.inReplyTo) {
+      const q = known.get(r.inReplyTo);
+      const qWho = q ? userLink(q.author, who) : null;
+      quote = h(
+        'blockquote',
+        { class: 'quote' },
+        h('p', { class: 'meta' }, t('reply.inReplyTo'), ' ', qWho || t('reply.earlier'), anchorOnPage(r.inReplyTo) ? [' · ', h('a', { href: '#' + api.replyAnchor(r.inReplyTo) }, t('reply.seeQuoted'))] : null),
+        h('p', { dir: 'auto' }, q ? (q.deleteTime ? t('reply.deleted') : excerpt(q.body)) : ''),
+      );
+    }
+    const body = setHTML(h('div', { class: 'body', dir: 'auto' }), r.bodyHtml);
+    const err = errorBox(anchor + '-error');
+    const buttons = [];
+    if (me && !locked && !deleted) buttons.push(h('button', { type: 'button', class: 'secondary', 'aria-describedby': metaId, onclick: () => composer.replyTo(r) }, t('reply.reply')));
+    if ((mine(r) || mod) && !locked && !deleted) buttons.push(h('button', { type: 'button', class: 'secondary', 'aria-describedby': metaId, onclick: () => editReply() }, t('action.edit')));
+    if ((mine(r) || mod) && !deleted) {
+      buttons.push(
+        deleteControl(t('action.delete'), t('reply.deleteQuestion'), metaId, async () => {
+          hideError(err);
+          try {
+            await api.del(r.name, { etag: r.etag });
+            ctx.announce(t('done.replyDeleted'));
+            ctx.reload(anchor);
+          } catch (e) {
+            showError(err, e, ctx);
+          }
+        }),
+      );
+    }
+    const bar = buttons.length ? h('div', { class: 'actions' }, buttons) : null;
+
+    function editReply() {
+      const f = editor({ name: 'body', label: t('reply.editLabel'), value: r.body, field: 'body' });
+      const form = h('form', { class: 'edit', novalidate: true }, f.row, errorBox(), h('div', { class: 'row actions' }, h('button', { type: 'submit' }, t('action.save')), h('button', { type: 'button', class: 'secondary', onclick: cancel }, t('action.cancel'))));
+      function cancel() {
+        form.remove();
+        body.hidden = false;
+        if (bar) bar.hidden = false;
+        focus(li);
+      }
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        busy(form, async () => {
+          try {
+            await api.patch(r.name, { body: f.input.value, etag: r.etag });
+            ctx.announce(t('done.replySaved'));
+            ctx.reload(anchor);
+          } catch (e) {
+            showFormError(form, e, ctx);
+          }
+        });
+      });
+      body.hidden = true;
+      if (bar) bar.hidden = true;
+      body.after(form);
+      f.input.focus();
+    }
+
+    add(li, h('article', { 'aria-labelledby': metaId }, meta, quote, body, bar, err));
+    return li;
+  }
+
+  function composeSection() {
+    const section = h('section', { class: 'compose', 'aria-labelledby': 'compose-h' }, h('h2', { id: 'compose-h' }, t('reply.yours')));
+    const none = { node: section, replyTo() {} };
+    if (deleted) return none;
+    if (locked) {
+      add(section, h('p', { class: 'notice', id: 'locked-notice' }, t('thread.lockedNotice')));
+      return none;
+    }
+    if (!me) {
+      add(section, h('p', null, h('a', { href: '/login?next=' + encodeURIComponent(location.pathname + location.search) }, t('reply.loginToReply'))));
+      return none;
+    }
+    const f = editor({ name: 'body', id: 'reply-body', label: t('reply.yourLabel'), field: 'body' });
+    // The draft survives a reload or a new login in this tab.
+    const draftKey = 'forum.draft.' + name;
+    const draft = (v) => {
+      try {
+        if (v === undefined) return sessionStorage.getItem(draftKey) || '';
+        if (v) sessionStorage.setItem(draftKey, v);
+        else sessionStorage.removeItem(draftKey);
+      } catch (e) {
+        // storage unavailable: no draft kept
+      }
+      return '';
+    };
+    f.input.value = draft();
+    f.input.addEventListener('input', () => draft(f.input.value));
+    let inReplyTo = '';
+    let rid = api.requestId();
+    const chip = h('p', { class: 'replying', hidden: true });
+    const form = h('form', { id: 'reply-form', novalidate: true }, chip, f.row, errorBox('reply-error'), h('div', { class: 'row actions' }, h('button', { type: 'submit', id: 'post-reply' }, t('reply.post'))));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      busy(form, async () => {
+        let r;
+        try {
+          r = await api.post(name + '/replies', { body: f.input.value, inReplyTo: inReplyTo || undefined }, { requestId: rid });
+        } catch (e) {
+          showFormError(form, e, ctx);
+          return;
+        }
+        rid = api.requestId();
+        f.input.value = '';
+        draft('');
+        await showReply(r);
+      });
+    });
+    add(section, form);
+    return {
+      node: section,
+      replyTo(r) {
+        inReplyTo = r.name;
+        const u = who.get(r.author);
+        replace(
+          chip,
+          t('reply.replyingTo', { name: u ? u.displayName || u.username : t('user.unknown') }),
+          ' ',
+          h('button', { type: 'button', class: 'linkish', onclick: () => { inReplyTo = ''; chip.hidden = true; f.input.focus(); } }, t('reply.cancelReplyTo')),
+        );
+        chip.hidden = false;
+        f.input.focus();
+      },
+    };
+  }
+
+  // After posting: go to the page that holds the new reply, focused.
+  async function showReply(r) {
+    let token = pageToken;
+    for (let i = 0; i < 1000; i++) {
+      const p = await api.get(name + '/replies', { pageSize: PAGE_SIZE, pageToken: token }).catch(() => null);
+      if (!p || (p.replies || []).some((x) => x.name === r.name) || !p.nextPageToken) break;
+      token = p.nextPageToken;
+    }
+    ctx.announce(t('done.replyPosted'));
+    const url = `/${name}${token ? '?page=' + encodeURIComponent(token) : ''}#${api.replyAnchor(r.name)}`;
+    ctx.go(url, { replace: token === pageToken });
+  }
+
+  const paging = pageToken || rp.nextPageToken
+    ? h(
+        'nav',
+        { class: 'paging', 'aria-label': t('paging.replies') },
+        pageToken ? h('a', { href: '/' + name }, t('paging.firstReplies')) : null,
+        rp.nextPageToken ? h('a', { href: `/${name}?page=${encodeURIComponent(rp.nextPageToken)}`, rel: 'next' }, t('paging.nextReplies')) : null,
+      )
+    : null;
+
+  const repliesSection = h(
+    'section',
+    { class: 'replies', 'aria-labelledby': 'replies-h' },
+    h('h2', { id: 'replies-h' }, t('thread.replies', { n: thread.replyCount || 0 })),
+    replies.length ? h('ol', { class: 'reply-list' }, replies.map(replyItem)) : h('p', null, t('reply.none')),
+    paging,
+  );
+
+  return {
+    title: thread.title,
+    node: [crumbs([['/', t('nav.themes')], theme ? ['/' + theme.name, theme.displayName] : null, [null, thread.title]].filter(Boolean)), article, repliesSection, composer.node],
+  };
+}
