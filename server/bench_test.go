@@ -1,0 +1,289 @@
+package server
+
+// Benchmarks of the forum over real gRPC on a loopback TCP listener
+// (127.0.0.1:0, not bufconn, so the kernel's TCP stack is in the path as in a
+// deployment), with the store's fsync on. Client goroutines and the server
+// share the machine's cores. Each benchmark reports ops/s (completed calls
+// per second of wall time), the number of concurrent clients and the CPU
+// used (see reportRates); with parallel clients ns/op is wall time divided
+// by calls, i.e. 1/throughput.
+//
+// BenchmarkEcho is a bare gRPC server with only the standard health service,
+// measured the same way, so that GetThread's rate can be compared with the
+// cost of gRPC itself. Figures and the command that produced them are in
+// docs/PERFORMANCE.md.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// benchBody pads a reply body to about 200 bytes of ordinary Markdown.
+const benchBody = "Thanks for the notes from the *closing plenary*. Our volunteers " +
+	"found the host-family model useful; see the checklist we shared last year. " +
+	"Happy to compare **timelines** next week."
+
+// benchEnv is a testEnv whose server also listens on loopback TCP.
+type benchEnv struct {
+	*testEnv
+	addr string // the TCP listener, 127.0.0.1:port
+}
+
+// newBenchEnv builds a testEnv (real store, fsync on, four users with
+// sessions) and serves a second gRPC server over the same store on
+// 127.0.0.1:0. It logs like forumd does by default (info level), to a
+// discarded writer.
+func newBenchEnv(b *testing.B) *benchEnv {
+	b.Helper()
+	e := newTestEnv(b)
+	srv, err := New(Config{Store: e.store, Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.GRPC().Serve(lis)
+	b.Cleanup(srv.GRPC().Stop) // runs before newTestEnv's cleanup closes the store
+	return &benchEnv{testEnv: e, addr: lis.Addr().String()}
+}
+
+// dialBench opens n client connections to addr, one per simulated client,
+// and waits until each has completed a call. They are closed in b.Cleanup.
+func dialBench(b *testing.B, addr string, n int) []*grpc.ClientConn {
+	b.Helper()
+	conns := make([]*grpc.ClientConn, n)
+	for i := range conns {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		if _, err := healthpb.NewHealthClient(c).Check(b.Context(), &healthpb.HealthCheckRequest{}); err != nil {
+			b.Fatalf("warm-up call to %s: %v", addr, err)
+		}
+		conns[i] = c
+	}
+	return conns
+}
+
+// runClients measures op with the given number of concurrent clients. op is
+// called once per client with the client's index and returns the call that
+// client repeats. clients=1 runs in the benchmark goroutine; more run through
+// b.RunParallel with SetParallelism(clients/GOMAXPROCS), e.g. 32 x 2 = 64.
+// See reportRates for the metrics.
+func runClients(b *testing.B, clients int, op func(client int) func() error) {
+	b.Helper()
+	b.ReportAllocs()
+	if clients == 1 {
+		call := op(0)
+		cpu0 := cpuTime()
+		b.ResetTimer()
+		for range b.N {
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		reportRates(b, 1, cpuTime()-cpu0)
+		return
+	}
+	procs := runtime.GOMAXPROCS(0)
+	par := max(1, (clients+procs-1)/procs)
+	b.SetParallelism(par)
+	var next atomic.Int64
+	var once sync.Once
+	var firstErr error
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		call := op(int(next.Add(1) - 1))
+		for pb.Next() {
+			if err := call(); err != nil {
+				once.Do(func() { firstErr = err })
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	cpu := cpuTime() - cpu0
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	reportRates(b, par*procs, cpu)
+}
+
+// reportRates reports ops/s, the number of clients, cpu% (the process's CPU
+// time over the elapsed time and GOMAXPROCS) and cpu-µs/op (the process's
+// CPU time per call, clients and server together). cpu-µs/op hardly depends
+// on what else runs on the machine, so 1e6 x GOMAXPROCS / cpu-µs/op is the
+// rate a CPU-bound benchmark would reach with the cores to itself.
+func reportRates(b *testing.B, clients int, cpu time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64(clients), "clients")
+	b.ReportMetric(100*cpu.Seconds()/b.Elapsed().Seconds()/float64(runtime.GOMAXPROCS(0)), "cpu%")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// cpuTime returns the user and system CPU time the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCreateReply adds ~200-byte replies to four threads, as alice and
+// bob, with 1 and 64 concurrent clients. Each reply is durable (fsync, group
+// committed) before the call returns.
+func BenchmarkCreateReply(b *testing.B) {
+	e := newBenchEnv(b)
+	var threads []string
+	for i := range 4 {
+		threads = append(threads, e.mustThread(b, e.alice, &forumv1.Thread{Title: fmt.Sprintf("Bench thread %d", i)}).GetName())
+	}
+	for _, clients := range []int{1, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			conns := dialBench(b, e.addr, clients)
+			runClients(b, clients, func(c int) func() error {
+				client := forumv1.NewReplyServiceClient(conns[c%len(conns)])
+				u := e.alice
+				if c%2 == 1 {
+					u = e.bob
+				}
+				ctx := u.ctx(b)
+				thread := threads[c%len(threads)]
+				n := 0
+				return func() error {
+					n++
+					body := fmt.Sprintf("#%d from client %d. %s", n, c, benchBody)
+					_, err := client.CreateReply(ctx, &forumv1.CreateReplyRequest{Parent: thread, Reply: &forumv1.Reply{Body: body}})
+					return err
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGetThread gets a thread with replies and a follow-up, with 64
+// concurrent clients: anonymously (the common read), and with a bearer
+// token, which adds a session lookup.
+func BenchmarkGetThread(b *testing.B) {
+	e := newBenchEnv(b)
+	th := e.mustThread(b, e.alice, &forumv1.Thread{Title: "Hosting volunteers", Body: benchBody, Tags: []string{"hosting"}})
+	for i := range 5 {
+		e.mustReply(b, e.bob, th.GetName(), fmt.Sprintf("reply %d: %s", i, benchBody))
+	}
+	e.mustThread(b, e.convener, &forumv1.Thread{Title: "Follow-up", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: th.GetName()})
+	for _, v := range []struct {
+		name string
+		ctx  func(b *testing.B) context.Context
+	}{
+		{"clients=64", func(b *testing.B) context.Context { return b.Context() }},
+		{"clients=64,token", func(b *testing.B) context.Context { return e.alice.ctx(b) }},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			conns := dialBench(b, e.addr, 64)
+			runClients(b, 64, func(c int) func() error {
+				client := forumv1.NewThreadServiceClient(conns[c%len(conns)])
+				ctx := v.ctx(b)
+				req := &forumv1.GetThreadRequest{Name: th.GetName()}
+				return func() error {
+					_, err := client.GetThread(ctx, req)
+					return err
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkListReplies pages through a thread of 1,000 replies with
+// page_size 50, with 64 concurrent clients; each client starts over after
+// the last page.
+func BenchmarkListReplies(b *testing.B) {
+	e := newBenchEnv(b)
+	th := e.mustThread(b, e.alice, &forumv1.Thread{Title: "A long thread"})
+	const replies, writers = 1000, 32
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			ctx := e.bob.ctx(b)
+			for i := w; i < replies; i += writers {
+				if _, err := e.replies.CreateReply(ctx, &forumv1.CreateReplyRequest{Parent: th.GetName(), Reply: &forumv1.Reply{Body: fmt.Sprintf("reply %d: %s", i, benchBody)}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.Run("clients=64", func(b *testing.B) {
+		conns := dialBench(b, e.addr, 64)
+		runClients(b, 64, func(c int) func() error {
+			client := forumv1.NewReplyServiceClient(conns[c%len(conns)])
+			ctx := b.Context()
+			token := ""
+			return func() error {
+				resp, err := client.ListReplies(ctx, &forumv1.ListRepliesRequest{Parent: th.GetName(), PageSize: 50, PageToken: token})
+				if err != nil {
+					return err
+				}
+				if len(resp.GetReplies()) == 0 {
+					return fmt.Errorf("empty page (token %q)", token)
+				}
+				token = resp.GetNextPageToken()
+				return nil
+			}
+		})
+	})
+}
+
+// BenchmarkEcho is the baseline: the standard health Check RPC on a bare
+// gRPC server with nothing else registered, over loopback TCP, with 64
+// concurrent clients.
+func BenchmarkEcho(b *testing.B) {
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(lis)
+	b.Cleanup(srv.Stop)
+	b.Run("clients=64", func(b *testing.B) {
+		conns := dialBench(b, lis.Addr().String(), 64)
+		runClients(b, 64, func(c int) func() error {
+			client := healthpb.NewHealthClient(conns[c%len(conns)])
+			ctx := b.Context()
+			req := &healthpb.HealthCheckRequest{}
+			return func() error {
+				_, err := client.Check(ctx, req)
+				return err
+			}
+		})
+	})
+}
