@@ -50,7 +50,9 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
 			level = slog.LevelError
 		}
-		s.log.Log(ctx, level, "rpc", "method", info.FullMethod, "code", code.String(), "duration", time.Since(start))
+		if s.log.Enabled(ctx, level) { // skip building the attributes when not logged
+			s.log.LogAttrs(ctx, level, "rpc", slog.String("method", info.FullMethod), slog.String("code", code.String()), slog.Duration("duration", time.Since(start)))
+		}
 	}()
 	resp, err = s.checkedCall(ctx, req, info, handler)
 	return resp, toStatus(ctx, s.log, info.FullMethod, err)
