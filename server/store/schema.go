@@ -22,7 +22,7 @@ import (
 //	threadActivity       rank(pinned, last activity, thread id) → nil        (all threads)
 //	themeActivity        slug 0x00 rank(...) → nil                           (threads of a theme)
 //	themeCreated         slug 0x00 thread id → nil                           (threads of a theme, by creation)
-//	followUps            parent thread id, follow-up thread id → nil
+//	followUps            parent thread id, follow-up thread id → deleted (1 byte), theme name
 //	replies              thread id, reply id → Reply
 //	users                user id → User
 //	usernames            username → user id
@@ -131,6 +131,16 @@ func themeCreatedKey(slug string, id uint64) []byte {
 
 func followUpKey(parent, child uint64) []byte {
 	return binary.BigEndian.AppendUint64(u64(parent), child)
+}
+
+// followUpValue is the followUps value: whether the follow-up is deleted,
+// and its theme.
+func followUpValue(deleted bool, theme string) []byte {
+	v := []byte{0}
+	if deleted {
+		v[0] = 1
+	}
+	return append(v, theme...)
 }
 
 func replyKey(thread, reply uint64) []byte {

@@ -249,3 +249,39 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("expired session: %v", err)
 	}
 }
+
+func TestFollowUpLinks(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	conv := member(t, s, "conv", forumv1.Role_ROLE_CONVENER)
+	parent, err := s.CreateThread(ctx, conv, &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "p"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fu, err := s.CreateThread(ctx, conv, &forumv1.Thread{Theme: DemoThemes[1].Name, Title: "f", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: parent.Name}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	followUps := func() []string {
+		p, err := s.GetThread(ctx, conv, parent.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.FollowUps
+	}
+	if got := followUps(); len(got) != 1 || got[0] != fu.Name {
+		t.Fatalf("follow-ups %v", got)
+	}
+	if _, err := s.DeleteThread(ctx, conv, fu.Name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := followUps(); len(got) != 0 {
+		t.Fatalf("a deleted follow-up is listed: %v", got)
+	}
+	if _, err := s.UndeleteThread(ctx, conv, fu.Name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := followUps(); len(got) != 1 {
+		t.Fatalf("an undeleted follow-up is missing: %v", got)
+	}
+}

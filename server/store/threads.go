@@ -78,31 +78,54 @@ func visibleThread(tx kv.Tx, actor Actor, name string) (*forumv1.Thread, uint64,
 }
 
 // fillFollowUps sets t.FollowUps from the follow-up index, leaving out
-// deleted follow-ups and those in themes the actor may not see.
+// deleted follow-ups and those in themes the actor may not see. The index
+// value carries each follow-up's state (followUpValue), so no follow-up
+// thread is decoded.
 func fillFollowUps(tx kv.Tx, access *themeAccess, t *forumv1.Thread, id uint64) error {
 	t.FollowUps = nil
 	p := u64(id)
-	var ids []uint64
-	if err := tx.Scan(bucketFollowUps, p, prefixEnd(p), false, func(k, _ []byte) bool {
-		ids = append(ids, readU64(k[8:]))
+	type entry struct {
+		id      uint64
+		deleted bool
+		theme   string
+	}
+	var entries []entry
+	if err := tx.Scan(bucketFollowUps, p, prefixEnd(p), false, func(k, v []byte) bool {
+		e := entry{id: readU64(k[8:])}
+		if len(v) > 0 {
+			e.deleted, e.theme = v[0] == 1, string(v[1:])
+		}
+		entries = append(entries, e)
 		return true
 	}); err != nil {
 		return err
 	}
-	for _, c := range ids {
-		child, err := getThread(tx, c)
+	for _, e := range entries {
+		if e.theme == "" { // an entry without a value: read the thread
+			child, err := getThread(tx, e.id)
+			if err != nil {
+				return err
+			}
+			e.deleted, e.theme = child.DeleteTime != nil, child.Theme
+		}
+		ok, err := access.allows(tx, e.theme)
 		if err != nil {
 			return err
 		}
-		ok, err := access.allows(tx, child.Theme)
-		if err != nil {
-			return err
-		}
-		if ok && child.DeleteTime == nil {
-			t.FollowUps = append(t.FollowUps, child.Name)
+		if ok && !e.deleted {
+			t.FollowUps = append(t.FollowUps, threadName(e.id))
 		}
 	}
 	return nil
+}
+
+// putFollowUp records follow-up thread t (id) under its parent, with what
+// fillFollowUps needs to know of it.
+func putFollowUp(tx kv.Tx, t *forumv1.Thread, id uint64) error {
+	if t.FollowUpOf == "" {
+		return nil
+	}
+	return tx.Put(bucketFollowUps, followUpKey(parseThreadID(t.FollowUpOf), id), followUpValue(t.DeleteTime != nil, t.Theme))
 }
 
 // indexThread adds (or, with del, removes) the thread's entries in the
@@ -173,13 +196,11 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 		if _, err := visibleTheme(tx, actor, t.Theme); err != nil {
 			return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 		}
-		var parent uint64
 		if t.FollowUpOf != "" {
-			p, id, err := visibleThread(tx, actor, t.FollowUpOf)
+			p, _, err := visibleThread(tx, actor, t.FollowUpOf)
 			if err != nil || p.DeleteTime != nil {
 				return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
 			}
-			parent = id
 		}
 		id, err := tx.NextSequence(bucketThreads)
 		if err != nil {
@@ -202,10 +223,8 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 		if err := tx.Put(bucketThemeCreated, themeCreatedKey(themeSlug(th.Theme), id), nil); err != nil {
 			return err
 		}
-		if parent != 0 {
-			if err := tx.Put(bucketFollowUps, followUpKey(parent, id), nil); err != nil {
-				return err
-			}
+		if err := putFollowUp(tx, th, id); err != nil {
+			return err
 		}
 		if err := adjustTheme(tx, th.Theme, 1, now); err != nil {
 			return err
@@ -285,6 +304,9 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 			if err := adjustTheme(tx, next.Theme, 1, next.LastActivityTime); err != nil {
 				return err
 			}
+			if err := putFollowUp(tx, next, id); err != nil {
+				return err
+			}
 		}
 		next.UpdateTime = s.timestamp(cur.UpdateTime)
 		next.Etag = etag(next.UpdateTime)
@@ -339,6 +361,9 @@ func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEta
 			cur.DeleteTime = nil
 		}
 		if err := putProto(tx, bucketThreads, threadKey(id), cur); err != nil {
+			return err
+		}
+		if err := putFollowUp(tx, cur, id); err != nil {
 			return err
 		}
 		if err := adjustTheme(tx, cur.Theme, delta, nil); err != nil {
