@@ -263,6 +263,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	h = g.clampDeadline(h)
 	h = g.limitBody(h)
 	h = g.checkCrossOrigin(h)
+	h = compressJSON(h)
 	h = g.recoverPanics(h)
 	if ui, api := opts.UI, h; ui != nil { // web UI: every path the API does not own
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
