@@ -1,396 +1,690 @@
-// Package filter parses the AIP-160 filter subset that ListThreads accepts.
+// Package filter parses the filter of ListThreads: the subset of AIP-160
+// (https://google.aip.dev/160) that the forum API supports.
 //
-// A filter is a conjunction of comparisons:
+// A filter is empty (no filter) or comparisons joined by AND:
 //
 //	theme = "themes/joint-programmes" AND state = OPEN AND tag = "health"
 //
-// Fields are theme, author, kind, state, tag (also written tags), follow_up_of,
-// pinned, and the author's profile: author.organization and author.country. Operators are = and !=, and the has operator `tags:health`.
-// Values are double-quoted strings (with \" and \\ escapes) or bare words;
-// kind and state take enum names with or without their prefix (FOLLOW_UP or
-// THREAD_KIND_FOLLOW_UP); pinned takes true or false; a theme may be given as
-// a bare slug. OR, NOT, parentheses and ordering comparisons are not
-// supported and are rejected with a message that says so.
+// A comparison is `field = value`, `field != value` or, for tags only, the
+// has operator `tags:value` (also `tag:value`), which means `tag = value`.
+// The fields and their values are:
+//
+//	theme                a theme name "themes/x", or just its slug "x"
+//	author               a user name "users/123"
+//	kind                 FOLLOW_UP or THREAD_KIND_FOLLOW_UP, and so on
+//	state                OPEN or THREAD_STATE_OPEN, and so on
+//	tag (or tags)        a tag; tag = "x" holds when the thread has tag x
+//	follow_up_of         a thread name "threads/123"
+//	pinned               true or false
+//	author.organization  the author's organisation, "organizations/x" or "x"
+//	author.country       the author's country, such as KE
+//
+// A value is a double-quoted string, in which \" and \\ stand for " and \,
+// or a bare word of ASCII letters, digits and _ . / -. Keywords, field names
+// and enum names are case-sensitive; whitespace between tokens does not
+// matter. A field may appear more than once, and every comparison must hold.
+// OR, NOT, -, parentheses, <, <=, > and >= are not supported. A filter is at
+// most MaxLen bytes and MaxComparisons comparisons long.
 package filter
 
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// Limits on a filter.
+// MaxLen is the most bytes a filter may have.
+const MaxLen = 1000
+
+// MaxComparisons is the most comparisons a filter may have.
+const MaxComparisons = 20
+
+// Limits on values, as documented in resources.proto.
 const (
-	MaxLen         = 1000
-	MaxComparisons = 20
+	maxSlug = 63 // themes and organisations
+	maxTag  = 32
 )
 
-// Fields are the fields a thread filter may name.
-var fields = []string{"theme", "author", "kind", "state", "tag", "follow_up_of", "pinned", "author.organization", "author.country"}
+// field is a field that a filter can test.
+type field int
 
-// Threads is a parsed thread filter: every condition must hold.
+// The fields, in the order of the canonical form (see Threads.String).
+const (
+	fTheme field = iota
+	fAuthor
+	fKind
+	fState
+	fTag
+	fFollowUpOf
+	fPinned
+	fAuthorOrganization
+	fAuthorCountry
+	numFields
+)
+
+// fieldNames are the names of the fields, indexed by field.
+var fieldNames = [numFields]string{
+	"theme", "author", "kind", "state", "tag", "follow_up_of", "pinned",
+	"author.organization", "author.country",
+}
+
+func (f field) String() string { return fieldNames[f] }
+
+// lookupField returns the field called name; "tags" is another name of tag.
+func lookupField(name string) (field, bool) {
+	if name == "tags" {
+		return fTag, true
+	}
+	i := slices.Index(fieldNames[:], name)
+	return field(i), i >= 0
+}
+
+// singleValued reports whether a thread has exactly one value of f, so
+// that two equalities with different values on f contradict each other.
+func (f field) singleValued() bool { return f != fTag }
+
+// ofAuthor reports whether f is a field of the thread's author, which
+// Match needs the author for.
+func (f field) ofAuthor() bool { return f == fAuthorOrganization || f == fAuthorCountry }
+
+// cond is one comparison, normalised.
+type cond struct {
+	field field
+	neg   bool // != rather than =
+	// value is normalised: full resource names ("themes/x", "users/1",
+	// "threads/1", "organizations/x"), full enum value names, a tag,
+	// "true" or "false", a country code.
+	value string
+}
+
+// compare orders conditions canonically: by field, = before !=, by value.
+func (c cond) compare(d cond) int {
+	switch {
+	case c.field != d.field:
+		return int(c.field - d.field)
+	case c.neg != d.neg:
+		if c.neg {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(c.value, d.value)
+}
+
+// String returns the canonical spelling of c: the shortest one, with no
+// spaces, a bare value, short enum names and slugs rather than theme and
+// organisation names (`theme=joint-programmes`, `kind!=FOLLOW_UP`). It is
+// never longer than any other spelling of c.
+func (c cond) String() string {
+	op := "="
+	if c.neg {
+		op = "!="
+	}
+	v := c.value
+	switch c.field {
+	case fTheme:
+		v = strings.TrimPrefix(v, "themes/")
+	case fAuthorOrganization:
+		v = strings.TrimPrefix(v, "organizations/")
+	case fKind:
+		v = strings.TrimPrefix(v, "THREAD_KIND_")
+	case fState:
+		v = strings.TrimPrefix(v, "THREAD_STATE_")
+	}
+	return c.field.String() + op + v
+}
+
+// holds reports whether c holds for thread t written by author.
+func (c cond) holds(t *forumv1.Thread, author *forumv1.User) bool {
+	var eq bool
+	switch c.field {
+	case fTheme:
+		eq = t.GetTheme() == c.value
+	case fAuthor:
+		eq = t.GetAuthor() == c.value
+	case fKind:
+		eq = t.GetKind().String() == c.value
+	case fState:
+		eq = t.GetState().String() == c.value
+	case fTag:
+		eq = slices.Contains(t.GetTags(), c.value)
+	case fFollowUpOf:
+		eq = t.GetFollowUpOf() == c.value
+	case fPinned:
+		eq = strconv.FormatBool(t.GetPinned()) == c.value
+	case fAuthorOrganization:
+		if author == nil {
+			return false
+		}
+		eq = author.GetOrganization() == c.value
+	case fAuthorCountry:
+		if author == nil {
+			return false
+		}
+		eq = author.GetCountry() == c.value
+	}
+	return eq != c.neg
+}
+
+// Threads is a parsed ListThreads filter: conditions that must all hold. A
+// nil *Threads, like the result of parsing "", is the empty filter, which
+// every thread matches. A Threads never changes, so it is safe for
+// concurrent use.
 type Threads struct {
+	// conds is in canonical order, without duplicates and without
+	// inequalities implied by an equality on a single-valued field.
 	conds []cond
 }
 
-type cond struct {
-	field string // one of fields ("tags" is stored as "tag")
-	neg   bool   // != instead of =
-	value string // normalised: full resource names, full enum names, "true"/"false"
-}
-
-// Error is a filter that cannot be parsed. Its message is meant for the
-// client that sent it.
-type Error struct {
-	// Pos is the byte offset in the filter where the problem was found.
-	Pos int
-	// Msg says what is wrong.
-	Msg string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s (at offset %d)", e.Msg, e.Pos) }
-
-// ParseThreads parses a thread filter. The empty string (or only spaces)
-// selects every thread and yields an empty, non-nil filter.
+// ParseThreads parses a ListThreads filter. The empty string (or only
+// whitespace) yields the empty filter, not nil. An error is an *Error,
+// whose message can be shown to the API client as the description of a
+// violation of field "filter".
 func ParseThreads(s string) (*Threads, error) {
 	if len(s) > MaxLen {
 		return nil, &Error{Pos: MaxLen, Msg: fmt.Sprintf("the filter is longer than %d bytes", MaxLen)}
 	}
-	p := &parser{s: s}
-	f := &Threads{}
-	p.skipSpace()
-	if p.pos == len(s) {
-		return f, nil
-	}
-	for {
-		c, err := p.comparison()
-		if err != nil {
-			return nil, err
-		}
-		f.conds = append(f.conds, c)
-		if len(f.conds) > MaxComparisons {
-			return nil, &Error{Pos: p.pos, Msg: fmt.Sprintf("a filter may hold at most %d comparisons", MaxComparisons)}
-		}
-		p.skipSpace()
-		if p.pos == len(s) {
-			break
-		}
-		start := p.pos
-		w := p.word()
-		switch w {
-		case "AND":
-			continue
-		case "OR", "or":
-			return nil, &Error{Pos: start, Msg: "OR is not supported; join comparisons with AND"}
-		case "":
-			return nil, &Error{Pos: start, Msg: fmt.Sprintf("unexpected %q; join comparisons with AND", s[start:start+1])}
-		default:
-			return nil, &Error{Pos: start, Msg: fmt.Sprintf("unexpected %q; join comparisons with AND (uppercase)", w)}
-		}
-	}
-	slices.SortFunc(f.conds, func(a, b cond) int {
-		return strings.Compare(a.String(), b.String())
-	})
-	f.conds = slices.CompactFunc(f.conds, func(a, b cond) bool { return a == b })
-	return f, nil
-}
-
-type parser struct {
-	s   string
-	pos int
-}
-
-func (p *parser) skipSpace() {
-	for p.pos < len(p.s) && (p.s[p.pos] == ' ' || p.s[p.pos] == '\t' || p.s[p.pos] == '\n' || p.s[p.pos] == '\r') {
-		p.pos++
-	}
-}
-
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '/' || c == '-'
-}
-
-// word reads a bare word, or returns "" if none starts here.
-func (p *parser) word() string {
-	start := p.pos
-	for p.pos < len(p.s) && isWordByte(p.s[p.pos]) {
-		p.pos++
-	}
-	return p.s[start:p.pos]
-}
-
-func (p *parser) comparison() (cond, error) {
-	p.skipSpace()
-	start := p.pos
-	if p.pos < len(p.s) {
-		switch p.s[p.pos] {
-		case '(', ')':
-			return cond{}, &Error{Pos: start, Msg: "parentheses are not supported"}
-		case '-':
-			return cond{}, &Error{Pos: start, Msg: "negation with - is not supported; use !="}
-		}
-	}
-	name := p.word()
-	switch name {
-	case "":
-		if p.pos == len(p.s) {
-			return cond{}, &Error{Pos: start, Msg: "expected a comparison after AND"}
-		}
-		return cond{}, &Error{Pos: start, Msg: fmt.Sprintf("expected a field name, found %q", p.s[p.pos:p.pos+1])}
-	case "NOT", "not":
-		return cond{}, &Error{Pos: start, Msg: "NOT is not supported; use !="}
-	case "AND", "OR":
-		return cond{}, &Error{Pos: start, Msg: fmt.Sprintf("expected a comparison before %s", name)}
-	case "tags":
-		name = "tag"
-	}
-	if !slices.Contains(fields, name) {
-		return cond{}, &Error{Pos: start, Msg: fmt.Sprintf("unknown field %q; fields are %s", name, strings.Join(fields, ", "))}
-	}
-	p.skipSpace()
-	opPos := p.pos
-	var neg bool
-	switch {
-	case strings.HasPrefix(p.s[p.pos:], "!="):
-		neg = true
-		p.pos += 2
-	case strings.HasPrefix(p.s[p.pos:], "="):
-		p.pos++
-	case strings.HasPrefix(p.s[p.pos:], ":"):
-		if name != "tag" {
-			return cond{}, &Error{Pos: opPos, Msg: fmt.Sprintf("the has operator (:) applies only to tags; use %s = value", name)}
-		}
-		p.pos++
-	case p.pos < len(p.s) && strings.ContainsRune("<>~", rune(p.s[p.pos])):
-		return cond{}, &Error{Pos: opPos, Msg: fmt.Sprintf("operator %q is not supported; use = or !=", p.s[p.pos:p.pos+1])}
-	default:
-		return cond{}, &Error{Pos: opPos, Msg: fmt.Sprintf("expected = or != after %s", name)}
-	}
-	p.skipSpace()
-	valPos := p.pos
-	val, err := p.value()
+	p := parser{s: s}
+	conds, err := p.filter()
 	if err != nil {
-		return cond{}, err
+		return nil, err
 	}
-	norm, msg := normalise(name, val)
-	if msg != "" {
-		return cond{}, &Error{Pos: valPos, Msg: msg}
-	}
-	return cond{field: name, neg: neg, value: norm}, nil
+	return canonical(conds), nil
 }
 
-func (p *parser) value() (string, error) {
-	start := p.pos
-	if p.pos == len(p.s) {
-		return "", &Error{Pos: start, Msg: "expected a value"}
-	}
-	if p.s[p.pos] != '"' {
-		w := p.word()
-		if w == "" {
-			return "", &Error{Pos: start, Msg: fmt.Sprintf("expected a value, found %q", p.s[start:start+1])}
-		}
-		return w, nil
-	}
-	p.pos++
-	var b strings.Builder
-	for p.pos < len(p.s) {
-		c := p.s[p.pos]
-		switch c {
-		case '"':
-			p.pos++
-			return b.String(), nil
-		case '\\':
-			if p.pos+1 == len(p.s) {
-				return "", &Error{Pos: start, Msg: "unterminated string"}
-			}
-			b.WriteByte(p.s[p.pos+1])
-			p.pos += 2
-		default:
-			b.WriteByte(c)
-			p.pos++
+// canonical returns the filter of conds in canonical form.
+func canonical(conds []cond) *Threads {
+	for i, c := range conds {
+		if c.field == fPinned && c.neg { // pinned != true is pinned = false
+			conds[i] = cond{field: fPinned, value: strconv.FormatBool(c.value != "true")}
 		}
 	}
-	return "", &Error{Pos: start, Msg: "unterminated string"}
+	slices.SortFunc(conds, cond.compare)
+	conds = slices.Compact(conds)
+	// An equality on a single-valued field implies every inequality with
+	// another value: `theme = a AND theme != b` is `theme = a`.
+	var eq [numFields][]string
+	for _, c := range conds {
+		if !c.neg && c.field.singleValued() {
+			eq[c.field] = append(eq[c.field], c.value)
+		}
+	}
+	conds = slices.DeleteFunc(conds, func(c cond) bool {
+		return c.neg && len(eq[c.field]) > 0 && !slices.Contains(eq[c.field], c.value)
+	})
+	return &Threads{conds: slices.Clip(conds)}
 }
 
-// normalise checks a value for field and returns its canonical form, or a
-// message saying what is wrong.
-func normalise(field, v string) (string, string) {
-	switch field {
-	case "theme":
-		slug := strings.TrimPrefix(v, "themes/")
-		if !validSlug(slug, 63) {
-			return "", fmt.Sprintf("%q is not a theme (themes/{slug})", v)
-		}
-		return "themes/" + slug, ""
-	case "tag":
-		if !validSlug(v, 32) {
-			return "", fmt.Sprintf("%q is not a tag (lowercase letters, digits and hyphens)", v)
-		}
-		return v, ""
-	case "author":
-		if !validName(v, "users/") {
-			return "", fmt.Sprintf("%q is not a user name (users/{id})", v)
-		}
-		return v, ""
-	case "follow_up_of":
-		if !validName(v, "threads/") {
-			return "", fmt.Sprintf("%q is not a thread name (threads/{id})", v)
-		}
-		return v, ""
-	case "kind":
-		return enumValue(v, "THREAD_KIND_", forumv1.ThreadKind_value)
-	case "state":
-		return enumValue(v, "THREAD_STATE_", forumv1.ThreadState_value)
-	case "author.organization":
-		slug := strings.TrimPrefix(v, "organizations/")
-		if !validSlug(slug, 63) {
-			return "", fmt.Sprintf("%q is not an organization (organizations/{slug})", v)
-		}
-		return "organizations/" + slug, ""
-	case "author.country":
-		if len(v) != 2 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A' || v[1] > 'Z' {
-			return "", fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code (such as KE)", v)
-		}
-		return v, ""
-	case "pinned":
-		if v != "true" && v != "false" {
-			return "", fmt.Sprintf("pinned takes true or false, not %q", v)
-		}
-		return v, ""
-	}
-	return "", fmt.Sprintf("unknown field %q", field)
-}
-
-func enumValue(v, prefix string, values map[string]int32) (string, string) {
-	full := v
-	if !strings.HasPrefix(full, prefix) {
-		full = prefix + v
-	}
-	if n, ok := values[full]; ok && n != 0 {
-		return full, ""
-	}
-	var names []string
-	for name, n := range values {
-		if n != 0 {
-			names = append(names, strings.TrimPrefix(name, prefix))
-		}
-	}
-	slices.Sort(names)
-	return "", fmt.Sprintf("%q is not one of %s", v, strings.Join(names, ", "))
-}
-
-func validSlug(s string, max int) bool {
-	if s == "" || len(s) > max || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validName(v, prefix string) bool {
-	id, ok := strings.CutPrefix(v, prefix)
-	if !ok || id == "" || len(id) > 20 || id[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < '0' || id[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func (c cond) String() string {
-	op := " = "
-	if c.neg {
-		op = " != "
-	}
-	return c.field + op + `"` + c.value + `"`
-}
-
-// String returns the canonical form of the filter: its comparisons sorted,
-// without duplicates, joined by AND. Equivalent filters have the same
-// string; a nil filter's is "".
+// String returns the canonical form of the filter: its comparisons in a
+// fixed order, each in its shortest spelling, joined by " AND ", without
+// duplicates or comparisons implied by others:
+//
+//	theme=joint-programmes AND state=OPEN AND tag=health
+//
+// Filters that differ only in spelling, whitespace, order, repetition or
+// such implied comparisons have the same canonical form, so it can bind a
+// page token to its query. The canonical form is never longer than the
+// filter it was parsed from, and parses to a filter with the same canonical
+// form. The empty filter's is "".
 func (f *Threads) String() string {
 	if f == nil {
 		return ""
 	}
-	parts := make([]string, len(f.conds))
+	var b strings.Builder
 	for i, c := range f.conds {
-		parts[i] = c.String()
-	}
-	return strings.Join(parts, " AND ")
-}
-
-// Theme returns the theme the filter requires, if it has exactly one
-// `theme =` condition, so that the store can use the theme's index.
-func (f *Threads) Theme() (string, bool) {
-	if f == nil {
-		return "", false
-	}
-	theme, n := "", 0
-	for _, c := range f.conds {
-		if c.field == "theme" && !c.neg {
-			theme = c.value
-			n++
+		if i > 0 {
+			b.WriteString(" AND ")
 		}
+		b.WriteString(c.String())
 	}
-	return theme, n == 1
+	return b.String()
 }
 
-// NeedsAuthor reports whether the filter has conditions on the author's
-// profile, which Match needs the author for.
-func (f *Threads) NeedsAuthor() bool {
-	if f == nil {
-		return false
-	}
-	for _, c := range f.conds {
-		if strings.HasPrefix(c.field, "author.") {
-			return true
-		}
-	}
-	return false
-}
-
-// Match reports whether t, written by author, satisfies every condition. A
-// nil filter matches every thread. author may be nil when NeedsAuthor is
-// false; a nil author matches no author.* condition.
+// Match reports whether thread t, written by author, satisfies every
+// condition. author may be nil when NeedsAuthor is false; a nil author
+// satisfies no author.organization or author.country condition. The empty
+// filter matches every thread.
 func (f *Threads) Match(t *forumv1.Thread, author *forumv1.User) bool {
 	if f == nil {
 		return true
 	}
 	for _, c := range f.conds {
-		var ok bool
-		switch c.field {
-		case "author.organization":
-			ok = author != nil && author.GetOrganization() == c.value
-		case "author.country":
-			ok = author != nil && author.GetCountry() == c.value
-		case "theme":
-			ok = t.GetTheme() == c.value
-		case "author":
-			ok = t.GetAuthor() == c.value
-		case "kind":
-			ok = t.GetKind().String() == c.value
-		case "state":
-			ok = t.GetState().String() == c.value
-		case "tag":
-			ok = slices.Contains(t.GetTags(), c.value)
-		case "follow_up_of":
-			ok = t.GetFollowUpOf() == c.value
-		case "pinned":
-			ok = fmt.Sprint(t.GetPinned()) == c.value
-		}
-		if ok == c.neg {
+		if !c.holds(t, author) {
 			return false
 		}
 	}
 	return true
 }
+
+// NeedsAuthor reports whether the filter has conditions on the author's
+// profile (author.organization, author.country), for which Match needs the
+// author.
+func (f *Threads) NeedsAuthor() bool {
+	return f != nil && slices.ContainsFunc(f.conds, func(c cond) bool { return c.field.ofAuthor() })
+}
+
+// MatchesNothing reports whether the conditions contradict each other, as
+// `state = OPEN AND state = LOCKED` or `tag = a AND tag != a` do, so that
+// no thread can match.
+func (f *Threads) MatchesNothing() bool {
+	if f == nil {
+		return false
+	}
+	for i, c := range f.conds {
+		for _, d := range f.conds[:i] {
+			if c.field != d.field {
+				continue
+			}
+			if c.value == d.value && c.neg != d.neg {
+				return true
+			}
+			if c.field.singleValued() && !c.neg && !d.neg {
+				return true // different values: duplicates are gone
+			}
+		}
+	}
+	return false
+}
+
+// single returns the value of the only equality on fd, if there is exactly
+// one.
+func (f *Threads) single(fd field) (string, bool) {
+	if f == nil {
+		return "", false
+	}
+	value, n := "", 0
+	for _, c := range f.conds {
+		if c.field == fd && !c.neg {
+			value = c.value
+			n++
+		}
+	}
+	if n != 1 {
+		return "", false
+	}
+	return value, true
+}
+
+// Theme returns the theme name ("themes/x") that the filter requires, if it
+// has exactly one theme equality, so that the store can use its index.
+func (f *Threads) Theme() (string, bool) { return f.single(fTheme) }
+
+// Author returns the user name ("users/123") that the filter requires, if it
+// has exactly one author equality.
+func (f *Threads) Author() (string, bool) { return f.single(fAuthor) }
+
+// FollowUpOf returns the thread name ("threads/123") that the filter
+// requires in follow_up_of, if it has exactly one follow_up_of equality.
+func (f *Threads) FollowUpOf() (string, bool) { return f.single(fFollowUpOf) }
+
+// Kind returns the kind that the filter requires, if it has exactly one kind
+// equality.
+func (f *Threads) Kind() (forumv1.ThreadKind, bool) {
+	v, ok := f.single(fKind)
+	return forumv1.ThreadKind(forumv1.ThreadKind_value[v]), ok
+}
+
+// State returns the state that the filter requires, if it has exactly one
+// state equality.
+func (f *Threads) State() (forumv1.ThreadState, bool) {
+	v, ok := f.single(fState)
+	return forumv1.ThreadState(forumv1.ThreadState_value[v]), ok
+}
+
+// Pinned returns the value of pinned that the filter requires, if it has
+// exactly one condition on pinned (`pinned != true` means `pinned = false`).
+func (f *Threads) Pinned() (pinned, ok bool) {
+	v, ok := f.single(fPinned)
+	return v == "true", ok
+}
+
+// Tags returns, sorted, the tags that a thread must all have to match.
+func (f *Threads) Tags() []string {
+	if f == nil {
+		return nil
+	}
+	var tags []string
+	for _, c := range f.conds {
+		if c.field == fTag && !c.neg {
+			tags = append(tags, c.value)
+		}
+	}
+	return tags
+}
+
+// Error is a filter that cannot be parsed.
+type Error struct {
+	// Pos is the byte offset in the filter where the problem is.
+	Pos int
+	// Msg says what is wrong, for the client that sent the filter, such as
+	// `unknown field "colour"; fields are theme, author, ...`.
+	Msg string
+}
+
+// Error returns the message and the position, as in
+// `OR is not supported; join comparisons with AND (at offset 13)`.
+func (e *Error) Error() string { return fmt.Sprintf("%s (at offset %d)", e.Msg, e.Pos) }
+
+// token kinds.
+const (
+	tEOF    = iota
+	tWord   // a bare word
+	tString // a quoted string
+	tEq     // =
+	tNe     // !=
+	tHas    // :
+)
+
+// token is a lexical token of a filter.
+type token struct {
+	kind int
+	pos  int    // byte offset of the token
+	text string // as written
+	val  string // the value of a word or string
+}
+
+// parser is a recursive-descent parser of a filter.
+type parser struct {
+	s   string
+	pos int
+}
+
+// errorf returns an *Error at pos.
+func errorf(pos int, format string, args ...any) error {
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// isWordByte reports whether c may appear in a bare word.
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '_' || c == '.' || c == '/' || c == '-'
+}
+
+// next returns the next token, or an error for characters that start none.
+func (p *parser) next() (token, error) {
+	for p.pos < len(p.s) && strings.IndexByte(" \t\r\n", p.s[p.pos]) >= 0 {
+		p.pos++
+	}
+	start := p.pos
+	if start == len(p.s) {
+		return token{kind: tEOF, pos: start}, nil
+	}
+	tok := func(kind, n int) (token, error) {
+		p.pos += n
+		return token{kind: kind, pos: start, text: p.s[start:p.pos]}, nil
+	}
+	switch c := p.s[start]; {
+	case isWordByte(c):
+		end := start
+		for end < len(p.s) && isWordByte(p.s[end]) {
+			end++
+		}
+		t, _ := tok(tWord, end-start)
+		t.val = t.text
+		return t, nil
+	case c == '"':
+		return p.quoted()
+	case c == '=':
+		return tok(tEq, 1)
+	case c == ':':
+		return tok(tHas, 1)
+	case strings.HasPrefix(p.s[start:], "!="):
+		return tok(tNe, 2)
+	case c == '!':
+		return token{}, errorf(start, `unexpected "!"; use != for "not equal" (NOT is not supported)`)
+	case c == '<' || c == '>':
+		op := p.s[start : start+1]
+		if strings.HasPrefix(p.s[start+1:], "=") {
+			op += "="
+		}
+		return token{}, errorf(start, "the %s operator is not supported; use = or !=", op)
+	case c == '(' || c == ')':
+		return token{}, errorf(start, "parentheses are not supported; join comparisons with AND")
+	case c == '\'':
+		return token{}, errorf(start, `strings are written in double quotes ("), not single quotes`)
+	default:
+		return token{}, errorf(start, "unexpected character %s", quoteRune(p.s[start:]))
+	}
+}
+
+// quoted reads a double-quoted string starting at p.pos.
+func (p *parser) quoted() (token, error) {
+	start := p.pos
+	var b strings.Builder
+	for i := start + 1; i < len(p.s); i++ {
+		switch c := p.s[i]; c {
+		case '"':
+			p.pos = i + 1
+			return token{kind: tString, pos: start, text: p.s[start:p.pos], val: b.String()}, nil
+		case '\\':
+			if i+1 < len(p.s) && (p.s[i+1] == '"' || p.s[i+1] == '\\') {
+				i++
+				b.WriteByte(p.s[i])
+				continue
+			}
+			if i+1 < len(p.s) {
+				return token{}, errorf(i, `invalid escape in string: a backslash must be followed by " or \`)
+			}
+			return token{}, errorf(start, "unterminated string")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return token{}, errorf(start, "unterminated string")
+}
+
+// quoteRune returns the first character of s, quoted.
+func quoteRune(s string) string {
+	for _, r := range s {
+		return strconv.QuoteRune(r)
+	}
+	return `""`
+}
+
+// describe returns how to name t in an error message.
+func describe(t token) string {
+	if t.kind == tEOF {
+		return "the end of the filter"
+	}
+	return strconv.Quote(t.text)
+}
+
+// filter parses the whole filter.
+func (p *parser) filter() ([]cond, error) {
+	var conds []cond
+	t, err := p.next()
+	if err != nil || t.kind == tEOF {
+		return nil, err
+	}
+	for {
+		if len(conds) == MaxComparisons {
+			return nil, errorf(t.pos, "a filter may hold at most %d comparisons", MaxComparisons)
+		}
+		c, err := p.comparison(t)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, c)
+		if t, err = p.next(); err != nil || t.kind == tEOF {
+			return conds, err
+		}
+		if t.kind != tWord || t.val != "AND" {
+			return nil, p.badJoin(t)
+		}
+		and := t
+		if t, err = p.next(); err != nil {
+			return nil, err
+		}
+		if t.kind == tEOF {
+			return nil, errorf(and.pos, "expected a comparison after AND")
+		}
+	}
+}
+
+// badJoin returns the error for t, found after a comparison where AND or the
+// end of the filter should be.
+func (p *parser) badJoin(t token) error {
+	if t.kind == tWord {
+		switch strings.ToUpper(t.val) {
+		case "AND":
+			return errorf(t.pos, "%q is not an operator; join comparisons with AND (upper case)", t.val)
+		case "OR":
+			return errorf(t.pos, "OR is not supported; join comparisons with AND")
+		case "NOT":
+			return errorf(t.pos, "NOT is not supported; use !=")
+		}
+	}
+	return errorf(t.pos, "expected AND or the end of the filter after a comparison, not %s", describe(t))
+}
+
+// comparison parses a comparison starting with t.
+func (p *parser) comparison(t token) (cond, error) {
+	if t.kind != tWord {
+		return cond{}, errorf(t.pos, "expected a field name, not %s", describe(t))
+	}
+	switch {
+	case t.val == "AND":
+		return cond{}, errorf(t.pos, "expected a comparison before AND")
+	case strings.ToUpper(t.val) == "OR":
+		return cond{}, errorf(t.pos, "OR is not supported; join comparisons with AND")
+	case strings.ToUpper(t.val) == "NOT":
+		return cond{}, errorf(t.pos, "NOT is not supported; use !=")
+	case strings.HasPrefix(t.val, "-"):
+		return cond{}, errorf(t.pos, "negation with - is not supported; use !=")
+	}
+	fd, ok := lookupField(t.val)
+	if !ok {
+		return cond{}, errorf(t.pos, "unknown field %q; fields are %s", t.val, strings.Join(fieldNames[:], ", "))
+	}
+	op, err := p.next()
+	if err != nil {
+		return cond{}, err
+	}
+	switch op.kind {
+	case tEq, tNe:
+	case tHas:
+		if fd != fTag {
+			return cond{}, errorf(op.pos, "the has operator (:) applies only to tags; use %s = value", fd)
+		}
+	default:
+		return cond{}, errorf(op.pos, "expected =, != or : after %s, not %s", t.val, describe(op))
+	}
+	v, err := p.next()
+	if err != nil {
+		return cond{}, err
+	}
+	if v.kind != tWord && v.kind != tString {
+		return cond{}, errorf(v.pos, "expected value after %s, not %s", op.text, describe(v))
+	}
+	value, err := normalize(fd, v)
+	if err != nil {
+		return cond{}, err
+	}
+	return cond{field: fd, neg: op.kind == tNe, value: value}, nil
+}
+
+// normalize checks the value v of field fd and returns it normalised (see
+// cond.value).
+func normalize(fd field, v token) (string, error) {
+	value := v.val
+	switch fd {
+	case fTheme:
+		if slug := strings.TrimPrefix(value, "themes/"); isSlug(slug, maxSlug) {
+			return "themes/" + slug, nil
+		}
+		return "", errorf(v.pos, "invalid theme %q: want a theme name such as \"themes/joint-programmes\", or its slug (lowercase letters and digits, single hyphens between, at most %d characters)", value, maxSlug)
+	case fAuthorOrganization:
+		if slug := strings.TrimPrefix(value, "organizations/"); isSlug(slug, maxSlug) {
+			return "organizations/" + slug, nil
+		}
+		return "", errorf(v.pos, "invalid author.organization %q: want an organisation name such as \"organizations/vso\", or its slug", value)
+	case fTag:
+		if isSlug(value, maxTag) {
+			return value, nil
+		}
+		return "", errorf(v.pos, "invalid tag %q: want lowercase letters and digits, single hyphens between, at most %d characters", value, maxTag)
+	case fAuthor:
+		if isName(value, "users/") {
+			return value, nil
+		}
+		return "", errorf(v.pos, "invalid author %q: want a user name such as \"users/123\"", value)
+	case fFollowUpOf:
+		if isName(value, "threads/") {
+			return value, nil
+		}
+		return "", errorf(v.pos, "invalid follow_up_of %q: want a thread name such as \"threads/123\"", value)
+	case fKind:
+		return enumValue(fd, v, forumv1.ThreadKind(0).Descriptor(), "THREAD_KIND_")
+	case fState:
+		return enumValue(fd, v, forumv1.ThreadState(0).Descriptor(), "THREAD_STATE_")
+	case fPinned:
+		if value == "true" || value == "false" {
+			return value, nil
+		}
+		return "", errorf(v.pos, "invalid pinned %q: want true or false", value)
+	case fAuthorCountry:
+		if len(value) == 2 && isUpper(value[0]) && isUpper(value[1]) {
+			return value, nil
+		}
+		return "", errorf(v.pos, "invalid author.country %q: want an ISO 3166-1 alpha-2 code such as KE", value)
+	}
+	panic("filter: no normalisation for field " + fd.String())
+}
+
+// enumValue returns the full name of the value of enum written as v, with or
+// without prefix. The zero (unspecified) value is not allowed.
+func enumValue(fd field, v token, enum protoreflect.EnumDescriptor, prefix string) (string, error) {
+	full := v.val
+	if !strings.HasPrefix(full, prefix) {
+		full = prefix + full
+	}
+	values := enum.Values()
+	var allowed []string
+	for i := range values.Len() {
+		ev := values.Get(i)
+		if ev.Number() == 0 {
+			continue
+		}
+		if string(ev.Name()) == full {
+			return full, nil
+		}
+		allowed = append(allowed, strings.TrimPrefix(string(ev.Name()), prefix))
+	}
+	return "", errorf(v.pos, "invalid %s %q: want one of %s (or with the prefix %s)", fd, v.val, strings.Join(allowed, ", "), prefix)
+}
+
+// isSlug reports whether s matches [a-z0-9]+(-[a-z0-9]+)* and has at most
+// max characters.
+func isSlug(s string, max int) bool {
+	if s == "" || len(s) > max || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isName reports whether s is prefix followed by a positive decimal ID,
+// without leading zeros, that fits in an int64.
+func isName(s, prefix string) bool {
+	id, ok := strings.CutPrefix(s, prefix)
+	if !ok || id == "" || id[0] == '0' {
+		return false
+	}
+	for i := range len(id) {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	_, err := strconv.ParseInt(id, 10, 64)
+	return err == nil
+}
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }

@@ -33,7 +33,10 @@ const (
 	// isInlineMarkup) a paragraph, heading or table row may hold. A
 	// paragraph with more is rendered as plain text; a heading or table
 	// with a longer line is parsed as a paragraph, hence as plain text.
-	maxInlineMarkup = 500
+	maxInlineMarkup = 256
+	// maxRefLines is the most lines a paragraph may have for link
+	// reference definitions at its start to be recognised.
+	maxRefLines = 250
 )
 
 // isInlineMarkup reports whether c is one of the characters whose number
@@ -60,24 +63,38 @@ func countInlineMarkup(b []byte) int {
 // newParser returns goldmark's default parser with the limits above.
 func newParser() parser.Parser {
 	return parser.NewParser(
-		// The block parsers and priorities of parser.DefaultBlockParsers.
-		parser.WithBlockParsers(
-			util.Prioritized(parser.NewSetextHeadingParser(), 100),
-			util.Prioritized(parser.NewThematicBreakParser(), 200),
-			util.Prioritized(nestingLimit{parser.NewListParser()}, 300),
-			util.Prioritized(parser.NewListItemParser(), 400),
-			util.Prioritized(parser.NewCodeBlockParser(), 500),
-			util.Prioritized(lineLimit{parser.NewATXHeadingParser()}, 600),
-			util.Prioritized(parser.NewFencedCodeBlockParser(), 700),
-			util.Prioritized(nestingLimit{parser.NewBlockquoteParser()}, 800),
-			util.Prioritized(parser.NewHTMLBlockParser(), 900),
-			util.Prioritized(parser.NewParagraphParser(), 1000),
-		),
+		parser.WithBlockParsers(blockParsers()...),
 		parser.WithInlineParsers(parser.DefaultInlineParsers()...),
-		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
-		// After every other paragraph transformer (the table one is 200).
-		parser.WithParagraphTransformers(util.Prioritized(paragraphLimit{}, 10_000)),
+		parser.WithParagraphTransformers(paragraphTransformers()...),
 	)
+}
+
+// blockParsers returns the block parsers and priorities of
+// parser.DefaultBlockParsers, with limits on lists, block quotes and ATX
+// headings.
+func blockParsers() []util.PrioritizedValue {
+	return []util.PrioritizedValue{
+		util.Prioritized(parser.NewSetextHeadingParser(), 100),
+		util.Prioritized(parser.NewThematicBreakParser(), 200),
+		util.Prioritized(nestingLimit{parser.NewListParser()}, 300),
+		util.Prioritized(parser.NewListItemParser(), 400),
+		util.Prioritized(parser.NewCodeBlockParser(), 500),
+		util.Prioritized(lineLimit{parser.NewATXHeadingParser()}, 600),
+		util.Prioritized(parser.NewFencedCodeBlockParser(), 700),
+		util.Prioritized(nestingLimit{parser.NewBlockquoteParser()}, 800),
+		util.Prioritized(parser.NewHTMLBlockParser(), 900),
+		util.Prioritized(parser.NewParagraphParser(), 1000),
+	}
+}
+
+// paragraphTransformers returns parser.DefaultParagraphTransformers, with a
+// limit on link reference definitions, and paragraphLimit.
+func paragraphTransformers() []util.PrioritizedValue {
+	return []util.PrioritizedValue{
+		util.Prioritized(refLimit{parser.LinkReferenceParagraphTransformer}, 100),
+		// After every other paragraph transformer (the table one is 200).
+		util.Prioritized(paragraphLimit{}, 10_000),
+	}
 }
 
 // nestingLimit wraps the block parser of a container (block quote or list)
@@ -116,6 +133,22 @@ func (l lineLimit) Open(parent ast.Node, reader text.Reader, pc parser.Context) 
 		return nil, parser.NoChildren
 	}
 	return l.BlockParser.Open(parent, reader, pc)
+}
+
+// refLimit wraps the transformer that takes link reference definitions
+// out of the start of a paragraph, so that it leaves alone paragraphs of
+// more than maxRefLines lines: it copies the remaining lines after each
+// definition it finds, which is quadratic in the number of lines.
+type refLimit struct {
+	parser.ParagraphTransformer
+}
+
+// Transform implements parser.ParagraphTransformer.
+func (l refLimit) Transform(node *ast.Paragraph, reader text.Reader, pc parser.Context) {
+	if node.Lines().Len() > maxRefLines {
+		return
+	}
+	l.ParagraphTransformer.Transform(node, reader, pc)
 }
 
 // paragraphLimit is a paragraph transformer that replaces a paragraph with
@@ -235,19 +268,27 @@ type tableLimit struct {
 func (t tableLimit) Transform(node *ast.Paragraph, reader text.Reader, pc parser.Context) {
 	source := reader.Source()
 	lines := node.Lines()
-	// A row has at most one cell more than it has pipes, and every row is
-	// padded to the header's width, so rows × (most pipes in a line + 1)
-	// bounds the number of cells.
-	maxPipes := 0
+	// Every row is padded to the width of the header, itself one of the
+	// lines, so lines × the most cells in a line bounds the number of cells.
+	maxCells := 0
 	for i := range lines.Len() {
 		seg := lines.At(i)
-		line := seg.Value(source)
+		line := bytes.TrimSpace(seg.Value(source))
 		if countInlineMarkup(line) > maxInlineMarkup {
 			return
 		}
-		maxPipes = max(maxPipes, bytes.Count(line, []byte{'|'}))
+		// A line has at most one cell more than it has pipes, less the
+		// leading and trailing pipe.
+		cells := bytes.Count(line, []byte{'|'}) + 1
+		if bytes.HasPrefix(line, []byte{'|'}) {
+			cells--
+		}
+		if len(line) > 1 && bytes.HasSuffix(line, []byte{'|'}) {
+			cells--
+		}
+		maxCells = max(maxCells, cells)
 	}
-	if lines.Len()*(maxPipes+1) > maxTableCells {
+	if lines.Len()*maxCells > maxTableCells {
 		return
 	}
 	t.ParagraphTransformer.Transform(node, reader, pc)

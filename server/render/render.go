@@ -3,14 +3,21 @@
 //
 // Rendering has two steps. goldmark converts CommonMark plus the GitHub
 // Flavored Markdown extensions (tables, strikethrough, autolinks and task
-// lists) to HTML; raw HTML in the Markdown is not passed through but replaced
-// by an HTML comment, and goldmark already blanks javascript:, vbscript:,
-// file: and data: link destinations. Then, as the last step, bluemonday's
-// user-generated-content policy sanitises the result, so that even a bug in
-// the first step cannot let script through: only an allowlist of elements and
-// attributes survives, URLs must be relative or use the http, https or mailto
-// scheme, and every link gets rel="nofollow" (links to other hosts also get
-// target="_blank" and rel="noopener").
+// lists) to HTML; raw HTML in the Markdown is not passed through, and
+// goldmark already blanks javascript:, vbscript:, file: and data: link
+// destinations. Then, as the last step, bluemonday's user-generated-content
+// policy sanitises the result, so that even a bug in the first step cannot
+// let script through: only an allowlist of elements and attributes survives,
+// URLs must be relative or use the http, https or mailto scheme, and every
+// link gets rel="nofollow" (links to other hosts also get target="_blank" and
+// rel="noopener").
+//
+// To keep hostile Markdown ("Markdown bombs") cheap to render and its output
+// small, block quotes and lists nest at most 32 deep, tables have at most
+// 10,000 cells, and a paragraph, heading or table row with more than 256
+// inline markup characters (* _ ~ [ ] ` <) is rendered as plain text, because
+// goldmark's inline parsing is quadratic or worse in their number. Past these
+// limits the post still renders, but the excess as text.
 package render
 
 import (
@@ -71,6 +78,8 @@ func newPolicy() *bluemonday.Policy {
 	// adds rel="nofollow" to links. Links to other hosts open in a new tab,
 	// which makes bluemonday add rel="noopener" as well.
 	p.AddTargetBlankToFullyQualifiedLinks(true)
+	// Ordered lists may start at another number than 1.
+	p.AllowAttrs("start").Matching(bluemonday.Integer).OnElements("ol")
 	// Fenced code blocks keep their language for client-side highlighting.
 	p.AllowAttrs("class").Matching(regexp.MustCompile(`^language-[A-Za-z0-9_+#.-]{1,32}$`)).OnElements("code")
 	// Task list items are rendered as disabled checkboxes. An input with none
@@ -80,10 +89,10 @@ func newPolicy() *bluemonday.Policy {
 	return p
 }
 
-// HTML renders markdown, the body of a thread or reply, to sanitised HTML.
-// The result is an HTML fragment in UTF-8; invalid UTF-8 in markdown is
-// replaced by U+FFFD. An error is returned only if rendering itself fails,
-// which does not happen for any input with the standard renderers.
+// HTML renders markdown, the body of a thread or reply, to sanitised HTML:
+// an HTML fragment in valid UTF-8 (invalid UTF-8 in markdown becomes
+// U+FFFD). The error is that of goldmark or bluemonday writing to memory,
+// which they do not report for any input; callers should still handle it.
 func (r *Renderer) HTML(markdown string) (string, error) {
 	buf := r.bufs.Get().(*bytes.Buffer)
 	defer r.putBuffer(buf)
@@ -93,16 +102,17 @@ func (r *Renderer) HTML(markdown string) (string, error) {
 	if err := r.md.Convert([]byte(markdown), buf); err != nil {
 		return "", err
 	}
-	// The sanitised output is never longer than goldmark's (roughly), so
-	// size the result once instead of growing it.
-	var out bytes.Buffer
-	out.Grow(buf.Len())
+	// The sanitised output is about as long as goldmark's, so size it once;
+	// a strings.Builder then returns it without another copy.
+	var out strings.Builder
+	out.Grow(buf.Len() + buf.Len()/8)
 	if err := r.policy.SanitizeReaderToWriter(bytes.NewReader(buf.Bytes()), &out); err != nil {
 		return "", err
 	}
 	return out.String(), nil
 }
 
+// putBuffer returns buf to the pool unless it has grown too big to keep.
 func (r *Renderer) putBuffer(buf *bytes.Buffer) {
 	if buf.Cap() > maxPooledBuffer {
 		return
