@@ -8,7 +8,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/proto"
 )
 
 func groupSlug(name string) string { return strings.TrimPrefix(name, "groups/") }
@@ -72,46 +71,9 @@ func (s *Store) GetGroup(ctx context.Context, actor Actor, name string) (*forumv
 
 // ListGroups returns the groups the actor may see, in name order.
 func (s *Store) ListGroups(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Group, string, error) {
-	query := "ListGroups\x00" + actor.User
-	cursor, err := s.decodeToken(query, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var start []byte
-	if cursor != nil {
-		start = after(cursor)
-	}
-	var out []*forumv1.Group
-	var next string
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
-		out, next = nil, ""
-		var last []byte
-		var ierr error
-		err := tx.Scan(bucketGroups, start, nil, false, func(k, v []byte) bool {
-			var ok bool
-			if ok, ierr = maySeeGroup(tx, actor, string(k)); ierr != nil {
-				return false
-			} else if !ok {
-				return true
-			}
-			if len(out) == pageSize {
-				next = s.encodeToken(query, last)
-				return false
-			}
-			last = append(last[:0], k...)
-			g := new(forumv1.Group)
-			if ierr = proto.Unmarshal(v, g); ierr != nil {
-				return false
-			}
-			out = append(out, g)
-			return true
-		})
-		if err == nil {
-			err = ierr
-		}
-		return err
-	})
-	return out, next, err
+	p := page{query: "ListGroups\x00" + actor.User, bucket: bucketGroups, size: pageSize, token: pageToken}
+	return listPage(ctx, s, p, func() *forumv1.Group { return new(forumv1.Group) }, nil,
+		func(tx kv.Tx, g *forumv1.Group) (bool, error) { return maySeeGroup(tx, actor, groupSlug(g.Name)) })
 }
 
 // setMembers replaces the membership index of group slug from old to new.

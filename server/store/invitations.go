@@ -9,7 +9,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/proto"
 )
 
 func invitationName(id uint64) string { return "invitations/" + strconv.FormatUint(id, 10) }
@@ -76,36 +75,8 @@ func (s *Store) ListInvitations(ctx context.Context, actor Actor, pageSize int, 
 	if !actor.Moderator() {
 		return nil, "", fmt.Errorf("%w: only conveners and admins list invitations", ErrPermissionDenied)
 	}
-	const query = "ListInvitations"
-	cursor, err := s.decodeToken(query, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var out []*forumv1.Invitation
-	var next string
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
-		out, next = nil, ""
-		var last []byte
-		var ierr error
-		err := tx.Scan(bucketInvitations, nil, cursor, true, func(k, v []byte) bool {
-			if len(out) == pageSize {
-				next = s.encodeToken(query, last)
-				return false
-			}
-			last = append(last[:0], k...)
-			inv := new(forumv1.Invitation)
-			if ierr = proto.Unmarshal(v, inv); ierr != nil {
-				return false
-			}
-			out = append(out, inv)
-			return true
-		})
-		if err == nil {
-			err = ierr
-		}
-		return err
-	})
-	return out, next, err
+	p := page{query: "ListInvitations", bucket: bucketInvitations, reverse: true, size: pageSize, token: pageToken}
+	return listPage(ctx, s, p, func() *forumv1.Invitation { return new(forumv1.Invitation) }, nil, nil)
 }
 
 // DeleteInvitation withdraws an unused invitation.

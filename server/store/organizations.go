@@ -7,7 +7,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/proto"
 )
 
 func orgSlug(name string) string { return strings.TrimPrefix(name, "organizations/") }
@@ -37,40 +36,8 @@ func (s *Store) GetOrganization(ctx context.Context, name string) (*forumv1.Orga
 // ListOrganizations returns up to pageSize organisations in name order, and
 // the token of the next page.
 func (s *Store) ListOrganizations(ctx context.Context, pageSize int, pageToken string) ([]*forumv1.Organization, string, error) {
-	const query = "ListOrganizations"
-	cursor, err := s.decodeToken(query, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var start []byte
-	if cursor != nil {
-		start = after(cursor)
-	}
-	var out []*forumv1.Organization
-	var next string
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
-		out, next = nil, ""
-		var last []byte
-		var ierr error
-		err := tx.Scan(bucketOrganizations, start, nil, false, func(k, v []byte) bool {
-			if len(out) == pageSize {
-				next = s.encodeToken(query, last)
-				return false
-			}
-			last = append(last[:0], k...)
-			o := new(forumv1.Organization)
-			if ierr = proto.Unmarshal(v, o); ierr != nil {
-				return false
-			}
-			out = append(out, o)
-			return true
-		})
-		if err == nil {
-			err = ierr
-		}
-		return err
-	})
-	return out, next, err
+	p := page{query: "ListOrganizations", bucket: bucketOrganizations, size: pageSize, token: pageToken}
+	return listPage(ctx, s, p, func() *forumv1.Organization { return new(forumv1.Organization) }, nil, nil)
 }
 
 // CreateOrganization creates `organizations/{slug}`. Only moderators may.

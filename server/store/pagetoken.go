@@ -1,9 +1,14 @@
 package store
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
 )
 
 // Page tokens are opaque to clients: base64url(cursor key ‖ MAC), where the
@@ -49,3 +54,71 @@ func (s *Store) decodeToken(query, token string) ([]byte, error) {
 
 // after returns the smallest key greater than k.
 func after(k []byte) []byte { return append(append([]byte(nil), k...), 0) }
+
+// page describes one page of a list: a key range of a bucket, in order,
+// resumed from a page token.
+type page struct {
+	query      string    // binds the page tokens to this list
+	bucket     kv.Bucket // where the items are
+	start, end []byte    // the key range [start, end); nil is unbounded
+	reverse    bool      // descending key order
+	size       int       // the most items returned
+	token      string    // the page token of the request
+}
+
+// listPage returns one page of the items of p, decoded with newItem, that
+// keep accepts (all if keep is nil), and the token of the next page. check,
+// if not nil, runs first in the same read transaction (to check that the
+// caller may see the list at all). Tokens hold the key of the last item
+// returned, so items added later never shift a page.
+func listPage[M proto.Message](ctx context.Context, s *Store, p page, newItem func() M, check func(kv.Tx) error, keep func(kv.Tx, M) (bool, error)) ([]M, string, error) {
+	cursor, err := s.decodeToken(p.query, p.token)
+	if err != nil {
+		return nil, "", err
+	}
+	start, end := p.start, p.end
+	if cursor != nil {
+		if p.reverse {
+			end = cursor
+		} else {
+			start = after(cursor)
+		}
+	}
+	var out []M
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
+		var last []byte
+		var ierr error
+		err := tx.Scan(p.bucket, start, end, p.reverse, func(k, v []byte) bool {
+			m := newItem()
+			if ierr = proto.Unmarshal(v, m); ierr != nil {
+				ierr = fmt.Errorf("store: corrupt record in %s: %w", p.bucket, ierr)
+				return false
+			}
+			if keep != nil {
+				var ok bool
+				if ok, ierr = keep(tx, m); ierr != nil || !ok {
+					return ierr == nil
+				}
+			}
+			if len(out) == p.size {
+				next = s.encodeToken(p.query, last)
+				return false
+			}
+			last = append(last[:0], k...)
+			out = append(out, m)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}

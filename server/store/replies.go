@@ -6,7 +6,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/proto"
 )
 
 func getReply(tx kv.Tx, thread, reply uint64) (*forumv1.Reply, error) {
@@ -53,45 +52,17 @@ func (s *Store) GetReply(ctx context.Context, actor Actor, name string) (*forumv
 // in commit order, so a token (the last id returned) never skips or repeats
 // a reply, however many are added between pages.
 func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pageSize int, pageToken string) ([]*forumv1.Reply, string, error) {
-	query := "ListReplies\x00" + parent
-	cursor, err := s.decodeToken(query, pageToken)
+	tid, err := ParseThreadName(parent)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
-	var out []*forumv1.Reply
-	var next string
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
-		out, next = nil, ""
-		_, tid, err := visibleThread(tx, actor, parent)
-		if err != nil {
-			return err
-		}
-		p := u64(tid)
-		start := p
-		if cursor != nil {
-			start = after(cursor)
-		}
-		var last []byte
-		var ierr error
-		err = tx.Scan(bucketReplies, start, prefixEnd(p), false, func(k, v []byte) bool {
-			if len(out) == pageSize {
-				next = s.encodeToken(query, last)
-				return false
-			}
-			last = append(last[:0], k...)
-			r := new(forumv1.Reply)
-			if ierr = proto.Unmarshal(v, r); ierr != nil {
-				return false
-			}
-			out = append(out, r)
-			return true
-		})
-		if err == nil {
-			err = ierr
-		}
+	prefix := u64(tid)
+	p := page{query: "ListReplies\x00" + parent, bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
+	visible := func(tx kv.Tx) error {
+		_, _, err := visibleThread(tx, actor, parent)
 		return err
-	})
-	return out, next, err
+	}
+	return listPage(ctx, s, p, func() *forumv1.Reply { return new(forumv1.Reply) }, visible, nil)
 }
 
 // CreateReply adds a reply by actor to thread parent. r has been validated

@@ -10,7 +10,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -278,41 +277,9 @@ func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user string, pag
 	if actor.User != user && actor.Role != forumv1.Role_ROLE_ADMIN {
 		return nil, "", fmt.Errorf("%w: users list only their own tokens", ErrPermissionDenied)
 	}
-	query := "ListApiTokens\x00" + user
-	cursor, err := s.decodeToken(query, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	p := u64(uid)
-	end := prefixEnd(p)
-	if cursor != nil {
-		end = cursor
-	}
-	var out []*forumv1.ApiToken
-	var next string
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
-		out, next = nil, ""
-		var last []byte
-		var ierr error
-		err := tx.Scan(bucketAPITokens, p, end, true, func(k, v []byte) bool {
-			if len(out) == pageSize {
-				next = s.encodeToken(query, last)
-				return false
-			}
-			last = append(last[:0], k...)
-			t := new(forumv1.ApiToken)
-			if ierr = proto.Unmarshal(v, t); ierr != nil {
-				return false
-			}
-			out = append(out, t)
-			return true
-		})
-		if err == nil {
-			err = ierr
-		}
-		return err
-	})
-	return out, next, err
+	prefix := u64(uid)
+	p := page{query: "ListApiTokens\x00" + user, bucket: bucketAPITokens, start: prefix, end: prefixEnd(prefix), reverse: true, size: pageSize, token: pageToken}
+	return listPage(ctx, s, p, func() *forumv1.ApiToken { return new(forumv1.ApiToken) }, nil, nil)
 }
 
 // DeleteAPIToken revokes an API token. Users revoke their own; admins

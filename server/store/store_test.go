@@ -285,3 +285,90 @@ func TestFollowUpLinks(t *testing.T) {
 		t.Fatalf("an undeleted follow-up is missing: %v", got)
 	}
 }
+
+// TestListPaging pages through every simple list two items at a time and
+// checks each item comes once, in order, and that the last page has no
+// token.
+func TestListPaging(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	admin := member(t, s, "admin", forumv1.Role_ROLE_ADMIN)
+	for i := range 5 {
+		if _, err := s.CreateOrganization(ctx, admin, fmt.Sprintf("org-%d", i), &forumv1.Organization{DisplayName: "o"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateGroup(ctx, admin, fmt.Sprintf("group-%d", i), &forumv1.Group{DisplayName: "g"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		member(t, s, fmt.Sprintf("user-%d", i), forumv1.Role_ROLE_MEMBER)
+	}
+	names := func(list func(token string) ([]string, string, error)) []string {
+		var all []string
+		token := ""
+		for range 20 {
+			page, next, err := list(token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > 2 {
+				t.Fatalf("page of %d", len(page))
+			}
+			all = append(all, page...)
+			if token = next; token == "" {
+				return all
+			}
+		}
+		t.Fatal("paging did not end")
+		return nil
+	}
+	check := func(what string, got []string, n int) {
+		t.Helper()
+		seen := map[string]bool{}
+		for i, name := range got {
+			if seen[name] || (i > 0 && name < got[i-1] && what != "users") {
+				t.Errorf("%s: %v repeats or is out of order", what, got)
+			}
+			seen[name] = true
+		}
+		if len(got) != n {
+			t.Errorf("%s: %d items, want %d: %v", what, len(got), n, got)
+		}
+	}
+	check("organizations", names(func(tok string) ([]string, string, error) {
+		l, next, err := s.ListOrganizations(ctx, 2, tok)
+		var out []string
+		for _, o := range l {
+			out = append(out, o.Name)
+		}
+		return out, next, err
+	}), 5)
+	check("groups", names(func(tok string) ([]string, string, error) {
+		l, next, err := s.ListGroups(ctx, admin, 2, tok)
+		var out []string
+		for _, g := range l {
+			out = append(out, g.Name)
+		}
+		return out, next, err
+	}), 5)
+	check("themes", names(func(tok string) ([]string, string, error) {
+		l, next, err := s.ListThemes(ctx, admin, 2, tok)
+		var out []string
+		for _, th := range l {
+			out = append(out, th.Name)
+		}
+		return out, next, err
+	}), len(DemoThemes))
+	check("users", names(func(tok string) ([]string, string, error) {
+		l, next, err := s.ListUsers(ctx, 2, tok)
+		var out []string
+		for _, u := range l {
+			out = append(out, u.Name)
+		}
+		return out, next, err
+	}), 6)
+	// A member outside every group sees none of them.
+	outsider := member(t, s, "outsider", forumv1.Role_ROLE_MEMBER)
+	if l, next, err := s.ListGroups(ctx, outsider, 2, ""); err != nil || len(l) != 0 || next != "" {
+		t.Errorf("an outsider lists groups %v (next %q, %v)", l, next, err)
+	}
+}

@@ -7,7 +7,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/proto"
 )
 
 // GetTheme returns the theme named `themes/{slug}`, if the actor may see it.
@@ -49,44 +48,9 @@ func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
 // ListThemes returns up to pageSize of the themes the actor may see, in
 // name order, and the token of the next page.
 func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Theme, string, error) {
-	const query = "ListThemes"
-	cursor, err := s.decodeToken(query, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var start []byte
-	if cursor != nil {
-		start = after(cursor)
-	}
-	var out []*forumv1.Theme
-	var next string
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
-		out, next = nil, ""
-		var last []byte
-		var ierr error
-		err := tx.Scan(bucketThemes, start, nil, false, func(k, v []byte) bool {
-			t := new(forumv1.Theme)
-			if ierr = proto.Unmarshal(v, t); ierr != nil {
-				return false
-			}
-			var ok bool
-			if ok, ierr = maySeeTheme(tx, actor, t); ierr != nil || !ok {
-				return ierr == nil
-			}
-			if len(out) == pageSize {
-				next = s.encodeToken(query, last)
-				return false
-			}
-			last = append(last[:0], k...)
-			out = append(out, t)
-			return true
-		})
-		if err == nil {
-			err = ierr
-		}
-		return err
-	})
-	return out, next, err
+	p := page{query: "ListThemes", bucket: bucketThemes, size: pageSize, token: pageToken}
+	return listPage(ctx, s, p, func() *forumv1.Theme { return new(forumv1.Theme) }, nil,
+		func(tx kv.Tx, t *forumv1.Theme) (bool, error) { return maySeeTheme(tx, actor, t) })
 }
 
 // CreateTheme creates theme `themes/{slug}`. Only moderators may.

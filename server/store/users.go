@@ -7,7 +7,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/proto"
 )
 
 func getUser(tx kv.Tx, id uint64) (*forumv1.User, error) {
@@ -39,40 +38,8 @@ func (s *Store) GetUser(ctx context.Context, name string) (*forumv1.User, error)
 // ListUsers returns up to pageSize users in creation order, and the token of
 // the next page.
 func (s *Store) ListUsers(ctx context.Context, pageSize int, pageToken string) ([]*forumv1.User, string, error) {
-	const query = "ListUsers"
-	cursor, err := s.decodeToken(query, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	var start []byte
-	if cursor != nil {
-		start = after(cursor)
-	}
-	var out []*forumv1.User
-	var next string
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
-		out, next = nil, ""
-		var last []byte
-		var ierr error
-		err := tx.Scan(bucketUsers, start, nil, false, func(k, v []byte) bool {
-			if len(out) == pageSize {
-				next = s.encodeToken(query, last)
-				return false
-			}
-			last = append(last[:0], k...)
-			u := new(forumv1.User)
-			if ierr = proto.Unmarshal(v, u); ierr != nil {
-				return false
-			}
-			out = append(out, u)
-			return true
-		})
-		if err == nil {
-			err = ierr
-		}
-		return err
-	})
-	return out, next, err
+	p := page{query: "ListUsers", bucket: bucketUsers, size: pageSize, token: pageToken}
+	return listPage(ctx, s, p, func() *forumv1.User { return new(forumv1.User) }, nil, nil)
 }
 
 // CreateUser creates a user with a password hash. Only admins may.
