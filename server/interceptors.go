@@ -122,14 +122,16 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		}
 		return nil, fmt.Errorf("%w: your role may not call %s", store.ErrPermissionDenied, method)
 	}
+	if c.actor.User == "" && c.tokenHash == nil {
+		return ctx, nil // anonymous: callerFrom returns the zero caller
+	}
 	return context.WithValue(ctx, callerKey{}, c), nil
 }
 
 // bearerToken returns the token of the `authorization: Bearer <token>`
 // metadata, or "" if there is none.
 func bearerToken(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	switch len(vals) {
 	case 0:
 		return "", nil

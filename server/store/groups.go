@@ -238,50 +238,56 @@ func setThemeGroups(tx kv.Tx, theme string, old, new []string) error {
 
 // maySeeTheme reports whether the actor may see theme t and what is in it.
 func maySeeTheme(tx kv.Tx, actor Actor, t *forumv1.Theme) (bool, error) {
-	switch t.GetVisibility() {
-	case forumv1.ThemeVisibility_THEME_VISIBILITY_MEMBERS:
-		return actor.User != "", nil
-	case forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS:
-		if actor.Moderator() {
-			return true, nil
-		}
-		for _, g := range t.GetGroups() {
-			if ok, err := isMember(tx, actor, groupSlug(g)); err != nil || ok {
-				return ok, err
-			}
-		}
-		return false, nil
-	}
-	return true, nil
+	return themeGate{visibility: t.GetVisibility(), groups: t.GetGroups()}.allows(tx, actor)
 }
 
 // themeAccess caches, for one transaction, which themes the actor may see.
+// Most transactions ask about one theme, so the first answer is kept in two
+// fields and the map is made only for a second theme.
 type themeAccess struct {
-	actor Actor
-	seen  map[string]bool
+	actor     Actor
+	firstName string
+	firstOK   bool
+	first     bool            // firstName/firstOK are set
+	seen      map[string]bool // the other themes asked about
 }
 
 func newThemeAccess(actor Actor) *themeAccess {
-	return &themeAccess{actor: actor, seen: map[string]bool{}}
+	return &themeAccess{actor: actor}
 }
 
 // allows reports whether the actor may see the theme named name; a theme
-// that does not exist is not visible.
+// that does not exist is not visible. It reads only the theme record's
+// visibility and groups (themeGate), not the whole theme.
 func (a *themeAccess) allows(tx kv.Tx, name string) (bool, error) {
+	if a.first && a.firstName == name {
+		return a.firstOK, nil
+	}
 	if ok, found := a.seen[name]; found {
 		return ok, nil
 	}
-	t := new(forumv1.Theme)
-	found, err := getProto(tx, bucketThemes, []byte(themeSlug(name)), t)
+	v, err := tx.Get(bucketThemes, []byte(themeSlug(name)))
 	if err != nil {
 		return false, err
 	}
 	ok := false
-	if found {
-		if ok, err = maySeeTheme(tx, a.actor, t); err != nil {
+	if v != nil {
+		g, err := readThemeGate(v)
+		if err != nil {
+			return false, fmt.Errorf("store: corrupt record in %s: %w", bucketThemes, err)
+		}
+		if ok, err = g.allows(tx, a.actor); err != nil {
 			return false, err
 		}
 	}
-	a.seen[name] = ok
+	switch {
+	case !a.first:
+		a.firstName, a.firstOK, a.first = name, ok, true
+	default:
+		if a.seen == nil {
+			a.seen = map[string]bool{}
+		}
+		a.seen[name] = ok
+	}
 	return ok, nil
 }

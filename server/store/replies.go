@@ -26,7 +26,7 @@ func visibleReply(tx kv.Tx, actor Actor, name string) (*forumv1.Reply, *forumv1.
 	if err != nil {
 		return nil, nil, 0, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
-	t, _, err := visibleThread(tx, actor, threadName(tid))
+	t, _, err := visibleThread(tx, newThemeAccess(actor), threadName(tid))
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
@@ -59,7 +59,7 @@ func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pag
 	prefix := u64(tid)
 	p := page{query: "ListReplies\x00" + parent, bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
 	visible := func(tx kv.Tx) error {
-		_, _, err := visibleThread(tx, actor, parent)
+		_, _, err := visibleThread(tx, newThemeAccess(actor), parent)
 		return err
 	}
 	return listPage(ctx, s, p, func() *forumv1.Reply { return new(forumv1.Reply) }, visible, nil)
@@ -79,7 +79,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 			out, err = getReply(tx, tid, rid)
 			return err
 		}
-		t, tid, err := visibleThread(tx, actor, parent)
+		t, tid, err := visibleThread(tx, newThemeAccess(actor), parent)
 		if err != nil {
 			return err
 		}

@@ -57,7 +57,7 @@ func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
 
 // visibleThread loads a thread the actor may see: one in a theme the actor
 // may see, and if deleted, only to its author and moderators.
-func visibleThread(tx kv.Tx, actor Actor, name string) (*forumv1.Thread, uint64, error) {
+func visibleThread(tx kv.Tx, access *themeAccess, name string) (*forumv1.Thread, uint64, error) {
 	id, err := ParseThreadName(name)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
@@ -66,10 +66,10 @@ func visibleThread(tx kv.Tx, actor Actor, name string) (*forumv1.Thread, uint64,
 	if err != nil {
 		return nil, 0, err
 	}
-	if t.DeleteTime != nil && !actor.mayChange(t.Author) {
+	if t.DeleteTime != nil && !access.actor.mayChange(t.Author) {
 		return nil, 0, fmt.Errorf("%w: thread %s", ErrNotFound, name)
 	}
-	if ok, err := newThemeAccess(actor).allows(tx, t.Theme); err != nil {
+	if ok, err := access.allows(tx, t.Theme); err != nil {
 		return nil, 0, err
 	} else if !ok {
 		return nil, 0, fmt.Errorf("%w: thread %s", ErrNotFound, name)
@@ -167,12 +167,13 @@ func adjustTheme(tx kv.Tx, name string, delta int64, at *timestamppb.Timestamp) 
 func (s *Store) GetThread(ctx context.Context, actor Actor, name string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.View(ctx, func(tx kv.Tx) error {
-		t, id, err := visibleThread(tx, actor, name)
+		access := newThemeAccess(actor)
+		t, id, err := visibleThread(tx, access, name)
 		if err != nil {
 			return err
 		}
 		out = t
-		return fillFollowUps(tx, newThemeAccess(actor), t, id)
+		return fillFollowUps(tx, access, t, id)
 	})
 	return out, err
 }
@@ -197,7 +198,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 			return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 		}
 		if t.FollowUpOf != "" {
-			p, _, err := visibleThread(tx, actor, t.FollowUpOf)
+			p, _, err := visibleThread(tx, newThemeAccess(actor), t.FollowUpOf)
 			if err != nil || p.DeleteTime != nil {
 				return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
 			}
@@ -245,7 +246,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, id, err := visibleThread(tx, actor, u.Name)
+		cur, id, err := visibleThread(tx, newThemeAccess(actor), u.Name)
 		if err != nil {
 			return err
 		}
@@ -335,7 +336,7 @@ func (s *Store) UndeleteThread(ctx context.Context, actor Actor, name, wantEtag 
 func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEtag string, del bool) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, id, err := visibleThread(tx, actor, name)
+		cur, id, err := visibleThread(tx, newThemeAccess(actor), name)
 		if err != nil {
 			return err
 		}
