@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // benchBody pads a reply body to about 200 bytes of ordinary Markdown.
@@ -282,6 +283,56 @@ func BenchmarkEcho(b *testing.B) {
 			req := &healthpb.HealthCheckRequest{}
 			return func() error {
 				_, err := client.Check(ctx, req)
+				return err
+			}
+		})
+	})
+}
+
+// staticThreads serves GetThread from a fixed message, with nothing else.
+type staticThreads struct {
+	forumv1.UnimplementedThreadServiceServer
+	thread *forumv1.Thread
+}
+
+func (s staticThreads) GetThread(context.Context, *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
+	return s.thread, nil
+}
+
+// BenchmarkStaticThread is a second baseline, between the echo and
+// GetThread: a bare gRPC server (like the echo's) whose GetThread returns,
+// without any work, the very thread BenchmarkGetThread gets. Its rate is
+// what gRPC itself allows for a message of that size, so GetThread's
+// distance from it is the forum's own cost (interceptors, the store read).
+func BenchmarkStaticThread(b *testing.B) {
+	e := newBenchEnv(b)
+	th := e.mustThread(b, e.alice, &forumv1.Thread{Title: "Hosting volunteers", Body: benchBody, Tags: []string{"hosting"}})
+	for i := range 5 {
+		e.mustReply(b, e.bob, th.GetName(), fmt.Sprintf("reply %d: %s", i, benchBody))
+	}
+	e.mustThread(b, e.convener, &forumv1.Thread{Title: "Follow-up", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: th.GetName()})
+	full, err := e.threads.GetThread(b.Context(), &forumv1.GetThreadRequest{Name: th.GetName()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	forumv1.RegisterThreadServiceServer(srv, staticThreads{thread: full})
+	healthpb.RegisterHealthServer(srv, health.NewServer()) // for dialBench's warm-up
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(lis)
+	b.Cleanup(srv.Stop)
+	b.Run("clients=64", func(b *testing.B) {
+		b.ReportMetric(float64(proto.Size(full)), "msg-bytes")
+		conns := dialBench(b, lis.Addr().String(), 64)
+		runClients(b, 64, func(c int) func() error {
+			client := forumv1.NewThreadServiceClient(conns[c%len(conns)])
+			ctx := b.Context()
+			req := &forumv1.GetThreadRequest{Name: th.GetName()}
+			return func() error {
+				_, err := client.GetThread(ctx, req)
 				return err
 			}
 		})

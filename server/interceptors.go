@@ -64,7 +64,7 @@ func (s *Server) checkedCall(ctx context.Context, req any, info *grpc.UnaryServe
 	}
 	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.maxTimeout {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.maxTimeout)
+		ctx, cancel = withDeadline(ctx, time.Now().Add(s.maxTimeout))
 		defer cancel()
 	}
 	ctx, err := s.authenticate(ctx, info.FullMethod)

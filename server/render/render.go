@@ -25,10 +25,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/util"
 )
 
 // maxPooledBuffer is the largest buffer capacity kept for reuse; larger
@@ -42,7 +46,7 @@ const maxPooledBuffer = 256 << 10
 type Renderer struct {
 	md     goldmark.Markdown
 	policy *bluemonday.Policy
-	bufs   sync.Pool // of *bytes.Buffer holding goldmark's output
+	states sync.Pool // of *state
 }
 
 // New returns a Renderer.
@@ -65,7 +69,7 @@ func New() *Renderer {
 	return &Renderer{
 		md:     md,
 		policy: newPolicy(),
-		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		states: sync.Pool{New: func() any { return new(state) }},
 	}
 }
 
@@ -94,28 +98,143 @@ func newPolicy() *bluemonday.Policy {
 // U+FFFD). The error is that of goldmark or bluemonday writing to memory,
 // which they do not report for any input; callers should still handle it.
 func (r *Renderer) HTML(markdown string) (string, error) {
-	buf := r.bufs.Get().(*bytes.Buffer)
-	defer r.putBuffer(buf)
-	buf.Reset()
+	s := r.states.Get().(*state)
+	defer r.putState(s)
 	// The result goes into proto3 string fields, which must be valid UTF-8.
-	markdown = strings.ToValidUTF8(markdown, "\uFFFD")
-	if err := r.md.Convert([]byte(markdown), buf); err != nil {
+	// goldmark takes a []byte, so the Markdown is copied anyway: into a
+	// reused buffer.
+	if utf8.ValidString(markdown) {
+		s.src = append(s.src[:0], markdown...)
+	} else {
+		s.src = append(s.src[:0], strings.ToValidUTF8(markdown, "\uFFFD")...)
+	}
+	s.html.Reset()
+	pc := s.takeContext()
+	if err := r.md.Convert(s.src, &s.html, parser.WithContext(pc)); err != nil {
 		return "", err
 	}
+	s.putContext(pc)
 	// The sanitised output is about as long as goldmark's, so size it once;
-	// a strings.Builder then returns it without another copy.
-	var out strings.Builder
-	out.Grow(buf.Len() + buf.Len()/8)
-	if err := r.policy.SanitizeReaderToWriter(bytes.NewReader(buf.Bytes()), &out); err != nil {
+	// the strings.Builder then returns it without another copy.
+	s.out.Reset()
+	s.out.Grow(s.html.Len() + s.html.Len()/8)
+	s.in.Reset(s.html.Bytes())
+	if err := r.policy.SanitizeReaderToWriter(&s.in, &s.out); err != nil {
 		return "", err
 	}
-	return out.String(), nil
+	out := s.out.String()
+	s.out.Reset() // the next call must not write into out
+	return out, nil
 }
 
-// putBuffer returns buf to the pool unless it has grown too big to keep.
-func (r *Renderer) putBuffer(buf *bytes.Buffer) {
-	if buf.Cap() > maxPooledBuffer {
+// putState returns s to the pool, without the buffers that have grown too
+// big to keep.
+func (r *Renderer) putState(s *state) {
+	if cap(s.src) > maxPooledBuffer {
+		s.src = nil
+	}
+	if s.html.Cap() > maxPooledBuffer {
+		s.html = htmlBuffer{}
+	}
+	s.in.Reset(nil)
+	s.out.Reset()
+	r.states.Put(s)
+}
+
+// state is what a call of HTML needs besides the Renderer. It is pooled, so
+// that rendering an ordinary post allocates little more than goldmark's
+// syntax tree, bluemonday's tokenizer and the result.
+type state struct {
+	src  []byte          // the Markdown, as valid UTF-8
+	html htmlBuffer      // goldmark's output
+	in   bytes.Reader    // reads html for bluemonday
+	out  strings.Builder // bluemonday's output
+	// pc is a goldmark parser context left clean by the previous call, or
+	// nil; ids are its IDs.
+	pc     parser.Context
+	ids    *usedIDs
+	maxKey parser.ContextKey
+}
+
+// takeContext returns a parser context in the state of a new one, and
+// takes it from s until putContext gives it back: a context is reused only
+// after a parse that completed.
+func (s *state) takeContext() parser.Context {
+	pc := s.pc
+	s.pc = nil
+	if pc == nil {
+		// The same IDs as parser.NewContext's, wrapped to know when they are
+		// used.
+		s.ids = &usedIDs{IDs: parser.NewContext().IDs()}
+		s.maxKey = parser.ContextKeyMax
+		pc = parser.NewContext(parser.WithIDs(s.ids))
+	}
+	return pc
+}
+
+// putContext resets pc, which a parse has used, to the state of a new
+// context and keeps it for the next call, if it can. A parser context has no
+// reset, and it holds a post's link reference definitions (which must not
+// carry over to the next post) and other state of the parsers; this relies on
+// parser.NewContext's context being made only of the state the Context
+// interface lets us inspect and set:
+//
+//   - the store of values by ContextKey, all nil when new, which goldmark's
+//     parsers use for state and caches of positions in the source;
+//   - the link reference definitions, which cannot be removed, so that a
+//     context is not reused after a post that had one;
+//   - the element IDs, which cannot be reset either, used only for heading
+//     IDs (not enabled here): a context is not reused after they are;
+//   - the block offset and indent, -1 when new;
+//   - the delimiter list, empty after a parse (else the context is dropped);
+//   - the opened blocks, which every parse starts by clearing.
+//
+// TestGolden and TestContextReuse check that the output does not depend on
+// what was rendered before.
+func (s *state) putContext(pc parser.Context) {
+	if s.ids.used || len(pc.References()) != 0 || pc.FirstDelimiter() != nil || pc.LastDelimiter() != nil {
 		return
 	}
-	r.bufs.Put(buf)
+	for k := range s.maxKey + 1 {
+		if pc.Get(k) != nil {
+			pc.Set(k, nil)
+		}
+	}
+	pc.SetBlockOffset(-1)
+	pc.SetBlockIndent(-1)
+	pc.SetOpenedBlocks([]parser.Block{}) // drops the last syntax tree
+	s.pc = pc
 }
+
+// usedIDs is a parser.IDs that records whether it was used.
+type usedIDs struct {
+	parser.IDs
+	used bool
+}
+
+// Generate implements parser.IDs.
+func (ids *usedIDs) Generate(value []byte, kind ast.NodeKind) []byte {
+	ids.used = true
+	return ids.IDs.Generate(value, kind)
+}
+
+// Put implements parser.IDs.
+func (ids *usedIDs) Put(value []byte) {
+	ids.used = true
+	ids.IDs.Put(value)
+}
+
+// htmlBuffer is a bytes.Buffer that is also a util.BufWriter, so that
+// goldmark writes into it directly instead of through a bufio.Writer of its
+// own (4 KiB allocated for every post, and a copy of the output).
+type htmlBuffer struct {
+	bytes.Buffer
+}
+
+var _ util.BufWriter = (*htmlBuffer)(nil)
+
+// Buffered implements util.BufWriter: nothing is held back.
+func (*htmlBuffer) Buffered() int { return 0 }
+
+// Flush implements util.BufWriter: there is nothing to flush.
+func (*htmlBuffer) Flush() error { return nil }

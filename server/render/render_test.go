@@ -111,43 +111,45 @@ func TestUnsafe(t *testing.T) {
 	}
 }
 
+// htmlTests are inputs with the exact output expected of them.
+var htmlTests = []struct {
+	name, in, want string
+}{
+	{"empty", "", ""},
+	{"paragraphs", "a\nb\n\nc", "<p>a\nb</p>\n<p>c</p>\n"},
+	{"emphasis", "*a* **b** _c_ ~~d~~", "<p><em>a</em> <strong>b</strong> <em>c</em> <del>d</del></p>\n"},
+	{"external link", "[a](https://example.com/x?y=1&z=2)", `<p><a href="https://example.com/x?y=1&amp;z=2" rel="nofollow noopener" target="_blank">a</a></p>` + "\n"},
+	{"relative link", "[a](/threads/1)", `<p><a href="/threads/1" rel="nofollow">a</a></p>` + "\n"},
+	{"mailto link", "[a](mailto:a@example.com)", `<p><a href="mailto:a@example.com" rel="nofollow">a</a></p>` + "\n"},
+	{"autolink", "<https://example.com>", `<p><a href="https://example.com" rel="nofollow noopener" target="_blank">https://example.com</a></p>` + "\n"},
+	{"linkify", "see www.example.com or a@example.com", `<p>see <a href="http://www.example.com" rel="nofollow noopener" target="_blank">www.example.com</a> or <a href="mailto:a@example.com" rel="nofollow">a@example.com</a></p>` + "\n"},
+	{"linkify ftp", "ftp://example.com/x", "<p>ftp://example.com/x</p>\n"},
+	{"image", "![alt](https://example.com/a.png)", `<p><img src="https://example.com/a.png" alt="alt"></p>` + "\n"},
+	{"bullet list", "- a\n- b", "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n"},
+	{"ordered list", "3. a\n4. b", "<ol start=\"3\">\n<li>a</li>\n<li>b</li>\n</ol>\n"},
+	{"task list", "- [ ] a\n- [x] b", "<ul>\n<li><input disabled=\"\" type=\"checkbox\"> a</li>\n<li><input checked=\"\" disabled=\"\" type=\"checkbox\"> b</li>\n</ul>\n"},
+	{"code span", "`a < b`", "<p><code>a &lt; b</code></p>\n"},
+	{"fenced code", "```go\nif a < b {}\n```", "<pre><code class=\"language-go\">if a &lt; b {}\n</code></pre>\n"},
+	{"fenced code with odd info", "```go onclick=x\nx\n```", "<pre><code class=\"language-go\">x\n</code></pre>\n"},
+	{"fenced code with bad language", "```\"><script>\nx\n```", "<pre><code>x\n</code></pre>\n"},
+	{"indented code", "    x", "<pre><code>x\n</code></pre>\n"},
+	{"blockquote", "> a", "<blockquote>\n<p>a</p>\n</blockquote>\n"},
+	{"heading", "## a", "<h2>a</h2>\n"},
+	{"setext heading", "a\n===", "<h1>a</h1>\n"},
+	{"thematic break", "***", "<hr>\n"},
+	{"hard break", "a\\\nb", "<p>a<br>\nb</p>\n"},
+	{"table", "| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |", "<table>\n<thead>\n<tr>\n<th align=\"left\">a</th>\n<th align=\"center\">b</th>\n<th align=\"right\">c</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td align=\"left\">1</td>\n<td align=\"center\">2</td>\n<td align=\"right\">3</td>\n</tr>\n</tbody>\n</table>\n"},
+	{"raw html is dropped", "a <b>b</b> c", "<p>a b c</p>\n"},
+	{"entities", "&copy; &amp; &#x41;", "<p>© &amp; A</p>\n"},
+	{"hebrew", "שלום, עולם! זהו *פוסט* בפורום.", "<p>שלום, עולם! זהו <em>פוסט</em> בפורום.</p>\n"},
+	{"arabic", "مرحبا بالعالم\n\nهذه **رسالة**", "<p>مرحبا بالعالم</p>\n<p>هذه <strong>رسالة</strong></p>\n"},
+	{"bidi controls", "a\u202Eb\u2067c\u2069", "<p>a\u202Eb\u2067c\u2069</p>\n"},
+	{"invalid utf-8", "a\xffb", "<p>a\uFFFDb</p>\n"},
+}
+
 func TestHTML(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
-		{"empty", "", ""},
-		{"paragraphs", "a\nb\n\nc", "<p>a\nb</p>\n<p>c</p>\n"},
-		{"emphasis", "*a* **b** _c_ ~~d~~", "<p><em>a</em> <strong>b</strong> <em>c</em> <del>d</del></p>\n"},
-		{"external link", "[a](https://example.com/x?y=1&z=2)", `<p><a href="https://example.com/x?y=1&amp;z=2" rel="nofollow noopener" target="_blank">a</a></p>` + "\n"},
-		{"relative link", "[a](/threads/1)", `<p><a href="/threads/1" rel="nofollow">a</a></p>` + "\n"},
-		{"mailto link", "[a](mailto:a@example.com)", `<p><a href="mailto:a@example.com" rel="nofollow">a</a></p>` + "\n"},
-		{"autolink", "<https://example.com>", `<p><a href="https://example.com" rel="nofollow noopener" target="_blank">https://example.com</a></p>` + "\n"},
-		{"linkify", "see www.example.com or a@example.com", `<p>see <a href="http://www.example.com" rel="nofollow noopener" target="_blank">www.example.com</a> or <a href="mailto:a@example.com" rel="nofollow">a@example.com</a></p>` + "\n"},
-		{"linkify ftp", "ftp://example.com/x", "<p>ftp://example.com/x</p>\n"},
-		{"image", "![alt](https://example.com/a.png)", `<p><img src="https://example.com/a.png" alt="alt"></p>` + "\n"},
-		{"bullet list", "- a\n- b", "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n"},
-		{"ordered list", "3. a\n4. b", "<ol start=\"3\">\n<li>a</li>\n<li>b</li>\n</ol>\n"},
-		{"task list", "- [ ] a\n- [x] b", "<ul>\n<li><input disabled=\"\" type=\"checkbox\"> a</li>\n<li><input checked=\"\" disabled=\"\" type=\"checkbox\"> b</li>\n</ul>\n"},
-		{"code span", "`a < b`", "<p><code>a &lt; b</code></p>\n"},
-		{"fenced code", "```go\nif a < b {}\n```", "<pre><code class=\"language-go\">if a &lt; b {}\n</code></pre>\n"},
-		{"fenced code with odd info", "```go onclick=x\nx\n```", "<pre><code class=\"language-go\">x\n</code></pre>\n"},
-		{"fenced code with bad language", "```\"><script>\nx\n```", "<pre><code>x\n</code></pre>\n"},
-		{"indented code", "    x", "<pre><code>x\n</code></pre>\n"},
-		{"blockquote", "> a", "<blockquote>\n<p>a</p>\n</blockquote>\n"},
-		{"heading", "## a", "<h2>a</h2>\n"},
-		{"setext heading", "a\n===", "<h1>a</h1>\n"},
-		{"thematic break", "***", "<hr>\n"},
-		{"hard break", "a\\\nb", "<p>a<br>\nb</p>\n"},
-		{"table", "| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |", "<table>\n<thead>\n<tr>\n<th align=\"left\">a</th>\n<th align=\"center\">b</th>\n<th align=\"right\">c</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td align=\"left\">1</td>\n<td align=\"center\">2</td>\n<td align=\"right\">3</td>\n</tr>\n</tbody>\n</table>\n"},
-		{"raw html is dropped", "a <b>b</b> c", "<p>a b c</p>\n"},
-		{"entities", "&copy; &amp; &#x41;", "<p>© &amp; A</p>\n"},
-		{"hebrew", "שלום, עולם! זהו *פוסט* בפורום.", "<p>שלום, עולם! זהו <em>פוסט</em> בפורום.</p>\n"},
-		{"arabic", "مرحبا بالعالم\n\nهذه **رسالة**", "<p>مرحبا بالعالم</p>\n<p>هذه <strong>رسالة</strong></p>\n"},
-		{"bidi controls", "a\u202Eb\u2067c\u2069", "<p>a\u202Eb\u2067c\u2069</p>\n"},
-		{"invalid utf-8", "a\xffb", "<p>a\uFFFDb</p>\n"},
-	}
 	r := New()
-	for _, tt := range tests {
+	for _, tt := range htmlTests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := r.HTML(tt.in)
 			if err != nil {
@@ -163,15 +165,20 @@ func TestHTML(t *testing.T) {
 	}
 }
 
-// TestLimits checks that posts within the limits render normally and that
-// the excess renders as text.
-func TestLimits(t *testing.T) {
+// limitTests are inputs at and past the limits, with the number of times a
+// substring must occur in their output.
+func limitTests() []struct {
+	name, in string
+	// count of substrings of the output
+	sub   string
+	count int
+} {
 	nest := func(marker string, n int) string { return strings.Repeat(marker, n) + "x" }
 	tableOf := func(cols, rows int) string {
 		return strings.Repeat("|a", cols) + "|\n" + strings.Repeat("|-", cols) + "|\n" + strings.Repeat("|1\n", rows)
 	}
 	paragraph := func(n int) string { return strings.Repeat("*a* ", n/2) } // n markup characters
-	tests := []struct {
+	return []struct {
 		name, in string
 		// count of substrings of the output
 		sub   string
@@ -200,8 +207,13 @@ func TestLimits(t *testing.T) {
 		{"link reference definitions past the limit", "[a]\n\n" + strings.Repeat("[a]: /x\n", maxRefLines+1), `href="/x"`, 0},
 		{"list items each within the limit", strings.Repeat("- "+paragraph(maxInlineMarkup)+"\n", 3), "<em>", 3 * maxInlineMarkup / 2},
 	}
+}
+
+// TestLimits checks that posts within the limits render normally and that
+// the excess renders as text.
+func TestLimits(t *testing.T) {
 	r := New()
-	for _, tt := range tests {
+	for _, tt := range limitTests() {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := r.HTML(tt.in)
 			if err != nil {
@@ -378,15 +390,72 @@ Next steps:
 Happy to help with any of these.
 `
 
+// shortPost is an ordinary one-paragraph reply of about 200 bytes.
+const shortPost = "Thanks for the notes from the *closing plenary*. Our volunteers found the " +
+	"host-family model useful; see the checklist we shared last year. Happy to compare " +
+	"**timelines** next week.\n"
+
+// mediumPost is a post of about 2 KiB with a heading, emphasis, links, a
+// list, a code span and a fenced code block.
+const mediumPost = `## Volunteer rota for the spring meeting
+
+Thanks everyone for the replies so far. I have merged the suggestions into a
+draft rota, and I think we are *nearly* there. The main open question is the
+**Saturday evening** shift, which nobody has picked up yet. If you can take
+it, please say so here or add your name to the [rota sheet](https://example.org/rota/spring)
+before the end of the week.
+
+What we still need:
+
+- two people for the welcome desk on Friday afternoon
+- one person to help with the ` + "`badge printer`" + ` (it needs a restart every hour)
+- a driver for the airport run on Sunday morning
+- someone who speaks Spanish for the partner session
+
+For the badge printer, the steps that worked last time were:
+
+` + "```sh" + `
+lpstat -p badges
+cupsdisable badges && cupsenable badges
+lp -d badges -o media=Custom.62x100mm test.pdf
+` + "```" + `
+
+If the queue is stuck, cancel the jobs with ` + "`cancel -a badges`" + ` and try again.
+Please don't power-cycle it while it is printing, it loses the calibration.
+
+The _tote bags_ arrived yesterday and are in the storage room, still in their
+boxes. We need to fill about four hundred of them with the programme, the map,
+the sponsor leaflets and a pen, so if you have an hour on Thursday evening,
+come by after six. There will be pizza, and the ~~old~~ new coffee machine.
+
+A few reminders from the organising committee:
+
+1. Shifts are two hours long; swap them among yourselves, but update the sheet.
+2. The volunteer room is on the *second floor*, next to the cloakroom.
+3. Lunch is provided for everyone on a shift that day.
+4. Wear the volunteer T-shirt, so that attendees can find you in the crowd.
+
+See also the [notes from last year](https://example.org/notes/2024-spring) and
+the thread about www.example.org/accessibility for the accessibility checklist.
+Questions to volunteers@example.org or reply here. Thanks again, this would not
+work without you!
+`
+
 func BenchmarkHTML(b *testing.B) {
-	var big strings.Builder
-	for big.Len() < 64<<10-len(typicalPost) {
-		big.WriteString(typicalPost)
-		big.WriteString("\n")
+	repeat := func(post string, size int) string {
+		var s strings.Builder
+		for s.Len() < size-len(post) {
+			s.WriteString(post)
+			s.WriteString("\n")
+		}
+		return s.String()
 	}
 	for _, bm := range []struct{ name, in string }{
+		{"short", shortPost},
 		{"typical", typicalPost},
-		{"64KiB", big.String()},
+		{"medium", mediumPost},
+		{"20KiB", repeat(mediumPost+"\n"+typicalPost, 20<<10)},
+		{"64KiB", repeat(typicalPost, 64<<10)},
 	} {
 		b.Run(fmt.Sprintf("%s-%dB", bm.name, len(bm.in)), func(b *testing.B) {
 			r := New()

@@ -241,24 +241,28 @@ func maySeeTheme(tx kv.Tx, actor Actor, t *forumv1.Theme) (bool, error) {
 	return themeGate{visibility: t.GetVisibility(), groups: t.GetGroups()}.allows(tx, actor)
 }
 
-// themeAccess caches, for one transaction, which themes the actor may see.
+// themeAccess answers, for one transaction, which themes the actor may see.
 // Most transactions ask about one theme, so the first answer is kept in two
-// fields and the map is made only for a second theme.
+// fields and the map is made only for a second theme. Gates come from the
+// store's gateCache when it has them.
 type themeAccess struct {
 	actor     Actor
+	cache     *gateCache
+	gen       uint64 // the cache's generation when the access was made
 	firstName string
 	firstOK   bool
 	first     bool            // firstName/firstOK are set
 	seen      map[string]bool // the other themes asked about
 }
 
-func newThemeAccess(actor Actor) *themeAccess {
-	return &themeAccess{actor: actor}
+// themeAccess returns a themeAccess for actor. In a read-only transaction it
+// must be made before the transaction starts (see gateCache).
+func (s *Store) themeAccess(actor Actor) *themeAccess {
+	return &themeAccess{actor: actor, cache: &s.gates, gen: s.gates.generation()}
 }
 
 // allows reports whether the actor may see the theme named name; a theme
-// that does not exist is not visible. It reads only the theme record's
-// visibility and groups (themeGate), not the whole theme.
+// that does not exist is not visible.
 func (a *themeAccess) allows(tx kv.Tx, name string) (bool, error) {
 	if a.first && a.firstName == name {
 		return a.firstOK, nil
@@ -266,16 +270,24 @@ func (a *themeAccess) allows(tx kv.Tx, name string) (bool, error) {
 	if ok, found := a.seen[name]; found {
 		return ok, nil
 	}
-	v, err := tx.Get(bucketThemes, []byte(themeSlug(name)))
-	if err != nil {
-		return false, err
+	slug := themeSlug(name)
+	g, found := a.cache.get(slug)
+	if !found {
+		v, err := tx.Get(bucketThemes, []byte(slug))
+		if err != nil {
+			return false, err
+		}
+		if v != nil {
+			if g, err = readThemeGate(v); err != nil {
+				return false, fmt.Errorf("store: corrupt record in %s: %w", bucketThemes, err)
+			}
+			found = true
+			a.cache.put(a.gen, slug, g)
+		}
 	}
 	ok := false
-	if v != nil {
-		g, err := readThemeGate(v)
-		if err != nil {
-			return false, fmt.Errorf("store: corrupt record in %s: %w", bucketThemes, err)
-		}
+	if found {
+		var err error
 		if ok, err = g.allows(tx, a.actor); err != nil {
 			return false, err
 		}

@@ -21,12 +21,12 @@ func getReply(tx kv.Tx, thread, reply uint64) (*forumv1.Reply, error) {
 }
 
 // visibleReply loads a reply whose thread the actor may see.
-func visibleReply(tx kv.Tx, actor Actor, name string) (*forumv1.Reply, *forumv1.Thread, uint64, uint64, error) {
+func visibleReply(tx kv.Tx, access *themeAccess, name string) (*forumv1.Reply, *forumv1.Thread, uint64, uint64, error) {
 	tid, rid, err := ParseReplyName(name)
 	if err != nil {
 		return nil, nil, 0, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
-	t, _, err := visibleThread(tx, newThemeAccess(actor), threadName(tid))
+	t, _, err := visibleThread(tx, access, threadName(tid))
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
@@ -40,8 +40,9 @@ func visibleReply(tx kv.Tx, actor Actor, name string) (*forumv1.Reply, *forumv1.
 // GetReply returns a reply; a deleted one is a tombstone without a body.
 func (s *Store) GetReply(ctx context.Context, actor Actor, name string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
+	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
-		out, _, _, _, err = visibleReply(tx, actor, name)
+		out, _, _, _, err = visibleReply(tx, access, name)
 		return err
 	})
 	return out, err
@@ -58,8 +59,9 @@ func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pag
 	}
 	prefix := u64(tid)
 	p := page{query: "ListReplies\x00" + parent, bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
+	access := s.themeAccess(actor) // before listPage's transaction
 	visible := func(tx kv.Tx) error {
-		_, _, err := visibleThread(tx, newThemeAccess(actor), parent)
+		_, _, err := visibleThread(tx, access, parent)
 		return err
 	}
 	return listPage(ctx, s, p, func() *forumv1.Reply { return new(forumv1.Reply) }, visible, nil)
@@ -79,7 +81,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 			out, err = getReply(tx, tid, rid)
 			return err
 		}
-		t, tid, err := visibleThread(tx, newThemeAccess(actor), parent)
+		t, tid, err := visibleThread(tx, s.themeAccess(actor), parent)
 		if err != nil {
 			return err
 		}
@@ -145,7 +147,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, t, tid, rid, err := visibleReply(tx, actor, u.Name)
+		cur, t, tid, rid, err := visibleReply(tx, s.themeAccess(actor), u.Name)
 		if err != nil {
 			return err
 		}
@@ -179,7 +181,7 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) 
 func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, t, tid, rid, err := visibleReply(tx, actor, name)
+		cur, t, tid, rid, err := visibleReply(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
 		}

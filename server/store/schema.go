@@ -17,7 +17,7 @@ import (
 // package forum.v1 unless noted.
 //
 //	meta                 "schema_version" → u64; "page_token_key" → 32 random bytes
-//	themes               slug → Theme
+//	themes               slug → Theme                                        (visibility and groups cached: gateCache)
 //	threads              thread id → Thread (follow_ups left empty: see followUps)
 //	threadActivity       rank(pinned, last activity, thread id) → nil        (all threads)
 //	themeActivity        slug 0x00 rank(...) → nil                           (threads of a theme)

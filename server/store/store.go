@@ -50,6 +50,7 @@ type Store struct {
 	log      *slog.Logger
 	now      func() time.Time
 	tokenKey []byte // HMAC key for page tokens
+	gates    gateCache
 }
 
 // Actor is who makes a call.

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"google.golang.org/protobuf/proto"
@@ -41,5 +45,76 @@ func TestReadThemeGate(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestThemeGateCacheFollowsUpdates checks that a theme's visibility change
+// applies to every read that starts after UpdateTheme returns, although
+// reads before it cached the old gate, and that concurrent readers never
+// see a thread of a private theme once it has been made private.
+func TestThemeGateCacheFollowsUpdates(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	admin := member(t, s, "ada", forumv1.Role_ROLE_ADMIN)
+	alice := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
+	if _, err := s.CreateGroup(ctx, admin, "board", &forumv1.Group{DisplayName: "Board"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	th, err := s.CreateThread(ctx, alice, &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "t", Body: "b"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon := Actor{}
+	visible := func() bool {
+		_, err := s.GetThread(ctx, anon, th.Name)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	setVisibility := func(v forumv1.ThemeVisibility, groups ...string) {
+		t.Helper()
+		if _, err := s.UpdateTheme(ctx, admin, &forumv1.Theme{Name: "themes/knowledge-exchange", Visibility: v, Groups: groups}, []string{"visibility", "groups"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		if !visible() { // caches the public gate
+			t.Fatalf("round %d: public thread not visible", i)
+		}
+		var private atomic.Bool
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for range 4 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					wasPrivate := private.Load()
+					if visible() && wasPrivate {
+						t.Error("a read that started after the theme became private saw its thread")
+						return
+					}
+				}
+			})
+		}
+		setVisibility(forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, "groups/board")
+		private.Store(true)
+		time.Sleep(time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if visible() {
+			t.Fatalf("round %d: thread of a private theme visible to an anonymous reader", i)
+		}
+		if _, err := s.GetThread(ctx, admin, th.Name); err != nil {
+			t.Fatalf("round %d: moderator: %v", i, err)
+		}
+		setVisibility(forumv1.ThemeVisibility_THEME_VISIBILITY_PUBLIC)
+	}
+	if !visible() {
+		t.Fatal("thread not visible after the theme became public again")
 	}
 }

@@ -55,6 +55,7 @@ func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageT
 
 // CreateTheme creates theme `themes/{slug}`. Only moderators may.
 func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *forumv1.Theme, requestID string) (*forumv1.Theme, error) {
+	defer s.gates.invalidate() // see gateCache
 	if !actor.Moderator() {
 		return nil, fmt.Errorf("%w: only conveners and admins create themes", ErrPermissionDenied)
 	}
@@ -102,6 +103,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 // UpdateTheme changes the fields named in paths (display_name,
 // description, visibility, groups) of theme t.Name. If t.Etag is set it must match.
 func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
+	defer s.gates.invalidate() // see gateCache
 	if !actor.Moderator() {
 		return nil, fmt.Errorf("%w: only conveners and admins change themes", ErrPermissionDenied)
 	}
@@ -147,6 +149,7 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 
 // DeleteTheme deletes a theme that holds no threads (deleted ones included).
 func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag string) error {
+	defer s.gates.invalidate() // see gateCache
 	if !actor.Moderator() {
 		return fmt.Errorf("%w: only conveners and admins delete themes", ErrPermissionDenied)
 	}

@@ -166,8 +166,8 @@ func adjustTheme(tx kv.Tx, name string, delta int64, at *timestamppb.Timestamp) 
 // GetThread returns a thread with its follow-ups.
 func (s *Store) GetThread(ctx context.Context, actor Actor, name string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
+	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) error {
-		access := newThemeAccess(actor)
 		t, id, err := visibleThread(tx, access, name)
 		if err != nil {
 			return err
@@ -190,7 +190,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 			th, err := getThread(tx, parseThreadID(name))
 			if err == nil {
 				out = th
-				err = fillFollowUps(tx, newThemeAccess(actor), th, parseThreadID(name))
+				err = fillFollowUps(tx, s.themeAccess(actor), th, parseThreadID(name))
 			}
 			return err
 		}
@@ -198,7 +198,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 			return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 		}
 		if t.FollowUpOf != "" {
-			p, _, err := visibleThread(tx, newThemeAccess(actor), t.FollowUpOf)
+			p, _, err := visibleThread(tx, s.themeAccess(actor), t.FollowUpOf)
 			if err != nil || p.DeleteTime != nil {
 				return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
 			}
@@ -246,7 +246,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, id, err := visibleThread(tx, newThemeAccess(actor), u.Name)
+		cur, id, err := visibleThread(tx, s.themeAccess(actor), u.Name)
 		if err != nil {
 			return err
 		}
@@ -315,7 +315,7 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 			return err
 		}
 		out = next
-		return fillFollowUps(tx, newThemeAccess(actor), next, id)
+		return fillFollowUps(tx, s.themeAccess(actor), next, id)
 	})
 	if err != nil {
 		return nil, err
@@ -336,7 +336,7 @@ func (s *Store) UndeleteThread(ctx context.Context, actor Actor, name, wantEtag 
 func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEtag string, del bool) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, id, err := visibleThread(tx, newThemeAccess(actor), name)
+		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
 		}
@@ -371,7 +371,7 @@ func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEta
 			return err
 		}
 		out = cur
-		return fillFollowUps(tx, newThemeAccess(actor), cur, id)
+		return fillFollowUps(tx, s.themeAccess(actor), cur, id)
 	})
 	if err != nil {
 		return nil, err
@@ -418,13 +418,13 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 	}
 	var out []*forumv1.Thread
 	var next string
+	access := s.themeAccess(actor)
 	err = s.kv.View(ctx, func(tx kv.Tx) error {
 		out, next = nil, ""
 		var last []byte
 		scanned := 0
 		var ierr error
 		authors := userCache{}
-		access := newThemeAccess(actor)
 		err := tx.Scan(bucket, start, end, reverse, func(k, _ []byte) bool {
 			if len(out) == q.PageSize || scanned == maxScan {
 				next = s.encodeToken(query, last)
