@@ -27,6 +27,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -142,6 +143,18 @@ func reportRates(b *testing.B, clients int, cpu time.Duration) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
+// reportCommits reports how group commit went between two readings of the
+// engine's counters: replies per commit (update functions run per
+// transaction committed) and the mean time of a commit, fsyncs included.
+func reportCommits(b *testing.B, before, after kv.Stats) {
+	commits := after.Commits - before.Commits
+	if commits == 0 {
+		return
+	}
+	b.ReportMetric(float64(after.Runs-before.Runs)/float64(commits), "runs/commit")
+	b.ReportMetric(float64((after.CommitTime-before.CommitTime).Microseconds())/float64(commits), "µs/commit")
+}
+
 // cpuTime returns the user and system CPU time the process has used so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -163,6 +176,8 @@ func BenchmarkCreateReply(b *testing.B) {
 	for _, clients := range []int{1, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			conns := dialBench(b, e.addr, clients)
+			st0 := e.store.Stats()
+			defer func() { reportCommits(b, st0, e.store.Stats()) }()
 			runClients(b, clients, func(c int) func() error {
 				client := forumv1.NewReplyServiceClient(conns[c%len(conns)])
 				u := e.alice

@@ -154,6 +154,9 @@ func (s *Store) init(demo bool) error {
 // Close closes the database after pending writes finish.
 func (s *Store) Close() error { return s.kv.Close() }
 
+// Stats returns the storage engine's write counters (see kv.Stats).
+func (s *Store) Stats() kv.Stats { return s.kv.Stats() }
+
 // Check verifies the database file's internal consistency.
 func (s *Store) Check(ctx context.Context) error { return s.kv.Check(ctx) }
 

@@ -76,6 +76,14 @@ type BoltOptions struct {
 	// forumd.
 	NoSync bool
 
+	// SyncFreelist makes every commit also write bbolt's list of free
+	// pages. By default it is not written (bbolt's NoFreelistSync, as etcd
+	// runs it): a commit writes and fsyncs fewer pages, and the list is
+	// rebuilt by scanning the file when it is opened, which makes opening a
+	// large file slower (docs/PERFORMANCE.md has both figures). Durability
+	// is the same either way.
+	SyncFreelist bool
+
 	// Logger receives errors that the engine cannot return to a caller
 	// (panics in update functions, failed commits). Nil means slog.Default().
 	Logger *slog.Logger
@@ -132,6 +140,7 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opts.Timeout,
 		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  !opts.SyncFreelist,
 		InitialMmapSize: opts.InitialMmapSize,
 		MaxSize:         opts.MaxSize,
 		NoSync:          opts.NoSync,
@@ -196,6 +205,8 @@ type boltEngine struct {
 	nCommits   atomic.Int64 // bbolt transactions committed
 	nRollbacks atomic.Int64 // transactions rolled back for a failed function
 	nRuns      atomic.Int64 // update functions run (reruns included)
+	// commitNanos is the time spent in bbolt's Commit (writes and fsyncs).
+	commitNanos atomic.Int64
 
 	// waking counts callers that have been sent their answer but have not
 	// yet received it (they are waiting to be scheduled).
@@ -495,7 +506,10 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 		}
 		return -1
 	}
-	if err := btx.Commit(); err != nil {
+	start := time.Now()
+	err = btx.Commit()
+	e.commitNanos.Add(int64(time.Since(start)))
+	if err != nil {
 		if errors.Is(err, berrors.ErrMaxSizeReached) {
 			err = fmt.Errorf("%w: %w", ErrMaxSize, err)
 		}
@@ -511,6 +525,17 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 		e.answer(r, r.err)
 	}
 	return -1
+}
+
+// Stats implements Engine.
+func (e *boltEngine) Stats() Stats {
+	return Stats{
+		Batches:    e.nBatches.Load(),
+		Commits:    e.nCommits.Load(),
+		Rollbacks:  e.nRollbacks.Load(),
+		Runs:       e.nRuns.Load(),
+		CommitTime: time.Duration(e.commitNanos.Load()),
+	}
 }
 
 // answer gives r its final result.

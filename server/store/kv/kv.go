@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // Bucket names a namespace of keys. The set of buckets is fixed when the
@@ -43,8 +44,20 @@ type Engine interface {
 	WriteTo(ctx context.Context, w io.Writer) (int64, error)
 	// Check verifies the database's internal consistency.
 	Check(ctx context.Context) error
+	// Stats returns counters of the Updates run since the Engine was opened.
+	Stats() Stats
 	// Close waits for pending Updates and closes the database.
 	Close() error
+}
+
+// Stats counts an Engine's write work since it was opened: how well group
+// commit is sharing fsyncs (Runs per Commit) and what a commit costs.
+type Stats struct {
+	Batches    int64         // batches of Updates formed
+	Commits    int64         // write transactions committed
+	Rollbacks  int64         // transactions rolled back because a function failed
+	Runs       int64         // update functions run, reruns included
+	CommitTime time.Duration // total time spent committing (writing and fsyncing)
 }
 
 // Tx is a transaction. It is not safe for concurrent use.
