@@ -262,6 +262,19 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 		}
 	}()
 
+	// Expired sessions and old request ids are deleted in the background;
+	// the sweep stops before the database closes (defers run last first).
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sweepLoop(sweepCtx, st, sweepInterval, logger)
+	}()
+	defer func() {
+		stopSweep()
+		<-sweepDone
+	}()
+
 	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
 	logger.Info("listening", slog.String("grpc", grpcAddr), slog.String("http", httpAddr), slog.String("data", cfg.DataDir))
 	if cfg.AddrFile != "" {

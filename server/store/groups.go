@@ -107,7 +107,7 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 		return nil, fmt.Errorf("%w: only conveners and admins create groups", ErrPermissionDenied)
 	}
 	var out *forumv1.Group
-	req := newRequest("CreateGroup", requestID, slug, g)
+	req := s.newRequest("CreateGroup", requestID, slug, g)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err

@@ -35,7 +35,7 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 		return nil, fmt.Errorf("%w: you may not invite a %s", ErrPermissionDenied, inv.Role)
 	}
 	var out *forumv1.Invitation
-	req := newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
+	req := s.newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err

@@ -46,7 +46,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 		return nil, fmt.Errorf("%w: only conveners and admins create organizations", ErrPermissionDenied)
 	}
 	var out *forumv1.Organization
-	req := newRequest("CreateOrganization", requestID, slug, o)
+	req := s.newRequest("CreateOrganization", requestID, slug, o)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err

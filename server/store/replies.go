@@ -72,7 +72,7 @@ func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pag
 // thread's reply count and last activity change in the same transaction.
 func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
-	req := newRequest("CreateReply", requestID, parent, r)
+	req := s.newRequest("CreateReply", requestID, parent, r)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err

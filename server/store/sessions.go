@@ -223,7 +223,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 		return nil, fmt.Errorf("%w: users create tokens only for themselves", ErrPermissionDenied)
 	}
 	var out *forumv1.ApiToken
-	req := newRequest("CreateApiToken", requestID, user, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
+	req := s.newRequest("CreateApiToken", requestID, user, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err

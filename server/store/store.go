@@ -42,7 +42,14 @@ type Options struct {
 	Now func() time.Time
 	// NoDemoThemes leaves a new database without the demo themes.
 	NoDemoThemes bool
+	// RequestRetention is how long a request_id is remembered at least:
+	// a retry within it returns the first call's result. Sweep forgets
+	// older ones. Zero means DefaultRequestRetention.
+	RequestRetention time.Duration
 }
+
+// DefaultRequestRetention is the default Options.RequestRetention.
+const DefaultRequestRetention = 24 * time.Hour
 
 // Store is the forum's data store. It is safe for concurrent use.
 type Store struct {
@@ -51,6 +58,8 @@ type Store struct {
 	now      func() time.Time
 	tokenKey []byte // HMAC key for page tokens
 	gates    gateCache
+
+	requestRetention time.Duration
 }
 
 // Actor is who makes a call.
@@ -96,7 +105,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{kv: eng, log: opts.Logger, now: opts.Now}
+	if opts.RequestRetention <= 0 {
+		opts.RequestRetention = DefaultRequestRetention
+	}
+	s := &Store{kv: eng, log: opts.Logger, now: opts.Now, requestRetention: opts.RequestRetention}
 	if err := s.init(!opts.NoDemoThemes); err != nil {
 		eng.Close()
 		return nil, err
@@ -203,19 +215,21 @@ func putProto(tx kv.Tx, b kv.Bucket, key []byte, m proto.Message) error {
 }
 
 // request identifies a create call for request_id replay (AIP-155): the
-// method, the client's request id, and a fingerprint of what was asked.
+// method, the client's request id, a fingerprint of what was asked and when.
 type request struct {
 	method, id string
 	fp         string
+	at         int64 // unix ns
 }
 
 // newRequest returns the request of a call to method with requestID whose
 // input is parts (strings and proto messages).
-func newRequest(method, requestID string, parts ...any) request {
+func (s *Store) newRequest(method, requestID string, parts ...any) request {
 	r := request{method: method, id: requestID}
 	if requestID == "" {
 		return r
 	}
+	r.at = s.now().UnixNano()
 	h := sha256.New()
 	for _, p := range parts {
 		switch p := p.(type) {
@@ -231,6 +245,25 @@ func newRequest(method, requestID string, parts ...any) request {
 	return r
 }
 
+// requestRecord is the value stored under a requestKey: the name of what the
+// first call created, its fingerprint and when it was made (unix ns, in
+// decimal). Records written before the time was kept have no third part.
+type requestRecord struct {
+	name, fp string
+	at       int64 // 0 if unknown
+}
+
+func (r requestRecord) encode() []byte {
+	return []byte(r.name + "\x00" + r.fp + "\x00" + strconv.FormatInt(r.at, 10))
+}
+
+func decodeRequestRecord(v []byte) requestRecord {
+	name, rest, _ := strings.Cut(string(v), "\x00")
+	fp, at, _ := strings.Cut(rest, "\x00")
+	n, _ := strconv.ParseInt(at, 10, 64)
+	return requestRecord{name: name, fp: fp, at: n}
+}
+
 // replay looks up a request id. It returns the resource name the first call
 // with that id created, or "". Reusing an id for a different request is
 // INVALID_ARGUMENT.
@@ -242,11 +275,11 @@ func replay(tx kv.Tx, actor Actor, r request) (string, error) {
 	if err != nil || v == nil {
 		return "", err
 	}
-	name, fp, _ := strings.Cut(string(v), "\x00")
-	if fp != r.fp {
+	rec := decodeRequestRecord(v)
+	if rec.fp != r.fp {
 		return "", InvalidField("request_id", "%q was already used for a different request; use a new id for each request", r.id)
 	}
-	return name, nil
+	return rec.name, nil
 }
 
 // remember records the resource a request id created.
@@ -254,7 +287,7 @@ func remember(tx kv.Tx, actor Actor, r request, name string) error {
 	if r.id == "" {
 		return nil
 	}
-	return tx.Put(bucketRequests, requestKey(actor.User, r.method, r.id), []byte(name+"\x00"+r.fp))
+	return tx.Put(bucketRequests, requestKey(actor.User, r.method, r.id), requestRecord{name: name, fp: r.fp, at: r.at}.encode())
 }
 
 // Digest returns a SHA-256 checksum of every key and value in the database,

@@ -60,7 +60,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 		return nil, fmt.Errorf("%w: only conveners and admins create themes", ErrPermissionDenied)
 	}
 	var out *forumv1.Theme
-	req := newRequest("CreateTheme", requestID, slug, t)
+	req := s.newRequest("CreateTheme", requestID, slug, t)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		name, err := replay(tx, actor, req)
 		if err != nil {

@@ -182,7 +182,7 @@ func (s *Store) GetThread(ctx context.Context, actor Actor, name string) (*forum
 // its body rendered; its theme and follow_up_of must exist.
 func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread, requestID string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
-	req := newRequest("CreateThread", requestID, t)
+	req := s.newRequest("CreateThread", requestID, t)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err

@@ -48,7 +48,7 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		return nil, fmt.Errorf("%w: only admins create users", ErrPermissionDenied)
 	}
 	var out *forumv1.User
-	req := newRequest("CreateUser", requestID, u)
+	req := s.newRequest("CreateUser", requestID, u)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err

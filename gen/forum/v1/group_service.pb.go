@@ -185,7 +185,7 @@ type CreateGroupRequest struct {
 	Group *Group `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	// Required. The slug that becomes the last part of the name.
 	GroupId string `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	// An optional idempotency key (AIP-155).
+	// An optional idempotency key (AIP-155), remembered for at least 24 hours.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

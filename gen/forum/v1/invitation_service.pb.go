@@ -26,7 +26,7 @@ type CreateInvitationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. `role` and optional `expire_time`.
 	Invitation *Invitation `protobuf:"bytes,1,opt,name=invitation,proto3" json:"invitation,omitempty"`
-	// An optional idempotency key (AIP-155).
+	// An optional idempotency key (AIP-155), remembered for at least 24 hours.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -185,7 +185,7 @@ type CreateOrganizationRequest struct {
 	Organization *Organization `protobuf:"bytes,1,opt,name=organization,proto3" json:"organization,omitempty"`
 	// Required. The slug that becomes the last part of the name.
 	OrganizationId string `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	// An optional idempotency key (AIP-155).
+	// An optional idempotency key (AIP-155), remembered for at least 24 hours.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -196,7 +196,8 @@ type CreateReplyRequest struct {
 	// Required. The reply: `body` and optionally `in_reply_to`.
 	Reply *Reply `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
 	// An optional idempotency key (AIP-155): a retry with the same id by the
-	// same user returns the first result and creates nothing.
+	// same user returns the first result and creates nothing. Ids are
+	// remembered for at least 24 hours.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

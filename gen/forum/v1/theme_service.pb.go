@@ -187,7 +187,8 @@ type CreateThemeRequest struct {
 	// Required. The slug that becomes the last part of the theme's name.
 	ThemeId string `protobuf:"bytes,2,opt,name=theme_id,json=themeId,proto3" json:"theme_id,omitempty"`
 	// An optional idempotency key (AIP-155): a retry with the same id by the
-	// same user returns the first result and creates nothing.
+	// same user returns the first result and creates nothing. Ids are
+	// remembered for at least 24 hours.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -221,7 +221,8 @@ type CreateThreadRequest struct {
 	// for conveners and admins, `pinned`. Output-only fields are ignored.
 	Thread *Thread `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
 	// An optional idempotency key (AIP-155): a retry with the same id by the
-	// same user returns the first result and creates nothing.
+	// same user returns the first result and creates nothing. Ids are
+	// remembered for at least 24 hours.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

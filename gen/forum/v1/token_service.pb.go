@@ -28,8 +28,8 @@ type CreateApiTokenRequest struct {
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Required. The token: `display_name`, `scopes`, optional `expire_time`.
 	ApiToken *ApiToken `protobuf:"bytes,2,opt,name=api_token,json=apiToken,proto3" json:"api_token,omitempty"`
-	// An optional idempotency key (AIP-155). A retry returns the token without
-	// its secret, which is shown only once.
+	// An optional idempotency key (AIP-155), remembered for at least 24 hours.
+	// A retry returns the token without its secret, which is shown only once.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

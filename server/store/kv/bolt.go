@@ -207,6 +207,7 @@ type boltEngine struct {
 	nRuns      atomic.Int64 // update functions run (reruns included)
 	// commitNanos is the time spent in bbolt's Commit (writes and fsyncs).
 	commitNanos atomic.Int64
+	nPageWrites atomic.Int64 // writes of pages (runs of contiguous pages) by commits
 
 	// waking counts callers that have been sent their answer but have not
 	// yet received it (they are waiting to be scheduled).
@@ -509,6 +510,8 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 	start := time.Now()
 	err = btx.Commit()
 	e.commitNanos.Add(int64(time.Since(start)))
+	st := btx.Stats()
+	e.nPageWrites.Add(st.GetWrite())
 	if err != nil {
 		if errors.Is(err, berrors.ErrMaxSizeReached) {
 			err = fmt.Errorf("%w: %w", ErrMaxSize, err)
@@ -535,6 +538,7 @@ func (e *boltEngine) Stats() Stats {
 		Rollbacks:  e.nRollbacks.Load(),
 		Runs:       e.nRuns.Load(),
 		CommitTime: time.Duration(e.commitNanos.Load()),
+		PageWrites: e.nPageWrites.Load(),
 	}
 }
 

@@ -58,6 +58,7 @@ type Stats struct {
 	Rollbacks  int64         // transactions rolled back because a function failed
 	Runs       int64         // update functions run, reruns included
 	CommitTime time.Duration // total time spent committing (writing and fsyncing)
+	PageWrites int64         // page writes by commits (contiguous dirty pages are one write), meta pages included
 }
 
 // Tx is a transaction. It is not safe for concurrent use.
