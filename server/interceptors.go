@@ -96,12 +96,12 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		if err != nil {
 			return nil, err
 		}
-		if cred.User.State == forumv1.UserState_USER_STATE_SUSPENDED {
+		if cred.Suspended {
 			if need != public {
 				return nil, fmt.Errorf("%w: this account is suspended", store.ErrPermissionDenied)
 			}
 		} else {
-			c.actor = store.Actor{User: cred.User.Name, Role: cred.User.Role}
+			c.actor = store.Actor{User: cred.User, Role: cred.Role}
 			c.scopes = cred.Scopes
 			if cred.APIToken != "" && c.scopes == nil {
 				c.scopes = []forumv1.TokenScope{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -31,8 +32,12 @@ const lastUseGranularity = time.Minute
 
 // Credential is what a bearer token stands for.
 type Credential struct {
-	// User is the user the token acts for.
-	User *forumv1.User
+	// User is the name (`users/{id}`) of the user the token acts for.
+	User string
+	// Role is the user's role.
+	Role forumv1.Role
+	// Suspended reports whether the user is suspended.
+	Suspended bool
 	// APIToken is the token's name for an API token, empty for a login
 	// session.
 	APIToken string
@@ -88,39 +93,110 @@ func (s *Store) CreateSession(ctx context.Context, user string, tokenHash []byte
 // Authenticate returns what the token hashing to tokenHash stands for. A
 // missing, expired or revoked token is ErrUnauthenticated. It records the
 // time of use, at most once a minute.
+//
+// Every authenticated call comes through here, so what a token stands for
+// is kept in memory (credCache) for as long as nothing has been written to
+// the sessions and users buckets; any such write (a logout, a revocation, a
+// role change, a suspension, a recorded use) makes the next call read them
+// again.
 func (s *Store) Authenticate(ctx context.Context, tokenHash []byte) (*Credential, error) {
 	now := s.now().UnixNano()
-	var cred Credential
-	var touch bool
-	err := s.kv.View(ctx, func(tx kv.Tx) error {
-		r, err := getSession(tx, tokenHash)
-		if err != nil {
-			return err
-		}
-		if r == nil || r.expired(now) {
-			return fmt.Errorf("%w: the token is unknown, revoked or expired; log in again", ErrUnauthenticated)
-		}
-		if cred.User, err = getUser(tx, r.User); err != nil {
-			return err
-		}
-		if r.Token != 0 {
-			cred.APIToken = apiTokenName(r.User, r.Token)
-			for _, sc := range r.Scopes {
-				cred.Scopes = append(cred.Scopes, forumv1.TokenScope(sc))
+	gen := s.credGeneration()
+	e, ok := s.creds.get(tokenHash, gen)
+	if !ok {
+		err := s.kv.View(ctx, func(tx kv.Tx) error {
+			r, err := getSession(tx, tokenHash)
+			if err != nil || r == nil {
+				return err
 			}
+			u, err := getUser(tx, r.User)
+			if err != nil {
+				return err
+			}
+			e = credEntry{session: *r, cred: Credential{User: u.Name, Role: u.Role, Suspended: u.State == forumv1.UserState_USER_STATE_SUSPENDED}}
+			if r.Token != 0 {
+				e.cred.APIToken = apiTokenName(r.User, r.Token)
+				e.cred.Scopes = make([]forumv1.TokenScope, 0, len(r.Scopes))
+				for _, sc := range r.Scopes {
+					e.cred.Scopes = append(e.cred.Scopes, forumv1.TokenScope(sc))
+				}
+			}
+			ok = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		touch = now-r.LastUsed > int64(lastUseGranularity)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if ok {
+			s.creds.put(tokenHash, gen, e, s.credGeneration)
+		}
 	}
-	if touch {
+	if !ok || e.session.expired(now) {
+		return nil, fmt.Errorf("%w: the token is unknown, revoked or expired; log in again", ErrUnauthenticated)
+	}
+	if now-e.session.LastUsed > int64(lastUseGranularity) {
 		if err := s.touch(ctx, tokenHash, now); err != nil {
 			s.log.WarnContext(ctx, "cannot record a token's use", "err", err)
 		}
 	}
+	cred := e.cred
+	cred.Scopes = slices.Clone(cred.Scopes) // the cached slice stays unshared
 	return &cred, nil
+}
+
+// credGeneration is the write count of the buckets Authenticate reads.
+func (s *Store) credGeneration() credGen {
+	return credGen{s.kv.Writes(bucketSessions), s.kv.Writes(bucketUsers)}
+}
+
+// credGen identifies a state of the sessions and users buckets: their
+// kv write counts.
+type credGen struct{ sessions, users uint64 }
+
+// credEntry is what credCache keeps of a token.
+type credEntry struct {
+	session sessionRecord
+	cred    Credential
+}
+
+// maxCachedCreds bounds credCache; past it the cache starts over.
+const maxCachedCreds = 10000
+
+// credCache keeps, by token hash, what Authenticate read of tokens that
+// exist, all read while the sessions and users buckets were at one
+// generation. An entry is used only while the buckets are still at it:
+// kv.Engine.Writes grows before any write to them is acknowledged, so a
+// generation read before a lookup that still matches proves the entry
+// current. Unknown tokens are never cached.
+type credCache struct {
+	mu  sync.Mutex
+	gen credGen
+	m   map[string]credEntry
+}
+
+func (c *credCache) get(hash []byte, gen credGen) (credEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return credEntry{}, false
+	}
+	e, ok := c.m[string(hash)]
+	return e, ok
+}
+
+// put caches e, read in a View that started at generation gen, if the
+// buckets are still at gen (current() reads it again): a write since may
+// have changed what e says.
+func (c *credCache) put(hash []byte, gen credGen, e credEntry, current func() credGen) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if current() != gen {
+		return
+	}
+	if c.m == nil || c.gen != gen || len(c.m) >= maxCachedCreds {
+		c.gen, c.m = gen, make(map[string]credEntry)
+	}
+	c.m[string(hash)] = e
 }
 
 // touch records that a token was used at now.

@@ -58,6 +58,7 @@ type Store struct {
 	now      func() time.Time
 	tokenKey []byte // HMAC key for page tokens
 	gates    gateCache
+	creds    credCache
 
 	requestRetention time.Duration
 }

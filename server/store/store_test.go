@@ -233,7 +233,7 @@ func TestSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := s.Authenticate(ctx, hash)
-	if err != nil || c.User.Name != a.User || c.Scopes != nil {
+	if err != nil || c.User != a.User || c.Scopes != nil {
 		t.Fatalf("Authenticate: %v %v", c, err)
 	}
 	if err := s.DeleteSession(ctx, hash); err != nil {

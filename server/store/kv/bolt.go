@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,11 +131,13 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 	}
 
 	names := make(map[Bucket][]byte, len(buckets))
+	writes := make(map[Bucket]*atomic.Uint64, len(buckets))
 	for _, b := range buckets {
 		if b == "" {
 			return nil, fmt.Errorf("kv: open %s: empty bucket name", path)
 		}
 		names[b] = []byte(b)
+		writes[b] = new(atomic.Uint64)
 	}
 
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
@@ -168,6 +171,7 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 		db:       db,
 		path:     path,
 		names:    names,
+		writes:   writes,
 		log:      opts.Logger.With("db", path),
 		maxBatch: opts.MaxBatch,
 		reqs:     make(chan *request, opts.MaxBatch),
@@ -179,9 +183,12 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 
 // boltEngine is the Engine returned by OpenBolt.
 type boltEngine struct {
-	db       *bolt.DB
-	path     string
-	names    map[Bucket][]byte
+	db    *bolt.DB
+	path  string
+	names map[Bucket][]byte
+	// writes counts, per bucket, the committed transactions that wrote to
+	// it (see Engine.Writes). The map is fixed at open.
+	writes   map[Bucket]*atomic.Uint64
 	log      *slog.Logger
 	maxBatch int
 
@@ -487,6 +494,7 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 		return -1
 	}
 	wrote := false
+	var written []Bucket // by the functions of this transaction
 	for i, r := range batch {
 		tx := &boltTx{e: e, tx: btx, writable: true}
 		err, panicked := e.run(r.fn, tx)
@@ -498,6 +506,11 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 		}
 		r.err = err
 		wrote = wrote || tx.wrote
+		for _, b := range tx.written {
+			if !slices.Contains(written, b) {
+				written = append(written, b)
+			}
+		}
 	}
 	if !wrote {
 		// Nothing to persist: every function saw committed state only.
@@ -524,10 +537,30 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 		return -1
 	}
 	e.nCommits.Add(1)
+	// Before any caller hears of the commit (see Engine.Writes).
+	for _, b := range written {
+		e.writes[b].Add(1)
+	}
 	for _, r := range batch {
 		e.answer(r, r.err)
 	}
 	return -1
+}
+
+// Writes implements Engine.
+func (e *boltEngine) Writes(b Bucket) uint64 {
+	if c := e.writes[b]; c != nil {
+		return c.Load()
+	}
+	return 0
+}
+
+// markWritten records that the transaction wrote to bucket b.
+func (t *boltTx) markWritten(b Bucket) {
+	t.wrote = true
+	if !slices.Contains(t.written, b) {
+		t.written = append(t.written, b)
+	}
 }
 
 // Stats implements Engine.
@@ -570,8 +603,9 @@ type boltTx struct {
 	e        *boltEngine
 	tx       *bolt.Tx
 	writable bool
-	wrote    bool // a Put, Delete or NextSequence succeeded
-	done     bool // the function returned; the Tx must not be used
+	wrote    bool     // a Put, Delete or NextSequence succeeded
+	written  []Bucket // the buckets written to
+	done     bool     // the function returned; the Tx must not be used
 }
 
 func (t *boltTx) bucket(b Bucket) (*bolt.Bucket, error) {
@@ -628,7 +662,7 @@ func (t *boltTx) Put(b Bucket, key, value []byte) error {
 	if err := bk.Put(key, value); err != nil {
 		return fmt.Errorf("kv: put %q in %q: %w", key, b, err)
 	}
-	t.wrote = true
+	t.markWritten(b)
 	return nil
 }
 
@@ -641,7 +675,7 @@ func (t *boltTx) Delete(b Bucket, key []byte) error {
 	if err := bk.Delete(key); err != nil {
 		return fmt.Errorf("kv: delete %q in %q: %w", key, b, err)
 	}
-	t.wrote = true
+	t.markWritten(b)
 	return nil
 }
 
@@ -655,7 +689,7 @@ func (t *boltTx) NextSequence(b Bucket) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("kv: next sequence of %q: %w", b, err)
 	}
-	t.wrote = true
+	t.markWritten(b)
 	return n, nil
 }
 

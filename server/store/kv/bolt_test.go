@@ -1141,3 +1141,72 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// TestWrites checks Engine.Writes: it counts committed transactions per
+// bucket written, not failed or read-only ones, and has grown by the time
+// Update returns.
+func TestWrites(t *testing.T) {
+	e := openTest(t, "", BoltOptions{})
+	ctx := context.Background()
+	want := map[Bucket]uint64{bA: 0, bB: 0}
+	check := func(step string) {
+		t.Helper()
+		for b, n := range want {
+			if got := e.Writes(b); got != n {
+				t.Errorf("%s: Writes(%s) = %d, want %d", step, b, got, n)
+			}
+		}
+	}
+	check("new engine")
+	put(t, e, bA, "k", "1")
+	want[bA]++
+	check("after a put to A")
+	if err := e.Update(ctx, func(tx Tx) error {
+		if err := tx.Put(bA, []byte("k"), []byte("2")); err != nil {
+			return err
+		}
+		return tx.Delete(bB, []byte("absent"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want[bA]++
+	want[bB]++
+	check("after one transaction writing A twice and B once")
+	if err := e.Update(ctx, func(tx Tx) error {
+		if err := tx.Put(bB, []byte("k"), []byte("1")); err != nil {
+			return err
+		}
+		return errors.New("changed my mind")
+	}); err == nil {
+		t.Fatal("failing update succeeded")
+	}
+	check("after a failed update")
+	if err := e.Update(ctx, func(tx Tx) error {
+		_, err := tx.Get(bA, []byte("k"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a read-only update")
+	if got := e.Writes("no such bucket"); got != 0 {
+		t.Errorf("Writes of an unknown bucket = %d", got)
+	}
+
+	// Concurrent writers: every Update that returned is counted.
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			before := e.Writes(bB)
+			if err := e.Update(ctx, func(tx Tx) error {
+				return tx.Put(bB, fmt.Appendf(nil, "c%02d", i), []byte("v"))
+			}); err != nil {
+				t.Error(err)
+				return
+			}
+			if after := e.Writes(bB); after <= before {
+				t.Errorf("Writes(B) = %d after an Update returned, %d before it", after, before)
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -44,6 +44,13 @@ type Engine interface {
 	WriteTo(ctx context.Context, w io.Writer) (int64, error)
 	// Check verifies the database's internal consistency.
 	Check(ctx context.Context) error
+	// Writes returns how many committed write transactions have written to
+	// bucket b since the Engine was opened. The count grows before Update
+	// returns to any caller whose transaction wrote to b, so a value read
+	// before a View began and still the same after it proves that what the
+	// View read of b is current, which lets callers cache it (0 for a
+	// bucket the Engine was not opened with).
+	Writes(b Bucket) uint64
 	// Stats returns counters of the Updates run since the Engine was opened.
 	Stats() Stats
 	// Close waits for pending Updates and closes the database.
