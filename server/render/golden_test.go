@@ -20,6 +20,9 @@ import (
 //	go test ./server/render/ -run TestGolden -update
 var update = flag.Bool("update", false, "rewrite testdata/golden.json from the current implementation")
 
+// goldenFile holds the expected outputs. Those in the repository were
+// written by the implementation from before HTML was optimised (render.go and
+// limits.go as of commit 282a080), with the corpus as it is now.
 const goldenFile = "testdata/golden.json"
 
 // goldenCase is an input of the golden corpus.
@@ -76,9 +79,9 @@ func (g golden) matches(out string) bool {
 // other tests, the bombs, and a few hundred generated inputs, many of them
 // hostile) is exactly what it was when testdata/golden.json was written. It
 // guards optimisations of HTML, which must not change its output for any
-// input. Every input is rendered by the same Renderer, in order and then in
-// reverse order, so that state carried from one call to the next (pooled
-// buffers and parser contexts) would show.
+// input. Every input is rendered by the same Renderer, in order and then
+// (but for the bombs) in reverse order, so that state carried from one call
+// to the next (pooled buffers) would show.
 func TestGolden(t *testing.T) {
 	cases := goldenCorpus()
 	r := New()
@@ -159,7 +162,8 @@ func TestGolden(t *testing.T) {
 			if pass == 1 {
 				c = cases[len(cases)-1-i]
 			}
-			if c.big && testing.Short() {
+			// The big inputs once are enough (they take most of the time).
+			if c.big && (testing.Short() || pass == 1) {
 				skipped++
 				continue
 			}
@@ -167,7 +171,7 @@ func TestGolden(t *testing.T) {
 		}
 	}
 	if skipped > 0 {
-		t.Logf("skipped %d renderings of big inputs (-short)", skipped)
+		t.Logf("skipped %d renderings of big inputs", skipped)
 	}
 }
 
@@ -233,6 +237,22 @@ func goldenCorpus() []goldenCase {
 	add("state/after unclosed emphasis", "d** e_ f~~")
 	add("state/list in progress", "- a\n\n- b\n  - c\n\n    d")
 	add("state/after list", "e\n- f")
+	add("state/empty list item", "- a\n-\n\n")
+	add("state/after empty list item", "  b\n- c\n-\n\n  d")
+	// goldmark's parsers cache in the context how far a search failed, as
+	// a position in the source: a cache left from a longer post hides the
+	// construct in the next one.
+	long := "abcdefghijklmnopqrstuvwxyz abcdefghijklmnopqrstuvwxyz "
+	add("state/unclosed inline comment", long+"<!-- a\nb\nc\nd")
+	add("state/after unclosed inline comment", "x <!-- y --> z")
+	add("state/unclosed processing instruction", long+"<? a\nb\nc\nd")
+	add("state/after unclosed processing instruction", "x <? y ?> z")
+	add("state/unclosed CDATA", long+"<![CDATA[ a\nb\nc\nd")
+	add("state/after unclosed CDATA", "x <![CDATA[ y ]]> z")
+	add("state/unclosed declaration", long+"<!X a\nb\nc\nd")
+	add("state/after unclosed declaration", "x <!X y> z")
+	add("state/long list", strings.Repeat("- item\n", 30))
+	add("state/after long list", "- a\n- - -\n- b\n* * *")
 
 	// Generated: fragments of Markdown joined at random, and random strings
 	// of the characters that matter to the parsers.
@@ -271,7 +291,10 @@ func (s *splitmix64) next() uint64 {
 
 func (s *splitmix64) intn(n int) int { return int(s.next() % uint64(n)) }
 
-var goldenSeparators = []string{"", " ", "\n", "\n\n", "\n\n", "\r\n", "\n> ", "\n- ", "\n1. ", "\n  ", "\n    ", "\t", "|"}
+var goldenSeparators = []string{
+	"", " ", "\n", "\n\n", "\n\n", "\r\n", "\n> ", "\n- ", "\n1. ", "\n  ", "\n    ", "\t", "|",
+	" \t\n", "\t \n", "  \n", "\\\n", " \n ", "\n\t",
+}
 
 var goldenFragments = []string{
 	"Thanks for the notes from the *closing plenary*.",
@@ -303,7 +326,8 @@ var goldenFragments = []string{
 	"```go\nfunc main() {}\n```", "~~~\ntilde fence\n~~~", "```\"><script>\nx\n```", "```js onclick=x\ny\n```",
 	"| a | b |\n|---|:-:|\n| 1 | 2 |", "| a |\n| - |", "a | b\n--|--\n1 | 2", "|a|b|\n|--|--|\n|`|`|x\\|y|",
 	"| x |\n|:--|\n| [l](https://example.com) | **b** |", "|-|-|", "| a | b |",
-	"line\\\nbreak", "line  \nbreak", "trailing spaces   ", "\\*escaped\\*", "\\", "\\\\",
+	"line\\\nbreak", "line  \nbreak", "trailing spaces   ", "tab then space\t \nnext", "space then tab \t\nnext", "tabs\t\t\nnext",
+	"a | b\t\n-|-\t\nc | d", "\t- tabbed item", "para\n\n\n\nafter blank lines", "\\*escaped\\*", "\\", "\\\\",
 	"שלום *עולם*", "مرحبا **بالعالم**", "日本語のテキスト", "emoji 👍🏽 ok", "a\u202Eb", "zero\u200bwidth",
 	"\x00", "a\xffb", "\xc3\x28", "\xed\xa0\x80", "\r", "\v\f",
 	"[a](b \"c\" onmouseover=x)", "[a](https://a \"\\\" onmouseover=alert(1) x=\\\"\")",

@@ -29,9 +29,7 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
-	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
-	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/util"
 )
 
@@ -51,12 +49,21 @@ type Renderer struct {
 
 // New returns a Renderer.
 func New() *Renderer {
-	md := goldmark.New(
+	return &Renderer{
+		md:     newMarkdown(linkify{}),
+		policy: newPolicy(),
+		states: sync.Pool{New: func() any { return new(state) }},
+	}
+}
+
+// newMarkdown returns the goldmark converter, with linkify to turn bare URLs and
+// e-mail addresses into links: linkify{}, or for tests goldmark's own
+// extension.
+func newMarkdown(linkify goldmark.Extender) goldmark.Markdown {
+	return goldmark.New(
 		goldmark.WithParser(newParser()),
 		goldmark.WithExtensions(
-			extension.NewLinkify(
-				extension.WithLinkifyAllowedProtocols([]string{"http:", "https:", "mailto:"}),
-			),
+			linkify, // bare http, https and mailto URLs and e-mail addresses
 			boundedTable{},
 			limits{},
 			extension.Strikethrough,
@@ -66,11 +73,6 @@ func New() *Renderer {
 		// through to the sanitiser) and parser.WithAttribute (user-chosen
 		// attributes such as {onclick=...}).
 	)
-	return &Renderer{
-		md:     md,
-		policy: newPolicy(),
-		states: sync.Pool{New: func() any { return new(state) }},
-	}
 }
 
 // newPolicy returns bluemonday's UGC policy with the few additions the
@@ -109,11 +111,9 @@ func (r *Renderer) HTML(markdown string) (string, error) {
 		s.src = append(s.src[:0], strings.ToValidUTF8(markdown, "\uFFFD")...)
 	}
 	s.html.Reset()
-	pc := s.takeContext()
-	if err := r.md.Convert(s.src, &s.html, parser.WithContext(pc)); err != nil {
+	if err := r.md.Convert(s.src, &s.html); err != nil {
 		return "", err
 	}
-	s.putContext(pc)
 	// The sanitised output is about as long as goldmark's, so size it once;
 	// the strings.Builder then returns it without another copy.
 	s.out.Reset()
@@ -149,79 +149,6 @@ type state struct {
 	html htmlBuffer      // goldmark's output
 	in   bytes.Reader    // reads html for bluemonday
 	out  strings.Builder // bluemonday's output
-	// pc is a goldmark parser context left clean by the previous call, or
-	// nil; ids are its IDs.
-	pc     parser.Context
-	ids    *usedIDs
-	maxKey parser.ContextKey
-}
-
-// takeContext returns a parser context in the state of a new one, and
-// takes it from s until putContext gives it back: a context is reused only
-// after a parse that completed.
-func (s *state) takeContext() parser.Context {
-	pc := s.pc
-	s.pc = nil
-	if pc == nil {
-		// The same IDs as parser.NewContext's, wrapped to know when they are
-		// used.
-		s.ids = &usedIDs{IDs: parser.NewContext().IDs()}
-		s.maxKey = parser.ContextKeyMax
-		pc = parser.NewContext(parser.WithIDs(s.ids))
-	}
-	return pc
-}
-
-// putContext resets pc, which a parse has used, to the state of a new
-// context and keeps it for the next call, if it can. A parser context has no
-// reset, and it holds a post's link reference definitions (which must not
-// carry over to the next post) and other state of the parsers; this relies on
-// parser.NewContext's context being made only of the state the Context
-// interface lets us inspect and set:
-//
-//   - the store of values by ContextKey, all nil when new, which goldmark's
-//     parsers use for state and caches of positions in the source;
-//   - the link reference definitions, which cannot be removed, so that a
-//     context is not reused after a post that had one;
-//   - the element IDs, which cannot be reset either, used only for heading
-//     IDs (not enabled here): a context is not reused after they are;
-//   - the block offset and indent, -1 when new;
-//   - the delimiter list, empty after a parse (else the context is dropped);
-//   - the opened blocks, which every parse starts by clearing.
-//
-// TestGolden and TestContextReuse check that the output does not depend on
-// what was rendered before.
-func (s *state) putContext(pc parser.Context) {
-	if s.ids.used || len(pc.References()) != 0 || pc.FirstDelimiter() != nil || pc.LastDelimiter() != nil {
-		return
-	}
-	for k := range s.maxKey + 1 {
-		if pc.Get(k) != nil {
-			pc.Set(k, nil)
-		}
-	}
-	pc.SetBlockOffset(-1)
-	pc.SetBlockIndent(-1)
-	pc.SetOpenedBlocks([]parser.Block{}) // drops the last syntax tree
-	s.pc = pc
-}
-
-// usedIDs is a parser.IDs that records whether it was used.
-type usedIDs struct {
-	parser.IDs
-	used bool
-}
-
-// Generate implements parser.IDs.
-func (ids *usedIDs) Generate(value []byte, kind ast.NodeKind) []byte {
-	ids.used = true
-	return ids.IDs.Generate(value, kind)
-}
-
-// Put implements parser.IDs.
-func (ids *usedIDs) Put(value []byte) {
-	ids.used = true
-	ids.IDs.Put(value)
 }
 
 // htmlBuffer is a bytes.Buffer that is also a util.BufWriter, so that

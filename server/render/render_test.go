@@ -353,6 +353,37 @@ func TestHTMLConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
+// TestNoCarryOver checks that what a Renderer rendered before does not
+// change its output: HTML reuses its buffers from call to call, and a post's
+// link reference definitions or state of goldmark's parsers must never reach
+// the next.
+func TestNoCarryOver(t *testing.T) {
+	var inputs []string
+	for _, c := range goldenCorpus() {
+		if strings.HasPrefix(c.name, "state/") || strings.HasPrefix(c.name, "xss/") {
+			inputs = append(inputs, c.in)
+		}
+	}
+	want := make([]string, len(inputs))
+	for i, in := range inputs {
+		var err error
+		if want[i], err = New().HTML(in); err != nil { // a new Renderer: nothing before
+			t.Fatal(err)
+		}
+	}
+	r := New()
+	for _, before := range inputs {
+		for i, in := range inputs {
+			if _, err := r.HTML(before); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := r.HTML(in); err != nil || got != want[i] {
+				t.Fatalf("HTML(%q), after HTML(%q) and others, = %q, %v; want %q", in, before, got, err, want[i])
+			}
+		}
+	}
+}
+
 func FuzzHTML(f *testing.F) {
 	for _, tt := range xssTests {
 		f.Add(tt.in)
