@@ -1,9 +1,15 @@
 package gateway
 
 // Browser sessions. Login and Register over JSON set a cookie holding the
-// session token, as well as returning it; later requests that carry the
-// cookie are sent to gRPC as `authorization: Bearer <token>`; Logout
-// clears it.
+// session token; later requests that carry the cookie are sent to gRPC as
+// `authorization: Bearer <token>`; Logout clears it.
+//
+// A browser gets the token only in that HttpOnly cookie: when the login
+// request carries Sec-Fetch-Site (which browsers add to every request and
+// which script cannot set or remove), the token field of the answer is
+// emptied, so that no script on the page, injected script included, ever
+// reads the session token. Other clients (curl, integrators' programs) get
+// it in the body as well, to send as a bearer token.
 //
 // The cookie is __Host-forum_session: HttpOnly, SameSite=Lax, Path=/, no
 // Domain, and Secure, which the __Host- prefix requires. Browsers keep
@@ -59,8 +65,9 @@ type sessionKey struct{}
 
 // sessionInfo is what the sessions middleware found in a request.
 type sessionInfo struct {
-	secure bool   // a secure context: the cookie is SessionCookie, Secure
-	token  string // the session cookie's value; "" if none
+	secure  bool   // a secure context: the cookie is SessionCookie, Secure
+	token   string // the session cookie's value; "" if none
+	browser bool   // the request came from a browser (Sec-Fetch-Site)
 }
 
 // cookieName is the name of the session cookie in this context.
@@ -85,7 +92,7 @@ func sessionFrom(ctx context.Context) *sessionInfo {
 // picking one could act as the wrong user.
 func (g *gateway) sessions(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := &sessionInfo{secure: g.secureContext(r)}
+		info := &sessionInfo{secure: g.secureContext(r), browser: r.Header.Get("Sec-Fetch-Site") != ""}
 		name := info.cookieName()
 		var n int
 		for _, c := range r.Cookies() {
@@ -166,7 +173,9 @@ func headerMatcher(key string) (string, bool) {
 
 // setSessionCookie is a runtime.WithForwardResponseOption: a successful
 // Login or Register (both answer LoginResponse) sets the session cookie,
-// expiring with the session; a successful Logout clears it.
+// expiring with the session, and to a browser answers without the token
+// (see the top of this file); a successful Logout clears the cookie. It runs
+// before the answer is encoded.
 func (g *gateway) setSessionCookie(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
 	info := sessionFrom(ctx)
 	if info == nil {
@@ -189,6 +198,9 @@ func (g *gateway) setSessionCookie(ctx context.Context, w http.ResponseWriter, m
 			})
 		}
 		http.SetCookie(w, c)
+		if info.browser {
+			m.Token = ""
+		}
 	case *forumv1.LogoutResponse:
 		http.SetCookie(w, clearedSessionCookie(info))
 	}

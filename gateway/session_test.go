@@ -461,3 +461,46 @@ func TestGatewayMetadata(t *testing.T) {
 		t.Errorf("x-forum-client-ip sent without a secret: %q", v)
 	}
 }
+
+// TestBrowserGetsTokenOnlyInCookie: a login or registration from a browser
+// (Sec-Fetch-Site present) sets the HttpOnly cookie and answers without the
+// token, so no script on the page can read it; the cookie then works.
+// Without Sec-Fetch-Site (curl, integrators) the body keeps the token.
+func TestBrowserGetsTokenOnlyInCookie(t *testing.T) {
+	e := newLiveEnv(t, server.Config{SelfRegistration: true}, gateway.Options{})
+	const origin = "http://localhost"
+	tokens := origin + "/v1/" + e.alice + "/tokens"
+	check := func(name string, rec *httptest.ResponseRecorder) {
+		t.Helper()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d, body %s", name, rec.Code, rec.Body.String())
+		}
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if tok, ok := body["token"]; ok && tok != "" {
+			t.Errorf("%s: a browser's answer carries the token: %s", name, rec.Body.String())
+		}
+		if _, ok := body["user"]; !ok {
+			t.Errorf("%s: answer without the user: %s", name, rec.Body.String())
+		}
+		cookies := setCookies(rec)
+		if len(cookies) != 1 || !strings.HasPrefix(cookies[0], gateway.SessionCookie+"=fgs_") || !strings.Contains(cookies[0], "HttpOnly") {
+			t.Fatalf("%s: Set-Cookie = %q", name, cookies)
+		}
+		cookie, _, _ := strings.Cut(cookies[0], ";")
+		if rec := e.do(http.MethodGet, tokens, "", "Cookie", cookie); name == "login" && rec.Code != http.StatusOK {
+			t.Errorf("%s: the cookie does not authenticate: status %d, body %s", name, rec.Code, rec.Body.String())
+		}
+	}
+	rec := e.do(http.MethodPost, origin+"/v1/auth:login", fmt.Sprintf(`{"username":"alice","password":%q}`, livePassword), "Sec-Fetch-Site", "same-origin")
+	check("login", rec)
+	rec = e.do(http.MethodPost, origin+"/v1/auth:register", fmt.Sprintf(`{"username":"zoe","displayName":"Zoe","password":%q}`, livePassword), "Sec-Fetch-Site", "same-origin")
+	check("register", rec)
+
+	// Not a browser: the token is in the body too (e.login checks it).
+	if _, token := e.login(t, origin, "alice"); !strings.HasPrefix(token, "fgs_") {
+		t.Errorf("non-browser login token %q", token)
+	}
+}

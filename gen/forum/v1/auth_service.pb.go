@@ -81,7 +81,10 @@ func (x *LoginRequest) GetPassword() string {
 type LoginResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The bearer token: send it as `Authorization: Bearer <token>`. It is shown
-	// only here; the server keeps only its hash.
+	// only here; the server keeps only its hash. Over the JSON gateway the
+	// token is also set as an HttpOnly session cookie, and a browser's request
+	// (one with a `Sec-Fetch-Site` header) gets it only there: this field is
+	// then empty, so that no script on the page can read it.
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// When the token stops working.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
