@@ -620,7 +620,7 @@ func (l *rateLimiter) limitCaller(ctx context.Context, req any, info *grpc.Unary
 			checks = append(checks, limitCheck{l.loginAccount, "user:" + c.actor.User})
 		}
 	default:
-		if isCreateMethod(method) && c.actor.User != "" {
+		if isCreateMethod(method) && c.actor.User != "" && !validateOnly(req) {
 			checks = append(checks, limitCheck{l.create, c.actor.User})
 		}
 	}
@@ -628,6 +628,14 @@ func (l *rateLimiter) limitCaller(ctx context.Context, req any, info *grpc.Unary
 		return nil, refused.rateLimited(wait)
 	}
 	return handler(ctx, req)
+}
+
+// validateOnly reports whether req only asks for a create to be checked
+// (AIP-163 validate_only): it creates nothing, so it is charged to the
+// caller's bucket but not to the create bucket.
+func validateOnly(req any) bool {
+	v, ok := req.(interface{ GetValidateOnly() bool })
+	return ok && v.GetValidateOnly()
 }
 
 // callerBucketKey is the Caller bucket of c: its API token, its user, or,

@@ -67,6 +67,9 @@ func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReply
 		return nil, fmt.Errorf("render reply body: %w", err)
 	}
 	in := &forumv1.Reply{Body: rep.GetBody(), BodyHtml: html, InReplyTo: rep.GetInReplyTo()}
+	if req.GetValidateOnly() {
+		return r.s.store.ValidateReply(ctx, actorFrom(ctx), req.GetParent(), in)
+	}
 	return r.s.store.CreateReply(ctx, actorFrom(ctx), req.GetParent(), in, req.GetRequestId())
 }
 

@@ -163,6 +163,9 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 		return nil, fmt.Errorf("render thread body: %w", err)
 	}
 	th.BodyHtml = html
+	if req.GetValidateOnly() {
+		return t.s.store.ValidateThread(ctx, a, th)
+	}
 	return t.s.store.CreateThread(ctx, a, th, req.GetRequestId())
 }
 

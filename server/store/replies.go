@@ -81,24 +81,9 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 			out, err = getReply(tx, tid, rid)
 			return err
 		}
-		t, tid, err := visibleThread(tx, s.themeAccess(actor), parent)
+		t, tid, err := s.checkNewReply(tx, actor, parent, r)
 		if err != nil {
 			return err
-		}
-		if t.DeleteTime != nil {
-			return fmt.Errorf("%w: thread %s is deleted", ErrFailedPrecondition, parent)
-		}
-		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
-			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, parent)
-		}
-		if r.InReplyTo != "" {
-			_, irt, err := ParseReplyName(r.InReplyTo)
-			if err != nil {
-				return InvalidField("reply.in_reply_to", "%v", err)
-			}
-			if _, err := getReply(tx, tid, irt); err != nil {
-				return InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
-			}
 		}
 		rid, err := tx.NextSequence(bucketReplies)
 		if err != nil {
@@ -140,6 +125,47 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkNewReply makes the checks of CreateReply that need stored data and
+// returns the thread replied to and its id: the actor may see the thread,
+// which is neither deleted nor locked, and r.InReplyTo, if set, is one of
+// its replies.
+func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.Reply) (*forumv1.Thread, uint64, error) {
+	t, tid, err := visibleThread(tx, s.themeAccess(actor), parent)
+	if err != nil {
+		return nil, 0, err
+	}
+	if t.DeleteTime != nil {
+		return nil, 0, fmt.Errorf("%w: thread %s is deleted", ErrFailedPrecondition, parent)
+	}
+	if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
+		return nil, 0, fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, parent)
+	}
+	if r.InReplyTo != "" {
+		_, irt, err := ParseReplyName(r.InReplyTo)
+		if err != nil {
+			return nil, 0, InvalidField("reply.in_reply_to", "%v", err)
+		}
+		if _, err := getReply(tx, tid, irt); err != nil {
+			return nil, 0, InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
+		}
+	}
+	return t, tid, nil
+}
+
+// ValidateReply makes every check CreateReply makes, in a read-only
+// transaction, and returns the reply CreateReply would create, without the
+// name, times and etag it would be given (AIP-163 validate_only).
+func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent string, r *forumv1.Reply) (*forumv1.Reply, error) {
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		_, _, err := s.checkNewReply(tx, actor, parent, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &forumv1.Reply{Body: r.Body, BodyHtml: r.BodyHtml, Author: actor.User, InReplyTo: r.InReplyTo}, nil
 }
 
 // UpdateReply replaces the body (and body_html) of reply u.Name. If u.Etag is

@@ -194,14 +194,8 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 			}
 			return err
 		}
-		if _, err := visibleTheme(tx, actor, t.Theme); err != nil {
-			return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
-		}
-		if t.FollowUpOf != "" {
-			p, _, err := visibleThread(tx, s.themeAccess(actor), t.FollowUpOf)
-			if err != nil || p.DeleteTime != nil {
-				return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
-			}
+		if err := s.checkNewThread(tx, actor, t); err != nil {
+			return err
 		}
 		id, err := tx.NextSequence(bucketThreads)
 		if err != nil {
@@ -237,6 +231,36 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkNewThread makes the checks of CreateThread that need stored data:
+// the theme exists and the actor may see it, and so does the followed-up
+// thread, which is not deleted.
+func (s *Store) checkNewThread(tx kv.Tx, actor Actor, t *forumv1.Thread) error {
+	if _, err := visibleTheme(tx, actor, t.Theme); err != nil {
+		return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
+	}
+	if t.FollowUpOf != "" {
+		p, _, err := visibleThread(tx, s.themeAccess(actor), t.FollowUpOf)
+		if err != nil || p.DeleteTime != nil {
+			return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
+		}
+	}
+	return nil
+}
+
+// ValidateThread makes every check CreateThread makes, in a read-only
+// transaction, and returns the thread CreateThread would create, without
+// the name, times and etag it would be given (AIP-163 validate_only).
+func (s *Store) ValidateThread(ctx context.Context, actor Actor, t *forumv1.Thread) (*forumv1.Thread, error) {
+	err := s.kv.View(ctx, func(tx kv.Tx) error { return s.checkNewThread(tx, actor, t) })
+	if err != nil {
+		return nil, err
+	}
+	th := proto.CloneOf(t)
+	th.Name, th.Author, th.FollowUps, th.ReplyCount, th.Etag = "", actor.User, nil, 0, ""
+	th.CreateTime, th.UpdateTime, th.LastActivityTime, th.DeleteTime = nil, nil, nil, nil
+	return th, nil
 }
 
 // UpdateThread changes the fields of thread u.Name named in paths (title,

@@ -198,7 +198,14 @@ type CreateReplyRequest struct {
 	// An optional idempotency key (AIP-155): a retry with the same id by the
 	// same user returns the first result and creates nothing. Ids are
 	// remembered for at least 24 hours.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// If true, the request is checked as a create would check it (fields,
+	// the thread being visible, open and not deleted, `in_reply_to`) and the
+	// reply that would be created is returned with `body_html` rendered, but
+	// nothing is created: the answer has no name, times or etag (AIP-163). Use
+	// it to preview a reply exactly as it will be published. It does not count
+	// against the limit on creations.
+	ValidateOnly  bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -252,6 +259,13 @@ func (x *CreateReplyRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateReplyRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // The request for UpdateReply.
@@ -378,12 +392,13 @@ const file_forum_v1_reply_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"h\n" +
 	"\x13ListRepliesResponse\x12)\n" +
 	"\areplies\x18\x01 \x03(\v2\x0f.forum.v1.ReplyR\areplies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"r\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x01\n" +
 	"\x12CreateReplyRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12%\n" +
 	"\x05reply\x18\x02 \x01(\v2\x0f.forum.v1.ReplyR\x05reply\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"x\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12#\n" +
+	"\rvalidate_only\x18\x04 \x01(\bR\fvalidateOnly\"x\n" +
 	"\x12UpdateReplyRequest\x12%\n" +
 	"\x05reply\x18\x01 \x01(\v2\x0f.forum.v1.ReplyR\x05reply\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +

@@ -223,7 +223,14 @@ type CreateThreadRequest struct {
 	// An optional idempotency key (AIP-155): a retry with the same id by the
 	// same user returns the first result and creates nothing. Ids are
 	// remembered for at least 24 hours.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// If true, the request is checked as a create would check it (fields,
+	// permissions, the theme, the followed-up thread) and the thread that
+	// would be created is returned with `body_html` rendered, but nothing is
+	// created: the answer has no name, times or etag (AIP-163). Use it to
+	// preview a post exactly as it will be published. It does not count
+	// against the limit on creations.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -270,6 +277,13 @@ func (x *CreateThreadRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateThreadRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // The request for UpdateThread.
@@ -456,11 +470,12 @@ const file_forum_v1_thread_service_proto_rawDesc = "" +
 	"\fshow_deleted\x18\x05 \x01(\bR\vshowDeleted\"i\n" +
 	"\x13ListThreadsResponse\x12*\n" +
 	"\athreads\x18\x01 \x03(\v2\x10.forum.v1.ThreadR\athreads\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x83\x01\n" +
 	"\x13CreateThreadRequest\x12(\n" +
 	"\x06thread\x18\x01 \x01(\v2\x10.forum.v1.ThreadR\x06thread\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"|\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"|\n" +
 	"\x13UpdateThreadRequest\x12(\n" +
 	"\x06thread\x18\x01 \x01(\v2\x10.forum.v1.ThreadR\x06thread\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +

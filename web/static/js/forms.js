@@ -127,7 +127,14 @@ function threadFields(ctx, thread, withKind) {
   if (ctx.isMod) kinds.push(['THREAD_KIND_ANNOUNCEMENT', t('kind.announcement')]);
   const fKind = withKind ? field({ name: 'kind', label: t('compose.kind'), options: kinds, value: 'THREAD_KIND_DISCUSSION' }) : null;
   const fTags = field({ name: 'tags', label: t('compose.tags'), hint: t('compose.tagsHint'), value: (thread.tags || []).join(', '), attrs: { autocapitalize: 'none', spellcheck: 'false' } });
-  const fBody = editor({ name: 'body', id: 'thread-body', label: t('compose.body'), value: thread.body || '' });
+  // The preview is the server's rendering of a validate_only CreateThread in
+  // the thread's theme; a placeholder title keeps it working before one is
+  // typed (nothing is created either way).
+  const render = (src, signal) =>
+    api
+      .call('POST', 'threads', { body: { theme: thread.theme, title: fTitle.input.value.trim() || t('compose.title'), body: src }, query: { validateOnly: true }, signal })
+      .then((th) => th.bodyHtml || '');
+  const fBody = editor({ name: 'body', id: 'thread-body', label: t('compose.body'), value: thread.body || '', render });
   return { fTitle, fKind, fTags, fBody, rows: [fTitle.row, fKind ? fKind.row : null, fTags.row, fBody.row] };
 }
 
@@ -135,7 +142,7 @@ export async function newThreadPage(ctx) {
   const themeName = 'themes/' + ctx.params[0];
   const theme = await api.theme(themeName);
   if (!ctx.me) return needLogin(t('compose.newTitle'));
-  const fs = threadFields(ctx, {}, true);
+  const fs = threadFields(ctx, { theme: themeName }, true);
   const rid = api.requestId();
   const f = form('thread-form', fs.rows, t('compose.publish'), async (el) => {
     try {

@@ -134,6 +134,7 @@ export const messages = {
     'md.hidePreview': 'Hide preview',
     'md.preview': 'Preview',
     'md.previewNote': 'Preview (approximate: links are shown, not followed):',
+    'md.previewExact': 'Preview, as it will be published:',
 
     'followup.title': 'Open a follow-up',
     'followup.intro': 'This new thread will follow up:',
@@ -341,6 +342,7 @@ export const messages = {
     'md.hidePreview': "Masquer l'aperçu",
     'md.preview': 'Aperçu',
     'md.previewNote': 'Aperçu (approximatif : les liens sont affichés, pas suivis) :',
+    'md.previewExact': 'Aperçu, tel qu’il sera publié :',
 
     'followup.title': 'Ouvrir un suivi',
     'followup.intro': 'Ce nouveau fil fera suite à :',
@@ -548,6 +550,7 @@ export const messages = {
     'md.hidePreview': 'Ocultar la vista previa',
     'md.preview': 'Vista previa',
     'md.previewNote': 'Vista previa (aproximada: los enlaces se muestran, no se siguen):',
+    'md.previewExact': 'Vista previa, tal como se publicará:',
 
     'followup.title': 'Abrir un seguimiento',
     'followup.intro': 'Este nuevo hilo dará seguimiento a:',

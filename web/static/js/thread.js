@@ -6,7 +6,7 @@
 import * as api from './api.js';
 import { h, add, replace, setHTML, focus } from './dom.js';
 import { t } from './i18n.js';
-import { badges, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, showFormError, clearErrors, busy } from './ui.js';
+import { badges, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
 
 /** Replies per page. */
 export const PAGE_SIZE = 50;
@@ -208,7 +208,7 @@ export async function threadPage(ctx) {
     const bar = buttons.length ? h('div', { class: 'actions' }, buttons) : null;
 
     function editReply() {
-      const f = editor({ name: 'body', label: t('reply.editLabel'), value: r.body, field: 'body' });
+      const f = editor({ name: 'body', label: t('reply.editLabel'), value: r.body, field: 'body', render: replyRenderer(name) });
       const form = h('form', { class: 'edit', novalidate: true }, f.row, errorBox(), h('div', { class: 'row actions' }, h('button', { type: 'submit' }, t('action.save')), h('button', { type: 'button', class: 'secondary', onclick: cancel }, t('action.cancel'))));
       function cancel() {
         form.remove();
@@ -250,7 +250,7 @@ export async function threadPage(ctx) {
       add(section, h('p', null, h('a', { href: '/login?next=' + encodeURIComponent(location.pathname + location.search) }, t('reply.loginToReply'))));
       return none;
     }
-    const f = editor({ name: 'body', id: 'reply-body', label: t('reply.yourLabel'), field: 'body' });
+    const f = editor({ name: 'body', id: 'reply-body', label: t('reply.yourLabel'), field: 'body', render: replyRenderer(name) });
     // The draft survives a reload or a new login in this tab.
     const draftKey = 'forum.draft.' + name;
     const draft = (v) => {

@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { ApiError, Code } from './api.js';
-import { h, add, replace, time, newId, focus } from './dom.js';
+import { h, add, replace, setHTML, time, newId, focus } from './dom.js';
 import { t, fmtDate } from './i18n.js';
 import { preview } from './markdown.js';
 
@@ -210,27 +210,70 @@ export function userLink(name, who) {
 export const when = (iso) => time(iso, fmtDate);
 
 /**
- * A Markdown text area with a preview toggle. The preview is built on
- * this page as plain text with light formatting (no HTML from the text is
- * ever parsed); the published post is formatted by the server.
+ * A Markdown text area with a preview toggle. With o.render (a function of
+ * the source and an AbortSignal returning the server's body_html for it,
+ * from a validate_only create), the preview is exactly what will be
+ * published, rendered and sanitised by the server; it is refreshed a moment
+ * after typing stops. Without o.render, or when that call fails, the
+ * preview is built on this page as plain text with light formatting (no
+ * HTML from the text is ever parsed).
  */
 export function editor(o) {
   const f = field({ ...o, textarea: true, hint: o.hint || t('md.hint') });
-  const region = h('div', { class: 'preview', id: f.input.id + '-preview', hidden: true, role: 'region', 'aria-label': t('md.preview') });
+  const region = h('div', { class: 'preview', id: f.input.id + '-preview', hidden: true, role: 'region', 'aria-label': t('md.preview'), 'aria-busy': 'false' });
   const toggle = h('button', { type: 'button', class: 'secondary', 'aria-controls': region.id, 'aria-expanded': 'false' }, t('md.showPreview'));
-  const refresh = () => replace(region, h('p', { class: 'hint' }, t('md.previewNote')), preview(f.input.value));
+  const local = () => replace(region, h('p', { class: 'hint' }, t('md.previewNote')), preview(f.input.value));
+  let timer = 0;
+  let inflight = null;
+  const exact = () => {
+    if (inflight) inflight.abort();
+    const src = f.input.value;
+    if (!o.render || !src.trim()) {
+      local();
+      return;
+    }
+    const ac = new AbortController();
+    inflight = ac;
+    region.setAttribute('aria-busy', 'true');
+    o.render(src, ac.signal).then(
+      (html) => {
+        if (ac.signal.aborted) return;
+        replace(region, h('p', { class: 'hint' }, t('md.previewExact')), setHTML(h('div', { class: 'body', dir: 'auto' }), html));
+        region.setAttribute('aria-busy', 'false');
+      },
+      (e) => {
+        if (ac.signal.aborted || (e && e.name === 'AbortError')) return;
+        local();
+        region.setAttribute('aria-busy', 'false');
+      },
+    );
+  };
+  const refresh = (now) => {
+    clearTimeout(timer);
+    if (now) exact();
+    else timer = setTimeout(exact, 300);
+  };
   toggle.addEventListener('click', () => {
     const show = region.hidden;
     region.hidden = !show;
     toggle.setAttribute('aria-expanded', String(show));
     toggle.textContent = show ? t('md.hidePreview') : t('md.showPreview');
-    if (show) refresh();
+    if (show) refresh(true);
   });
   f.input.addEventListener('input', () => {
-    if (!region.hidden) refresh();
+    if (!region.hidden) refresh(false);
   });
   add(f.row, h('div', { class: 'preview-bar' }, toggle), region);
   return f;
+}
+
+/**
+ * The render function of editor() for a reply to thread (its name): the
+ * server renders the source as a validate_only CreateReply, creating
+ * nothing.
+ */
+export function replyRenderer(thread) {
+  return (src, signal) => api.call('POST', thread + '/replies', { body: { body: src }, query: { validateOnly: true }, signal }).then((r) => r.bodyHtml || '');
 }
 
 /** A page heading that takes focus after a navigation. */
