@@ -85,7 +85,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	for p, sc := range map[string]forumv1.TokenScope{pTokRead: forumv1.TokenScope_TOKEN_SCOPE_READ, pTokWrite: forumv1.TokenScope_TOKEN_SCOPE_WRITE,
 		pTokMod: forumv1.TokenScope_TOKEN_SCOPE_MODERATE, pTokAdmin: forumv1.TokenScope_TOKEN_SCOPE_ADMIN} {
 		secret, hash := auth.NewToken(auth.APITokenPrefix)
-		if _, err := e.store.CreateAPIToken(ctx, admin, e.admin.name, &forumv1.ApiToken{DisplayName: p, Scopes: []forumv1.TokenScope{sc}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, hash, ""); err != nil {
+		if _, _, err := e.store.CreateAPIToken(ctx, admin, e.admin.name, &forumv1.ApiToken{DisplayName: p, Scopes: []forumv1.TokenScope{sc}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, hash, ""); err != nil {
 			t.Fatal(err)
 		}
 		e.tokens[p] = secret

@@ -209,7 +209,7 @@ func TestAPITokens(t *testing.T) {
 	}
 	// An expired token is refused.
 	expired, hash := auth.NewToken(auth.APITokenPrefix)
-	if _, err := e.store.CreateAPIToken(t.Context(), store.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER},
+	if _, _, err := e.store.CreateAPIToken(t.Context(), store.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER},
 		e.alice.name, &forumv1.ApiToken{DisplayName: "old", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_WRITE}, ExpireTime: timestamppb.New(time.Now().Add(-time.Second))}, hash, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -420,4 +420,36 @@ func TestPrivateThemes(t *testing.T) {
 		t.Errorf("delete a group in use: %v", err)
 	}
 	_ = fu
+}
+
+// TestSecretsShownOnceOnReplay: a CreateApiToken or CreateInvitation
+// retried with the same request_id returns the first call's resource
+// without its secret (which is not stored), and creates nothing more.
+func TestSecretsShownOnceOnReplay(t *testing.T) {
+	e := newTestEnv(t)
+	tokens := forumv1.NewApiTokenServiceClient(e.conn)
+	invites := forumv1.NewInvitationServiceClient(e.conn)
+	const rid = "5f0c9b2e-8f57-4c1e-9a7b-3d2f1e0a9c88"
+	treq := &forumv1.CreateApiTokenRequest{Parent: e.alice.name, ApiToken: &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}}, RequestId: rid}
+	first, err := tokens.CreateApiToken(e.alice.ctx(t), treq)
+	if err != nil || !strings.HasPrefix(first.Token, "fgt_") {
+		t.Fatalf("first CreateApiToken: %v, token %q", err, first.GetToken())
+	}
+	again, err := tokens.CreateApiToken(e.alice.ctx(t), treq)
+	if err != nil || again.Name != first.Name || again.Token != "" {
+		t.Errorf("replayed CreateApiToken: %v, name %q (first %q), token %q; want the same token without its secret", err, again.GetName(), first.Name, again.GetToken())
+	}
+	ireq := &forumv1.CreateInvitationRequest{RequestId: rid}
+	inv, err := invites.CreateInvitation(e.convener.ctx(t), ireq)
+	if err != nil || !strings.HasPrefix(inv.Code, "fgi_") {
+		t.Fatalf("first CreateInvitation: %v, code %q", err, inv.GetCode())
+	}
+	inv2, err := invites.CreateInvitation(e.convener.ctx(t), ireq)
+	if err != nil || inv2.Name != inv.Name || inv2.Code != "" {
+		t.Errorf("replayed CreateInvitation: %v, name %q (first %q), code %q; want the same invitation without its code", err, inv2.GetName(), inv.Name, inv2.GetCode())
+	}
+	list, err := invites.ListInvitations(e.convener.ctx(t), &forumv1.ListInvitationsRequest{})
+	if err != nil || len(list.Invitations) != 1 {
+		t.Errorf("invitations after a replay: %d, %v; want 1", len(list.GetInvitations()), err)
+	}
 }

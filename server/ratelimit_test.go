@@ -514,7 +514,7 @@ func TestCallerBuckets(t *testing.T) {
 		return err
 	}
 	secret, hash := auth.NewToken(auth.APITokenPrefix)
-	if _, err := e.store.CreateAPIToken(t.Context(), store.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER}, e.alice.name,
+	if _, _, err := e.store.CreateAPIToken(t.Context(), store.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER}, e.alice.name,
 		&forumv1.ApiToken{DisplayName: "integration", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, hash, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -81,12 +81,12 @@ func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.Creat
 		ExpireTime:  timestamppb.New(expire),
 		TokenPrefix: token[:len(auth.APITokenPrefix)+6],
 	}
-	out, err := t.s.store.CreateAPIToken(ctx, a, parent, spec, hash, req.GetRequestId())
+	out, created, err := t.s.store.CreateAPIToken(ctx, a, parent, spec, hash, req.GetRequestId())
 	if err != nil {
 		return nil, err
 	}
-	if out.TokenPrefix == spec.TokenPrefix {
-		out.Token = token // a new token, not the replay of an earlier request
+	if created { // not the replay of an earlier request, whose secret is gone
+		out.Token = token
 	}
 	return out, nil
 }
@@ -154,12 +154,12 @@ func (i *invitationService) CreateInvitation(ctx context.Context, req *forumv1.C
 	}
 	code, hash := auth.NewToken(auth.InvitationPrefix)
 	spec := &forumv1.Invitation{Role: role, ExpireTime: timestamppb.New(expire)}
-	out, err := i.s.store.CreateInvitation(ctx, actorFrom(ctx), spec, hash, req.GetRequestId())
+	out, created, err := i.s.store.CreateInvitation(ctx, actorFrom(ctx), spec, hash, req.GetRequestId())
 	if err != nil {
 		return nil, err
 	}
-	if out.ExpireTime.AsTime().Equal(expire) {
-		out.Code = code // a new invitation, not the replay of an earlier request
+	if created { // not the replay of an earlier request, whose code is gone
+		out.Code = code
 	}
 	return out, nil
 }

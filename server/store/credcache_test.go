@@ -83,7 +83,7 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 	}
 
 	tokHash := []byte("api-token-hash-0000000000000000a")
-	tok, err := s.CreateAPIToken(ctx, alice, alice.User, &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, tokHash, "")
+	tok, _, err := s.CreateAPIToken(ctx, alice, alice.User, &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, tokHash, "")
 	if err != nil {
 		t.Fatal(err)
 	}

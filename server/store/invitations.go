@@ -26,17 +26,18 @@ func ParseInvitationName(name string) (uint64, error) {
 
 // CreateInvitation stores an invitation whose code hashes to codeHash.
 // Moderators invite members; only admins invite conveners. inv holds the
-// role and expiry.
-func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (*forumv1.Invitation, error) {
+// role and expiry. created is false when requestID replays an earlier
+// call: the invitation returned is that call's, and codeHash was not stored.
+func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (out *forumv1.Invitation, created bool, err error) {
 	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins invite", ErrPermissionDenied)
+		return nil, false, fmt.Errorf("%w: only conveners and admins invite", ErrPermissionDenied)
 	}
 	if inv.Role != forumv1.Role_ROLE_MEMBER && actor.Role != forumv1.Role_ROLE_ADMIN || inv.Role == forumv1.Role_ROLE_ADMIN {
-		return nil, fmt.Errorf("%w: you may not invite a %s", ErrPermissionDenied, inv.Role)
+		return nil, false, fmt.Errorf("%w: you may not invite a %s", ErrPermissionDenied, inv.Role)
 	}
-	var out *forumv1.Invitation
 	req := s.newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err = s.kv.Update(ctx, func(tx kv.Tx) error {
+		created = false // this function may run more than once
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
@@ -45,6 +46,7 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 			_, err := getProto(tx, bucketInvitations, u64(id), out)
 			return err
 		}
+		created = true
 		id, err := tx.NextSequence(bucketInvitations)
 		if err != nil {
 			return err
@@ -65,9 +67,9 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, created, nil
 }
 
 // ListInvitations returns invitations, newest first.

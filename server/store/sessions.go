@@ -289,18 +289,20 @@ func apiTokenName(user, token uint64) string {
 // CreateAPIToken stores an API token for user, keyed by the hash of its
 // secret. t holds the display name, scopes, expiry and the secret's prefix;
 // the caller has checked the scopes against the owner's role. The token
-// returned has no secret.
-func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t *forumv1.ApiToken, tokenHash []byte, requestID string) (*forumv1.ApiToken, error) {
+// returned has no secret. created is false when requestID replays an
+// earlier call: the token returned is that call's, and tokenHash was not
+// stored.
+func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t *forumv1.ApiToken, tokenHash []byte, requestID string) (out *forumv1.ApiToken, created bool, err error) {
 	uid, err := ParseUserName(user)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, false, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
 	if actor.User != user {
-		return nil, fmt.Errorf("%w: users create tokens only for themselves", ErrPermissionDenied)
+		return nil, false, fmt.Errorf("%w: users create tokens only for themselves", ErrPermissionDenied)
 	}
-	var out *forumv1.ApiToken
 	req := s.newRequest("CreateApiToken", requestID, user, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
+		created = false // this function may run more than once
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
@@ -309,6 +311,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 			_, err := getProto(tx, bucketAPITokens, apiTokenKey(u, id), out)
 			return err
 		}
+		created = true
 		id, err := tx.NextSequence(bucketAPITokens)
 		if err != nil {
 			return err
@@ -338,9 +341,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, created, nil
 }
 
 // ListAPITokens returns user's API tokens, newest first. Users list their

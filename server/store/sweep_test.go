@@ -66,7 +66,7 @@ func TestSweepSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tok, err := s.CreateAPIToken(ctx, alice, alice.User, &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(clock.now().Add(time.Hour))}, hash(4), "")
+	tok, _, err := s.CreateAPIToken(ctx, alice, alice.User, &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(clock.now().Add(time.Hour))}, hash(4), "")
 	if err != nil {
 		t.Fatal(err)
 	}
