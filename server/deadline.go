@@ -68,16 +68,22 @@ func (c *lazyDeadline) Err() error {
 		return err
 	}
 	if !time.Now().Before(c.deadline) {
-		return context.DeadlineExceeded
+		return c.arm().Err() // DeadlineExceeded, with context.Cause agreeing
 	}
 	return nil
 }
 
 // Value answers from the armed context once there is one, so that contexts
 // derived from c attach to its cancellation directly (as they would to
-// context.WithDeadline's) instead of watching it from a goroutine.
+// context.WithDeadline's) instead of watching it from a goroutine, and
+// context.Cause reports the deadline. Past the deadline it arms the timer
+// first, for the same reasons.
 func (c *lazyDeadline) Value(key any) any {
-	if armed, _ := c.current(); armed != nil {
+	armed, _ := c.current()
+	if armed == nil && !time.Now().Before(c.deadline) {
+		armed = c.arm()
+	}
+	if armed != nil {
 		return armed.Value(key)
 	}
 	return c.Context.Value(key)

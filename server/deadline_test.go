@@ -33,6 +33,9 @@ func TestLazyDeadline(t *testing.T) {
 		ctx, cancel := withDeadline(t.Context(), time.Now().Add(5*time.Millisecond))
 		defer cancel()
 		time.Sleep(10 * time.Millisecond)
+		if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Cause() = %v before Err was asked, want DeadlineExceeded", err)
+		}
 		if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Err() = %v, want DeadlineExceeded", err)
 		}
