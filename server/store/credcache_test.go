@@ -3,8 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,32 +108,13 @@ func TestAuthenticateCacheRace(t *testing.T) {
 		if _, err := s.CreateSession(ctx, alice.User, h, time.Hour, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		var revoked atomic.Bool
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					was := revoked.Load()
-					if _, err := s.Authenticate(ctx, h); err == nil && was {
-						t.Error("a token authenticated after its session was deleted")
-						return
-					}
-				}
-			})
-		}
-		time.Sleep(time.Millisecond)
-		if err := s.DeleteSession(ctx, h); err != nil {
-			t.Fatal(err)
-		}
-		revoked.Store(true)
-		time.Sleep(time.Millisecond)
-		close(stop)
-		wg.Wait()
+		noStaleReads(t, func() {
+			if err := s.DeleteSession(ctx, h); err != nil {
+				t.Error(err)
+			}
+		}, func() bool {
+			_, err := s.Authenticate(ctx, h)
+			return err == nil
+		}, "a token authenticated after its session was deleted")
 	}
 }
