@@ -16,8 +16,8 @@ const (
 	exitUsage       = 2 // bad command line: unknown command or flag, missing argument
 	exitUnauth      = 3 // not logged in, or the token is unknown, revoked or expired
 	exitPermission  = 4 // logged in, but the role may not do this
-	exitNotFound    = 5 // no such thread, reply, theme or user
-	exitConflict    = 6 // stale etag, already exists, or a state that refuses it (a locked thread)
+	exitNotFound    = 5 // no such thread, reply, theme, user, group, invitation or token
+	exitConflict    = 6 // stale etag, already exists, or a state that refuses it (a locked thread, a used invitation)
 	exitUnavailable = 7 // the server cannot be reached, is shutting down, or did not answer in time
 	exitInvalid     = 8 // the server rejected a field of the request
 	exitRateLimited = 9 // the server asks to slow down
@@ -30,8 +30,9 @@ const exitCodesSummary = `Exit status:
   2  usage error (unknown command or flag, missing or extra argument)
   3  not logged in, or the token was refused (log in again)
   4  permission denied (your role may not do this)
-  5  not found (no such thread, reply, theme or user)
-  6  conflict (changed meanwhile, already exists, or the thread is locked)
+  5  not found (no such thread, reply, theme, user, group, invitation or token)
+  6  conflict (changed meanwhile, already exists, or refused in this state:
+     a locked thread, a used invitation, a group a theme is restricted to)
   7  server unreachable, shutting down, or too slow (see --timeout)
   8  invalid argument (the server rejected a field)
   9  rate limited (try again later)`
@@ -70,6 +71,9 @@ func (a *app) describe(err error, path string) (int, string) {
 			return exitUnauth, fmt.Sprintf("not logged in to %s: run 'forumctl login', or set FORUM_TOKEN", a.serverAddr)
 		case errors.Is(err, errLoginRefused):
 			return exitUnauth, msg
+		case errors.Is(err, client.ErrNotFound):
+			// A lookup forumctl makes itself, such as a username.
+			return exitNotFound, strings.TrimPrefix(msg, client.ErrNotFound.Error()+": ")
 		case errors.Is(err, context.Canceled):
 			return exitError, "interrupted"
 		}

@@ -17,6 +17,13 @@
 //	forumctl reply edit REPLY [--body TEXT | --body-file FILE|-]
 //	forumctl reply delete REPLY
 //	forumctl export THREAD --format markdown|json
+//	forumctl invitations create [--role member|convener] [--expires DURATION]
+//	forumctl invitations list | delete INVITATION
+//	forumctl groups list | show GROUP | delete GROUP
+//	forumctl groups create SLUG --name NAME [--description TEXT]
+//	forumctl groups add-member|remove-member GROUP USER...
+//	forumctl tokens create --name NAME --scopes read,write,moderate,admin [--expires DURATION]
+//	forumctl tokens list | delete TOKEN
 //	forumctl completion bash|zsh|fish|powershell
 //
 // Reads take -o table|json|yaml; json is the API's own JSON (protojson, as

@@ -45,7 +45,13 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "forumctl works with a forum server from the command line",
 		Long: `forumctl works with a forum server (forumd) from the command line: log in,
 list and read threads, open follow-ups, reply, resolve and lock threads, and
-export a thread with its replies and follow-ups for a report.
+export a thread with its replies and follow-ups for a report. Conveners also
+invite people (invitations) and manage private working groups (groups);
+anyone logged in creates API tokens for scripts (tokens):
+
+  forumctl invitations create --expires 7d
+  forumctl groups add-member nairobi-2026 moses users/7
+  forumctl tokens create --name "reporting job" --scopes read
 
 The server and token come from, in order: the --server and --token flags;
 the FORUM_SERVER and FORUM_TOKEN environment variables; the configuration
@@ -61,7 +67,10 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		Example: `  forumctl login --server forum.example.org:443 --username amina
   forumctl threads list --theme reciprocal-volunteering --state open
   forumctl threads show 12
-  forumctl export 12 --format markdown > report.md`,
+  forumctl export 12 --format markdown > report.md
+  forumctl invitations create --role member --expires 7d
+  forumctl groups create nairobi-2026 --name "Nairobi 2026 follow-up"
+  forumctl tokens create --name "reporting job" --scopes read,write`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          groupArgs,
@@ -82,6 +91,9 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.threadsCommand(),
 		a.replyCommand(),
 		a.exportCommand(),
+		a.invitationsCommand(),
+		a.groupsCommand(),
+		a.tokensCommand(),
 	)
 	// Cobra adds the help and completion commands when it runs; add them
 	// now, to give them examples too.

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/forumhq/forum/client"
+)
+
+// This file holds what the invitations, groups and tokens commands share.
+
+// listAll calls a List method page after page, following next_page_token
+// until a page has none, and returns every item. fetch gets the page token
+// ("" for the first page) and returns the page's items and the next token.
+func listAll[T any](fetch func(token string) ([]T, string, error)) ([]T, error) {
+	var all []T
+	token := ""
+	for {
+		items, next, err := fetch(token)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if next == "" {
+			return all, nil
+		}
+		if next == token {
+			return nil, fmt.Errorf("the server returned the same page token twice (%q)", next)
+		}
+		token = next
+	}
+}
+
+// listSpec says what a list command lists: items of type T.
+type listSpec[T any] struct {
+	// needToken: the List method needs a login; public ones do not.
+	needToken bool
+	// page fetches one page: its items and the next page token.
+	page func(ctx context.Context, c *client.Client, token string) ([]T, string, error)
+	// response wraps the items in the List response message, for -o json
+	// and yaml.
+	response func(items []T) proto.Message
+	// empty is said on standard error when there is nothing to list.
+	empty string
+	// header names the table's columns, and row gives an item's cells.
+	header []string
+	row    func(ctx context.Context, n *names, item T) []string
+}
+
+// listCommand makes cmd, whose Use, Short, Long and Example are set, list
+// every item that s fetches, page after page: as a table, or with -o json
+// and yaml as the List response.
+func listCommand[T any](a *app, cmd *cobra.Command, s listSpec[T]) *cobra.Command {
+	var format string
+	cmd.Aliases = []string{"ls"}
+	cmd.Args = exactArgs()
+	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
+		if err := checkFormat(format); err != nil {
+			return err
+		}
+		c, _, err := a.dial(cmd, s.needToken)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ctx := cmd.Context()
+		items, err := listAll(func(token string) ([]T, string, error) { return s.page(ctx, c, token) })
+		if err != nil {
+			return err
+		}
+		if format != formatTable {
+			return writeData(a.stdout, format, s.response(items))
+		}
+		if len(items) == 0 {
+			fmt.Fprintln(a.stderr, s.empty)
+			return nil
+		}
+		n := newNames(c)
+		t := newTable(a.stdout)
+		row(t, s.header...)
+		for _, item := range items {
+			row(t, s.row(ctx, n, item)...)
+		}
+		return t.Flush()
+	})
+	addOutputFlag(cmd, &format)
+	return cmd
+}
+
+// repeatArgs requires the named positional arguments, the last of which may
+// be given more than once, as a usage error.
+func repeatArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= len(names) {
+			return nil
+		}
+		return usagef("%s takes %s...; got %d argument(s)", cmd.CommandPath(), strings.Join(names, " "), len(args))
+	}
+}
+
+// maxDays is the most days --expires accepts: more would overflow a
+// time.Duration.
+const maxDays = math.MaxInt64 / int64(24*time.Hour)
+
+// expireTime returns the time a lifetime given to --flag ends: value is a
+// Go duration (90m, 72h) or a whole number of days (30d), and must be
+// positive. An empty value is nil, leaving the server's default.
+func expireTime(flag, value string) (*timestamppb.Timestamp, error) {
+	if value == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(value)
+	if days, ok := strings.CutSuffix(value, "d"); ok && err != nil {
+		var n int64
+		if n, err = strconv.ParseInt(days, 10, 64); err == nil && (n > maxDays || n < -maxDays) {
+			return nil, usagef("--%s %q is too long", flag, value)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	}
+	if err != nil {
+		return nil, usagef("--%s %q is not a duration: give for example 90m, 72h or 30d", flag, value)
+	}
+	if d <= 0 {
+		return nil, usagef("--%s %q: the lifetime must be positive, for example 72h or 30d", flag, value)
+	}
+	return timestamppb.New(time.Now().Add(d)), nil
+}
+
+// idArg matches a positive id without leading zeros, as the server writes
+// them in names.
+var idArg = regexp.MustCompile(`^[1-9][0-9]*$`)
+
+// prefixedID returns the resource name collection/ID of a resource given as
+// its id (3) or name (collection/3); what names the kind in the usage
+// error.
+func prefixedID(arg, collection, what string) (string, error) {
+	id := strings.TrimPrefix(strings.TrimSpace(arg), collection+"/")
+	if !idArg.MatchString(id) {
+		return "", usagef("%q is not %s: give its number (3) or name (%s/3)", arg, what, collection)
+	}
+	return collection + "/" + id, nil
+}
+
+// deleteCommand builds the delete command of a collection: name turns the
+// ARG into a resource name, or a usage error, before anything is sent; del
+// deletes it and returns the line to print.
+func (a *app) deleteCommand(use, short, long, example string, name func(arg string) (string, error),
+	del func(ctx context.Context, c *client.Client, name string) (string, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:               use,
+		Aliases:           []string{"rm"},
+		Short:             short,
+		Long:              long,
+		Example:           example,
+		Args:              exactArgs(strings.Fields(use)[1]),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			n, err := name(args[0])
+			if err != nil {
+				return err
+			}
+			c, _, err := a.dial(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			line, err := del(cmd.Context(), c, n)
+			if err != nil {
+				return err
+			}
+			a.printf("%s\n", line)
+			return nil
+		}),
+	}
+}
+
+// expiryText is timeText for an expiry: one that has passed says so.
+func expiryText(ts *timestamppb.Timestamp) string {
+	if ts != nil && !ts.AsTime().After(time.Now()) {
+		return timeText(ts) + " (expired)"
+	}
+	return timeText(ts)
+}
