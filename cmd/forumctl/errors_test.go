@@ -88,6 +88,8 @@ func TestFailures(t *testing.T) {
 		{"missing argument", mo, exitUsage, "THREAD", []string{"threads", "show"}},
 		{"extra argument", mo, exitUsage, "THREAD", []string{"threads", "show", "1", "2"}},
 		{"bad thread", mo, exitUsage, "not a thread", []string{"threads", "show", "one"}},
+		{"thread with a leading zero", mo, exitUsage, "not a thread", []string{"threads", "show", "012"}},
+		{"reply with a leading zero", mo, exitUsage, "not a reply", []string{"reply", "edit", "1/03", "--body", "x"}},
 		{"missing required flag", mo, exitUsage, `"title" not set`, []string{"threads", "create", "--theme", "knowledge-exchange"}},
 		{"bad output format", mo, exitUsage, "unknown output format", []string{"themes", "list", "-o", "xml"}},
 		{"bad kind", mo, exitUsage, "--kind", []string{"threads", "list", "--kind", "rant"}},

@@ -47,8 +47,9 @@ func (a *app) threadsCommand() *cobra.Command {
 	return cmd
 }
 
-// threadNumber matches the forms a thread can be named in: 12, threads/12.
-var threadNumber = regexp.MustCompile(`^(?:threads/)?([0-9]+)$`)
+// threadNumber matches the forms a thread can be named in: 12, threads/12
+// (ids have no leading zero, as the server requires).
+var threadNumber = regexp.MustCompile(`^(?:threads/)?([1-9][0-9]*)$`)
 
 // threadName returns the resource name of a thread given as 12 or
 // threads/12.
@@ -62,7 +63,7 @@ func threadName(arg string) (string, error) {
 
 // replyNumber matches the forms a reply can be named in: 12/3,
 // threads/12/replies/3.
-var replyNumber = regexp.MustCompile(`^(?:threads/([0-9]+)/replies/([0-9]+)|([0-9]+)/([0-9]+))$`)
+var replyNumber = regexp.MustCompile(`^(?:threads/([1-9][0-9]*)/replies/([1-9][0-9]*)|([1-9][0-9]*)/([1-9][0-9]*))$`)
 
 // replyName returns the resource name of a reply given as
 // threads/12/replies/3 or 12/3.
