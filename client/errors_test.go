@@ -292,13 +292,13 @@ func TestRateLimitedAndCallOptions(t *testing.T) {
 		t.Errorf("authorization %q, want [Bearer other]", auth)
 	}
 
-	// Creates carry a UUIDv4 request id; one set by the caller is kept.
+	// Creates carry a UUIDv7 request id; one set by the caller is kept.
 	if _, err := c.CreateThread(t.Context(), &forumv1.Thread{Title: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	id := (<-fake.seen).req.GetRequestId()
-	if len(id) != 36 || id[14] != '4' || strings.Count(id, "-") != 4 {
-		t.Errorf("request id %q is not a UUIDv4", id)
+	if len(id) != 36 || id[14] != '7' || strings.Count(id, "-") != 4 {
+		t.Errorf("request id %q is not a UUIDv7", id)
 	}
 	if _, err := c.ThreadService().CreateThread(t.Context(), &forumv1.CreateThreadRequest{RequestId: "mine"}); err != nil {
 		t.Fatal(err)

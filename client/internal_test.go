@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -121,14 +122,28 @@ func TestRetryPolicy(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
-	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	seen := map[string]bool{}
 	for range 100 {
 		id := NewRequestID()
 		if !uuid.MatchString(id) || seen[id] {
-			t.Fatalf("NewRequestID() = %q: not a fresh UUIDv4", id)
+			t.Fatalf("NewRequestID() = %q: not a fresh UUIDv7", id)
 		}
 		seen[id] = true
+	}
+	// The first 48 bits are the Unix time in milliseconds, so ids of
+	// different milliseconds sort in time order.
+	at := time.UnixMilli(0x0190_1234_5678)
+	if id := newUUIDv7(at); !strings.HasPrefix(id, "01901234-5678-7") {
+		t.Errorf("newUUIDv7(%v) = %q, want the time 0x019012345678 first", at, id)
+	}
+	prev := ""
+	for i := range 50 {
+		id := newUUIDv7(at.Add(time.Duration(i) * time.Millisecond))
+		if id <= prev {
+			t.Errorf("ids out of time order: %q after %q", id, prev)
+		}
+		prev = id
 	}
 
 	req := &forumv1.CreateReplyRequest{Parent: "threads/1"}

@@ -17,6 +17,7 @@ package server
 
 import (
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/grpc"
@@ -192,19 +194,33 @@ func cpuTime() time.Duration {
 
 // BenchmarkCreateReply adds ~200-byte replies to four threads, as alice and
 // bob, with 1 and 64 concurrent clients. Each reply is durable (fsync, group
-// committed) before the call returns.
+// committed) before the call returns. Each call carries a request_id as the
+// forum's own clients send it (a time-ordered UUIDv7, client.NewRequestID);
+// at 64 clients over shared connections two variants show what the
+// server's record of request ids costs: none sent (ids=none) and random
+// UUIDv4s (ids=v4), as other clients may send.
 func BenchmarkCreateReply(b *testing.B) {
 	e := newBenchEnv(b)
 	var threads []string
 	for i := range 4 {
 		threads = append(threads, e.mustThread(b, e.alice, &forumv1.Thread{Title: fmt.Sprintf("Bench thread %d", i)}).GetName())
 	}
-	for _, sh := range []shape{{1, 1}, ownConns, sharedConns} {
-		b.Run(sh.String(), func(b *testing.B) {
-			conns := dialBench(b, e.addr, sh.conns)
+	for _, v := range []struct {
+		sh    shape
+		ids   string
+		newID func() string
+	}{
+		{shape{1, 1}, "", client.NewRequestID},
+		{ownConns, "", client.NewRequestID},
+		{sharedConns, "", client.NewRequestID},
+		{sharedConns, ",ids=none", func() string { return "" }},
+		{sharedConns, ",ids=v4", randomUUID},
+	} {
+		b.Run(v.sh.String()+v.ids, func(b *testing.B) {
+			conns := dialBench(b, e.addr, v.sh.conns)
 			st0 := e.store.Stats()
 			defer func() { reportCommits(b, st0, e.store.Stats()) }()
-			runClients(b, sh.clients, func(c int) func() error {
+			runClients(b, v.sh.clients, func(c int) func() error {
 				client := forumv1.NewReplyServiceClient(conns[c%len(conns)])
 				u := e.alice
 				if c%2 == 1 {
@@ -216,12 +232,21 @@ func BenchmarkCreateReply(b *testing.B) {
 				return func() error {
 					n++
 					body := fmt.Sprintf("#%d from client %d. %s", n, c, benchBody)
-					_, err := client.CreateReply(ctx, &forumv1.CreateReplyRequest{Parent: thread, Reply: &forumv1.Reply{Body: body}})
+					_, err := client.CreateReply(ctx, &forumv1.CreateReplyRequest{Parent: thread, Reply: &forumv1.Reply{Body: body}, RequestId: v.newID()})
 					return err
 				}
 			})
 		})
 	}
+}
+
+// randomUUID returns a random UUID (version 4).
+func randomUUID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // BenchmarkGetThread gets a thread with replies and a follow-up, with 64

@@ -63,11 +63,19 @@ export const post = (path, body, query) => call('POST', path, { body: body || {}
 export const patch = (path, body) => call('PATCH', path, { body });
 export const del = (path, query) => call('DELETE', path, { query });
 
-/** A fresh request_id (AIP-155): a retried create is then not doubled. */
+/**
+ * A fresh request_id (AIP-155): a retried create is then not doubled. It is
+ * a time-ordered UUID (version 7: 48 bits of Unix milliseconds, then random
+ * bits), which the server records more cheaply than a random one.
+ */
 export function requestId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
+  let ms = Date.now();
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = (b[6] & 0x0f) | 0x70;
   b[8] = (b[8] & 0x3f) | 0x80;
   const x = [...b].map((n) => n.toString(16).padStart(2, '0')).join('');
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
