@@ -249,16 +249,24 @@ func randomUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// BenchmarkGetThread gets a thread with replies and a follow-up, with 64
-// concurrent clients: anonymously (the common read), and with a bearer
-// token, which adds a session lookup.
-func BenchmarkGetThread(b *testing.B) {
-	e := newBenchEnv(b)
+// readThread creates the thread the GetThread benchmarks read: a
+// ~200-byte body, a tag, five replies and one follow-up.
+func (e *benchEnv) readThread(b *testing.B) *forumv1.Thread {
+	b.Helper()
 	th := e.mustThread(b, e.alice, &forumv1.Thread{Title: "Hosting volunteers", Body: benchBody, Tags: []string{"hosting"}})
 	for i := range 5 {
 		e.mustReply(b, e.bob, th.GetName(), fmt.Sprintf("reply %d: %s", i, benchBody))
 	}
 	e.mustThread(b, e.convener, &forumv1.Thread{Title: "Follow-up", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: th.GetName()})
+	return th
+}
+
+// BenchmarkGetThread gets a thread with replies and a follow-up, with 64
+// concurrent clients: anonymously (the common read), and with a bearer
+// token, which adds a session lookup.
+func BenchmarkGetThread(b *testing.B) {
+	e := newBenchEnv(b)
+	th := e.readThread(b)
 	anonymous := func(b *testing.B) context.Context { return b.Context() }
 	for _, v := range []struct {
 		name string
@@ -388,11 +396,7 @@ func (s staticThreads) GetThread(context.Context, *forumv1.GetThreadRequest) (*f
 // distance from it is the forum's own cost (interceptors, the store read).
 func BenchmarkStaticThread(b *testing.B) {
 	e := newBenchEnv(b)
-	th := e.mustThread(b, e.alice, &forumv1.Thread{Title: "Hosting volunteers", Body: benchBody, Tags: []string{"hosting"}})
-	for i := range 5 {
-		e.mustReply(b, e.bob, th.GetName(), fmt.Sprintf("reply %d: %s", i, benchBody))
-	}
-	e.mustThread(b, e.convener, &forumv1.Thread{Title: "Follow-up", Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: th.GetName()})
+	th := e.readThread(b)
 	full, err := e.threads.GetThread(b.Context(), &forumv1.GetThreadRequest{Name: th.GetName()})
 	if err != nil {
 		b.Fatal(err)

@@ -127,8 +127,10 @@ func (s *Store) Authenticate(ctx context.Context, tokenHash []byte) (*Credential
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			s.creds.put(tokenHash, gen, e, s.credGeneration)
+		// A write since gen may have changed what e says: keep it only if
+		// the buckets are still at gen.
+		if ok && s.credGeneration() == gen {
+			s.creds.put(tokenHash, gen, e)
 		}
 	}
 	if !ok || e.session.expired(now) {
@@ -184,15 +186,11 @@ func (c *credCache) get(hash []byte, gen credGen) (credEntry, bool) {
 	return e, ok
 }
 
-// put caches e, read in a View that started at generation gen, if the
-// buckets are still at gen (current() reads it again): a write since may
-// have changed what e says.
-func (c *credCache) put(hash []byte, gen credGen, e credEntry, current func() credGen) {
+// put caches e, read at generation gen; entries of other generations are
+// dropped. The caller has checked that the buckets are still at gen.
+func (c *credCache) put(hash []byte, gen credGen, e credEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if current() != gen {
-		return
-	}
 	if c.m == nil || c.gen != gen || len(c.m) >= maxCachedCreds {
 		c.gen, c.m = gen, make(map[string]credEntry)
 	}
