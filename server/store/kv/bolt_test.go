@@ -471,69 +471,6 @@ func TestBatchFailureIsolation(t *testing.T) {
 	}
 }
 
-// TestCommitFailure makes a commit fail (the file would outgrow MaxSize) and
-// checks that every Update of that batch gets the error, nothing of it is
-// kept, and the engine keeps working.
-func TestCommitFailure(t *testing.T) {
-	e := openTest(t, "", BoltOptions{MaxSize: 1 << 20})
-	ctx := context.Background()
-	put(t, e, bA, "before", "1")
-
-	// Hold the committer so that the next Updates form one batch.
-	release := make(chan struct{})
-	started := make(chan struct{})
-	slowDone := make(chan error, 1)
-	go func() {
-		slowDone <- e.Update(ctx, func(tx Tx) error {
-			close(started)
-			<-release
-			return tx.Put(bA, []byte("slow"), []byte("1"))
-		})
-	}()
-	<-started
-
-	const n = 10
-	errs := make([]error, n+1)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			errs[i] = e.Update(ctx, func(tx Tx) error {
-				return tx.Put(bA, fmt.Appendf(nil, "small%02d", i), []byte("v"))
-			})
-		})
-	}
-	wg.Go(func() {
-		errs[n] = e.Update(ctx, func(tx Tx) error {
-			return tx.Put(bA, []byte("huge"), make([]byte, 2<<20))
-		})
-	})
-	be := e.(*boltEngine)
-	// Wait until all n+1 are queued behind the slow one.
-	for deadline := time.Now().Add(5 * time.Second); len(be.reqs) < n+1; {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests queued", len(be.reqs))
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
-	wg.Wait()
-	if err := <-slowDone; err != nil {
-		t.Fatalf("slow update: %v", err)
-	}
-	for i, err := range errs {
-		if !errors.Is(err, ErrMaxSize) {
-			t.Errorf("update %d = %v, want an error wrapping ErrMaxSize", i, err)
-		}
-	}
-	if got, want := contents(t, e, bA), []string{"before=1", "slow=1"}; !slices.Equal(got, want) {
-		t.Errorf("contents = %q, want %q", got, want)
-	}
-	put(t, e, bA, "after", "1")
-	if err := e.Check(ctx); err != nil {
-		t.Errorf("Check: %v", err)
-	}
-}
-
 func TestPanicDoesNotBreakEngine(t *testing.T) {
 	e := openTest(t, "", BoltOptions{})
 	ctx := context.Background()
@@ -688,10 +625,10 @@ func TestConcurrentCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	be := e.(*boltEngine)
-	commits := be.nCommits.Load()
-	t.Logf("%d updates in %d commits (%.1f per commit)", writers*incs, commits, float64(writers*incs)/float64(commits))
-	if commits >= writers*incs {
-		t.Errorf("no group commit: %d commits for %d updates", commits, writers*incs)
+	syncs := be.nSyncs.Load()
+	t.Logf("%d updates in %d log records, %d syncs (%.1f updates per sync)", writers*incs, be.nRecords.Load(), syncs, float64(writers*incs)/float64(syncs))
+	if syncs >= writers*incs {
+		t.Errorf("no group commit: %d syncs for %d updates", syncs, writers*incs)
 	}
 }
 
@@ -947,11 +884,11 @@ func TestCheck(t *testing.T) {
 }
 
 // TestReadOnlyBatchDoesNotCommit checks that a batch in which no function
-// wrote does not commit (no fsync for nothing).
+// wrote writes no log record (no fsync for nothing).
 func TestReadOnlyBatchDoesNotCommit(t *testing.T) {
 	e := openTest(t, "", BoltOptions{})
 	be := e.(*boltEngine)
-	before := be.nCommits.Load()
+	before, syncs := be.nRecords.Load(), be.nSyncs.Load()
 	err := e.Update(context.Background(), func(tx Tx) error {
 		_, err := tx.Get(bA, []byte("k"))
 		return err
@@ -959,8 +896,11 @@ func TestReadOnlyBatchDoesNotCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := be.nCommits.Load(); got != before {
-		t.Errorf("%d commits for a read-only Update", got-before)
+	if got := be.nRecords.Load(); got != before {
+		t.Errorf("%d log records for a read-only Update", got-before)
+	}
+	if got := be.nSyncs.Load(); got != syncs {
+		t.Errorf("%d syncs for a read-only Update", got-syncs)
 	}
 }
 
@@ -1037,7 +977,7 @@ func benchUpdate(b *testing.B, parallel bool, opts BoltOptions) {
 	b.SetBytes(int64(len(value)))
 	b.ResetTimer()
 	start := time.Now()
-	commits0 := be.nCommits.Load()
+	syncs0 := be.nSyncs.Load()
 	if parallel {
 		// 64 writers in all, whatever GOMAXPROCS is.
 		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
@@ -1058,11 +998,11 @@ func benchUpdate(b *testing.B, parallel bool, opts BoltOptions) {
 	}
 	b.StopTimer()
 	elapsed := time.Since(start)
-	commits := be.nCommits.Load() - commits0
+	syncs := be.nSyncs.Load() - syncs0
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
-	if commits > 0 {
-		b.ReportMetric(float64(b.N)/float64(commits), "ops/commit")
-		b.ReportMetric(float64(commits)/elapsed.Seconds(), "commits/s")
+	if syncs > 0 {
+		b.ReportMetric(float64(b.N)/float64(syncs), "ops/sync")
+		b.ReportMetric(float64(syncs)/elapsed.Seconds(), "syncs/s")
 	}
 }
 

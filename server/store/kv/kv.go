@@ -5,8 +5,13 @@
 // interfaces and the same tests.
 //
 // Invariants every Engine keeps:
-//   - Update returns nil only after the transaction is durably committed
-//     (fsync of data and meta pages); an error means nothing of it was kept.
+//   - Update returns nil only after the transaction is durable (for the
+//     bbolt engine: its record in the write-ahead log is fsynced). An error
+//     from the function means nothing of it was kept. After a storage error
+//     the engine refuses further writes; what reached the disk is recovered
+//     when it is reopened.
+//   - A View sees every Update that returned before the View began, and
+//     nothing that is not yet durable.
 //   - Concurrent Updates are group-committed: many transactions share one
 //     fsync, and a transaction that fails does not fail the others.
 //   - The function given to Update may run more than once, so it must have no
@@ -58,14 +63,18 @@ type Engine interface {
 }
 
 // Stats counts an Engine's write work since it was opened: how well group
-// commit is sharing fsyncs (Runs per Commit) and what a commit costs.
+// commit is sharing fsyncs (Runs per Sync) and what syncs and checkpoints
+// cost.
 type Stats struct {
 	Batches    int64         // batches of Updates formed
-	Commits    int64         // write transactions committed
+	Records    int64         // log records written (batches that wrote)
+	Syncs      int64         // fsyncs of the log
+	SyncTime   time.Duration // total time spent writing and fsyncing the log
+	Commits    int64         // checkpoints: bbolt write transactions committed
 	Rollbacks  int64         // transactions rolled back because a function failed
 	Runs       int64         // update functions run, reruns included
-	CommitTime time.Duration // total time spent committing (writing and fsyncing)
-	PageWrites int64         // page writes by commits (contiguous dirty pages are one write), meta pages included
+	CommitTime time.Duration // total time spent in checkpoints' commits (writing and fsyncing)
+	PageWrites int64         // page writes by checkpoints (contiguous dirty pages are one write), meta pages included
 }
 
 // Tx is a transaction. It is not safe for concurrent use.

@@ -1,0 +1,359 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// neverCheckpoint keeps every write in the log and the overlay (no
+// checkpoint while a test runs), so a copy of the files is what a crash
+// would leave.
+var neverCheckpoint = BoltOptions{CheckpointInterval: time.Hour, CheckpointOps: 1 << 30}
+
+// crashCopy copies the database and its log into a new directory, as a
+// process killed at this moment would leave them: every acknowledged write
+// is in the log, none since the last checkpoint in the bbolt file (bbolt
+// writes the file only when a checkpoint commits). The caller must make sure
+// no checkpoint is running.
+func crashCopy(t *testing.T, path string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "crashed.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// model is the expected content of the test buckets.
+type model map[Bucket]map[string]string
+
+func (m model) sorted(b Bucket) []string {
+	var out []string
+	for k, v := range m[b] {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// applyRandom runs one Update of a few random puts and deletes over a small
+// key space, mirrored in m, and returns the keys' bucket sequence use.
+func applyRandom(t *testing.T, e Engine, m model, rnd *rand.Rand, i int) {
+	t.Helper()
+	type op struct {
+		b   Bucket
+		k   string
+		del bool
+	}
+	var ops []op
+	for range 1 + rnd.IntN(4) {
+		ops = append(ops, op{b: testBuckets[rnd.IntN(2)], k: fmt.Sprintf("k%02d", rnd.IntN(40)), del: rnd.IntN(4) == 0})
+	}
+	v := fmt.Sprintf("v%d", i)
+	err := e.Update(context.Background(), func(tx Tx) error {
+		for _, o := range ops {
+			var err error
+			if o.del {
+				err = tx.Delete(o.b, []byte(o.k))
+			} else {
+				err = tx.Put(o.b, []byte(o.k), []byte(v))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("update %d: %v", i, err)
+	}
+	for _, o := range ops {
+		if m[o.b] == nil {
+			m[o.b] = map[string]string{}
+		}
+		if o.del {
+			delete(m[o.b], o.k)
+		} else {
+			m[o.b][o.k] = v
+		}
+	}
+}
+
+// checkModel compares every bucket with m: a full scan both ways, ranged
+// scans both ways, and a Get of every key of the key space.
+func checkModel(t *testing.T, e Engine, m model, rnd *rand.Rand) {
+	t.Helper()
+	for _, b := range testBuckets {
+		want := m.sorted(b)
+		if got := contents(t, e, b); !slices.Equal(got, want) {
+			t.Fatalf("bucket %s:\n got %q\nwant %q", b, got, want)
+		}
+		lo, hi := fmt.Sprintf("k%02d", rnd.IntN(40)), fmt.Sprintf("k%02d", rnd.IntN(40))
+		var inRange []string
+		for _, kv := range want {
+			if k := kv[:strings.IndexByte(kv, '=')]; k >= lo && k < hi {
+				inRange = append(inRange, kv)
+			}
+		}
+		err := e.View(context.Background(), func(tx Tx) error {
+			var fwd, rev, all []string
+			collect := func(dst *[]string) func(k, v []byte) bool {
+				return func(k, v []byte) bool { *dst = append(*dst, string(k)+"="+string(v)); return true }
+			}
+			if err := tx.Scan(b, []byte(lo), []byte(hi), false, collect(&fwd)); err != nil {
+				return err
+			}
+			if err := tx.Scan(b, []byte(lo), []byte(hi), true, collect(&rev)); err != nil {
+				return err
+			}
+			if err := tx.Scan(b, nil, nil, true, collect(&all)); err != nil {
+				return err
+			}
+			slices.Reverse(rev)
+			slices.Reverse(all)
+			if !slices.Equal(fwd, inRange) || !slices.Equal(rev, inRange) {
+				return fmt.Errorf("scan [%s, %s): forward %q, reverse %q, want %q", lo, hi, fwd, rev, inRange)
+			}
+			if !slices.Equal(all, want) {
+				return fmt.Errorf("reverse scan %q, want %q", all, want)
+			}
+			for k := range 40 {
+				key := fmt.Sprintf("k%02d", k)
+				v, err := tx.Get(b, []byte(key))
+				if err != nil {
+					return err
+				}
+				w, ok := m[b][key]
+				if (v != nil) != ok || string(v) != w {
+					return fmt.Errorf("Get(%s) = %q, want %q (present %v)", key, v, w, ok)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("bucket %s: %v", b, err)
+		}
+	}
+}
+
+// TestOverlayMatchesModel checks Views against a model while writes pile up
+// in the overlay and checkpoints (every few writes) move them into bbolt.
+func TestOverlayMatchesModel(t *testing.T) {
+	for _, opts := range []BoltOptions{neverCheckpoint, {CheckpointOps: 7}, {CheckpointInterval: time.Millisecond}} {
+		t.Run(fmt.Sprintf("interval=%v,ops=%d", opts.CheckpointInterval, opts.CheckpointOps), func(t *testing.T) {
+			e := openTest(t, "", opts)
+			rnd := rand.New(rand.NewPCG(1, 2))
+			m := model{}
+			for i := range 300 {
+				applyRandom(t, e, m, rnd, i)
+				checkModel(t, e, m, rnd)
+			}
+			be := e.(*boltEngine)
+			t.Logf("%d records, %d checkpoints", be.nRecords.Load(), be.nCommits.Load())
+		})
+	}
+}
+
+// TestRecoverFromLog "crashes" with every write in the log only and checks
+// that reopening brings back all of them, sequences included.
+func TestRecoverFromLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	e := openTest(t, path, neverCheckpoint)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	m := model{}
+	for i := range 200 {
+		applyRandom(t, e, m, rnd, i)
+	}
+	var seq uint64
+	err := e.Update(context.Background(), func(tx Tx) error {
+		var err error
+		seq, err = tx.NextSequence(bB)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.(*boltEngine).nCommits.Load(); n != 0 {
+		t.Fatalf("%d checkpoints, want none", n)
+	}
+
+	e2 := openTest(t, crashCopy(t, path), BoltOptions{})
+	checkModel(t, e2, m, rnd)
+	err = e2.Update(context.Background(), func(tx Tx) error {
+		n, err := tx.NextSequence(bB)
+		if err == nil && n != seq+1 {
+			err = fmt.Errorf("sequence after recovery = %d, want %d", n, seq+1)
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if err := e2.Check(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRecoverAfterRewinds crashes after many checkpoints, each of which
+// rewinds the log over the records of the one before: the stale records
+// behind the newest ones must not be applied.
+func TestRecoverAfterRewinds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	// Checkpoints every 5 writes while the first 300 updates run.
+	e := openTest(t, path, BoltOptions{CheckpointOps: 5})
+	rnd := rand.New(rand.NewPCG(5, 6))
+	m := model{}
+	for i := range 300 {
+		applyRandom(t, e, m, rnd, i)
+	}
+	// One last update below the threshold stays in the log only, unless
+	// its checkpoint is still running: wait for the committer to be idle
+	// by asking it for a Check (which checkpoints), then write once more.
+	if err := e.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	put(t, e, bA, "last", "1")
+	m[bA]["last"] = "1"
+	be := e.(*boltEngine)
+	if be.nCommits.Load() < 20 {
+		t.Fatalf("only %d checkpoints", be.nCommits.Load())
+	}
+	e2 := openTest(t, crashCopy(t, path), BoltOptions{})
+	checkModel(t, e2, m, rnd)
+}
+
+// TestRecoverTornTail cuts the log inside its last record and checks that
+// reopening keeps every record before it.
+func TestRecoverTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	e := openTest(t, path, neverCheckpoint)
+	for i := range 10 {
+		put(t, e, bA, fmt.Sprintf("k%d", i), "v")
+	}
+	off := e.(*boltEngine).wal.off // the end of the last record
+	dst := crashCopy(t, path)
+	// Cut 3 bytes into the last record's 12-byte tail, then fill with
+	// garbage as a torn write may leave it.
+	f, err := os.OpenFile(dst+"-wal", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xde, 0xad, 0xbe}, off-3); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	e2 := openTest(t, dst, BoltOptions{})
+	var want []string
+	for i := range 9 {
+		want = append(want, fmt.Sprintf("k%d=v", i))
+	}
+	if got := contents(t, e2, bA); !slices.Equal(got, want) {
+		t.Errorf("after a torn last record: %q, want %q", got, want)
+	}
+	// The log goes on from there.
+	put(t, e2, bA, "k9", "again")
+	if got := get(t, e2, bA, "k9"); string(got) != "again" {
+		t.Errorf("k9 = %q", got)
+	}
+}
+
+// TestLogOfAnotherDatabase refuses a log that does not continue the
+// database (a database file restored without removing the old log).
+func TestLogOfAnotherDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	var r record
+	r.reset(5)
+	r.put(bA, []byte("k"), []byte("v"))
+	if err := os.WriteFile(walPath(path), r.seal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenBolt(path, testBuckets, BoltOptions{Logger: quietLogger()})
+	if err == nil || !strings.Contains(err.Error(), "continues at record 5") {
+		t.Fatalf("OpenBolt = %v, want an error about record 5", err)
+	}
+}
+
+// TestLogWriteFailure makes writing the log fail: that batch's Updates and
+// every later one fail with ErrFailed, nothing of them is visible, Views go
+// on, and reopening recovers what was acknowledged.
+func TestLogWriteFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	e, err := OpenBolt(path, testBuckets, BoltOptions{Logger: quietLogger(), CheckpointInterval: time.Hour, CheckpointOps: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, e, bA, "before", "1")
+	be := e.(*boltEngine)
+	// The syncer is idle (the put was answered); closing the file under
+	// it makes its next write fail.
+	be.wal.f.Close()
+	err = e.Update(context.Background(), func(tx Tx) error { return tx.Put(bA, []byte("lost"), []byte("1")) })
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("Update with a broken log = %v, want ErrFailed", err)
+	}
+	err = e.Update(context.Background(), func(tx Tx) error { return tx.Put(bA, []byte("later"), []byte("1")) })
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("later Update = %v, want ErrFailed", err)
+	}
+	if got, want := contents(t, e, bA), []string{"before=1"}; !slices.Equal(got, want) {
+		t.Errorf("View after the failure = %q, want %q", got, want)
+	}
+	if err := e.Close(); !errors.Is(err, ErrFailed) {
+		t.Errorf("Close = %v, want it to report ErrFailed", err)
+	}
+	e2 := openTest(t, path, BoltOptions{})
+	if got, want := contents(t, e2, bA), []string{"before=1"}; !slices.Equal(got, want) {
+		t.Errorf("after reopening = %q, want %q", got, want)
+	}
+}
+
+// TestReadLogStopsAtStaleRecords writes records 1-3, rewinds and writes 4
+// over 1: reading the log yields 4 only.
+func TestReadLogStopsAtStaleRecords(t *testing.T) {
+	w, err := openWAL(filepath.Join(t.TempDir(), "x-wal"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	rec := func(seq uint64, v string) []byte {
+		var r record
+		r.reset(seq)
+		r.put(bA, []byte("k"), bytes.Repeat([]byte(v), 10))
+		return r.seal()
+	}
+	for s := uint64(1); s <= 3; s++ {
+		if err := w.write(rec(s, "a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.rewind()
+	if err := w.write(rec(4, "b")); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := readWAL(w.f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].seq != 4 || string(recs[0].ops[0].val) != strings.Repeat("b", 10) {
+		t.Fatalf("read %+v, want record 4 only", recs)
+	}
+	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+}
