@@ -10,6 +10,9 @@ package server
 // used (see reportRates); with parallel clients ns/op is wall time divided
 // by calls, i.e. 1/throughput.
 //
+// Every benchmark runs with the garbage collector target forumd uses
+// (GCPercent) unless GOGC is set in the environment (see forumdGC).
+//
 // BenchmarkEcho is a bare gRPC server with only the standard health service,
 // measured the same way, so that GetThread's rate can be compared with the
 // cost of gRPC itself. Figures and the command that produced them are in
@@ -22,7 +25,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -120,6 +125,7 @@ func dialBench(b *testing.B, addr string, n int) []*grpc.ClientConn {
 func runClients(b *testing.B, clients int, op func(client int) func() error) {
 	b.Helper()
 	b.ReportAllocs()
+	forumdGC(b)
 	if clients == 1 {
 		call := op(0)
 		cpu0 := cpuTime()
@@ -156,6 +162,17 @@ func runClients(b *testing.B, clients int, op func(client int) func() error) {
 		b.Fatal(firstErr)
 	}
 	reportRates(b, par*procs, cpu)
+}
+
+// forumdGC runs the rest of the benchmark with the garbage collector
+// target forumd runs with (GCPercent), unless GOGC is set in the
+// environment: GOGC=100 measures with Go's default.
+func forumdGC(b *testing.B) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	old := debug.SetGCPercent(GCPercent)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
 }
 
 // reportRates reports ops/s, the number of clients, cpu% (the process's CPU

@@ -33,6 +33,8 @@ const (
 	// Rate limiting (server/ratelimit.go, gateway/clientip.go).
 	envTrustedProxies = "FORUM_TRUSTED_PROXIES"
 	envRateLimits     = "FORUM_RATE_LIMITS"
+	// The garbage collector's target (server.GCPercent).
+	envGCPercent = "FORUM_GC_PERCENT"
 )
 
 // commonConfig holds the settings every subcommand that opens the database
@@ -65,6 +67,9 @@ type serveConfig struct {
 	// server.ParseRateLimits), applied to server.DefaultRateLimits; ""
 	// means the defaults, "off" no limits.
 	RateLimits string
+	// GCPercent is the garbage collector's target (debug.SetGCPercent);
+	// 0 leaves the runtime's own setting, which follows $GOGC.
+	GCPercent int
 }
 
 // rateLimits returns the rate limits c asks for.
@@ -130,6 +135,18 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		"comma-separated `addresses or CIDR prefixes` of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed [$"+envTrustedProxies+"]")
 	rateLimits := fs.String("rate-limits", getenv(envRateLimits),
 		"rate limit `overrides`, e.g. caller=100/s:200,create=60/m:20, or off; defaults: "+server.DefaultRateLimits().String()+" [$"+envRateLimits+"]")
+	gcDefault := server.GCPercent
+	if v := getenv(envGCPercent); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return cfg, fmt.Errorf("$%s: %q is not a number", envGCPercent, v)
+		}
+		gcDefault = n
+	} else if getenv("GOGC") != "" {
+		gcDefault = 0 // Go's own variable, already applied by the runtime
+	}
+	gcPercent := fs.Int("gc-percent", gcDefault,
+		"garbage collector target `percent` (as Go's GOGC; default "+strconv.Itoa(server.GCPercent)+", or 0 to keep $GOGC) [$"+envGCPercent+"]")
 	addrFile := fs.String("addr-file", "",
 		"once listening, write {\"grpc\":ADDR,\"http\":ADDR} to this `file` (atomically)")
 
@@ -156,6 +173,10 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		AddrFile:         *addrFile,
 		TrustedProxies:   *trustedProxies,
 		RateLimits:       *rateLimits,
+		GCPercent:        *gcPercent,
+	}
+	if cfg.GCPercent < 0 {
+		return serveConfig{}, fmt.Errorf("--gc-percent %d: must be positive, or 0 to keep $GOGC", cfg.GCPercent)
 	}
 	if _, err := cfg.trustedProxies(); err != nil {
 		return serveConfig{}, fmt.Errorf("--trusted-proxies: %w", err)

@@ -51,6 +51,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -183,6 +184,10 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 		}
 	}
 
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
+
 	dbPath := filepath.Join(cfg.DataDir, "forum.db")
 	st, err := store.Open(dbPath, store.Options{Logger: logger})
 	if err != nil {
@@ -276,7 +281,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 	}()
 
 	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
-	logger.Info("listening", slog.String("grpc", grpcAddr), slog.String("http", httpAddr), slog.String("data", cfg.DataDir))
+	logger.Info("listening", slog.String("grpc", grpcAddr), slog.String("http", httpAddr), slog.String("data", cfg.DataDir), slog.Int("gc_percent", gcPercentNow()))
 	if cfg.AddrFile != "" {
 		if err := writeAddrFile(cfg.AddrFile, grpcAddr, httpAddr); err != nil {
 			logger.Error("write address file", slog.String("error", err.Error()))
@@ -384,4 +389,11 @@ func writeAddrFile(path, grpcAddr, httpAddr string) (err error) {
 		return fmt.Errorf("address file: %w", err)
 	}
 	return nil
+}
+
+// gcPercentNow returns the garbage collector's current target.
+func gcPercentNow() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server"
 )
 
 // mapEnv returns a getenv over m.
@@ -31,6 +32,7 @@ func TestParseServeArgs(t *testing.T) {
 		GRPCAddr:     "127.0.0.1:7070",
 		HTTPAddr:     "127.0.0.1:8080",
 		Reflection:   true,
+		GCPercent:    server.GCPercent,
 	}
 	env := map[string]string{
 		"FORUM_GRPC_ADDR":  "127.0.0.1:9090",
@@ -62,6 +64,9 @@ func TestParseServeArgs(t *testing.T) {
 		}},
 		{"empty env is unset", nil, map[string]string{"FORUM_DATA": "", "FORUM_LOG_LEVEL": ""}, func(*serveConfig) {}},
 		{"reflection off by flag", []string{"--reflection=false"}, nil, func(c *serveConfig) { c.Reflection = false }},
+		{"GOGC keeps the runtime's setting", nil, map[string]string{"GOGC": "150"}, func(c *serveConfig) { c.GCPercent = 0 }},
+		{"gc percent from env over GOGC", nil, map[string]string{"GOGC": "150", "FORUM_GC_PERCENT": "200"}, func(c *serveConfig) { c.GCPercent = 200 }},
+		{"gc percent flag over env", []string{"--gc-percent", "300"}, map[string]string{"FORUM_GC_PERCENT": "200"}, func(c *serveConfig) { c.GCPercent = 300 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +96,8 @@ func TestParseServeArgsErrors(t *testing.T) {
 		{"stray argument", []string{"extra"}, nil},
 		{"empty data", []string{"--data="}, nil},
 		{"empty addr", []string{"--grpc-addr="}, nil},
+		{"negative gc percent", []string{"--gc-percent=-1"}, nil},
+		{"bad gc percent env", nil, map[string]string{"FORUM_GC_PERCENT": "lots"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -347,6 +347,9 @@ type boltEngine struct {
 	dirty      bool              // ltx holds writes since the checkpoint
 	pendingOps int               // writes since the checkpoint
 	seqs       map[Bucket]uint64 // bucket sequences set since the checkpoint
+	// bytesPerRun is a moving average of the record bytes an update
+	// function writes.
+	bytesPerRun int
 
 	// Counters for tests and benchmarks.
 	nBatches    atomic.Int64 // batches formed
@@ -760,7 +763,9 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 		}
 		e.ltx = btx
 	}
-	e.rec.reset(e.seq + 1)
+	// Size the record for the batch from the bytes recent functions wrote,
+	// so that it is allocated once, not grown by copying.
+	e.rec.reset(e.seq+1, walHeaderLen+len(batch)*(e.bytesPerRun+e.bytesPerRun/4))
 	wrote := false
 	var written []Bucket // by the functions of this batch
 	for i, r := range batch {
@@ -783,6 +788,7 @@ func (e *boltEngine) tryBatch(batch []*request) int {
 			}
 		}
 	}
+	e.bytesPerRun = (7*e.bytesPerRun + len(e.rec.buf)/len(batch)) / 8
 	it := &syncItem{reqs: slices.Clone(batch)}
 	if wrote {
 		e.seq++

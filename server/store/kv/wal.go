@@ -82,11 +82,11 @@ type walOp struct {
 	seq    uint64 // opSetSequence
 }
 
-// reset starts a new record with the given seq. The bytes of the previous
-// record are left to whoever holds them (the syncer, bbolt, the overlay):
-// a new buffer is allocated, sized like the previous one.
-func (r *record) reset(seq uint64) {
-	r.buf = make([]byte, walHeaderLen, min(max(4096, len(r.buf)+len(r.buf)/4), 1<<20))
+// reset starts a new record with the given seq in a new buffer of capacity
+// size. The bytes of the previous record are left to whoever holds them
+// (the syncer, bbolt, the overlay).
+func (r *record) reset(seq uint64, size int) {
+	r.buf = make([]byte, walHeaderLen, max(size, 64))
 	r.buf = binary.AppendUvarint(r.buf, seq)
 	r.ops = r.ops[:0]
 }

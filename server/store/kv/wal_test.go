@@ -278,7 +278,7 @@ func TestRecoverTornTail(t *testing.T) {
 func TestLogOfAnotherDatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wal.db")
 	var r record
-	r.reset(5)
+	r.reset(5, 0)
 	r.put(bA, []byte("k"), []byte("v"))
 	if err := os.WriteFile(walPath(path), r.seal(), 0o600); err != nil {
 		t.Fatal(err)
@@ -333,7 +333,7 @@ func TestReadLogStopsAtStaleRecords(t *testing.T) {
 	defer w.close()
 	rec := func(seq uint64, v string) []byte {
 		var r record
-		r.reset(seq)
+		r.reset(seq, 0)
 		r.put(bA, []byte("k"), bytes.Repeat([]byte(v), 10))
 		return r.seal()
 	}
