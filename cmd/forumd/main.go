@@ -1,12 +1,12 @@
 // Command forumd is the forum server: one binary serving the forum.v1 API
 // over gRPC and, through the gateway, as JSON over HTTP, with its data in one
-// bbolt file.
+// bbolt file and its write-ahead log (DIR/forum.db and DIR/forum.db-wal).
 //
 // Usage:
 //
 //	forumd [serve] [--grpc-addr ADDR] [--http-addr ADDR] [--data DIR] [--log-level LEVEL]
 //	       [--reflection=BOOL] [--self-registration=BOOL] [--addr-file FILE]
-//	       [--trusted-proxies CIDRS] [--rate-limits SPEC]
+//	       [--trusted-proxies CIDRS] [--rate-limits SPEC] [--gc-percent N]
 //	forumd admin create-user --username NAME [--display-name TEXT]
 //	       [--role member|convener|admin] [--password-file FILE] [--data DIR]
 //
@@ -24,13 +24,18 @@
 // X-Forwarded-Proto: https lets the session cookie be Secure; by default
 // none are trusted.
 //
+// --gc-percent (FORUM_GC_PERCENT) sets the garbage collector's target, as
+// GOGC does; it defaults to server.GCPercent (400) unless GOGC is set in the
+// environment, whose value then stays.
+//
 // serve opens DIR/forum.db (creating DIR with mode 0700), listens on both
 // addresses, and logs {"msg":"listening","grpc":ADDR,"http":ADDR} with the
 // actual addresses (a port of 0 picks a free one); --addr-file also writes
 // them as {"grpc":ADDR,"http":ADDR}. The HTTP side dials the gRPC listener
 // over loopback, so interceptors apply to both. On SIGINT or SIGTERM it
 // reports NOT_SERVING, stops accepting, lets in-flight requests finish (at
-// most 20s) and closes the database; a second signal kills it at once.
+// most 20s) and closes the database, which commits everything in the log
+// into forum.db; a second signal kills it at once.
 //
 // admin create-user adds a user directly to the database; it fails while a
 // forumd holds the database. The password is the first line of

@@ -92,7 +92,8 @@ var DemoThemes = []*forumv1.Theme{
 	{Name: "themes/south-south-cooperation", DisplayName: "South-South cooperation", Description: "Cooperation between countries of the Global South."},
 }
 
-// Open opens (or creates) the database file at path. A new file gets the
+// Open opens (or creates) the database file at path and its write-ahead log
+// at path+"-wal" (see kv.OpenBolt). A new file gets the
 // schema version stamp, a page-token key and, unless opts.NoDemoThemes, the
 // demo themes. A file with a newer schema version is refused.
 func Open(path string, opts Options) (*Store, error) {

@@ -460,6 +460,11 @@ func (e *boltEngine) beginRead() (*bolt.Tx, *epoch, error) {
 			return btx, ep, nil
 		}
 		_ = btx.Rollback()
+		if err := e.failure(); err != nil {
+			// A checkpoint failed after bbolt wrote its meta page:
+			// what bbolt shows no longer matches the overlay.
+			return nil, nil, err
+		}
 		runtime.Gosched()
 	}
 }
