@@ -2,12 +2,14 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrClosed is returned by the methods of an Engine returned by OpenBolt
@@ -83,7 +86,7 @@ type BoltOptions struct {
 	// forumd.
 	NoSync bool
 
-	// SyncFreelist makes every commit also write bbolt's list of free
+	// SyncFreelist makes every checkpoint also write bbolt's list of free
 	// pages. By default it is not written (bbolt's NoFreelistSync, as etcd
 	// runs it): a commit writes and fsyncs fewer pages, and the list is
 	// rebuilt by scanning the file when it is opened, which makes opening a
@@ -97,35 +100,36 @@ type BoltOptions struct {
 }
 
 // OpenBolt opens (creating it if needed) the bbolt database file at path and
-// its write-ahead log at path+"-wal", applies what the log holds beyond the
-// database's last checkpoint, creates the given buckets, and returns an
-// Engine over them.
+// its write-ahead log (path+"-wal.0" and path+"-wal.1"), applies what the
+// log holds beyond the database's last checkpoint, creates the given
+// buckets, and returns an Engine over them.
 //
-// How a write becomes durable: Updates are group-committed by a single
-// committer goroutine. It takes the first waiting Update, adds every other
-// Update already waiting (up to MaxBatch), runs them in order in bbolt's
-// open write transaction, and hands their writes, as one log record, to a
-// syncer goroutine. The syncer writes the records handed to it since its
-// last fdatasync and makes them durable with one more; only then do the
-// writes become visible to Views (through the overlay, see overlay.go) and
-// the callers get their answers. Meanwhile the committer already runs the
-// next batch. There is no timer: a lone writer is committed at once (see
-// commitLoop for the one exception, callers of the previous batch still
-// waking up).
+// Three goroutines do the writing:
 //
-// Every CheckpointInterval (or CheckpointOps writes) while there are writes,
-// the committer waits for the syncer, then commits bbolt's write
-// transaction (bbolt's own two fsyncs) with the seq of the last record it
-// holds, and the log starts again from its beginning. A crash loses no
-// acknowledged write: the next OpenBolt applies the records after that seq.
-//
-// If an update function returns an error after it wrote, or panics, the
-// write transaction is rolled back and rebuilt from the overlay (the writes
-// since the checkpoint), that Update gets the error, and the other functions
-// of the batch are run again; this is why an update function may run more
-// than once. A function that returns an error without having written does
-// not disturb the batch. A batch in which no function wrote writes no log
-// record; its callers are answered after the records before it are durable.
+//   - The committer runs Updates. It takes the first waiting Update, adds
+//     every other Update already waiting (up to MaxBatch) and runs them in
+//     order. An Update function reads bbolt's last checkpoint through the
+//     overlay (overlay.go) and its own writes; what it writes goes to a
+//     buffer. When it returns nil, its writes join the overlay, where the
+//     next functions see them; when it fails or panics, they are dropped,
+//     and the other functions of the batch are not disturbed. The batch's
+//     writes go to the syncer as one log record. There is no timer: a lone
+//     writer is run at once (see commitLoop for the one exception, callers
+//     of the previous batch still waking up).
+//   - The syncer writes the records handed to it since its last fdatasync
+//     and makes them durable with one more. Only then do they become visible
+//     to Views and their callers get their answers. Meanwhile the committer
+//     already runs the next batch. Answers keep the order of the batches, so
+//     a function that failed, or read without writing, is answered only once
+//     what it read is durable.
+//   - The checkpointer, every CheckpointInterval (or sooner once
+//     CheckpointOps writes are waiting), switches the log to its other file,
+//     applies the durable writes of the overlay to bbolt in one write
+//     transaction, commits it (bbolt's own two fsyncs) with the seq of the
+//     last record it holds, and swaps the overlay for one without them. The
+//     committer and the syncer keep running meanwhile. A crash loses no
+//     acknowledged write: the next OpenBolt applies the log's records after
+//     that seq.
 //
 // If writing the log, or a checkpoint, fails, the engine stops writing:
 // the Updates of that batch and every later one fail with an error wrapping
@@ -188,19 +192,27 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 	}
 	log := opts.Logger.With("db", path)
 	// The file lock is ours: the log is too.
-	wal, seq, err := recoverWAL(db, path, names, opts.NoSync, log)
+	wals, seq, err := recoverWAL(db, path, names, opts.NoSync, log)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("kv: open %s: %w", path, err)
 	}
-	rtx, err := db.Begin(false)
+	bucketSeq := make(map[Bucket]uint64, len(names))
+	var txid int
+	err = db.View(func(tx *bolt.Tx) error {
+		txid = tx.ID()
+		for b, name := range names {
+			bucketSeq[b] = tx.Bucket(name).Sequence()
+		}
+		return nil
+	})
 	if err != nil {
-		_ = wal.close()
+		for _, w := range wals {
+			_ = w.close()
+		}
 		_ = db.Close()
 		return nil, fmt.Errorf("kv: open %s: %w", path, err)
 	}
-	txid := rtx.ID()
-	_ = rtx.Rollback()
 
 	e := &boltEngine{
 		db:          db,
@@ -210,37 +222,59 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 		log:         log,
 		maxBatch:    opts.MaxBatch,
 		interval:    opts.CheckpointInterval,
-		maxOps:      opts.CheckpointOps,
+		maxOps:      int64(opts.CheckpointOps),
 		reqs:        make(chan *request, opts.MaxBatch),
 		stopped:     make(chan struct{}),
-		wal:         wal,
+		wals:        wals,
 		syncq:       make(chan *syncItem, 4*opts.MaxBatch),
 		syncStopped: make(chan struct{}),
+		ckptKick:    make(chan struct{}, 1),
+		ckptCtl:     make(chan *control),
+		ckptStop:    make(chan struct{}),
+		ckptDone:    make(chan struct{}),
 		seq:         seq,
-		seqs:        make(map[Bucket]uint64),
+		bucketSeq:   bucketSeq,
 	}
+	e.durable.Store(seq)
 	e.cur.Store(newEpoch(txid, seq, names))
 	go e.syncLoop()
+	go e.checkpointLoop()
 	go e.commitLoop()
 	return e, nil
 }
 
-// recoverWAL creates the buckets, opens the log and applies the records
-// that follow the database's last checkpoint, all in one bbolt
-// transaction. It returns the log, rewound, and the seq of the last record.
-func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, log *slog.Logger) (*walFile, uint64, error) {
-	wal, err := openWAL(walPath(path), noSync)
-	if err != nil {
-		return nil, 0, fmt.Errorf("open log: %w", err)
+// recoverWAL creates the buckets, opens both files of the log and applies
+// the records that follow the database's last checkpoint, all in one bbolt
+// transaction. It returns the files, the first one rewound for writing, and
+// the seq of the last record.
+func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, log *slog.Logger) ([2]*walFile, uint64, error) {
+	var wals [2]*walFile
+	closeAll := func() {
+		for _, w := range wals {
+			if w != nil {
+				_ = w.close()
+			}
+		}
 	}
-	recs, err := readWAL(wal.f)
-	if err != nil {
-		_ = wal.close()
-		return nil, 0, fmt.Errorf("read log %s: %w", walPath(path), err)
+	var recs []walRecord
+	for i := range wals {
+		w, err := openWAL(walPath(path, i), noSync)
+		if err != nil {
+			closeAll()
+			return wals, 0, fmt.Errorf("open log: %w", err)
+		}
+		wals[i] = w
+		rs, err := readWAL(w.f)
+		if err != nil {
+			closeAll()
+			return wals, 0, fmt.Errorf("read log %s: %w", walPath(path, i), err)
+		}
+		recs = append(recs, rs...)
 	}
+	slices.SortFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.seq, b.seq) })
 	var seq uint64
 	replayed := 0
-	err = db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx *bolt.Tx) error {
 		for b, name := range names {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %q: %w", b, err)
@@ -261,8 +295,8 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 				continue // already in the database
 			}
 			if r.seq != seq+1 {
-				return fmt.Errorf("log %s continues at record %d, but the database holds records up to %d only (was the database file replaced without its log?)",
-					walPath(path), r.seq, seq)
+				return fmt.Errorf("the log %s-wal.* continues at record %d, but the database holds records up to %d only (was the database file replaced without removing its log?)",
+					path, r.seq, seq)
 			}
 			if err := applyOps(tx, r.ops); err != nil {
 				return fmt.Errorf("replay log record %d: %w", r.seq, err)
@@ -273,14 +307,14 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 		return ib.Put(appliedKey, binary.BigEndian.AppendUint64(nil, seq))
 	})
 	if err != nil {
-		_ = wal.close()
-		return nil, 0, err
+		closeAll()
+		return wals, 0, err
 	}
 	if replayed > 0 {
 		log.Info("kv: recovered writes from the log", "records", replayed, "last", seq)
 	}
-	wal.rewind()
-	return wal, seq, nil
+	wals[0].rewind()
+	return wals, seq, nil
 }
 
 // applyOps applies a log record's writes to tx.
@@ -316,37 +350,53 @@ type boltEngine struct {
 	log      *slog.Logger
 	maxBatch int
 	interval time.Duration // CheckpointInterval
-	maxOps   int           // CheckpointOps
+	maxOps   int64         // CheckpointOps
 
-	// mu guards closed and the sending side of reqs: senders hold it for
-	// reading, Close takes it for writing before it closes reqs.
+	// mu guards closed and the sending side of reqs and ckptCtl: senders
+	// hold it for reading, Close takes it for writing before it closes
+	// reqs.
 	mu     sync.RWMutex
 	closed bool
 	reqs   chan *request
-	// stopped is closed when the committer goroutine has returned (after
-	// the syncer's).
+	// stopped is closed when the committer, the checkpointer and the
+	// syncer have returned.
 	stopped chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
 
-	// cur is what new Views read: the last checkpoint and the overlay.
+	// cur is the epoch transactions read: the last checkpoint and the
+	// overlay of the writes since. The checkpointer replaces it, holding
+	// insertMu.
 	cur atomic.Pointer[epoch]
+	// durable is the seq of the last record known to be on disk: the
+	// newest versions a new View may see.
+	durable atomic.Uint64
+	// insertMu is held by the committer while it runs a batch (which adds
+	// to cur's overlay) and by the checkpointer while it replaces cur.
+	insertMu sync.Mutex
 	// failed holds the error that stopped the engine writing, if any.
 	failed atomic.Pointer[error]
+	// opsSince counts the writes in the overlay, roughly (the committer
+	// adds, the checkpointer resets).
+	opsSince atomic.Int64
 
-	// The syncer: it owns wal.
-	wal         *walFile
+	// The syncer: it owns wals and walCur.
+	wals        [2]*walFile
+	walCur      int
 	syncq       chan *syncItem
 	syncStopped chan struct{}
 
+	// The checkpointer.
+	ckptKick chan struct{} // buffered(1): enough writes are waiting
+	ckptCtl  chan *control
+	ckptStop chan struct{}
+	ckptDone chan struct{}
+
 	// The committer's state; no other goroutine touches it.
-	ltx        *bolt.Tx          // the open write transaction, nil after a checkpoint
-	rec        record            // the record of the batch running
-	seq        uint64            // seq of the last record made
-	dirty      bool              // ltx holds writes since the checkpoint
-	pendingOps int               // writes since the checkpoint
-	seqs       map[Bucket]uint64 // bucket sequences set since the checkpoint
+	rec       record            // the record of the batch running
+	seq       uint64            // seq of the last record made
+	bucketSeq map[Bucket]uint64 // each bucket's sequence, as the overlay has it
 	// bytesPerRun is a moving average of the record bytes an update
 	// function writes.
 	bytesPerRun int
@@ -357,14 +407,18 @@ type boltEngine struct {
 	nSyncs      atomic.Int64 // fdatasyncs of the log
 	syncNanos   atomic.Int64 // time spent writing and syncing the log
 	nCommits    atomic.Int64 // checkpoints: bbolt transactions committed
-	nRollbacks  atomic.Int64 // transactions rolled back for a failed function
-	nRuns       atomic.Int64 // update functions run (reruns included)
+	nRollbacks  atomic.Int64 // update functions whose writes were dropped (they failed)
+	nRuns       atomic.Int64 // update functions run
 	commitNanos atomic.Int64 // time spent in bbolt's Commit (writes and fsyncs)
 	nPageWrites atomic.Int64 // writes of pages (runs of contiguous pages) by commits
 
 	// waking counts callers that have been sent their answer but have not
 	// yet received it (they are waiting to be scheduled).
 	waking atomic.Int64
+
+	// testSyncHook, if set (by tests, before any Update), is called by the
+	// syncer before it writes each group of batches.
+	testSyncHook func()
 }
 
 // ErrFailed is wrapped by the errors of Updates after writing the log or a
@@ -378,14 +432,12 @@ const (
 	stateCancelled
 )
 
-// request is one Update (or control request) waiting for or running in a
-// batch.
+// request is one Update waiting for or running in a batch.
 type request struct {
 	fn    func(Tx) error
-	ctl   func() error // a control request: run after a checkpoint, alone
 	state atomic.Int32
 	done  chan error // buffered(1), receives the final result once
-	err   error      // result of the last run of fn, set by the committer
+	err   error      // result of fn, set by the committer
 }
 
 // claim marks r as taken by the committer. It reports false if the caller
@@ -394,18 +446,24 @@ func (r *request) claim() bool {
 	return r.state.CompareAndSwap(statePending, stateClaimed)
 }
 
-// syncItem is what the committer hands the syncer, in order: a batch to
-// make durable (rec, or nil if it wrote nothing) and answer, a barrier to
-// close once everything before it is answered, or a rewind of the log.
+// control is a function the checkpointer runs right after a checkpoint.
+type control struct {
+	fn   func() error
+	done chan error // buffered(1)
+}
+
+// syncItem is what the syncer is handed, in order: a batch to make durable
+// (rec, or nil if it wrote nothing) and answer, a barrier to close once
+// everything before it is answered, or a switch of the log to its other
+// file, closed once done.
 type syncItem struct {
 	seq     uint64
 	rec     []byte
-	ep      *epoch // the epoch whose overlay holds the batch's writes
 	written []Bucket
 	reqs    []*request
 	err     error // if set, the answer of every request (nothing written)
 	barrier chan struct{}
-	rewind  bool
+	rotate  chan struct{}
 }
 
 // failure returns the error that stopped the engine writing, or nil.
@@ -438,7 +496,9 @@ func (e *boltEngine) View(ctx context.Context, fn func(Tx) error) error {
 		return err
 	}
 	defer func() { _ = btx.Rollback() }()
-	tx := &boltTx{e: e, tx: btx, ep: ep, snap: ep.durable.Load()}
+	// Versions are added to an epoch in seq order until it is replaced, so
+	// whatever this epoch holds up to snap is a consistent state.
+	tx := &boltTx{e: e, tx: btx, ep: ep, snap: e.durable.Load()}
 	defer func() { tx.done = true }()
 	return fn(tx)
 }
@@ -474,21 +534,10 @@ func (e *boltEngine) Update(ctx context.Context, fn func(Tx) error) error {
 	if err := e.failure(); err != nil {
 		return err
 	}
-	return e.submit(ctx, &request{fn: fn, done: make(chan error, 1)})
-}
-
-// control runs fn on the committer goroutine once everything submitted
-// before is durable and checkpointed into bbolt, with no write transaction
-// open.
-func (e *boltEngine) control(ctx context.Context, fn func() error) error {
-	return e.submit(ctx, &request{ctl: fn, done: make(chan error, 1)})
-}
-
-// submit queues r for the committer and waits for its answer.
-func (e *boltEngine) submit(ctx context.Context, r *request) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	r := &request{fn: fn, done: make(chan error, 1)}
 	e.mu.RLock()
 	if e.closed {
 		e.mu.RUnlock()
@@ -517,11 +566,30 @@ func (e *boltEngine) submit(ctx context.Context, r *request) error {
 	return err
 }
 
+// runControl has the checkpointer make a checkpoint, so that bbolt holds
+// every write acknowledged before, and then run fn (with no other bbolt
+// writer). It waits for fn even if ctx is done, since fn may hold
+// resources its caller must release.
+func (e *boltEngine) runControl(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := &control{fn: fn, done: make(chan error, 1)}
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return ErrClosed
+	}
+	e.ckptCtl <- c
+	e.mu.RUnlock()
+	return <-c.done
+}
+
 // WriteTo implements Engine. It checkpoints, then copies that checkpoint
 // while writers keep running; a done ctx aborts the copy.
 func (e *boltEngine) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
 	var btx *bolt.Tx
-	err := e.control(ctx, func() error {
+	err := e.runControl(ctx, func() error {
 		var err error
 		btx, err = e.db.Begin(false)
 		return err
@@ -544,13 +612,14 @@ func (e *boltEngine) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
 const maxCheckErrors = 100
 
 // Check implements Engine. It checkpoints and runs bbolt's consistency
-// check on the committer goroutine (bbolt's check reads the freelist, which
-// a writer would change), so Updates wait while it runs. The returned error
-// joins up to 100 problems found.
+// check on the checkpointer goroutine, bbolt's only writer (the check reads
+// the freelist, which a writer would change). Updates go on meanwhile, but
+// the next checkpoint waits. The returned error joins up to 100 problems
+// found.
 func (e *boltEngine) Check(ctx context.Context) error {
 	var errs []error
 	extra := 0
-	err := e.control(ctx, func() error {
+	err := e.runControl(ctx, func() error {
 		return e.db.View(func(tx *bolt.Tx) error {
 			// The channel must be drained completely: the checker
 			// goroutine reads the transaction until it closes it.
@@ -594,8 +663,10 @@ func (e *boltEngine) Close() error {
 		if err := e.failure(); err != nil {
 			errs = append(errs, err)
 		}
-		if err := e.wal.close(); err != nil {
-			errs = append(errs, err)
+		for _, w := range e.wals {
+			if err := w.close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if err := e.db.Close(); err != nil {
 			errs = append(errs, err)
@@ -618,8 +689,9 @@ func (e *boltEngine) isClosed() bool {
 const maxGatherYields = 1000
 
 // commitLoop is the committer goroutine: it forms batches from e.reqs and
-// runs them until e.reqs is closed and drained, checkpointing as it goes,
-// then makes a last checkpoint and stops the syncer.
+// runs them until e.reqs is closed and drained. Then it waits for the
+// syncer to answer everything, has the checkpointer make a last checkpoint
+// and stop, and stops the syncer.
 //
 // A batch is the first waiting request plus every request already queued.
 // Before running it, the committer also yields (runtime.Gosched, no timer)
@@ -630,254 +702,228 @@ const maxGatherYields = 1000
 func (e *boltEngine) commitLoop() {
 	defer close(e.stopped)
 	defer func() {
-		e.checkpoint()
+		done := make(chan struct{})
+		e.syncq <- &syncItem{barrier: done}
+		<-done
+		close(e.ckptStop)
+		<-e.ckptDone
 		close(e.syncq)
 		<-e.syncStopped
 	}()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	batch := make([]*request, 0, e.maxBatch)
-	var held *request // a control request that ended the last batch
-	for {
-		r := held
-		held = nil
-		if r == nil {
-			var ok bool
-			if e.dirty {
-				select {
-				case r, ok = <-e.reqs:
-				case <-timer.C:
-					e.checkpoint()
-					continue
-				}
-			} else {
-				r, ok = <-e.reqs
-			}
-			if !ok {
-				return
-			}
-		}
-		if r.ctl != nil {
-			if r.claim() {
-				err := e.checkpoint()
-				if err == nil {
-					err = r.ctl()
-				}
-				e.answer(r, err)
-			}
-			continue
-		}
+	for r := range e.reqs {
 		batch = batch[:0]
 		if r.claim() {
 			batch = append(batch, r)
 		}
-		batch, held = e.drain(batch)
-		for n := 0; held == nil && n < maxGatherYields && len(batch) < e.maxBatch && e.waking.Load() > 0; n++ {
+		var open bool
+		batch, open = e.drain(batch)
+		for n := 0; open && n < maxGatherYields && len(batch) < e.maxBatch && e.waking.Load() > 0; n++ {
 			runtime.Gosched()
-			batch, held = e.drain(batch)
+			batch, open = e.drain(batch)
 		}
 		if len(batch) > 0 {
-			wasDirty := e.dirty
 			e.nBatches.Add(1)
 			e.runBatch(batch)
-			if e.pendingOps >= e.maxOps {
-				e.checkpoint()
-			} else if e.dirty && !wasDirty {
-				timer.Reset(e.interval)
-			}
 		}
 		clear(batch[:cap(batch)]) // let answered requests be collected
 	}
 }
 
 // drain moves queued requests into batch, without waiting, until batch has
-// maxBatch requests, the queue is empty or closed, or it meets a control
-// request, which it returns to be run after the batch.
-func (e *boltEngine) drain(batch []*request) ([]*request, *request) {
+// maxBatch requests. It reports false if e.reqs is closed.
+func (e *boltEngine) drain(batch []*request) ([]*request, bool) {
 	for len(batch) < e.maxBatch {
 		select {
 		case r, ok := <-e.reqs:
 			if !ok {
-				return batch, nil
-			}
-			if r.ctl != nil {
-				return batch, r
+				return batch, false
 			}
 			if r.claim() {
 				batch = append(batch, r)
 			}
 		default:
-			return batch, nil
+			return batch, true
 		}
 	}
-	return batch, nil
+	return batch, true
 }
 
-// runBatch runs batch until every request has been handed to the syncer
-// with its answer.
-//
-// When a function fails after writing (or panics), the transaction is
-// rolled back and the other functions are run again. The first time, they
-// all run again together. If it happens again in the same batch, the
-// functions before the failing one (which just ran cleanly) are recorded on
-// their own and the rest continue in a new record, so that a batch full of
-// failing functions costs at most three runs per function instead of a
-// number of runs quadratic in the batch size.
-func (e *boltEngine) runBatch(batch []*request) {
-	todo := [][]*request{batch} // segments still to run, in order
-	rollbacks := 0
-	for len(todo) > 0 {
-		seg := todo[0]
-		todo = todo[1:]
-		if len(seg) == 0 {
-			continue
-		}
-		i := e.tryBatch(seg)
-		if i < 0 {
-			continue
-		}
-		e.nRollbacks.Add(1)
-		rollbacks++
-		if rollbacks == 1 {
-			rest := append(seg[:i:i], seg[i+1:]...)
-			todo = append([][]*request{rest}, todo...)
-		} else {
-			todo = append([][]*request{seg[:i], seg[i+1:]}, todo...)
-		}
-	}
-}
-
-// tryBatch runs the requests of batch in order in the write transaction. If
-// one of them fails after writing (or panics), it rebuilds the transaction
-// as it was before the batch, hands that one to the syncer with its error
-// and returns its index: the others must be run again. Otherwise it puts
-// the batch's writes in the overlay, hands the batch (and its record, if it
-// wrote) to the syncer and returns -1.
-func (e *boltEngine) tryBatch(batch []*request) int {
-	if err := e.failure(); err != nil {
-		e.syncq <- &syncItem{reqs: slices.Clone(batch), err: err}
-		return -1
-	}
-	if e.ltx == nil {
-		btx, err := e.db.Begin(true)
+// beginBatch returns the current epoch and a bbolt read transaction on its
+// checkpoint, with insertMu held, so that the epoch stays current until the
+// batch ends.
+func (e *boltEngine) beginBatch() (*epoch, *bolt.Tx, error) {
+	for {
+		btx, ep, err := e.beginRead()
 		if err != nil {
-			err = fmt.Errorf("kv: begin write transaction on %s: %w", e.path, err)
-			e.log.Error("kv: cannot begin write transaction", "err", err, "batch", len(batch))
-			e.syncq <- &syncItem{reqs: slices.Clone(batch), err: err}
-			return -1
+			return nil, nil, err
 		}
-		e.ltx = btx
+		e.insertMu.Lock()
+		if e.cur.Load() == ep {
+			return ep, btx, nil
+		}
+		e.insertMu.Unlock()
+		_ = btx.Rollback()
 	}
+}
+
+// runBatch runs the requests of batch in order, adds the writes of those
+// that succeeded to the overlay, and hands the batch (and its record, if it
+// wrote) to the syncer.
+func (e *boltEngine) runBatch(batch []*request) {
+	it := &syncItem{reqs: slices.Clone(batch)}
+	if err := e.failure(); err != nil {
+		it.err = err
+		e.syncq <- it
+		return
+	}
+	ep, btx, err := e.beginBatch()
+	if err != nil {
+		e.log.Error("kv: cannot begin a batch", "err", err, "batch", len(batch))
+		it.err = err
+		e.syncq <- it
+		return
+	}
+	seq := e.seq + 1
 	// Size the record for the batch from the bytes recent functions wrote,
 	// so that it is allocated once, not grown by copying.
-	e.rec.reset(e.seq+1, walHeaderLen+len(batch)*(e.bytesPerRun+e.bytesPerRun/4))
-	wrote := false
-	var written []Bucket // by the functions of this batch
-	for i, r := range batch {
-		tx := &boltTx{e: e, tx: e.ltx, writable: true}
-		err, panicked := e.run(r.fn, tx)
+	e.rec.reset(seq, walHeaderLen+len(batch)*(e.bytesPerRun+e.bytesPerRun/4))
+	var written []Bucket
+	for _, r := range batch {
+		tx := &boltTx{e: e, tx: btx, ep: ep, writable: true, snap: math.MaxUint64}
+		nbuf, nops := len(e.rec.buf), len(e.rec.ops)
+		err, _ := e.run(r.fn, tx)
 		e.nRuns.Add(1)
-		if err != nil && (tx.wrote || panicked) {
-			if rerr := e.rebuild(); rerr != nil {
-				e.fail(fmt.Errorf("rebuild the write transaction of %s: %w", e.path, rerr))
-			}
-			r.err = err
-			e.syncq <- &syncItem{reqs: []*request{r}}
-			return i
-		}
 		r.err = err
-		wrote = wrote || tx.wrote
+		if err != nil {
+			if tx.wrote {
+				// Drop what it wrote.
+				e.rec.buf, e.rec.ops = e.rec.buf[:nbuf], e.rec.ops[:nops]
+				e.nRollbacks.Add(1)
+			}
+			continue
+		}
+		for _, w := range tx.local {
+			ep.lists[w.bucket].insert(w.key, w.val, w.del, seq)
+		}
+		for b, n := range tx.seqs {
+			e.bucketSeq[b] = n
+			ep.seqs[b] = append(ep.seqs[b], seqVersion{seq: seq, n: n})
+		}
 		for _, b := range tx.written {
 			if !slices.Contains(written, b) {
 				written = append(written, b)
 			}
 		}
 	}
+	e.insertMu.Unlock()
+	_ = btx.Rollback()
 	e.bytesPerRun = (7*e.bytesPerRun + len(e.rec.buf)/len(batch)) / 8
-	it := &syncItem{reqs: slices.Clone(batch)}
-	if wrote {
-		e.seq++
-		ep := e.cur.Load()
-		for _, op := range e.rec.ops {
-			switch op.kind {
-			case opPut:
-				ep.lists[op.bucket].insert(op.key, op.val, false, e.seq)
-			case opDelete:
-				ep.lists[op.bucket].insert(op.key, nil, true, e.seq)
-			case opSetSequence:
-				e.seqs[op.bucket] = op.seq
+	if len(e.rec.ops) > 0 {
+		e.seq = seq
+		it.seq, it.rec, it.written = seq, e.rec.seal(), written
+		if e.opsSince.Add(int64(len(e.rec.ops))) >= e.maxOps {
+			select {
+			case e.ckptKick <- struct{}{}:
+			default:
 			}
 		}
-		e.pendingOps += len(e.rec.ops)
-		e.dirty = true
-		it.seq, it.rec, it.ep, it.written = e.seq, e.rec.seal(), ep, written
 	}
 	e.syncq <- it
-	return -1
 }
 
-// rebuild rolls back the write transaction and begins a new one holding
-// the writes since the checkpoint, from the overlay.
-func (e *boltEngine) rebuild() error {
-	_ = e.ltx.Rollback()
-	e.ltx = nil
+// checkpointLoop is the checkpointer goroutine.
+func (e *boltEngine) checkpointLoop() {
+	defer close(e.ckptDone)
+	t := time.NewTicker(e.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			_ = e.checkpoint()
+		case <-e.ckptKick:
+			_ = e.checkpoint()
+		case c := <-e.ckptCtl:
+			err := e.checkpoint()
+			if err == nil {
+				err = c.fn()
+			}
+			c.done <- err
+		case <-e.ckptStop:
+			_ = e.checkpoint()
+			return
+		}
+	}
+}
+
+// checkpoint applies the durable writes of the overlay to bbolt in one
+// write transaction, commits it, and replaces the epoch with one whose
+// overlay holds only the writes made after them.
+func (e *boltEngine) checkpoint() error {
+	if err := e.failure(); err != nil {
+		return err
+	}
+	ep := e.cur.Load()
+	if e.durable.Load() == ep.base {
+		return nil // nothing new
+	}
+	// Switch the log to its other file: its records are all in bbolt since
+	// the last checkpoint, and the file written so far will be once this
+	// one commits (the switch comes after its records are durable).
+	rotated := make(chan struct{})
+	e.syncq <- &syncItem{rotate: rotated}
+	<-rotated
+	if err := e.failure(); err != nil {
+		return err
+	}
+	k := e.durable.Load()
+	err := e.commitCheckpoint(ep, k)
+	if err != nil {
+		err = fmt.Errorf("checkpoint %s: %w", e.path, err)
+		e.fail(err)
+		return err
+	}
+	return nil
+}
+
+// commitCheckpoint writes into bbolt the overlay of ep up to seq k, commits,
+// and makes the new epoch current.
+func (e *boltEngine) commitCheckpoint(ep *epoch, k uint64) error {
 	btx, err := e.db.Begin(true)
 	if err != nil {
 		return err
 	}
-	for b, l := range e.cur.Load().lists {
+	// Sequences as of k.
+	seqs := make(map[Bucket]uint64)
+	e.insertMu.Lock()
+	for b, vs := range ep.seqs {
+		for _, v := range vs {
+			if v.seq <= k {
+				seqs[b] = v.n
+			}
+		}
+	}
+	e.insertMu.Unlock()
+	for b, l := range ep.lists {
 		bk := btx.Bucket(e.names[b])
-		l.latest(func(n *ovNode) {
-			if err != nil {
-				return
-			}
+		err := l.latestUpTo(k, func(n *ovNode) error {
 			if n.del {
-				err = bk.Delete(n.key)
-			} else {
-				err = bk.Put(n.key, n.val)
+				return bk.Delete(n.key)
 			}
+			return bk.Put(n.key, n.val)
 		})
-		if s, ok := e.seqs[b]; ok && err == nil {
-			err = bk.SetSequence(s)
+		if err == nil {
+			if n, ok := seqs[b]; ok {
+				err = bk.SetSequence(n)
+			}
 		}
 		if err != nil {
 			_ = btx.Rollback()
-			return err
+			return fmt.Errorf("bucket %q: %w", b, err)
 		}
 	}
-	e.ltx = btx
-	return nil
-}
-
-// checkpoint waits until the syncer has answered everything handed to it,
-// then commits the write transaction into bbolt (if it wrote), starts a new
-// epoch with an empty overlay and has the log rewound.
-func (e *boltEngine) checkpoint() error {
-	done := make(chan struct{})
-	e.syncq <- &syncItem{barrier: done}
-	<-done
-	if err := e.failure(); err != nil {
-		if e.ltx != nil {
-			_ = e.ltx.Rollback()
-			e.ltx = nil
-		}
-		return err
-	}
-	if e.ltx == nil {
-		return nil
-	}
-	if !e.dirty {
-		_ = e.ltx.Rollback()
-		e.ltx = nil
-		return nil
-	}
-	btx := e.ltx
-	e.ltx = nil
-	err := btx.Bucket([]byte(internalBucket)).Put(appliedKey, binary.BigEndian.AppendUint64(nil, e.seq))
-	if err != nil {
+	if err := btx.Bucket([]byte(internalBucket)).Put(appliedKey, binary.BigEndian.AppendUint64(nil, k)); err != nil {
 		_ = btx.Rollback()
-		err = fmt.Errorf("checkpoint %s: %w", e.path, err)
-		e.fail(err)
 		return err
 	}
 	txid := btx.ID()
@@ -887,22 +933,32 @@ func (e *boltEngine) checkpoint() error {
 	st := btx.Stats()
 	e.nPageWrites.Add(st.GetWrite())
 	if err != nil {
-		err = fmt.Errorf("checkpoint %s: %w", e.path, err)
-		e.fail(err)
 		return err
 	}
 	e.nCommits.Add(1)
-	e.cur.Store(newEpoch(txid, e.seq, e.names))
-	clear(e.seqs)
-	e.pendingOps = 0
-	e.dirty = false
-	e.syncq <- &syncItem{rewind: true}
+
+	e.insertMu.Lock()
+	nep := newEpoch(txid, k, e.names)
+	copied := 0
+	for b, l := range ep.lists {
+		copied += l.copyAbove(k, nep.lists[b])
+	}
+	for b, vs := range ep.seqs {
+		for _, v := range vs {
+			if v.seq > k {
+				nep.seqs[b] = append(nep.seqs[b], v)
+			}
+		}
+	}
+	e.cur.Store(nep)
+	e.opsSince.Store(int64(copied))
+	e.insertMu.Unlock()
 	return nil
 }
 
-// syncLoop is the syncer goroutine: it takes what the committer hands it,
-// as many items at a time as are waiting, writes their records to the log
-// with one fdatasync, publishes them to Views and answers their callers.
+// syncLoop is the syncer goroutine: it takes what it is handed, as many
+// items at a time as are waiting, writes their records to the log with one
+// fdatasync, publishes them to Views and answers their callers.
 func (e *boltEngine) syncLoop() {
 	defer close(e.syncStopped)
 	var items []*syncItem
@@ -925,18 +981,20 @@ func (e *boltEngine) syncLoop() {
 	}
 }
 
-// syncItems handles items in order. Batches between barriers and rewinds
+// syncItems handles items in order. Batches between barriers and switches
 // share one fdatasync.
 func (e *boltEngine) syncItems(items []*syncItem) {
 	start := 0
 	for i, it := range items {
-		if it.barrier == nil && !it.rewind {
+		if it.barrier == nil && it.rotate == nil {
 			continue
 		}
 		e.syncBatches(items[start:i])
 		start = i + 1
-		if it.rewind {
-			e.wal.rewind()
+		if it.rotate != nil {
+			e.walCur ^= 1
+			e.wals[e.walCur].rewind()
+			close(it.rotate)
 		} else {
 			close(it.barrier)
 		}
@@ -950,33 +1008,37 @@ func (e *boltEngine) syncBatches(batches []*syncItem) {
 	if len(batches) == 0 {
 		return
 	}
+	if e.testSyncHook != nil {
+		e.testSyncHook()
+	}
 	err := e.failure()
 	if err == nil {
 		start := time.Now()
+		w := e.wals[e.walCur]
 		n := 0
 		for _, it := range batches {
 			if it.rec == nil {
 				continue
 			}
-			if err = e.wal.write(it.rec); err != nil {
+			if err = w.write(it.rec); err != nil {
 				break
 			}
 			n++
 		}
 		if err == nil && n > 0 {
-			err = e.wal.sync()
+			err = w.sync()
 			e.nSyncs.Add(1)
 		}
 		e.nRecords.Add(int64(n))
 		e.syncNanos.Add(int64(time.Since(start)))
 		if err != nil {
-			e.fail(fmt.Errorf("write log %s: %w", walPath(e.path), err))
+			e.fail(fmt.Errorf("write log %s: %w", walPath(e.path, e.walCur), err))
 			err = e.failure()
 		}
 	}
 	for _, it := range batches {
 		if err == nil && it.rec != nil {
-			it.ep.durable.Store(it.seq)
+			e.durable.Store(it.seq)
 			// Before any caller hears of it (see Engine.Writes).
 			for _, b := range it.written {
 				e.writes[b].Add(1)
@@ -1001,14 +1063,6 @@ func (e *boltEngine) Writes(b Bucket) uint64 {
 		return c.Load()
 	}
 	return 0
-}
-
-// markWritten records that the transaction wrote to bucket b.
-func (t *boltTx) markWritten(b Bucket) {
-	t.wrote = true
-	if !slices.Contains(t.written, b) {
-		t.written = append(t.written, b)
-	}
 }
 
 // Stats implements Engine.
@@ -1049,24 +1103,54 @@ func (e *boltEngine) run(fn func(Tx) error, tx *boltTx) (err error, panicked boo
 	return fn(tx), false
 }
 
-// boltTx is the Tx given to View and Update functions. An Update's reads
-// and writes go to the write transaction (which holds every write since
-// the checkpoint) and its writes are also recorded for the log. A View
-// reads bbolt's checkpoint through the epoch's overlay at seq snap.
+// localWrite is a write of an Update function, not yet in the overlay.
+type localWrite struct {
+	bucket   Bucket
+	key, val []byte // point into the batch's record
+	del      bool
+}
+
+// boltTx is the Tx given to View and Update functions. Both read bbolt's
+// checkpoint (tx) through the epoch's overlay at seq snap. A View sees the
+// durable versions; an Update sees every version, and its own writes,
+// which it keeps in local (and in the batch's record) until it returns.
 type boltTx struct {
 	e        *boltEngine
 	tx       *bolt.Tx
+	ep       *epoch
+	snap     uint64
 	writable bool
-	wrote    bool     // a Put, Delete or NextSequence succeeded
-	written  []Bucket // the buckets written to
-	done     bool     // the function returned; the Tx must not be used
-	ep       *epoch   // View only
-	snap     uint64   // View only: the newest seq visible
+	done     bool // the function returned; the Tx must not be used
+	// opened holds the buckets opened so far (in openedArr unless many).
+	opened    []openedBucket
+	openedArr [4]openedBucket
+
+	// Update only.
+	local   []localWrite
+	seqs    map[Bucket]uint64 // sequences this function took
+	wrote   bool              // a Put, Delete or NextSequence succeeded
+	written []Bucket          // the buckets written to
 }
 
+// markWritten records that the transaction wrote to bucket b.
+func (t *boltTx) markWritten(b Bucket) {
+	t.wrote = true
+	if !slices.Contains(t.written, b) {
+		t.written = append(t.written, b)
+	}
+}
+
+// bucket returns bucket b of the checkpoint. It keeps the buckets it opened:
+// a bbolt read transaction opens a bucket anew (a cursor seek, and a copy if
+// the bucket is inline) on each call.
 func (t *boltTx) bucket(b Bucket) (*bolt.Bucket, error) {
 	if t.done {
 		return nil, ErrTxDone
+	}
+	for _, o := range t.opened {
+		if o.b == b {
+			return o.bk, nil
+		}
 	}
 	name, ok := t.e.names[b]
 	if !ok {
@@ -1076,25 +1160,31 @@ func (t *boltTx) bucket(b Bucket) (*bolt.Bucket, error) {
 	if bk == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownBucket, b)
 	}
+	if t.opened == nil {
+		t.opened = t.openedArr[:0]
+	}
+	t.opened = append(t.opened, openedBucket{b, bk})
 	return bk, nil
 }
 
-func (t *boltTx) writableBucket(b Bucket) (*bolt.Bucket, error) {
-	bk, err := t.bucket(b)
-	if err != nil {
-		return nil, err
+// openedBucket is a bucket a transaction has opened.
+type openedBucket struct {
+	b  Bucket
+	bk *bolt.Bucket
+}
+
+func (t *boltTx) writableCheck(b Bucket) error {
+	if _, err := t.bucket(b); err != nil {
+		return err
 	}
 	if !t.writable {
-		return nil, ErrReadOnly
+		return ErrReadOnly
 	}
-	return bk, nil
+	return nil
 }
 
-// overlay returns the overlay a View must read bucket b through, or nil.
+// overlay returns the overlay of bucket b, or nil if it is empty.
 func (t *boltTx) overlay(b Bucket) *skiplist {
-	if t.ep == nil {
-		return nil
-	}
 	if l := t.ep.lists[b]; !l.empty() {
 		return l
 	}
@@ -1107,6 +1197,14 @@ func (t *boltTx) Get(b Bucket, key []byte) ([]byte, error) {
 	bk, err := t.bucket(b)
 	if err != nil {
 		return nil, err
+	}
+	for i := len(t.local) - 1; i >= 0; i-- {
+		if w := t.local[i]; w.bucket == b && bytes.Equal(w.key, key) {
+			if w.del {
+				return nil, nil
+			}
+			return bytes.Clone(w.val), nil
+		}
 	}
 	if l := t.overlay(b); l != nil {
 		if n := l.get(key, t.snap); n != nil {
@@ -1123,55 +1221,60 @@ func (t *boltTx) Get(b Bucket, key []byte) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
-// Put implements Tx.
+// Put implements Tx. Keys and values are checked as bbolt would, since
+// bbolt only sees them at the next checkpoint.
 func (t *boltTx) Put(b Bucket, key, value []byte) error {
-	bk, err := t.writableBucket(b)
-	if err != nil {
+	err := t.writableCheck(b)
+	switch {
+	case err != nil:
 		return err
+	case len(key) == 0:
+		err = berrors.ErrKeyRequired
+	case len(key) > bolt.MaxKeySize:
+		err = berrors.ErrKeyTooLarge
+	case int64(len(value)) > bolt.MaxValueSize:
+		err = berrors.ErrValueTooLarge
 	}
-	if value == nil {
-		// bbolt would return nil from Get for it until commit; keep
-		// "present" distinguishable from "absent".
-		value = []byte{}
-	}
-	rec := &t.e.rec
-	nbuf, nops := len(rec.buf), len(rec.ops)
-	k, v := rec.put(b, key, value)
-	if err := bk.Put(k, v); err != nil {
-		rec.buf, rec.ops = rec.buf[:nbuf], rec.ops[:nops]
+	if err != nil {
 		return fmt.Errorf("kv: put %q in %q: %w", key, b, err)
 	}
+	if value == nil {
+		value = []byte{} // present, not absent
+	}
+	k, v := t.e.rec.put(b, key, value)
+	t.local = append(t.local, localWrite{bucket: b, key: k, val: v})
 	t.markWritten(b)
 	return nil
 }
 
 // Delete implements Tx.
 func (t *boltTx) Delete(b Bucket, key []byte) error {
-	bk, err := t.writableBucket(b)
-	if err != nil {
+	if err := t.writableCheck(b); err != nil {
 		return err
 	}
-	rec := &t.e.rec
-	nbuf, nops := len(rec.buf), len(rec.ops)
-	k := rec.delete(b, key)
-	if err := bk.Delete(k); err != nil {
-		rec.buf, rec.ops = rec.buf[:nbuf], rec.ops[:nops]
-		return fmt.Errorf("kv: delete %q in %q: %w", key, b, err)
+	if len(key) == 0 {
+		return nil // no such key
 	}
+	k := t.e.rec.delete(b, key)
+	t.local = append(t.local, localWrite{bucket: b, key: k, del: true})
 	t.markWritten(b)
 	return nil
 }
 
 // NextSequence implements Tx.
 func (t *boltTx) NextSequence(b Bucket) (uint64, error) {
-	bk, err := t.writableBucket(b)
-	if err != nil {
+	if err := t.writableCheck(b); err != nil {
 		return 0, err
 	}
-	n, err := bk.NextSequence()
-	if err != nil {
-		return 0, fmt.Errorf("kv: next sequence of %q: %w", b, err)
+	n, ok := t.seqs[b]
+	if !ok {
+		n = t.e.bucketSeq[b]
 	}
+	n++
+	if t.seqs == nil {
+		t.seqs = make(map[Bucket]uint64, 1)
+	}
+	t.seqs[b] = n
 	t.e.rec.setSequence(b, n)
 	t.markWritten(b)
 	return n, nil
@@ -1186,95 +1289,23 @@ func (t *boltTx) Scan(b Bucket, start, end []byte, reverse bool, fn func(k, v []
 	if start != nil && end != nil && bytes.Compare(start, end) >= 0 {
 		return nil
 	}
-	l := t.overlay(b)
-	c := bk.Cursor()
-	if !reverse {
-		var k, v []byte
-		if start == nil {
-			k, v = c.First()
+	var arr [3]source
+	srcs := arr[:0]
+	if len(t.local) > 0 {
+		if es := localEntries(t.local, b, start, end); len(es) > 0 {
+			srcs = append(srcs, newSliceSource(es, reverse))
+		}
+	}
+	if l := t.overlay(b); l != nil {
+		if reverse {
+			srcs = append(srcs, newSliceSource(listEntries(l, start, end, t.snap), true))
 		} else {
-			k, v = c.Seek(start)
-		}
-		var o *ovNode
-		if l != nil {
-			o = l.first(start, t.snap)
-		}
-		for {
-			if k != nil && end != nil && bytes.Compare(k, end) >= 0 {
-				k = nil
-			}
-			if o != nil && end != nil && bytes.Compare(o.key, end) >= 0 {
-				o = nil
-			}
-			var ek, ev []byte
-			switch {
-			case k == nil && o == nil:
-				return nil
-			case o == nil || (k != nil && bytes.Compare(k, o.key) < 0):
-				ek, ev = k, v
-				k, v = c.Next()
-			default: // the overlay's key comes first or replaces bbolt's
-				if k != nil && bytes.Equal(k, o.key) {
-					k, v = c.Next()
-				}
-				if !o.del {
-					ek, ev = o.key, o.val
-				}
-				o = l.nextVisible(o, t.snap)
-			}
-			if ek != nil && !fn(ek, ev) {
-				return nil
-			}
+			srcs = append(srcs, newListSource(l, start, end, t.snap))
 		}
 	}
-	// In reverse, the overlay's versions in range are collected first (a
-	// skiplist only goes forward); there are at most the writes since the
-	// last checkpoint.
-	var ov []*ovNode
-	if l != nil {
-		for o := l.first(start, t.snap); o != nil; o = l.nextVisible(o, t.snap) {
-			if end != nil && bytes.Compare(o.key, end) >= 0 {
-				break
-			}
-			ov = append(ov, o)
-		}
-	}
-	var k, v []byte
-	if end == nil {
-		k, v = c.Last()
-	} else if k, v = c.Seek(end); k == nil {
-		// Every key is < end.
-		k, v = c.Last()
-	} else {
-		// k is the first key >= end; the one before it is the last < end.
-		k, v = c.Prev()
-	}
-	i := len(ov) - 1
-	for {
-		if k != nil && start != nil && bytes.Compare(k, start) < 0 {
-			k = nil
-		}
-		var ek, ev []byte
-		switch {
-		case k == nil && i < 0:
-			return nil
-		case i < 0 || (k != nil && bytes.Compare(k, ov[i].key) > 0):
-			ek, ev = k, v
-			k, v = c.Prev()
-		default:
-			o := ov[i]
-			i--
-			if k != nil && bytes.Equal(k, o.key) {
-				k, v = c.Prev()
-			}
-			if !o.del {
-				ek, ev = o.key, o.val
-			}
-		}
-		if ek != nil && !fn(ek, ev) {
-			return nil
-		}
-	}
+	srcs = append(srcs, newBoltSource(bk, start, end, reverse))
+	mergeScan(srcs, reverse, fn)
+	return nil
 }
 
 // ctxWriter fails writes once ctx is done, so a backup can be cancelled.

@@ -557,8 +557,17 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// TestConcurrentCounters has 64 writers increment counters, with the
+// default checkpoints and with one every 3 writes, so that checkpoints swap
+// the overlay while the committer adds to it.
 func TestConcurrentCounters(t *testing.T) {
-	e := openTest(t, "", BoltOptions{})
+	for _, opts := range []BoltOptions{{}, {CheckpointOps: 3}} {
+		t.Run(fmt.Sprintf("ops=%d", opts.CheckpointOps), func(t *testing.T) { testConcurrentCounters(t, opts) })
+	}
+}
+
+func testConcurrentCounters(t *testing.T, opts BoltOptions) {
+	e := openTest(t, "", opts)
 	ctx := context.Background()
 	const writers, incs = 64, 50
 	var wg sync.WaitGroup
@@ -626,7 +635,8 @@ func TestConcurrentCounters(t *testing.T) {
 	}
 	be := e.(*boltEngine)
 	syncs := be.nSyncs.Load()
-	t.Logf("%d updates in %d log records, %d syncs (%.1f updates per sync)", writers*incs, be.nRecords.Load(), syncs, float64(writers*incs)/float64(syncs))
+	t.Logf("%d updates in %d log records, %d syncs (%.1f updates per sync), %d checkpoints",
+		writers*incs, be.nRecords.Load(), syncs, float64(writers*incs)/float64(syncs), be.nCommits.Load())
 	if syncs >= writers*incs {
 		t.Errorf("no group commit: %d syncs for %d updates", syncs, writers*incs)
 	}

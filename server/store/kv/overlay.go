@@ -6,15 +6,16 @@ import (
 )
 
 // The overlay holds, per bucket, the writes made since the last checkpoint:
-// they are in bbolt's open write transaction, which readers cannot see, and
-// in the WAL. A View reads bbolt's last commit through the overlay.
+// they are in the WAL but not yet in bbolt. Every transaction reads bbolt's
+// last checkpoint through the overlay.
 //
 // Each bucket's overlay is a skiplist of versions ordered by key, then by
 // seq (the WAL record that wrote them) from newest to oldest. Only the
-// committer goroutine inserts; readers walk it without locks (a node is
-// fully built before it is linked in, level 0 first). A View sees the
-// versions whose seq is at most the epoch's durable seq at the time it
-// began: writes whose record is not yet fsynced stay invisible.
+// committer goroutine inserts (holding the engine's insertMu); readers walk
+// it without locks (a node is fully built before it is linked in, level 0
+// first). A View sees the versions whose seq is at most the durable seq
+// when it began: writes whose record is not yet fsynced stay invisible.
+// Update functions see every version.
 
 const maxHeight = 12
 
@@ -112,7 +113,14 @@ func (s *skiplist) first(start []byte, snap uint64) *ovNode {
 
 // nextVisible returns the visible version of the key after n's.
 func (s *skiplist) nextVisible(n *ovNode, snap uint64) *ovNode {
-	return visible(n.next[0].Load(), n.key, snap)
+	nx := n.next[0].Load()
+	if nx != nil && bytes.Equal(nx.key, n.key) {
+		// Skip the older versions of a key written many times since the
+		// checkpoint in one descent rather than one by one (seqs start
+		// at 1, so (key, 0) sorts after every version of key).
+		nx = s.seek(n.key, 0, nil)
+	}
+	return visible(nx, n.key, snap)
 }
 
 // visible returns the first node from n on that is visible at snap and is
@@ -127,34 +135,61 @@ func visible(n *ovNode, prev []byte, snap uint64) *ovNode {
 	return nil
 }
 
-// latest calls fn with the newest version of every key, in key order
-// (writer only: it sees every seq).
-func (s *skiplist) latest(fn func(n *ovNode)) {
+// latestUpTo calls fn, in key order, with the newest version of each key
+// whose seq is at most k. Readers may run it while the writer inserts.
+func (s *skiplist) latestUpTo(k uint64, fn func(n *ovNode) error) error {
 	var prev []byte
 	for n := s.head.next[0].Load(); n != nil; n = n.next[0].Load() {
-		if prev != nil && bytes.Equal(n.key, prev) {
+		if n.seq > k || (prev != nil && bytes.Equal(n.key, prev)) {
 			continue
 		}
 		prev = n.key
-		fn(n)
+		if err := fn(n); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
-// epoch is what a View reads: bbolt's commit with transaction id txid plus
-// the overlays of the writes made since it.
+// copyAbove inserts into dst the versions of s whose seq is above k (for a
+// key written twice under one seq, only the later write, the one readers
+// find). It returns how many it copied. The caller must hold off the
+// writer.
+func (s *skiplist) copyAbove(k uint64, dst *skiplist) int {
+	copied := 0
+	var prev *ovNode
+	for n := s.head.next[0].Load(); n != nil; n = n.next[0].Load() {
+		if n.seq > k && (prev == nil || prev.seq != n.seq || !bytes.Equal(prev.key, n.key)) {
+			dst.insert(n.key, n.val, n.del, n.seq)
+			copied++
+		}
+		prev = n
+	}
+	return copied
+}
+
+// seqVersion is a bucket's sequence as set by the record seq.
+type seqVersion struct {
+	seq uint64
+	n   uint64
+}
+
+// epoch is what a transaction reads: bbolt's checkpoint with transaction id
+// txid, which holds the records up to base, plus the overlays of the writes
+// made since.
 type epoch struct {
 	txid  int
+	base  uint64
 	lists map[Bucket]*skiplist // fixed when the epoch is made
-	// durable is the seq of the last WAL record known to be on disk: the
-	// newest versions a new View may see.
-	durable atomic.Uint64
+	// seqs holds, per bucket, the sequences set since base, in seq order.
+	// The engine's insertMu guards it.
+	seqs map[Bucket][]seqVersion
 }
 
-func newEpoch(txid int, durable uint64, buckets map[Bucket][]byte) *epoch {
-	ep := &epoch{txid: txid, lists: make(map[Bucket]*skiplist, len(buckets))}
+func newEpoch(txid int, base uint64, buckets map[Bucket][]byte) *epoch {
+	ep := &epoch{txid: txid, base: base, lists: make(map[Bucket]*skiplist, len(buckets)), seqs: make(map[Bucket][]seqVersion)}
 	for b := range buckets {
 		ep.lists[b] = newSkiplist()
 	}
-	ep.durable.Store(durable)
 	return ep
 }

@@ -13,11 +13,11 @@ import (
 
 // The write-ahead log (WAL) makes a transaction durable with one sequential
 // fdatasync, so that bbolt itself needs to commit only now and then (a
-// checkpoint). It lives beside the database file, at the database's path
-// plus "-wal".
+// checkpoint). It is two files beside the database, its path plus "-wal.0"
+// and "-wal.1", written in turns: each checkpoint switches the log to the
+// other file, whose records the checkpoint before put into bbolt.
 //
-// The file is a sequence of records, each the writes of one batch of
-// Updates:
+// A file is a sequence of records, each the writes of one batch of Updates:
 //
 //	uint32  length of payload (little endian, > 0)
 //	uint32  CRC-32C of payload
@@ -31,15 +31,17 @@ import (
 //	    opSetSequence: uvarint sequence
 //
 // Invariants:
-//   - Records are written in seq order from offset 0 after each checkpoint,
-//     over whatever the file held before; the file is never shortened. The
-//     log ends at the first record that is torn (bad length or CRC) or whose
-//     seq does not follow the one before it, so the older records that follow
-//     the newest ones are never read as part of the log.
+//   - Records are written in seq order from offset 0 of a file each time the
+//     log switches to it, over whatever the file held before; files are
+//     never shortened. A file's log ends at its first record that is torn
+//     (bad length or CRC) or whose seq does not follow the one before it, so
+//     the older records behind the newest ones are never read as part of it.
+//   - The log switches to a file only when every record in it is in bbolt.
 //   - bbolt's internal bucket holds the seq of the last record a checkpoint
-//     applied ("applied"). On open, the records after it are applied to bbolt
-//     in one transaction before anything else runs.
-//   - The file is zero-filled ahead of the writes (in walChunk steps), so an
+//     applied ("applied"). On open, the records of both files after it are
+//     applied to bbolt in one transaction before anything else runs; they
+//     must follow it without a gap.
+//   - Files are zero-filled ahead of the writes (in walChunk steps), so an
 //     fdatasync after a write flushes only the data, not the file's size.
 const (
 	opPut         byte = 1
@@ -62,8 +64,9 @@ var appliedKey = []byte("applied")
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// walPath returns the path of the WAL of the database at dbPath.
-func walPath(dbPath string) string { return dbPath + "-wal" }
+// walPath returns the path of file i (0 or 1) of the WAL of the database at
+// dbPath.
+func walPath(dbPath string, i int) string { return fmt.Sprintf("%s-wal.%d", dbPath, i) }
 
 // record builds the payload of one WAL record. Keys and values are copied
 // into it, and the copies are what bbolt and the overlay keep: callers may

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -24,11 +25,11 @@ var neverCheckpoint = BoltOptions{CheckpointInterval: time.Hour, CheckpointOps: 
 // process killed at this moment would leave them: every acknowledged write
 // is in the log, none since the last checkpoint in the bbolt file (bbolt
 // writes the file only when a checkpoint commits). The caller must make sure
-// no checkpoint is running.
+// no checkpoint is running and no write is in flight.
 func crashCopy(t *testing.T, path string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "crashed.db")
-	for _, suffix := range []string{"", "-wal"} {
+	for _, suffix := range []string{"", "-wal.0", "-wal.1"} {
 		b, err := os.ReadFile(path + suffix)
 		if err != nil {
 			t.Fatal(err)
@@ -215,25 +216,26 @@ func TestRecoverFromLog(t *testing.T) {
 // behind the newest ones must not be applied.
 func TestRecoverAfterRewinds(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wal.db")
-	// Checkpoints every 5 writes while the first 300 updates run.
-	e := openTest(t, path, BoltOptions{CheckpointOps: 5})
+	// Checkpoints every 5 writes (and never on a timer, which could run one
+	// while the files are copied).
+	e := openTest(t, path, BoltOptions{CheckpointOps: 5, CheckpointInterval: time.Hour})
 	rnd := rand.New(rand.NewPCG(5, 6))
 	m := model{}
 	for i := range 300 {
 		applyRandom(t, e, m, rnd, i)
 	}
-	// One last update below the threshold stays in the log only, unless
-	// its checkpoint is still running: wait for the committer to be idle
-	// by asking it for a Check (which checkpoints), then write once more.
+	be := e.(*boltEngine)
+	if be.nCommits.Load() < 20 {
+		t.Fatalf("only %d checkpoints", be.nCommits.Load())
+	}
+	// A last update, below the threshold, stays in the log only. Wait for
+	// any checkpoint still running first: Check runs right after one, on
+	// the checkpointer, which then has nothing left to do.
 	if err := e.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	put(t, e, bA, "last", "1")
 	m[bA]["last"] = "1"
-	be := e.(*boltEngine)
-	if be.nCommits.Load() < 20 {
-		t.Fatalf("only %d checkpoints", be.nCommits.Load())
-	}
 	e2 := openTest(t, crashCopy(t, path), BoltOptions{})
 	checkModel(t, e2, m, rnd)
 }
@@ -246,11 +248,13 @@ func TestRecoverTornTail(t *testing.T) {
 	for i := range 10 {
 		put(t, e, bA, fmt.Sprintf("k%d", i), "v")
 	}
-	off := e.(*boltEngine).wal.off // the end of the last record
+	be := e.(*boltEngine)
+	cur := be.walCur        // the syncer is idle: every put was answered
+	off := be.wals[cur].off // the end of the last record
 	dst := crashCopy(t, path)
-	// Cut 3 bytes into the last record's 12-byte tail, then fill with
-	// garbage as a torn write may leave it.
-	f, err := os.OpenFile(dst+"-wal", os.O_RDWR, 0)
+	// Overwrite the last 3 bytes of the last record with garbage, as a torn
+	// write may leave it.
+	f, err := os.OpenFile(walPath(dst, cur), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +284,7 @@ func TestLogOfAnotherDatabase(t *testing.T) {
 	var r record
 	r.reset(5, 0)
 	r.put(bA, []byte("k"), []byte("v"))
-	if err := os.WriteFile(walPath(path), r.seal(), 0o600); err != nil {
+	if err := os.WriteFile(walPath(path, 1), r.seal(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := OpenBolt(path, testBuckets, BoltOptions{Logger: quietLogger()})
@@ -302,7 +306,7 @@ func TestLogWriteFailure(t *testing.T) {
 	be := e.(*boltEngine)
 	// The syncer is idle (the put was answered); closing the file under
 	// it makes its next write fail.
-	be.wal.f.Close()
+	be.wals[be.walCur].f.Close()
 	err = e.Update(context.Background(), func(tx Tx) error { return tx.Put(bA, []byte("lost"), []byte("1")) })
 	if !errors.Is(err, ErrFailed) {
 		t.Fatalf("Update with a broken log = %v, want ErrFailed", err)
@@ -355,5 +359,64 @@ func TestReadLogStopsAtStaleRecords(t *testing.T) {
 	}
 	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestViewsSeeOnlyDurableWrites holds the syncer before it writes an
+// Update's record: Views must not see the write yet, while a later Update
+// does see it and is answered only after the first. Once the syncer goes
+// on, both are answered and Views see both writes.
+func TestViewsSeeOnlyDurableWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	e, err := OpenBolt(path, testBuckets, BoltOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	be := e.(*boltEngine)
+	held := make(chan struct{}, 8)
+	release := make(chan struct{})
+	hold := atomic.Bool{}
+	be.testSyncHook = func() {
+		if hold.Load() {
+			held <- struct{}{}
+			<-release
+		}
+	}
+	put(t, e, bA, "before", "1")
+	hold.Store(true)
+	first := make(chan error, 1)
+	go func() {
+		first <- e.Update(context.Background(), func(tx Tx) error { return tx.Put(bA, []byte("k"), []byte("1")) })
+	}()
+	<-held // the record of the first Update is with the syncer, not written
+	if v := get(t, e, bA, "k"); v != nil {
+		t.Errorf("a View saw %q before the write was durable", v)
+	}
+	second := make(chan error, 1)
+	go func() {
+		second <- e.Update(context.Background(), func(tx Tx) error {
+			v, err := tx.Get(bA, []byte("k"))
+			if err != nil {
+				return err
+			}
+			return tx.Put(bA, []byte("k2"), append([]byte("saw "), v...))
+		})
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("the second Update was answered (%v) before the first was durable", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	hold.Store(false)
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := contents(t, e, bA), []string{"before=1", "k=1", "k2=saw 1"}; !slices.Equal(got, want) {
+		t.Errorf("contents = %q, want %q", got, want)
 	}
 }
