@@ -236,7 +236,7 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 		bucketSeq:   bucketSeq,
 	}
 	e.durable.Store(seq)
-	e.cur.Store(newEpoch(txid, seq, names))
+	e.cur.Store(e.openEpoch(txid, seq))
 	go e.syncLoop()
 	go e.checkpointLoop()
 	go e.commitLoop()
@@ -491,16 +491,69 @@ func (e *boltEngine) View(ctx context.Context, fn func(Tx) error) error {
 	if e.isClosed() {
 		return ErrClosed
 	}
-	btx, ep, err := e.beginRead()
+	h, err := e.acquireRead()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = btx.Rollback() }()
+	defer h.release()
 	// Versions are added to an epoch in seq order until it is replaced, so
 	// whatever this epoch holds up to snap is a consistent state.
-	tx := &boltTx{e: e, tx: btx, ep: ep, snap: e.durable.Load()}
+	tx := &boltTx{e: e, tx: h.tx, ep: h.ep, shared: h.shared, snap: e.durable.Load()}
 	defer func() { tx.done = true }()
 	return fn(tx)
+}
+
+// readHandle is a read transaction on an epoch's checkpoint: the epoch's
+// shared one, or one of its own.
+type readHandle struct {
+	tx     *bolt.Tx
+	ep     *epoch
+	shared bool
+}
+
+func (h readHandle) release() {
+	if h.shared {
+		h.ep.release()
+	} else {
+		_ = h.tx.Rollback()
+	}
+}
+
+// acquireRead returns a read transaction on the current epoch's
+// checkpoint: the shared one unless a checkpoint is retiring it.
+func (e *boltEngine) acquireRead() (readHandle, error) {
+	if ep := e.cur.Load(); ep.acquire() {
+		return readHandle{tx: ep.rtx, ep: ep, shared: true}, nil
+	}
+	btx, ep, err := e.beginRead()
+	if err != nil {
+		return readHandle{}, err
+	}
+	return readHandle{tx: btx, ep: ep}, nil
+}
+
+// openEpoch makes the epoch of the checkpoint bbolt committed as
+// transaction txid (holding the records up to base), with its shared read
+// transaction.
+func (e *boltEngine) openEpoch(txid int, base uint64) *epoch {
+	ep := newEpoch(txid, base, e.names)
+	rtx, err := e.db.Begin(false)
+	if err != nil {
+		e.log.Error("kv: cannot begin the shared read transaction", "err", err)
+		return ep
+	}
+	if rtx.ID() != txid {
+		// Cannot happen: only the checkpointer commits. Without a shared
+		// transaction, readers begin their own and check.
+		_ = rtx.Rollback()
+		return ep
+	}
+	ep.rtx = rtx
+	ep.bks = make(map[Bucket]*bolt.Bucket, len(e.names))
+	for b, name := range e.names {
+		ep.bks[b] = rtx.Bucket(name)
+	}
+	return ep
 }
 
 // beginRead begins a bbolt read transaction and returns it with the epoch
@@ -749,21 +802,20 @@ func (e *boltEngine) drain(batch []*request) ([]*request, bool) {
 	return batch, true
 }
 
-// beginBatch returns the current epoch and a bbolt read transaction on its
-// checkpoint, with insertMu held, so that the epoch stays current until the
-// batch ends.
-func (e *boltEngine) beginBatch() (*epoch, *bolt.Tx, error) {
+// beginBatch returns a read transaction on the current epoch's checkpoint,
+// with insertMu held, so that the epoch stays current until the batch ends.
+func (e *boltEngine) beginBatch() (readHandle, error) {
 	for {
-		btx, ep, err := e.beginRead()
+		h, err := e.acquireRead()
 		if err != nil {
-			return nil, nil, err
+			return h, err
 		}
 		e.insertMu.Lock()
-		if e.cur.Load() == ep {
-			return ep, btx, nil
+		if e.cur.Load() == h.ep {
+			return h, nil
 		}
 		e.insertMu.Unlock()
-		_ = btx.Rollback()
+		h.release()
 	}
 }
 
@@ -777,7 +829,8 @@ func (e *boltEngine) runBatch(batch []*request) {
 		e.syncq <- it
 		return
 	}
-	ep, btx, err := e.beginBatch()
+	h, err := e.beginBatch()
+	ep := h.ep
 	if err != nil {
 		e.log.Error("kv: cannot begin a batch", "err", err, "batch", len(batch))
 		it.err = err
@@ -789,8 +842,9 @@ func (e *boltEngine) runBatch(batch []*request) {
 	// so that it is allocated once, not grown by copying.
 	e.rec.reset(seq, walHeaderLen+len(batch)*(e.bytesPerRun+e.bytesPerRun/4))
 	var written []Bucket
+	opened := new(openedBuckets) // shared by the batch's functions, which share btx
 	for _, r := range batch {
-		tx := &boltTx{e: e, tx: btx, ep: ep, writable: true, snap: math.MaxUint64}
+		tx := &boltTx{e: e, tx: h.tx, ep: ep, shared: h.shared, writable: true, snap: math.MaxUint64, opened: opened}
 		nbuf, nops := len(e.rec.buf), len(e.rec.ops)
 		err, _ := e.run(r.fn, tx)
 		e.nRuns.Add(1)
@@ -817,7 +871,7 @@ func (e *boltEngine) runBatch(batch []*request) {
 		}
 	}
 	e.insertMu.Unlock()
-	_ = btx.Rollback()
+	h.release()
 	e.bytesPerRun = (7*e.bytesPerRun + len(e.rec.buf)/len(batch)) / 8
 	if len(e.rec.ops) > 0 {
 		e.seq = seq
@@ -851,6 +905,7 @@ func (e *boltEngine) checkpointLoop() {
 			c.done <- err
 		case <-e.ckptStop:
 			_ = e.checkpoint()
+			e.cur.Load().retire() // before the database closes
 			return
 		}
 	}
@@ -927,6 +982,7 @@ func (e *boltEngine) commitCheckpoint(ep *epoch, k uint64) error {
 		return err
 	}
 	txid := btx.ID()
+	ep.retire()
 	start := time.Now()
 	err = btx.Commit()
 	e.commitNanos.Add(int64(time.Since(start)))
@@ -937,8 +993,8 @@ func (e *boltEngine) commitCheckpoint(ep *epoch, k uint64) error {
 	}
 	e.nCommits.Add(1)
 
+	nep := e.openEpoch(txid, k)
 	e.insertMu.Lock()
-	nep := newEpoch(txid, k, e.names)
 	copied := 0
 	for b, l := range ep.lists {
 		copied += l.copyAbove(k, nep.lists[b])
@@ -1118,12 +1174,14 @@ type boltTx struct {
 	e        *boltEngine
 	tx       *bolt.Tx
 	ep       *epoch
+	shared   bool // tx is ep.rtx, with its buckets in ep.bks
 	snap     uint64
 	writable bool
 	done     bool // the function returned; the Tx must not be used
-	// opened holds the buckets opened so far (in openedArr unless many).
-	opened    []openedBucket
-	openedArr [4]openedBucket
+	// opened holds the buckets opened so far in tx: ownOpened, or the
+	// batch's for an Update.
+	opened    *openedBuckets
+	ownOpened openedBuckets
 
 	// Update only.
 	local   []localWrite
@@ -1147,7 +1205,18 @@ func (t *boltTx) bucket(b Bucket) (*bolt.Bucket, error) {
 	if t.done {
 		return nil, ErrTxDone
 	}
-	for _, o := range t.opened {
+	if t.shared {
+		if bk := t.ep.bks[b]; bk != nil {
+			return bk, nil
+		}
+		return nil, fmt.Errorf("%w %q", ErrUnknownBucket, b)
+	}
+	bc := t.opened
+	if bc == nil {
+		bc = &t.ownOpened
+		t.opened = bc
+	}
+	for _, o := range bc.list {
 		if o.b == b {
 			return o.bk, nil
 		}
@@ -1160,11 +1229,18 @@ func (t *boltTx) bucket(b Bucket) (*bolt.Bucket, error) {
 	if bk == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownBucket, b)
 	}
-	if t.opened == nil {
-		t.opened = t.openedArr[:0]
+	if bc.list == nil {
+		bc.list = bc.arr[:0]
 	}
-	t.opened = append(t.opened, openedBucket{b, bk})
+	bc.list = append(bc.list, openedBucket{b, bk})
 	return bk, nil
+}
+
+// openedBuckets keeps the buckets opened in one bbolt read transaction:
+// by one View, or by all the Update functions of a batch.
+type openedBuckets struct {
+	list []openedBucket // in arr unless many
+	arr  [8]openedBucket
 }
 
 // openedBucket is a bucket a transaction has opened.

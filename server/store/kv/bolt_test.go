@@ -915,9 +915,17 @@ func TestReadOnlyBatchDoesNotCommit(t *testing.T) {
 }
 
 // TestViewsDuringUpdates runs readers while writers commit, checking that a
-// snapshot never sees a half-applied transaction.
+// snapshot never sees a half-applied transaction, with the default
+// checkpoints and with one every 3 writes (the shared read transaction
+// retired and replaced while readers use it).
 func TestViewsDuringUpdates(t *testing.T) {
-	e := openTest(t, "", BoltOptions{})
+	for _, opts := range []BoltOptions{{}, {CheckpointOps: 3}} {
+		t.Run(fmt.Sprintf("ops=%d", opts.CheckpointOps), func(t *testing.T) { testViewsDuringUpdates(t, opts) })
+	}
+}
+
+func testViewsDuringUpdates(t *testing.T, opts BoltOptions) {
+	e := openTest(t, "", opts)
 	ctx := context.Background()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -966,6 +974,56 @@ func TestViewsDuringUpdates(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestGrowWhileReading grows the file far beyond its first memory map while
+// readers keep reading: bbolt remaps only once every read transaction has
+// ended, so checkpoints must retire the shared one (a deadlock otherwise).
+func TestGrowWhileReading(t *testing.T) {
+	e := openTest(t, "", BoltOptions{InitialMmapSize: 1, CheckpointOps: 4})
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := e.View(ctx, func(tx Tx) error {
+					return tx.Scan(bA, nil, nil, false, func(k, v []byte) bool { return true })
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		value := bytes.Repeat([]byte("x"), 64<<10)
+		for i := range 200 {
+			put(t, e, bA, fmt.Sprintf("k%03d", i), string(value))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("writes stalled while readers read (remap deadlock?)")
+	}
+	close(stop)
+	readers.Wait()
+	if n := len(contents(t, e, bA)); n != 200 {
+		t.Errorf("%d keys, want 200", n)
+	}
+	if err := e.Check(ctx); err != nil {
+		t.Error(err)
+	}
+	t.Logf("%d checkpoints", e.(*boltEngine).nCommits.Load())
 }
 
 func benchUpdate(b *testing.B, parallel bool, opts BoltOptions) {

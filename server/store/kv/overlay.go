@@ -2,7 +2,11 @@ package kv
 
 import (
 	"bytes"
+	"math"
+	"runtime"
 	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The overlay holds, per bucket, the writes made since the last checkpoint:
@@ -184,6 +188,52 @@ type epoch struct {
 	// seqs holds, per bucket, the sequences set since base, in seq order.
 	// The engine's insertMu guards it.
 	seqs map[Bucket][]seqVersion
+
+	// rtx is a read transaction on the checkpoint that transactions share
+	// (as etcd shares one: bbolt's read-only transactions and buckets may
+	// be read concurrently), with its buckets opened once in bks: a
+	// transaction of its own costs bbolt's Begin and Rollback, under a
+	// mutex every reader takes, and a cursor seek per bucket opened. Nil
+	// if the epoch has none; users counts the transactions using it, and
+	// is made negative when the checkpointer retires it.
+	rtx     *bolt.Tx
+	bks     map[Bucket]*bolt.Bucket
+	users   atomic.Int64
+	retired bool // the checkpointer's
+}
+
+// retiredUsers is added to epoch.users to retire the shared transaction.
+const retiredUsers = math.MinInt64 / 2
+
+// acquire reports whether the caller may use ep.rtx; if so, it must call
+// release when done.
+func (ep *epoch) acquire() bool {
+	if ep.rtx == nil {
+		return false
+	}
+	if ep.users.Add(1) > 0 {
+		return true
+	}
+	ep.users.Add(-1)
+	return false
+}
+
+func (ep *epoch) release() { ep.users.Add(-1) }
+
+// retire stops new transactions from using ep.rtx, waits for those using
+// it (their functions are short by contract) and rolls it back, so that a
+// commit never waits for it (bbolt grows its memory map only once every
+// read transaction has ended). Only the checkpointer calls it.
+func (ep *epoch) retire() {
+	if ep.rtx == nil || ep.retired {
+		return
+	}
+	ep.retired = true
+	ep.users.Add(retiredUsers)
+	for ep.users.Load() != retiredUsers {
+		runtime.Gosched()
+	}
+	_ = ep.rtx.Rollback()
 }
 
 func newEpoch(txid int, base uint64, buckets map[Bucket][]byte) *epoch {
