@@ -395,6 +395,7 @@ type boltEngine struct {
 
 	// The committer's state; no other goroutine touches it.
 	rec       record            // the record of the batch running
+	locals    []localWrite      // a buffer for the local writes of Update functions
 	seq       uint64            // seq of the last record made
 	bucketSeq map[Bucket]uint64 // each bucket's sequence, as the overlay has it
 	// bytesPerRun is a moving average of the record bytes an update
@@ -845,8 +846,12 @@ func (e *boltEngine) runBatch(batch []*request) {
 	opened := new(openedBuckets) // shared by the batch's functions, which share btx
 	for _, r := range batch {
 		tx := &boltTx{e: e, tx: h.tx, ep: ep, shared: h.shared, writable: true, snap: math.MaxUint64, opened: opened}
+		tx.local = e.locals[:0] // reuse the buffer (see Put)
+		tx.seqs = tx.seqsArr[:0]
+		tx.written = tx.writtenArr[:0]
 		nbuf, nops := len(e.rec.buf), len(e.rec.ops)
 		err, _ := e.run(r.fn, tx)
+		e.locals = tx.local[:0]
 		e.nRuns.Add(1)
 		r.err = err
 		if err != nil {
@@ -860,9 +865,9 @@ func (e *boltEngine) runBatch(batch []*request) {
 		for _, w := range tx.local {
 			ep.lists[w.bucket].insert(w.key, w.val, w.del, seq)
 		}
-		for b, n := range tx.seqs {
-			e.bucketSeq[b] = n
-			ep.seqs[b] = append(ep.seqs[b], seqVersion{seq: seq, n: n})
+		for _, p := range tx.seqs {
+			e.bucketSeq[p.b] = p.n
+			ep.seqs[p.b] = append(ep.seqs[p.b], seqVersion{seq: seq, n: p.n})
 		}
 		for _, b := range tx.written {
 			if !slices.Contains(written, b) {
@@ -1184,10 +1189,18 @@ type boltTx struct {
 	ownOpened openedBuckets
 
 	// Update only.
-	local   []localWrite
-	seqs    map[Bucket]uint64 // sequences this function took
-	wrote   bool              // a Put, Delete or NextSequence succeeded
-	written []Bucket          // the buckets written to
+	local      []localWrite // in the engine's buffer, reused by the next function
+	seqs       []seqPair    // sequences this function took
+	seqsArr    [2]seqPair
+	wrote      bool     // a Put, Delete or NextSequence succeeded
+	written    []Bucket // the buckets written to
+	writtenArr [4]Bucket
+}
+
+// seqPair is a bucket's sequence as an Update function took it.
+type seqPair struct {
+	b Bucket
+	n uint64
 }
 
 // markWritten records that the transaction wrote to bucket b.
@@ -1342,15 +1355,13 @@ func (t *boltTx) NextSequence(b Bucket) (uint64, error) {
 	if err := t.writableCheck(b); err != nil {
 		return 0, err
 	}
-	n, ok := t.seqs[b]
-	if !ok {
-		n = t.e.bucketSeq[b]
+	i := slices.IndexFunc(t.seqs, func(p seqPair) bool { return p.b == b })
+	if i < 0 {
+		t.seqs = append(t.seqs, seqPair{b, t.e.bucketSeq[b]})
+		i = len(t.seqs) - 1
 	}
-	n++
-	if t.seqs == nil {
-		t.seqs = make(map[Bucket]uint64, 1)
-	}
-	t.seqs[b] = n
+	t.seqs[i].n++
+	n := t.seqs[i].n
 	t.e.rec.setSequence(b, n)
 	t.markWritten(b)
 	return n, nil
