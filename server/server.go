@@ -156,18 +156,25 @@ func New(cfg Config) (*Server, error) {
 // (docs/PERFORMANCE.md). GOMEMLIMIT still applies if set.
 const GCPercent = 400
 
+// streamWorkersPerCore is how many call-serving goroutines the server keeps
+// per core: idle ones cost only their stacks.
+const streamWorkersPerCore = 64
+
 // serverTransportOptions are the gRPC server options that tune how calls
 // are carried rather than what they do.
 //
-// NumStreamWorkers serves calls from a fixed pool of goroutines, one per
-// core, instead of starting a goroutine for each call (gRPC still starts one
-// when every worker is busy, so calls that wait on a commit never hold
-// others up). On the 2-core benchmark machine this took GetThread at 64
-// clients from ~66 to ~60 µs of CPU per call (docs/PERFORMANCE.md). The option
-// is marked experimental in grpc-go.
+// NumStreamWorkers serves calls from a pool of goroutines instead of
+// starting a goroutine for each call (gRPC still starts one when every
+// worker is busy, so calls that wait on a commit never hold others up). A
+// new goroutine starts with a small stack that the call then grows, copying
+// it, several times: with one worker per core most calls at 64 concurrent
+// clients still got a new goroutine, and growing stacks was ~8 % of
+// GetThread's CPU. With streamWorkersPerCore per core, a call almost always
+// finds a worker whose stack has grown already (docs/PERFORMANCE.md). The
+// option is marked experimental in grpc-go.
 func serverTransportOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(streamWorkersPerCore * runtime.GOMAXPROCS(0))),
 	}
 }
 

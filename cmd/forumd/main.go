@@ -1,6 +1,7 @@
 // Command forumd is the forum server: one binary serving the forum.v1 API
 // over gRPC and, through the gateway, as JSON over HTTP, with its data in one
-// bbolt file and its write-ahead log (DIR/forum.db and DIR/forum.db-wal).
+// bbolt file and its write-ahead log (DIR/forum.db, DIR/forum.db-wal.0 and
+// DIR/forum.db-wal.1).
 //
 // Usage:
 //

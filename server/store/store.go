@@ -93,7 +93,7 @@ var DemoThemes = []*forumv1.Theme{
 }
 
 // Open opens (or creates) the database file at path and its write-ahead log
-// at path+"-wal" (see kv.OpenBolt). A new file gets the
+// (path+"-wal.0" and path+"-wal.1", see kv.OpenBolt). A new file gets the
 // schema version stamp, a page-token key and, unless opts.NoDemoThemes, the
 // demo themes. A file with a newer schema version is refused.
 func Open(path string, opts Options) (*Store, error) {
