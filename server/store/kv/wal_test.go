@@ -3,6 +3,7 @@ package kv
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // neverCheckpoint keeps every write in the log and the overlay (no
@@ -418,5 +421,41 @@ func TestViewsSeeOnlyDurableWrites(t *testing.T) {
 	}
 	if got, want := contents(t, e, bA), []string{"before=1", "k=1", "k2=saw 1"}; !slices.Equal(got, want) {
 		t.Errorf("contents = %q, want %q", got, want)
+	}
+}
+
+// TestCheckpointFillsPages appends keys in order, as the forum's sequences
+// and UUIDv7s do, and checks that the checkpoints left bbolt's leaf pages
+// mostly full (bbolt's default splits them half full).
+func TestCheckpointFillsPages(t *testing.T) {
+	e := openTest(t, "", BoltOptions{CheckpointOps: 100})
+	for i := range 40 {
+		err := e.Update(context.Background(), func(tx Tx) error {
+			for j := range 50 {
+				if err := tx.Put(bA, binary.BigEndian.AppendUint64(nil, uint64(i*50+j)), bytes.Repeat([]byte("v"), 200)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Check(context.Background()); err != nil { // a last checkpoint
+		t.Fatal(err)
+	}
+	be := e.(*boltEngine)
+	err := be.db.View(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte(bA)).Stats()
+		used := float64(st.LeafInuse) / float64(st.LeafAlloc)
+		t.Logf("%d keys on %d leaf pages, %.0f%% used", st.KeyN, st.LeafPageN, 100*used)
+		if st.KeyN != 2000 || used < 0.8 {
+			return fmt.Errorf("%d keys, leaf pages %.0f%% used, want 2000 keys and at least 80%%", st.KeyN, 100*used)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
