@@ -152,8 +152,8 @@ func New(cfg Config) (*Server, error) {
 // (gRPC, protobuf, Markdown), so with Go's default of 100 a collection
 // starts every few tens of milliseconds under load. At 400 the heap may
 // grow to five times the live heap between collections instead of twice:
-// tens of MB more, for ~15 % more CreateReply calls per second on two cores
-// (docs/PERFORMANCE.md). GOMEMLIMIT still applies if set.
+// tens of MB more, for 6-20 % more CreateReply calls per second on two
+// cores (docs/PERFORMANCE.md). GOMEMLIMIT still applies if set.
 const GCPercent = 400
 
 // streamWorkersPerCore is how many call-serving goroutines the server keeps

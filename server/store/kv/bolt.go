@@ -256,6 +256,20 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 			}
 		}
 	}
+	// The seq of the last record in the database, so that older records
+	// need not be decoded.
+	var applied uint64
+	err := db.View(func(tx *bolt.Tx) error {
+		if ib := tx.Bucket([]byte(internalBucket)); ib != nil {
+			if v := ib.Get(appliedKey); len(v) == 8 {
+				applied = binary.BigEndian.Uint64(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wals, 0, err
+	}
 	var recs []walRecord
 	for i := range wals {
 		w, err := openWAL(walPath(path, i), noSync)
@@ -264,7 +278,7 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 			return wals, 0, fmt.Errorf("open log: %w", err)
 		}
 		wals[i] = w
-		rs, err := readWAL(w.f)
+		rs, err := readWAL(w.f, applied)
 		if err != nil {
 			closeAll()
 			return wals, 0, fmt.Errorf("read log %s: %w", walPath(path, i), err)
@@ -274,7 +288,7 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 	slices.SortFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.seq, b.seq) })
 	var seq uint64
 	replayed := 0
-	err := db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		for b, name := range names {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %q: %w", b, err)
@@ -763,6 +777,15 @@ func (e *boltEngine) commitLoop() {
 		<-e.ckptDone
 		close(e.syncq)
 		<-e.syncStopped
+		// The last checkpoint holds every record: empty the log, so
+		// that the next open need not read it.
+		if e.failure() == nil && e.durable.Load() == e.cur.Load().base {
+			for i, w := range e.wals {
+				if err := w.clear(); err != nil {
+					e.log.Error("kv: cannot clear the log", "file", walPath(e.path, i), "err", err)
+				}
+			}
+		}
 	}()
 	batch := make([]*request, 0, e.maxBatch)
 	for r := range e.reqs {

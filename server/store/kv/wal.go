@@ -200,8 +200,9 @@ type walRecord struct {
 }
 
 // readWAL reads the log in f from offset 0 up to its end (see the
-// invariants above) and returns its records in order.
-func readWAL(f *os.File) ([]walRecord, error) {
+// invariants above) and returns its records in order. Records up to seq
+// after are checked but not decoded, and returned without ops.
+func readWAL(f *os.File, after uint64) ([]walRecord, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -230,9 +231,16 @@ func readWAL(f *os.File) ([]walRecord, error) {
 		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:8]) {
 			return out, nil // torn, or the stale tail of an older log
 		}
-		seq, ops, err := decodeRecord(payload)
-		if err != nil {
-			return nil, fmt.Errorf("record %d: %w", len(out), err)
+		seq, m := binary.Uvarint(payload)
+		if m <= 0 {
+			return nil, fmt.Errorf("record %d: %w", len(out), errBadRecord)
+		}
+		var ops []walOp
+		if seq > after {
+			var err error
+			if _, ops, err = decodeRecord(payload); err != nil {
+				return nil, fmt.Errorf("record %d: %w", len(out), err)
+			}
 		}
 		if len(out) > 0 && seq != out[len(out)-1].seq+1 {
 			return out, nil // an older log's record
@@ -308,6 +316,16 @@ func (w *walFile) sync() error {
 		return nil
 	}
 	return fdatasync(w.f)
+}
+
+// clear ends the log at offset 0 (its records are all in bbolt), so that
+// the next open reads nothing of it.
+func (w *walFile) clear() error {
+	if _, err := w.f.WriteAt(make([]byte, walHeaderLen), 0); err != nil {
+		return err
+	}
+	w.off = 0
+	return w.sync()
 }
 
 // rewind makes the next record go to offset 0 (after a checkpoint).

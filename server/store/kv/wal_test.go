@@ -353,7 +353,7 @@ func TestReadLogStopsAtStaleRecords(t *testing.T) {
 	if err := w.write(rec(4, "b")); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := readWAL(w.f)
+	recs, err := readWAL(w.f, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,5 +457,34 @@ func TestCheckpointFillsPages(t *testing.T) {
 	})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCloseEmptiesLog checks that a clean Close, which checkpoints
+// everything, leaves both log files empty for the next open, and that the
+// data is in bbolt.
+func TestCloseEmptiesLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	e := openTest(t, path, neverCheckpoint)
+	for i := range 20 {
+		put(t, e, bA, fmt.Sprintf("k%02d", i), "v")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		f, err := os.Open(walPath(path, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := readWAL(f, 0)
+		f.Close()
+		if err != nil || len(recs) != 0 {
+			t.Errorf("log file %d after Close: %d records, %v; want none", i, len(recs), err)
+		}
+	}
+	e2 := openTest(t, path, BoltOptions{})
+	if got := len(contents(t, e2, bA)); got != 20 {
+		t.Errorf("%d keys after reopening, want 20", got)
 	}
 }
