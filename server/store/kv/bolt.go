@@ -146,7 +146,7 @@ type BoltOptions struct {
 //
 // If another process (or another OpenBolt in this process) holds the file,
 // OpenBolt fails after opts.Timeout with an error that wraps
-// bbolt.ErrTimeout.
+// go.etcd.io/bbolt/errors.ErrTimeout.
 func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultBoltTimeout
@@ -185,7 +185,7 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 		NoSync:          opts.NoSync,
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("kv: open %s: database is locked by another process (is another forumd running?): %w", path, err)
 		}
 		return nil, fmt.Errorf("kv: open %s: %w", path, err)
@@ -579,7 +579,7 @@ func (e *boltEngine) beginRead() (*bolt.Tx, *epoch, error) {
 		ep := e.cur.Load()
 		btx, err := e.db.Begin(false)
 		if err != nil {
-			if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 				return nil, nil, ErrClosed
 			}
 			return nil, nil, fmt.Errorf("kv: begin read transaction on %s: %w", e.path, err)
@@ -662,7 +662,7 @@ func (e *boltEngine) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
 		btx, err = e.db.Begin(false)
 		return err
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return 0, ErrClosed
 	}
 	if err != nil {
@@ -701,7 +701,7 @@ func (e *boltEngine) Check(ctx context.Context) error {
 			return nil
 		})
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	if err != nil {

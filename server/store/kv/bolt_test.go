@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 const (
@@ -187,7 +187,7 @@ func TestTxErrors(t *testing.T) {
 		if _, err := tx.NextSequence("nope"); !errors.Is(err, ErrUnknownBucket) {
 			return fmt.Errorf("NextSequence unknown bucket: %v", err)
 		}
-		if err := tx.Put(bA, nil, []byte("v")); !errors.Is(err, bolt.ErrKeyRequired) {
+		if err := tx.Put(bA, nil, []byte("v")); !errors.Is(err, berrors.ErrKeyRequired) {
 			return fmt.Errorf("Put empty key: %v", err)
 		}
 		return nil
@@ -504,8 +504,8 @@ func TestOpenLocked(t *testing.T) {
 	if d := time.Since(begin); d > 2*time.Second {
 		t.Errorf("second OpenBolt took %v", d)
 	}
-	if !errors.Is(err, bolt.ErrTimeout) {
-		t.Errorf("error %v does not wrap bbolt.ErrTimeout", err)
+	if !errors.Is(err, berrors.ErrTimeout) {
+		t.Errorf("error %v does not wrap berrors.ErrTimeout", err)
 	}
 	for _, s := range []string{path, "locked by another process", "another forumd"} {
 		if !strings.Contains(err.Error(), s) {
