@@ -36,7 +36,6 @@ type ovNode struct {
 type skiplist struct {
 	head ovNode
 	rnd  uint64 // the writer's random state
-	n    int    // versions inserted (writer only)
 }
 
 func newSkiplist() *skiplist { return &skiplist{rnd: 0x9e3779b97f4a7c15} }
@@ -91,7 +90,6 @@ func (s *skiplist) insert(key, val []byte, del bool, seq uint64) {
 	for i := range h {
 		preds[i].next[i].Store(n)
 	}
-	s.n++
 }
 
 // get returns the newest version of key visible at snapshot snap, or nil.
