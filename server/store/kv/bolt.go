@@ -80,22 +80,24 @@ type BoltOptions struct {
 	// means DefaultCheckpointOps (10,000).
 	CheckpointOps int
 
-	// NoSync skips fsync on commit, so Update no longer guarantees
-	// durability: a crash of the machine can lose or corrupt committed data.
+	// NoSync skips the fsyncs of the log and of checkpoints, so Update no
+	// longer guarantees durability: a crash of the machine can lose or
+	// corrupt committed data.
 	// It exists only for benchmarks and tests that say so; never set it in
 	// forumd.
 	NoSync bool
 
 	// SyncFreelist makes every checkpoint also write bbolt's list of free
 	// pages. By default it is not written (bbolt's NoFreelistSync, as etcd
-	// runs it): a commit writes and fsyncs fewer pages, and the list is
+	// runs it): a checkpoint writes and fsyncs fewer pages, and the list is
 	// rebuilt by scanning the file when it is opened, which makes opening a
 	// large file slower (docs/PERFORMANCE.md has both figures). Durability
 	// is the same either way.
 	SyncFreelist bool
 
 	// Logger receives errors that the engine cannot return to a caller
-	// (panics in update functions, failed commits). Nil means slog.Default().
+	// (panics in update functions, storage errors). Nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
