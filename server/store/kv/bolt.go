@@ -258,14 +258,19 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 			}
 		}
 	}
-	// The seq of the last record in the database, so that older records
-	// need not be decoded.
+	// The seq of the last record in the database: older records are not
+	// decoded, and the ones after it must follow it.
 	var applied uint64
 	err := db.View(func(tx *bolt.Tx) error {
-		if ib := tx.Bucket([]byte(internalBucket)); ib != nil {
-			if v := ib.Get(appliedKey); len(v) == 8 {
-				applied = binary.BigEndian.Uint64(v)
+		ib := tx.Bucket([]byte(internalBucket))
+		if ib == nil {
+			return nil // a new database, or one from before the log
+		}
+		if v := ib.Get(appliedKey); v != nil {
+			if len(v) != 8 {
+				return fmt.Errorf("internal bucket: bad %q value", appliedKey)
 			}
+			applied = binary.BigEndian.Uint64(v)
 		}
 		return nil
 	})
@@ -288,7 +293,7 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 		recs = append(recs, rs...)
 	}
 	slices.SortFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.seq, b.seq) })
-	var seq uint64
+	seq := applied
 	replayed := 0
 	err = db.Update(func(tx *bolt.Tx) error {
 		for b, name := range names {
@@ -299,12 +304,6 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 		ib, err := tx.CreateBucketIfNotExists([]byte(internalBucket))
 		if err != nil {
 			return fmt.Errorf("create internal bucket: %w", err)
-		}
-		if v := ib.Get(appliedKey); v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("internal bucket: bad %q value", appliedKey)
-			}
-			seq = binary.BigEndian.Uint64(v)
 		}
 		for _, r := range recs {
 			if r.seq <= seq {
@@ -868,9 +867,8 @@ func (e *boltEngine) runBatch(batch []*request) {
 	// so that it is allocated once, not grown by copying.
 	e.rec.reset(seq, walHeaderLen+len(batch)*(e.bytesPerRun+e.bytesPerRun/4))
 	var written []Bucket
-	opened := new(openedBuckets) // shared by the batch's functions, which share btx
 	for _, r := range batch {
-		tx := &boltTx{e: e, tx: h.tx, ep: ep, shared: h.shared, writable: true, snap: math.MaxUint64, opened: opened}
+		tx := &boltTx{e: e, tx: h.tx, ep: ep, shared: h.shared, writable: true, snap: math.MaxUint64}
 		tx.local = e.locals[:0] // reuse the buffer (see Put)
 		tx.seqs = tx.seqsArr[:0]
 		tx.written = tx.writtenArr[:0]
@@ -1216,10 +1214,6 @@ type boltTx struct {
 	snap     uint64
 	writable bool
 	done     bool // the function returned; the Tx must not be used
-	// opened holds the buckets opened so far in tx: ownOpened, or the
-	// batch's for an Update.
-	opened    *openedBuckets
-	ownOpened openedBuckets
 
 	// Update only.
 	local      []localWrite // in the engine's buffer, reused by the next function
@@ -1244,55 +1238,23 @@ func (t *boltTx) markWritten(b Bucket) {
 	}
 }
 
-// bucket returns bucket b of the checkpoint. It keeps the buckets it opened:
-// a bbolt read transaction opens a bucket anew (a cursor seek, and a copy if
-// the bucket is inline) on each call.
+// bucket returns bucket b of the checkpoint: from the epoch's buckets,
+// opened once, when tx is the shared transaction, or else opened now (only
+// while a checkpoint retires the shared transaction).
 func (t *boltTx) bucket(b Bucket) (*bolt.Bucket, error) {
 	if t.done {
 		return nil, ErrTxDone
 	}
+	var bk *bolt.Bucket
 	if t.shared {
-		if bk := t.ep.bks[b]; bk != nil {
-			return bk, nil
-		}
-		return nil, fmt.Errorf("%w %q", ErrUnknownBucket, b)
+		bk = t.ep.bks[b]
+	} else if name, ok := t.e.names[b]; ok {
+		bk = t.tx.Bucket(name)
 	}
-	bc := t.opened
-	if bc == nil {
-		bc = &t.ownOpened
-		t.opened = bc
-	}
-	for _, o := range bc.list {
-		if o.b == b {
-			return o.bk, nil
-		}
-	}
-	name, ok := t.e.names[b]
-	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownBucket, b)
-	}
-	bk := t.tx.Bucket(name)
 	if bk == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownBucket, b)
 	}
-	if bc.list == nil {
-		bc.list = bc.arr[:0]
-	}
-	bc.list = append(bc.list, openedBucket{b, bk})
 	return bk, nil
-}
-
-// openedBuckets keeps the buckets opened in one bbolt read transaction:
-// by one View, or by all the Update functions of a batch.
-type openedBuckets struct {
-	list []openedBucket // in arr unless many
-	arr  [8]openedBucket
-}
-
-// openedBucket is a bucket a transaction has opened.
-type openedBucket struct {
-	b  Bucket
-	bk *bolt.Bucket
 }
 
 func (t *boltTx) writableCheck(b Bucket) error {

@@ -71,8 +71,8 @@ type Stats struct {
 	Syncs      int64         // fsyncs of the log
 	SyncTime   time.Duration // total time spent writing and fsyncing the log
 	Commits    int64         // checkpoints: bbolt write transactions committed
-	Rollbacks  int64         // transactions rolled back because a function failed
-	Runs       int64         // update functions run, reruns included
+	Rollbacks  int64         // transactions dropped because their function failed after writing
+	Runs       int64         // update functions run, reruns (if the engine reruns) included
 	CommitTime time.Duration // total time spent in checkpoints' commits (writing and fsyncing)
 	PageWrites int64         // page writes by checkpoints (contiguous dirty pages are one write), meta pages included
 }
