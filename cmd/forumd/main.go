@@ -58,6 +58,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
 	"syscall"
 	"time"
 
@@ -397,9 +398,12 @@ func writeAddrFile(path, grpcAddr, httpAddr string) (err error) {
 	return nil
 }
 
-// gcPercentNow returns the garbage collector's current target.
+// gcPercentNow returns the garbage collector's current target (-1: off).
 func gcPercentNow() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return -1
+	}
+	return int(s[0].Value.Uint64())
 }
