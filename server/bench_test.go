@@ -28,6 +28,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -219,24 +220,35 @@ func cpuTime() time.Duration {
 // at 64 clients over shared connections two variants show what the
 // server's record of request ids costs: none sent (ids=none) and random
 // UUIDv4s (ids=v4), as other clients may send.
+//
+// The threads open with a first post of ~2.3 KB of Markdown. post=60KiB
+// replies to threads whose first post is ~60 KiB instead: a reply must cost
+// the same whatever the length of the thread's first post.
 func BenchmarkCreateReply(b *testing.B) {
 	e := newBenchEnv(b)
-	var threads []string
-	for i := range 4 {
-		threads = append(threads, e.mustThread(b, e.alice, &forumv1.Thread{Title: fmt.Sprintf("Bench thread %d", i)}).GetName())
+	newThreads := func(body string) []string {
+		var names []string
+		for i := range 4 {
+			names = append(names, e.mustThread(b, e.alice, &forumv1.Thread{Title: fmt.Sprintf("Bench thread %d", i), Body: body}).GetName())
+		}
+		return names
 	}
+	threads := newThreads(strings.Repeat(benchBody+"\n\n", 12))
+	longThreads := newThreads(strings.Repeat(benchBody+"\n\n", 320))
 	for _, v := range []struct {
-		sh    shape
-		ids   string
-		newID func() string
+		sh      shape
+		name    string
+		newID   func() string
+		threads []string
 	}{
-		{shape{1, 1}, "", client.NewRequestID},
-		{ownConns, "", client.NewRequestID},
-		{sharedConns, "", client.NewRequestID},
-		{sharedConns, ",ids=none", func() string { return "" }},
-		{sharedConns, ",ids=v4", randomUUID},
+		{shape{1, 1}, "", client.NewRequestID, threads},
+		{ownConns, "", client.NewRequestID, threads},
+		{sharedConns, "", client.NewRequestID, threads},
+		{sharedConns, ",ids=none", func() string { return "" }, threads},
+		{sharedConns, ",ids=v4", randomUUID, threads},
+		{sharedConns, ",post=60KiB", client.NewRequestID, longThreads},
 	} {
-		b.Run(v.sh.String()+v.ids, func(b *testing.B) {
+		b.Run(v.sh.String()+v.name, func(b *testing.B) {
 			conns := dialBench(b, e.addr, v.sh.conns)
 			st0 := e.store.Stats()
 			defer func() { reportCommits(b, st0, e.store.Stats()) }()
@@ -247,7 +259,7 @@ func BenchmarkCreateReply(b *testing.B) {
 					u = e.bob
 				}
 				ctx := u.ctx(b)
-				thread := threads[c%len(threads)]
+				thread := v.threads[c%len(v.threads)]
 				n := 0
 				return func() error {
 					n++

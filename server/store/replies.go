@@ -20,21 +20,22 @@ func getReply(tx kv.Tx, thread, reply uint64) (*forumv1.Reply, error) {
 	return r, nil
 }
 
-// visibleReply loads a reply whose thread the actor may see.
-func visibleReply(tx kv.Tx, access *themeAccess, name string) (*forumv1.Reply, *forumv1.Thread, uint64, uint64, error) {
+// visibleReply loads a reply whose thread the actor may see, and the head
+// of that thread.
+func visibleReply(tx kv.Tx, access *themeAccess, name string) (*forumv1.Reply, threadHead, uint64, error) {
 	tid, rid, err := ParseReplyName(name)
 	if err != nil {
-		return nil, nil, 0, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, threadHead{}, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
-	t, _, err := visibleThread(tx, access, threadName(tid))
+	t, err := visibleThreadHead(tx, access, tid)
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, threadHead{}, 0, err
 	}
 	r, err := getReply(tx, tid, rid)
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, threadHead{}, 0, err
 	}
-	return r, t, tid, rid, nil
+	return r, t, rid, nil
 }
 
 // GetReply returns a reply; a deleted one is a tombstone without a body.
@@ -42,7 +43,7 @@ func (s *Store) GetReply(ctx context.Context, actor Actor, name string) (*forumv
 	var out *forumv1.Reply
 	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
-		out, _, _, _, err = visibleReply(tx, access, name)
+		out, _, _, err = visibleReply(tx, access, name)
 		return err
 	})
 	return out, err
@@ -61,7 +62,7 @@ func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pag
 	p := page{query: "ListReplies\x00" + parent, bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
 	access := s.themeAccess(actor) // before listPage's transaction
 	visible := func(tx kv.Tx) error {
-		_, _, err := visibleThread(tx, access, parent)
+		_, err := visibleThreadHead(tx, access, tid)
 		return err
 	}
 	return listPage(ctx, s, p, func() *forumv1.Reply { return new(forumv1.Reply) }, visible, nil)
@@ -81,7 +82,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 			out, err = getReply(tx, tid, rid)
 			return err
 		}
-		t, tid, err := s.checkNewReply(tx, actor, parent, r)
+		t, err := s.checkNewReply(tx, actor, parent, r)
 		if err != nil {
 			return err
 		}
@@ -91,7 +92,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Reply{
-			Name:       replyName(tid, rid),
+			Name:       replyName(t.id, rid),
 			Body:       r.Body,
 			BodyHtml:   r.BodyHtml,
 			Author:     actor.User,
@@ -100,23 +101,28 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 			UpdateTime: now,
 			Etag:       etag(now),
 		}
-		if err := putProto(tx, bucketReplies, replyKey(tid, rid), out); err != nil {
+		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), out); err != nil {
 			return err
 		}
-		if err := indexThread(tx, t, tid, true); err != nil {
+		st, err := getThreadStats(tx, t.id)
+		if err != nil {
 			return err
 		}
-		t.ReplyCount++
-		if now.AsTime().After(t.LastActivityTime.AsTime()) {
-			t.LastActivityTime = now
-		}
-		if err := indexThread(tx, t, tid, false); err != nil {
+		prev := st.lastActivity
+		st.replies++
+		st.lastActivity = max(st.lastActivity, now.AsTime().UnixNano())
+		if err := tx.Put(bucketThreadStats, threadKey(t.id), threadStatsValue(st)); err != nil {
 			return err
 		}
-		if err := putProto(tx, bucketThreads, threadKey(tid), t); err != nil {
-			return err
+		if st.lastActivity != prev {
+			if err := indexActivity(tx, t.theme, t.pinned, prev, t.id, true); err != nil {
+				return err
+			}
+			if err := indexActivity(tx, t.theme, t.pinned, st.lastActivity, t.id, false); err != nil {
+				return err
+			}
 		}
-		if err := adjustTheme(tx, t.Theme, 0, now); err != nil {
+		if err := adjustTheme(tx, t.theme, 0, now); err != nil {
 			return err
 		}
 		return remember(tx, actor, req, out.Name)
@@ -128,30 +134,34 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 }
 
 // checkNewReply makes the checks of CreateReply that need stored data and
-// returns the thread replied to and its id: the actor may see the thread,
+// returns the head of the thread replied to: the actor may see the thread,
 // which is neither deleted nor locked, and r.InReplyTo, if set, is one of
 // its replies.
-func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.Reply) (*forumv1.Thread, uint64, error) {
-	t, tid, err := visibleThread(tx, s.themeAccess(actor), parent)
+func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.Reply) (threadHead, error) {
+	tid, err := ParseThreadName(parent)
 	if err != nil {
-		return nil, 0, err
+		return threadHead{}, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
-	if t.DeleteTime != nil {
-		return nil, 0, fmt.Errorf("%w: thread %s is deleted", ErrFailedPrecondition, parent)
+	t, err := visibleThreadHead(tx, s.themeAccess(actor), tid)
+	if err != nil {
+		return threadHead{}, err
 	}
-	if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
-		return nil, 0, fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, parent)
+	if t.deleted {
+		return threadHead{}, fmt.Errorf("%w: thread %s is deleted", ErrFailedPrecondition, parent)
+	}
+	if t.state == forumv1.ThreadState_THREAD_STATE_LOCKED {
+		return threadHead{}, fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, parent)
 	}
 	if r.InReplyTo != "" {
 		_, irt, err := ParseReplyName(r.InReplyTo)
 		if err != nil {
-			return nil, 0, InvalidField("reply.in_reply_to", "%v", err)
+			return threadHead{}, InvalidField("reply.in_reply_to", "%v", err)
 		}
 		if _, err := getReply(tx, tid, irt); err != nil {
-			return nil, 0, InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
+			return threadHead{}, InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
 		}
 	}
-	return t, tid, nil
+	return t, nil
 }
 
 // ValidateReply makes every check CreateReply makes, in a read-only
@@ -159,7 +169,7 @@ func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.R
 // name, times and etag it would be given (AIP-163 validate_only).
 func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent string, r *forumv1.Reply) (*forumv1.Reply, error) {
 	err := s.kv.View(ctx, func(tx kv.Tx) error {
-		_, _, err := s.checkNewReply(tx, actor, parent, r)
+		_, err := s.checkNewReply(tx, actor, parent, r)
 		return err
 	})
 	if err != nil {
@@ -173,7 +183,7 @@ func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent string, r
 func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, t, tid, rid, err := visibleReply(tx, s.themeAccess(actor), u.Name)
+		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), u.Name)
 		if err != nil {
 			return err
 		}
@@ -183,8 +193,8 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) 
 		if cur.DeleteTime != nil {
 			return fmt.Errorf("%w: reply %s is deleted", ErrFailedPrecondition, cur.Name)
 		}
-		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
-			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, t.Name)
+		if t.state == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
+			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, threadName(t.id))
 		}
 		if err := checkEtag("reply.etag", u.Etag, cur.Etag); err != nil {
 			return err
@@ -194,7 +204,7 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) 
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketReplies, replyKey(tid, rid), cur)
+		return putProto(tx, bucketReplies, replyKey(t.id, rid), cur)
 	})
 	if err != nil {
 		return nil, err
@@ -207,7 +217,7 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) 
 func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, t, tid, rid, err := visibleReply(tx, s.themeAccess(actor), name)
+		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
 		}
@@ -217,8 +227,8 @@ func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag str
 		if cur.DeleteTime != nil {
 			return fmt.Errorf("%w: reply %s is already deleted", ErrFailedPrecondition, name)
 		}
-		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
-			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, t.Name)
+		if t.state == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
+			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, threadName(t.id))
 		}
 		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
 			return err
@@ -227,12 +237,16 @@ func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag str
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.DeleteTime = cur.UpdateTime
 		cur.Etag = etag(cur.UpdateTime)
-		if err := putProto(tx, bucketReplies, replyKey(tid, rid), cur); err != nil {
+		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), cur); err != nil {
 			return err
 		}
-		t.ReplyCount--
+		st, err := getThreadStats(tx, t.id)
+		if err != nil {
+			return err
+		}
+		st.replies--
 		out = cur
-		return putProto(tx, bucketThreads, threadKey(tid), t)
+		return tx.Put(bucketThreadStats, threadKey(t.id), threadStatsValue(st))
 	})
 	if err != nil {
 		return nil, err

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
 )
 
 // The key layout. Every bucket name and key encoding used by the store lives
@@ -18,7 +20,8 @@ import (
 //
 //	meta                 "schema_version" → u64; "page_token_key" → 32 random bytes
 //	themes               slug → Theme                                        (visibility and groups cached: gateCache)
-//	threads              thread id → Thread (follow_ups left empty: see followUps)
+//	threads              thread id → Thread (follow_ups, reply_count and last_activity_time left empty)
+//	threadStats          thread id → reply count (u64), last activity (unix ns, u64)  (schema 2)
 //	threadActivity       rank(pinned, last activity, thread id) → nil        (all threads)
 //	themeActivity        slug 0x00 rank(...) → nil                           (threads of a theme)
 //	themeCreated         slug 0x00 thread id → nil                           (threads of a theme, by creation)
@@ -42,10 +45,16 @@ import (
 //
 // rank is [0 if pinned else 1][^last activity unix ns][thread id], so an
 // ascending scan yields pinned threads first, then the most recently active.
+//
+// A thread's counters live in threadStats, apart from its record, so that a
+// reply rewrites 16 bytes instead of the whole thread, whose body and
+// rendered HTML may be 128 KiB (schema version 2; in version 1 the counters
+// were in the record, and Open copies them out, see migrate).
 const (
 	bucketMeta           kv.Bucket = "meta"
 	bucketThemes         kv.Bucket = "themes"
 	bucketThreads        kv.Bucket = "threads"
+	bucketThreadStats    kv.Bucket = "thread_stats"
 	bucketThreadActivity kv.Bucket = "thread_activity"
 	bucketThemeActivity  kv.Bucket = "theme_activity"
 	bucketThemeCreated   kv.Bucket = "theme_created"
@@ -74,12 +83,13 @@ var allBuckets = []kv.Bucket{
 	bucketThemeCreated, bucketFollowUps, bucketReplies, bucketUsers, bucketUsernames,
 	bucketCredentials, bucketSessions, bucketRequests, bucketOrganizations, bucketOrgUsers,
 	bucketUserSessions, bucketAPITokens, bucketAPITokenHashes, bucketInvitations, bucketInviteCodes,
-	bucketGroups, bucketGroupMembers, bucketGroupThemes,
+	bucketGroups, bucketGroupMembers, bucketGroupThemes, bucketThreadStats,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
-// new file and refuses a file with a newer one.
-const SchemaVersion = 1
+// new file, brings an older file up to it (migrate) and refuses a file with
+// a newer one.
+const SchemaVersion = 2
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -99,6 +109,66 @@ func readU64(b []byte) uint64 {
 
 // threadKey is the key of a thread in the threads bucket.
 func threadKey(id uint64) []byte { return u64(id) }
+
+// migrate brings a database of schema version from up to SchemaVersion in
+// tx, and returns how many threads it changed.
+//
+// Version 1 kept each thread's reply count and last activity in its record;
+// version 2 keeps them in threadStats. The records keep their old copies,
+// which nothing reads (getThread takes threadStats'), until their next
+// write drops them.
+func migrate(tx kv.Tx, from uint64) (int, error) {
+	if from != 1 {
+		return 0, fmt.Errorf("no migration from schema version %d", from)
+	}
+	type counters struct {
+		id uint64
+		st threadStats
+	}
+	var all []counters
+	var perr error
+	err := tx.Scan(bucketThreads, nil, nil, false, func(k, v []byte) bool {
+		t := new(forumv1.Thread)
+		if perr = proto.Unmarshal(v, t); perr != nil {
+			perr = fmt.Errorf("corrupt record in %s: %w", bucketThreads, perr)
+			return false
+		}
+		all = append(all, counters{readU64(k), threadStats{replies: t.ReplyCount, lastActivity: t.LastActivityTime.AsTime().UnixNano()}})
+		return true
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range all {
+		if err := tx.Put(bucketThreadStats, threadKey(c.id), threadStatsValue(c.st)); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), tx.Put(bucketMeta, metaSchemaVersion, u64(SchemaVersion))
+}
+
+// threadStats are the counters of a thread kept in threadStats.
+type threadStats struct {
+	replies      int64 // replies, tombstones excluded
+	lastActivity int64 // unix ns of the thread's creation or latest reply
+}
+
+// threadStatsValue encodes st as its threadStats value.
+func threadStatsValue(st threadStats) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(st.replies))
+	return binary.BigEndian.AppendUint64(v, uint64(st.lastActivity))
+}
+
+// parseThreadStats decodes a threadStats value.
+func parseThreadStats(v []byte) (threadStats, error) {
+	if len(v) != 16 {
+		return threadStats{}, fmt.Errorf("store: corrupt record in %s: %d bytes", bucketThreadStats, len(v))
+	}
+	return threadStats{replies: int64(binary.BigEndian.Uint64(v)), lastActivity: int64(binary.BigEndian.Uint64(v[8:]))}, nil
+}
 
 // rankKey orders threads: pinned first, then by last activity, newest first.
 func rankKey(pinned bool, lastActivityNanos int64, id uint64) []byte {

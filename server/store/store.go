@@ -95,7 +95,8 @@ var DemoThemes = []*forumv1.Theme{
 // Open opens (or creates) the database file at path and its write-ahead log
 // (path+"-wal.0" and path+"-wal.1", see kv.OpenBolt). A new file gets the
 // schema version stamp, a page-token key and, unless opts.NoDemoThemes, the
-// demo themes. A file with a newer schema version is refused.
+// demo themes. A file with an older schema version is migrated, in one
+// transaction; one with a newer version is refused.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -127,8 +128,16 @@ func (s *Store) init(demo bool) error {
 			return err
 		}
 		if v != nil {
-			if got := readU64(v); got > SchemaVersion {
+			got := readU64(v)
+			if got > SchemaVersion {
 				return fmt.Errorf("store: the database has schema version %d, newer than this forumd's %d: upgrade forumd", got, SchemaVersion)
+			}
+			if got < SchemaVersion {
+				migrated, err := migrate(tx, got)
+				if err != nil {
+					return fmt.Errorf("store: migrating from schema version %d: %w", got, err)
+				}
+				s.log.Info("store: migrated the database", "from_schema", got, "to_schema", SchemaVersion, "threads", migrated)
 			}
 			return nil
 		}

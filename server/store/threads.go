@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+	"unicode/utf8"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -52,7 +55,154 @@ func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
 	}
+	st, err := getThreadStats(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	t.ReplyCount = st.replies
+	t.LastActivityTime = timestamppb.New(time.Unix(0, st.lastActivity))
 	return t, nil
+}
+
+// putThread stores thread t (id) without its counters, which live in
+// threadStats, and without its follow-ups, which come from the followUps
+// index. t itself is left as it was.
+func putThread(tx kv.Tx, id uint64, t *forumv1.Thread) error {
+	replies, last, followUps := t.ReplyCount, t.LastActivityTime, t.FollowUps
+	t.ReplyCount, t.LastActivityTime, t.FollowUps = 0, nil, nil
+	err := putProto(tx, bucketThreads, threadKey(id), t)
+	t.ReplyCount, t.LastActivityTime, t.FollowUps = replies, last, followUps
+	return err
+}
+
+// getThreadStats returns the counters of thread id.
+func getThreadStats(tx kv.Tx, id uint64) (threadStats, error) {
+	v, err := tx.Get(bucketThreadStats, threadKey(id))
+	if err != nil {
+		return threadStats{}, err
+	}
+	if v == nil {
+		return threadStats{}, fmt.Errorf("store: thread %s has no counters in %s", threadName(id), bucketThreadStats)
+	}
+	return parseThreadStats(v)
+}
+
+// threadHead is what replies need to know of their thread. readThreadHead
+// reads it from the thread's record without decoding the title, body, tags
+// or times: for a long first post that is most of the work of a reply.
+type threadHead struct {
+	id            uint64
+	theme, author string
+	state         forumv1.ThreadState
+	pinned        bool
+	deleted       bool
+}
+
+// The field numbers of forumv1.Thread that readThreadHead reads. A test
+// checks them against the message's descriptor.
+const (
+	threadFieldTheme      protowire.Number = 2
+	threadFieldAuthor     protowire.Number = 6
+	threadFieldState      protowire.Number = 10
+	threadFieldPinned     protowire.Number = 11
+	threadFieldDeleteTime protowire.Number = 17
+)
+
+// readThreadHead returns the head of thread id. It reads the record in
+// place (a scan of its one key) rather than through Get, which would copy it.
+func readThreadHead(tx kv.Tx, id uint64) (threadHead, error) {
+	key := threadKey(id)
+	var h threadHead
+	found := false
+	var perr error
+	err := tx.Scan(bucketThreads, key, after(key), false, func(_, v []byte) bool {
+		found = true
+		h, perr = parseThreadHead(v)
+		return false
+	})
+	if err != nil {
+		return threadHead{}, err
+	}
+	if perr != nil {
+		return threadHead{}, fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, perr)
+	}
+	if !found {
+		return threadHead{}, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+	}
+	h.id = id
+	return h, nil
+}
+
+// parseThreadHead reads the head fields of an encoded forumv1.Thread and
+// skips the others. As proto.Unmarshal does, the last occurrence of a field
+// wins.
+func parseThreadHead(b []byte) (threadHead, error) {
+	var h threadHead
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return h, protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case (num == threadFieldTheme || num == threadFieldAuthor) && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return h, protowire.ParseError(n)
+			}
+			if !utf8.Valid(v) {
+				return h, fmt.Errorf("field %d is not valid UTF-8", num)
+			}
+			if num == threadFieldTheme {
+				h.theme = string(v)
+			} else {
+				h.author = string(v)
+			}
+			b = b[n:]
+		case (num == threadFieldState || num == threadFieldPinned) && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return h, protowire.ParseError(n)
+			}
+			if num == threadFieldState {
+				h.state = forumv1.ThreadState(int32(v))
+			} else {
+				h.pinned = v != 0
+			}
+			b = b[n:]
+		case num == threadFieldDeleteTime && typ == protowire.BytesType:
+			_, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return h, protowire.ParseError(n)
+			}
+			h.deleted = true
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return h, protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	return h, nil
+}
+
+// visibleThreadHead is visibleThread for callers that need only the head.
+func visibleThreadHead(tx kv.Tx, access *themeAccess, id uint64) (threadHead, error) {
+	h, err := readThreadHead(tx, id)
+	if err != nil {
+		return threadHead{}, err
+	}
+	if h.deleted && !access.actor.mayChange(h.author) {
+		return threadHead{}, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+	}
+	if ok, err := access.allows(tx, h.theme); err != nil {
+		return threadHead{}, err
+	} else if !ok {
+		return threadHead{}, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+	}
+	return h, nil
 }
 
 // visibleThread loads a thread the actor may see: one in a theme the actor
@@ -131,10 +281,15 @@ func putFollowUp(tx kv.Tx, t *forumv1.Thread, id uint64) error {
 // indexThread adds (or, with del, removes) the thread's entries in the
 // activity indexes.
 func indexThread(tx kv.Tx, t *forumv1.Thread, id uint64, del bool) error {
-	at := t.LastActivityTime.AsTime().UnixNano()
-	slug := themeSlug(t.Theme)
-	keys := [][]byte{rankKey(t.Pinned, at, id), themeActivityKey(slug, t.Pinned, at, id)}
-	buckets := []kv.Bucket{bucketThreadActivity, bucketThemeActivity}
+	return indexActivity(tx, t.Theme, t.Pinned, t.LastActivityTime.AsTime().UnixNano(), id, del)
+}
+
+// indexActivity adds (or, with del, removes) the activity index entries of
+// thread id in theme, pinned or not, last active at (unix ns).
+func indexActivity(tx kv.Tx, theme string, pinned bool, at int64, id uint64, del bool) error {
+	slug := themeSlug(theme)
+	keys := [2][]byte{rankKey(pinned, at, id), themeActivityKey(slug, pinned, at, id)}
+	buckets := [2]kv.Bucket{bucketThreadActivity, bucketThemeActivity}
 	for i, k := range keys {
 		var err error
 		if del {
@@ -209,7 +364,10 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 		th.ReplyCount = 0
 		th.CreateTime, th.UpdateTime, th.LastActivityTime, th.DeleteTime = now, now, now, nil
 		th.Etag = etag(now)
-		if err := putProto(tx, bucketThreads, threadKey(id), th); err != nil {
+		if err := putThread(tx, id, th); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketThreadStats, threadKey(id), threadStatsValue(threadStats{lastActivity: now.AsTime().UnixNano()})); err != nil {
 			return err
 		}
 		if err := indexThread(tx, th, id, false); err != nil {
@@ -335,7 +493,7 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 		}
 		next.UpdateTime = s.timestamp(cur.UpdateTime)
 		next.Etag = etag(next.UpdateTime)
-		if err := putProto(tx, bucketThreads, threadKey(id), next); err != nil {
+		if err := putThread(tx, id, next); err != nil {
 			return err
 		}
 		out = next
@@ -385,7 +543,7 @@ func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEta
 		} else {
 			cur.DeleteTime = nil
 		}
-		if err := putProto(tx, bucketThreads, threadKey(id), cur); err != nil {
+		if err := putThread(tx, id, cur); err != nil {
 			return err
 		}
 		if err := putFollowUp(tx, cur, id); err != nil {

@@ -1,0 +1,257 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// TestThreadHeadFieldNumbers checks readThreadHead's field numbers and wire
+// types against forumv1.Thread's descriptor.
+func TestThreadHeadFieldNumbers(t *testing.T) {
+	fields := (&forumv1.Thread{}).ProtoReflect().Descriptor().Fields()
+	for _, c := range []struct {
+		name string
+		num  protowire.Number
+		kind protoreflect.Kind
+	}{
+		{"theme", threadFieldTheme, protoreflect.StringKind},
+		{"author", threadFieldAuthor, protoreflect.StringKind},
+		{"state", threadFieldState, protoreflect.EnumKind},
+		{"pinned", threadFieldPinned, protoreflect.BoolKind},
+		{"delete_time", threadFieldDeleteTime, protoreflect.MessageKind},
+	} {
+		f := fields.ByName(protoreflect.Name(c.name))
+		if f == nil {
+			t.Errorf("Thread has no field %s", c.name)
+			continue
+		}
+		if f.Number() != c.num || f.Kind() != c.kind || f.Cardinality() != protoreflect.Optional {
+			t.Errorf("Thread.%s is field %d of kind %v (%v); readThreadHead expects field %d of kind %v", c.name, f.Number(), f.Kind(), f.Cardinality(), c.num, c.kind)
+		}
+	}
+}
+
+// TestParseThreadHead checks that parseThreadHead reads what proto.Unmarshal
+// reads, for threads with and without each head field, and rejects what
+// proto.Unmarshal rejects.
+func TestParseThreadHead(t *testing.T) {
+	now := timestamppb.New(time.Unix(1700000000, 123))
+	long := strings.Repeat("Long *Markdown* body. ", 3000)
+	threads := []*forumv1.Thread{
+		{},
+		{Name: "threads/1", Theme: "themes/knowledge-exchange", Author: "users/7"},
+		{Name: "threads/2", Theme: "themes/joint-programmes", Title: "T", Body: long, BodyHtml: "<p>" + long + "</p>", Author: "users/8",
+			Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: "threads/1", State: forumv1.ThreadState_THREAD_STATE_LOCKED,
+			Pinned: true, Tags: []string{"a", "b"}, ReplyCount: 12, LastActivityTime: now, CreateTime: now, UpdateTime: now, DeleteTime: now, Etag: `"x"`},
+		{Theme: "themes/x", State: forumv1.ThreadState_THREAD_STATE_RESOLVED, DeleteTime: &timestamppb.Timestamp{}},
+	}
+	for i, th := range threads {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(th)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := parseThreadHead(b)
+		if err != nil {
+			t.Fatalf("thread %d: %v", i, err)
+		}
+		want := threadHead{theme: th.Theme, author: th.Author, state: th.State, pinned: th.Pinned, deleted: th.DeleteTime != nil}
+		if h != want {
+			t.Errorf("thread %d: head %+v, want %+v", i, h, want)
+		}
+	}
+
+	// A field repeated on the wire: the last one wins, as in proto.Unmarshal.
+	b := protowire.AppendTag(nil, threadFieldTheme, protowire.BytesType)
+	b = protowire.AppendString(b, "themes/first")
+	b = protowire.AppendTag(b, threadFieldTheme, protowire.BytesType)
+	b = protowire.AppendString(b, "themes/second")
+	if h, err := parseThreadHead(b); err != nil || h.theme != "themes/second" {
+		t.Errorf("repeated theme: %+v, %v", h, err)
+	}
+
+	// Corrupt records are errors, as they are for proto.Unmarshal.
+	valid, _ := proto.Marshal(threads[2])
+	for name, b := range map[string][]byte{
+		"truncated":         valid[:len(valid)-3],
+		"bad tag":           {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		"invalid UTF-8":     protowire.AppendString(protowire.AppendTag(nil, threadFieldAuthor, protowire.BytesType), "users/\xff"),
+		"overlong theme":    append(protowire.AppendTag(nil, threadFieldTheme, protowire.BytesType), 50, 'x'),
+		"truncated varint":  append(protowire.AppendTag(nil, threadFieldState, protowire.VarintType), 0x80),
+		"bad skipped field": append(protowire.AppendTag(nil, 4, protowire.BytesType), 9, 'x'),
+	} {
+		if _, err := parseThreadHead(b); err == nil {
+			t.Errorf("%s: parseThreadHead accepted a corrupt record", name)
+		}
+		if err := proto.Unmarshal(b, new(forumv1.Thread)); err == nil {
+			t.Errorf("%s: the case is not corrupt for proto.Unmarshal either", name)
+		}
+	}
+}
+
+// rawGet returns the stored value of key in bucket b.
+func rawGet(t *testing.T, s *Store, b kv.Bucket, key []byte) []byte {
+	t.Helper()
+	var v []byte
+	if err := s.kv.View(t.Context(), func(tx kv.Tx) error {
+		got, err := tx.Get(b, key)
+		v = bytes.Clone(got)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestReplyLeavesThreadRecord checks that replies change only the thread's
+// counters, not its record, and that the counters come back with the thread.
+func TestReplyLeavesThreadRecord(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	a := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
+	th, err := s.CreateThread(ctx, a, &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "Long", Body: strings.Repeat("word ", 10000)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := parseThreadID(th.Name)
+	record := rawGet(t, s, bucketThreads, threadKey(id))
+	var last *forumv1.Reply
+	for i := range 3 {
+		if last, err = s.CreateReply(ctx, a, th.Name, &forumv1.Reply{Body: fmt.Sprint("reply ", i)}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeleteReply(ctx, a, last.Name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawGet(t, s, bucketThreads, threadKey(id)); !bytes.Equal(got, record) {
+		t.Error("replies rewrote the thread's record")
+	}
+	got, err := s.GetThread(ctx, a, th.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ReplyCount != 2 || !got.LastActivityTime.AsTime().Equal(last.CreateTime.AsTime()) {
+		t.Errorf("reply_count %d, last_activity_time %v; want 2 and %v", got.ReplyCount, got.LastActivityTime.AsTime(), last.CreateTime.AsTime())
+	}
+	if got.Etag != th.Etag {
+		t.Errorf("replies changed the thread's etag from %s to %s", th.Etag, got.Etag)
+	}
+	// The thread record itself carries no counters.
+	stored := new(forumv1.Thread)
+	if err := proto.Unmarshal(record, stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.ReplyCount != 0 || stored.LastActivityTime != nil || len(stored.FollowUps) != 0 {
+		t.Errorf("the thread's record holds counters: %v", stored)
+	}
+}
+
+// TestMigrateFromSchema1 opens a database in the layout of schema version 1
+// (counters in the thread records, no threadStats) and checks that Open
+// moves the counters out and stamps version 2, and that the threads then
+// read, list and take replies as before.
+func TestMigrateFromSchema1(t *testing.T) {
+	s, path := openTest(t)
+	ctx := t.Context()
+	a := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
+	var want []*forumv1.Thread
+	for i := range 5 {
+		th, err := s.CreateThread(ctx, a, &forumv1.Thread{Theme: DemoThemes[i%2].Name, Title: fmt.Sprint("t", i)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range i {
+			if _, err := s.CreateReply(ctx, a, th.Name, &forumv1.Reply{Body: fmt.Sprint("r", j)}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if th, err = s.GetThread(ctx, a, th.Name); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, th)
+	}
+	s.Close()
+
+	// Rewrite the file in the version 1 layout.
+	eng, err := kv.OpenBolt(path, allBuckets, kv.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = eng.Update(ctx, func(tx kv.Tx) error {
+		for _, th := range want {
+			old := proto.CloneOf(th)
+			old.FollowUps = nil
+			if err := putProto(tx, bucketThreads, threadKey(parseThreadID(th.Name)), old); err != nil {
+				return err
+			}
+			if err := tx.Delete(bucketThreadStats, threadKey(parseThreadID(th.Name))); err != nil {
+				return err
+			}
+		}
+		return tx.Put(bucketMeta, metaSchemaVersion, u64(1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Close()
+
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := readU64(rawGet(t, s, bucketMeta, metaSchemaVersion)); v != SchemaVersion {
+		t.Errorf("schema version %d after Open, want %d", v, SchemaVersion)
+	}
+	for _, w := range want {
+		got, err := s.GetThread(ctx, a, w.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(got, w) {
+			t.Errorf("after migration:\n got %v\nwant %v", got, w)
+		}
+	}
+	list, _, err := s.ListThreads(ctx, a, ThreadQuery{PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(want) {
+		t.Fatalf("ListThreads returned %d threads, want %d", len(list), len(want))
+	}
+	for _, got := range list {
+		w := want[parseThreadID(got.Name)-parseThreadID(want[0].Name)]
+		if got.ReplyCount != w.ReplyCount || !proto.Equal(got.LastActivityTime, w.LastActivityTime) {
+			t.Errorf("listed %s with %d replies at %v, want %d at %v", got.Name, got.ReplyCount, got.LastActivityTime.AsTime(), w.ReplyCount, w.LastActivityTime.AsTime())
+		}
+	}
+	r, err := s.CreateReply(ctx, a, want[4].Name, &forumv1.Reply{Body: "after"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetThread(ctx, a, want[4].Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ReplyCount != want[4].ReplyCount+1 || !got.LastActivityTime.AsTime().Equal(r.CreateTime.AsTime()) {
+		t.Errorf("after a reply: %d replies at %v, want %d at %v", got.ReplyCount, got.LastActivityTime.AsTime(), want[4].ReplyCount+1, r.CreateTime.AsTime())
+	}
+	// The most recently active thread lists first.
+	list, _, err = s.ListThreads(ctx, a, ThreadQuery{PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Name != want[4].Name {
+		t.Errorf("first by activity: %v, want %s", list, want[4].Name)
+	}
+}
