@@ -399,8 +399,12 @@ func (s *Store) checkNewThread(tx kv.Tx, actor Actor, t *forumv1.Thread) error {
 		return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 	}
 	if t.FollowUpOf != "" {
-		p, _, err := visibleThread(tx, s.themeAccess(actor), t.FollowUpOf)
-		if err != nil || p.DeleteTime != nil {
+		id, err := ParseThreadName(t.FollowUpOf)
+		if err != nil {
+			return InvalidField("thread.follow_up_of", "%v", err)
+		}
+		p, err := visibleThreadHead(tx, s.themeAccess(actor), id)
+		if err != nil || p.deleted {
 			return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
 		}
 	}
