@@ -104,21 +104,21 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), out); err != nil {
 			return err
 		}
-		st, err := getThreadStats(tx, t.id)
+		c, err := threadCounters(tx, t.id)
 		if err != nil {
 			return err
 		}
-		prev := st.lastActivity
-		st.replies++
-		st.lastActivity = max(st.lastActivity, now.AsTime().UnixNano())
-		if err := tx.Put(bucketThreadStats, threadKey(t.id), threadStatsValue(st)); err != nil {
+		prev := c.lastActivity
+		c.count++
+		c.lastActivity = max(c.lastActivity, activityNanos(now))
+		if err := tx.Put(bucketThreadStats, threadKey(t.id), countersValue(c)); err != nil {
 			return err
 		}
-		if st.lastActivity != prev {
+		if c.lastActivity != prev {
 			if err := indexActivity(tx, t.theme, t.pinned, prev, t.id, true); err != nil {
 				return err
 			}
-			if err := indexActivity(tx, t.theme, t.pinned, st.lastActivity, t.id, false); err != nil {
+			if err := indexActivity(tx, t.theme, t.pinned, c.lastActivity, t.id, false); err != nil {
 				return err
 			}
 		}
@@ -240,13 +240,13 @@ func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag str
 		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), cur); err != nil {
 			return err
 		}
-		st, err := getThreadStats(tx, t.id)
+		c, err := threadCounters(tx, t.id)
 		if err != nil {
 			return err
 		}
-		st.replies--
+		c.count--
 		out = cur
-		return tx.Put(bucketThreadStats, threadKey(t.id), threadStatsValue(st))
+		return tx.Put(bucketThreadStats, threadKey(t.id), countersValue(c))
 	})
 	if err != nil {
 		return nil, err

@@ -1,14 +1,17 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // The key layout. Every bucket name and key encoding used by the store lives
@@ -19,9 +22,10 @@ import (
 // package forum.v1 unless noted.
 //
 //	meta                 "schema_version" → u64; "page_token_key" → 32 random bytes
-//	themes               slug → Theme                                        (visibility and groups cached: gateCache)
+//	themes               slug → Theme (thread_count, last_activity_time left empty; gate cached: gateCache)
+//	themeStats           slug → counters: thread count, last activity; none before its first thread (schema 2)
 //	threads              thread id → Thread (follow_ups, reply_count and last_activity_time left empty)
-//	threadStats          thread id → reply count (u64), last activity (unix ns, u64)  (schema 2)
+//	threadStats          thread id → counters: reply count, last activity           (schema 2)
 //	threadActivity       rank(pinned, last activity, thread id) → nil        (all threads)
 //	themeActivity        slug 0x00 rank(...) → nil                           (threads of a theme)
 //	themeCreated         slug 0x00 thread id → nil                           (threads of a theme, by creation)
@@ -46,15 +50,18 @@ import (
 // rank is [0 if pinned else 1][^last activity unix ns][thread id], so an
 // ascending scan yields pinned threads first, then the most recently active.
 //
-// A thread's counters live in threadStats, apart from its record, so that a
-// reply rewrites 16 bytes instead of the whole thread, whose body and
-// rendered HTML may be 128 KiB (schema version 2; in version 1 the counters
-// were in the record, and Open copies them out, see migrate).
+// counters are 16 bytes: a count (u64) and the unix ns of the last activity
+// (u64, 0 for none). A thread's and a theme's counters live apart from their
+// records, so that a reply rewrites 32 bytes instead of its thread, whose
+// body and rendered HTML may be 128 KiB, and its theme (schema version 2;
+// in version 1 the counters were in the records, and Open copies them out,
+// see migrate).
 const (
 	bucketMeta           kv.Bucket = "meta"
 	bucketThemes         kv.Bucket = "themes"
 	bucketThreads        kv.Bucket = "threads"
 	bucketThreadStats    kv.Bucket = "thread_stats"
+	bucketThemeStats     kv.Bucket = "theme_stats"
 	bucketThreadActivity kv.Bucket = "thread_activity"
 	bucketThemeActivity  kv.Bucket = "theme_activity"
 	bucketThemeCreated   kv.Bucket = "theme_created"
@@ -83,7 +90,7 @@ var allBuckets = []kv.Bucket{
 	bucketThemeCreated, bucketFollowUps, bucketReplies, bucketUsers, bucketUsernames,
 	bucketCredentials, bucketSessions, bucketRequests, bucketOrganizations, bucketOrgUsers,
 	bucketUserSessions, bucketAPITokens, bucketAPITokenHashes, bucketInvitations, bucketInviteCodes,
-	bucketGroups, bucketGroupMembers, bucketGroupThemes, bucketThreadStats,
+	bucketGroups, bucketGroupMembers, bucketGroupThemes, bucketThreadStats, bucketThemeStats,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
@@ -111,63 +118,98 @@ func readU64(b []byte) uint64 {
 func threadKey(id uint64) []byte { return u64(id) }
 
 // migrate brings a database of schema version from up to SchemaVersion in
-// tx, and returns how many threads it changed.
+// tx, and returns how many records (threads and themes) it changed.
 //
-// Version 1 kept each thread's reply count and last activity in its record;
-// version 2 keeps them in threadStats. The records keep their old copies,
-// which nothing reads (getThread takes threadStats'), until their next
-// write drops them.
+// Version 1 kept the counters of threads and themes in their records;
+// version 2 keeps them in threadStats and themeStats. The records keep their
+// old copies, which nothing reads (getThread and getTheme take the stats'),
+// until their next write drops them.
 func migrate(tx kv.Tx, from uint64) (int, error) {
 	if from != 1 {
 		return 0, fmt.Errorf("no migration from schema version %d", from)
 	}
-	type counters struct {
-		id uint64
-		st threadStats
-	}
-	var all []counters
-	var perr error
-	err := tx.Scan(bucketThreads, nil, nil, false, func(k, v []byte) bool {
-		t := new(forumv1.Thread)
-		if perr = proto.Unmarshal(v, t); perr != nil {
-			perr = fmt.Errorf("corrupt record in %s: %w", bucketThreads, perr)
-			return false
+	n := 0
+	for _, b := range []struct {
+		records, stats kv.Bucket
+		read           func(v []byte) (counters, error)
+	}{
+		{bucketThreads, bucketThreadStats, func(v []byte) (counters, error) {
+			t := new(forumv1.Thread)
+			err := proto.Unmarshal(v, t)
+			return counters{count: t.ReplyCount, lastActivity: activityNanos(t.LastActivityTime)}, err
+		}},
+		{bucketThemes, bucketThemeStats, func(v []byte) (counters, error) {
+			t := new(forumv1.Theme)
+			err := proto.Unmarshal(v, t)
+			return counters{count: t.ThreadCount, lastActivity: activityNanos(t.LastActivityTime)}, err
+		}},
+	} {
+		type entry struct {
+			key []byte
+			c   counters
 		}
-		all = append(all, counters{readU64(k), threadStats{replies: t.ReplyCount, lastActivity: t.LastActivityTime.AsTime().UnixNano()}})
-		return true
-	})
-	if err == nil {
-		err = perr
-	}
-	if err != nil {
-		return 0, err
-	}
-	for _, c := range all {
-		if err := tx.Put(bucketThreadStats, threadKey(c.id), threadStatsValue(c.st)); err != nil {
+		var all []entry
+		var perr error
+		err := tx.Scan(b.records, nil, nil, false, func(k, v []byte) bool {
+			c, err := b.read(v)
+			if err != nil {
+				perr = fmt.Errorf("corrupt record in %s: %w", b.records, err)
+				return false
+			}
+			all = append(all, entry{bytes.Clone(k), c})
+			return true
+		})
+		if err == nil {
+			err = perr
+		}
+		if err != nil {
 			return 0, err
 		}
+		for _, e := range all {
+			if err := tx.Put(b.stats, e.key, countersValue(e.c)); err != nil {
+				return 0, err
+			}
+		}
+		n += len(all)
 	}
-	return len(all), tx.Put(bucketMeta, metaSchemaVersion, u64(SchemaVersion))
+	return n, tx.Put(bucketMeta, metaSchemaVersion, u64(SchemaVersion))
 }
 
-// threadStats are the counters of a thread kept in threadStats.
-type threadStats struct {
-	replies      int64 // replies, tombstones excluded
-	lastActivity int64 // unix ns of the thread's creation or latest reply
+// counters are the counters of a thread (in threadStats) or a theme (in
+// themeStats).
+type counters struct {
+	count        int64 // a thread's replies, a theme's threads; deleted ones are not counted
+	lastActivity int64 // unix ns of the latest post; 0 for none
 }
 
-// threadStatsValue encodes st as its threadStats value.
-func threadStatsValue(st threadStats) []byte {
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(st.replies))
-	return binary.BigEndian.AppendUint64(v, uint64(st.lastActivity))
+// countersValue encodes c as its threadStats or themeStats value.
+func countersValue(c counters) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(c.count))
+	return binary.BigEndian.AppendUint64(v, uint64(c.lastActivity))
 }
 
-// parseThreadStats decodes a threadStats value.
-func parseThreadStats(v []byte) (threadStats, error) {
+// parseCounters decodes a value of bucket b, threadStats or themeStats.
+func parseCounters(b kv.Bucket, v []byte) (counters, error) {
 	if len(v) != 16 {
-		return threadStats{}, fmt.Errorf("store: corrupt record in %s: %d bytes", bucketThreadStats, len(v))
+		return counters{}, fmt.Errorf("store: corrupt record in %s: %d bytes", b, len(v))
 	}
-	return threadStats{replies: int64(binary.BigEndian.Uint64(v)), lastActivity: int64(binary.BigEndian.Uint64(v[8:]))}, nil
+	return counters{count: int64(binary.BigEndian.Uint64(v)), lastActivity: int64(binary.BigEndian.Uint64(v[8:]))}, nil
+}
+
+// activityNanos returns t in unix ns, 0 if t is nil.
+func activityNanos(t *timestamppb.Timestamp) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.AsTime().UnixNano()
+}
+
+// activityTime is the inverse of activityNanos.
+func activityTime(ns int64) *timestamppb.Timestamp {
+	if ns == 0 {
+		return nil
+	}
+	return timestamppb.New(time.Unix(0, ns))
 }
 
 // rankKey orders threads: pinned first, then by last activity, newest first.

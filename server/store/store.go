@@ -137,7 +137,7 @@ func (s *Store) init(demo bool) error {
 				if err != nil {
 					return fmt.Errorf("store: migrating from schema version %d: %w", got, err)
 				}
-				s.log.Info("store: migrated the database", "from_schema", got, "to_schema", SchemaVersion, "threads", migrated)
+				s.log.Info("store: migrated the database", "from_schema", got, "to_schema", SchemaVersion, "records", migrated)
 			}
 			return nil
 		}
@@ -156,7 +156,7 @@ func (s *Store) init(demo bool) error {
 			t := proto.CloneOf(t)
 			t.CreateTime, t.UpdateTime = now, now
 			t.Etag = etag(now)
-			if err := putProto(tx, bucketThemes, []byte(themeSlug(t.Name)), t); err != nil {
+			if err := putTheme(tx, t); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -43,14 +44,17 @@ func (g themeGate) allows(tx kv.Tx, actor Actor) (bool, error) {
 // The field numbers readThemeGate looks for, taken from the generated
 // descriptor so that they cannot drift from resources.proto.
 var (
-	themeVisibilityField = themeField("visibility")
-	themeGroupsField     = themeField("groups")
+	themeVisibilityField = fieldNumber(&forumv1.Theme{}, "visibility")
+	themeGroupsField     = fieldNumber(&forumv1.Theme{}, "groups")
 )
 
-func themeField(name protoreflect.Name) protowire.Number {
-	f := (&forumv1.Theme{}).ProtoReflect().Descriptor().Fields().ByName(name)
+// fieldNumber returns the number of m's field name; it panics if m has no
+// such field.
+func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
+	d := m.ProtoReflect().Descriptor()
+	f := d.Fields().ByName(name)
 	if f == nil {
-		panic("store: forum.v1.Theme has no field " + string(name))
+		panic("store: " + string(d.FullName()) + " has no field " + string(name))
 	}
 	return f.Number()
 }

@@ -42,7 +42,25 @@ func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: theme %s", ErrNotFound, name)
 	}
-	return t, nil
+	return t, fillThemeCounters(tx, t)
+}
+
+// fillThemeCounters sets t's thread count and last activity from
+// themeStats (none before its first thread).
+func fillThemeCounters(tx kv.Tx, t *forumv1.Theme) error {
+	c, _, err := getCounters(tx, bucketThemeStats, []byte(themeSlug(t.Name)))
+	t.ThreadCount, t.LastActivityTime = c.count, activityTime(c.lastActivity)
+	return err
+}
+
+// putTheme stores theme t without its counters, which live in themeStats.
+// t itself is left as it was.
+func putTheme(tx kv.Tx, t *forumv1.Theme) error {
+	count, last := t.ThreadCount, t.LastActivityTime
+	t.ThreadCount, t.LastActivityTime = 0, nil
+	err := putProto(tx, bucketThemes, []byte(themeSlug(t.Name)), t)
+	t.ThreadCount, t.LastActivityTime = count, last
+	return err
 }
 
 // ListThemes returns up to pageSize of the themes the actor may see, in
@@ -50,7 +68,13 @@ func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
 func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Theme, string, error) {
 	p := page{query: "ListThemes", bucket: bucketThemes, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.Theme { return new(forumv1.Theme) }, nil,
-		func(tx kv.Tx, t *forumv1.Theme) (bool, error) { return maySeeTheme(tx, actor, t) })
+		func(tx kv.Tx, t *forumv1.Theme) (bool, error) {
+			ok, err := maySeeTheme(tx, actor, t)
+			if ok && err == nil {
+				err = fillThemeCounters(tx, t)
+			}
+			return ok, err
+		})
 }
 
 // CreateTheme creates theme `themes/{slug}`. Only moderators may.
@@ -89,7 +113,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 		if err := setThemeGroups(tx, slug, nil, out.Groups); err != nil {
 			return err
 		}
-		if err := putProto(tx, bucketThemes, []byte(slug), out); err != nil {
+		if err := putTheme(tx, out); err != nil {
 			return err
 		}
 		return remember(tx, actor, req, out.Name)
@@ -139,7 +163,7 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketThemes, []byte(themeSlug(cur.Name)), cur)
+		return putTheme(tx, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -174,6 +198,9 @@ func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag str
 			return fmt.Errorf("%w: theme %s still holds threads; move or purge them first", ErrFailedPrecondition, name)
 		}
 		if err := setThemeGroups(tx, slug, cur.Groups, nil); err != nil {
+			return err
+		}
+		if err := tx.Delete(bucketThemeStats, []byte(slug)); err != nil {
 			return err
 		}
 		return tx.Delete(bucketThemes, []byte(slug))

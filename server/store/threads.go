@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 	"unicode/utf8"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -55,13 +54,21 @@ func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
 	}
-	st, err := getThreadStats(tx, id)
+	c, err := threadCounters(tx, id)
 	if err != nil {
 		return nil, err
 	}
-	t.ReplyCount = st.replies
-	t.LastActivityTime = timestamppb.New(time.Unix(0, st.lastActivity))
+	t.ReplyCount, t.LastActivityTime = c.count, activityTime(c.lastActivity)
 	return t, nil
+}
+
+// threadCounters returns the counters of thread id, which every thread has.
+func threadCounters(tx kv.Tx, id uint64) (counters, error) {
+	c, ok, err := getCounters(tx, bucketThreadStats, threadKey(id))
+	if err == nil && !ok {
+		err = fmt.Errorf("store: thread %s has no counters in %s", threadName(id), bucketThreadStats)
+	}
+	return c, err
 }
 
 // putThread stores thread t (id) without its counters, which live in
@@ -75,16 +82,15 @@ func putThread(tx kv.Tx, id uint64, t *forumv1.Thread) error {
 	return err
 }
 
-// getThreadStats returns the counters of thread id.
-func getThreadStats(tx kv.Tx, id uint64) (threadStats, error) {
-	v, err := tx.Get(bucketThreadStats, threadKey(id))
-	if err != nil {
-		return threadStats{}, err
+// getCounters returns the counters stored under key in b, threadStats or
+// themeStats, and whether there are any.
+func getCounters(tx kv.Tx, b kv.Bucket, key []byte) (counters, bool, error) {
+	v, err := tx.Get(b, key)
+	if err != nil || v == nil {
+		return counters{}, false, err
 	}
-	if v == nil {
-		return threadStats{}, fmt.Errorf("store: thread %s has no counters in %s", threadName(id), bucketThreadStats)
-	}
-	return parseThreadStats(v)
+	c, err := parseCounters(b, v)
+	return c, err == nil, err
 }
 
 // threadHead is what replies need to know of their thread. readThreadHead
@@ -98,14 +104,14 @@ type threadHead struct {
 	deleted       bool
 }
 
-// The field numbers of forumv1.Thread that readThreadHead reads. A test
-// checks them against the message's descriptor.
-const (
-	threadFieldTheme      protowire.Number = 2
-	threadFieldAuthor     protowire.Number = 6
-	threadFieldState      protowire.Number = 10
-	threadFieldPinned     protowire.Number = 11
-	threadFieldDeleteTime protowire.Number = 17
+// The field numbers parseThreadHead reads, taken from the generated
+// descriptor as readThemeGate's are (a test checks their kinds).
+var (
+	threadFieldTheme      = fieldNumber(&forumv1.Thread{}, "theme")
+	threadFieldAuthor     = fieldNumber(&forumv1.Thread{}, "author")
+	threadFieldState      = fieldNumber(&forumv1.Thread{}, "state")
+	threadFieldPinned     = fieldNumber(&forumv1.Thread{}, "pinned")
+	threadFieldDeleteTime = fieldNumber(&forumv1.Thread{}, "delete_time")
 )
 
 // readThreadHead returns the head of thread id. It reads the record in
@@ -281,7 +287,7 @@ func putFollowUp(tx kv.Tx, t *forumv1.Thread, id uint64) error {
 // indexThread adds (or, with del, removes) the thread's entries in the
 // activity indexes.
 func indexThread(tx kv.Tx, t *forumv1.Thread, id uint64, del bool) error {
-	return indexActivity(tx, t.Theme, t.Pinned, t.LastActivityTime.AsTime().UnixNano(), id, del)
+	return indexActivity(tx, t.Theme, t.Pinned, activityNanos(t.LastActivityTime), id, del)
 }
 
 // indexActivity adds (or, with del, removes) the activity index entries of
@@ -307,15 +313,14 @@ func indexActivity(tx kv.Tx, theme string, pinned bool, at int64, id uint64, del
 // adjustTheme changes a theme's thread count by delta and moves its last
 // activity forward to at, if set.
 func adjustTheme(tx kv.Tx, name string, delta int64, at *timestamppb.Timestamp) error {
-	th, err := getTheme(tx, name)
+	key := []byte(themeSlug(name))
+	c, _, err := getCounters(tx, bucketThemeStats, key)
 	if err != nil {
 		return err
 	}
-	th.ThreadCount += delta
-	if at != nil && (th.LastActivityTime == nil || at.AsTime().After(th.LastActivityTime.AsTime())) {
-		th.LastActivityTime = at
-	}
-	return putProto(tx, bucketThemes, []byte(themeSlug(name)), th)
+	c.count += delta
+	c.lastActivity = max(c.lastActivity, activityNanos(at))
+	return tx.Put(bucketThemeStats, key, countersValue(c))
 }
 
 // GetThread returns a thread with its follow-ups.
@@ -367,7 +372,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 		if err := putThread(tx, id, th); err != nil {
 			return err
 		}
-		if err := tx.Put(bucketThreadStats, threadKey(id), threadStatsValue(threadStats{lastActivity: now.AsTime().UnixNano()})); err != nil {
+		if err := tx.Put(bucketThreadStats, threadKey(id), countersValue(counters{lastActivity: activityNanos(now)})); err != nil {
 			return err
 		}
 		if err := indexThread(tx, th, id, false); err != nil {

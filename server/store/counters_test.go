@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// TestThreadHeadFieldNumbers checks readThreadHead's field numbers and wire
-// types against forumv1.Thread's descriptor.
+// TestThreadHeadFieldNumbers checks that the fields parseThreadHead reads
+// still have the kinds (and so the wire types) it expects.
 func TestThreadHeadFieldNumbers(t *testing.T) {
 	fields := (&forumv1.Thread{}).ProtoReflect().Descriptor().Fields()
 	for _, c := range []struct {
@@ -112,8 +112,9 @@ func rawGet(t *testing.T, s *Store, b kv.Bucket, key []byte) []byte {
 	return v
 }
 
-// TestReplyLeavesThreadRecord checks that replies change only the thread's
-// counters, not its record, and that the counters come back with the thread.
+// TestReplyLeavesThreadRecord checks that replies change only the counters
+// of their thread and theme, not their records, and that the counters come
+// back with the thread and the theme.
 func TestReplyLeavesThreadRecord(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := t.Context()
@@ -124,6 +125,8 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 	}
 	id := parseThreadID(th.Name)
 	record := rawGet(t, s, bucketThreads, threadKey(id))
+	themeKey := []byte(themeSlug(DemoThemes[0].Name))
+	themeRecord := rawGet(t, s, bucketThemes, themeKey)
 	var last *forumv1.Reply
 	for i := range 3 {
 		if last, err = s.CreateReply(ctx, a, th.Name, &forumv1.Reply{Body: fmt.Sprint("reply ", i)}, ""); err != nil {
@@ -135,6 +138,23 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 	}
 	if got := rawGet(t, s, bucketThreads, threadKey(id)); !bytes.Equal(got, record) {
 		t.Error("replies rewrote the thread's record")
+	}
+	if got := rawGet(t, s, bucketThemes, themeKey); !bytes.Equal(got, themeRecord) {
+		t.Error("replies rewrote the theme's record")
+	}
+	theme, err := s.GetTheme(ctx, a, DemoThemes[0].Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if theme.ThreadCount != 1 || !theme.LastActivityTime.AsTime().Equal(last.CreateTime.AsTime()) {
+		t.Errorf("theme: thread_count %d, last_activity_time %v; want 1 and %v", theme.ThreadCount, theme.LastActivityTime.AsTime(), last.CreateTime.AsTime())
+	}
+	storedTheme := new(forumv1.Theme)
+	if err := proto.Unmarshal(themeRecord, storedTheme); err != nil {
+		t.Fatal(err)
+	}
+	if storedTheme.ThreadCount != 0 || storedTheme.LastActivityTime != nil {
+		t.Errorf("the theme's record holds counters: %v", storedTheme)
 	}
 	got, err := s.GetThread(ctx, a, th.Name)
 	if err != nil {
@@ -157,9 +177,9 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 }
 
 // TestMigrateFromSchema1 opens a database in the layout of schema version 1
-// (counters in the thread records, no threadStats) and checks that Open
-// moves the counters out and stamps version 2, and that the threads then
-// read, list and take replies as before.
+// (counters in the thread and theme records, no threadStats or themeStats)
+// and checks that Open moves the counters out and stamps version 2, and that
+// threads and themes then read, list and take replies as before.
 func TestMigrateFromSchema1(t *testing.T) {
 	s, path := openTest(t)
 	ctx := t.Context()
@@ -180,6 +200,13 @@ func TestMigrateFromSchema1(t *testing.T) {
 		}
 		want = append(want, th)
 	}
+	wantThemes, _, err := s.ListThemes(ctx, a, 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantThemes[0].ThreadCount == 0 && wantThemes[1].ThreadCount == 0 {
+		t.Fatal("no theme holds a thread: the test would check nothing")
+	}
 	s.Close()
 
 	// Rewrite the file in the version 1 layout.
@@ -195,6 +222,14 @@ func TestMigrateFromSchema1(t *testing.T) {
 				return err
 			}
 			if err := tx.Delete(bucketThreadStats, threadKey(parseThreadID(th.Name))); err != nil {
+				return err
+			}
+		}
+		for _, th := range wantThemes {
+			if err := putProto(tx, bucketThemes, []byte(themeSlug(th.Name)), th); err != nil {
+				return err
+			}
+			if err := tx.Delete(bucketThemeStats, []byte(themeSlug(th.Name))); err != nil {
 				return err
 			}
 		}
@@ -220,6 +255,18 @@ func TestMigrateFromSchema1(t *testing.T) {
 		}
 		if !proto.Equal(got, w) {
 			t.Errorf("after migration:\n got %v\nwant %v", got, w)
+		}
+	}
+	gotThemes, _, err := s.ListThemes(ctx, a, 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gotThemes) != len(wantThemes) {
+		t.Fatalf("%d themes after migration, want %d", len(gotThemes), len(wantThemes))
+	}
+	for i, w := range wantThemes {
+		if !proto.Equal(gotThemes[i], w) {
+			t.Errorf("theme after migration:\n got %v\nwant %v", gotThemes[i], w)
 		}
 	}
 	list, _, err := s.ListThreads(ctx, a, ThreadQuery{PageSize: 10})
