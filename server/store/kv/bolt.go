@@ -234,6 +234,7 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 		ckptCtl:     make(chan *control),
 		ckptStop:    make(chan struct{}),
 		ckptDone:    make(chan struct{}),
+		failedCh:    make(chan struct{}),
 		seq:         seq,
 		bucketSeq:   bucketSeq,
 	}
@@ -392,6 +393,8 @@ type boltEngine struct {
 	insertMu sync.Mutex
 	// failed holds the error that stopped the engine writing, if any.
 	failed atomic.Pointer[error]
+	// failedCh is closed when failed is set.
+	failedCh chan struct{}
 	// opsSince counts the writes in the overlay, roughly (the committer
 	// adds, the checkpointer resets).
 	opsSince atomic.Int64
@@ -439,7 +442,7 @@ type boltEngine struct {
 
 // ErrFailed is wrapped by the errors of Updates after writing the log or a
 // checkpoint failed: the engine no longer writes. Reopening it recovers.
-var ErrFailed = errors.New("kv: engine stopped writing after a storage error")
+var ErrFailed = errors.New("kv: writes are stopped after a storage error")
 
 // Request states.
 const (
@@ -495,8 +498,15 @@ func (e *boltEngine) fail(err error) {
 	err = fmt.Errorf("%w: %w", ErrFailed, err)
 	if e.failed.CompareAndSwap(nil, &err) {
 		e.log.Error("kv: storage error; no more writes until the database is reopened", "err", err)
+		close(e.failedCh)
 	}
 }
+
+// Err implements Engine.
+func (e *boltEngine) Err() error { return e.failure() }
+
+// Failed implements Engine.
+func (e *boltEngine) Failed() <-chan struct{} { return e.failedCh }
 
 // View implements Engine. It reads bbolt's last checkpoint through the
 // overlay of the durable writes made since.

@@ -58,6 +58,14 @@ type Engine interface {
 	Writes(b Bucket) uint64
 	// Stats returns counters of the Updates run since the Engine was opened.
 	Stats() Stats
+	// Err returns nil while the Engine writes, and once a storage error
+	// has stopped it writing (fail-stop), that error: it wraps ErrFailed
+	// and the cause (for example syscall.ENOSPC), and every later Update
+	// returns it. Views keep answering from what was durable.
+	Err() error
+	// Failed returns a channel that is closed when the Engine stops
+	// writing after a storage error (when Err becomes non-nil).
+	Failed() <-chan struct{}
 	// Close waits for pending Updates and closes the database.
 	Close() error
 }
