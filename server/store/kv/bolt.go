@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forumhq/forum/server/store/kv/wal"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -99,7 +101,36 @@ type BoltOptions struct {
 	// (panics in update functions, storage errors). Nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// WALFS opens the files of the write-ahead log. Nil means wal.OS;
+	// tests wrap it to inject failures.
+	WALFS wal.FS
 }
+
+// Errors of OpenBolt when the write-ahead log cannot be recovered. The
+// engine then refuses to open, and the error says what was found and
+// where; RepairBolt salvages a damaged or unreadable log.
+var (
+	// ErrLogDamaged: a file of the log is damaged (*wal.CorruptError).
+	ErrLogDamaged = wal.ErrCorrupt
+	// ErrLogUnreadable: a file of the log could not be read.
+	ErrLogUnreadable = wal.ErrRead
+	// ErrLogForeign: the log is of another database, or newer than the
+	// database file (an older copy of it was put in its place).
+	ErrLogForeign = wal.ErrForeign
+	// ErrLogVersion: the log has a format version this engine does not
+	// know (it was written by a newer forumd).
+	ErrLogVersion = wal.ErrVersion
+)
+
+// ErrTooLarge is returned by Update when its function writes more than
+// MaxUpdateSize bytes.
+var ErrTooLarge = errors.New("kv: transaction too large")
+
+// MaxUpdateSize bounds what one Update function may write (keys, values
+// and their framing), so that a batch's record, which ends once it holds
+// this much, stays within the log's wal.MaxRecordSize.
+const MaxUpdateSize = wal.MaxRecordSize / 2
 
 // OpenBolt opens (creating it if needed) the bbolt database file at path and
 // its write-ahead log (path+"-wal.0" and path+"-wal.1"), applies what the
@@ -168,6 +199,9 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.WALFS == nil {
+		opts.WALFS = wal.OS
+	}
 
 	names := make(map[Bucket][]byte, len(buckets))
 	writes := make(map[Bucket]*atomic.Uint64, len(buckets))
@@ -194,7 +228,7 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 	}
 	log := opts.Logger.With("db", path)
 	// The file lock is ours: the log is too.
-	wals, seq, err := recoverWAL(db, path, names, opts.NoSync, log)
+	wlog, seq, err := recoverWAL(db, path, names, opts, log)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("kv: open %s: %w", path, err)
@@ -209,9 +243,7 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 		return nil
 	})
 	if err != nil {
-		for _, w := range wals {
-			_ = w.close()
-		}
+		_ = wlog.Close()
 		_ = db.Close()
 		return nil, fmt.Errorf("kv: open %s: %w", path, err)
 	}
@@ -227,7 +259,9 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 		maxOps:      int64(opts.CheckpointOps),
 		reqs:        make(chan *request, opts.MaxBatch),
 		stopped:     make(chan struct{}),
-		wals:        wals,
+		wal:         wlog,
+		walSeq:      seq,
+		commitTx:    (*bolt.Tx).Commit,
 		syncq:       make(chan *syncItem, 4*opts.MaxBatch),
 		syncStopped: make(chan struct{}),
 		ckptKick:    make(chan struct{}, 1),
@@ -246,56 +280,92 @@ func OpenBolt(path string, buckets []Bucket, opts BoltOptions) (Engine, error) {
 	return e, nil
 }
 
-// recoverWAL creates the buckets, opens both files of the log and applies
-// the records that follow the database's last checkpoint, all in one bbolt
-// transaction. It returns the files, the first one rewound for writing, and
-// the seq of the last record.
-func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, log *slog.Logger) ([2]*walFile, uint64, error) {
-	var wals [2]*walFile
-	closeAll := func() {
-		for _, w := range wals {
-			if w != nil {
-				_ = w.close()
-			}
-		}
-	}
-	// The seq of the last record in the database: older records are not
-	// decoded, and the ones after it must follow it.
-	var applied uint64
-	err := db.View(func(tx *bolt.Tx) error {
+// readState reads what the database records of its log: the seq of the
+// last record applied, its identity and the log's generation at the last
+// checkpoint. legacy reports a database written before the log had a
+// header (it has applied but no identity); fresh, one that has no
+// internal bucket yet.
+func readState(db *bolt.DB) (st wal.State, fresh, legacy bool, err error) {
+	err = db.View(func(tx *bolt.Tx) error {
 		ib := tx.Bucket([]byte(internalBucket))
 		if ib == nil {
+			fresh = true
 			return nil // a new database, or one from before the log
 		}
 		if v := ib.Get(appliedKey); v != nil {
 			if len(v) != 8 {
 				return fmt.Errorf("internal bucket: bad %q value", appliedKey)
 			}
-			applied = binary.BigEndian.Uint64(v)
+			st.Applied = binary.BigEndian.Uint64(v)
+		}
+		v := ib.Get(idKey)
+		if v == nil {
+			legacy = true
+			return nil
+		}
+		if len(v) != len(st.ID) {
+			return fmt.Errorf("internal bucket: bad %q value", idKey)
+		}
+		copy(st.ID[:], v)
+		if v := ib.Get(genKey); len(v) == 8 {
+			st.Gen = binary.BigEndian.Uint64(v)
+		} else {
+			return fmt.Errorf("internal bucket: bad %q value", genKey)
 		}
 		return nil
 	})
+	return st, fresh, legacy, err
+}
+
+// recoverWAL creates the buckets, reads both files of the log and applies
+// the records that follow the database's last checkpoint, all in one bbolt
+// transaction that also records the log's next generation; then it starts
+// the log anew. It returns the log and the seq of the last record.
+func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, opts BoltOptions, log *slog.Logger) (*wal.Log, uint64, error) {
+	st, fresh, legacy, err := readState(db)
 	if err != nil {
-		return wals, 0, err
+		return nil, 0, err
 	}
-	var recs []walRecord
-	for i := range wals {
-		w, err := openWAL(walPath(path, i), noSync)
-		if err != nil {
-			closeAll()
-			return wals, 0, fmt.Errorf("open log: %w", err)
+	var recs []wal.Record
+	var nextGen uint64
+	switch {
+	case legacy:
+		// A log of format version 0, from an older forumd: its records
+		// after the checkpoint, once, and from then on the framed log.
+		for i := range 2 {
+			rs, err := wal.ReadV0(opts.WALFS, path, i, st.Applied)
+			if err != nil {
+				return nil, 0, err
+			}
+			recs = append(recs, rs...)
 		}
-		wals[i] = w
-		rs, err := readWAL(w.f, applied)
-		if err != nil {
-			closeAll()
-			return wals, 0, fmt.Errorf("read log %s: %w", walPath(path, i), err)
+		slices.SortFunc(recs, func(a, b wal.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+		for i, r := range recs {
+			if r.Seq != st.Applied+1+uint64(i) {
+				return nil, 0, fmt.Errorf("%w: the log %s-wal.* continues at record %d, but the database holds records up to %d only",
+					ErrLogDamaged, path, r.Seq, st.Applied+uint64(i))
+			}
 		}
-		recs = append(recs, rs...)
+		if _, err := rand.Read(st.ID[:]); err != nil {
+			return nil, 0, err
+		}
+		nextGen = 2
+	default:
+		if fresh {
+			if _, err := rand.Read(st.ID[:]); err != nil {
+				return nil, 0, err
+			}
+		}
+		rec, err := wal.Recover(opts.WALFS, path, st)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, w := range rec.Warnings {
+			log.Warn("kv: log recovery: "+w, "records_recovered", len(rec.Records))
+		}
+		recs, nextGen = rec.Records, rec.NextGen
 	}
-	slices.SortFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.seq, b.seq) })
-	seq := applied
-	replayed := 0
+	seq := st.Applied
 	err = db.Update(func(tx *bolt.Tx) error {
 		for b, name := range names {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -307,30 +377,75 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, noSync bool, 
 			return fmt.Errorf("create internal bucket: %w", err)
 		}
 		for _, r := range recs {
-			if r.seq <= seq {
-				continue // already in the database
+			ops, err := decodeRecord(r.Payload)
+			if err != nil {
+				return fmt.Errorf("%w: log record %d: %w", ErrLogDamaged, r.Seq, err)
 			}
-			if r.seq != seq+1 {
-				return fmt.Errorf("the log %s-wal.* continues at record %d, but the database holds records up to %d only (was the database file replaced without removing its log?)",
-					path, r.seq, seq)
+			if err := applyOps(tx, ops); err != nil {
+				return fmt.Errorf("replay log record %d: %w", r.Seq, err)
 			}
-			if err := applyOps(tx, r.ops); err != nil {
-				return fmt.Errorf("replay log record %d: %w", r.seq, err)
-			}
-			seq = r.seq
-			replayed++
+			seq = r.Seq
 		}
-		return ib.Put(appliedKey, binary.BigEndian.AppendUint64(nil, seq))
+		if err := ib.Put(appliedKey, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+			return err
+		}
+		if err := ib.Put(idKey, st.ID[:]); err != nil {
+			return err
+		}
+		return ib.Put(genKey, binary.BigEndian.AppendUint64(nil, nextGen))
 	})
 	if err != nil {
-		closeAll()
-		return wals, 0, err
+		return nil, 0, err
 	}
-	if replayed > 0 {
-		log.Info("kv: recovered writes from the log", "records", replayed, "last", seq)
+	if len(recs) > 0 {
+		log.Info("kv: recovered writes from the log", "records", len(recs), "last", seq)
 	}
-	wals[0].rewind()
-	return wals, seq, nil
+	if legacy {
+		log.Info("kv: the log now uses format version 1", "version", wal.Version)
+	}
+	wlog, err := wal.Create(opts.WALFS, path, st.ID, nextGen, seq+1, opts.NoSync)
+	if err != nil {
+		return nil, 0, err
+	}
+	return wlog, seq, nil
+}
+
+// RepairBolt salvages the write-ahead log of the database at path, which
+// must not be open: it saves each damaged or unreadable file of the log
+// aside (path-wal.N.broken) and cuts it where its valid records end, so
+// that OpenBolt then recovers the records before the damage and drops the
+// ones after it. It returns what it did (nothing if the log was sound). It
+// refuses a log of another database or of an unknown version.
+func RepairBolt(path string, opts BoltOptions) ([]wal.Repaired, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultBoltTimeout
+	}
+	if opts.WALFS == nil {
+		opts.WALFS = wal.OS
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, NoFreelistSync: !opts.SyncFreelist, FreelistType: bolt.FreelistMapType, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("kv: repair %s: database is locked by another process (stop forumd first): %w", path, err)
+		}
+		return nil, fmt.Errorf("kv: repair %s: %w", path, err)
+	}
+	defer db.Close()
+	st, fresh, legacy, err := readState(db)
+	if err != nil {
+		return nil, fmt.Errorf("kv: repair %s: %w", path, err)
+	}
+	if legacy {
+		return nil, fmt.Errorf("kv: repair %s: the log has the format of an older forumd, which repair does not read; start forumd once to convert it", path)
+	}
+	if fresh {
+		st = wal.State{}
+	}
+	done, _, err := wal.Repair(opts.WALFS, path, st)
+	if err != nil {
+		return done, fmt.Errorf("kv: repair %s: %w", path, err)
+	}
+	return done, nil
 }
 
 // applyOps applies a log record's writes to tx.
@@ -399,9 +514,10 @@ type boltEngine struct {
 	// adds, the checkpointer resets).
 	opsSince atomic.Int64
 
-	// The syncer: it owns wals and walCur.
-	wals        [2]*walFile
-	walCur      int
+	// The syncer owns wal (but see wal.Log for PrepareSpare) and walSeq,
+	// the seq of the last record it wrote.
+	wal         *wal.Log
+	walSeq      uint64
 	syncq       chan *syncItem
 	syncStopped chan struct{}
 
@@ -438,6 +554,9 @@ type boltEngine struct {
 	// testSyncHook, if set (by tests, before any Update), is called by the
 	// syncer before it writes each group of batches.
 	testSyncHook func()
+	// commitTx commits a checkpoint's bbolt transaction: (*bolt.Tx).Commit,
+	// or a failing one in tests.
+	commitTx func(*bolt.Tx) error
 }
 
 // ErrFailed is wrapped by the errors of Updates after writing the log or a
@@ -483,6 +602,10 @@ type syncItem struct {
 	err     error // if set, the answer of every request (nothing written)
 	barrier chan struct{}
 	rotate  chan struct{}
+	// Set by the syncer before it closes rotate: the generation and index
+	// of the file now current.
+	gen     uint64
+	current int
 }
 
 // failure returns the error that stopped the engine writing, or nil.
@@ -598,12 +721,15 @@ func (e *boltEngine) beginRead() (*bolt.Tx, *epoch, error) {
 		if btx.ID() == ep.txid {
 			return btx, ep, nil
 		}
-		_ = btx.Rollback()
-		if err := e.failure(); err != nil {
-			// A checkpoint failed after bbolt wrote its meta page:
-			// what bbolt shows no longer matches the overlay.
-			return nil, nil, err
+		if e.failure() != nil {
+			// A checkpoint failed, perhaps after bbolt wrote its meta
+			// page, and no checkpoint will follow. bbolt shows either
+			// the epoch's checkpoint or the failed one's, which holds
+			// a prefix of the epoch's overlay: read through the
+			// overlay, either gives the same answers.
+			return btx, ep, nil
 		}
+		_ = btx.Rollback()
 		runtime.Gosched()
 	}
 }
@@ -742,10 +868,8 @@ func (e *boltEngine) Close() error {
 		if err := e.failure(); err != nil {
 			errs = append(errs, err)
 		}
-		for _, w := range e.wals {
-			if err := w.close(); err != nil {
-				errs = append(errs, err)
-			}
+		if err := e.wal.Close(); err != nil {
+			errs = append(errs, err)
 		}
 		if err := e.db.Close(); err != nil {
 			errs = append(errs, err)
@@ -791,18 +915,23 @@ func (e *boltEngine) commitLoop() {
 		// The last checkpoint holds every record: empty the log, so
 		// that the next open need not read it.
 		if e.failure() == nil && e.durable.Load() == e.cur.Load().base {
-			for i, w := range e.wals {
-				if err := w.clear(); err != nil {
-					e.log.Error("kv: cannot clear the log", "file", walPath(e.path, i), "err", err)
-				}
+			if err := e.wal.Reset(); err != nil {
+				e.log.Error("kv: cannot empty the log", "err", err)
 			}
 		}
 	}()
 	batch := make([]*request, 0, e.maxBatch)
-	for r := range e.reqs {
-		batch = batch[:0]
-		if r.claim() {
-			batch = append(batch, r)
+	var carry []*request // requests a full record left for the next batch
+	for {
+		batch = append(batch[:0], carry...)
+		if len(batch) == 0 {
+			r, ok := <-e.reqs
+			if !ok {
+				return
+			}
+			if r.claim() {
+				batch = append(batch, r)
+			}
 		}
 		var open bool
 		batch, open = e.drain(batch)
@@ -810,9 +939,12 @@ func (e *boltEngine) commitLoop() {
 			runtime.Gosched()
 			batch, open = e.drain(batch)
 		}
+		carry = nil
 		if len(batch) > 0 {
 			e.nBatches.Add(1)
-			e.runBatch(batch)
+			if rest := e.runBatch(batch); len(rest) > 0 {
+				carry = slices.Clone(rest)
+			}
 		}
 		clear(batch[:cap(batch)]) // let answered requests be collected
 	}
@@ -856,13 +988,14 @@ func (e *boltEngine) beginBatch() (readHandle, error) {
 
 // runBatch runs the requests of batch in order, adds the writes of those
 // that succeeded to the overlay, and hands the batch (and its record, if it
-// wrote) to the syncer.
-func (e *boltEngine) runBatch(batch []*request) {
+// wrote) to the syncer. Once the record holds MaxUpdateSize bytes, the
+// batch ends: it returns the requests not run, for the next batch.
+func (e *boltEngine) runBatch(batch []*request) (rest []*request) {
 	it := &syncItem{reqs: slices.Clone(batch)}
 	if err := e.failure(); err != nil {
 		it.err = err
 		e.syncq <- it
-		return
+		return nil
 	}
 	h, err := e.beginBatch()
 	ep := h.ep
@@ -870,14 +1003,19 @@ func (e *boltEngine) runBatch(batch []*request) {
 		e.log.Error("kv: cannot begin a batch", "err", err, "batch", len(batch))
 		it.err = err
 		e.syncq <- it
-		return
+		return nil
 	}
 	seq := e.seq + 1
 	// Size the record for the batch from the bytes recent functions wrote,
 	// so that it is allocated once, not grown by copying.
-	e.rec.reset(seq, walHeaderLen+len(batch)*(e.bytesPerRun+e.bytesPerRun/4))
+	e.rec.reset(min(len(batch)*(e.bytesPerRun+e.bytesPerRun/4), MaxUpdateSize))
 	var written []Bucket
-	for _, r := range batch {
+	for i, r := range batch {
+		if e.rec.size() >= MaxUpdateSize {
+			rest, batch = batch[i:], batch[:i]
+			it.reqs = it.reqs[:i]
+			break
+		}
 		tx := &boltTx{e: e, tx: h.tx, ep: ep, shared: h.shared, writable: true, snap: math.MaxUint64}
 		tx.local = e.locals[:0] // reuse the buffer (see Put)
 		tx.seqs = tx.seqsArr[:0]
@@ -886,6 +1024,9 @@ func (e *boltEngine) runBatch(batch []*request) {
 		err, _ := e.run(r.fn, tx)
 		e.locals = tx.local[:0]
 		e.nRuns.Add(1)
+		if n := len(e.rec.buf) - nbuf; err == nil && n > MaxUpdateSize {
+			err = fmt.Errorf("%w: it writes %d bytes, over the limit of %d", ErrTooLarge, n, MaxUpdateSize)
+		}
 		r.err = err
 		if err != nil {
 			if tx.wrote {
@@ -910,10 +1051,10 @@ func (e *boltEngine) runBatch(batch []*request) {
 	}
 	e.insertMu.Unlock()
 	h.release()
-	e.bytesPerRun = (7*e.bytesPerRun + len(e.rec.buf)/len(batch)) / 8
+	e.bytesPerRun = (7*e.bytesPerRun + e.rec.size()/len(batch)) / 8
 	if len(e.rec.ops) > 0 {
 		e.seq = seq
-		it.seq, it.rec, it.written = seq, e.rec.seal(), written
+		it.seq, it.rec, it.written = seq, e.rec.buf, written
 		if e.opsSince.Add(int64(len(e.rec.ops))) >= e.maxOps {
 			select {
 			case e.ckptKick <- struct{}{}:
@@ -922,6 +1063,7 @@ func (e *boltEngine) runBatch(batch []*request) {
 		}
 	}
 	e.syncq <- it
+	return rest
 }
 
 // fillPercent is how full checkpoints leave the pages they split.
@@ -930,6 +1072,10 @@ const fillPercent = 0.9
 // checkpointLoop is the checkpointer goroutine.
 func (e *boltEngine) checkpointLoop() {
 	defer close(e.ckptDone)
+	// The log starts in file 0: make file 1 ready for the first switch.
+	if err := e.wal.PrepareSpare(1); err != nil {
+		e.fail(fmt.Errorf("prepare the log: %w", err))
+	}
 	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	for {
@@ -966,14 +1112,19 @@ func (e *boltEngine) checkpoint() error {
 	// Switch the log to its other file: its records are all in bbolt since
 	// the last checkpoint, and the file written so far will be once this
 	// one commits (the switch comes after its records are durable).
-	rotated := make(chan struct{})
-	e.syncq <- &syncItem{rotate: rotated}
-	<-rotated
+	rot := &syncItem{rotate: make(chan struct{})}
+	e.syncq <- rot
+	<-rot.rotate
 	if err := e.failure(); err != nil {
 		return err
 	}
 	k := e.durable.Load()
-	err := e.commitCheckpoint(ep, k)
+	err := e.commitCheckpoint(ep, k, rot.gen)
+	if err == nil {
+		// The file the log switched from is all in bbolt now: zero it
+		// for the next switch, beside the writes.
+		err = e.wal.PrepareSpare(rot.current ^ 1)
+	}
 	if err != nil {
 		err = fmt.Errorf("checkpoint %s: %w", e.path, err)
 		e.fail(err)
@@ -982,9 +1133,9 @@ func (e *boltEngine) checkpoint() error {
 	return nil
 }
 
-// commitCheckpoint writes into bbolt the overlay of ep up to seq k, commits,
-// and makes the new epoch current.
-func (e *boltEngine) commitCheckpoint(ep *epoch, k uint64) error {
+// commitCheckpoint writes into bbolt the overlay of ep up to seq k, with
+// the log's generation gen, commits, and makes the new epoch current.
+func (e *boltEngine) commitCheckpoint(ep *epoch, k, gen uint64) error {
 	btx, err := e.db.Begin(true)
 	if err != nil {
 		return err
@@ -1023,14 +1174,19 @@ func (e *boltEngine) commitCheckpoint(ep *epoch, k uint64) error {
 			return fmt.Errorf("bucket %q: %w", b, err)
 		}
 	}
-	if err := btx.Bucket([]byte(internalBucket)).Put(appliedKey, binary.BigEndian.AppendUint64(nil, k)); err != nil {
+	ib := btx.Bucket([]byte(internalBucket))
+	if err := ib.Put(appliedKey, binary.BigEndian.AppendUint64(nil, k)); err != nil {
+		_ = btx.Rollback()
+		return err
+	}
+	if err := ib.Put(genKey, binary.BigEndian.AppendUint64(nil, gen)); err != nil {
 		_ = btx.Rollback()
 		return err
 	}
 	txid := btx.ID()
 	ep.retire()
 	start := time.Now()
-	err = btx.Commit()
+	err = e.commitTx(btx)
 	e.commitNanos.Add(int64(time.Since(start)))
 	st := btx.Stats()
 	e.nPageWrites.Add(st.GetWrite())
@@ -1094,8 +1250,12 @@ func (e *boltEngine) syncItems(items []*syncItem) {
 		e.syncBatches(items[start:i])
 		start = i + 1
 		if it.rotate != nil {
-			e.walCur ^= 1
-			e.wals[e.walCur].rewind()
+			if e.failure() == nil {
+				if _, err := e.wal.Switch(e.walSeq + 1); err != nil {
+					e.fail(err)
+				}
+			}
+			it.gen, it.current = e.wal.Gen(), e.wal.Current()
 			close(it.rotate)
 		} else {
 			close(it.barrier)
@@ -1116,25 +1276,25 @@ func (e *boltEngine) syncBatches(batches []*syncItem) {
 	err := e.failure()
 	if err == nil {
 		start := time.Now()
-		w := e.wals[e.walCur]
 		n := 0
 		for _, it := range batches {
 			if it.rec == nil {
 				continue
 			}
-			if err = w.write(it.rec); err != nil {
+			if err = e.wal.Append(it.rec, it.seq); err != nil {
 				break
 			}
+			e.walSeq = it.seq
 			n++
 		}
 		if err == nil && n > 0 {
-			err = w.sync()
+			err = e.wal.Sync()
 			e.nSyncs.Add(1)
 		}
 		e.nRecords.Add(int64(n))
 		e.syncNanos.Add(int64(time.Since(start)))
 		if err != nil {
-			e.fail(fmt.Errorf("write log %s: %w", walPath(e.path, e.walCur), err))
+			e.fail(fmt.Errorf("write log: %w", err))
 			err = e.failure()
 		}
 	}

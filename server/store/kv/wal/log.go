@@ -1,0 +1,213 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+)
+
+// chunk is how far ahead of its writes the log zero-fills a file, so that
+// an fdatasync after a write flushes only data, not the file's size.
+const chunk = 4 << 20
+
+// Log is an open log, ready for appending. Append, Sync and Switch must be
+// called from one goroutine at a time (the engine's syncer); PrepareSpare
+// may run on another goroutine while they do, but never together with
+// Switch.
+type Log struct {
+	fsys   FS
+	id     ID
+	noSync bool
+	files  [2]*logFile
+	cur    int
+	zeros  []byte
+}
+
+// logFile is one of the two files.
+type logFile struct {
+	f      File
+	path   string
+	gen    uint64
+	salt   uint32
+	off    int64 // where the next frame goes
+	filled int64 // the file is zero-filled or written up to here
+	dirty  int64 // bytes at the start that may be non-zero
+}
+
+// Create starts the log of the database at dbPath anew, once everything it
+// held is in the database (after Recover's records were applied): it
+// empties both files and makes file 0 the current one, of generation gen,
+// whose first record will be firstSeq. The database must already record
+// gen (State.Gen). Files it creates are made durable in their directory.
+// With noSync the log never fsyncs (tests and benchmarks only).
+func Create(fsys FS, dbPath string, id ID, gen, firstSeq uint64, noSync bool) (*Log, error) {
+	l := &Log{fsys: fsys, id: id, noSync: noSync, zeros: make([]byte, 1<<20)}
+	created := false
+	for i := range l.files {
+		path := Path(dbPath, i)
+		f, c, err := fsys.OpenFile(path)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("wal: open %s: %w", path, err)
+		}
+		created = created || c
+		l.files[i] = &logFile{f: f, path: path}
+		if err := f.Truncate(0); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("wal: empty %s: %w", path, err)
+		}
+	}
+	if created && !noSync {
+		if err := fsys.SyncDir(dirOf(dbPath)); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("wal: sync the directory of %s: %w", dbPath, err)
+		}
+	}
+	if err := l.start(l.files[0], gen, firstSeq); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// start makes f, all zeros, the current file, of generation gen.
+func (l *Log) start(f *logFile, gen, firstSeq uint64) error {
+	f.gen, f.salt = gen, salt(l.id, gen)
+	h := header{version: Version, id: l.id, gen: gen, firstSeq: firstSeq}
+	if _, err := f.f.WriteAt(h.encode(), 0); err != nil {
+		return fmt.Errorf("wal: write the header of %s: %w", f.path, err)
+	}
+	f.off = HeaderSize
+	f.filled = max(f.filled, HeaderSize)
+	f.dirty = HeaderSize
+	return nil
+}
+
+// Gen returns the generation of the current file.
+func (l *Log) Gen() uint64 { return l.files[l.cur].gen }
+
+// Current returns the index of the current file.
+func (l *Log) Current() int { return l.cur }
+
+// Append writes a record to the current file; it is durable after the next
+// Sync. frame holds FrameHeaderSize bytes, which Append fills in, followed
+// by the payload; Append may append padding to it.
+func (l *Log) Append(frame []byte, seq uint64) error {
+	if n := len(frame) - FrameHeaderSize; n <= 0 || n > MaxRecordSize {
+		return fmt.Errorf("%w: %d bytes (the limit is %d)", ErrTooLarge, n, MaxRecordSize)
+	}
+	f := l.files[l.cur]
+	frame = sealFrame(frame, seq, f.salt)
+	end := f.off + int64(len(frame))
+	if end > f.filled {
+		if err := l.fill(f, end+chunk); err != nil {
+			return err
+		}
+	}
+	if _, err := f.f.WriteAt(frame, f.off); err != nil {
+		return fmt.Errorf("wal: write %s: %w", f.path, err)
+	}
+	f.off = end
+	f.dirty = max(f.dirty, end)
+	return nil
+}
+
+// fill zero-fills f from f.filled up to target.
+func (l *Log) fill(f *logFile, target int64) error {
+	for f.filled < target {
+		n := min(int64(len(l.zeros)), target-f.filled)
+		if _, err := f.f.WriteAt(l.zeros[:n], f.filled); err != nil {
+			return fmt.Errorf("wal: zero-fill %s: %w", f.path, err)
+		}
+		f.filled += n
+	}
+	return nil
+}
+
+// Sync makes the records appended so far durable.
+func (l *Log) Sync() error {
+	if l.noSync {
+		return nil
+	}
+	f := l.files[l.cur]
+	if err := f.f.Sync(); err != nil {
+		return fmt.Errorf("wal: sync %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// Switch makes the other file current, as the next generation, whose first
+// record will be firstSeq, and returns its index. Every record of the
+// other file must be in the database. Its header is written now and made
+// durable with the next Sync. If PrepareSpare has not zeroed the file
+// since it was last used, Switch does.
+func (l *Log) Switch(firstSeq uint64) (int, error) {
+	gen := l.files[l.cur].gen + 1
+	next := l.cur ^ 1
+	f := l.files[next]
+	if f.dirty > 0 {
+		if err := l.PrepareSpare(next); err != nil {
+			return l.cur, err
+		}
+	}
+	if err := l.start(f, gen, firstSeq); err != nil {
+		return l.cur, err
+	}
+	l.cur = next
+	return next, nil
+}
+
+// PrepareSpare zeroes the used part of file i, which is not current and
+// whose records are all in the database, zero-fills it a chunk ahead, and
+// makes that durable, so that the next Switch finds it ready.
+func (l *Log) PrepareSpare(i int) error {
+	f := l.files[i]
+	for off := int64(0); off < f.dirty; {
+		n := min(int64(len(l.zeros)), f.dirty-off)
+		if _, err := f.f.WriteAt(l.zeros[:n], off); err != nil {
+			return fmt.Errorf("wal: zero %s: %w", f.path, err)
+		}
+		off += n
+	}
+	if err := l.fill(f, HeaderSize+chunk); err != nil {
+		return err
+	}
+	if !l.noSync {
+		if err := f.f.Sync(); err != nil {
+			return fmt.Errorf("wal: sync %s: %w", f.path, err)
+		}
+	}
+	f.dirty = 0
+	return nil
+}
+
+// Reset empties both files, once everything is in the database (at a clean
+// close), so that the next Recover reads nothing.
+func (l *Log) Reset() error {
+	var errs []error
+	for _, f := range l.files {
+		if err := f.f.Truncate(0); err != nil {
+			errs = append(errs, fmt.Errorf("wal: empty %s: %w", f.path, err))
+			continue
+		}
+		f.off, f.filled, f.dirty = 0, 0, 0
+		if !l.noSync {
+			if err := f.f.Sync(); err != nil {
+				errs = append(errs, fmt.Errorf("wal: sync %s: %w", f.path, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes both files.
+func (l *Log) Close() error {
+	var errs []error
+	for _, f := range l.files {
+		if f != nil {
+			if err := f.f.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
