@@ -151,4 +151,3 @@ func decodeRecord(payload []byte) ([]walOp, error) {
 	}
 	return ops, nil
 }
-
