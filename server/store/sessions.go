@@ -136,7 +136,9 @@ func (s *Store) Authenticate(ctx context.Context, tokenHash []byte) (*Credential
 	if !ok || e.session.expired(now) {
 		return nil, fmt.Errorf("%w: the token is unknown, revoked or expired; log in again", ErrUnauthenticated)
 	}
-	if now-e.session.LastUsed > int64(lastUseGranularity) {
+	// Once a storage error has stopped the writes (Err), the use is not
+	// recorded, and not warned about on every call either.
+	if now-e.session.LastUsed > int64(lastUseGranularity) && s.kv.Err() == nil {
 		if err := s.touch(ctx, tokenHash, now); err != nil {
 			s.log.WarnContext(ctx, "cannot record a token's use", "err", err)
 		}

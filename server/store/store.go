@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,6 +109,25 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	return OpenEngine(eng, opts)
+}
+
+// Buckets returns the buckets an Engine given to OpenEngine must be opened
+// with.
+func Buckets() []kv.Bucket { return slices.Clone(allBuckets) }
+
+// OpenEngine is Open on an engine the caller has opened with the store's
+// buckets (Buckets): tests wrap the bbolt engine to inject storage faults.
+// The Store owns eng from then on and closes it, also when OpenEngine
+// fails. opts.Timeout and opts.NoSync do not apply (they configure
+// kv.OpenBolt).
+func OpenEngine(eng kv.Engine, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.RequestRetention <= 0 {
 		opts.RequestRetention = DefaultRequestRetention
 	}
@@ -176,6 +196,21 @@ func (s *Store) init(demo bool) error {
 
 // Close closes the database after pending writes finish.
 func (s *Store) Close() error { return s.kv.Close() }
+
+// Err returns nil while the store writes. Once a storage error (a failed
+// fsync of the log, a failed checkpoint: a full disk, an I/O error) has
+// stopped its engine writing, it returns that error, which wraps
+// kv.ErrFailed and the cause (syscall.ENOSPC, syscall.EIO, ...; match them
+// with errors.Is) and may name files. Every later write returns it too,
+// nothing is acknowledged any more, and reads go on answering from what
+// was durable. It stays so until the database is reopened, which recovers
+// every acknowledged write.
+func (s *Store) Err() error { return s.kv.Err() }
+
+// Failed returns a channel that is closed when a storage error stops the
+// store writing, that is when Err becomes non-nil. It is never closed
+// otherwise, not even by Close.
+func (s *Store) Failed() <-chan struct{} { return s.kv.Failed() }
 
 // Stats returns the storage engine's write counters (see kv.Stats).
 func (s *Store) Stats() kv.Stats { return s.kv.Stats() }
