@@ -19,6 +19,7 @@ import (
 // testEnv is a forum server on an in-memory connection, backed by a real
 // store in a temporary file, with four users logged in.
 type testEnv struct {
+	srv     *Server
 	store   *store.Store
 	conn    *grpc.ClientConn
 	themes  forumv1.ThemeServiceClient
@@ -48,14 +49,17 @@ func newTestEnv(t testing.TB) *testEnv {
 }
 
 // newTestEnvWith is newTestEnv with a server configuration; its Store is
-// set here.
+// opened here unless set, and closed with the environment.
 func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "forum.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
+	if cfg.Store == nil {
+		st, err := store.Open(filepath.Join(t.TempDir(), "forum.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Store = st
 	}
-	cfg.Store = st
+	st := cfg.Store
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +78,7 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 		st.Close()
 	})
 	e := &testEnv{
+		srv:     srv,
 		store:   st,
 		conn:    conn,
 		themes:  forumv1.NewThemeServiceClient(conn),

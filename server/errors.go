@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"syscall"
 
 	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/store/kv"
@@ -16,29 +17,52 @@ import (
 // errorDomain is the ErrorInfo domain of every error the forum returns.
 const errorDomain = "forum"
 
-// statusTable maps domain errors to gRPC codes and ErrorInfo reasons. It is
-// the only place where that mapping lives; errors are matched with
-// errors.Is, so wrapping keeps their meaning.
+// statusTable maps domain errors to gRPC codes, ErrorInfo reasons and the
+// message the client gets. It is the only place where that mapping lives;
+// errors are matched with errors.Is, so wrapping keeps their meaning.
 var statusTable = []struct {
 	err    error
 	code   codes.Code
 	reason string
+	// message is what the client is told; nil means err.Error(), for the
+	// errors whose text is written for clients.
+	message func(err error) string
 }{
-	{store.ErrInvalidArgument, codes.InvalidArgument, "INVALID_ARGUMENT"},
-	{store.ErrNotFound, codes.NotFound, "NOT_FOUND"},
-	{store.ErrAlreadyExists, codes.AlreadyExists, "ALREADY_EXISTS"},
-	{store.ErrFailedPrecondition, codes.FailedPrecondition, "FAILED_PRECONDITION"},
-	{store.ErrAborted, codes.Aborted, "ETAG_MISMATCH"},
-	{store.ErrPermissionDenied, codes.PermissionDenied, "PERMISSION_DENIED"},
-	{store.ErrUnauthenticated, codes.Unauthenticated, "UNAUTHENTICATED"},
-	{errResourceExhausted, codes.ResourceExhausted, "RESOURCE_EXHAUSTED"},
-	{kv.ErrClosed, codes.Unavailable, "SHUTTING_DOWN"},
-	{context.Canceled, codes.Canceled, "CANCELLED"},
-	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED"},
+	{store.ErrInvalidArgument, codes.InvalidArgument, "INVALID_ARGUMENT", nil},
+	{store.ErrNotFound, codes.NotFound, "NOT_FOUND", nil},
+	{store.ErrAlreadyExists, codes.AlreadyExists, "ALREADY_EXISTS", nil},
+	{store.ErrFailedPrecondition, codes.FailedPrecondition, "FAILED_PRECONDITION", nil},
+	{store.ErrAborted, codes.Aborted, "ETAG_MISMATCH", nil},
+	{store.ErrPermissionDenied, codes.PermissionDenied, "PERMISSION_DENIED", nil},
+	{store.ErrUnauthenticated, codes.Unauthenticated, "UNAUTHENTICATED", nil},
+	{errResourceExhausted, codes.ResourceExhausted, "RESOURCE_EXHAUSTED", nil},
+	// A storage error stopped the writes (fail-stop, store.Err): the
+	// error names files, so the client is told only the cause.
+	{kv.ErrFailed, codes.Unavailable, "WRITES_STOPPED", writesStoppedMessage},
+	{kv.ErrClosed, codes.Unavailable, "SHUTTING_DOWN", nil},
+	{context.Canceled, codes.Canceled, "CANCELLED", nil},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", nil},
 }
 
 // errResourceExhausted is returned when a server limit is reached.
 var errResourceExhausted = errors.New("resource exhausted")
+
+// writesStoppedMessage says, in words safe to show to clients (no paths, no
+// driver text), why writes are stopped after err, the store's error once a
+// storage error stopped it writing (store.Err): "writes are stopped: disk
+// full" (ENOSPC, EDQUOT), "writes are stopped: storage I/O error" (EIO), or
+// "writes are stopped: storage error". Write errors and /healthz both use
+// it (NotServingReason).
+func writesStoppedMessage(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "writes are stopped: disk full"
+	case errors.Is(err, syscall.EIO):
+		return "writes are stopped: storage I/O error"
+	default:
+		return "writes are stopped: storage error"
+	}
+}
 
 // toStatus converts err to a gRPC status error. Domain errors keep their
 // message; anything unknown is logged and returned as INTERNAL without
@@ -54,7 +78,11 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		if !errors.Is(err, e.err) {
 			continue
 		}
-		st := status.New(e.code, err.Error())
+		msg := err.Error()
+		if e.message != nil {
+			msg = e.message(err)
+		}
+		st := status.New(e.code, msg)
 		details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: e.reason, Domain: errorDomain}}
 		var ia *store.InvalidArgumentError
 		if errors.As(err, &ia) {

@@ -6,9 +6,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -80,6 +83,9 @@ type Server struct {
 	limiter          *rateLimiter // rate limits (ratelimit.go)
 	grpc             *grpc.Server
 	health           *health.Server
+
+	servingMu sync.Mutex  // serializes health changes (SetServing, WatchStore)
+	serving   atomic.Bool // what SetServing last asked for
 }
 
 // New builds the gRPC server with every forum.v1 service, the health
@@ -182,8 +188,18 @@ func serverTransportOptions() []grpc.ServerOption {
 func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // SetServing sets the health status reported for the server ("") and each
-// forum service.
+// forum service. Once a storage error has stopped the store writing
+// (store.Err), the status stays NOT_SERVING whatever serving says.
 func (s *Server) SetServing(serving bool) {
+	s.servingMu.Lock()
+	defer s.servingMu.Unlock()
+	s.serving.Store(serving)
+	s.setHealth(serving && s.store.Err() == nil)
+}
+
+// setHealth sets the status of the server ("") and of every service. The
+// caller holds servingMu.
+func (s *Server) setHealth(serving bool) {
 	st := healthpb.HealthCheckResponse_NOT_SERVING
 	if serving {
 		st = healthpb.HealthCheckResponse_SERVING
@@ -192,4 +208,39 @@ func (s *Server) SetServing(serving bool) {
 	for name := range s.grpc.GetServiceInfo() {
 		s.health.SetServingStatus(name, st)
 	}
+}
+
+// WatchStore waits until the store stops writing after a storage error
+// (store.Failed) or ctx is done. In the first case it logs the error and
+// sets the health status of the server and every service to NOT_SERVING,
+// for good: writes now fail with UNAVAILABLE (errors.go) while reads go
+// on, and only a restart, once the disk is fixed, brings the writes back.
+// forumd runs it for as long as it serves.
+func (s *Server) WatchStore(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-s.store.Failed():
+	}
+	err := s.store.Err()
+	s.servingMu.Lock()
+	s.setHealth(false)
+	s.servingMu.Unlock()
+	s.log.Error("writes are stopped after a storage error; reads go on, health is NOT_SERVING. Fix the disk (make room), then restart forumd: it recovers every acknowledged write",
+		slog.String("cause", writesStoppedMessage(err)), slog.Any("error", err))
+}
+
+// NotServingReason returns "" while the health status is SERVING, and
+// otherwise why not, in words safe to show to clients: the cause when a
+// storage error stopped the writes ("writes are stopped: disk full"), else
+// "not serving" (SetServing(false), as when forumd shuts down). GET
+// /healthz shows it.
+func (s *Server) NotServingReason() string {
+	if err := s.store.Err(); err != nil {
+		return writesStoppedMessage(err)
+	}
+	if !s.serving.Load() {
+		return "not serving"
+	}
+	return ""
 }
