@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -56,7 +57,10 @@ func (g *gateway) handleRoutingError(ctx context.Context, mux *runtime.ServeMux,
 //     whatever error the decoder reported;
 //   - Internal, Unknown and DataLoss keep their code but get a generic
 //     message and lose their details; Unavailable likewise (its messages
-//     from the client connection name addresses and dial errors);
+//     from the client connection name addresses and dial errors), unless
+//     the server made it: a status with an ErrorInfo of the forum's domain
+//     (writes stopped by a full disk, shutting down) carries a message the
+//     server wrote for clients, which gRPC clients get as it is;
 //   - a gateway-side 4xx error that is not a gRPC status (a malformed path
 //     escape) becomes INVALID_ARGUMENT with its own message.
 //
@@ -87,14 +91,32 @@ func (g *gateway) publicError(r *http.Request, err error) error {
 		g.logMasked(r, st)
 		st = status.New(code, msgInternal)
 	case codes.Unavailable:
-		g.logMasked(r, st)
-		st = status.New(code, msgUnavailable)
+		if !fromServer(st) {
+			g.logMasked(r, st)
+			st = status.New(code, msgUnavailable)
+		}
 	}
 
 	if httpStatus != 0 {
 		return &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: st.Err()}
 	}
 	return st.Err()
+}
+
+// errorDomain is the ErrorInfo domain of the errors the forum server
+// returns (server/errors.go).
+const errorDomain = "forum"
+
+// fromServer reports whether st was made by the forum server rather than by
+// the gateway's client connection: it has an ErrorInfo of the forum's
+// domain, which the server adds to every error it maps.
+func fromServer(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
+			return true
+		}
+	}
+	return false
 }
 
 // logMasked logs an error whose message is withheld from the client.

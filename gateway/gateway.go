@@ -36,7 +36,10 @@
 // DeadlineExceeded -> 504). Internal, Unknown and DataLoss errors become 500
 // with the message "internal error", and Unavailable becomes 503 with
 // "service unavailable": those messages can carry file paths, addresses or
-// driver errors, so the original is logged and never sent. A route that does
+// driver errors, so the original is logged and never sent. The server's own
+// Unavailable errors (with the forum's ErrorInfo) keep their message and
+// details: 503 "writes are stopped: disk full" with reason WRITES_STOPPED
+// after a storage error stopped the writes. A route that does
 // not exist is 404 NOT_FOUND; a route that exists with another method is 405
 // (code UNIMPLEMENTED in the body). A body over the limit is 413 with code
 // RESOURCE_EXHAUSTED. A rejected cross-origin browser request is 403. A
@@ -56,6 +59,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,7 +93,9 @@ const healthCheckTimeout = 5 * time.Second
 const (
 	// OpenAPIPath serves the merged OpenAPI v2 document of the API.
 	OpenAPIPath = "/openapi.json"
-	// HealthPath answers 200 {"status":"SERVING"} or 503 {"status":"NOT_SERVING"}.
+	// HealthPath answers 200 {"status":"SERVING"} or 503
+	// {"status":"NOT_SERVING"}, with a "reason" when the health function
+	// gives one (NotServingError).
 	HealthPath = "/healthz"
 )
 
@@ -111,9 +117,11 @@ type Options struct {
 	MaxTimeout time.Duration
 
 	// Health reports whether the server is serving, for GET /healthz: nil
-	// error means 200, any error 503. Nil means asking the standard gRPC
-	// health service (grpc.health.v1.Health/Check, service "") over the
-	// connection given to New.
+	// error means 200, any error 503. The error's text is logged, not sent,
+	// unless it is (or wraps) a *NotServingError, whose Reason the JSON
+	// carries. Nil means asking the standard gRPC health service
+	// (grpc.health.v1.Health/Check, service "") over the connection given
+	// to New.
 	Health func(ctx context.Context) error
 
 	// TrustedOrigins lists origins ("https://app.example.org") whose browser
@@ -278,6 +286,26 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	return h, nil
 }
 
+// NotServingError is an error a health function (Options.Health) returns
+// to have GET /healthz say why the server is not serving:
+// {"status":"NOT_SERVING","reason":Reason}. The reason is shown to anyone
+// who asks, so it must name no files, addresses or internal errors
+// ("writes are stopped: disk full").
+type NotServingError struct {
+	Reason string
+}
+
+// Error implements error.
+func (e *NotServingError) Error() string { return "not serving: " + e.Reason }
+
+// GRPCHealth returns the health function Options.Health defaults to: it
+// asks the standard gRPC health service over conn for the status of the
+// server as a whole (service ""), and fails unless it is SERVING. A health
+// function of one's own may end with it.
+func GRPCHealth(conn *grpc.ClientConn) func(context.Context) error {
+	return grpcHealth(grpc_health_v1.NewHealthClient(conn))
+}
+
 // grpcHealth returns a health function that asks the gRPC health service for
 // the overall status of the server (service "").
 func grpcHealth(client grpc_health_v1.HealthClient) func(context.Context) error {
@@ -295,16 +323,28 @@ func grpcHealth(client grpc_health_v1.HealthClient) func(context.Context) error 
 	}
 }
 
+// healthBody is the JSON of a GET /healthz answer.
+type healthBody struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
 // serveHealth answers GET /healthz: 200 {"status":"SERVING"} when the health
-// function reports no error, otherwise 503 {"status":"NOT_SERVING"}. The
-// reason is logged, not sent.
+// function reports no error, otherwise 503 {"status":"NOT_SERVING"}, with
+// "reason" if the error is a *NotServingError. Other errors are logged, not
+// sent.
 func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := g.health(r.Context()); err != nil {
 		g.logger.LogAttrs(r.Context(), slog.LevelWarn, "health probe failed", slog.String("error", err.Error()))
+		body := healthBody{Status: "NOT_SERVING"}
+		if ns, ok := errors.AsType[*NotServingError](err); ok {
+			body.Reason = ns.Reason
+		}
+		data, _ := json.Marshal(body) // cannot fail: two strings
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"NOT_SERVING"}` + "\n"))
+		_, _ = w.Write(append(data, '\n'))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
