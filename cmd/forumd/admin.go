@@ -170,7 +170,7 @@ func adminCreateUser(ctx context.Context, cfg createUserConfig, stdin io.Reader,
 	}
 
 	dbPath := filepath.Join(cfg.DataDir, "forum.db")
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := mkdirAllDurable(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	st, err := store.Open(dbPath, store.Options{Logger: logger})

@@ -29,7 +29,8 @@
 // GOGC does; it defaults to server.GCPercent (400) unless GOGC is set in the
 // environment, whose value then stays.
 //
-// serve opens DIR/forum.db (creating DIR with mode 0700), listens on both
+// serve opens DIR/forum.db (creating DIR with mode 0700, durably: the new
+// directories and their parent are fsynced), listens on both
 // addresses, and logs {"msg":"listening","grpc":ADDR,"http":ADDR} with the
 // actual addresses (a port of 0 picks a free one); --addr-file also writes
 // them as {"grpc":ADDR,"http":ADDR}. The HTTP side dials the gRPC listener
@@ -37,6 +38,13 @@
 // reports NOT_SERVING, stops accepting, lets in-flight requests finish (at
 // most 20s) and closes the database, which commits everything in the log
 // into forum.db; a second signal kills it at once.
+//
+// If a storage error (a full disk, a failed fsync) stops the database
+// writing, forumd keeps serving reads: writes fail with UNAVAILABLE ("writes
+// are stopped: disk full"; HTTP 503), gRPC health is NOT_SERVING and
+// /healthz answers 503 with the reason. Nothing is acknowledged after the
+// error, and the next shutdown exits with status 1 and logs why. Started
+// again once there is room, forumd recovers every acknowledged write.
 //
 // admin create-user adds a user directly to the database; it fails while a
 // forumd holds the database. The password is the first line of
@@ -178,7 +186,7 @@ func printUsage(w io.Writer) {
 func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.Writer) (err error) {
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := mkdirAllDurable(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -205,7 +213,22 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
 		}
 	}()
+	return serveStore(ctx, stopSignals, cfg, st, logger)
+}
 
+// serveStore is forumd assembled and run on an open store, which the caller
+// closes afterwards: the gRPC server, the HTTP gateway in front of it (with
+// the web UI), the sweep, and the watch on the store. It serves until ctx is
+// cancelled or a listener fails, then shuts down gracefully (see serve).
+//
+// If a storage error stops the store writing meanwhile (store.Failed), the
+// writes fail with UNAVAILABLE, gRPC health goes NOT_SERVING and /healthz
+// answers 503 with the reason, while reads go on; the next shutdown then
+// logs why and returns an error, so forumd exits non-zero.
+//
+// serve and the tests (on a store whose engine they make fail) both run
+// this one assembly.
+func serveStore(ctx context.Context, stopSignals func(), cfg serveConfig, st *store.Store, logger *slog.Logger) error {
 	// Rate limits: the gateway names each HTTP client's address to the
 	// server, proven by a secret only this process knows.
 	limits, err := cfg.rateLimits()
@@ -248,7 +271,8 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 	defer conn.Close()
 
 	gw, err := gateway.New(ctx, conn, gateway.Options{Logger: logger, TrustedProxies: proxies, GatewaySecret: gatewaySecret,
-		UI: web.Handler()}) // the web UI at / (package web)
+		Health: healthCheck(srv, gateway.GRPCHealth(conn)),
+		UI:     web.Handler()}) // the web UI at / (package web)
 	if err != nil {
 		return fmt.Errorf("build HTTP gateway: %w", err)
 	}
@@ -287,6 +311,18 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 		<-sweepDone
 	}()
 
+	// A storage error stopping the writes turns health NOT_SERVING.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		srv.WatchStore(watchCtx)
+	}()
+	defer func() {
+		stopWatch()
+		<-watchDone
+	}()
+
 	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
 	logger.Info("listening", slog.String("grpc", grpcAddr), slog.String("http", httpAddr), slog.String("data", cfg.DataDir), slog.Int("gc_percent", gcPercentNow()))
 	if cfg.AddrFile != "" {
@@ -307,8 +343,29 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 	}
 	stopSignals()
 	shutdown(logger, srv, httpSrv, conn)
+	if err := st.Err(); err != nil {
+		// Nothing was acknowledged since (the store refuses every write),
+		// but whoever runs forumd must hear of it.
+		logger.Error("stopped with an error: a storage error had stopped the writes; fix the disk (make room), then start forumd again: it recovers every acknowledged write",
+			slog.String("cause", srv.NotServingReason()), slog.String("error", err.Error()))
+		return errors.Join(serveErr, fmt.Errorf("writes were stopped by a storage error: %w", err))
+	}
 	logger.Info("stopped")
 	return serveErr
+}
+
+// healthCheck is the health function of GET /healthz: while the server
+// reports NOT_SERVING it fails with the reason (a full disk, shutting down)
+// for the JSON, and otherwise asks the gRPC health service over the
+// gateway's connection (grpcHealth), so the probe also proves that the
+// gateway reaches the server.
+func healthCheck(srv *server.Server, grpcHealth func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if reason := srv.NotServingReason(); reason != "" {
+			return &gateway.NotServingError{Reason: reason}
+		}
+		return grpcHealth(ctx)
+	}
 }
 
 // shutdown stops both doors: health goes NOT_SERVING, the HTTP server stops
