@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -103,16 +104,25 @@ const noRateLimits = "--rate-limits=off"
 // running, and its log is shown if the test failed.
 func startForumd(t testing.TB, dataDir string, args ...string) *forumd {
 	t.Helper()
+	return startForumdVia(t, nil, dataDir, args...)
+}
+
+// startForumdVia is startForumd with the command line of forumd put after
+// via, a command that runs it in turn by exec (nsenter): the process
+// started, signalled and waited for is still forumd itself.
+func startForumdVia(t testing.TB, via []string, dataDir string, args ...string) *forumd {
+	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr.json")
 	p := &forumd{t: t, dataDir: dataDir, log: &logBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(forumdBin, append([]string{"serve",
+	argv := append(append(slices.Clone(via), forumdBin, "serve",
 		"--grpc-addr", "127.0.0.1:0",
 		"--http-addr", "127.0.0.1:0",
 		"--data", dataDir,
 		"--addr-file", addrFile,
 		"--reflection=true",
 		"--log-level", "warn",
-	}, args...)...)
+	), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = cleanEnv()
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
@@ -186,15 +196,21 @@ func (p *forumd) signal(sig os.Signal) {
 // stop shuts forumd down with SIGTERM and checks that it exits with status 0.
 func (p *forumd) stop() {
 	p.t.Helper()
+	if code := p.terminate().ExitCode(); code != 0 {
+		p.t.Fatalf("forumd exited with %v after SIGTERM, want status 0; log:\n%s", p.cmd.ProcessState, p.log.tail())
+	}
+}
+
+// terminate sends forumd SIGTERM and returns how it exited.
+func (p *forumd) terminate() *os.ProcessState {
+	p.t.Helper()
 	p.signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(stopTimeout):
 		p.t.Fatalf("forumd did not exit within %v of SIGTERM; log:\n%s", stopTimeout, p.log.tail())
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		p.t.Fatalf("forumd exited with %v after SIGTERM, want status 0; log:\n%s", p.cmd.ProcessState, p.log.tail())
-	}
+	return p.cmd.ProcessState
 }
 
 // kill kills forumd with SIGKILL (kill -9) and waits until it is gone.
