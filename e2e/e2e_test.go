@@ -1,8 +1,9 @@
 // Package e2e holds the end-to-end tests of forumd. TestMain builds the real
 // binary once; each test runs it on ephemeral 127.0.0.1 ports with a
 // temporary data directory and drives it over gRPC and HTTP/JSON, as
-// integrators and browsers would, including graceful restarts (SIGTERM) and
-// crashes (SIGKILL). Nothing leaves the loopback interface.
+// integrators and browsers would, including graceful restarts (SIGTERM),
+// crashes (SIGKILL) and a full disk (diskfull_test.go, as root). Nothing
+// leaves the loopback interface.
 package e2e
 
 import (
