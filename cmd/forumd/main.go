@@ -355,10 +355,10 @@ func serveStore(ctx context.Context, stopSignals func(), cfg serveConfig, st *st
 }
 
 // healthCheck is the health function of GET /healthz: while the server
-// reports NOT_SERVING it fails with the reason (a full disk, shutting down)
-// for the JSON, and otherwise asks the gRPC health service over the
-// gateway's connection (grpcHealth), so the probe also proves that the
-// gateway reaches the server.
+// reports NOT_SERVING it fails with the reason for the JSON ("writes are
+// stopped: disk full", or "not serving" while shutting down), and otherwise
+// asks the gRPC health service over the gateway's connection (grpcHealth),
+// so the probe also proves that the gateway reaches the server.
 func healthCheck(srv *server.Server, grpcHealth func(context.Context) error) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if reason := srv.NotServingReason(); reason != "" {
