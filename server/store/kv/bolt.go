@@ -1126,9 +1126,8 @@ func (e *boltEngine) checkpoint() error {
 		err = e.wal.PrepareSpare(rot.current ^ 1)
 	}
 	if err != nil {
-		err = fmt.Errorf("checkpoint %s: %w", e.path, err)
-		e.fail(err)
-		return err
+		e.fail(fmt.Errorf("checkpoint %s: %w", e.path, err))
+		return e.failure()
 	}
 	return nil
 }
