@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"syscall"
 
@@ -40,6 +41,11 @@ var statusTable = []struct {
 	// error names files, so the client is told only the cause.
 	{kv.ErrFailed, codes.Unavailable, "WRITES_STOPPED", writesStoppedMessage},
 	{kv.ErrClosed, codes.Unavailable, "SHUTTING_DOWN", nil},
+	// One call's writes over the engine's bound (kv.MaxUpdateSize); the
+	// API's own limits (1 MiB bodies) keep every request far below it.
+	{kv.ErrTooLarge, codes.InvalidArgument, "TOO_LARGE", func(error) string {
+		return fmt.Sprintf("the request writes more than the limit of %d MiB", kv.MaxUpdateSize>>20)
+	}},
 	{context.Canceled, codes.Canceled, "CANCELLED", nil},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", nil},
 }

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
-	"github.com/forumhq/forum/internal/kvfault"
-	"github.com/forumhq/forum/server/store"
+		"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/store/kv"
+	"github.com/forumhq/forum/server/store/kv/wal/faultfs"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -87,12 +87,12 @@ func TestWritesStoppedStatus(t *testing.T) {
 // stays so, NotServingReason says why, and reads go on, anonymous and
 // authenticated.
 func TestFailStop(t *testing.T) {
-	eng, err := kv.OpenBolt(filepath.Join(t.TempDir(), "forum.db"), store.Buckets(), kv.BoltOptions{})
+	fsys := &faultfs.FS{}
+	eng, err := kv.OpenBolt(filepath.Join(t.TempDir(), "forum.db"), store.Buckets(), kv.BoltOptions{WALFS: fsys})
 	if err != nil {
 		t.Fatal(err)
 	}
-	faulty := kvfault.Wrap(eng)
-	st, err := store.OpenEngine(faulty, store.Options{})
+	st, err := store.OpenEngine(eng, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +137,12 @@ func TestFailStop(t *testing.T) {
 	default:
 	}
 
-	faulty.Fail(&os.PathError{Op: "write", Path: walPathForTests, Err: syscall.ENOSPC})
-
+	// The disk fills: the next write of the log fails with ENOSPC, and
+	// the engine stops writing.
+	fsys.DiskFull()
+	const msg = "writes are stopped: disk full"
+	_, err = e.replies.CreateReply(e.bob.ctx(t), &forumv1.CreateReplyRequest{Parent: th.Name, Reply: &forumv1.Reply{Body: "after the fault"}, RequestId: "0190a5b8-7c1e-7d2f-8a3b-4c5d6e7f8091"})
+	wantWritesStopped(t, "CreateReply", err, msg)
 	select {
 	case <-st.Failed():
 	case <-time.After(10 * time.Second):
@@ -147,9 +151,7 @@ func TestFailStop(t *testing.T) {
 	if err := st.Err(); !errors.Is(err, kv.ErrFailed) || !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("store.Err = %v, want kv.ErrFailed and ENOSPC", err)
 	}
-	const msg = "writes are stopped: disk full"
-	_, err = e.replies.CreateReply(e.bob.ctx(t), &forumv1.CreateReplyRequest{Parent: th.Name, Reply: &forumv1.Reply{Body: "after the fault"}, RequestId: "0190a5b8-7c1e-7d2f-8a3b-4c5d6e7f8091"})
-	wantWritesStopped(t, "CreateReply", err, msg)
+	fsys.Heal() // room again: still nothing is written until a restart
 	_, err = e.threads.CreateThread(e.alice.ctx(t), &forumv1.CreateThreadRequest{Thread: &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "After"}})
 	wantWritesStopped(t, "CreateThread", err, msg)
 	_, err = e.threads.UpdateThread(e.alice.ctx(t), &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: th.Name, Title: "Renamed"}})
@@ -189,5 +191,15 @@ func TestFailStop(t *testing.T) {
 	}
 	if _, err := e.themes.ListThemes(t.Context(), &forumv1.ListThemesRequest{}); err != nil {
 		t.Errorf("ListThemes after the fault: %v", err)
+	}
+}
+
+// TestTooLargeStatus maps an Update over the engine's size bound to
+// INVALID_ARGUMENT, with a message that names the limit and no internals.
+func TestTooLargeStatus(t *testing.T) {
+	err := fmt.Errorf("store: create reply: %w", fmt.Errorf("%w: it writes 40000000 bytes, over the limit of %d", kv.ErrTooLarge, kv.MaxUpdateSize))
+	st := status.Convert(toStatus(t.Context(), slog.New(slog.DiscardHandler), "m", err))
+	if st.Code() != codes.InvalidArgument || st.Message() != "the request writes more than the limit of 32 MiB" {
+		t.Errorf("too large: %v %q, want INVALID_ARGUMENT naming the limit", st.Code(), st.Message())
 	}
 }

@@ -23,10 +23,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
-	"github.com/forumhq/forum/internal/kvfault"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/store/kv"
+	"github.com/forumhq/forum/server/store/kv/wal/faultfs"
 )
 
 // TestServeStoreFailStop runs forumd's assembly (serveStore) on a store
@@ -37,12 +37,12 @@ import (
 // the shutdown returns an error (forumd exits 1) and logs why.
 func TestServeStoreFailStop(t *testing.T) {
 	dir := t.TempDir()
-	eng, err := kv.OpenBolt(filepath.Join(dir, "forum.db"), store.Buckets(), kv.BoltOptions{})
+	fsys := &faultfs.FS{}
+	eng, err := kv.OpenBolt(filepath.Join(dir, "forum.db"), store.Buckets(), kv.BoltOptions{WALFS: fsys})
 	if err != nil {
 		t.Fatal(err)
 	}
-	faulty := kvfault.Wrap(eng)
-	st, err := store.OpenEngine(faulty, store.Options{})
+	st, err := store.OpenEngine(eng, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestServeStoreFailStop(t *testing.T) {
 		t.Errorf("/healthz before the fault: %d %s", code, body)
 	}
 
-	faulty.Fail(&os.PathError{Op: "write", Path: filepath.Join(dir, "forum.db-wal.0"), Err: syscall.ENOSPC})
+	fsys.DiskFull() // the next write of the log fails with ENOSPC
 	const msg = "writes are stopped: disk full"
 
 	_, err = replies.CreateReply(authed, &forumv1.CreateReplyRequest{Parent: th.Name, Reply: &forumv1.Reply{Body: "refused"}})

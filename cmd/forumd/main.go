@@ -10,6 +10,7 @@
 //	       [--trusted-proxies CIDRS] [--rate-limits SPEC] [--gc-percent N]
 //	forumd admin create-user --username NAME [--display-name TEXT]
 //	       [--role member|convener|admin] [--password-file FILE] [--data DIR]
+//	forumd admin repair [--data DIR]
 //
 // Flags default to the environment variables FORUM_GRPC_ADDR,
 // FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL, FORUM_REFLECTION and
@@ -49,6 +50,14 @@
 // admin create-user adds a user directly to the database; it fails while a
 // forumd holds the database. The password is the first line of
 // --password-file or of standard input, never a flag.
+//
+// serve refuses to start on a write-ahead log it cannot recover without
+// losing acknowledged writes: damage followed by more of the log, a read
+// error, a log of another database or of a newer forumd. It says what it
+// found and where, and for damage names admin repair, which saves each
+// damaged file aside (forum.db-wal.N.broken) and cuts it where its valid
+// records end, so that the next start keeps what was logged before the
+// damage.
 package main
 
 import (
@@ -154,6 +163,16 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			return exitError
 		}
 		return exitOK
+	case "repair":
+		cfg, err := parseRepairArgs(args[1:], getenv, stderr)
+		if err != nil {
+			return usageError(stderr, err)
+		}
+		if err := adminRepair(cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "forumd admin repair: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	default:
 		fmt.Fprintf(stderr, "forumd admin: unknown subcommand %q\n\n", args[0])
 		printUsage(stderr)
@@ -177,6 +196,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   forumd [serve] [flags]              run the server (forumd serve -h for flags)
   forumd admin create-user [flags]    add a user (forumd admin create-user -h)
+  forumd admin repair [flags]         salvage a damaged write-ahead log (forumd admin repair -h)
 `)
 }
 
@@ -206,6 +226,10 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 	dbPath := filepath.Join(cfg.DataDir, "forum.db")
 	st, err := store.Open(dbPath, store.Options{Logger: logger})
 	if err != nil {
+		if hint := openHint(err, cfg.DataDir); hint != "" {
+			logger.Error("cannot recover the write-ahead log", "err", err, "hint", hint)
+			return fmt.Errorf("open database: %w\n%s", err, hint)
+		}
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer func() {
