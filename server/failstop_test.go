@@ -13,7 +13,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
-		"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/store/kv"
 	"github.com/forumhq/forum/server/store/kv/wal/faultfs"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
