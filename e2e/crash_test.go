@@ -1,17 +1,28 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,10 +97,7 @@ func TestCrashRecovery(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), crashTimeout)
 	defer cancel()
 	dataDir := t.TempDir()
-	for i := range crashUsers {
-		name := fmt.Sprintf("writer%d", i)
-		mustCreateUserCLI(t, dataDir, name, "Writer "+name, "member", delegatePassword(name))
-	}
+	crashSetupUsers(t, dataDir)
 	s := &crashState{}
 	totalAcked := 0
 	// Cycles 0-9 end in SIGKILL; cycle 10 ends in SIGTERM under the same
@@ -99,18 +107,9 @@ func TestCrashRecovery(t *testing.T) {
 		p := startForumd(t, dataDir, noRateLimits)
 		g, h := p.dial(t), p.jsonAPI(t)
 		if cycle == 0 {
-			for i := range crashUsers {
-				name := fmt.Sprintf("writer%d", i)
-				s.users = append(s.users, loginGRPC(ctx, t, g, name, delegatePassword(name)))
-			}
-			for i := range crashThreads {
-				th := createThreadGRPC(ctx, t, g, s.users[i%crashUsers].token, &forumv1.Thread{
-					Theme: demoThemes[i%len(demoThemes)], Title: fmt.Sprintf("Crash test thread %d", i), Body: "Replies land here.",
-				}, fmt.Sprintf("crash-setup-thread-%d", i))
-				s.threads = append(s.threads, th.GetName())
-			}
+			crashSetup(ctx, t, g, s)
 		} else {
-			verifyCrashState(ctx, t, g, s, cycle)
+			verifyCrashState(ctx, t, g, s, cycle, nil)
 			if t.Failed() {
 				return
 			}
@@ -125,6 +124,32 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("cycle %d: no write was acknowledged before the kill", cycle)
 		}
 		totalAcked += acked
+	}
+}
+
+// crashSetupUsers creates the writers' accounts with the CLI, before forumd
+// first starts on dataDir.
+func crashSetupUsers(t *testing.T, dataDir string) {
+	t.Helper()
+	for i := range crashUsers {
+		name := fmt.Sprintf("writer%d", i)
+		mustCreateUserCLI(t, dataDir, name, "Writer "+name, "member", delegatePassword(name))
+	}
+}
+
+// crashSetup logs the writers in and opens the threads they reply to, at
+// forumd's first start.
+func crashSetup(ctx context.Context, t *testing.T, g *api, s *crashState) {
+	t.Helper()
+	for i := range crashUsers {
+		name := fmt.Sprintf("writer%d", i)
+		s.users = append(s.users, loginGRPC(ctx, t, g, name, delegatePassword(name)))
+	}
+	for i := range crashThreads {
+		th := createThreadGRPC(ctx, t, g, s.users[i%crashUsers].token, &forumv1.Thread{
+			Theme: demoThemes[i%len(demoThemes)], Title: fmt.Sprintf("Crash test thread %d", i), Body: "Replies land here.",
+		}, fmt.Sprintf("crash-setup-thread-%d", i))
+		s.threads = append(s.threads, th.GetName())
 	}
 }
 
@@ -365,20 +390,27 @@ func note(bodies map[string]*found, body, name string) {
 }
 
 // verifyCrashState checks the restarted forumd against everything the
-// writers were told, then retries a sample of request_ids.
-func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, cycle int) {
+// writers were told, then retries a sample of request_ids. It returns what
+// it read before the retries. mayLack, if not nil, excuses acknowledged
+// writes that a repair of the log dropped; those are not retried.
+func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, cycle int, mayLack func(*attempt) bool) crashListing {
 	t.Helper()
 	l := readAll(ctx, t, g)
 	s.mu.Lock()
 	attempts := slices.Clone(s.attempts)
 	s.mu.Unlock()
 
-	ackedN, committedUnacked := 0, 0
+	ackedN, committedUnacked, dropped, lost := 0, 0, 0, 0
 	var unacked, ackedSample []*attempt
 	for _, a := range attempts {
 		f := l.bodies[a.body]
+		if a.acked && f == nil && mayLack != nil && mayLack(a) {
+			dropped++
+			continue
+		}
 		switch {
 		case a.acked && f == nil:
+			lost++
 			t.Errorf("acknowledged write %s (%s, cycle %d) is lost after the crash", a.requestID, a.name, a.cycle)
 		case a.acked && f.name != a.name:
 			t.Errorf("acknowledged write %s was answered %s but is stored as %s", a.requestID, a.name, f.name)
@@ -394,7 +426,9 @@ func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, 
 			if f != nil {
 				committedUnacked++
 			}
-			if !a.retried {
+			// After a repair, a reply to a thread it dropped cannot be
+			// retried.
+			if !a.retried && (mayLack == nil || a.thread || l.threads[a.parent] != nil) {
 				unacked = append(unacked, a)
 			}
 		}
@@ -404,8 +438,13 @@ func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, 
 			t.Errorf("body %.60q appears %d times", body, f.count)
 		}
 	}
-	t.Logf("restart %d: %d threads, %d replies; all %d acknowledged writes present; %d unacknowledged writes were committed anyway",
-		cycle, len(l.threads), l.replies, ackedN, committedUnacked)
+	if dropped > 0 || lost > 0 {
+		t.Logf("restart %d: %d threads, %d replies; of %d acknowledged writes, %d present, %d dropped by the repair (logged after the damage), %d lost; %d unacknowledged writes were committed anyway",
+			cycle, len(l.threads), l.replies, ackedN+dropped, ackedN-lost, dropped, lost, committedUnacked)
+	} else {
+		t.Logf("restart %d: %d threads, %d replies; all %d acknowledged writes present; %d unacknowledged writes were committed anyway",
+			cycle, len(l.threads), l.replies, ackedN, committedUnacked)
+	}
 
 	// Retrying an unacknowledged write with its request_id must give
 	// exactly one copy; retrying an acknowledged one must return it again.
@@ -439,11 +478,647 @@ func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, 
 		s.mu.Unlock()
 	}
 	if len(retry) > 0 {
-		l = readAll(ctx, t, g)
+		l2 := readAll(ctx, t, g)
 		for _, a := range retry {
-			if f := l.bodies[a.body]; f == nil || f.count != 1 || (a.acked && f.name != a.name) {
+			if f := l2.bodies[a.body]; f == nil || f.count != 1 || (a.acked && f.name != a.name) {
 				t.Errorf("after retrying %s: %q found %+v, want once as %s", a.requestID, a.body, f, a.name)
 			}
 		}
 	}
+	return l
+}
+
+// Sizes of TestCrashDamagedLog, per kind of damage.
+const (
+	// damageCycles SIGKILL cycles run before the damage, which goes into
+	// the log of the last one.
+	damageCycles = 3
+	// damageExtraCycles more are run, at most, while the log of the last
+	// kill cannot take the damage (its newest file has too few records).
+	damageExtraCycles = 4
+	damageTimeout     = 4 * time.Minute
+	// damageSeed seeds the choices of the damage (which byte, which
+	// sector, what value); subtest i uses damageSeed, i.
+	damageSeed = 11
+)
+
+// damageOutcome is what forumd must do on a damaged log.
+type damageOutcome int
+
+const (
+	mustRefuse    damageOutcome = iota // refuse to start, naming admin repair
+	mustStart                          // start, with every acknowledged write
+	startOrRefuse                      // either of the two
+)
+
+// logDamage is one kind of damage done to the log after the last kill.
+type logDamage struct {
+	name string
+	want damageOutcome
+	// apply returns the newest file's bytes damaged, with what it did; or,
+	// if f cannot take the damage, why not (and nil).
+	apply func(f *walFile, rng *rand.Rand) (damaged []byte, what string)
+}
+
+// logDamages are the kinds of damage of TestCrashDamagedLog.
+var logDamages = []logDamage{
+	{
+		// The issue's reproduction: before recovery told damage from
+		// torn writes, this dropped the acknowledged replies after it.
+		name: "FlipByteAt4KiB", want: startOrRefuse,
+		apply: func(f *walFile, rng *rand.Rand) ([]byte, string) {
+			const pos = 4096
+			i := f.checkedFrameAt(pos)
+			if i < 0 {
+				return nil, fmt.Sprintf("offset %d is in no record (the records end at %d)", pos, f.end)
+			}
+			b := slices.Clone(f.data)
+			x := byte(1 + rng.IntN(255))
+			b[pos] ^= x
+			return b, fmt.Sprintf("flipped byte %d (xor %#02x), in record %d (%s)", pos, x, f.frames[i].seq, f.frames[i])
+		},
+	},
+	{
+		// The last record is whole: damage in it is damage, not a torn
+		// write, since it may have been acknowledged.
+		name: "FlipByteInLastRecord", want: mustRefuse,
+		apply: func(f *walFile, rng *rand.Rand) ([]byte, string) {
+			if len(f.frames) == 0 {
+				return nil, "it has no record"
+			}
+			last := f.frames[len(f.frames)-1]
+			pos := last.off + walFrameHeader + rng.Int64N(last.n)
+			b := slices.Clone(f.data)
+			x := byte(1 + rng.IntN(255))
+			b[pos] ^= x
+			return b, fmt.Sprintf("flipped byte %d (xor %#02x), in the payload of the last record %d (%s)", pos, x, last.seq, last)
+		},
+	},
+	{
+		// A sector that lost its contents, with records after it.
+		name: "ZeroSectorMidLog", want: mustRefuse,
+		apply: func(f *walFile, rng *rand.Rand) ([]byte, string) {
+			if len(f.frames) == 0 {
+				return nil, "it has no record"
+			}
+			// Whole sectors after the header's and before the last
+			// record, which stays intact.
+			lastOff := f.frames[len(f.frames)-1].off
+			var sectors []int64
+			for s := int64(walSector); s+walSector <= lastOff; s += walSector {
+				sectors = append(sectors, s)
+			}
+			rng.Shuffle(len(sectors), func(i, j int) { sectors[i], sectors[j] = sectors[j], sectors[i] })
+			for _, s := range sectors {
+				b := slices.Clone(f.data)
+				clear(b[s : s+walSector])
+				if i := f.firstChanged(b); i >= 0 {
+					return b, fmt.Sprintf("zeroed the sector at %d (of %d whole sectors before the last record), changing record %d (%s) first", s, len(sectors), f.frames[i].seq, f.frames[i])
+				}
+			}
+			return nil, fmt.Sprintf("no whole sector before its last record (at %d) holds record bytes", lastOff)
+		},
+	},
+	{
+		// A record never acknowledged, whose write a crash cut short:
+		// its first sector written, the rest still the zeros the log
+		// fills files with.
+		name: "TornUnacknowledgedRecord", want: mustStart,
+		apply: func(f *walFile, rng *rand.Rand) ([]byte, string) {
+			b := slices.Clone(f.data)
+			e := f.end
+			n := int64(2*walSector + rng.IntN(2*walSector)) // spans two sectors at least
+			size := walFrameHeader + n
+			if int64(len(b)) < e+size {
+				b = append(b, make([]byte, e+size-int64(len(b)))...)
+			}
+			cleared := ""
+			if !allZeroBytes(b[e:]) {
+				// A frame the kill itself cut short (a write interrupted
+				// between pages); never acknowledged either.
+				cleared = fmt.Sprintf("; cleared %d bytes of a record the kill had cut short", len(b[e:])-zeroTailLen(b[e:]))
+				clear(b[e:])
+			}
+			binary.LittleEndian.PutUint32(b[e:], uint32(n))
+			binary.LittleEndian.PutUint32(b[e+4:], ^uint32(n))
+			written := min((e+walSector)/walSector*walSector, e+size) // to the end of its first sector
+			for i := e + 8; i < written; i++ {
+				b[i] = byte(rng.Uint32())
+			}
+			return b, fmt.Sprintf("appended at %d (the end of the records; %s) a frame of %d bytes of which only the first %d were written%s", e, f.lastFrameString(), n, written-e, cleared)
+		},
+	},
+}
+
+// TestCrashDamagedLog is TestCrashRecovery with the write-ahead log damaged
+// after the last kill, in several ways, each a subtest (the damage is
+// chosen from a fixed seed, and logged). forumd must then either have every
+// acknowledged write (answered OK, at the first attempt or at a retry with
+// its request_id) and every record of the log, or refuse to start with an
+// error that says the log is damaged and names `forumd admin repair`:
+// never drop acknowledged writes in silence. After a refusal the test runs
+// the repair, which must save the damaged file aside (.broken) and cut it
+// where the damaged record starts; forumd must then start with every write
+// logged before the damage, and of those after it keep only the ones its
+// database already held, whole records, in order.
+func TestCrashDamagedLog(t *testing.T) {
+	for i, d := range logDamages {
+		t.Run(d.name, func(t *testing.T) { testDamagedLog(t, d, uint64(i)) })
+	}
+}
+
+// testDamagedLog is one subtest of TestCrashDamagedLog.
+func testDamagedLog(t *testing.T, d logDamage, index uint64) {
+	ctx, cancel := context.WithTimeout(t.Context(), damageTimeout)
+	defer cancel()
+	dataDir := t.TempDir()
+	crashSetupUsers(t, dataDir)
+	s := &crashState{}
+	rng := rand.New(rand.NewPCG(damageSeed, index))
+	t.Logf("damage %s, seed (%d, %d)", d.name, damageSeed, index)
+
+	// SIGKILL cycles until the last one's log can take the damage.
+	var (
+		newest, other *walFile
+		damaged       []byte
+		what          string
+		lastCycle     int
+	)
+	for cycle := 0; ; cycle++ {
+		p := startForumd(t, dataDir, noRateLimits)
+		g, h := p.dial(t), p.jsonAPI(t)
+		if cycle == 0 {
+			crashSetup(ctx, t, g, s)
+		} else {
+			verifyCrashState(ctx, t, g, s, cycle, nil)
+			if t.Failed() {
+				return
+			}
+		}
+		if crashCycle(ctx, t, p, g, h, s, cycle, false) == 0 {
+			t.Fatalf("cycle %d: no write was acknowledged before the kill", cycle)
+		}
+		if cycle+1 < damageCycles {
+			continue
+		}
+		var err error
+		newest, other, err = readWAL(dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("after kill %d: %s; %s", cycle, newest, other)
+		damaged, what = d.apply(newest, rng)
+		if damaged != nil {
+			lastCycle = cycle
+			break
+		}
+		if cycle+1 >= damageCycles+damageExtraCycles {
+			t.Fatalf("after %d kills, the newest file of the log still cannot take the damage: %s", cycle+1, what)
+		}
+		t.Logf("its newest file cannot take the damage (%s): one more cycle", what)
+	}
+	if err := os.WriteFile(newest.path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("damaged %s: %s", newest.path, what)
+	cut := newest.firstChanged(damaged) // the record the damage hits first, if any
+	if cut >= 0 {
+		t.Logf("the first record it changes is %d (%s)", newest.frames[cut].seq, newest.frames[cut])
+	} else {
+		t.Logf("it changes no record")
+	}
+	locs := locateWrites(s, other, newest)
+
+	p, exit, stderr := startOrExit(t, dataDir, noRateLimits)
+	if p != nil {
+		// It started: every acknowledged write, and every record of the
+		// log, must be there.
+		t.Logf("forumd started on the damaged log")
+		if d.want == mustRefuse {
+			t.Errorf("forumd started on a log damaged in a whole record (%s); it must refuse", what)
+		}
+		if cut >= 0 {
+			// Accepted only if nothing is lost: the checks below.
+			t.Logf("the damage changed record %d (%s), yet forumd started", newest.frames[cut].seq, newest.frames[cut])
+		}
+		g := p.dial(t)
+		l := verifyCrashState(ctx, t, g, s, lastCycle+1, nil)
+		checkLoggedReplies(t, l, locs, nil, 0)
+		if d.want == mustStart && !strings.Contains(p.log.tail(), "torn record") {
+			t.Errorf("forumd did not log that it discarded a torn record")
+		}
+		p.stop()
+		return
+	}
+
+	// It refused: the message must say why and name the repair.
+	t.Logf("forumd refused to start (%v); stderr:\n%s", exit, stderr)
+	if d.want == mustStart {
+		t.Fatalf("forumd refused a log whose last record is torn, a write it never acknowledged (%s)", what)
+	}
+	if exit.ExitCode() == 0 {
+		t.Errorf("forumd exited with status 0 without serving")
+	}
+	if !strings.Contains(stderr, "damaged") && !strings.Contains(stderr, "cannot be read") {
+		t.Errorf("forumd's error does not say the log is damaged or cannot be read")
+	}
+	if want := "forumd admin repair --data " + dataDir; !strings.Contains(stderr, want) {
+		t.Errorf("forumd's error does not name %q", want)
+	}
+	if cut < 0 {
+		t.Fatalf("forumd refused a log whose records are all intact (%s)", what)
+	}
+	wantCut := newest.frames[cut].off
+	if !strings.Contains(stderr, newest.path) || !strings.Contains(stderr, fmt.Sprintf("offset %d", wantCut)) {
+		t.Errorf("forumd's error does not name %s and offset %d, where the damaged record starts", newest.path, wantCut)
+	}
+
+	// The repair saves the damaged file aside and cuts it before the
+	// damaged record.
+	out, err := runRepair(dataDir)
+	t.Logf("forumd admin repair --data %s:\n%s", dataDir, out)
+	if err != nil {
+		t.Fatalf("forumd admin repair: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^(.+): .*; saved as (.+), cut to (\d+) bytes$`).FindAllStringSubmatch(out, -1)
+	if len(m) != 1 || m[0][1] != newest.path || m[0][2] != newest.path+".broken" || m[0][3] != strconv.FormatInt(wantCut, 10) {
+		t.Errorf("forumd admin repair reported %q, want %s saved as %s.broken and cut to %d bytes", m, newest.path, newest.path, wantCut)
+	}
+	if saved, err := os.ReadFile(newest.path + ".broken"); err != nil {
+		t.Errorf("the saved copy: %v", err)
+	} else if !bytes.Equal(saved, damaged) {
+		t.Errorf("%s.broken (%d bytes) differs from the damaged file (%d bytes)", newest.path, len(saved), len(damaged))
+	}
+	if fi, err := os.Stat(newest.path); err != nil || fi.Size() != wantCut {
+		t.Errorf("after the repair, %s: %v, size %d, want %d", newest.path, err, fi.Size(), wantCut)
+	}
+
+	// forumd starts again, with every write logged before the damage.
+	p = startForumd(t, dataDir, noRateLimits)
+	g := p.dial(t)
+	dropped := func(a *attempt) bool {
+		loc, ok := locs[a.requestID]
+		return ok && loc.file == newest && loc.frame >= cut
+	}
+	l := verifyCrashState(ctx, t, g, s, lastCycle+1, dropped)
+	checkLoggedReplies(t, l, locs, newest, cut)
+	p.stop()
+}
+
+// Layout of the log's files (server/store/kv/wal/format.go).
+const (
+	walHeader      = 64
+	walFrameHeader = 24
+	walSector      = 512
+)
+
+var walCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// walFile is a file of forumd's write-ahead log, as the test reads it.
+type walFile struct {
+	path   string
+	data   []byte
+	gen    uint64 // 0: unused (its header is zeros)
+	frames []walFrame
+	end    int64 // where its valid frames end
+}
+
+// walFrame is one valid frame of a walFile.
+type walFrame struct {
+	off int64 // where it starts
+	n   int64 // its payload's length
+	seq uint64
+}
+
+func (f walFrame) String() string {
+	return fmt.Sprintf("at %d, %d bytes", f.off, walFrameHeader+f.n)
+}
+
+// len returns the length of the frame, padding included.
+func (f walFrame) len() int64 { return (walFrameHeader + f.n + 7) &^ 7 }
+
+func (f *walFile) String() string {
+	if f.gen == 0 {
+		return fmt.Sprintf("%s: unused (%d bytes)", filepath.Base(f.path), len(f.data))
+	}
+	return fmt.Sprintf("%s: generation %d, %d records in %d bytes (%s)", filepath.Base(f.path), f.gen, len(f.frames), f.end, f.lastFrameString())
+}
+
+// lastFrameString describes f's last frame.
+func (f *walFile) lastFrameString() string {
+	if len(f.frames) == 0 {
+		return "no record"
+	}
+	last := f.frames[len(f.frames)-1]
+	return fmt.Sprintf("last record %d %s", last.seq, last)
+}
+
+// readWAL reads both files of the log in dataDir and returns the newest
+// (of the higher generation) and the other.
+func readWAL(dataDir string) (newest, other *walFile, err error) {
+	var files [2]*walFile
+	for i := range files {
+		if files[i], err = readWALFile(filepath.Join(dataDir, fmt.Sprintf("forum.db-wal.%d", i))); err != nil {
+			return nil, nil, err
+		}
+	}
+	if files[1].gen > files[0].gen {
+		return files[1], files[0], nil
+	}
+	if files[0].gen == 0 {
+		return nil, nil, fmt.Errorf("neither file of the log in %s has a header", dataDir)
+	}
+	return files[0], files[1], nil
+}
+
+// readWALFile reads a file of the log and finds its valid frames: from the
+// header on, each 8-aligned, with its length and the length's complement,
+// its seq the one before's plus one, and its CRC-32C (salted with the
+// database's identity and the file's generation) right.
+func readWALFile(path string) (*walFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &walFile{path: path, data: data}
+	if len(data) < walHeader || allZeroBytes(data[:walHeader]) {
+		return f, nil
+	}
+	if string(data[:8]) != "forumWAL" {
+		return nil, fmt.Errorf("%s: no log header: %q", path, data[:8])
+	}
+	f.gen = binary.LittleEndian.Uint64(data[32:40])
+	next := binary.LittleEndian.Uint64(data[40:48])
+	var saltIn [24]byte
+	copy(saltIn[:16], data[16:32])
+	copy(saltIn[16:], data[32:40])
+	salt := crc32.Checksum(saltIn[:], walCRC)
+	off := int64(walHeader)
+	for off+walFrameHeader <= int64(len(data)) {
+		n := binary.LittleEndian.Uint32(data[off:])
+		if n == 0 || n != ^binary.LittleEndian.Uint32(data[off+4:]) || off+walFrameHeader+int64(n) > int64(len(data)) {
+			break
+		}
+		fr := data[off : off+walFrameHeader+int64(n)]
+		c := crc32.Update(salt, walCRC, fr[0:4])
+		c = crc32.Update(c, walCRC, fr[16:])
+		seq := binary.LittleEndian.Uint64(fr[16:24])
+		if c != binary.LittleEndian.Uint32(fr[8:12]) || seq != next {
+			break
+		}
+		f.frames = append(f.frames, walFrame{off: off, n: int64(n), seq: seq})
+		next++
+		off += f.frames[len(f.frames)-1].len()
+	}
+	f.end = off
+	return f, nil
+}
+
+// checked reports whether byte pos of frame fr is one a reader checks:
+// any but the zero word [12:16] and the padding.
+func (fr walFrame) checked(pos int64) bool {
+	rel := pos - fr.off
+	return rel >= 0 && rel < walFrameHeader+fr.n && (rel < 12 || rel >= 16)
+}
+
+// checkedFrameAt returns the index of the frame of which byte pos is a
+// checked byte, or -1.
+func (f *walFile) checkedFrameAt(pos int64) int {
+	for i, fr := range f.frames {
+		if fr.checked(pos) {
+			return i
+		}
+	}
+	return -1
+}
+
+// firstChanged returns the index of the first frame of f a checked byte
+// of which differs in b, or -1.
+func (f *walFile) firstChanged(b []byte) int {
+	for i, fr := range f.frames {
+		for pos := fr.off; pos < fr.off+walFrameHeader+fr.n; pos++ {
+			if fr.checked(pos) && (pos >= int64(len(b)) || b[pos] != f.data[pos]) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func allZeroBytes(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// zeroTailLen returns how many bytes at the end of b are zero.
+func zeroTailLen(b []byte) int {
+	i := len(b)
+	for i > 0 && b[i-1] == 0 {
+		i--
+	}
+	return len(b) - i
+}
+
+// writeLoc is where the record that created a write lies in the log.
+type writeLoc struct {
+	a     *attempt
+	file  *walFile
+	frame int // index in file.frames
+}
+
+// logMarks are what locateWrites looks for in the records: the start of a
+// reply's body, up to its colon, and a thread's title.
+var (
+	logMarks    = regexp.MustCompile(`crash reply c\d+ w\d+ n\d+:|Crash thread c\d+ w\d+ n\d+`)
+	threadTitle = regexp.MustCompile(`^Crash thread c\d+ w\d+ n\d+$`)
+)
+
+// locateWrites finds, in the valid frames of the log's files (oldest
+// first), the records that created the replies and threads the writers
+// sent, and returns them by request_id. The log holds only the records of
+// forumd's last run (it starts the log anew at each start, and zeroes a
+// file before it reuses it), and only some of them: the writes of the last
+// cycle, and of retries at its start, that the last checkpoints had not
+// emptied from it yet. A reply's body and a thread's title are in the
+// record of their creation only (replies change the thread's counters,
+// not the thread); should a title be in later ones too, the first record
+// holding it is the creation.
+func locateWrites(s *crashState, files ...*walFile) map[string]writeLoc {
+	first := map[string]writeLoc{} // by mark
+	// Newest record first, so that the oldest one holding a mark wins.
+	for _, f := range slices.Backward(files) {
+		for i := len(f.frames) - 1; i >= 0; i-- {
+			fr := f.frames[i]
+			payload := f.data[fr.off+walFrameHeader : fr.off+walFrameHeader+fr.n]
+			for _, m := range logMarks.FindAllIndex(payload, -1) {
+				mark := string(payload[m[0]:m[1]])
+				if mark[0] == 'C' {
+					// A title, as protobuf stores it: its length (one
+					// byte, under 128) before it. "n1" may be the start
+					// of "n12".
+					n := int(payload[max(m[0]-1, 0)])
+					if m[0] == 0 || m[0]+n > len(payload) || !threadTitle.Match(payload[m[0]:m[0]+n]) {
+						continue
+					}
+					mark = string(payload[m[0] : m[0]+n])
+				}
+				first[mark] = writeLoc{file: f, frame: i}
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	locs := map[string]writeLoc{}
+	for _, a := range s.attempts {
+		mark := a.body
+		if !a.thread {
+			mark = mark[:strings.IndexByte(mark, ':')+1]
+		}
+		if loc, ok := first[mark]; ok {
+			loc.a = a
+			locs[a.requestID] = loc
+		}
+	}
+	return locs
+}
+
+// checkLoggedReplies checks the replies whose creation is in the log
+// (locs) against the listing l of the restarted forumd. If damaged is nil,
+// every one must be present. Otherwise the repair cut damaged at its frame
+// cut: every reply logged before must be present; from cut on, the repair
+// dropped the records the database did not hold yet, so each record's
+// replies must be all present or all absent, and the records present must
+// come before those absent.
+func checkLoggedReplies(t *testing.T, l crashListing, locs map[string]writeLoc, damaged *walFile, cut int) {
+	t.Helper()
+	type frameState struct{ present, absent int }
+	before, missing, after := 0, 0, map[int]*frameState{}
+	for id, loc := range locs {
+		if loc.a.thread {
+			continue
+		}
+		present := l.bodies[loc.a.body] != nil
+		if damaged == nil || loc.file != damaged || loc.frame < cut {
+			before++
+			if !present {
+				missing++
+				t.Errorf("reply %s (acknowledged %v), logged in record %d of %s (%s), is missing", id, loc.a.acked, loc.file.frames[loc.frame].seq, filepath.Base(loc.file.path), loc.file.frames[loc.frame])
+			}
+			continue
+		}
+		fs := after[loc.frame]
+		if fs == nil {
+			fs = &frameState{}
+			after[loc.frame] = fs
+		}
+		if present {
+			fs.present++
+		} else {
+			fs.absent++
+		}
+	}
+	if damaged == nil {
+		t.Logf("replies found in the log's records: %d, of which %d missing", before, missing)
+		return
+	}
+	frames := slices.Sorted(maps.Keys(after))
+	keptRecs, droppedRecs, keptReplies, droppedReplies := 0, 0, 0, 0
+	for _, i := range frames {
+		fs := after[i]
+		fr := damaged.frames[i]
+		switch {
+		case fs.present > 0 && fs.absent > 0:
+			t.Errorf("record %d (%s) is half applied: %d of its replies present, %d absent", fr.seq, fr, fs.present, fs.absent)
+		case fs.present > 0 && droppedRecs > 0:
+			t.Errorf("record %d (%s) is present, but a record before it was dropped", fr.seq, fr)
+		}
+		if fs.absent > 0 {
+			droppedRecs++
+		} else {
+			keptRecs++
+		}
+		keptReplies += fs.present
+		droppedReplies += fs.absent
+	}
+	t.Logf("replies found in the log: %d before the damage, %d of them missing; %d after it in %d records: %d present (in %d records the database held already), %d dropped (in %d)",
+		before, missing, keptReplies+droppedReplies, len(frames), keptReplies, keptRecs, droppedReplies, droppedRecs)
+}
+
+// startOrExit is startForumd for a start that may be refused: if forumd
+// exits before it listens, it returns a nil *forumd, how forumd exited and
+// what it wrote to its standard error.
+func startOrExit(t *testing.T, dataDir string, args ...string) (*forumd, *os.ProcessState, string) {
+	t.Helper()
+	addrFile := filepath.Join(t.TempDir(), "addr.json")
+	p := &forumd{t: t, dataDir: dataDir, log: &logBuffer{}, done: make(chan struct{})}
+	stderr := &logBuffer{}
+	argv := append([]string{"serve",
+		"--grpc-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0",
+		"--data", dataDir,
+		"--addr-file", addrFile,
+		"--log-level", "warn",
+	}, args...)
+	p.cmd = exec.Command(forumdBin, argv...)
+	p.cmd.Env = cleanEnv()
+	p.cmd.Stdout, p.cmd.Stderr = p.log, io.MultiWriter(p.log, stderr)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start forumd: %v", err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.signal(syscall.SIGKILL)
+		select {
+		case <-p.done:
+		case <-time.After(stopTimeout):
+			t.Errorf("forumd (pid %d) did not die after SIGKILL", p.cmd.Process.Pid)
+		}
+		if t.Failed() {
+			t.Logf("forumd (pid %d) log:\n%s", p.cmd.Process.Pid, p.log.tail())
+		}
+	})
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if data, err := os.ReadFile(addrFile); err == nil {
+			var addrs struct{ GRPC, HTTP string }
+			if err := json.Unmarshal(data, &addrs); err != nil {
+				t.Fatalf("forumd address file %q: %v", data, err)
+			}
+			if !strings.HasPrefix(addrs.GRPC, "127.0.0.1:") || !strings.HasPrefix(addrs.HTTP, "127.0.0.1:") {
+				t.Fatalf("forumd listens on %q and %q, want loopback addresses", addrs.GRPC, addrs.HTTP)
+			}
+			p.grpcAddr, p.httpAddr = addrs.GRPC, addrs.HTTP
+			return p, nil, ""
+		} else if !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("read forumd address file: %v", err)
+		}
+		select {
+		case <-p.done:
+			return nil, p.cmd.ProcessState, stderr.tail()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("forumd neither listened nor exited within %v; log:\n%s", startTimeout, p.log.tail())
+		}
+	}
+}
+
+// runRepair runs `forumd admin repair --data dataDir` and returns its
+// output (standard output, then standard error).
+func runRepair(dataDir string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, forumdBin, "admin", "repair", "--data", dataDir)
+	cmd.Env = cleanEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String() + stderr.String(), err
 }
