@@ -23,7 +23,7 @@
 //	[0:4]   n, the payload's length (0 < n <= MaxRecordSize)
 //	[4:8]   ^n, so that a damaged length is never mistaken for another one
 //	[8:12]  CRC-32C, salted with the file's identity and generation, of
-//	        bytes [0:4], [16:24] and the payload
+//	        bytes [0:4] and [12:24] and the payload
 //	[12:16] zero
 //	[16:24] seq: each record's is the one before's plus one
 //	[24:24+n] payload, then zeros up to the next multiple of 8
@@ -164,8 +164,7 @@ func frameLen(n int) int { return (FrameHeaderSize + n + align - 1) &^ (align - 
 // with seed s.
 func frameCRC(s uint32, f []byte) uint32 {
 	c := crc32.Update(s, crcTable, f[0:4])
-	c = crc32.Update(c, crcTable, f[16:])
-	return c
+	return crc32.Update(c, crcTable, f[12:])
 }
 
 // sealFrame fills in the header of frame f (FrameHeaderSize bytes, then the

@@ -267,7 +267,7 @@ func TestFlipEveryRecord(t *testing.T) {
 		start := int64(HeaderSize)
 		for r, end := range fx.ends[i] {
 			n := end - start
-			for _, at := range []int64{0, 3, 5, 9, 17, 24, 25, n / 2, n - 9} {
+			for _, at := range []int64{0, 3, 5, 9, 13, 17, 24, 25, n / 2, n - 9} {
 				if at < 0 || start+at >= fx.dataEnds[i][r] {
 					continue
 				}
