@@ -2,8 +2,9 @@
 // binary once; each test runs it on ephemeral 127.0.0.1 ports with a
 // temporary data directory and drives it over gRPC and HTTP/JSON, as
 // integrators and browsers would, including graceful restarts (SIGTERM),
-// crashes (SIGKILL) and a full disk (diskfull_test.go, as root). Nothing
-// leaves the loopback interface.
+// crashes (SIGKILL), a log damaged after a crash that forumd must refuse
+// or recover whole, and repair (TestCrashDamagedLog), and a full disk
+// (diskfull_test.go, as root). Nothing leaves the loopback interface.
 package e2e
 
 import (
