@@ -9,6 +9,10 @@ import (
 // an fdatasync after a write flushes only data, not the file's size.
 const chunk = 4 << 20
 
+// maxSpare is the size past which PrepareSpare cuts a file back rather than
+// zeroing it.
+const maxSpare = 4 * chunk
+
 // Log is an open log, ready for appending. Append, Sync and Switch must be
 // called from one goroutine at a time (the engine's syncer); PrepareSpare
 // may run on another goroutine while they do, but never together with
@@ -158,9 +162,17 @@ func (l *Log) Switch(firstSeq uint64) (int, error) {
 
 // PrepareSpare zeroes the used part of file i, which is not current and
 // whose records are all in the database, zero-fills it a chunk ahead, and
-// makes that durable, so that the next Switch finds it ready.
+// makes that durable, so that the next Switch finds it ready. A file that
+// a burst of writes grew past maxSpare is cut back instead, so that the
+// log's files, and what recovery reads, stay the size of recent use.
 func (l *Log) PrepareSpare(i int) error {
 	f := l.files[i]
+	if f.filled > maxSpare {
+		if err := f.f.Truncate(0); err != nil {
+			return fmt.Errorf("wal: cut %s: %w", f.path, err)
+		}
+		f.filled, f.dirty = 0, 0
+	}
 	for off := int64(0); off < f.dirty; {
 		n := min(int64(len(l.zeros)), f.dirty-off)
 		if _, err := f.f.WriteAt(l.zeros[:n], off); err != nil {

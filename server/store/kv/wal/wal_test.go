@@ -539,3 +539,43 @@ func TwoFilesForTest(t *testing.T, n uint64) (path string, st State) {
 	fx := twoFiles(t, n)
 	return fx.path, fx.st
 }
+
+// TestSpareShrinks cuts back a file that a burst grew past maxSpare when it
+// becomes the spare, and the log still recovers across it.
+func TestSpareShrinks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	l, err := Create(OS, path, testID, 2, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	big := append(make([]byte, FrameHeaderSize), bytes.Repeat([]byte("b"), 1<<20)...)
+	for s := uint64(1); s <= 20; s++ {
+		if err := l.Append(slices.Clone(big), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Switch(21); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PrepareSpare(0); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(Path(path, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != HeaderSize+chunk {
+		t.Errorf("the spare is %d bytes after a 20 MiB burst, want %d", fi.Size(), HeaderSize+chunk)
+	}
+	appendN(t, l, 21, 25)
+	if _, err := l.Switch(26); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 26, 30)
+	rec, err := Recover(OS, path, State{ID: testID, Gen: 3, Applied: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, rec, 20, 30)
+}
