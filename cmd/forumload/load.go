@@ -49,6 +49,7 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (con
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: forumload [flags] create-reply|get-thread")
+		fmt.Fprintln(stderr, "       forumload populate|startup|open [flags] (each with -h)")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.server, "server", "", "the forum server's gRPC address (env FORUM_SERVER; default 127.0.0.1:7070)")

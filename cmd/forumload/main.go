@@ -7,6 +7,9 @@
 // Usage:
 //
 //	forumload [flags] create-reply|get-thread
+//	forumload populate --data DIR [--replies N] [flags]
+//	forumload startup --forumd BIN --data DIR [--rounds N] [flags]
+//	forumload open --data DIR [--sync-freelist] [--store] [flags]
 //
 // create-reply adds ~--body-bytes of Markdown to a thread per call (each a
 // durable write with its own request_id); get-thread reads the thread. The
@@ -18,10 +21,23 @@
 // latency percentiles, as text or with -o json. The exit status is 0 if
 // every call succeeded, 1 if any failed or the run could not start, 2 for a
 // bad command line.
+//
+// The other three measure what a database's size costs at start-up
+// (docs/PERFORMANCE.md, "Startup and memory at size"); each has -h.
+// populate fills the data directory of a stopped forumd with N replies of
+// ~1 KB in this process, through the store package with fsync off, and
+// closes it cleanly. startup runs a forumd binary on that directory, several
+// rounds: it times each start until GET /healthz answers 200, after a clean
+// stop and after a SIGKILL under a light write load, and reads the process's
+// VmRSS, RssAnon and RssFile once healthy, dropping the page cache before
+// each start when it can. open times opening the file alone (kv.OpenBolt,
+// with bbolt's freelist synced or not, or store.Open) in a fresh child
+// process per round, with the same memory figures.
 package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,7 +45,23 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := runCommand(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
+}
+
+// runCommand runs the subcommand in args[0] (populate, startup, open), or
+// else the load of run, and returns the exit status.
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "populate":
+			return runPopulate(ctx, args[1:], stdout, stderr)
+		case "startup":
+			return runStartup(ctx, args[1:], stdout, stderr)
+		case "open":
+			return runOpen(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return run(ctx, args, stdout, stderr, getenv)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -17,6 +18,10 @@ import (
 var forumdBin string
 
 func TestMain(m *testing.M) {
+	// forumload open runs its opens in children: this binary, re-run.
+	if len(os.Args) > 2 && os.Args[1] == "open" && os.Args[2] == "--child" {
+		os.Exit(runCommand(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	}
 	dir, err := os.MkdirTemp("", "forumload-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -128,4 +133,83 @@ func TestLoadRefusals(t *testing.T) {
 	if code := run(t.Context(), []string{"--server", addr, "--thread", "threads/999", "--duration", "100ms", "get-thread"}, &out, &errOut, noToken); code != 1 || !strings.Contains(errOut.String(), "threads/999") {
 		t.Errorf("a missing thread: exit %d, %q", code, errOut.String())
 	}
+}
+
+// TestStartup populates a small database, opens it both ways and measures
+// one round of starts of the real forumd on it.
+func TestStartup(t *testing.T) {
+	data := t.TempDir()
+	var out, errOut bytes.Buffer
+	if code := runCommand(t.Context(), []string{"populate", "--data", data, "--replies", "50", "--per-thread", "20", "--body-bytes", "300", "--workers", "4", "--request-ids"}, &out, &errOut, os.Getenv); code != 0 ||
+		!strings.Contains(out.String(), "done: 50 replies") {
+		t.Fatalf("populate: exit %d, %q, stderr %q", code, out.String(), errOut.String())
+	}
+	// Again: the database is added to, the member reused.
+	out.Reset()
+	if code := runCommand(t.Context(), []string{"populate", "--data", data, "--replies", "10"}, &out, &errOut, os.Getenv); code != 0 {
+		t.Fatalf("populate again: exit %d, %q, stderr %q", code, out.String(), errOut.String())
+	}
+
+	for _, args := range [][]string{{"--sync-freelist"}, {"--sync-freelist=false"}, {"--store"}} {
+		out.Reset()
+		errOut.Reset()
+		a := append([]string{"open", "--data", data, "--rounds", "2", "--drop-caches=false", "-o", "json"}, args...)
+		if code := runCommand(t.Context(), a, &out, &errOut, os.Getenv); code != 0 {
+			t.Fatalf("%v: exit %d, %q, stderr %q", a, code, out.String(), errOut.String())
+		}
+		var rs []openResult
+		if err := json.Unmarshal(out.Bytes(), &rs); err != nil || len(rs) != 2 || rs[1].OpenMs <= 0 || rs[1].Memory.RssFile <= 0 {
+			t.Fatalf("%v: %v, %s", a, err, out.String())
+		}
+	}
+
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	out.Reset()
+	errOut.Reset()
+	a := []string{"startup", "--forumd", forumdBin, "--data", data, "--rounds", "1", "--drop-caches=false", "--settle", "100ms",
+		"--load-duration", "300ms", "--load-rate", "100", "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "-o", "json"}
+	if code := runCommand(t.Context(), a, &out, &errOut, os.Getenv); code != 0 {
+		t.Fatalf("startup: exit %d, %q, stderr %q", code, out.String(), errOut.String())
+	}
+	var rep startupReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Starts) != 2 {
+		t.Fatalf("startup report: %v, %s", err, out.String())
+	}
+	for i, s := range rep.Starts {
+		if s.HealthyMs <= 0 || s.ListeningMs <= 0 || s.AtHealthy.RssAnon <= 0 || s.AtHealthy.RssFile <= 0 || s.Settled.VmRSS <= 0 || s.LoadReplies == 0 || s.LoadFailed != 0 {
+			t.Errorf("start %d: %+v", i, s)
+		}
+	}
+	if rep.Starts[0].After != afterClean || rep.Starts[0].Stop != "SIGKILL" || rep.Starts[1].After != afterKill || rep.Starts[1].StopMs <= 0 {
+		t.Errorf("starts %+v", rep.Starts)
+	}
+
+	// Bad command lines.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"populate"}, "--data"},
+		{[]string{"populate", "--data", data, "--body-bytes", "0"}, "--body-bytes"},
+		{[]string{"startup"}, "--data"},
+		{[]string{"startup", "--data", data, "--env", "NOEQUALS"}, "KEY=VALUE"},
+		{[]string{"open"}, "--data"},
+		{[]string{"open", "--data", data, "--store", "--sync-freelist"}, "--store"},
+	} {
+		errOut.Reset()
+		if code := runCommand(t.Context(), tt.args, &out, &errOut, os.Getenv); code != 2 || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("forumload %v: exit %d, stderr %q; want 2 and %q", tt.args, code, errOut.String(), tt.want)
+		}
+	}
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
