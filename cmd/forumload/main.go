@@ -9,7 +9,7 @@
 //	forumload [flags] create-reply|get-thread
 //	forumload populate --data DIR [--replies N] [flags]
 //	forumload startup --forumd BIN --data DIR [--rounds N] [flags]
-//	forumload open --data DIR [--sync-freelist] [--store] [flags]
+//	forumload open --data DIR [--sync-freelist=false] [--store] [flags]
 //
 // create-reply adds ~--body-bytes of Markdown to a thread per call (each a
 // durable write with its own request_id); get-thread reads the thread. The

@@ -194,7 +194,7 @@ func TestStartup(t *testing.T) {
 		{[]string{"startup"}, "--data"},
 		{[]string{"startup", "--data", data, "--env", "NOEQUALS"}, "KEY=VALUE"},
 		{[]string{"open"}, "--data"},
-		{[]string{"open", "--data", data, "--store", "--sync-freelist"}, "--store"},
+		{[]string{"open", "--data", data, "--store", "--sync-freelist=false"}, "--store"},
 	} {
 		errOut.Reset()
 		if code := runCommand(t.Context(), tt.args, &out, &errOut, os.Getenv); code != 2 || !strings.Contains(errOut.String(), tt.want) {

@@ -40,10 +40,11 @@ func parseOpenArgs(args []string, stderr io.Writer) (openConfig, error) {
 
 Opens DIR/forum.db (forumd stopped) --rounds times, each time in a new
 child process that opens it, reads its own memory (/proc/self/status,
-/proc/self/io) and closes it: with kv.OpenBolt (with or without
---sync-freelist, bbolt's synced freelist), or with --store through
-store.Open as forumd opens it. The first open after switching
---sync-freelist on writes the freelist; opening without it again drops it.
+/proc/self/io) and closes it: with kv.OpenBolt (with bbolt's synced
+freelist, as forumd runs it, or with --sync-freelist=false, which rebuilds
+it by visiting every page), or with --store through store.Open as forumd
+opens it. The first open after switching --sync-freelist on writes the
+freelist; opening with it off again drops it.
 With --drop-caches the page cache is dropped before every open (root).
 
 `)
@@ -51,7 +52,7 @@ With --drop-caches the page cache is dropped before every open (root).
 	}
 	fs.StringVar(&c.data, "data", "", "the data directory; required")
 	fs.IntVar(&c.rounds, "rounds", 3, "how many opens")
-	fs.BoolVar(&c.syncFreelist, "sync-freelist", false, "kv.BoltOptions.SyncFreelist")
+	fs.BoolVar(&c.syncFreelist, "sync-freelist", true, "write the freelist in checkpoints, as forumd does (false sets kv.BoltOptions.NoFreelistSync)")
 	fs.BoolVar(&c.useStore, "store", false, "open with store.Open (forumd's options) instead of kv.OpenBolt")
 	fs.BoolVar(&c.dropCaches, "drop-caches", true, "drop the page cache before every open (needs root)")
 	fs.BoolVar(&c.child, "child", false, "internal: be the child that opens")
@@ -66,8 +67,8 @@ With --drop-caches the page cache is dropped before every open (root).
 		return c, usagef("open needs --data DIR")
 	case c.rounds < 1:
 		return c, usagef("--rounds %d: use at least 1", c.rounds)
-	case c.useStore && c.syncFreelist:
-		return c, usagef("--store opens as forumd does: without --sync-freelist")
+	case c.useStore && !c.syncFreelist:
+		return c, usagef("--store opens as forumd does, with the freelist synced: --sync-freelist=false needs kv.OpenBolt")
 	case c.format != "text" && c.format != "json":
 		return c, usagef("-o %q: use text or json", c.format)
 	}
@@ -130,7 +131,7 @@ func openOnce(c openConfig) openResult {
 		}
 		closeFn = st.Close
 	} else {
-		eng, err := kv.OpenBolt(path, nil, kv.BoltOptions{SyncFreelist: c.syncFreelist, Logger: logger})
+		eng, err := kv.OpenBolt(path, nil, kv.BoltOptions{NoFreelistSync: !c.syncFreelist, Logger: logger})
 		if err != nil {
 			r.Error = err.Error()
 			return r
@@ -189,7 +190,7 @@ func writeOpenReport(w io.Writer, c openConfig, results []openResult) error {
 		return enc.Encode(results)
 	}
 	var b strings.Builder
-	how := fmt.Sprintf("kv.OpenBolt, SyncFreelist %t", c.syncFreelist)
+	how := fmt.Sprintf("kv.OpenBolt, freelist synced %t", c.syncFreelist)
 	if c.useStore {
 		how = "store.Open"
 	}

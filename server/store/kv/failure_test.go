@@ -284,3 +284,40 @@ func TestOpenLegacyLog(t *testing.T) {
 		t.Errorf("%d keys after a crash in the new format, want 3", got)
 	}
 }
+
+// TestFreelistSyncedByDefault checks that checkpoints write bbolt's
+// freelist unless NoFreelistSync says otherwise, so that opening a large
+// file does not visit every page (docs/PERFORMANCE.md). It reads the meta
+// page with the highest txid: its freelist page id is bbolt's "none"
+// (all ones) when the list is not written.
+func TestFreelistSyncedByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		opts   BoltOptions
+		synced bool
+	}{{BoltOptions{}, true}, {BoltOptions{NoFreelistSync: true}, false}} {
+		path := filepath.Join(t.TempDir(), "fl.db")
+		e := openTest(t, path, tc.opts)
+		put(t, e, bA, "k", "v")
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Meta pages 0 and 1: page header (16 bytes), then magic, version,
+		// page size, flags (4 bytes each), the root bucket (16), the
+		// freelist page id (8), the high-water page id (8), the txid (8).
+		pageSize := int(binary.LittleEndian.Uint32(b[16+8:]))
+		var freelist, txid uint64
+		for _, off := range []int{0, pageSize} {
+			m := b[off+16:]
+			if id := binary.LittleEndian.Uint64(m[48:]); id >= txid {
+				txid, freelist = id, binary.LittleEndian.Uint64(m[32:])
+			}
+		}
+		if synced := freelist != ^uint64(0); synced != tc.synced {
+			t.Errorf("%+v: freelist page %#x, synced %v, want %v", tc.opts, freelist, synced, tc.synced)
+		}
+	}
+}
