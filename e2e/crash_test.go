@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -861,7 +859,7 @@ func readWALFile(path string) (*walFile, error) {
 		}
 		fr := data[off : off+walFrameHeader+int64(n)]
 		c := crc32.Update(salt, walCRC, fr[0:4])
-		c = crc32.Update(c, walCRC, fr[16:])
+		c = crc32.Update(c, walCRC, fr[12:]) // [4:8] is ^n, [8:12] the CRC
 		seq := binary.LittleEndian.Uint64(fr[16:24])
 		if c != binary.LittleEndian.Uint32(fr[8:12]) || seq != next {
 			break
@@ -1053,61 +1051,12 @@ func checkLoggedReplies(t *testing.T, l crashListing, locs map[string]writeLoc, 
 // what it wrote to its standard error.
 func startOrExit(t *testing.T, dataDir string, args ...string) (*forumd, *os.ProcessState, string) {
 	t.Helper()
-	addrFile := filepath.Join(t.TempDir(), "addr.json")
-	p := &forumd{t: t, dataDir: dataDir, log: &logBuffer{}, done: make(chan struct{})}
 	stderr := &logBuffer{}
-	argv := append([]string{"serve",
-		"--grpc-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0",
-		"--data", dataDir,
-		"--addr-file", addrFile,
-		"--log-level", "warn",
-	}, args...)
-	p.cmd = exec.Command(forumdBin, argv...)
-	p.cmd.Env = cleanEnv()
-	p.cmd.Stdout, p.cmd.Stderr = p.log, io.MultiWriter(p.log, stderr)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start forumd: %v", err)
+	p, exited := launchForumd(t, nil, dataDir, stderr, args...)
+	if exited {
+		return nil, p.cmd.ProcessState, stderr.tail()
 	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.signal(syscall.SIGKILL)
-		select {
-		case <-p.done:
-		case <-time.After(stopTimeout):
-			t.Errorf("forumd (pid %d) did not die after SIGKILL", p.cmd.Process.Pid)
-		}
-		if t.Failed() {
-			t.Logf("forumd (pid %d) log:\n%s", p.cmd.Process.Pid, p.log.tail())
-		}
-	})
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if data, err := os.ReadFile(addrFile); err == nil {
-			var addrs struct{ GRPC, HTTP string }
-			if err := json.Unmarshal(data, &addrs); err != nil {
-				t.Fatalf("forumd address file %q: %v", data, err)
-			}
-			if !strings.HasPrefix(addrs.GRPC, "127.0.0.1:") || !strings.HasPrefix(addrs.HTTP, "127.0.0.1:") {
-				t.Fatalf("forumd listens on %q and %q, want loopback addresses", addrs.GRPC, addrs.HTTP)
-			}
-			p.grpcAddr, p.httpAddr = addrs.GRPC, addrs.HTTP
-			return p, nil, ""
-		} else if !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("read forumd address file: %v", err)
-		}
-		select {
-		case <-p.done:
-			return nil, p.cmd.ProcessState, stderr.tail()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("forumd neither listened nor exited within %v; log:\n%s", startTimeout, p.log.tail())
-		}
-	}
+	return p, nil, ""
 }
 
 // runRepair runs `forumd admin repair --data dataDir` and returns its

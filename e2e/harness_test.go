@@ -112,8 +112,20 @@ func startForumd(t testing.TB, dataDir string, args ...string) *forumd {
 // started, signalled and waited for is still forumd itself.
 func startForumdVia(t testing.TB, via []string, dataDir string, args ...string) *forumd {
 	t.Helper()
+	p, exited := launchForumd(t, via, dataDir, nil, args...)
+	if exited {
+		t.Fatalf("forumd exited before listening (%v); log:\n%s", p.cmd.ProcessState, p.log.tail())
+	}
+	return p
+}
+
+// launchForumd starts forumd as startForumdVia does, and waits until it has
+// written its address file (exited is false) or has exited (true). What
+// forumd writes on standard error also goes to stderr, if not nil.
+func launchForumd(t testing.TB, via []string, dataDir string, stderr io.Writer, args ...string) (p *forumd, exited bool) {
+	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr.json")
-	p := &forumd{t: t, dataDir: dataDir, log: &logBuffer{}, done: make(chan struct{})}
+	p = &forumd{t: t, dataDir: dataDir, log: &logBuffer{}, done: make(chan struct{})}
 	argv := append(append(slices.Clone(via), forumdBin, "serve",
 		"--grpc-addr", "127.0.0.1:0",
 		"--http-addr", "127.0.0.1:0",
@@ -125,6 +137,9 @@ func startForumdVia(t testing.TB, via []string, dataDir string, args ...string) 
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = cleanEnv()
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if stderr != nil {
+		p.cmd.Stderr = io.MultiWriter(p.log, stderr)
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start forumd: %v", err)
 	}
@@ -156,14 +171,14 @@ func startForumdVia(t testing.TB, via []string, dataDir string, args ...string) 
 				t.Fatalf("forumd listens on %q and %q, want loopback addresses", addrs.GRPC, addrs.HTTP)
 			}
 			p.grpcAddr, p.httpAddr = addrs.GRPC, addrs.HTTP
-			return p
+			return p, false
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("read forumd address file: %v", err)
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("forumd exited before listening (%v); log:\n%s", p.cmd.ProcessState, p.log.tail())
+			return p, true
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
