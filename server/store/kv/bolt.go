@@ -164,16 +164,28 @@ const MaxUpdateSize = wal.MaxRecordSize / 2
 //     CheckpointOps writes are waiting), switches the log to its other file,
 //     applies the durable writes of the overlay to bbolt in one write
 //     transaction, commits it (bbolt's own two fsyncs) with the seq of the
-//     last record it holds, and swaps the overlay for one without them. The
-//     committer and the syncer keep running meanwhile. A crash loses no
-//     acknowledged write: the next OpenBolt applies the log's records after
-//     that seq.
+//     last record it holds and the log's generation, and swaps the overlay
+//     for one without them. Then it zeroes the file the log left, for its
+//     next use (wal.Log.PrepareSpare). The committer and the syncer keep
+//     running meanwhile. A crash loses no acknowledged write: the next
+//     OpenBolt applies the log's records after that seq.
+//
+// OpenBolt refuses to open on a log it cannot recover without losing an
+// acknowledged write (package wal: damage followed by more of the log, a
+// read error, a log of another database or one newer than the file, an
+// unknown format version): the error wraps ErrLogDamaged,
+// ErrLogUnreadable, ErrLogForeign or ErrLogVersion, says what was found
+// and where, and nothing is changed; RepairBolt salvages a damaged log.
+// What recovery discards (a torn last record, a stale file) it logs at
+// WARN.
 //
 // If writing the log, or a checkpoint, fails, the engine stops writing:
 // the Updates of that batch and every later one fail with an error wrapping
-// ErrFailed, while Views keep answering from what was durable. Reopening
-// recovers from the log (which may then include the failed batch, if it
-// reached the disk after all).
+// ErrFailed and the cause, Err returns it and Failed is closed, while Views
+// keep answering from what was durable (also after a checkpoint whose meta
+// page bbolt wrote but could not fsync). Reopening recovers from the log
+// (which may then include the failed batch, if it reached the disk after
+// all).
 //
 // Update functions run on the committer goroutine, one at a time, so they
 // must be short, must not block, and must not call Update, View, WriteTo or
