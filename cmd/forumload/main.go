@@ -37,6 +37,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -64,4 +67,19 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		}
 	}
 	return run(ctx, args, stdout, stderr, getenv)
+}
+
+// usageExit turns the error of a subcommand's flag parsing into its exit
+// status: done is false if there was none; -h is 0, anything else a usage
+// error (2), reported as "forumload NAME: ...".
+func usageExit(name string, err error, stderr io.Writer) (code int, done bool) {
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	default:
+		fmt.Fprintf(stderr, "forumload %s: %v\n", name, err)
+		return 2, true
+	}
 }

@@ -90,12 +90,8 @@ type openResult struct {
 // runOpen runs forumload open and returns its exit status.
 func runOpen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseOpenArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "forumload open:", err)
-		return 2
+	if code, done := usageExit("open", err, stderr); done {
+		return code
 	}
 	if c.child {
 		r := openOnce(c)

@@ -93,12 +93,8 @@ added to. Not for a database that matters: a crash meanwhile may corrupt it.
 // runPopulate runs forumload populate and returns its exit status.
 func runPopulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parsePopulateArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "forumload populate:", err)
-		return 2
+	if code, done := usageExit("populate", err, stderr); done {
+		return code
 	}
 	if err := populate(ctx, c, stdout); err != nil {
 		fmt.Fprintln(stderr, "forumload populate:", err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -114,12 +113,8 @@ No other forumd may run on DIR or on the addresses.
 // runStartup runs forumload startup and returns its exit status.
 func runStartup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseStartupArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "forumload startup:", err)
-		return 2
+	if code, done := usageExit("startup", err, stderr); done {
+		return code
 	}
 	rep, err := measureStartups(ctx, c, stderr)
 	if rep != nil {
