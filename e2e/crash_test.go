@@ -102,15 +102,9 @@ func TestCrashRecovery(t *testing.T) {
 	// load, which must exit 0 and keep every acknowledged write too; the
 	// last start only verifies and stops.
 	for cycle := range crashCycles + 2 {
-		p := startForumd(t, dataDir, noRateLimits)
-		g, h := p.dial(t), p.jsonAPI(t)
-		if cycle == 0 {
-			crashSetup(ctx, t, g, s)
-		} else {
-			verifyCrashState(ctx, t, g, s, cycle, nil)
-			if t.Failed() {
-				return
-			}
+		p, g, h := startCrashCycle(ctx, t, dataDir, s, cycle)
+		if t.Failed() {
+			return
 		}
 		if cycle == crashCycles+1 {
 			t.Logf("after %d crashes and a graceful stop under load: %d writes acknowledged in all", crashCycles, totalAcked)
@@ -643,15 +637,9 @@ func testDamagedLog(t *testing.T, d logDamage, index uint64) {
 		lastCycle     int
 	)
 	for cycle := 0; ; cycle++ {
-		p := startForumd(t, dataDir, noRateLimits)
-		g, h := p.dial(t), p.jsonAPI(t)
-		if cycle == 0 {
-			crashSetup(ctx, t, g, s)
-		} else {
-			verifyCrashState(ctx, t, g, s, cycle, nil)
-			if t.Failed() {
-				return
-			}
+		p, g, h := startCrashCycle(ctx, t, dataDir, s, cycle)
+		if t.Failed() {
+			return
 		}
 		if crashCycle(ctx, t, p, g, h, s, cycle, false) == 0 {
 			t.Fatalf("cycle %d: no write was acknowledged before the kill", cycle)
@@ -1048,6 +1036,21 @@ func checkLoggedReplies(t *testing.T, l crashListing, locs map[string]writeLoc, 
 
 // startOrExit is startForumd for a start that may be refused: if forumd
 // exits before it listens, it returns a nil *forumd, how forumd exited and
+// startCrashCycle starts forumd for cycle of a crash test: the first sets
+// up the users and threads, every later one first checks what the crashes
+// before it left (the caller stops if that failed).
+func startCrashCycle(ctx context.Context, t *testing.T, dataDir string, s *crashState, cycle int) (*forumd, *api, *httpAPI) {
+	t.Helper()
+	p := startForumd(t, dataDir, noRateLimits)
+	g, h := p.dial(t), p.jsonAPI(t)
+	if cycle == 0 {
+		crashSetup(ctx, t, g, s)
+	} else {
+		verifyCrashState(ctx, t, g, s, cycle, nil)
+	}
+	return p, g, h
+}
+
 // what it wrote to its standard error.
 func startOrExit(t *testing.T, dataDir string, args ...string) (*forumd, *os.ProcessState, string) {
 	t.Helper()
