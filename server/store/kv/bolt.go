@@ -165,9 +165,11 @@ const MaxUpdateSize = wal.MaxRecordSize / 2
 //     applies the durable writes of the overlay to bbolt in one write
 //     transaction, commits it (bbolt's own two fsyncs) with the seq of the
 //     last record it holds and the log's generation, and swaps the overlay
-//     for one without them. Then it zeroes the file the log left, for its
-//     next use (wal.Log.PrepareSpare). The committer and the syncer keep
-//     running meanwhile. A crash loses no acknowledged write: the next
+//     for one without them. Then it readies the file the log left for its
+//     next use (wal.Log.PrepareSpare: cut back after a burst, or
+//     zero-filled ahead if new; a used file is reused as it is, since the
+//     log stamps every sector with its generation). The committer and the
+//     syncer keep running meanwhile. A crash loses no acknowledged write: the next
 //     OpenBolt applies the log's records after that seq.
 //
 // OpenBolt refuses to open on a log it cannot recover without losing an
@@ -418,7 +420,7 @@ func recoverWAL(db *bolt.DB, path string, names map[Bucket][]byte, opts BoltOpti
 		log.Info("kv: recovered writes from the log", "records", len(recs), "last", seq)
 	}
 	if legacy {
-		log.Info("kv: the log now uses format version 1", "version", wal.Version)
+		log.Info("kv: the log now uses the framed format", "version", wal.Version)
 	}
 	wlog, err := wal.Create(opts.WALFS, path, st.ID, nextGen, seq+1, opts.NoSync)
 	if err != nil {
@@ -1138,8 +1140,8 @@ func (e *boltEngine) checkpoint() error {
 	k := e.durable.Load()
 	err := e.commitCheckpoint(ep, k, rot.gen)
 	if err == nil {
-		// The file the log switched from is all in bbolt now: zero it
-		// for the next switch, beside the writes.
+		// The file the log switched from is all in bbolt now: ready it
+		// for the next switch (usually nothing to do).
 		err = e.wal.PrepareSpare(rot.current ^ 1)
 	}
 	if err != nil {

@@ -81,15 +81,16 @@ func TestCheckpointCommitFailure(t *testing.T) {
 	}
 }
 
-// TestPrepareSpareFailure fails the zeroing of the log's spare file after a
-// checkpoint: that is a storage error too.
+// TestPrepareSpareFailure fails the zero-filling of the log's spare file
+// after a checkpoint: that is a storage error too.
 func TestPrepareSpareFailure(t *testing.T) {
 	fsys := &faultfs.FS{}
 	path := filepath.Join(t.TempDir(), "spare.db")
 	e := openTest(t, path, BoltOptions{WALFS: fsys, CheckpointInterval: neverCheckpoint.CheckpointInterval, CheckpointOps: neverCheckpoint.CheckpointOps})
 	put(t, e, bA, "a", "1")
-	// The checkpoint switches files (a header write), commits, then zeroes
-	// the file it left: fail the writes from the second on.
+	// The checkpoint switches files (a header write), commits, then
+	// zero-fills the file it left a chunk ahead (its one record fit in its
+	// first sector, so it never grew): fail the writes from the second on.
 	fsys.FailAfter(faultfs.Write, 1, syscall.ENOSPC)
 	if err := e.Check(context.Background()); !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Check = %v, want ErrFailed and ENOSPC", err)

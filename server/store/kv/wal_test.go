@@ -247,7 +247,7 @@ func TestRecoverAfterRewinds(t *testing.T) {
 }
 
 // TestRecoverTornTail cuts the log inside its last record, as a crash
-// during its write leaves it (whole sectors never written, so zeros), and
+// during its write leaves it (a whole sector never written: zeros), and
 // checks that reopening keeps every record before it, with a warning.
 func TestRecoverTornTail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wal.db")
@@ -262,7 +262,7 @@ func TestRecoverTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := bytes.Index(b, []byte(big))
+	at := bytes.Index(b, []byte(big[:400])) // the log stamps each sector
 	if at < 0 {
 		t.Fatal("the last record is not in file 0")
 	}

@@ -6,10 +6,14 @@
 //
 // # Files
 //
-// A file starts with a 64-byte header:
+// A file is a sequence of 512-byte sectors. Each sector holds 504 bytes of
+// the log's stream, then an 8-byte stamp: the low 32 bits of the
+// generation of the file's use that last wrote the sector, and their
+// complement (little endian). The stream starts with a 64-byte header:
 //
 //	[0:8]   magic "forumWAL"
-//	[8:12]  format version (little endian; this package writes and reads 1)
+//	[8:12]  format version (little endian; this package writes 2, and
+//	        reads 1, the same without stamps, to recover an older log)
 //	[12:16] zero
 //	[16:32] the database's identity (a random ID stored in the database)
 //	[32:40] generation: a number the log gives each use of a file, one more
@@ -18,7 +22,8 @@
 //	[48:60] zero
 //	[60:64] CRC-32C of bytes [0:60]
 //
-// Frames follow from offset 64, each at an offset that is a multiple of 8:
+// Frames follow from offset 64 of the stream, each at an offset that is a
+// multiple of 8:
 //
 //	[0:4]   n, the payload's length (0 < n <= MaxRecordSize)
 //	[4:8]   ^n, so that a damaged length is never mistaken for another one
@@ -28,17 +33,28 @@
 //	[16:24] seq: each record's is the one before's plus one
 //	[24:24+n] payload, then zeros up to the next multiple of 8
 //
+// Offsets in errors (and where Repair cuts) are offsets in the file,
+// stamps counted.
+//
 // # Invariants
 //
-//   - Frames are 8-byte aligned, so a frame's first word (n and ^n) lies in
-//     one disk sector and is never torn.
-//   - A file is all zeros after its last frame: the log zero-fills files
-//     ahead of its writes, and zeroes a file's used part (and fsyncs) before
-//     it switches to it again. A write cut short by a crash leaves whole
-//     sectors of zeros in its frame: that is how a torn write is told apart
-//     from damage.
-//   - A frame's CRC is salted with its file's generation, so a frame left
-//     from an earlier use of the file never passes as one of this use.
+//   - Frames are 8-byte aligned in the stream, and 504 is a multiple of 8,
+//     so a frame's first word (n and ^n) lies in one sector and is never
+//     torn.
+//   - Every write of the log ends at the end of a sector: it pads the
+//     stream with zeros up to the sector's end, and writes the stamp of
+//     every sector it touches. A sector on disk is therefore either as
+//     this generation last wrote it, stamp included, or as an earlier use
+//     of the file (or the zero-filling of new space) left it, with another
+//     stamp. After the last frame, a written sector holds zeros.
+//   - Files are reused without being cleared: a sector not written in this
+//     generation is told by its stamp, and a frame left from an earlier
+//     use of the file never passes, since a frame's CRC is salted with its
+//     file's generation. New space is zero-filled ahead of the writes, so
+//     that an fdatasync flushes data, not the file's size.
+//   - A write cut short by a crash leaves sectors of its frame that carry
+//     another generation's stamp (or none): that is how a torn write is
+//     told apart from damage, which leaves the stamps as they were.
 //   - The log switches to the other file only when every record in it is in
 //     the database (the engine commits a checkpoint between two switches).
 //     So the records the database lacks are in the file of the generation
@@ -48,11 +64,15 @@
 // # Recovery
 //
 // Recover reads both files and returns the records after State.Applied. It
-// accepts as the end of the log only zeros, or one torn last frame of the
-// newest file with zeros after it. Anything else makes it fail with an
-// error that says what it found and where: damage (*CorruptError, which
-// Repair can cut the log at), a read error, a log of another database, a
-// log newer than the database, or a format version it does not know.
+// accepts as the end of a file only a sector this generation did not
+// write, or the zeros after the last frame in one it did, with no valid
+// frame of the generation anywhere after; and, in the newest file only,
+// one torn last frame (a frame that fails its checksum and has a sector
+// this generation did not write, or that runs past the end of the file).
+// Anything else makes it fail with an error that says what it found and
+// where: damage (*CorruptError, which Repair can cut the log at), a read
+// error, a log of another database, a log newer than the database, or a
+// format version it does not know.
 package wal
 
 import (
@@ -64,7 +84,11 @@ import (
 // Format constants.
 const (
 	// Version is the format version this package writes and reads.
-	Version = 1
+	Version = 2
+	// versionUnstamped is the format before sectors were stamped (files
+	// zeroed before reuse instead): read, to recover a log an older forumd
+	// left, and never written.
+	versionUnstamped = 1
 	// HeaderSize is the size of a file's header.
 	HeaderSize = 64
 	// FrameHeaderSize is the size of a frame's header, before its payload.
@@ -75,11 +99,84 @@ const (
 	align = 8
 	// sectorSize is the unit a disk writes atomically.
 	sectorSize = 512
+	// stampSize is the size of the stamp at the end of each sector.
+	stampSize = 8
+	// sectorData is how many bytes of the stream a sector holds.
+	sectorData = sectorSize - stampSize
 	// minTornChunk is the smallest part of a frame, cut at a sector
 	// boundary, whose zeros count as a sign of a torn write: shorter runs
 	// of zeros occur in payloads and padding.
 	minTornChunk = 32
 )
+
+// stampOf returns the stamp of generation gen.
+func stampOf(gen uint64) uint64 {
+	g := uint32(gen)
+	return uint64(g) | uint64(^g)<<32
+}
+
+// stampClass is what a sector's stamp says of the sector.
+type stampClass int
+
+const (
+	stampCurrent stampClass = iota // written by the generation at hand
+	stampOther                     // zeros, or another generation's stamp: not written by it
+	stampDamaged                   // neither: the stamp itself is damaged
+	stampAbsent                    // the file ends inside the sector, before its stamp
+)
+
+// classify says what stamp s means to a reader of generation gen.
+func classify(s, gen uint64) stampClass {
+	switch {
+	case s == stampOf(gen):
+		return stampCurrent
+	case s == 0 || uint32(s>>32) == ^uint32(s):
+		return stampOther
+	}
+	return stampDamaged
+}
+
+// physOff returns the offset in the file of offset off of the stream.
+func physOff(off int64) int64 { return off/sectorData*sectorSize + off%sectorData }
+
+// destamp splits raw, the bytes of a stamped file, into the stream and the
+// stamps of its whole sectors. A last partial sector contributes its bytes
+// (up to sectorData) and no stamp.
+func destamp(raw []byte) (data []byte, stamps []uint64) {
+	whole := len(raw) / sectorSize
+	rest := len(raw) % sectorSize
+	data = make([]byte, 0, whole*sectorData+min(rest, sectorData))
+	stamps = make([]uint64, whole)
+	for i := range whole {
+		sec := raw[i*sectorSize : (i+1)*sectorSize]
+		data = append(data, sec[:sectorData]...)
+		stamps[i] = binary.LittleEndian.Uint64(sec[sectorData:])
+	}
+	return append(data, raw[whole*sectorSize:whole*sectorSize+min(rest, sectorData)]...), stamps
+}
+
+// stampStream appends to dst the bytes to write at file offset
+// physOff(off) so that the stream holds b at off: b, with the stamp s after
+// every sector's data, and zeros then the stamp after b's end up to the
+// end of its sector. It returns the extended dst.
+func stampStream(dst []byte, off int64, b []byte, s uint64) []byte {
+	var st [stampSize]byte
+	binary.LittleEndian.PutUint64(st[:], s)
+	for {
+		n := min(int64(len(b)), sectorData-off%sectorData)
+		dst = append(dst, b[:n]...)
+		b, off = b[n:], off+n
+		if len(b) == 0 {
+			break
+		}
+		dst = append(dst, st[:]...) // off is at a sector's end
+	}
+	var pad [sectorData]byte
+	if r := off % sectorData; r != 0 {
+		dst = append(dst, pad[:sectorData-r]...)
+	}
+	return append(dst, st[:]...)
+}
 
 var magic = [8]byte{'f', 'o', 'r', 'u', 'm', 'W', 'A', 'L'}
 
@@ -115,7 +212,7 @@ type headerState int
 
 const (
 	headerZero    headerState = iota // all zeros, or an empty file: unused
-	headerValid                      // a header of this format
+	headerValid                      // a header of this format or the unstamped one
 	headerDamaged                    // neither zeros nor a valid header
 	headerFuture                     // the magic, with a version this package does not know
 )
@@ -139,7 +236,7 @@ func decodeHeader(b []byte) (header, headerState) {
 	if crc32.Checksum(b[0:60], crcTable) != binary.LittleEndian.Uint32(b[60:64]) {
 		return h, headerDamaged
 	}
-	if h.version != Version {
+	if h.version != Version && h.version != versionUnstamped {
 		return h, headerFuture
 	}
 	copy(h.id[:], b[16:32])

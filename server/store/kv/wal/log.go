@@ -6,11 +6,11 @@ import (
 )
 
 // chunk is how far ahead of its writes the log zero-fills a file, so that
-// an fdatasync after a write flushes only data, not the file's size.
+// an fdatasync after a write flushes only data, not the file's size. It is
+// a multiple of sectorSize.
 const chunk = 4 << 20
 
-// maxSpare is the size past which PrepareSpare cuts a file back rather than
-// zeroing it.
+// maxSpare is the size past which PrepareSpare cuts a file back.
 const maxSpare = 4 * chunk
 
 // Log is an open log, ready for appending. Append, Sync and Switch must be
@@ -24,6 +24,7 @@ type Log struct {
 	files  [2]*logFile
 	cur    int
 	zeros  []byte
+	buf    []byte // Append's stamped bytes, reused
 }
 
 // logFile is one of the two files.
@@ -32,9 +33,9 @@ type logFile struct {
 	path   string
 	gen    uint64
 	salt   uint32
-	off    int64 // where the next frame goes
-	filled int64 // the file is zero-filled or written up to here
-	dirty  int64 // bytes at the start that may be non-zero
+	stamp  uint64
+	off    int64 // where the next frame goes, in the stream
+	filled int64 // the file is zero-filled or written up to here (a file offset)
 }
 
 // Create starts the log of the database at dbPath anew, once everything it
@@ -73,16 +74,17 @@ func Create(fsys FS, dbPath string, id ID, gen, firstSeq uint64, noSync bool) (*
 	return l, nil
 }
 
-// start makes f, all zeros, the current file, of generation gen.
+// start makes f the current file, of generation gen: it writes the
+// header's sector. Whatever f held after it is left as it is; the stamps
+// tell it apart.
 func (l *Log) start(f *logFile, gen, firstSeq uint64) error {
-	f.gen, f.salt = gen, salt(l.id, gen)
+	f.gen, f.salt, f.stamp = gen, salt(l.id, gen), stampOf(gen)
 	h := header{version: Version, id: l.id, gen: gen, firstSeq: firstSeq}
-	if _, err := f.f.WriteAt(h.encode(), 0); err != nil {
+	if _, err := f.f.WriteAt(stampStream(l.buf[:0], 0, h.encode(), f.stamp), 0); err != nil {
 		return fmt.Errorf("wal: write the header of %s: %w", f.path, err)
 	}
 	f.off = HeaderSize
-	f.filled = max(f.filled, HeaderSize)
-	f.dirty = HeaderSize
+	f.filled = max(f.filled, sectorSize)
 	return nil
 }
 
@@ -91,6 +93,9 @@ func (l *Log) Gen() uint64 { return l.files[l.cur].gen }
 
 // Current returns the index of the current file.
 func (l *Log) Current() int { return l.cur }
+
+// maxKeptBuf bounds the stamping buffer Append keeps between calls.
+const maxKeptBuf = 4 << 20
 
 // Append writes a record to the current file; it is durable after the next
 // Sync. frame holds FrameHeaderSize bytes, which Append fills in, followed
@@ -101,17 +106,20 @@ func (l *Log) Append(frame []byte, seq uint64) error {
 	}
 	f := l.files[l.cur]
 	frame = sealFrame(frame, seq, f.salt)
-	end := f.off + int64(len(frame))
-	if end > f.filled {
+	b := stampStream(l.buf[:0], f.off, frame, f.stamp)
+	if cap(b) <= maxKeptBuf {
+		l.buf = b
+	}
+	at := physOff(f.off)
+	if end := at + int64(len(b)); end > f.filled {
 		if err := l.fill(f, end+chunk); err != nil {
 			return err
 		}
 	}
-	if _, err := f.f.WriteAt(frame, f.off); err != nil {
+	if _, err := f.f.WriteAt(b, at); err != nil {
 		return fmt.Errorf("wal: write %s: %w", f.path, err)
 	}
-	f.off = end
-	f.dirty = max(f.dirty, end)
+	f.off += int64(len(frame))
 	return nil
 }
 
@@ -142,45 +150,37 @@ func (l *Log) Sync() error {
 // Switch makes the other file current, as the next generation, whose first
 // record will be firstSeq, and returns its index. Every record of the
 // other file must be in the database. Its header is written now and made
-// durable with the next Sync. If PrepareSpare has not zeroed the file
-// since it was last used, Switch does.
+// durable with the next Sync. What the file held before is not cleared:
+// its sectors carry an older generation's stamp.
 func (l *Log) Switch(firstSeq uint64) (int, error) {
 	gen := l.files[l.cur].gen + 1
 	next := l.cur ^ 1
-	f := l.files[next]
-	if f.dirty > 0 {
-		if err := l.PrepareSpare(next); err != nil {
-			return l.cur, err
-		}
-	}
-	if err := l.start(f, gen, firstSeq); err != nil {
+	if err := l.start(l.files[next], gen, firstSeq); err != nil {
 		return l.cur, err
 	}
 	l.cur = next
 	return next, nil
 }
 
-// PrepareSpare zeroes the used part of file i, which is not current and
-// whose records are all in the database, zero-fills it a chunk ahead, and
-// makes that durable, so that the next Switch finds it ready. A file that
-// a burst of writes grew past maxSpare is cut back instead, so that the
-// log's files, and what recovery reads, stay the size of recent use.
+// PrepareSpare readies file i, which is not current and whose records are
+// all in the database, for the next Switch: a file that a burst of writes
+// grew past maxSpare is cut back, so that the log's files, and what
+// recovery reads, stay the size of recent use; and a file shorter than a
+// chunk is zero-filled to one and made durable, so that the writes after
+// the switch do not grow it. A file already that long is left untouched:
+// it is not cleared, and nothing is written or synced.
 func (l *Log) PrepareSpare(i int) error {
 	f := l.files[i]
 	if f.filled > maxSpare {
 		if err := f.f.Truncate(0); err != nil {
 			return fmt.Errorf("wal: cut %s: %w", f.path, err)
 		}
-		f.filled, f.dirty = 0, 0
+		f.filled = 0
 	}
-	for off := int64(0); off < f.dirty; {
-		n := min(int64(len(l.zeros)), f.dirty-off)
-		if _, err := f.f.WriteAt(l.zeros[:n], off); err != nil {
-			return fmt.Errorf("wal: zero %s: %w", f.path, err)
-		}
-		off += n
+	if f.filled >= sectorSize+chunk {
+		return nil
 	}
-	if err := l.fill(f, HeaderSize+chunk); err != nil {
+	if err := l.fill(f, sectorSize+chunk); err != nil {
 		return err
 	}
 	if !l.noSync {
@@ -188,7 +188,6 @@ func (l *Log) PrepareSpare(i int) error {
 			return fmt.Errorf("wal: sync %s: %w", f.path, err)
 		}
 	}
-	f.dirty = 0
 	return nil
 }
 
@@ -201,7 +200,7 @@ func (l *Log) Reset() error {
 			errs = append(errs, fmt.Errorf("wal: empty %s: %w", f.path, err))
 			continue
 		}
-		f.off, f.filled, f.dirty = 0, 0, 0
+		f.off, f.filled = 0, 0
 		if !l.noSync {
 			if err := f.f.Sync(); err != nil {
 				errs = append(errs, fmt.Errorf("wal: sync %s: %w", f.path, err))

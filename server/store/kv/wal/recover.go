@@ -92,13 +92,35 @@ func (e *readError) Unwrap() []error { return []error{ErrRead, e.err} }
 type scanned struct {
 	path   string
 	index  int
-	data   []byte
+	data   []byte // the file's bytes; its stream once destamped
+	stamps []uint64
 	state  headerState
 	hdr    header
 	recs   []Record
-	end    int64  // where its valid frames end
-	torn   bool   // a torn frame at end (zeros after it)
-	reason string // why the frames end at end, if not zeros
+	end    int64  // where its valid frames end, in the stream
+	torn   bool   // a torn frame at end
+	reason string // why the frames end at end, if not at the log's end
+}
+
+// stamped reports whether f's data is the stream of a stamped file.
+func (f *scanned) stamped() bool { return f.state == headerValid && f.hdr.version != versionUnstamped }
+
+// phys returns the file offset of offset off of f's stream.
+func (f *scanned) phys(off int64) int64 {
+	if f.stamped() {
+		return physOff(off)
+	}
+	return off
+}
+
+// sector says what the stamp of the sector holding stream offset off says,
+// for f's generation.
+func (f *scanned) sector(off int64) stampClass {
+	i := off / sectorData
+	if i >= int64(len(f.stamps)) {
+		return stampAbsent
+	}
+	return classify(f.stamps[i], f.hdr.gen)
 }
 
 // Recover reads both files of the log of the database at dbPath, whose
@@ -149,6 +171,9 @@ func recoverFiles(files [2]*scanned, st State) (*Recovery, error) {
 	var active []*scanned // the files of generations st.Gen and st.Gen+1
 	for _, f := range files {
 		f.hdr, f.state = decodeHeader(f.data)
+		if f.stamped() {
+			f.data, f.stamps = destamp(f.data)
+		}
 		switch f.state {
 		case headerFuture:
 			return nil, fmt.Errorf("%w: %s has format version %d; this forumd reads version %d (upgrade forumd)", ErrVersion, f.path, f.hdr.version, Version)
@@ -188,11 +213,13 @@ func recoverFiles(files [2]*scanned, st State) (*Recovery, error) {
 	last := st.Applied
 	for i, f := range active {
 		newest := i == len(active)-1
-		if err := scanFrames(f, salt(st.ID, f.hdr.gen)); err != nil {
-			return nil, err
+		if f.stamped() {
+			scanStamped(f, salt(st.ID, f.hdr.gen))
+		} else {
+			scanUnstamped(f, salt(st.ID, f.hdr.gen))
 		}
 		if f.reason != "" && !(newest && f.torn) {
-			return nil, &CorruptError{Path: f.path, File: f.index, Offset: f.end, Reason: f.reason, LastSeq: lastBefore(f, last)}
+			return nil, &CorruptError{Path: f.path, File: f.index, Offset: f.phys(f.end), Reason: f.reason, LastSeq: lastBefore(f, last)}
 		}
 		// The file must start where the database or the file before ends.
 		if i == 0 && f.hdr.firstSeq > st.Applied+1 {
@@ -217,7 +244,7 @@ func recoverFiles(files [2]*scanned, st State) (*Recovery, error) {
 			last = r.Seq
 		}
 		if f.torn {
-			rec.Warnings = append(rec.Warnings, fmt.Sprintf("%s ends in a torn record at offset %d (a write cut short by a crash, never acknowledged): discarded %d bytes", f.path, f.end, int64(len(f.data))-f.end-int64(zeroTail(f.data[f.end:]))))
+			rec.Warnings = append(rec.Warnings, fmt.Sprintf("%s ends in a torn record at offset %d (%s: a write cut short by a crash, never acknowledged): discarded %d bytes", f.path, f.phys(f.end), f.reason, f.discarded()))
 		}
 	}
 	return rec, nil
@@ -240,17 +267,126 @@ func checkHeaderless(f *scanned, st State) error {
 		}
 		return nil
 	}
+	// Its format is unknown: look for frames as either would hold them.
+	stream, _ := destamp(f.data)
 	for _, g := range []uint64{st.Gen, st.Gen + 1} {
-		if off, seq, ok := findFrame(f.data, HeaderSize, salt(st.ID, g)); ok && seq > st.Applied {
-			return &CorruptError{Path: f.path, File: f.index, Offset: 0, Reason: fmt.Sprintf("its header is damaged, and it holds record %d (at offset %d) that the database lacks", seq, off), LastSeq: st.Applied}
+		for _, v := range []struct {
+			data []byte
+			phys func(int64) int64
+		}{{f.data, func(o int64) int64 { return o }}, {stream, physOff}} {
+			if off, seq, ok := findFrame(v.data, HeaderSize, salt(st.ID, g)); ok && seq > st.Applied {
+				return &CorruptError{Path: f.path, File: f.index, Offset: 0, Reason: fmt.Sprintf("its header is damaged, and it holds record %d (at offset %d) that the database lacks", seq, v.phys(off)), LastSeq: st.Applied}
+			}
 		}
 	}
 	return nil
 }
 
-// scanFrames reads the frames of f, which has a valid header, from
-// HeaderSize on, and sets f.recs and where and why they end.
-func scanFrames(f *scanned, s uint32) error {
+// scanStamped reads the frames of f, a stamped file with a valid header,
+// from HeaderSize on, and sets f.recs and where and why they end.
+func scanStamped(f *scanned, s uint32) {
+	data := f.data
+	off := int64(HeaderSize)
+	next := f.hdr.firstSeq
+	for {
+		r, reason, _ := readFrame(data, off, s)
+		if reason == "" {
+			if r.Seq != next {
+				f.end, f.reason = off, fmt.Sprintf("record %d where record %d was expected", r.Seq, next)
+				return
+			}
+			f.recs = append(f.recs, r)
+			next++
+			off += int64(frameLen(len(r.Payload)))
+			continue
+		}
+		f.end, f.reason, f.torn = off, "", false
+		secEnd := min(int64(len(data)), (off/sectorData+1)*sectorData)
+		switch c := f.sector(off); {
+		case off >= int64(len(data)):
+			return // the file ends with its last frame
+		case off+8 > int64(len(data)):
+			if !allZero(data[off:]) {
+				f.reason, f.torn = "a partial frame header at the end of the file", true
+			}
+		case c == stampDamaged:
+			f.reason = fmt.Sprintf("a damaged sector stamp (%#016x) where a record or the log's end should be", f.stamps[off/sectorData])
+		case c == stampOther:
+			// The log ends here: this generation never wrote this sector.
+		case binary.LittleEndian.Uint64(data[off:]) == 0:
+			// This generation wrote the sector, and ended it with zeros
+			// after its last frame: the log ends here, unless it wrote
+			// later sectors too (a write whose first sector the disk did
+			// not keep).
+			switch {
+			case !allZero(data[off:secEnd]):
+				f.reason = "a frame whose first word is zero, followed by other bytes"
+			case secEnd < int64(len(data)) && f.sector(secEnd) == stampCurrent:
+				f.reason, f.torn = "zeros where a record should start, and a later sector written by this generation", true
+			}
+		default:
+			// Not a frame, in a sector this generation wrote: torn only if
+			// a sector of the frame was not written (or is missing).
+			f.reason = reason
+			n := int64(binary.LittleEndian.Uint32(data[off:]))
+			if n == int64(^binary.LittleEndian.Uint32(data[off+4:])) && n <= MaxRecordSize {
+				end := off + FrameHeaderSize + n
+				if end > int64(len(data)) {
+					f.torn = true
+				}
+				for o := secEnd; o < min(end, int64(len(data))); o += sectorData {
+					switch f.sector(o) {
+					case stampOther, stampAbsent:
+						f.torn = true
+					case stampDamaged:
+						f.torn = false
+						f.reason = fmt.Sprintf("%s, with a damaged sector stamp at offset %d", reason, o/sectorData*sectorSize+sectorData)
+						o = end // stop
+					}
+				}
+				if f.torn {
+					f.reason = "a torn frame"
+				}
+			}
+		}
+		// Whatever ends the log, no valid frame of this generation may
+		// follow: a sector that damage made look unwritten, or zeroed,
+		// must not hide the records after it.
+		if fo, seq, ok := findFrame(data, off+align, s); ok {
+			f.torn = false
+			if f.reason == "" {
+				f.reason = "a sector this generation did not write"
+				if f.sector(off) == stampCurrent {
+					f.reason = "zeros where a record should start"
+				}
+			}
+			f.reason = fmt.Sprintf("%s, and a valid record (%d) follows at offset %d", f.reason, seq, physOff(fo))
+		}
+		return
+	}
+}
+
+// discarded counts the bytes the torn frame at f.end spans in sectors this
+// generation wrote (or, in an unstamped file, the bytes before the zeros).
+func (f *scanned) discarded() int64 {
+	if !f.stamped() {
+		return int64(len(f.data)) - f.end - int64(zeroTail(f.data[f.end:]))
+	}
+	var n int64
+	for o := f.end; o < int64(len(f.data)); {
+		secEnd := min(int64(len(f.data)), (o/sectorData+1)*sectorData)
+		if c := f.sector(o); c == stampCurrent || c == stampAbsent {
+			n += secEnd - o - int64(zeroTail(f.data[o:secEnd]))
+		}
+		o = secEnd
+	}
+	return n
+}
+
+// scanUnstamped reads the frames of f, an unstamped (version 1) file with a
+// valid header, from HeaderSize on, and sets f.recs and where and why they
+// end. Such files were zeroed before reuse: the log ends at zeros.
+func scanUnstamped(f *scanned, s uint32) {
 	data := f.data
 	off := int64(HeaderSize)
 	next := f.hdr.firstSeq
@@ -258,7 +394,7 @@ func scanFrames(f *scanned, s uint32) error {
 		if off+8 > int64(len(data)) || binary.LittleEndian.Uint64(data[off:]) == 0 {
 			if allZero(data[min(int64(len(data)), off):]) {
 				f.end = off
-				return nil // zeros to the end: the log ends here
+				return // zeros to the end: the log ends here
 			}
 		}
 		r, reason, torn := readFrame(data, off, s)
@@ -268,11 +404,11 @@ func scanFrames(f *scanned, s uint32) error {
 				f.torn = false
 				f.reason = fmt.Sprintf("%s, and a valid record (%d) follows at offset %d", reason, seq, fo)
 			}
-			return nil
+			return
 		}
 		if r.Seq != next {
 			f.end, f.reason = off, fmt.Sprintf("record %d where record %d was expected", r.Seq, next)
-			return nil
+			return
 		}
 		f.recs = append(f.recs, r)
 		next++
