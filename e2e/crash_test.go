@@ -519,15 +519,19 @@ var logDamages = []logDamage{
 		// torn writes, this dropped the acknowledged replies after it.
 		name: "FlipByteAt4KiB", want: startOrRefuse,
 		apply: func(f *walFile, rng *rand.Rand) ([]byte, string) {
-			const pos = 4096
-			i := f.checkedFrameAt(pos)
-			if i < 0 {
-				return nil, fmt.Sprintf("offset %d is in no record (the records end at %d)", pos, f.end)
+			const pos = 4096 // a file offset
+			off, ok := walStreamOff(pos)
+			if !ok {
+				return nil, fmt.Sprintf("byte %d is in a sector's stamp, in no record", pos)
 			}
-			b := slices.Clone(f.data)
+			i := f.checkedFrameAt(off)
+			if i < 0 {
+				return nil, fmt.Sprintf("byte %d (offset %d of the stream) is in no record (the records end at %d)", pos, off, walFileOff(f.end))
+			}
+			b := slices.Clone(f.raw)
 			x := byte(1 + rng.IntN(255))
 			b[pos] ^= x
-			return b, fmt.Sprintf("flipped byte %d (xor %#02x), in record %d (%s)", pos, x, f.frames[i].seq, f.frames[i])
+			return b, fmt.Sprintf("flipped byte %d (xor %#02x), offset %d of the stream, in record %d (%s)", pos, x, off, f.frames[i].seq, f.frames[i])
 		},
 	},
 	{
@@ -539,33 +543,34 @@ var logDamages = []logDamage{
 				return nil, "it has no record"
 			}
 			last := f.frames[len(f.frames)-1]
-			pos := last.off + walFrameHeader + rng.Int64N(last.n)
-			b := slices.Clone(f.data)
+			pos := walFileOff(last.off + walFrameHeader + rng.Int64N(last.n))
+			b := slices.Clone(f.raw)
 			x := byte(1 + rng.IntN(255))
 			b[pos] ^= x
 			return b, fmt.Sprintf("flipped byte %d (xor %#02x), in the payload of the last record %d (%s)", pos, x, last.seq, last)
 		},
 	},
 	{
-		// A sector that lost its contents, with records after it.
+		// A sector that lost its contents, stamp included, with records
+		// after it.
 		name: "ZeroSectorMidLog", want: mustRefuse,
 		apply: func(f *walFile, rng *rand.Rand) ([]byte, string) {
 			if len(f.frames) == 0 {
 				return nil, "it has no record"
 			}
-			// Whole sectors after the header's and before the last
-			// record, which stays intact.
-			lastOff := f.frames[len(f.frames)-1].off
+			// Whole sectors of the file after the header's and before
+			// the last record, which stays intact.
+			lastOff := f.frames[len(f.frames)-1].fileOff()
 			var sectors []int64
 			for s := int64(walSector); s+walSector <= lastOff; s += walSector {
 				sectors = append(sectors, s)
 			}
 			rng.Shuffle(len(sectors), func(i, j int) { sectors[i], sectors[j] = sectors[j], sectors[i] })
 			for _, s := range sectors {
-				b := slices.Clone(f.data)
+				b := slices.Clone(f.raw)
 				clear(b[s : s+walSector])
 				if i := f.firstChanged(b); i >= 0 {
-					return b, fmt.Sprintf("zeroed the sector at %d (of %d whole sectors before the last record), changing record %d (%s) first", s, len(sectors), f.frames[i].seq, f.frames[i])
+					return b, fmt.Sprintf("zeroed the sector at %d, data and stamp (of %d whole sectors before the last record), changing record %d (%s) first", s, len(sectors), f.frames[i].seq, f.frames[i])
 				}
 			}
 			return nil, fmt.Sprintf("no whole sector before its last record (at %d) holds record bytes", lastOff)
@@ -573,31 +578,77 @@ var logDamages = []logDamage{
 	},
 	{
 		// A record never acknowledged, whose write a crash cut short:
-		// its first sector written, the rest still the zeros the log
-		// fills files with.
+		// its first sector written (and stamped) as the log writes it,
+		// the others as they were before the write, sectors of an
+		// earlier generation or zeros, with another stamp than the
+		// file's generation.
 		name: "TornUnacknowledgedRecord", want: mustStart,
 		apply: func(f *walFile, rng *rand.Rand) ([]byte, string) {
-			b := slices.Clone(f.data)
-			e := f.end
+			b := slices.Clone(f.raw)
+			cur := walStamp(f.gen)
+			e := f.end                                      // where the frame starts, in the stream
 			n := int64(2*walSector + rng.IntN(2*walSector)) // spans two sectors at least
-			size := walFrameHeader + n
-			if int64(len(b)) < e+size {
-				b = append(b, make([]byte, e+size-int64(len(b)))...)
+			end := e + walFrameHeader + n
+			first, last := e/walSectorData, (end-1)/walSectorData // its sectors
+			if need := (last + 1) * walSector; int64(len(b)) < need {
+				b = append(b, make([]byte, need-int64(len(b)))...) // as zero-filled new space
 			}
-			cleared := ""
-			if !allZeroBytes(b[e:]) {
-				// A frame the kill itself cut short (a write interrupted
-				// between pages); never acknowledged either.
-				cleared = fmt.Sprintf("; cleared %d bytes of a record the kill had cut short", len(b[e:])-zeroTailLen(b[e:]))
-				clear(b[e:])
+			// Bytes after the records in sectors this generation wrote
+			// are a write that the kill itself cut short (between
+			// pages), never acknowledged either: in the first sector the
+			// frame overwrites them, and the sectors after it are
+			// zeroed, stamp included, so that they read as never written.
+			overwritten := 0
+			firstSec := b[first*walSector : (first+1)*walSector]
+			if binary.LittleEndian.Uint64(firstSec[walSectorData:]) == cur {
+				in := e - first*walSectorData
+				overwritten = int(walSectorData-in) - zeroTailLen(firstSec[in:walSectorData])
 			}
-			binary.LittleEndian.PutUint32(b[e:], uint32(n))
-			binary.LittleEndian.PutUint32(b[e+4:], ^uint32(n))
-			written := min((e+walSector)/walSector*walSector, e+size) // to the end of its first sector
-			for i := e + 8; i < written; i++ {
-				b[i] = byte(rng.Uint32())
+			cleared := 0
+			for s := (first + 1) * walSector; s+walSector <= int64(len(b)); s += walSector {
+				if binary.LittleEndian.Uint64(b[s+walSectorData:]) == cur {
+					clear(b[s : s+walSector])
+					cleared++
+				}
 			}
-			return b, fmt.Sprintf("appended at %d (the end of the records; %s) a frame of %d bytes of which only the first %d were written%s", e, f.lastFrameString(), n, written-e, cleared)
+			// The stamps of the sectors the frame spans after its first.
+			zeros, stale := 0, map[uint32]int{}
+			for i := first + 1; i <= last; i++ {
+				st := binary.LittleEndian.Uint64(b[i*walSector+walSectorData:])
+				switch {
+				case st == 0:
+					zeros++
+				case uint32(st>>32) == ^uint32(st):
+					stale[uint32(st)]++
+				default:
+					return nil, fmt.Sprintf("sector %d, after the end of its records (at %d), has a stamp of no generation: %#016x", i, walFileOff(e), st)
+				}
+			}
+			// The first sector, as the log writes it: the end of the last
+			// record (kept), the frame's header and the first bytes of
+			// its payload up to the end of the sector (or of the frame),
+			// zeros after them, and the stamp of the file's generation.
+			at := first * walSector
+			written := min((first+1)*walSectorData, end) // in the stream
+			fr := b[at+e-first*walSectorData : at+walSectorData]
+			binary.LittleEndian.PutUint32(fr[0:], uint32(n))
+			binary.LittleEndian.PutUint32(fr[4:], ^uint32(n))
+			for i := int64(8); i < written-e; i++ {
+				fr[i] = byte(rng.Uint32())
+			}
+			clear(fr[written-e:])
+			binary.LittleEndian.PutUint64(b[at+walSectorData:], cur)
+
+			left := fmt.Sprintf("%d zero-stamped", zeros)
+			for _, g := range slices.Sorted(maps.Keys(stale)) {
+				left += fmt.Sprintf(", %d of generation %d (low 32 bits)", stale[g], g)
+			}
+			what := fmt.Sprintf("appended at %d (the end of the records; %s) a frame of %d bytes (%d of payload) of which only the first %d were written, in its first sector (at %d, stamped with generation %d); the %d other sectors it spans left as they were: %s",
+				walFileOff(e), f.lastFrameString(), walFrameHeader+n, n, written-e, at, f.gen, last-first, left)
+			if overwritten > 0 || cleared > 0 {
+				what += fmt.Sprintf("; the kill had cut a write short there: overwrote %d bytes of it in the first sector, and zeroed the sectors after it stamped with generation %d (%d)", overwritten, f.gen, cleared)
+			}
+			return b, what
 		},
 	},
 }
@@ -714,7 +765,7 @@ func testDamagedLog(t *testing.T, d logDamage, index uint64) {
 	if cut < 0 {
 		t.Fatalf("forumd refused a log whose records are all intact (%s)", what)
 	}
-	wantCut := newest.frames[cut].off
+	wantCut := newest.frames[cut].fileOff() // forumd's offsets count the stamps
 	if !strings.Contains(stderr, newest.path) || !strings.Contains(stderr, fmt.Sprintf("offset %d", wantCut)) {
 		t.Errorf("forumd's error does not name %s and offset %d, where the damaged record starts", newest.path, wantCut)
 	}
@@ -751,43 +802,88 @@ func testDamagedLog(t *testing.T, d logDamage, index uint64) {
 	p.stop()
 }
 
-// Layout of the log's files (server/store/kv/wal/format.go).
+// Layout of the log's files, format version 2
+// (server/store/kv/wal/format.go): a file is a sequence of sectors, each
+// holding walSectorData bytes of the log's stream, then the stamp of the
+// generation that wrote it. The stream is a header, then 8-aligned frames.
 const (
+	walVersion     = 2
 	walHeader      = 64
 	walFrameHeader = 24
 	walSector      = 512
+	walStampSize   = 8
+	walSectorData  = walSector - walStampSize // bytes of the stream in a sector
 )
 
 var walCRC = crc32.MakeTable(crc32.Castagnoli)
 
+// walFileOff returns the offset in a file of the log of offset off of its
+// stream.
+func walFileOff(off int64) int64 { return off/walSectorData*walSector + off%walSectorData }
+
+// walStreamOff returns the offset in the stream of byte pos of a file of
+// the log, or false if pos is in a sector's stamp.
+func walStreamOff(pos int64) (int64, bool) {
+	if pos%walSector >= walSectorData {
+		return 0, false
+	}
+	return pos/walSector*walSectorData + pos%walSector, true
+}
+
+// walStamp returns the stamp of the sectors that generation gen writes:
+// its low 32 bits, then their complement (little endian).
+func walStamp(gen uint64) uint64 {
+	g := uint32(gen)
+	return uint64(g) | uint64(^g)<<32
+}
+
+// walDestamp returns the stream of raw, the bytes of a file of the log:
+// the data of its sectors, without their stamps. A last partial sector
+// gives its bytes up to where its stamp would start.
+func walDestamp(raw []byte) []byte {
+	stream := make([]byte, 0, len(raw))
+	for s := 0; s < len(raw); s += walSector {
+		stream = append(stream, raw[s:min(len(raw), s+walSectorData)]...)
+	}
+	return stream
+}
+
 // walFile is a file of forumd's write-ahead log, as the test reads it.
 type walFile struct {
 	path   string
-	data   []byte
+	raw    []byte // the file's bytes, stamps included
+	stream []byte // the log's stream: raw without the stamps
 	gen    uint64 // 0: unused (its header is zeros)
 	frames []walFrame
-	end    int64 // where its valid frames end
+	end    int64 // where its valid frames end, in the stream
 }
 
 // walFrame is one valid frame of a walFile.
 type walFrame struct {
-	off int64 // where it starts
+	off int64 // where it starts, in the stream
 	n   int64 // its payload's length
 	seq uint64
 }
 
-func (f walFrame) String() string {
-	return fmt.Sprintf("at %d, %d bytes", f.off, walFrameHeader+f.n)
+// String describes fr by its offset in the file (stamps counted, as
+// forumd's messages give it) and its length in the stream.
+func (fr walFrame) String() string {
+	return fmt.Sprintf("at %d, %d bytes", fr.fileOff(), walFrameHeader+fr.n)
 }
 
-// len returns the length of the frame, padding included.
-func (f walFrame) len() int64 { return (walFrameHeader + f.n + 7) &^ 7 }
+// fileOff returns the offset in the file where fr starts.
+func (fr walFrame) fileOff() int64 { return walFileOff(fr.off) }
 
+// len returns the length of the frame in the stream, padding included.
+func (fr walFrame) len() int64 { return (walFrameHeader + fr.n + 7) &^ 7 }
+
+// String describes f: its generation, and its records and where they end
+// in the file.
 func (f *walFile) String() string {
 	if f.gen == 0 {
-		return fmt.Sprintf("%s: unused (%d bytes)", filepath.Base(f.path), len(f.data))
+		return fmt.Sprintf("%s: unused (%d bytes)", filepath.Base(f.path), len(f.raw))
 	}
-	return fmt.Sprintf("%s: generation %d, %d records in %d bytes (%s)", filepath.Base(f.path), f.gen, len(f.frames), f.end, f.lastFrameString())
+	return fmt.Sprintf("%s: generation %d, %d records in its first %d bytes of %d (%s)", filepath.Base(f.path), f.gen, len(f.frames), walFileOff(f.end), len(f.raw), f.lastFrameString())
 }
 
 // lastFrameString describes f's last frame.
@@ -817,21 +913,32 @@ func readWAL(dataDir string) (newest, other *walFile, err error) {
 	return files[0], files[1], nil
 }
 
-// readWALFile reads a file of the log and finds its valid frames: from the
-// header on, each 8-aligned, with its length and the length's complement,
-// its seq the one before's plus one, and its CRC-32C (salted with the
-// database's identity and the file's generation) right.
+// readWALFile reads a file of the log, of format version 2, and finds the
+// valid frames of its stream: from the header on, each 8-aligned, with its
+// length and the length's complement, its seq the one before's plus one,
+// and its CRC-32C (salted with the database's identity and the file's
+// generation) right. They end at the first frame that is not valid: the
+// file is reused without being cleared, so what follows may be frames of
+// earlier generations, which fail their salted CRC, or zeros. It does not
+// look at the stamps.
 func readWALFile(path string) (*walFile, error) {
-	data, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	f := &walFile{path: path, data: data}
+	f := &walFile{path: path, raw: raw, stream: walDestamp(raw)}
+	data := f.stream
 	if len(data) < walHeader || allZeroBytes(data[:walHeader]) {
 		return f, nil
 	}
 	if string(data[:8]) != "forumWAL" {
 		return nil, fmt.Errorf("%s: no log header: %q", path, data[:8])
+	}
+	if v := binary.LittleEndian.Uint32(data[8:12]); v != walVersion {
+		return nil, fmt.Errorf("%s: format version %d; this test reads version %d only", path, v, walVersion)
+	}
+	if crc32.Checksum(data[:60], walCRC) != binary.LittleEndian.Uint32(data[60:64]) {
+		return nil, fmt.Errorf("%s: its header's CRC does not match", path)
 	}
 	f.gen = binary.LittleEndian.Uint64(data[32:40])
 	next := binary.LittleEndian.Uint64(data[40:48])
@@ -860,15 +967,15 @@ func readWALFile(path string) (*walFile, error) {
 	return f, nil
 }
 
-// checked reports whether byte pos of frame fr is one a reader checks:
-// any but the zero word [12:16] and the padding.
+// checked reports whether byte pos of the stream is a byte of frame fr
+// that a reader checks: any but the zero word [12:16] and the padding.
 func (fr walFrame) checked(pos int64) bool {
 	rel := pos - fr.off
 	return rel >= 0 && rel < walFrameHeader+fr.n && (rel < 12 || rel >= 16)
 }
 
-// checkedFrameAt returns the index of the frame of which byte pos is a
-// checked byte, or -1.
+// checkedFrameAt returns the index of the frame of which byte pos of the
+// stream is a checked byte, or -1.
 func (f *walFile) checkedFrameAt(pos int64) int {
 	for i, fr := range f.frames {
 		if fr.checked(pos) {
@@ -879,11 +986,12 @@ func (f *walFile) checkedFrameAt(pos int64) int {
 }
 
 // firstChanged returns the index of the first frame of f a checked byte
-// of which differs in b, or -1.
+// of which differs in the stream of b (the file's bytes, damaged), or -1.
 func (f *walFile) firstChanged(b []byte) int {
+	stream := walDestamp(b)
 	for i, fr := range f.frames {
 		for pos := fr.off; pos < fr.off+walFrameHeader+fr.n; pos++ {
-			if fr.checked(pos) && (pos >= int64(len(b)) || b[pos] != f.data[pos]) {
+			if fr.checked(pos) && (pos >= int64(len(stream)) || stream[pos] != f.stream[pos]) {
 				return i
 			}
 		}
@@ -891,6 +999,7 @@ func (f *walFile) firstChanged(b []byte) int {
 	return -1
 }
 
+// allZeroBytes reports whether every byte of b is zero.
 func allZeroBytes(b []byte) bool {
 	for _, c := range b {
 		if c != 0 {
@@ -925,21 +1034,23 @@ var (
 
 // locateWrites finds, in the valid frames of the log's files (oldest
 // first), the records that created the replies and threads the writers
-// sent, and returns them by request_id. The log holds only the records of
-// forumd's last run (it starts the log anew at each start, and zeroes a
-// file before it reuses it), and only some of them: the writes of the last
-// cycle, and of retries at its start, that the last checkpoints had not
-// emptied from it yet. A reply's body and a thread's title are in the
-// record of their creation only (replies change the thread's counters,
-// not the thread); should a title be in later ones too, the first record
-// holding it is the creation.
+// sent, and returns them by request_id. The valid frames hold only the
+// records of forumd's last run (it starts the log anew at each start; a
+// file it reuses keeps, after its records, frames of earlier generations,
+// but those fail their CRC, salted with the generation, and readWALFile
+// stops at the first frame that fails, so they are never read as records),
+// and only some of them: the writes of the last cycle, and of retries at
+// its start, that the last checkpoints had not emptied from it yet. A
+// reply's body and a thread's title are in the record of their creation
+// only (replies change the thread's counters, not the thread); should a
+// title be in later ones too, the first record holding it is the creation.
 func locateWrites(s *crashState, files ...*walFile) map[string]writeLoc {
 	first := map[string]writeLoc{} // by mark
 	// Newest record first, so that the oldest one holding a mark wins.
 	for _, f := range slices.Backward(files) {
 		for i := len(f.frames) - 1; i >= 0; i-- {
 			fr := f.frames[i]
-			payload := f.data[fr.off+walFrameHeader : fr.off+walFrameHeader+fr.n]
+			payload := f.stream[fr.off+walFrameHeader : fr.off+walFrameHeader+fr.n]
 			for _, m := range logMarks.FindAllIndex(payload, -1) {
 				mark := string(payload[m[0]:m[1]])
 				if mark[0] == 'C' {
@@ -1034,8 +1145,6 @@ func checkLoggedReplies(t *testing.T, l crashListing, locs map[string]writeLoc, 
 		before, missing, keptReplies+droppedReplies, len(frames), keptReplies, keptRecs, droppedReplies, droppedRecs)
 }
 
-// startOrExit is startForumd for a start that may be refused: if forumd
-// exits before it listens, it returns a nil *forumd, how forumd exited and
 // startCrashCycle starts forumd for cycle of a crash test: the first sets
 // up the users and threads, every later one first checks what the crashes
 // before it left (the caller stops if that failed).
@@ -1051,6 +1160,8 @@ func startCrashCycle(ctx context.Context, t *testing.T, dataDir string, s *crash
 	return p, g, h
 }
 
+// startOrExit is startForumd for a start that may be refused: if forumd
+// exits before it listens, it returns a nil *forumd, how forumd exited and
 // what it wrote to its standard error.
 func startOrExit(t *testing.T, dataDir string, args ...string) (*forumd, *os.ProcessState, string) {
 	t.Helper()
