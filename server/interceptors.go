@@ -42,25 +42,17 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.ErrorContext(ctx, "panic", "method", info.FullMethod, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			resp, err = nil, status.Error(codes.Internal, "internal error")
+			resp, err = nil, s.recovered(ctx, info.FullMethod, p)
 		}
-		code := status.Code(err)
-		level := slog.LevelDebug
-		if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
-			level = slog.LevelError
-		}
-		if s.log.Enabled(ctx, level) { // skip building the attributes when not logged
-			s.log.LogAttrs(ctx, level, "rpc", slog.String("method", info.FullMethod), slog.String("code", code.String()), slog.Duration("duration", time.Since(start)))
-		}
+		s.logCall(ctx, info.FullMethod, err, start)
 	}()
 	resp, err = s.checkedCall(ctx, req, info, handler)
 	return resp, toStatus(ctx, s.log, info.FullMethod, err)
 }
 
 func (s *Server) checkedCall(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := s.codec.decodeError(req); err != nil {
-		return nil, store.InvalidField("", "the request is not valid protobuf: %v", err)
+	if err := decodeError(req); err != nil {
+		return nil, undecodable(err)
 	}
 	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.maxTimeout {
 		var cancel context.CancelFunc
@@ -72,6 +64,87 @@ func (s *Server) checkedCall(ctx context.Context, req any, info *grpc.UnaryServe
 		return nil, err
 	}
 	return handler(ctx, req)
+}
+
+// undecodable is the error of a request whose message did not decode
+// (decodeError), on unary calls and streams alike.
+func undecodable(err error) error {
+	return store.InvalidField("", "the request is not valid protobuf: %v", err)
+}
+
+// recovered logs the panic p of a call to method and returns the error the
+// client gets.
+func (s *Server) recovered(ctx context.Context, method string, p any) error {
+	s.log.ErrorContext(ctx, "panic", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+// logCall logs a call to method that started at start and ended with err:
+// at debug level, or at error level when err is a server fault.
+func (s *Server) logCall(ctx context.Context, method string, err error, start time.Time) {
+	code := status.Code(err)
+	level := slog.LevelDebug
+	if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
+		level = slog.LevelError
+	}
+	if s.log.Enabled(ctx, level) { // skip building the attributes when not logged
+		s.log.LogAttrs(ctx, level, "rpc", slog.String("method", method), slog.String("code", code.String()), slog.Duration("duration", time.Since(start)))
+	}
+}
+
+// streamInterceptors are the server's stream interceptors, outermost first,
+// one concern each: logging (logStream), panic recovery (recoverStream) and
+// the request decoding check (checkStreamDecoding). The streaming methods
+// are gRPC's own, health Watch and reflection, which anyone may call; no
+// forum method streams, so streams are neither authenticated nor given the
+// server's deadline (a Watch lasts as long as its client wants).
+func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{s.logStream, s.recoverStream, s.checkStreamDecoding}
+}
+
+// logStream logs each stream when it ends, as unaryInterceptor logs calls.
+func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	err := handler(srv, ss)
+	s.logCall(ss.Context(), info.FullMethod, err, start)
+	return err
+}
+
+// recoverStream turns a panic in a stream's handler into INTERNAL, logged,
+// as unaryInterceptor does for calls.
+func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = s.recovered(ss.Context(), info.FullMethod, p)
+		}
+	}()
+	return handler(srv, ss)
+}
+
+// checkStreamDecoding gives the handler a stream whose RecvMsg fails with
+// INVALID_ARGUMENT when the message received did not decode (decodeError),
+// instead of handing the handler an empty message.
+func (s *Server) checkStreamDecoding(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, &decodeCheckedStream{ServerStream: ss, s: s, method: info.FullMethod})
+}
+
+// decodeCheckedStream is a server stream whose RecvMsg reports a message
+// that did not decode; see checkStreamDecoding.
+type decodeCheckedStream struct {
+	grpc.ServerStream
+	s      *Server
+	method string
+}
+
+// RecvMsg implements grpc.ServerStream.
+func (ss *decodeCheckedStream) RecvMsg(m any) error {
+	if err := ss.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := decodeError(m); err != nil {
+		return toStatus(ss.Context(), ss.s.log, ss.method, undecodable(err))
+	}
+	return nil
 }
 
 // authenticate resolves the bearer token, if any, and checks the access

@@ -30,7 +30,8 @@ type Config struct {
 	// Logger receives logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Reflection registers the gRPC reflection service, so grpcurl works
-	// without the protos.
+	// without the protos. It is an introspection aid, off unless asked for
+	// (forumd: --reflection); anyone who can reach the server may use it.
 	Reflection bool
 	// SessionIdle ends a login session unused for this long; 0 means 7
 	// days.
@@ -74,7 +75,6 @@ type Server struct {
 	store            *store.Store
 	log              *slog.Logger
 	render           *render.Renderer
-	codec            *requestCodec
 	sessionIdle      time.Duration
 	sessionMaxAge    time.Duration
 	selfRegistration bool
@@ -98,7 +98,6 @@ func New(cfg Config) (*Server, error) {
 		store:            cfg.Store,
 		log:              cfg.Logger,
 		render:           render.New(),
-		codec:            &requestCodec{},
 		sessionIdle:      cfg.SessionIdle,
 		sessionMaxAge:    cfg.SessionMaxAge,
 		selfRegistration: cfg.SelfRegistration,
@@ -126,12 +125,13 @@ func New(cfg Config) (*Server, error) {
 	s.loginSlots = make(chan struct{}, cfg.LoginConcurrency)
 	s.limiter = newRateLimiter(cfg.RateLimits, cfg.GatewaySecret, s.log, time.Now)
 	s.grpc = grpc.NewServer(append(serverTransportOptions(),
-		grpc.ForceServerCodecV2(s.codec),
+		grpc.ForceServerCodecV2(requestCodec{}),
 		// Rate limits (ratelimit.go): per address when a call's headers
 		// arrive, per caller and method after authentication; neither hook
 		// is installed when the limits are off.
 		s.limiter.tapOption(),
 		grpc.ChainUnaryInterceptor(s.limiter.chain(s.unaryInterceptor)...),
+		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(16<<20),
 	)...)

@@ -53,7 +53,7 @@ type serveConfig struct {
 	GRPCAddr string
 	// HTTPAddr is the HTTP/JSON listen address; port 0 picks a free port.
 	HTTPAddr string
-	// Reflection registers the gRPC reflection service.
+	// Reflection registers the gRPC reflection service; off by default.
 	Reflection bool
 	// SelfRegistration lets anyone register without an invitation.
 	SelfRegistration bool
@@ -119,12 +119,14 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		"gRPC listen `address` (port 0: any free port) [$"+envGRPCAddr+"]")
 	httpAddr := fs.String("http-addr", envOr(getenv, envHTTPAddr, defaultHTTPAddr),
 		"HTTP/JSON listen `address` (port 0: any free port) [$"+envHTTPAddr+"]")
-	reflDefault, err := envBool(getenv, envReflection, true)
+	// Reflection is off by default: it is an introspection aid, and
+	// anyone who can reach the gRPC address may call it.
+	reflDefault, err := envBool(getenv, envReflection, false)
 	if err != nil {
 		return cfg, err
 	}
 	reflection := fs.Bool("reflection", reflDefault,
-		"register gRPC server reflection, so grpcurl works without the protos [$"+envReflection+"]")
+		"register gRPC server reflection, so grpcurl works without the protos; anyone who can reach --grpc-addr may use it [$"+envReflection+"]")
 	selfRegDefault, err := envBool(getenv, envSelfReg, false)
 	if err != nil {
 		return cfg, err

@@ -15,8 +15,12 @@
 // Flags default to the environment variables FORUM_GRPC_ADDR,
 // FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL, FORUM_REFLECTION and
 // FORUM_SELF_REGISTRATION, and those to 127.0.0.1:7070, 127.0.0.1:8080,
-// ./data, info, true and false. Logs are
+// ./data, info, false and false. Logs are
 // JSON lines on standard error.
+//
+// gRPC reflection is off unless --reflection (FORUM_REFLECTION=true) turns
+// it on: it lets grpcurl work without the protos, for anyone who can reach
+// the gRPC address.
 //
 // Rate limits are on (server.DefaultRateLimits); --rate-limits
 // (FORUM_RATE_LIMITS) overrides some of them ("caller=100/s:200,

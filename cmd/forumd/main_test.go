@@ -31,7 +31,7 @@ func TestParseServeArgs(t *testing.T) {
 		commonConfig: commonConfig{DataDir: "./data", LogLevel: slog.LevelInfo},
 		GRPCAddr:     "127.0.0.1:7070",
 		HTTPAddr:     "127.0.0.1:8080",
-		Reflection:   true,
+		Reflection:   false, // an introspection aid, off unless asked for
 		GCPercent:    server.GCPercent,
 	}
 	env := map[string]string{
@@ -39,7 +39,7 @@ func TestParseServeArgs(t *testing.T) {
 		"FORUM_HTTP_ADDR":  "127.0.0.1:9091",
 		"FORUM_DATA":       "/var/lib/forum",
 		"FORUM_LOG_LEVEL":  "debug",
-		"FORUM_REFLECTION": "false",
+		"FORUM_REFLECTION": "true",
 	}
 	cases := []struct {
 		name string
@@ -50,20 +50,21 @@ func TestParseServeArgs(t *testing.T) {
 		{"defaults", nil, nil, func(*serveConfig) {}},
 		{"env over defaults", nil, env, func(c *serveConfig) {
 			c.GRPCAddr, c.HTTPAddr, c.DataDir = "127.0.0.1:9090", "127.0.0.1:9091", "/var/lib/forum"
-			c.LogLevel, c.Reflection = slog.LevelDebug, false
+			c.LogLevel, c.Reflection = slog.LevelDebug, true
 		}},
 		{"flags over env", []string{
 			"--grpc-addr", "127.0.0.1:0", "--http-addr=127.0.0.1:0", "--data", "d",
-			"--log-level", "WARN", "--reflection=true", "--addr-file", "a.json",
+			"--log-level", "WARN", "--reflection=false", "--addr-file", "a.json",
 		}, env, func(c *serveConfig) {
 			c.GRPCAddr, c.HTTPAddr, c.DataDir = "127.0.0.1:0", "127.0.0.1:0", "d"
-			c.LogLevel, c.Reflection, c.AddrFile = slog.LevelWarn, true, "a.json"
+			c.LogLevel, c.Reflection, c.AddrFile = slog.LevelWarn, false, "a.json"
 		}},
 		{"some flags, some env", []string{"--data", "d2"}, map[string]string{"FORUM_HTTP_ADDR": ":8888"}, func(c *serveConfig) {
 			c.DataDir, c.HTTPAddr = "d2", ":8888"
 		}},
 		{"empty env is unset", nil, map[string]string{"FORUM_DATA": "", "FORUM_LOG_LEVEL": ""}, func(*serveConfig) {}},
-		{"reflection off by flag", []string{"--reflection=false"}, nil, func(c *serveConfig) { c.Reflection = false }},
+		{"reflection on by flag", []string{"--reflection"}, nil, func(c *serveConfig) { c.Reflection = true }},
+		{"reflection on by env", nil, map[string]string{"FORUM_REFLECTION": "1"}, func(c *serveConfig) { c.Reflection = true }},
 		{"GOGC keeps the runtime's setting", nil, map[string]string{"GOGC": "150"}, func(c *serveConfig) { c.GCPercent = 0 }},
 		{"gc percent from env over GOGC", nil, map[string]string{"GOGC": "150", "FORUM_GC_PERCENT": "200"}, func(c *serveConfig) { c.GCPercent = 200 }},
 		{"gc percent flag over env", []string{"--gc-percent", "300"}, map[string]string{"FORUM_GC_PERCENT": "200"}, func(c *serveConfig) { c.GCPercent = 300 }},
