@@ -93,7 +93,7 @@ func (a *authService) Register(ctx context.Context, req *forumv1.RegisterRequest
 	var v store.Violations
 	u := &forumv1.User{Username: req.GetUsername(), DisplayName: req.GetDisplayName(), Email: req.GetEmail(), Role: forumv1.Role_ROLE_MEMBER}
 	checkUsername(&v, "username", u.Username)
-	checkText(&v, "display_name", u.DisplayName, 1, maxDisplayName, false)
+	checkName(&v, "display_name", u.DisplayName, maxDisplayName)
 	checkEmail(&v, "email", u.Email)
 	if err := auth.CheckPasswordPolicy(req.GetPassword()); err != nil {
 		v.Add("password", "%v", err)

@@ -44,7 +44,7 @@ func checkGroupFields(v *store.Violations, g *forumv1.Group, paths []string) {
 	for _, p := range paths {
 		switch p {
 		case "display_name":
-			checkText(v, "group.display_name", g.GetDisplayName(), 1, maxDisplayName, false)
+			checkName(v, "group.display_name", g.GetDisplayName(), maxDisplayName)
 		case "description":
 			checkText(v, "group.description", g.GetDescription(), 0, maxDescription, true)
 		case "members":

@@ -24,7 +24,7 @@ func checkOrganizationFields(v *store.Violations, o *forumv1.Organization, paths
 	for _, p := range paths {
 		switch p {
 		case "display_name":
-			checkText(v, "organization.display_name", o.GetDisplayName(), 1, 200, false)
+			checkName(v, "organization.display_name", o.GetDisplayName(), maxOrganizationName)
 		case "country":
 			checkCountry(v, "organization.country", o.GetCountry(), true)
 		case "kind":

@@ -52,7 +52,8 @@ func checkLanguages(v *store.Violations, field string, tags []string) {
 	}
 }
 
-// checkEmail records a violation unless s is empty or a plain e-mail address.
+// checkEmail records a violation unless s is empty or a plain e-mail address
+// without invisible or direction-changing characters (see checkName).
 func checkEmail(v *store.Violations, field, s string) {
 	if s == "" {
 		return
@@ -60,5 +61,10 @@ func checkEmail(v *store.Violations, field, s string) {
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > maxEmail {
 		v.Add(field, "%q is not an e-mail address", s)
+		return
+	}
+	// net/mail accepts any UTF-8 (RFC 6532), invisible characters too.
+	if problem := hiddenCharacter([]rune(s)); problem != "" {
+		v.Add(field, "%s", problem)
 	}
 }

@@ -157,21 +157,38 @@ type RateLimits struct {
 	// Create applies to Create* methods (CreateThread, CreateReply, ...),
 	// per user, whether through a session or an API token.
 	Create Rate
-	// LoginAddress applies to Login, per client address.
+	// LoginAddress applies to every Login, per client address: it bounds
+	// password spraying (one password tried against many accounts).
 	LoginAddress Rate
-	// LoginAccount applies to Login per username tried (whether or not
-	// such a user exists), and to ChangePassword per user: it bounds
-	// password guessing against one account from many addresses.
+	// LoginAccountAddress counts failed logins per username tried
+	// (whether or not such a user exists) and client address, and failed
+	// ChangePassword calls per user and address: an address that keeps
+	// guessing one account's password is slowed down for that account
+	// only, and its owner, elsewhere, is not.
+	LoginAccountAddress Rate
+	// LoginAccount counts failed logins per username tried, from all the
+	// addresses that have not logged in to that account successfully
+	// lately (see trustedLoginFor), and failed ChangePassword calls per
+	// user: it bounds password guessing against one account from many
+	// addresses, however many. When it is empty, only addresses the
+	// account logged in from lately may still try (each within its
+	// LoginAccountAddress bucket). Keep it looser than
+	// LoginAccountAddress (twice as loose by default), so that one address
+	// alone can never empty it. A successful login is charged to neither
+	// bucket.
 	LoginAccount Rate
 	// RegisterAddress applies to Register, per client address.
 	RegisterAddress Rate
-	// MaxKeys bounds the number of buckets kept for each of the six kinds
-	// above; 0 means 50,000. A bucket is forgotten once it has refilled
+	// MaxKeys bounds the number of buckets kept for each of the seven
+	// kinds above, and the number of (account, address) pairs remembered
+	// as trusted; 0 means 50,000. A bucket is forgotten once it has refilled
 	// (nothing is lost: a new bucket starts full), so only clients active
 	// within the last refill time count. When a kind is full of active
 	// buckets, new keys share one overflow bucket of that kind until
 	// space frees up: memory stays bounded and a flood of new addresses
-	// cannot reset anyone's limit.
+	// cannot reset anyone's limit. Trusted pairs are forgotten
+	// trustedLoginFor after their last login; while MaxKeys of them are
+	// remembered, new ones are not added (an old one is never evicted).
 	MaxKeys int
 }
 
@@ -181,26 +198,35 @@ const defaultMaxKeys = 50_000
 
 // DefaultRateLimits returns the limits forumd serves with:
 //
-//	Address          200/s, burst 400  per client address, every call
-//	Caller            50/s, burst 100  per API token, user, or anonymous address
-//	Create            30/m, burst 10   per user, Create* methods
-//	LoginAddress      30/m, burst 30   per address, Login
-//	LoginAccount       5/m, burst 5    per username tried (Login), per user (ChangePassword)
-//	RegisterAddress   20/h, burst 10   per address, Register
+//	Address              200/s, burst 400  per client address, every call
+//	Caller                50/s, burst 100  per API token, user, or anonymous address
+//	Create                30/m, burst 10   per user, Create* methods
+//	LoginAddress          30/m, burst 30   per address, every Login
+//	LoginAccountAddress    5/m, burst 5    per username tried and address, failed Logins;
+//	                                       per user and address, failed ChangePasswords
+//	LoginAccount          10/m, burst 10   per username tried, failed Logins from untrusted addresses;
+//	                                       per user, failed ChangePasswords
+//	RegisterAddress       20/h, burst 10   per address, Register
 //
 // Reads are generous (an integrator's token may make 50 calls a second
 // without ever being throttled); the tight buckets are where a flood costs
-// a password hash or leaves content behind. 30 wrong passwords for one
-// account within a minute get at most 10 answers (5 at once, then one
-// every 12 s); 200 logins a minute from one address get about 60.
+// a password hash or leaves content behind. One address guessing one
+// account's password gets 5 answers at once, then one every 12 s, and
+// cannot lock anyone else out: it empties only its own
+// LoginAccountAddress bucket. Guessing from many addresses gets at most 10
+// answers at once, then one every 6 s, for all of them together; the
+// owner is then refused too unless they log in from an address they logged
+// in from within the last 30 days. 200 logins a minute from one address get
+// about 60.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		Address:         Per(200, time.Second, 400),
-		Caller:          Per(50, time.Second, 100),
-		Create:          Per(30, time.Minute, 10),
-		LoginAddress:    Per(30, time.Minute, 30),
-		LoginAccount:    Per(5, time.Minute, 5),
-		RegisterAddress: Per(20, time.Hour, 10),
+		Address:             Per(200, time.Second, 400),
+		Caller:              Per(50, time.Second, 100),
+		Create:              Per(30, time.Minute, 10),
+		LoginAddress:        Per(30, time.Minute, 30),
+		LoginAccountAddress: Per(5, time.Minute, 5),
+		LoginAccount:        Per(10, time.Minute, 10),
+		RegisterAddress:     Per(20, time.Hour, 10),
 	}
 }
 
@@ -215,13 +241,15 @@ var rateLimitFields = []struct {
 	{"create", func(l *RateLimits) *Rate { return &l.Create }},
 	{"login-address", func(l *RateLimits) *Rate { return &l.LoginAddress }},
 	{"login-account", func(l *RateLimits) *Rate { return &l.LoginAccount }},
+	{"login-account-address", func(l *RateLimits) *Rate { return &l.LoginAccountAddress }},
 	{"register-address", func(l *RateLimits) *Rate { return &l.RegisterAddress }},
 }
 
 // ParseRateLimits applies spec to base and returns the result. spec is
 // "off" (no limits at all), "" (base unchanged), or a comma-separated list
 // of KIND=RATE and max-keys=N, where KIND is address, caller, create,
-// login-address, login-account or register-address, and RATE is
+// login-address, login-account, login-account-address or register-address,
+// and RATE is
 // N/UNIT[:BURST] (UNIT s, m, h or a Go duration such as 10s; BURST
 // defaults to N) or off. Example: "caller=100/s:200,create=60/m:20".
 func ParseRateLimits(spec string, base RateLimits) (RateLimits, error) {
@@ -260,7 +288,7 @@ func ParseRateLimits(spec string, base RateLimits) (RateLimits, error) {
 			found = true
 		}
 		if !found {
-			return base, fmt.Errorf("rate limits: unknown kind %q (want address, caller, create, login-address, login-account, register-address or max-keys)", name)
+			return base, fmt.Errorf("rate limits: unknown kind %q (want address, caller, create, login-address, login-account, login-account-address, register-address or max-keys)", name)
 		}
 	}
 	return l, nil
@@ -290,7 +318,12 @@ type rateLimiter struct {
 	log    *slog.Logger
 	secret []byte // Config.GatewaySecret; nil: client-IP metadata is ignored
 
-	address, caller, create, loginAddress, loginAccount, registerAddress *bucketSet
+	address, caller, create, loginAddress, loginAccountAddress, loginAccount, registerAddress *bucketSet
+
+	// trusted holds the (account, address) pairs of recent successful
+	// logins, which LoginAccount does not limit; nil unless both
+	// LoginAccount and LoginAccountAddress are on.
+	trusted *trustSet
 }
 
 // newRateLimiter builds the limiter for limits. now is the clock (tests
@@ -312,14 +345,20 @@ func newRateLimiter(limits RateLimits, gatewaySecret string, log *slog.Logger, n
 		}
 	}
 	l := &rateLimiter{
-		now:             now,
-		log:             log,
-		address:         set("address", "too many requests from your address", limits.Address),
-		caller:          set("caller", "too many requests", limits.Caller),
-		create:          set("create", "too many new posts and other creations", limits.Create),
-		loginAddress:    set("login-address", "too many login attempts from your address", limits.LoginAddress),
-		loginAccount:    set("login-account", "too many login attempts for this account", limits.LoginAccount),
+		now:          now,
+		log:          log,
+		address:      set("address", "too many requests from your address", limits.Address),
+		caller:       set("caller", "too many requests", limits.Caller),
+		create:       set("create", "too many new posts and other creations", limits.Create),
+		loginAddress: set("login-address", "too many login attempts from your address", limits.LoginAddress),
+		loginAccountAddress: set("login-account-address", "too many failed login attempts for this account from your address",
+			limits.LoginAccountAddress),
+		loginAccount: set("login-account", "too many failed login attempts for this account",
+			limits.LoginAccount),
 		registerAddress: set("register-address", "too many registrations from your address", limits.RegisterAddress),
+	}
+	if l.loginAccount != nil && l.loginAccountAddress != nil {
+		l.trusted = &trustSet{ttl: trustedLoginFor, maxKeys: maxKeys, until: make(map[string]time.Time)}
 	}
 	if gatewaySecret != "" {
 		l.secret = []byte(gatewaySecret)
@@ -387,6 +426,77 @@ func (s *bucketSet) len() int {
 	return len(s.buckets)
 }
 
+// trustedLoginFor is how long an address stays trusted for an account
+// after a successful login from it: the LoginAccount bucket does not limit
+// it (its LoginAccountAddress bucket still does).
+const trustedLoginFor = 30 * 24 * time.Hour
+
+// trustSet remembers the (account, address) pairs that logged in
+// successfully within ttl: the owner's usual addresses, which a guessing
+// attack from elsewhere must not lock out. It plays the part of the
+// device cookies of OWASP's login-throttling advice, keyed by address
+// since the API has no cookie jar. It holds at most maxKeys pairs; when
+// full, expired pairs are swept (at most once per fullSweepInterval) and
+// a new pair that still finds no room is not remembered: a flood of
+// logins to accounts of one's own cannot evict the owner's pairs.
+type trustSet struct {
+	ttl     time.Duration
+	maxKeys int
+
+	mu        sync.Mutex
+	until     map[string]time.Time // pair -> end of trust
+	lastSweep time.Time
+}
+
+// has reports whether key is trusted at now.
+func (s *trustSet) has(key string, now time.Time) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.until[key]
+	return ok && now.Before(until)
+}
+
+// add trusts key for ttl from now.
+func (s *trustSet) add(key string, now time.Time) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.until[key]; !ok && len(s.until) >= s.maxKeys {
+		if now.Sub(s.lastSweep) < fullSweepInterval {
+			return
+		}
+		s.lastSweep = now
+		for k, until := range s.until {
+			if !now.Before(until) {
+				delete(s.until, k)
+			}
+		}
+		if len(s.until) >= s.maxKeys {
+			return
+		}
+	}
+	s.until[key] = now.Add(s.ttl)
+}
+
+// len returns the number of pairs remembered.
+func (s *trustSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.until)
+}
+
+// accountAddressKey is the key of an (account, address) pair: account is
+// "username:NAME" or "user:users/ID", addr a client address as
+// clientAddr finds it (which holds no NUL byte).
+func accountAddressKey(account, addr string) string {
+	return account + "\x00" + addr
+}
+
 // limitCheck is one bucket a call must take a token from; a nil set is
 // skipped.
 type limitCheck struct {
@@ -398,28 +508,70 @@ type limitCheck struct {
 // of them is empty, it returns how long until they all have a token again
 // and the kind that refused (the one with the longest wait).
 func admit(now time.Time, checks ...limitCheck) (wait time.Duration, refused *bucketSet) {
-	var buf [4]*rate.Reservation
+	wait, refused, _ = admitCounting(now, nil, checks...)
+	return wait, refused
+}
+
+// maxFailureChecks is how many buckets of failed calls one call may be
+// charged to (Login: login-account-address and login-account).
+const maxFailureChecks = 2
+
+// failureTokens are the tokens a call took from buckets that count only
+// failed calls; refund gives them back once the call has succeeded.
+type failureTokens struct {
+	at time.Time // when they were taken
+	n  int
+	r  [maxFailureChecks]*rate.Reservation
+}
+
+// refund gives the tokens back, as if the call had never been charged to
+// those buckets (give or take what they refill while the call runs, when
+// other calls take tokens from them meanwhile).
+func (f *failureTokens) refund() {
+	for _, r := range f.r[:f.n] {
+		r.CancelAt(f.at)
+	}
+	f.n = 0
+}
+
+// admitCounting is admit for a call that is also charged to the buckets of
+// failures (at most maxFailureChecks), which count failed calls only: it
+// takes a token from every bucket of checks and failures, or from none,
+// and returns the tokens taken from the buckets of failures, for the
+// caller to refund if the call succeeds. Taking the token before the call
+// runs, rather than after it fails, keeps a flood of concurrent calls
+// within the bucket too.
+func admitCounting(now time.Time, failures []limitCheck, checks ...limitCheck) (wait time.Duration, refused *bucketSet, taken failureTokens) {
+	var buf [4 + maxFailureChecks]*rate.Reservation
 	reservations := buf[:0]
-	for _, c := range checks {
-		if c.set == nil {
-			continue
-		}
-		r := c.set.limiter(c.key, now).ReserveN(now, 1)
-		reservations = append(reservations, r)
-		if !r.OK() { // burst < 1: cannot happen for an enabled Rate
-			wait, refused = time.Duration(math.MaxInt64), c.set
-			continue
-		}
-		if d := r.DelayFrom(now); d > wait {
-			wait, refused = d, c.set
+	taken.at = now
+	for i, list := range [2][]limitCheck{checks, failures} {
+		for _, c := range list {
+			if c.set == nil {
+				continue
+			}
+			r := c.set.limiter(c.key, now).ReserveN(now, 1)
+			reservations = append(reservations, r)
+			if i == 1 && taken.n < maxFailureChecks {
+				taken.r[taken.n] = r
+				taken.n++
+			}
+			if !r.OK() { // burst < 1: cannot happen for an enabled Rate
+				wait, refused = time.Duration(math.MaxInt64), c.set
+				continue
+			}
+			if d := r.DelayFrom(now); d > wait {
+				wait, refused = d, c.set
+			}
 		}
 	}
 	if wait > 0 {
 		for _, r := range reservations {
 			r.CancelAt(now)
 		}
+		taken.n = 0
 	}
-	return wait, refused
+	return wait, refused, taken
 }
 
 // maxCachedErrors bounds a bucket set's cache of refusal errors.
@@ -537,7 +689,7 @@ func (l *rateLimiter) tapOption() grpc.ServerOption {
 // chain returns the unary interceptors of the server: main, followed by
 // limitCaller unless every bucket it charges is off.
 func (l *rateLimiter) chain(main grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
-	if l.caller == nil && l.create == nil && l.loginAddress == nil && l.loginAccount == nil && l.registerAddress == nil {
+	if l.caller == nil && l.create == nil && l.loginAddress == nil && l.loginAccountAddress == nil && l.loginAccount == nil && l.registerAddress == nil {
 		return []grpc.UnaryServerInterceptor{main}
 	}
 	return []grpc.UnaryServerInterceptor{main, l.limitCaller}
@@ -590,11 +742,22 @@ func (l *rateLimiter) tapAddress(ctx context.Context, info *tap.Info) (context.C
 // limitCaller runs after authentication: it charges the Caller bucket and
 // the method's own buckets (Login, Register, ChangePassword, Create*).
 // gRPC's own services (health, reflection) are not limited here.
+//
+// Login and ChangePassword take a token from their buckets of failures
+// (LoginAccountAddress, LoginAccount) before the password is checked, and
+// get it back if the call succeeds; a successful login also makes its
+// address trusted for the account (trustSet), so that LoginAccount no
+// longer limits it. This is OWASP's advice against lockout as a denial of
+// service: failures are counted per account, so that a distributed attack
+// stays bounded, but one address's failures slow down that address only,
+// and the owner's own addresses keep working when an attack from many
+// addresses has emptied the account's bucket.
 func (l *rateLimiter) limitCaller(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	method := info.FullMethod
 	if !strings.HasPrefix(method, "/forum.") {
 		return handler(ctx, req)
 	}
+	now := l.now()
 	addr := clientAddrFrom(ctx)
 	if addr == "" { // tapAddress not installed
 		addr, _ = l.clientAddr(ctx)
@@ -602,6 +765,9 @@ func (l *rateLimiter) limitCaller(ctx context.Context, req any, info *grpc.Unary
 	c := callerFrom(ctx)
 	var buf [3]limitCheck
 	checks := append(buf[:0], limitCheck{l.caller, callerBucketKey(c, addr)})
+	var failBuf [maxFailureChecks]limitCheck
+	failures := failBuf[:0] // buckets of failed calls: refunded on success
+	trustKey := ""          // the pair to trust if the login succeeds
 	switch method {
 	case forumv1.AuthService_Login_FullMethodName:
 		checks = append(checks, limitCheck{l.loginAddress, addr})
@@ -610,24 +776,43 @@ func (l *rateLimiter) limitCaller(ctx context.Context, req any, info *grpc.Unary
 			// cannot match an account, and Login refuses it without
 			// hashing anything.
 			if u := strings.ToLower(req.GetUsername()); u != "" && len(u) <= maxUsernameBytes {
-				checks = append(checks, limitCheck{l.loginAccount, "username:" + u})
+				account := "username:" + u
+				pair := accountAddressKey(account, addr)
+				failures = append(failures, limitCheck{l.loginAccountAddress, pair})
+				if !l.trusted.has(pair, now) {
+					failures = append(failures, limitCheck{l.loginAccount, account})
+				}
+				if l.trusted != nil {
+					trustKey = pair
+				}
 			}
 		}
 	case forumv1.AuthService_Register_FullMethodName:
 		checks = append(checks, limitCheck{l.registerAddress, addr})
 	case forumv1.AuthService_ChangePassword_FullMethodName:
 		if c.actor.User != "" {
-			checks = append(checks, limitCheck{l.loginAccount, "user:" + c.actor.User})
+			account := "user:" + c.actor.User
+			failures = append(failures,
+				limitCheck{l.loginAccountAddress, accountAddressKey(account, addr)},
+				limitCheck{l.loginAccount, account})
 		}
 	default:
 		if isCreateMethod(method) && c.actor.User != "" && !validateOnly(req) {
 			checks = append(checks, limitCheck{l.create, c.actor.User})
 		}
 	}
-	if wait, refused := admit(l.now(), checks...); wait > 0 {
+	wait, refused, taken := admitCounting(now, failures, checks...)
+	if wait > 0 {
 		return nil, refused.rateLimited(wait)
 	}
-	return handler(ctx, req)
+	resp, err := handler(ctx, req)
+	if err == nil {
+		taken.refund()
+		if trustKey != "" {
+			l.trusted.add(trustKey, now)
+		}
+	}
+	return resp, err
 }
 
 // validateOnly reports whether req only asks for a create to be checked

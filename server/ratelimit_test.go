@@ -66,6 +66,10 @@ func TestParseRateLimits(t *testing.T) {
 		{"register-address=3/h", func(l *RateLimits) { l.RegisterAddress = Per(3, time.Hour, 3) }, ""},
 		{"address=1/10s:5", func(l *RateLimits) { l.Address = Per(1, 10*time.Second, 5) }, ""},
 		{"login-address=0.5/s", func(l *RateLimits) { l.LoginAddress = Per(0.5, time.Second, 1) }, ""},
+		{"login-account-address=3/m:2,login-account=20/m", func(l *RateLimits) {
+			l.LoginAccountAddress = Per(3, time.Minute, 2)
+			l.LoginAccount = Per(20, time.Minute, 20)
+		}, ""},
 		{"max-keys=1000", func(l *RateLimits) { l.MaxKeys = 1000 }, ""},
 		{"callers=1/s", nil, "unknown kind"},
 		{"caller", nil, "not KIND=RATE"},
@@ -99,7 +103,7 @@ func TestParseRateLimits(t *testing.T) {
 
 func TestRateLimitsStringRoundTrip(t *testing.T) {
 	def := DefaultRateLimits()
-	const want = "address=200/s:400,caller=50/s:100,create=30/m:10,login-address=30/m:30,login-account=5/m:5,register-address=20/h:10,max-keys=50000"
+	const want = "address=200/s:400,caller=50/s:100,create=30/m:10,login-address=30/m:30,login-account=10/m:10,login-account-address=5/m:5,register-address=20/h:10,max-keys=50000"
 	if got := def.String(); got != want {
 		t.Errorf("DefaultRateLimits().String() = %q, want %q", got, want)
 	}
@@ -326,6 +330,7 @@ func (bufconnAddr) String() string  { return "bufconn" }
 // does.
 type limitedEnv struct {
 	*testEnv
+	limiter *rateLimiter
 	clock   *fakeClock
 	conn    *grpc.ClientConn
 	authc   forumv1.AuthServiceClient
@@ -356,7 +361,7 @@ func newLimitedEnv(t *testing.T, limits RateLimits) *limitedEnv {
 		conn.Close()
 		srv.GRPC().Stop()
 	})
-	return &limitedEnv{testEnv: e, clock: clock, conn: conn,
+	return &limitedEnv{testEnv: e, limiter: srv.limiter, clock: clock, conn: conn,
 		authc:   forumv1.NewAuthServiceClient(conn),
 		threads: forumv1.NewThreadServiceClient(conn),
 		replies: forumv1.NewReplyServiceClient(conn),
@@ -398,50 +403,201 @@ func wantRateLimited(t *testing.T, err error, limit string, maxWait time.Duratio
 	return wait
 }
 
-// TestLoginFloodOneAccount: 30 wrong passwords for one account within a
-// minute, from one address and then from many: only the first 5 are
-// checked; the account's owner can log in again once the bucket refills.
-// Real server over bufconn, default limits.
-func TestLoginFloodOneAccount(t *testing.T) {
+// login tries a password for username from the address ip, and returns
+// the error's code.
+func (e *limitedEnv) login(t *testing.T, ip, username, password string) error {
+	t.Helper()
+	_, err := e.authc.Login(from(t.Context(), ip), &forumv1.LoginRequest{Username: username, Password: password})
+	return err
+}
+
+// TestLoginStrangerCannotLockOutOwner: issue 12, defect 5. A stranger's
+// wrong passwords for alice from one address, as fast as they may send
+// them, slow down that address for alice's account, and nothing else: alice
+// logs in from her own address, even one she never used before, and the
+// stranger's address may still log in to other accounts. Real server over
+// bufconn, default limits.
+func TestLoginStrangerCannotLockOutOwner(t *testing.T) {
 	e := newLimitedEnv(t, DefaultRateLimits())
-	ctx := from(t.Context(), "203.0.113.1")
+	const stranger, owner = "203.0.113.66", "198.51.100.7"
 	var checked, refused int
 	for i := range 30 {
-		c := ctx
-		if i >= 15 { // a distributed attack: a new address for each try
-			c = from(t.Context(), fmt.Sprintf("198.51.100.%d", i))
+		if i > 0 {
+			e.clock.Advance(2 * time.Second)
 		}
-		_, err := e.authc.Login(c, &forumv1.LoginRequest{Username: "alice", Password: fmt.Sprintf("wrong password %d", i)})
+		err := e.login(t, stranger, "alice", fmt.Sprintf("wrong password %d", i))
 		switch status.Code(err) {
 		case codes.Unauthenticated:
 			checked++
 		case codes.ResourceExhausted:
 			refused++
-			wantRateLimited(t, err, "login-account", 12*time.Second)
+			wantRateLimited(t, err, "login-account-address", 12*time.Second)
 		default:
 			t.Fatalf("login %d: %v", i, err)
 		}
-		e.clock.Advance(time.Second)
+		if i%5 == 4 { // alice logs in throughout, from her address
+			if err := e.login(t, owner, "alice", testPassword); err != nil {
+				t.Fatalf("after %d wrong passwords from %s, alice's login from %s: %v", i+1, stranger, owner, err)
+			}
+		}
 	}
-	// 5 at once, then one every 12 s of the 30 s spent.
-	if checked != 7 || refused != 23 {
-		t.Errorf("%d passwords checked and %d refused, want 7 and 23", checked, refused)
+	// 5 at once, then one every 12 s of the 58 s spent.
+	if checked != 9 || refused != 21 {
+		t.Errorf("%d passwords checked and %d refused, want 9 and 21", checked, refused)
 	}
 	// Username case does not open a new bucket.
-	_, err := e.authc.Login(ctx, &forumv1.LoginRequest{Username: "ALICE", Password: "x"})
-	wantRateLimited(t, err, "login-account", 12*time.Second)
-	// Even the right password waits, so the limit says nothing about it.
-	_, err = e.authc.Login(ctx, &forumv1.LoginRequest{Username: "alice", Password: testPassword})
-	wait := wantRateLimited(t, err, "login-account", 12*time.Second)
-
-	// Another account from the same address is not affected.
-	if _, err := e.authc.Login(ctx, &forumv1.LoginRequest{Username: "bob", Password: testPassword}); err != nil {
-		t.Fatalf("bob's login: %v", err)
+	wantRateLimited(t, e.login(t, stranger, "ALICE", "x"), "login-account-address", 12*time.Second)
+	// The stranger's address is slowed down for alice, even with the
+	// right password, and for nobody else.
+	wantRateLimited(t, e.login(t, stranger, "alice", testPassword), "login-account-address", 12*time.Second)
+	if err := e.login(t, stranger, "bob", testPassword); err != nil {
+		t.Fatalf("bob's login from the stranger's address: %v", err)
 	}
-	// After the advertised delay alice gets in.
+	// A new address of alice's gets in too.
+	if err := e.login(t, "192.0.2.1", "alice", testPassword); err != nil {
+		t.Fatalf("alice's login from a new address: %v", err)
+	}
+}
+
+// TestLoginDistributedGuessingBounded: wrong passwords for one account
+// from a new address each time are bounded by the account's bucket, for
+// all addresses together; while it is empty, addresses the owner logged in
+// from before still get in, and new ones wait.
+func TestLoginDistributedGuessingBounded(t *testing.T) {
+	e := newLimitedEnv(t, DefaultRateLimits())
+	const home = "198.51.100.7"
+	if err := e.login(t, home, "alice", testPassword); err != nil { // before the attack
+		t.Fatal(err)
+	}
+	var checked, refused int
+	for i := range 60 {
+		if i > 0 {
+			e.clock.Advance(time.Second)
+		}
+		err := e.login(t, fmt.Sprintf("203.0.113.%d", i), "alice", fmt.Sprintf("wrong password %d", i))
+		switch status.Code(err) {
+		case codes.Unauthenticated:
+			checked++
+		case codes.ResourceExhausted:
+			refused++
+			wantRateLimited(t, err, "login-account", 6*time.Second)
+		default:
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	// 10 at once, then one every 6 s of the 59 s spent.
+	if checked != 19 || refused != 41 {
+		t.Errorf("%d passwords checked and %d refused, want 19 and 41", checked, refused)
+	}
+	// The right password from a new address waits like the rest: the
+	// limit says nothing about it.
+	wait := wantRateLimited(t, e.login(t, "192.0.2.1", "alice", testPassword), "login-account", 6*time.Second)
+	// From home, alice gets in, and stays trusted.
+	for range 3 {
+		if err := e.login(t, home, "alice", testPassword); err != nil {
+			t.Fatalf("alice's login from home during the attack: %v", err)
+		}
+	}
+	// Home is still limited by its own failures bucket.
+	for i := range 5 {
+		if err := e.login(t, home, "alice", "typo"); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("typo %d from home: %v", i, err)
+		}
+	}
+	wantRateLimited(t, e.login(t, home, "alice", testPassword), "login-account-address", 12*time.Second)
+	// Once the account's bucket has a token again, a new address may try.
 	e.clock.Advance(wait)
-	if _, err := e.authc.Login(ctx, &forumv1.LoginRequest{Username: "alice", Password: testPassword}); err != nil {
-		t.Fatalf("alice's login after %v: %v", wait, err)
+	if err := e.login(t, "192.0.2.1", "alice", testPassword); err != nil {
+		t.Fatalf("alice's login from a new address after %v: %v", wait, err)
+	}
+}
+
+// TestLoginSuccessNotCharged: successful logins cost no token of the
+// buckets of failures, only of LoginAddress.
+func TestLoginSuccessNotCharged(t *testing.T) {
+	e := newLimitedEnv(t, RateLimits{LoginAccountAddress: Per(1, time.Hour, 1), LoginAccount: Per(1, time.Hour, 2), LoginAddress: Per(1, time.Hour, 12)})
+	for i := range 10 {
+		if err := e.login(t, "203.0.113.1", "alice", testPassword); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	if err := e.login(t, "203.0.113.1", "alice", "wrong"); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("first wrong password: %v", err)
+	}
+	wantRateLimited(t, e.login(t, "203.0.113.1", "alice", testPassword), "login-account-address", time.Hour)
+	// 11 logins took 11 of the address's 12 tokens; the refused one none.
+	if err := e.login(t, "203.0.113.1", "bob", testPassword); err != nil {
+		t.Fatalf("12th login from the address: %v", err)
+	}
+	wantRateLimited(t, e.login(t, "203.0.113.1", "bob", testPassword), "login-address", time.Hour)
+	// Only successful logins are remembered as trusted.
+	if _, err := e.threads.ListThreads(from(t.Context(), "203.0.113.1"), &forumv1.ListThreadsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.limiter.trusted.len(); n != 2 {
+		t.Errorf("%d trusted pairs, want 2 (alice and bob at 203.0.113.1)", n)
+	}
+}
+
+// TestChangePasswordFailuresLimited: wrong old passwords are counted per
+// user and address, and per user; a right one costs nothing.
+func TestChangePasswordFailuresLimited(t *testing.T) {
+	e := newLimitedEnv(t, RateLimits{LoginAccountAddress: Per(1, time.Hour, 2), LoginAccount: Per(1, time.Hour, 3)})
+	// session returns a context with a new session of alice's: changing
+	// the password revokes her sessions.
+	session := func(ip string) context.Context {
+		token, hash := auth.NewToken(auth.SessionPrefix)
+		if _, err := e.store.CreateSession(t.Context(), e.alice.name, hash, time.Hour, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		return from(testUser{token: token}.ctx(t), ip)
+	}
+	change := func(ctx context.Context, old string) error {
+		_, err := e.authc.ChangePassword(ctx, &forumv1.ChangePasswordRequest{OldPassword: old, NewPassword: testPassword})
+		return err
+	}
+	if err := change(session("203.0.113.1"), testPassword); err != nil {
+		t.Fatalf("changing the password: %v", err)
+	}
+	ctx := session("203.0.113.1")
+	for i := range 2 {
+		if err := change(ctx, "wrong"); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("wrong old password %d: %v", i, err)
+		}
+	}
+	wantRateLimited(t, change(ctx, testPassword), "login-account-address", time.Hour)
+	if err := change(session("203.0.113.2"), "wrong"); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("wrong old password from another address: %v", err)
+	}
+	wantRateLimited(t, change(session("203.0.113.3"), testPassword), "login-account", time.Hour)
+}
+
+// TestTrustSetBounded: trusted pairs expire, and at MaxKeys new pairs are
+// not remembered (until expired ones are swept) rather than evicting one.
+func TestTrustSetBounded(t *testing.T) {
+	clock := newFakeClock()
+	l := newRateLimiter(RateLimits{LoginAccount: Per(1, time.Minute, 1), LoginAccountAddress: Per(1, time.Minute, 1), MaxKeys: 2},
+		"", slog.New(slog.DiscardHandler), clock.Now)
+	s := l.trusted
+	s.add("a", clock.Now())
+	clock.Advance(time.Hour)
+	s.add("b", clock.Now())
+	s.add("c", clock.Now()) // full: not remembered
+	if !s.has("a", clock.Now()) || !s.has("b", clock.Now()) || s.has("c", clock.Now()) || s.len() != 2 {
+		t.Fatalf("a %v b %v c %v, %d pairs; want a and b", s.has("a", clock.Now()), s.has("b", clock.Now()), s.has("c", clock.Now()), s.len())
+	}
+	// a expires; the next new pair sweeps it away and takes its place.
+	clock.Advance(trustedLoginFor - time.Hour)
+	if s.has("a", clock.Now()) {
+		t.Error("a still trusted after trustedLoginFor")
+	}
+	s.add("c", clock.Now())
+	if !s.has("c", clock.Now()) || !s.has("b", clock.Now()) || s.len() != 2 {
+		t.Errorf("after the sweep: b %v c %v, %d pairs", s.has("b", clock.Now()), s.has("c", clock.Now()), s.len())
+	}
+	// Without both login buckets there is nothing to trust.
+	if l := newRateLimiter(RateLimits{LoginAccount: Per(1, time.Minute, 1)}, "", slog.New(slog.DiscardHandler), clock.Now); l.trusted != nil {
+		t.Error("trust set kept without a LoginAccountAddress bucket")
 	}
 }
 

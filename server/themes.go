@@ -59,7 +59,7 @@ func checkThemeFields(v *store.Violations, th *forumv1.Theme, paths []string) {
 	for _, p := range paths {
 		switch p {
 		case "display_name":
-			checkText(v, "theme.display_name", th.GetDisplayName(), 1, maxDisplayName, false)
+			checkName(v, "theme.display_name", th.GetDisplayName(), maxDisplayName)
 		case "description":
 			checkText(v, "theme.description", th.GetDescription(), 0, maxDescription, true)
 		case "visibility":

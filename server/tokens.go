@@ -44,7 +44,7 @@ func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.Creat
 		v.Add("api_token", "is required")
 		return nil, v.Err()
 	}
-	checkText(&v, "api_token.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
+	checkName(&v, "api_token.display_name", in.GetDisplayName(), maxDisplayName)
 	if len(in.GetScopes()) == 0 {
 		v.Add("api_token.scopes", "name at least one scope: READ, WRITE, MODERATE or ADMIN")
 	}

@@ -35,7 +35,7 @@ func checkRole(v *store.Violations, field string, r forumv1.Role) {
 
 func checkNewUser(v *store.Violations, in *forumv1.User) {
 	checkUsername(v, "user.username", in.GetUsername())
-	checkText(v, "user.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
+	checkName(v, "user.display_name", in.GetDisplayName(), maxDisplayName)
 	checkRole(v, "user.role", in.GetRole())
 }
 
@@ -127,7 +127,7 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 	for _, p := range paths {
 		switch p {
 		case "display_name":
-			checkText(&v, "user.display_name", in.GetDisplayName(), 1, maxDisplayName, false)
+			checkName(&v, "user.display_name", in.GetDisplayName(), maxDisplayName)
 		case "email":
 			checkEmail(&v, "user.email", in.GetEmail())
 		case "organization":

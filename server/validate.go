@@ -15,24 +15,35 @@ import (
 
 // Limits on request fields.
 const (
-	maxTitleChars    = 300
-	maxBodyBytes     = 64 << 10
-	maxTags          = 10
-	maxTagLen        = 32
-	maxDisplayName   = 100
-	maxDescription   = 2000
-	maxThemeSlugLen  = 63
-	defaultPageSize  = 25
-	maxPageSize      = 100
-	maxRequestIDLen  = 128
-	maxFilterBytes   = 1000
-	maxUsernameBytes = 32
+	maxTitleChars       = 300
+	maxBodyBytes        = 64 << 10
+	maxTags             = 10
+	maxTagLen           = 32
+	maxDisplayName      = 100
+	maxOrganizationName = 200
+	maxDescription      = 2000
+	maxThemeSlugLen     = 63
+	defaultPageSize     = 25
+	maxPageSize         = 100
+	maxRequestIDLen     = 128
+	maxFilterBytes      = 1000
+	maxUsernameBytes    = 32
 )
 
 // checkText records a violation unless s is valid UTF-8 text of minChars to
 // maxChars characters (runes) without control characters; multiline text may
 // hold newlines and tabs. Text that is only white space counts as empty.
+//
+// Single-line text is a name or a title, and follows checkName's rules
+// (an empty s is accepted when minChars is 0); multiline text (bodies,
+// descriptions, bios) is prose and may hold any printable character.
 func checkText(v *store.Violations, field, s string, minChars, maxChars int, multiline bool) {
+	if !multiline {
+		if minChars > 0 || s != "" {
+			checkName(v, field, s, maxChars)
+		}
+		return
+	}
 	if !utf8.ValidString(s) {
 		v.Add(field, "must be valid UTF-8")
 		return
@@ -47,7 +58,7 @@ func checkText(v *store.Violations, field, s string, minChars, maxChars int, mul
 		return
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t' || r == '\r')) {
+		if unicode.IsControl(r) && !(r == '\n' || r == '\t' || r == '\r') {
 			v.Add(field, "must not contain control characters (found %U)", r)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
+	"google.golang.org/protobuf/proto"
 )
 
 func getUser(tx kv.Tx, id uint64) (*forumv1.User, error) {
@@ -97,6 +98,12 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 // email, organization, country, languages, bio, role, state). Users change
 // themselves; admins anyone. The caller has checked that only admins change
 // roles and states.
+//
+// A change that would leave the forum without an active admin (demoting or
+// suspending the last one, themself or by another admin) is refused with
+// ErrFailedPrecondition: only an offline `forumd admin create-user` could
+// recover from it. The check runs in the transaction that makes the change,
+// so two admins demoting each other at once cannot both succeed.
 func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, paths []string) (*forumv1.User, error) {
 	id, err := ParseUserName(u.Name)
 	if err != nil {
@@ -115,6 +122,7 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 			return err
 		}
 		oldOrg := cur.Organization
+		wasActiveAdmin := activeAdmin(cur)
 		for _, p := range paths {
 			switch p {
 			case "display_name":
@@ -140,6 +148,11 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 				cur.Organization = u.Organization
 			default:
 				return InvalidField("update_mask", "%q cannot be updated", p)
+			}
+		}
+		if wasActiveAdmin && !activeAdmin(cur) {
+			if err := checkOtherActiveAdmin(tx, id); err != nil {
+				return err
 			}
 		}
 		if cur.State == forumv1.UserState_USER_STATE_SUSPENDED {
@@ -168,6 +181,43 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		return nil, err
 	}
 	return out, nil
+}
+
+// activeAdmin reports whether u is an admin who is not suspended.
+func activeAdmin(u *forumv1.User) bool {
+	return u.GetRole() == forumv1.Role_ROLE_ADMIN && u.GetState() != forumv1.UserState_USER_STATE_SUSPENDED
+}
+
+// checkOtherActiveAdmin returns ErrFailedPrecondition unless a user other
+// than the user id is an active admin, in tx. It reads users in creation
+// order and stops at the first active admin, who is usually among the
+// first users; it runs only when an active admin is about to stop being
+// one.
+func checkOtherActiveAdmin(tx kv.Tx, id uint64) error {
+	found := false
+	var decodeErr error
+	err := tx.Scan(bucketUsers, nil, nil, false, func(k, v []byte) bool {
+		if readU64(k) == id {
+			return true
+		}
+		u := new(forumv1.User)
+		if err := proto.Unmarshal(v, u); err != nil {
+			decodeErr = fmt.Errorf("store: corrupt record in %s: %w", bucketUsers, err)
+			return false
+		}
+		found = activeAdmin(u)
+		return !found
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return fmt.Errorf("looking for another active admin: %w", err)
+	}
+	if !found {
+		return fmt.Errorf("%w: %s is the last active admin; make another user an admin first, so that someone can still administer the forum", ErrFailedPrecondition, userName(id))
+	}
+	return nil
 }
 
 // Credentials returns the user with that username and their password hash.
