@@ -75,8 +75,9 @@
 // status.Code, and errors.Is matches them against the sentinel errors of
 // this package: ErrNotFound, ErrAlreadyExists, ErrInvalidArgument,
 // ErrFailedPrecondition, ErrConflict (ABORTED: the etag sent is stale),
-// ErrPermissionDenied, ErrUnauthenticated, ErrRateLimited and
-// ErrUnavailable; a DEADLINE_EXCEEDED or CANCELLED status also matches
+// ErrPermissionDenied, ErrUnauthenticated, ErrRateLimited (a server limit),
+// ErrTooLarge (a message over gRPC's size limit) and ErrUnavailable; a
+// DEADLINE_EXCEEDED or CANCELLED status also matches
 // context.DeadlineExceeded or context.Canceled. FieldViolations lists the
 // fields an INVALID_ARGUMENT error names, and RetryDelay the delay a
 // RESOURCE_EXHAUSTED error asks for.

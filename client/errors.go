@@ -36,8 +36,13 @@ var (
 	// or expired; log in again (UNAUTHENTICATED).
 	ErrUnauthenticated = errors.New("forum: unauthenticated")
 	// ErrRateLimited: a server limit was reached; RetryDelay tells how long
-	// to wait if the server said (RESOURCE_EXHAUSTED).
+	// to wait if the server said (RESOURCE_EXHAUSTED with the server's
+	// ErrorInfo or RetryInfo detail).
 	ErrRateLimited = errors.New("forum: rate limited")
+	// ErrTooLarge: a message was larger than gRPC allows (RESOURCE_EXHAUSTED
+	// without the details of a server limit: gRPC's own "message larger
+	// than max"). Waiting does not help; a smaller page_size may.
+	ErrTooLarge = errors.New("forum: message too large")
 	// ErrUnavailable: the server cannot be reached or is shutting down,
 	// after the retries the policy allows (UNAVAILABLE).
 	ErrUnavailable = errors.New("forum: unavailable")
@@ -95,8 +100,21 @@ func (e *Error) Error() string {
 // GRPCStatus returns the status, for status.FromError and status.Code.
 func (e *Error) GRPCStatus() *status.Status { return e.st }
 
-// Is reports whether target is the sentinel error of e's code.
+// Is reports whether target is the sentinel error of e's code. A
+// RESOURCE_EXHAUSTED status is ErrRateLimited if it carries the details a
+// server limit sends (google.rpc.ErrorInfo or RetryInfo), and ErrTooLarge
+// if it carries none.
 func (e *Error) Is(target error) bool {
+	if e.st.Code() == codes.ResourceExhausted {
+		limit := false
+		for _, d := range e.st.Details() {
+			switch d.(type) {
+			case *errdetails.ErrorInfo, *errdetails.RetryInfo:
+				limit = true
+			}
+		}
+		return (limit && target == ErrRateLimited) || (!limit && target == ErrTooLarge)
+	}
 	s, ok := sentinels[e.st.Code()]
 	return ok && s == target
 }

@@ -33,6 +33,7 @@ var sentinels = map[string]error{
 	"ErrPermissionDenied":   client.ErrPermissionDenied,
 	"ErrUnauthenticated":    client.ErrUnauthenticated,
 	"ErrRateLimited":        client.ErrRateLimited,
+	"ErrTooLarge":           client.ErrTooLarge,
 	"ErrUnavailable":        client.ErrUnavailable,
 }
 
@@ -228,6 +229,11 @@ func (f *fakeThreads) GetThread(ctx context.Context, req *forumv1.GetThreadReque
 	return nil, st.Err()
 }
 
+// ListThreads answers with a thread larger than the client accepts.
+func (f *fakeThreads) ListThreads(ctx context.Context, req *forumv1.ListThreadsRequest) (*forumv1.ListThreadsResponse, error) {
+	return &forumv1.ListThreadsResponse{Threads: []*forumv1.Thread{{Name: "threads/1", Body: strings.Repeat("x", 17<<20)}}}, nil
+}
+
 func (f *fakeThreads) CreateThread(ctx context.Context, req *forumv1.CreateThreadRequest) (*forumv1.Thread, error) {
 	f.seen <- metadataAndDeadline{req: req}
 	return &forumv1.Thread{Name: "threads/1"}, nil
@@ -246,6 +252,24 @@ func startFake(t *testing.T) (*fakeThreads, string) {
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return fake, lis.Addr().String()
+}
+
+// TestTooLargeIsNotRateLimited: gRPC's own RESOURCE_EXHAUSTED for a
+// message over its size limit is ErrTooLarge, not ErrRateLimited (waiting
+// would not help), while a server limit's, with its details, is
+// ErrRateLimited.
+func TestTooLargeIsNotRateLimited(t *testing.T) {
+	_, addr := startFake(t)
+	c, err := client.New(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.ThreadService().ListThreads(callCtx(t), &forumv1.ListThreadsRequest{})
+	checkKind(t, err, "ErrTooLarge", codes.ResourceExhausted)
+	if _, ok := client.RetryDelay(err); ok {
+		t.Errorf("RetryDelay of a size error: ok")
+	}
 }
 
 // TestRateLimitedAndCallOptions checks ErrRateLimited with an exact

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -62,9 +61,9 @@ func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReply
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	html, err := r.s.render.HTML(rep.GetBody())
+	html, err := r.s.render.BodyHTML(rep.GetBody())
 	if err != nil {
-		return nil, fmt.Errorf("render reply body: %w", err)
+		return nil, renderError("reply.body", err)
 	}
 	in := &forumv1.Reply{Body: rep.GetBody(), BodyHtml: html, InReplyTo: rep.GetInReplyTo()}
 	if req.GetValidateOnly() {
@@ -93,9 +92,9 @@ func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReply
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	html, err := r.s.render.HTML(rep.GetBody())
+	html, err := r.s.render.BodyHTML(rep.GetBody())
 	if err != nil {
-		return nil, fmt.Errorf("render reply body: %w", err)
+		return nil, renderError("reply.body", err)
 	}
 	in := &forumv1.Reply{Name: rep.GetName(), Body: rep.GetBody(), BodyHtml: html, Etag: rep.GetEtag()}
 	return r.s.store.UpdateReply(ctx, actorFrom(ctx), in)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -158,9 +157,9 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if err := authorizeThreadFields(a, th, set); err != nil {
 		return nil, err
 	}
-	html, err := t.s.render.HTML(th.Body)
+	html, err := t.s.render.BodyHTML(th.Body)
 	if err != nil {
-		return nil, fmt.Errorf("render thread body: %w", err)
+		return nil, renderError("thread.body", err)
 	}
 	th.BodyHtml = html
 	if req.GetValidateOnly() {
@@ -194,8 +193,8 @@ func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThr
 	}
 	for _, p := range paths {
 		if p == "body" {
-			if th.BodyHtml, err = t.s.render.HTML(th.Body); err != nil {
-				return nil, fmt.Errorf("render thread body: %w", err)
+			if th.BodyHtml, err = t.s.render.BodyHTML(th.Body); err != nil {
+				return nil, renderError("thread.body", err)
 			}
 		}
 	}

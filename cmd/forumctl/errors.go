@@ -101,6 +101,8 @@ func (a *app) describe(err error, path string) (int, string) {
 			return exitRateLimited, fmt.Sprintf("%s (try again in %v)", srvMsg, d)
 		}
 		return exitRateLimited, srvMsg
+	case errors.Is(err, client.ErrTooLarge):
+		return exitError, srvMsg + " (a message was larger than gRPC allows)"
 	case errors.Is(err, client.ErrUnavailable):
 		return exitUnavailable, fmt.Sprintf("cannot reach the forum server at %s: %s", a.serverAddr, unavailableReason(srvMsg))
 	case errors.Is(err, context.DeadlineExceeded):

@@ -18,10 +18,20 @@
 // inline markup characters (* _ ~ [ ] ` <) is rendered as plain text, because
 // goldmark's inline parsing is quadratic or worse in their number. Past these
 // limits the post still renders, but the excess as text.
+//
+// The HTML of a body is at most MaxHTML of its length: six times as long,
+// plus 16 KiB. Ordinary Markdown renders to one to three times its length;
+// text full of & or headings to five; a body of short bare URLs or e-mail
+// addresses, each made a link with its attributes, to seven or nine, which
+// let one member make a thread's pages too large to send; so can a small
+// table whose short rows GFM pads to its header's width. BodyHTML returns
+// ErrTooLarge for such a body, and the post is refused.
 package render
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -32,6 +42,14 @@ import (
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/util"
 )
+
+// ErrTooLarge is returned by BodyHTML for a body whose HTML would be longer
+// than MaxHTML of its length.
+var ErrTooLarge = errors.New("render: the body renders to too much HTML")
+
+// MaxHTML returns the most bytes of HTML a Markdown body of n bytes may
+// render to.
+func MaxHTML(n int) int { return 6*n + 16<<10 }
 
 // maxPooledBuffer is the largest buffer capacity kept for reuse; larger
 // buffers (from unusually big posts) are left to the garbage collector so the
@@ -124,6 +142,19 @@ func (r *Renderer) HTML(markdown string) (string, error) {
 	}
 	out := s.out.String()
 	s.out.Reset() // the next call must not write into out
+	return out, nil
+}
+
+// BodyHTML renders the body of a post: HTML's result, or ErrTooLarge if it
+// is longer than MaxHTML of the Markdown's length.
+func (r *Renderer) BodyHTML(markdown string) (string, error) {
+	out, err := r.HTML(markdown)
+	if err != nil {
+		return "", err
+	}
+	if limit := MaxHTML(len(markdown)); len(out) > limit {
+		return "", fmt.Errorf("%w: %d bytes of HTML from %d of Markdown, over the limit of %d (six times the Markdown plus 16 KiB)", ErrTooLarge, len(out), len(markdown), limit)
+	}
 	return out, nil
 }
 

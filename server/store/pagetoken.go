@@ -52,6 +52,15 @@ func (s *Store) decodeToken(query, token string) ([]byte, error) {
 	return key, nil
 }
 
+// MaxPageBytes bounds the size of a page of a list, as well as its page
+// size: a page ends before the item that would take its items (encoded)
+// past this many bytes, with a next_page_token, even if it holds fewer
+// items than were asked for; a page holds at least one item. A post is at
+// most a few hundred KiB, with its rendered HTML (render.MaxHTML), so every
+// answer stays below the 4 MiB that gRPC clients accept by default,
+// whatever the posts hold.
+const MaxPageBytes = 3 << 20
+
 // after returns the smallest key greater than k.
 func after(k []byte) []byte { return append(append([]byte(nil), k...), 0) }
 
@@ -95,6 +104,7 @@ func listPage[M proto.Message](ctx context.Context, s *Store, p page, newItem fu
 		}
 		var last []byte
 		var ierr error
+		pageBytes := 0 // of the items in out
 		err := tx.Scan(p.bucket, start, end, p.reverse, func(k, v []byte) bool {
 			m := newItem()
 			if ierr = proto.Unmarshal(v, m); ierr != nil {
@@ -107,12 +117,13 @@ func listPage[M proto.Message](ctx context.Context, s *Store, p page, newItem fu
 					return ierr == nil
 				}
 			}
-			if len(out) == p.size {
+			if len(out) == p.size || (len(out) > 0 && pageBytes+len(v) > MaxPageBytes) {
 				next = s.encodeToken(p.query, last)
 				return false
 			}
 			last = append(last[:0], k...)
 			out = append(out, m)
+			pageBytes += len(v)
 			return true
 		})
 		if err == nil {

@@ -616,24 +616,28 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 		scanned := 0
 		var ierr error
 		authors := userCache{}
+		size := 0 // of the threads in out (see MaxPageBytes)
 		err := tx.Scan(bucket, start, end, reverse, func(k, _ []byte) bool {
 			if len(out) == q.PageSize || scanned == maxScan {
 				next = s.encodeToken(query, last)
 				return false
 			}
 			scanned++
-			last = append(last[:0], k...)
+			// done moves the page's cursor past k.
+			done := func() bool { last = append(last[:0], k...); return true }
 			t, err := getThread(tx, idFromKey(k))
 			if err != nil {
 				ierr = err
 				return false
 			}
 			if t.DeleteTime != nil && !(q.ShowDeleted && actor.mayChange(t.Author)) {
-				return true
+				return done()
 			}
 			var visible bool
-			if visible, ierr = access.allows(tx, t.Theme); ierr != nil || !visible {
-				return ierr == nil
+			if visible, ierr = access.allows(tx, t.Theme); ierr != nil {
+				return false
+			} else if !visible {
+				return done()
 			}
 			var author *forumv1.User
 			if q.Filter.NeedsAuthor() {
@@ -642,10 +646,16 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 				}
 			}
 			if !q.Filter.Match(t, author) {
-				return true
+				return done()
 			}
-			out = append(out, t)
-			return true
+			n := proto.Size(t)
+			if len(out) > 0 && size+n > MaxPageBytes {
+				// The next page starts with t.
+				next = s.encodeToken(query, last)
+				return false
+			}
+			out, size = append(out, t), size+n
+			return done()
 		})
 		if err == nil {
 			err = ierr
