@@ -29,8 +29,10 @@
 // of them the Client has iterators that follow page tokens (Themes,
 // Threads, Replies, Users, Organizations), creates that fill request_id
 // (CreateTheme, CreateThread, CreateFollowUp, CreateReply, CreateUser,
-// CreateOrganization), and Login and Logout, which also set and clear the
-// token the Client sends.
+// CreateOrganization), deletes that take options (DeleteThread and
+// DeleteReply, with WithReason to say why, shown to readers as the post's
+// delete_reason, and WithEtag), and Login and Logout, which also set and
+// clear the token the Client sends.
 //
 // Every call made through the Client, the raw stubs included, goes through
 // one interceptor that adds the bearer token, applies the WithTimeout

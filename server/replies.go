@@ -103,8 +103,9 @@ func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReply
 func (r *replyService) DeleteReply(ctx context.Context, req *forumv1.DeleteReplyRequest) (*forumv1.Reply, error) {
 	var v store.Violations
 	checkReplyName(&v, "name", req.GetName())
+	reason := deleteReason(&v, req.GetReason())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return r.s.store.DeleteReply(ctx, actorFrom(ctx), req.GetName(), req.GetEtag())
+	return r.s.store.DeleteReply(ctx, actorFrom(ctx), req.GetName(), req.GetEtag(), reason)
 }

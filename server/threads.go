@@ -201,13 +201,28 @@ func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThr
 	return t.s.store.UpdateThread(ctx, a, th, paths)
 }
 
+// maxReasonChars bounds the reason of a deletion (delete_reason).
+const maxReasonChars = 500
+
+// deleteReason returns the reason of a DeleteThread or DeleteReply request
+// without its surrounding white space, and records a violation of the field
+// `reason` unless it is empty or one line of at most maxReasonChars
+// characters that a name could be (checkText): it is shown beside the
+// tombstone, to everyone who may read the post.
+func deleteReason(v *store.Violations, reason string) string {
+	reason = strings.TrimSpace(reason)
+	checkText(v, "reason", reason, 0, maxReasonChars, false)
+	return reason
+}
+
 func (t *threadService) DeleteThread(ctx context.Context, req *forumv1.DeleteThreadRequest) (*forumv1.Thread, error) {
 	var v store.Violations
 	checkThreadName(&v, "name", req.GetName())
+	reason := deleteReason(&v, req.GetReason())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return t.s.store.DeleteThread(ctx, actorFrom(ctx), req.GetName(), req.GetEtag())
+	return t.s.store.DeleteThread(ctx, actorFrom(ctx), req.GetName(), req.GetEtag(), reason)
 }
 
 func (t *threadService) UndeleteThread(ctx context.Context, req *forumv1.UndeleteThreadRequest) (*forumv1.Thread, error) {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 )
 
@@ -112,14 +113,16 @@ the reply has not changed since (else exit status 6).`,
 }
 
 func (a *app) replyDeleteCommand() *cobra.Command {
-	var format, etag string
+	var format, etag, reason string
 	cmd := &cobra.Command{
 		Use:   "delete REPLY",
 		Short: "Delete a reply",
 		Long: `Delete REPLY (threads/12/replies/3, or 12/3): its body goes, and a tombstone
-keeps its place in the thread. Authors delete their own replies; conveners
-and admins any.`,
+keeps its place in the thread, saying who deleted it and, with --reason, why.
+Authors delete their own replies; conveners and admins any. In a locked
+thread only conveners and admins delete (else exit status 6).`,
 		Example: `  forumctl reply delete 12/3
+  forumctl reply delete 12/3 --reason "Personal details removed"
   forumctl reply delete threads/12/replies/3 --etag "$ETAG"`,
 		Args:              exactArgs("REPLY"),
 		ValidArgsFunction: cobra.NoFileCompletions,
@@ -136,7 +139,7 @@ and admins any.`,
 				return err
 			}
 			defer c.Close()
-			out, err := c.ReplyService().DeleteReply(cmd.Context(), &forumv1.DeleteReplyRequest{Name: name, Etag: etag})
+			out, err := c.DeleteReply(cmd.Context(), name, client.WithEtag(etag), client.WithReason(reason))
 			if err != nil {
 				return err
 			}
@@ -144,6 +147,7 @@ and admins any.`,
 		}),
 	}
 	cmd.Flags().StringVar(&etag, "etag", "", "delete only if the reply's etag is still this one")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, shown on the tombstone to everyone who reads the thread (at most 500 characters)")
 	addOutputFlag(cmd, &format)
 	return cmd
 }

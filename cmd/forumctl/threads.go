@@ -43,6 +43,8 @@ func (a *app) threadsCommand() *cobra.Command {
 			"Lock a thread: no more replies", "Conveners and admins only."),
 		a.threadStateCommand("reopen", forumv1.ThreadState_THREAD_STATE_OPEN,
 			"Open a resolved or locked thread again", "Authors may reopen their resolved threads; only conveners and admins unlock."),
+		a.threadsDeleteCommand(),
+		a.threadsUndeleteCommand(),
 	)
 	return cmd
 }
@@ -382,7 +384,14 @@ func (a *app) showThread(ctx context.Context, c *client.Client, th *forumv1.Thre
 		fmt.Fprintf(w, "follow-ups: %s\n", strings.Join(th.GetFollowUps(), ", "))
 	}
 	if th.GetDeleteTime() != nil {
-		fmt.Fprintf(w, "deleted %s\n", timeText(th.GetDeleteTime()))
+		by := ""
+		if th.GetDeletedBy() != "" {
+			by = " by " + n.user(ctx, th.GetDeletedBy())
+		}
+		fmt.Fprintf(w, "deleted %s%s\n", timeText(th.GetDeleteTime()), by)
+		if th.GetDeleteReason() != "" {
+			fmt.Fprintf(w, "reason: %s\n", th.GetDeleteReason())
+		}
 	}
 	if body := strings.TrimSpace(th.GetBody()); body != "" {
 		fmt.Fprintf(w, "\n%s\n", body)
@@ -397,7 +406,7 @@ func (a *app) showThread(ctx context.Context, c *client.Client, th *forumv1.Thre
 		}
 		fmt.Fprintf(w, "\n── %s\n", head)
 		if r.GetDeleteTime() != nil {
-			fmt.Fprintln(w, "[deleted]")
+			fmt.Fprintln(w, tombstoneText(r))
 			continue
 		}
 		fmt.Fprintln(w, strings.TrimSpace(r.GetBody()))

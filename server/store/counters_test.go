@@ -133,7 +133,7 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.DeleteReply(ctx, a, last.Name, ""); err != nil {
+	if _, err := s.DeleteReply(ctx, a, last.Name, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := rawGet(t, s, bucketThreads, threadKey(id)); !bytes.Equal(got, record) {

@@ -187,16 +187,7 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) 
 		if err != nil {
 			return err
 		}
-		if !actor.mayChange(cur.Author) {
-			return fmt.Errorf("%w: only the author, conveners and admins edit reply %s", ErrPermissionDenied, cur.Name)
-		}
-		if cur.DeleteTime != nil {
-			return fmt.Errorf("%w: reply %s is deleted", ErrFailedPrecondition, cur.Name)
-		}
-		if t.state == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
-			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, threadName(t.id))
-		}
-		if err := checkEtag("reply.etag", u.Etag, cur.Etag); err != nil {
+		if err := checkPostChange(actor, opEdit, replyPost(cur, t), "reply.etag", u.Etag); err != nil {
 			return err
 		}
 		cur.Body, cur.BodyHtml = u.Body, u.BodyHtml
@@ -212,30 +203,24 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) 
 	return out, nil
 }
 
-// DeleteReply turns a reply into a tombstone (its body removed) and returns
-// it. The thread's reply count drops by one.
-func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Reply, error) {
+// DeleteReply turns a reply into a tombstone (its body removed) that
+// records the actor as its deleted_by and reason (validated by the caller)
+// as its delete_reason, and returns it. The thread's reply count drops by
+// one. checkPostChange says who may.
+func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag, reason string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
 		}
-		if !actor.mayChange(cur.Author) {
-			return fmt.Errorf("%w: only the author, conveners and admins delete reply %s", ErrPermissionDenied, name)
-		}
-		if cur.DeleteTime != nil {
-			return fmt.Errorf("%w: reply %s is already deleted", ErrFailedPrecondition, name)
-		}
-		if t.state == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
-			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, threadName(t.id))
-		}
-		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
+		if err := checkPostChange(actor, opDelete, replyPost(cur, t), "etag", wantEtag); err != nil {
 			return err
 		}
 		cur.Body, cur.BodyHtml = "", ""
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.DeleteTime = cur.UpdateTime
+		cur.DeletedBy, cur.DeleteReason = actor.User, reason
 		cur.Etag = etag(cur.UpdateTime)
 		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), cur); err != nil {
 			return err

@@ -97,7 +97,7 @@ func TestCountersMatchRows(t *testing.T) {
 					return
 				}
 				if i%5 == 0 {
-					if _, err := s.DeleteReply(ctx, a, r.Name, ""); err != nil {
+					if _, err := s.DeleteReply(ctx, a, r.Name, "", ""); err != nil {
 						t.Error(err)
 					}
 				}
@@ -105,7 +105,7 @@ func TestCountersMatchRows(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if _, err := s.DeleteThread(ctx, a, threads[3], ""); err != nil {
+	if _, err := s.DeleteThread(ctx, a, threads[3], "", ""); err != nil {
 		t.Fatal(err)
 	}
 	total := 0
@@ -272,7 +272,7 @@ func TestFollowUpLinks(t *testing.T) {
 	if got := followUps(); len(got) != 1 || got[0] != fu.Name {
 		t.Fatalf("follow-ups %v", got)
 	}
-	if _, err := s.DeleteThread(ctx, conv, fu.Name, ""); err != nil {
+	if _, err := s.DeleteThread(ctx, conv, fu.Name, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := followUps(); len(got) != 0 {

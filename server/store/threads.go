@@ -441,17 +441,8 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 		if err != nil {
 			return err
 		}
-		if !actor.mayChange(cur.Author) {
-			return fmt.Errorf("%w: only the author, conveners and admins change thread %s", ErrPermissionDenied, cur.Name)
-		}
-		if cur.DeleteTime != nil {
-			return fmt.Errorf("%w: thread %s is deleted; undelete it first", ErrFailedPrecondition, cur.Name)
-		}
-		if err := checkEtag("thread.etag", u.Etag, cur.Etag); err != nil {
+		if err := checkPostChange(actor, opEdit, threadPost(cur), "thread.etag", u.Etag); err != nil {
 			return err
-		}
-		if cur.State == forumv1.ThreadState_THREAD_STATE_LOCKED && !actor.Moderator() {
-			return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, cur.Name)
 		}
 		next := proto.CloneOf(cur)
 		for _, p := range paths {
@@ -514,43 +505,44 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 	return out, nil
 }
 
-// DeleteThread soft-deletes a thread and returns it.
-func (s *Store) DeleteThread(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Thread, error) {
-	return s.setThreadDeleted(ctx, actor, name, wantEtag, true)
+// DeleteThread soft-deletes a thread and returns it, recording the actor as
+// its deleted_by and reason (validated by the caller) as its delete_reason.
+// checkPostChange says who may.
+func (s *Store) DeleteThread(ctx context.Context, actor Actor, name, wantEtag, reason string) (*forumv1.Thread, error) {
+	return s.setThreadDeleted(ctx, actor, name, wantEtag, true, reason)
 }
 
-// UndeleteThread restores a soft-deleted thread and returns it.
+// UndeleteThread restores a soft-deleted thread and returns it, with its
+// deleted_by and delete_reason cleared. checkPostChange says who may: only
+// a moderator restores a thread a moderator deleted.
 func (s *Store) UndeleteThread(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Thread, error) {
-	return s.setThreadDeleted(ctx, actor, name, wantEtag, false)
+	return s.setThreadDeleted(ctx, actor, name, wantEtag, false, "")
 }
 
-func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEtag string, del bool) (*forumv1.Thread, error) {
+func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEtag string, del bool, reason string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
 		}
-		if !actor.mayChange(cur.Author) {
-			return fmt.Errorf("%w: only the author, conveners and admins delete or undelete thread %s", ErrPermissionDenied, name)
+		op := opUndelete
+		if del {
+			op = opDelete
 		}
-		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
+		if err := checkPostChange(actor, op, threadPost(cur), "etag", wantEtag); err != nil {
 			return err
-		}
-		if (cur.DeleteTime != nil) == del {
-			if del {
-				return fmt.Errorf("%w: thread %s is already deleted", ErrFailedPrecondition, name)
-			}
-			return fmt.Errorf("%w: thread %s is not deleted", ErrFailedPrecondition, name)
 		}
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		delta := int64(1)
 		if del {
 			cur.DeleteTime = cur.UpdateTime
+			cur.DeletedBy, cur.DeleteReason = actor.User, reason
 			delta = -1
 		} else {
 			cur.DeleteTime = nil
+			cur.DeletedBy, cur.DeleteReason = "", ""
 		}
 		if err := putThread(tx, id, cur); err != nil {
 			return err

@@ -329,7 +329,13 @@ type DeleteReplyRequest struct {
 	// Required. `threads/{thread}/replies/{reply}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// If set, the reply is deleted only while its etag matches (else ABORTED).
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why the reply is deleted, shown on its tombstone as `delete_reason` to
+	// everyone who may read the thread. Optional: at most 500 characters of
+	// valid UTF-8 without control characters (else INVALID_ARGUMENT); leading
+	// and trailing white space is removed. Over HTTP it is the query parameter
+	// `reason`.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -378,6 +384,13 @@ func (x *DeleteReplyRequest) GetEtag() string {
 	return ""
 }
 
+func (x *DeleteReplyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_forum_v1_reply_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_reply_service_proto_rawDesc = "" +
@@ -402,10 +415,11 @@ const file_forum_v1_reply_service_proto_rawDesc = "" +
 	"\x12UpdateReplyRequest\x12%\n" +
 	"\x05reply\x18\x01 \x01(\v2\x0f.forum.v1.ReplyR\x05reply\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"<\n" +
+	"updateMask\"T\n" +
 	"\x12DeleteReplyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xcc\x02\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason2\xcc\x02\n" +
 	"\fReplyService\x126\n" +
 	"\bGetReply\x12\x19.forum.v1.GetReplyRequest\x1a\x0f.forum.v1.Reply\x12J\n" +
 	"\vListReplies\x12\x1c.forum.v1.ListRepliesRequest\x1a\x1d.forum.v1.ListRepliesResponse\x12<\n" +

@@ -42,9 +42,12 @@ type ReplyServiceClient interface {
 	// Adds a reply to a thread. A LOCKED or deleted thread refuses replies
 	// (FAILED_PRECONDITION).
 	CreateReply(ctx context.Context, in *CreateReplyRequest, opts ...grpc.CallOption) (*Reply, error)
-	// Edits a reply's body.
+	// Edits a reply's body. In a LOCKED thread only conveners and admins edit
+	// (else FAILED_PRECONDITION).
 	UpdateReply(ctx context.Context, in *UpdateReplyRequest, opts ...grpc.CallOption) (*Reply, error)
-	// Deletes a reply and returns its tombstone.
+	// Deletes a reply and returns its tombstone, which records who deleted it
+	// (`deleted_by`) and the reason given (`delete_reason`). In a LOCKED
+	// thread only conveners and admins delete (else FAILED_PRECONDITION).
 	DeleteReply(ctx context.Context, in *DeleteReplyRequest, opts ...grpc.CallOption) (*Reply, error)
 }
 
@@ -122,9 +125,12 @@ type ReplyServiceServer interface {
 	// Adds a reply to a thread. A LOCKED or deleted thread refuses replies
 	// (FAILED_PRECONDITION).
 	CreateReply(context.Context, *CreateReplyRequest) (*Reply, error)
-	// Edits a reply's body.
+	// Edits a reply's body. In a LOCKED thread only conveners and admins edit
+	// (else FAILED_PRECONDITION).
 	UpdateReply(context.Context, *UpdateReplyRequest) (*Reply, error)
-	// Deletes a reply and returns its tombstone.
+	// Deletes a reply and returns its tombstone, which records who deleted it
+	// (`deleted_by`) and the reason given (`delete_reason`). In a LOCKED
+	// thread only conveners and admins delete (else FAILED_PRECONDITION).
 	DeleteReply(context.Context, *DeleteReplyRequest) (*Reply, error)
 	mustEmbedUnimplementedReplyServiceServer()
 }

@@ -717,7 +717,19 @@ type Thread struct {
 	// When the thread was deleted; unset while it is not. Output only.
 	DeleteTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
 	// A checksum of the thread's current version (AIP-154). Output only.
-	Etag          string `protobuf:"bytes,18,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,18,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Who deleted the thread, `users/{user}`: its author, or a convener or
+	// admin (a moderator). Set while the thread is deleted and cleared by
+	// UndeleteThread; empty on a thread deleted before this field existed,
+	// which counts as deleted by a moderator. Seen by whoever may read the
+	// deleted thread (its author, conveners and admins). A thread a
+	// moderator deleted is restored only by a moderator. Output only.
+	DeletedBy string `protobuf:"bytes,19,opt,name=deleted_by,json=deletedBy,proto3" json:"deleted_by,omitempty"`
+	// The reason given on DeleteThreadRequest, at most 500 characters; empty
+	// if none was given. Set while the thread is deleted and cleared by
+	// UndeleteThread. Seen by whoever may read the deleted thread.
+	// Output only.
+	DeleteReason  string `protobuf:"bytes,20,opt,name=delete_reason,json=deleteReason,proto3" json:"delete_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -878,10 +890,25 @@ func (x *Thread) GetEtag() string {
 	return ""
 }
 
+func (x *Thread) GetDeletedBy() string {
+	if x != nil {
+		return x.DeletedBy
+	}
+	return ""
+}
+
+func (x *Thread) GetDeleteReason() string {
+	if x != nil {
+		return x.DeleteReason
+	}
+	return ""
+}
+
 // A Reply is a post in a thread.
 //
 // A deleted reply remains as a tombstone: it keeps its name, author, times
-// and `in_reply_to`, but its body is removed.
+// and `in_reply_to`, and says who deleted it and why (`deleted_by`,
+// `delete_reason`), but its body is removed.
 type Reply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `threads/{thread}/replies/{reply}`. Output only.
@@ -904,7 +931,16 @@ type Reply struct {
 	// How many times the body was edited. Output only.
 	EditCount int32 `protobuf:"varint,9,opt,name=edit_count,json=editCount,proto3" json:"edit_count,omitempty"`
 	// A checksum of the reply's current version (AIP-154). Output only.
-	Etag          string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Who deleted the reply, `users/{user}`: its author, or a convener or
+	// admin (a moderator). Set on a tombstone; empty on a reply deleted
+	// before this field existed. Seen by everyone who may read the thread,
+	// like the rest of the tombstone. Output only.
+	DeletedBy string `protobuf:"bytes,11,opt,name=deleted_by,json=deletedBy,proto3" json:"deleted_by,omitempty"`
+	// The reason given on DeleteReplyRequest, at most 500 characters; empty
+	// if none was given. Set on a tombstone and seen by everyone who may read
+	// the thread. Output only.
+	DeleteReason  string `protobuf:"bytes,12,opt,name=delete_reason,json=deleteReason,proto3" json:"delete_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1005,6 +1041,20 @@ func (x *Reply) GetEditCount() int32 {
 func (x *Reply) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *Reply) GetDeletedBy() string {
+	if x != nil {
+		return x.DeletedBy
+	}
+	return ""
+}
+
+func (x *Reply) GetDeleteReason() string {
+	if x != nil {
+		return x.DeleteReason
 	}
 	return ""
 }
@@ -1512,7 +1562,7 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\x8b\x05\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xcf\x05\n" +
 	"\x06Thread\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05theme\x18\x02 \x01(\tR\x05theme\x12\x14\n" +
@@ -1538,7 +1588,10 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"updateTime\x12;\n" +
 	"\vdelete_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"deleteTime\x12\x12\n" +
-	"\x04etag\x18\x12 \x01(\tR\x04etag\"\xee\x02\n" +
+	"\x04etag\x18\x12 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"deleted_by\x18\x13 \x01(\tR\tdeletedBy\x12#\n" +
+	"\rdelete_reason\x18\x14 \x01(\tR\fdeleteReason\"\xb2\x03\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12\x1b\n" +
@@ -1554,7 +1607,10 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"edit_count\x18\t \x01(\x05R\teditCount\x12\x12\n" +
 	"\x04etag\x18\n" +
-	" \x01(\tR\x04etag\"\xba\x03\n" +
+	" \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"deleted_by\x18\v \x01(\tR\tdeletedBy\x12#\n" +
+	"\rdelete_reason\x18\f \x01(\tR\fdeleteReason\"\xba\x03\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12!\n" +

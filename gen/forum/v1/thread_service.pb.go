@@ -349,7 +349,13 @@ type DeleteThreadRequest struct {
 	// Required. `threads/{thread}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// If set, the thread is deleted only while its etag matches (else ABORTED).
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why the thread is deleted, shown to whoever may read the deleted thread
+	// as its `delete_reason`. Optional: at most 500 characters of valid UTF-8
+	// without control characters (else INVALID_ARGUMENT); leading and
+	// trailing white space is removed. Over HTTP it is the query parameter
+	// `reason`.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -394,6 +400,13 @@ func (x *DeleteThreadRequest) GetName() string {
 func (x *DeleteThreadRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteThreadRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -479,10 +492,11 @@ const file_forum_v1_thread_service_proto_rawDesc = "" +
 	"\x13UpdateThreadRequest\x12(\n" +
 	"\x06thread\x18\x01 \x01(\v2\x10.forum.v1.ThreadR\x06thread\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"=\n" +
+	"updateMask\"U\n" +
 	"\x13DeleteThreadRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"?\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"?\n" +
 	"\x15UndeleteThreadRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag2\x9e\x03\n" +

@@ -44,9 +44,16 @@ type ThreadServiceClient interface {
 	// Updates a thread.
 	UpdateThread(ctx context.Context, in *UpdateThreadRequest, opts ...grpc.CallOption) (*Thread, error)
 	// Soft-deletes a thread and returns it (AIP-164). It disappears from lists
-	// and can be undeleted.
+	// and can be undeleted. The author, conveners and admins may delete it;
+	// in a LOCKED thread only conveners and admins (else FAILED_PRECONDITION).
+	// The thread records who deleted it (`deleted_by`) and the reason given
+	// (`delete_reason`).
 	DeleteThread(ctx context.Context, in *DeleteThreadRequest, opts ...grpc.CallOption) (*Thread, error)
-	// Restores a deleted thread.
+	// Restores a deleted thread and clears `deleted_by` and `delete_reason`.
+	// The author may restore a thread they deleted themself; a thread a
+	// convener or admin deleted (or whose deleter is not recorded) only a
+	// convener or admin restores (else PERMISSION_DENIED). In a LOCKED thread
+	// only conveners and admins restore (else FAILED_PRECONDITION).
 	UndeleteThread(ctx context.Context, in *UndeleteThreadRequest, opts ...grpc.CallOption) (*Thread, error)
 }
 
@@ -135,9 +142,16 @@ type ThreadServiceServer interface {
 	// Updates a thread.
 	UpdateThread(context.Context, *UpdateThreadRequest) (*Thread, error)
 	// Soft-deletes a thread and returns it (AIP-164). It disappears from lists
-	// and can be undeleted.
+	// and can be undeleted. The author, conveners and admins may delete it;
+	// in a LOCKED thread only conveners and admins (else FAILED_PRECONDITION).
+	// The thread records who deleted it (`deleted_by`) and the reason given
+	// (`delete_reason`).
 	DeleteThread(context.Context, *DeleteThreadRequest) (*Thread, error)
-	// Restores a deleted thread.
+	// Restores a deleted thread and clears `deleted_by` and `delete_reason`.
+	// The author may restore a thread they deleted themself; a thread a
+	// convener or admin deleted (or whose deleter is not recorded) only a
+	// convener or admin restores (else PERMISSION_DENIED). In a LOCKED thread
+	// only conveners and admins restore (else FAILED_PRECONDITION).
 	UndeleteThread(context.Context, *UndeleteThreadRequest) (*Thread, error)
 	mustEmbedUnimplementedThreadServiceServer()
 }

@@ -4,7 +4,7 @@
 // actions (pin, lock, resolve, open a follow-up).
 
 import * as api from './api.js';
-import { h, add, replace, setHTML, focus } from './dom.js';
+import { h, add, replace, setHTML, focus, newId } from './dom.js';
 import { t } from './i18n.js';
 import { badges, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
 
@@ -26,25 +26,55 @@ function excerpt(md) {
   return s.length > 200 ? s.slice(0, 199) + '…' : s;
 }
 
-/** A delete button that asks for confirmation in place. */
-function deleteControl(label, question, describedBy, onYes) {
+/**
+ * A delete button that asks for confirmation in place. With askReason (a
+ * convener or admin deleting someone else's post), the confirmation also
+ * asks for an optional reason, shown with the deleted post; onYes receives
+ * it ('' for none).
+ */
+function deleteControl(label, question, describedBy, onYes, askReason) {
   const btn = h('button', { type: 'button', class: 'danger', 'aria-describedby': describedBy }, label);
   const yes = h('button', { type: 'button', class: 'danger' }, t('action.confirmDelete'));
   const no = h('button', { type: 'button', class: 'secondary' }, t('action.cancel'));
-  const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true }, h('span', null, question), ' ', yes, ' ', no);
+  const reasonId = askReason ? newId('delete-reason') : null;
+  const reason = askReason ? h('input', { type: 'text', id: reasonId, name: 'reason', class: 'delete-reason', maxlength: 500, dir: 'auto', autocomplete: 'off' }) : null;
+  const ask = h(
+    'span',
+    { class: 'confirm', role: 'group', 'aria-label': question, hidden: true },
+    h('span', null, question),
+    reason ? [' ', h('label', { for: reasonId }, t('delete.reasonLabel')), ' ', reason] : null,
+    ' ',
+    yes,
+    ' ',
+    no,
+  );
   btn.addEventListener('click', () => {
     btn.hidden = true;
     ask.hidden = false;
-    yes.focus();
+    (reason || yes).focus();
   });
   no.addEventListener('click', () => {
     ask.hidden = true;
     btn.hidden = false;
     btn.focus();
   });
-  yes.addEventListener('click', onYes);
+  yes.addEventListener('click', () => onYes(reason ? reason.value.trim() : ''));
+  if (reason) {
+    reason.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        yes.click();
+      }
+    });
+  }
   return h('span', null, btn, ask);
 }
+
+/** Whether a deleted post was deleted by its author (not by a moderator). */
+const deletedByAuthor = (x) => !!x.deletedBy && x.deletedBy === x.author;
+
+/** The reason given for a deletion, if any. */
+const deleteReason = (x) => (x.deleteReason ? h('span', { class: 'deleted-reason' }, t('deleted.reason'), ' ', h('bdi', null, x.deleteReason)) : null);
 
 /** The page of a thread. */
 export async function threadPage(ctx) {
@@ -90,7 +120,9 @@ export async function threadPage(ctx) {
   }
   const act = (id, label, fn) => h('button', { type: 'button', class: 'secondary', id, onclick: fn }, label);
   const actions = [];
-  if (!deleted && (mine(thread) || mod)) {
+  // A lock stops the author's edits and deletions, of the thread and of
+  // its replies alike; conveners and admins still may (as the server says).
+  if (!deleted && (mod || (mine(thread) && !locked))) {
     actions.push(h('a', { class: 'button secondary', href: `/${name}/edit`, id: 'edit-thread' }, t('action.edit')));
   }
   if (!deleted && (mine(thread) || mod) && !locked) {
@@ -102,21 +134,29 @@ export async function threadPage(ctx) {
     actions.push(locked ? act('unlock-thread', t('action.unlock'), () => update({ state: OPEN }, t('done.unlocked'), 'lock-thread')) : act('lock-thread', t('action.lock'), () => update({ state: LOCKED }, t('done.locked'), 'unlock-thread')));
     actions.push(h('a', { class: 'button secondary', href: `/${name}/follow-up`, id: 'open-follow-up' }, t('action.followUp')));
   }
-  if (!deleted && (mine(thread) || mod)) {
+  if (!deleted && (mod || (mine(thread) && !locked))) {
     actions.push(
-      deleteControl(t('action.delete'), t('thread.deleteQuestion'), 'thread-title', async () => {
-        hideError(actionsError);
-        try {
-          await api.del(name, { etag: thread.etag });
-          ctx.flash(t('done.threadDeleted'));
-          ctx.go('/' + thread.theme);
-        } catch (e) {
-          showError(actionsError, e, ctx);
-        }
-      }),
+      deleteControl(
+        t('action.delete'),
+        t('thread.deleteQuestion'),
+        'thread-title',
+        async (reason) => {
+          hideError(actionsError);
+          try {
+            await api.del(name, { etag: thread.etag, reason });
+            ctx.flash(t('done.threadDeleted'));
+            ctx.go('/' + thread.theme);
+          } catch (e) {
+            showError(actionsError, e, ctx);
+          }
+        },
+        mod && !mine(thread),
+      ),
     );
   }
-  if (deleted && (mine(thread) || mod)) {
+  // The author restores only what they deleted themself, and not in a
+  // locked thread (the server's rules).
+  if (deleted && (mod || (mine(thread) && !locked && deletedByAuthor(thread)))) {
     actions.push(
       act('undelete-thread', t('action.undelete'), async () => {
         hideError(actionsError);
@@ -155,7 +195,17 @@ export async function threadPage(ctx) {
     thread.followUpOf
       ? h('p', { class: 'followup-of' }, t('thread.followsUp'), ' ', h('a', { href: '/' + thread.followUpOf, dir: 'auto', id: 'follow-up-of' }, parent ? parent.title : t('thread.numbered', { id: api.idOf(thread.followUpOf) })))
       : null,
-    deleted ? h('p', { class: 'notice' }, t('thread.deletedNotice')) : null,
+    deleted
+      ? h(
+          'p',
+          { class: 'notice', id: 'deleted-notice' },
+          t('thread.deletedNotice'),
+          ' ',
+          deletedByAuthor(thread) ? t('thread.removedByAuthor') : t('thread.removedByModerator'),
+          thread.deleteReason ? [' ', deleteReason(thread)] : null,
+          mine(thread) && !mod && !deletedByAuthor(thread) ? [' ', t('thread.restoreModeratorOnly')] : null,
+        )
+      : null,
     setHTML(h('div', { class: 'body', dir: 'auto' }), thread.bodyHtml),
     tagLinks(thread.tags, thread.theme),
     actions.length ? h('div', { class: 'actions', role: 'group', 'aria-label': t('thread.actions') }, actions) : null,
@@ -172,7 +222,8 @@ export async function threadPage(ctx) {
     const li = h('li', { id: anchor, class: 'reply', tabindex: '-1' });
     const meta = h('p', { class: 'meta', id: metaId }, userLink(r.author, who), ' · ', h('a', { href: '#' + anchor, class: 'permalink' }, when(r.createTime)), r.editCount && !r.deleteTime ? [' · ', t('reply.edited')] : null);
     if (r.deleteTime) {
-      add(li, h('article', { 'aria-labelledby': metaId }, meta, h('p', { class: 'tombstone' }, t('reply.deleted'))));
+      const who = r.deletedBy ? (deletedByAuthor(r) ? t('reply.removedByAuthor') : t('reply.removedByModerator')) : null;
+      add(li, h('article', { 'aria-labelledby': metaId }, meta, h('p', { class: 'tombstone' }, t('reply.deleted'), who ? [' ', who] : null, r.deleteReason ? [' ', deleteReason(r)] : null)));
       return li;
     }
     let quote = null;
@@ -190,19 +241,25 @@ export async function threadPage(ctx) {
     const err = errorBox(anchor + '-error');
     const buttons = [];
     if (me && !locked && !deleted) buttons.push(h('button', { type: 'button', class: 'secondary', 'aria-describedby': metaId, onclick: () => composer.replyTo(r) }, t('reply.reply')));
-    if ((mine(r) || mod) && !locked && !deleted) buttons.push(h('button', { type: 'button', class: 'secondary', 'aria-describedby': metaId, onclick: () => editReply() }, t('action.edit')));
-    if ((mine(r) || mod) && !deleted) {
+    if ((mod || (mine(r) && !locked)) && !deleted) buttons.push(h('button', { type: 'button', class: 'secondary', 'aria-describedby': metaId, onclick: () => editReply() }, t('action.edit')));
+    if ((mod || (mine(r) && !locked)) && !deleted) {
       buttons.push(
-        deleteControl(t('action.delete'), t('reply.deleteQuestion'), metaId, async () => {
-          hideError(err);
-          try {
-            await api.del(r.name, { etag: r.etag });
-            ctx.announce(t('done.replyDeleted'));
-            ctx.reload(anchor);
-          } catch (e) {
-            showError(err, e, ctx);
-          }
-        }),
+        deleteControl(
+          t('action.delete'),
+          t('reply.deleteQuestion'),
+          metaId,
+          async (reason) => {
+            hideError(err);
+            try {
+              await api.del(r.name, { etag: r.etag, reason });
+              ctx.announce(t('done.replyDeleted'));
+              ctx.reload(anchor);
+            } catch (e) {
+              showError(err, e, ctx);
+            }
+          },
+          mod && !mine(r),
+        ),
       );
     }
     const bar = buttons.length ? h('div', { class: 'actions' }, buttons) : null;
