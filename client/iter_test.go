@@ -39,7 +39,14 @@ func TestIterators(t *testing.T) {
 
 	t.Run("users", func(t *testing.T) {
 		var got []string
-		for u, err := range f.anonymous.Users(callCtx(t), &forumv1.ListUsersRequest{PageSize: 2}) {
+		// The directory is for members: anonymous callers are refused.
+		for _, err := range f.anonymous.Users(callCtx(t), &forumv1.ListUsersRequest{PageSize: 2}) {
+			if !errors.Is(err, client.ErrUnauthenticated) {
+				t.Errorf("anonymous Users: %v, want ErrUnauthenticated", err)
+			}
+			break
+		}
+		for u, err := range f.member.Users(callCtx(t), &forumv1.ListUsersRequest{PageSize: 2}) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +57,7 @@ func TestIterators(t *testing.T) {
 		}
 		// nil request: every user, default page size.
 		n := 0
-		for _, err := range f.anonymous.Users(callCtx(t), nil) {
+		for _, err := range f.member.Users(callCtx(t), nil) {
 			if err != nil {
 				t.Fatal(err)
 			}

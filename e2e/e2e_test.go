@@ -309,7 +309,7 @@ func TestConferenceStory(t *testing.T) {
 	bigReplies := pagingUnderLoad(ctx, t, g, h, big.GetName(), []user{amara, bruno, chen})
 
 	t.Log("snapshot, graceful stop (SIGTERM, exit 0) and restart on the same data directory")
-	snap := takeSnapshot(ctx, t, g, h)
+	snap := takeSnapshot(ctx, t, g, h, chen.token)
 	if _, ok := snap.threads[big.GetName()]; !ok || len(snap.threads) != 6 {
 		t.Fatalf("before restart: %d threads (%v), want 6 including %s", len(snap.threads), slices.Sorted(maps.Keys(snap.threads)), big.GetName())
 	}
@@ -318,7 +318,7 @@ func TestConferenceStory(t *testing.T) {
 	p2 := startForumd(t, dataDir)
 	g2, h2 := p2.dial(t), p2.jsonAPI(t)
 	checkServing(ctx, t, g2, h2)
-	snap2 := takeSnapshot(ctx, t, g2, h2)
+	snap2 := takeSnapshot(ctx, t, g2, h2, chen.token)
 	compareSnapshots(t, snap, snap2)
 	checkFollowUpLinks(ctx, t, g2, h2, t1.GetName(), fu.GetName())
 	after := listAllReplies(ctx, t, g2, big.GetName(), 100)
@@ -944,8 +944,8 @@ type snapshot struct {
 
 // takeSnapshot records every thread, theme and user, checks the theme
 // counts against the threads, and checks each thread's reply_count against
-// its listed replies.
-func takeSnapshot(ctx context.Context, t *testing.T, g *api, h *httpAPI) snapshot {
+// its listed replies. The user directory is read with token (a member's).
+func takeSnapshot(ctx context.Context, t *testing.T, g *api, h *httpAPI, token string) snapshot {
 	t.Helper()
 	s := snapshot{threads: map[string]*forumv1.Thread{}, themes: map[string]int64{}}
 	perTheme := map[string]int64{}
@@ -978,7 +978,7 @@ func takeSnapshot(ctx context.Context, t *testing.T, g *api, h *httpAPI) snapsho
 		}
 	}
 	var users forumv1.ListUsersResponse
-	mustProtoJSON(t, h.must(t, "GET", "/v1/users?pageSize=100", "", nil, http.StatusOK), &users)
+	mustProtoJSON(t, h.must(t, "GET", "/v1/users?pageSize=100", token, nil, http.StatusOK), &users)
 	s.users = len(users.GetUsers())
 	return s
 }

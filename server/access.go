@@ -12,6 +12,8 @@ type access int
 const (
 	// public: anyone, with or without a token.
 	public access = iota
+	// reader: any logged-in user, with any API token scope (READ included).
+	reader
 	// member: any logged-in user (an API token needs the WRITE scope).
 	member
 	// session: a logged-in user calling with a login session, not an API
@@ -68,7 +70,7 @@ var accessTable = map[string]access{
 	forumv1.InvitationService_DeleteInvitation_FullMethodName: moderator,
 
 	forumv1.UserService_GetUser_FullMethodName:    public,
-	forumv1.UserService_ListUsers_FullMethodName:  public,
+	forumv1.UserService_ListUsers_FullMethodName:  reader, // public with Config.PublicDirectory
 	forumv1.UserService_CreateUser_FullMethodName: admin,
 	forumv1.UserService_UpdateUser_FullMethodName: member,
 
@@ -77,6 +79,17 @@ var accessTable = map[string]access{
 	forumv1.OrganizationService_CreateOrganization_FullMethodName: moderator,
 	forumv1.OrganizationService_UpdateOrganization_FullMethodName: moderator,
 	forumv1.OrganizationService_DeleteOrganization_FullMethodName: moderator,
+}
+
+// need returns what a caller needs to call method, and whether the table has
+// it: accessTable's level, but for the settings that open a method to
+// anyone (Config.PublicDirectory opens ListUsers).
+func (s *Server) need(method string) (access, bool) {
+	a, ok := accessTable[method]
+	if method == forumv1.UserService_ListUsers_FullMethodName && s.publicDirectory {
+		a = public
+	}
+	return a, ok
 }
 
 // allows reports whether a caller meets a: role is the caller's role
@@ -89,6 +102,8 @@ func (a access) allows(role forumv1.Role, scopes []forumv1.TokenScope) bool {
 	switch a {
 	case public:
 		return true
+	case reader:
+		return role != forumv1.Role_ROLE_UNSPECIFIED
 	case member:
 		return role != forumv1.Role_ROLE_UNSPECIFIED && (!isToken || scope >= forumv1.TokenScope_TOKEN_SCOPE_WRITE)
 	case session:

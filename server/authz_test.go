@@ -39,6 +39,7 @@ var principals = []string{pAnonymous, pAuthor, pMember, pConvener, pAdmin, pSusp
 // accessTable, so that a mistake in either shows up here.
 var levelAllows = map[string][]string{
 	"public":    principals,
+	"reader":    {pAuthor, pMember, pConvener, pAdmin, pTokRead, pTokWrite, pTokMod, pTokAdmin},
 	"member":    {pAuthor, pMember, pConvener, pAdmin, pTokWrite, pTokMod, pTokAdmin},
 	"session":   {pAuthor, pMember, pConvener, pAdmin},
 	"moderator": {pConvener, pAdmin, pTokMod, pTokAdmin},
@@ -52,7 +53,7 @@ var expectedLevel = map[string]string{
 	"GetThread": "public", "ListThreads": "public", "CreateThread": "member", "UpdateThread": "member", "DeleteThread": "member", "UndeleteThread": "member",
 	"GetReply": "public", "ListReplies": "public", "CreateReply": "member", "UpdateReply": "member", "DeleteReply": "member",
 	"Login": "public", "Logout": "session", "Register": "public", "ChangePassword": "session",
-	"GetUser": "public", "ListUsers": "public", "CreateUser": "admin", "UpdateUser": "member",
+	"GetUser": "public", "ListUsers": "reader", "CreateUser": "admin", "UpdateUser": "member",
 	"GetOrganization": "public", "ListOrganizations": "public", "CreateOrganization": "moderator", "UpdateOrganization": "moderator", "DeleteOrganization": "moderator",
 	"CreateApiToken": "session", "ListApiTokens": "member", "DeleteApiToken": "member",
 	"CreateInvitation": "moderator", "ListInvitations": "moderator", "DeleteInvitation": "moderator",

@@ -65,7 +65,9 @@ func TestNoSecretsInResponses(t *testing.T) {
 		if u.token != "" {
 			ctx = u.ctx(t)
 		}
-		call(ctx, forumv1.UserService_ListUsers_FullMethodName, &forumv1.ListUsersRequest{}, &forumv1.ListUsersResponse{})
+		if u.token != "" { // the directory is for members (Config.PublicDirectory)
+			call(ctx, forumv1.UserService_ListUsers_FullMethodName, &forumv1.ListUsersRequest{}, &forumv1.ListUsersResponse{})
+		}
 		for name := range emails {
 			call(ctx, forumv1.UserService_GetUser_FullMethodName, &forumv1.GetUserRequest{Name: name}, &forumv1.User{})
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +47,9 @@ func TestProfilesAndOrganizations(t *testing.T) {
 	if me.Email != "alice@example.org" || me.Organization != org.Name {
 		t.Fatalf("own profile %v", me)
 	}
-	// Only Alice sees her e-mail address.
-	for _, who := range []testUser{e.bob, e.admin, {}} {
+	// Only Alice sees her e-mail address; anonymous callers see her name
+	// only (TestDirectoryForMembers).
+	for _, who := range []testUser{e.bob, e.admin} {
 		c := ctx
 		if who.token != "" {
 			c = who.ctx(t)
@@ -451,5 +453,46 @@ func TestSecretsShownOnceOnReplay(t *testing.T) {
 	list, err := invites.ListInvitations(e.convener.ctx(t), &forumv1.ListInvitationsRequest{})
 	if err != nil || len(list.Invitations) != 1 {
 		t.Errorf("invitations after a replay: %d, %v; want 1", len(list.GetInvitations()), err)
+	}
+}
+
+// TestDirectoryForMembers: the member directory (ListUsers, and whole
+// profiles) is for logged-in callers, a READ token included; an anonymous
+// caller gets UNAUTHENTICATED from ListUsers and a user's name, username
+// and display name only from GetUser. Config.PublicDirectory opens both.
+func TestDirectoryForMembers(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		t.Run(fmt.Sprintf("PublicDirectory=%v", open), func(t *testing.T) {
+			e := newTestEnvWith(t, Config{PublicDirectory: open})
+			if _, err := e.users.UpdateUser(e.alice.ctx(t), &forumv1.UpdateUserRequest{
+				User:       &forumv1.User{Name: e.alice.name, Country: "KE", Bio: "Volunteer coordinator", Languages: []string{"sw"}},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"country", "bio", "languages"}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			anon := t.Context()
+			_, err := e.users.ListUsers(anon, &forumv1.ListUsersRequest{})
+			if open != (err == nil) || (!open && status.Code(err) != codes.Unauthenticated) {
+				t.Errorf("anonymous ListUsers: %v", err)
+			}
+			u, err := e.users.GetUser(anon, &forumv1.GetUserRequest{Name: e.alice.name})
+			if err != nil || u.GetName() != e.alice.name || u.GetUsername() != "alice" || u.GetDisplayName() == "" {
+				t.Fatalf("anonymous GetUser: %v, %v", u, err)
+			}
+			if whole := u.GetCountry() == "KE" && u.GetBio() != "" && len(u.GetLanguages()) == 1 && u.GetCreateTime() != nil; whole != open {
+				t.Errorf("anonymous GetUser shows the whole profile: %v, want %v (%v)", whole, open, u)
+			}
+			if u.GetEmail() != "" {
+				t.Errorf("anonymous GetUser shows the e-mail address")
+			}
+			// Members see the directory and whole profiles either way.
+			l, err := e.users.ListUsers(e.bob.ctx(t), &forumv1.ListUsersRequest{})
+			if err != nil || len(l.GetUsers()) == 0 {
+				t.Fatalf("a member's ListUsers: %v", err)
+			}
+			if u, err := e.users.GetUser(e.bob.ctx(t), &forumv1.GetUserRequest{Name: e.alice.name}); err != nil || u.GetCountry() != "KE" {
+				t.Errorf("a member's GetUser: %v, %v", u, err)
+			}
+		})
 	}
 }

@@ -151,7 +151,7 @@ func (ss *decodeCheckedStream) RecvMsg(m any) error {
 // table. A token that is present but unknown or expired is refused even on
 // public methods, so a client learns at once that its token is bad.
 func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
-	need, ok := accessTable[method]
+	need, ok := s.need(method)
 	if !ok {
 		if strings.HasPrefix(method, "/forum.") {
 			return nil, fmt.Errorf("%w: %s has no access rule", store.ErrPermissionDenied, method)

@@ -42,6 +42,11 @@ type Config struct {
 	// SelfRegistration lets anyone register; when false, Register needs an
 	// invitation code.
 	SelfRegistration bool
+	// PublicDirectory opens the member directory to anonymous callers:
+	// ListUsers, and the whole of every profile on GetUser. When false
+	// (the default), ListUsers needs a login (any API token scope), and an
+	// anonymous GetUser sees a user's name, username and display name only.
+	PublicDirectory bool
 	// MaxTimeout is the longest a call may run; calls without a deadline, or
 	// with a longer one, get it. 0 means 30 seconds.
 	MaxTimeout time.Duration
@@ -78,6 +83,7 @@ type Server struct {
 	sessionIdle      time.Duration
 	sessionMaxAge    time.Duration
 	selfRegistration bool
+	publicDirectory  bool
 	maxTimeout       time.Duration
 	loginSlots       chan struct{}
 	limiter          *rateLimiter // rate limits (ratelimit.go)
@@ -101,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 		sessionIdle:      cfg.SessionIdle,
 		sessionMaxAge:    cfg.SessionMaxAge,
 		selfRegistration: cfg.SelfRegistration,
+		publicDirectory:  cfg.PublicDirectory,
 		maxTimeout:       cfg.MaxTimeout,
 		health:           health.NewServer(),
 	}

@@ -59,7 +59,7 @@ func (u *userService) GetUser(ctx context.Context, req *forumv1.GetUserRequest) 
 		return nil, store.InvalidField("name", "%v", err)
 	}
 	out, err := u.s.store.GetUser(ctx, name)
-	return privateView(actorFrom(ctx), out), err
+	return u.s.privateView(actorFrom(ctx), out), err
 }
 
 func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersRequest) (*forumv1.ListUsersResponse, error) {
@@ -72,8 +72,8 @@ func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersReque
 	if err != nil {
 		return nil, err
 	}
-	for _, x := range users {
-		privateView(actorFrom(ctx), x)
+	for i, x := range users {
+		users[i] = u.s.privateView(actorFrom(ctx), x)
 	}
 	return &forumv1.ListUsersResponse{Users: users, NextPageToken: next}, nil
 }
@@ -101,7 +101,7 @@ func (u *userService) CreateUser(ctx context.Context, req *forumv1.CreateUserReq
 		return nil, err
 	}
 	out, err := u.s.store.CreateUser(ctx, actorFrom(ctx), in, hash, req.GetRequestId())
-	return privateView(actorFrom(ctx), out), err
+	return u.s.privateView(actorFrom(ctx), out), err
 }
 
 // userUpdatable are the user fields UpdateUser may change; role and state
@@ -157,13 +157,21 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 		}
 	}
 	out, err := u.s.store.UpdateUser(ctx, a, in, paths)
-	return privateView(a, out), err
+	return u.s.privateView(a, out), err
 }
 
 // privateView returns u as the actor may see it: the e-mail address only
-// to the user themself.
-func privateView(a store.Actor, u *forumv1.User) *forumv1.User {
-	if u != nil && u.Email != "" && a.User != u.Name {
+// to the user themself; and, to an anonymous caller unless the directory
+// is public (Config.PublicDirectory), only the name, username and display
+// name (no organisation, country, languages, bio, role or times).
+func (s *Server) privateView(a store.Actor, u *forumv1.User) *forumv1.User {
+	if u == nil {
+		return u
+	}
+	if a.User == "" && !s.publicDirectory {
+		return &forumv1.User{Name: u.Name, Username: u.Username, DisplayName: u.DisplayName}
+	}
+	if u.Email != "" && a.User != u.Name {
 		u.Email = ""
 	}
 	return u

@@ -149,11 +149,17 @@ func TestAccessibility(t *testing.T) {
 	convener.screenshot("convener-thread")
 	check(convener, "convener", "/"+parent+"/follow-up", nil)
 
-	// The profile shows the organisation and the country by name.
+	// The profile shows the organisation and the country by name, to
+	// members; a visitor sees the name and is asked to log in.
+	member := e.newTab(t)
+	member.setSession(amina)
+	member.open("/" + me.Name)
+	member.waitText(".profile", "VSO Kenya (Kenya)")
+	member.waitText(".profile", "Swahili")
+	member.waitText(".bio", "Volunteer coordinator in Kisumu.")
 	visitor.open("/" + me.Name)
-	visitor.waitText(".profile", "VSO Kenya (Kenya)")
-	visitor.waitText(".profile", "Swahili")
-	visitor.waitText(".bio", "Volunteer coordinator in Kisumu.")
+	visitor.waitText("main", "Log in to see the whole profile.")
+	visitor.wait("no organisation for a visitor", `!document.querySelector('main').textContent.includes('VSO Kenya') && !document.querySelector('.bio')`)
 
 	// Keyboard only: Tab from the top of the login page to the form, type,
 	// and press Enter. Every stop shows a focus ring.

@@ -30,6 +30,7 @@ const (
 	envLogLevel   = "FORUM_LOG_LEVEL"
 	envReflection = "FORUM_REFLECTION"
 	envSelfReg    = "FORUM_SELF_REGISTRATION"
+	envPublicDir  = "FORUM_PUBLIC_DIRECTORY"
 	// Rate limiting (server/ratelimit.go, gateway/clientip.go).
 	envTrustedProxies = "FORUM_TRUSTED_PROXIES"
 	envRateLimits     = "FORUM_RATE_LIMITS"
@@ -57,6 +58,9 @@ type serveConfig struct {
 	Reflection bool
 	// SelfRegistration lets anyone register without an invitation.
 	SelfRegistration bool
+	// PublicDirectory opens the member directory and whole profiles to
+	// anonymous callers (server.Config.PublicDirectory).
+	PublicDirectory bool
 	// AddrFile, if set, receives {"grpc":..., "http":...} once both
 	// listeners are up.
 	AddrFile string
@@ -133,6 +137,12 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 	}
 	selfReg := fs.Bool("self-registration", selfRegDefault,
 		"let anyone register; when off, registering needs an invitation code [$"+envSelfReg+"]")
+	publicDirDefault, err := envBool(getenv, envPublicDir, false)
+	if err != nil {
+		return cfg, err
+	}
+	publicDir := fs.Bool("public-directory", publicDirDefault,
+		"show the member directory (ListUsers) and whole profiles (organisation, country, languages, bio) to anonymous callers; when off, they see names only [$"+envPublicDir+"]")
 	trustedProxies := fs.String("trusted-proxies", getenv(envTrustedProxies),
 		"comma-separated `addresses or CIDR prefixes` of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed [$"+envTrustedProxies+"]")
 	rateLimits := fs.String("rate-limits", getenv(envRateLimits),
@@ -172,6 +182,7 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		HTTPAddr:         *httpAddr,
 		Reflection:       *reflection,
 		SelfRegistration: *selfReg,
+		PublicDirectory:  *publicDir,
 		AddrFile:         *addrFile,
 		TrustedProxies:   *trustedProxies,
 		RateLimits:       *rateLimits,

@@ -6,16 +6,18 @@
 // Usage:
 //
 //	forumd [serve] [--grpc-addr ADDR] [--http-addr ADDR] [--data DIR] [--log-level LEVEL]
-//	       [--reflection=BOOL] [--self-registration=BOOL] [--addr-file FILE]
+//	       [--reflection=BOOL] [--self-registration=BOOL] [--public-directory=BOOL]
+//	       [--addr-file FILE]
 //	       [--trusted-proxies CIDRS] [--rate-limits SPEC] [--gc-percent N]
 //	forumd admin create-user --username NAME [--display-name TEXT]
 //	       [--role member|convener|admin] [--password-file FILE] [--data DIR]
 //	forumd admin repair [--data DIR]
 //
 // Flags default to the environment variables FORUM_GRPC_ADDR,
-// FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL, FORUM_REFLECTION and
-// FORUM_SELF_REGISTRATION, and those to 127.0.0.1:7070, 127.0.0.1:8080,
-// ./data, info, false and false. Logs are
+// FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL, FORUM_REFLECTION,
+// FORUM_SELF_REGISTRATION and FORUM_PUBLIC_DIRECTORY, and those to
+// 127.0.0.1:7070, 127.0.0.1:8080, ./data, info, false, false and false.
+// Logs are
 // JSON lines on standard error.
 //
 // gRPC reflection is off unless --reflection (FORUM_REFLECTION=true) turns
@@ -271,7 +273,7 @@ func serveStore(ctx context.Context, stopSignals func(), cfg serveConfig, st *st
 	logger.Info("rate limits", slog.String("limits", limits.String()), slog.String("trusted_proxies", cfg.TrustedProxies))
 
 	srv, err := server.New(server.Config{Store: st, Logger: logger, Reflection: cfg.Reflection, SelfRegistration: cfg.SelfRegistration,
-		RateLimits: limits, GatewaySecret: gatewaySecret})
+		PublicDirectory: cfg.PublicDirectory, RateLimits: limits, GatewaySecret: gatewaySecret})
 	if err != nil {
 		return fmt.Errorf("build gRPC server: %w", err)
 	}

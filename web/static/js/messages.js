@@ -199,6 +199,7 @@ export const messages = {
     'profile.countryHint': 'Two-letter code, such as KE, BR or VN.',
     'profile.languagesHint': 'Language codes separated by commas, such as fr, pt-BR.',
     'profile.emailHint': 'Only you see it.',
+    'profile.membersOnly': 'Log in to see the whole profile.',
 
     'err.title': 'Something went wrong',
     'err.pageNotFound': 'Page not found',
@@ -414,6 +415,7 @@ export const messages = {
     'profile.countryHint': 'Code à deux lettres, comme KE, BR ou VN.',
     'profile.languagesHint': 'Codes de langue séparés par des virgules, comme fr, pt-BR.',
     'profile.emailHint': 'Vous seul le voyez.',
+    'profile.membersOnly': 'Connectez-vous pour voir le profil complet.',
 
     'err.title': 'Un problème est survenu',
     'err.pageNotFound': 'Page introuvable',
@@ -629,6 +631,7 @@ export const messages = {
     'profile.countryHint': 'Código de dos letras, como KE, BR o VN.',
     'profile.languagesHint': 'Códigos de idioma separados por comas, como fr, pt-BR.',
     'profile.emailHint': 'Solo usted lo ve.',
+    'profile.membersOnly': 'Inicie sesión para ver el perfil completo.',
 
     'err.title': 'Algo salió mal',
     'err.pageNotFound': 'Página no encontrada',

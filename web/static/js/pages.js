@@ -138,7 +138,10 @@ export async function userPage(ctx) {
       .catch(() => []),
   ]);
   const role = { ROLE_CONVENER: 'role.convener', ROLE_ADMIN: 'role.admin' }[u.role] || 'role.member';
-  const rows = [
+  // Anonymous readers get a name only, unless forumd runs with
+  // --public-directory: the rest of a profile is for members.
+  const namesOnly = !ctx.me && !u.createTime;
+  const rows = namesOnly ? [[t('user.username'), h('span', { dir: 'auto' }, u.username)]] : [
     [t('user.username'), h('span', { dir: 'auto' }, u.username)],
     [t('user.role'), t(role)],
     [t('user.organization'), org ? h('span', { dir: 'auto' }, org.displayName, org.country ? ` (${regionName(org.country)})` : '') : u.organization ? api.idOf(u.organization) : t('user.none')],
@@ -151,6 +154,7 @@ export async function userPage(ctx) {
     title(u.displayName || u.username),
     u.state === 'USER_STATE_SUSPENDED' ? h('p', null, badge(t('user.suspended'), 'b-locked')) : null,
     h('dl', { class: 'profile' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+    namesOnly ? h('p', null, h('a', { href: '/login?next=' + encodeURIComponent(location.pathname) }, t('profile.membersOnly'))) : null,
     u.bio ? [h('h2', null, t('user.bio')), h('p', { dir: 'auto', class: 'bio' }, u.bio)] : null,
     self ? profileEditor(u, ctx) : null,
     h('h2', null, t('user.threads')),
