@@ -5,13 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Messages sent instead of ones that may carry internal detail.
@@ -61,8 +61,15 @@ func (g *gateway) handleRoutingError(ctx context.Context, mux *runtime.ServeMux,
 //     the server made it: a status with an ErrorInfo of the forum's domain
 //     (writes stopped by a full disk, shutting down) carries a message the
 //     server wrote for clients, which gRPC clients get as it is;
+//   - ResourceExhausted that the server did not make (gRPC's own "message
+//     larger than max") becomes 500 INTERNAL, never a 429 that would tell
+//     the client to wait and retry;
 //   - a gateway-side 4xx error that is not a gRPC status (a malformed path
-//     escape) becomes INVALID_ARGUMENT with its own message.
+//     escape) becomes INVALID_ARGUMENT with its own message;
+//   - a message that is not valid UTF-8 (a decoder's error quoting the
+//     client's bytes) has each run of invalid bytes replaced by U+FFFD: a
+//     google.rpc.Status holding invalid UTF-8 cannot be marshalled, and
+//     grpc-gateway would answer 500 instead.
 //
 // Masked errors are logged with their original text.
 func (g *gateway) publicError(r *http.Request, err error) error {
@@ -95,6 +102,21 @@ func (g *gateway) publicError(r *http.Request, err error) error {
 			g.logMasked(r, st)
 			st = status.New(code, msgUnavailable)
 		}
+	case codes.ResourceExhausted:
+		// The server's limits carry its ErrorInfo (429, Retry-After);
+		// one without is gRPC's own "message larger than max" on the
+		// loopback connection: a server fault, not a limit the client
+		// could wait out.
+		if !fromServer(st) {
+			g.logMasked(r, st)
+			st = status.New(codes.Internal, msgInternal)
+		}
+	}
+
+	if msg := st.Message(); !utf8.ValidString(msg) {
+		p := st.Proto()
+		p.Message = strings.ToValidUTF8(msg, "\uFFFD")
+		st = status.FromProto(p)
 	}
 
 	if httpStatus != 0 {
@@ -149,13 +171,5 @@ func (c *challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter
 // writeStatus writes a google.rpc.Status JSON error from the middlewares,
 // which run outside grpc-gateway.
 func writeStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	body, err := protojson.Marshal(status.New(code, msg).Proto())
-	if err != nil {
-		body = []byte(`{"code":13,"message":"internal error"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(httpStatus)
-	_, _ = w.Write(body)
+	writeRPCStatus(w, httpStatus, status.New(code, msg))
 }

@@ -26,6 +26,19 @@
 // does not exist in this API version would otherwise look like success while
 // the intended change was never made. Integrators see the mistake at once.
 //
+// # One reading of a request
+//
+// The gateway reads a request only as a proxy in front of it would, and
+// refuses what it could read otherwise (input.go), with 400
+// INVALID_ARGUMENT naming the parameter or header: a request body must be
+// one JSON value, followed by nothing but whitespace; a method override
+// header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) is
+// refused, whatever the method and content type, and a form-encoded POST
+// never falls back to a GET route; path parameters and query parameter
+// names and values must be valid UTF-8 once percent-decoded, as the gRPC
+// door requires of every string. The server's gRPC response metadata is not
+// sent as Grpc-Metadata-* headers or Grpc-Trailer-* trailers.
+//
 // # Errors
 //
 // Every error is a google.rpc.Status JSON object ({"code":5,"message":"..."})
@@ -216,7 +229,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: &strictJSONPb{runtime.JSONPb{ // input.go: nothing after the body's JSON value
 				MarshalOptions: protojson.MarshalOptions{
 					EmitUnpopulated: false,
 					UseProtoNames:   false,
@@ -225,7 +238,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 				UnmarshalOptions: protojson.UnmarshalOptions{
 					DiscardUnknown: false,
 				},
-			},
+			}},
 		}),
 		runtime.WithErrorHandler(g.handleAPIError), // Retry-After, stale cookies (session.go), then handleError
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
@@ -234,6 +247,14 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		runtime.WithForwardResponseOption(g.setSessionCookie),
 		runtime.WithRoutingErrorHandler(g.handleRoutingError),
 		runtime.WithWriteContentLength(),
+		// Hostile input (input.go): a request runs as the method on its
+		// request line, and never as another; invalid UTF-8 in parameters
+		// is refused; response metadata is not turned into headers.
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithMiddlewares(checkParams),
+		runtime.WithOutgoingHeaderMatcher(noResponseMetadata),
+		runtime.WithOutgoingTrailerMatcher(noResponseMetadata),
 	)
 
 	registers := []struct {
@@ -270,6 +291,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	h = g.sessions(h)
 	h = g.clampDeadline(h)
 	h = g.limitBody(h)
+	h = refuseMethodOverride(h)
 	h = g.checkCrossOrigin(h)
 	h = compressJSON(h)
 	h = g.recoverPanics(h)

@@ -29,13 +29,14 @@ import (
 )
 
 // fakeThreads is a ThreadServiceServer whose methods the tests set; calls
-// counts every call that reached it.
+// counts every call that reached it, deletes the DeleteThread calls.
 type fakeThreads struct {
 	forumv1.UnimplementedThreadServiceServer
 
-	calls  atomic.Int64
-	get    func(context.Context, *forumv1.GetThreadRequest) (*forumv1.Thread, error)
-	create func(context.Context, *forumv1.CreateThreadRequest) (*forumv1.Thread, error)
+	calls   atomic.Int64
+	deletes atomic.Int64
+	get     func(context.Context, *forumv1.GetThreadRequest) (*forumv1.Thread, error)
+	create  func(context.Context, *forumv1.CreateThreadRequest) (*forumv1.Thread, error)
 }
 
 func (f *fakeThreads) GetThread(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
@@ -61,6 +62,22 @@ func (f *fakeThreads) UpdateThread(_ context.Context, req *forumv1.UpdateThreadR
 	return req.GetThread(), nil
 }
 
+func (f *fakeThreads) ListThreads(context.Context, *forumv1.ListThreadsRequest) (*forumv1.ListThreadsResponse, error) {
+	f.calls.Add(1)
+	return &forumv1.ListThreadsResponse{}, nil
+}
+
+func (f *fakeThreads) DeleteThread(_ context.Context, req *forumv1.DeleteThreadRequest) (*forumv1.Thread, error) {
+	f.calls.Add(1)
+	f.deletes.Add(1)
+	return &forumv1.Thread{Name: req.GetName()}, nil
+}
+
+func (f *fakeThreads) UndeleteThread(_ context.Context, req *forumv1.UndeleteThreadRequest) (*forumv1.Thread, error) {
+	f.calls.Add(1)
+	return &forumv1.Thread{Name: req.GetName()}, nil
+}
+
 // env is a gateway in front of a real gRPC server on bufconn.
 type env struct {
 	handler http.Handler
@@ -68,7 +85,7 @@ type env struct {
 	health  *health.Server
 }
 
-func newEnv(t *testing.T, fake *fakeThreads, opts gateway.Options) *env {
+func newEnv(t testing.TB, fake *fakeThreads, opts gateway.Options) *env {
 	t.Helper()
 	if fake == nil {
 		fake = &fakeThreads{}
@@ -105,7 +122,7 @@ func newEnv(t *testing.T, fake *fakeThreads, opts gateway.Options) *env {
 }
 
 // testWriter sends log lines to t.Log, shown with -v or on failure.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))

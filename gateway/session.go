@@ -58,6 +58,7 @@ const (
 const (
 	msgCookieAndAuthorization = "send either a session cookie or an Authorization header, not both"
 	msgTwoCookies             = "more than one session cookie"
+	msgMalformedAuthorization = "malformed Authorization header: only printable ASCII is allowed"
 )
 
 // sessionKey is the context key of a request's *sessionInfo.
@@ -89,9 +90,19 @@ func sessionFrom(ctx context.Context) *sessionInfo {
 // sessionInfo) for sessionMetadata, and answers 401 UNAUTHENTICATED to a
 // request that carries both the cookie and an Authorization header, or
 // the cookie twice: which credential was meant is unclear, and silently
-// picking one could act as the wrong user.
+// picking one could act as the wrong user. It also answers 401 to an
+// Authorization header that gRPC metadata cannot carry (a byte outside
+// printable ASCII), which grpc-gateway would silently drop, running the
+// call as an anonymous one.
 func (g *gateway) sessions(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, v := range r.Header.Values("Authorization") {
+			if !printableASCII(v) {
+				w.Header().Set("WWW-Authenticate", bearerChallenge)
+				writeStatus(w, http.StatusUnauthorized, codes.Unauthenticated, msgMalformedAuthorization)
+				return
+			}
+		}
 		info := &sessionInfo{secure: g.secureContext(r), browser: r.Header.Get("Sec-Fetch-Site") != ""}
 		name := info.cookieName()
 		var n int
@@ -117,6 +128,17 @@ func (g *gateway) sessions(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, info)))
 	})
+}
+
+// printableASCII reports whether s is a valid gRPC metadata text value:
+// bytes 0x20 to 0x7E only.
+func printableASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // secureContext reports whether a browser would keep a Secure cookie from

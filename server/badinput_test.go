@@ -3,23 +3,45 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/forumhq/forum/gateway"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/auth"
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
+
+// badInputCase is a bad request of TestBadInput: call makes it and returns
+// its error (nil on success); code is the status expected and, for
+// INVALID_ARGUMENT, field the field violation expected ("" for none).
+type badInputCase struct {
+	name  string
+	call  func() error
+	code  codes.Code
+	field string
+}
 
 // rawCodec sends pre-encoded bytes, so a test can put on the wire what the
 // Go protobuf library refuses to marshal (invalid UTF-8).
@@ -89,12 +111,7 @@ func TestBadInput(t *testing.T) {
 	}
 	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
 
-	tests := []struct {
-		name  string
-		call  func() error
-		code  codes.Code
-		field string // the field violation expected, for InvalidArgument
-	}{
+	tests := []badInputCase{
 		{"empty title", func() error {
 			_, err := e.threads.CreateThread(aliceCtx, newThread(func(th *forumv1.Thread) { th.Title = "" }))
 			return err
@@ -383,6 +400,10 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, codes.Unauthenticated, ""},
 	}
+	// Invalid UTF-8 in every path and query parameter of every HTTP route,
+	// and in a JSON string of every body, over the HTTP door, with the same
+	// strings over the gRPC door: generated from forum_http.yaml.
+	tests = append(tests, invalidUTF8Cases(t, e)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, err := e.store.Digest(ctx)
@@ -428,4 +449,313 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// httpRule is a rule of proto/forum/v1/forum_http.yaml (google.api.HttpRule).
+type httpRule struct {
+	Selector           string     `yaml:"selector"`
+	Get                string     `yaml:"get"`
+	Put                string     `yaml:"put"`
+	Post               string     `yaml:"post"`
+	Delete             string     `yaml:"delete"`
+	Patch              string     `yaml:"patch"`
+	Body               string     `yaml:"body"`
+	AdditionalBindings []httpRule `yaml:"additional_bindings"`
+}
+
+// httpRoute is one HTTP binding of a gRPC method.
+type httpRoute struct {
+	rpc    protoreflect.MethodDescriptor
+	method string     // HTTP method
+	path   []pathPart // the path template, split
+	body   string     // "", "*" or the request field the body binds
+}
+
+// pathPart is literal text of a path template, or, when field is set, a
+// variable {field=pattern}.
+type pathPart struct {
+	literal        string
+	field, pattern string
+}
+
+// loadHTTPRoutes parses forum_http.yaml into routes, with their request
+// messages found in the proto registry, so that a new route is covered as
+// soon as it is mapped.
+func loadHTTPRoutes(t testing.TB) []httpRoute {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "proto", "forum", "v1", "forum_http.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		HTTP struct {
+			Rules []httpRule `yaml:"rules"`
+		} `yaml:"http"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf("forum_http.yaml: %v", err)
+	}
+	var routes []httpRoute
+	var add func(selector string, r httpRule)
+	add = func(selector string, r httpRule) {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(selector))
+		if err != nil {
+			t.Fatalf("forum_http.yaml: selector %s: %v", selector, err)
+		}
+		rpc, ok := d.(protoreflect.MethodDescriptor)
+		if !ok {
+			t.Fatalf("forum_http.yaml: selector %s is not a method", selector)
+		}
+		var bindings []httpRoute
+		for method, tmpl := range map[string]string{http.MethodGet: r.Get, http.MethodPut: r.Put, http.MethodPost: r.Post, http.MethodDelete: r.Delete, http.MethodPatch: r.Patch} {
+			if tmpl != "" {
+				bindings = append(bindings, httpRoute{rpc: rpc, method: method, path: parsePathTemplate(t, tmpl), body: r.Body})
+			}
+		}
+		if len(bindings) != 1 {
+			t.Fatalf("forum_http.yaml: %s has %d HTTP methods, want 1 (a kind this test does not know?)", selector, len(bindings))
+		}
+		routes = append(routes, bindings[0])
+		for _, ab := range r.AdditionalBindings {
+			add(selector, ab)
+		}
+	}
+	for _, r := range cfg.HTTP.Rules {
+		add(r.Selector, r)
+	}
+	if len(routes) == 0 {
+		t.Fatal("forum_http.yaml: no routes")
+	}
+	return routes
+}
+
+// parsePathTemplate splits a path template ("/v1/{name=threads/*}:undelete")
+// into literal text and variables; a variable without a pattern is "*".
+func parsePathTemplate(t testing.TB, tmpl string) []pathPart {
+	var parts []pathPart
+	for rest := tmpl; rest != ""; {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			parts = append(parts, pathPart{literal: rest})
+			break
+		}
+		end := strings.IndexByte(rest, '}')
+		if end < open {
+			t.Fatalf("path template %q: unbalanced braces", tmpl)
+		}
+		if open > 0 {
+			parts = append(parts, pathPart{literal: rest[:open]})
+		}
+		field, pattern, _ := strings.Cut(rest[open+1:end], "=")
+		if pattern == "" {
+			pattern = "*"
+		}
+		if !strings.Contains(pattern, "*") {
+			t.Fatalf("path template %q: variable %s has no wildcard", tmpl, field)
+		}
+		parts = append(parts, pathPart{field: field, pattern: pattern})
+		rest = rest[end+1:]
+	}
+	return parts
+}
+
+// url returns the route's path with every variable's wildcards filled with
+// "1", except the last wildcard of variable bad, which gets badValue (an
+// escaped path segment).
+func (r httpRoute) url(bad, badValue string) string {
+	var b strings.Builder
+	for _, p := range r.path {
+		if p.field == "" {
+			b.WriteString(p.literal)
+			continue
+		}
+		segs := strings.Split(p.pattern, "/")
+		last := -1
+		for i, s := range segs {
+			if s == "*" || s == "**" {
+				segs[i], last = "1", i
+			}
+		}
+		if p.field == bad {
+			segs[last] = badValue
+		}
+		b.WriteString(strings.Join(segs, "/"))
+	}
+	return b.String()
+}
+
+// pathFields returns the field paths of the route's path variables.
+func (r httpRoute) pathFields() []string {
+	var fields []string
+	for _, p := range r.path {
+		if p.field != "" {
+			fields = append(fields, p.field)
+		}
+	}
+	return fields
+}
+
+// queryParam is a query parameter of a route: a request field by its proto
+// path (dotted) and its JSON path, both of which grpc-gateway accepts.
+type queryParam struct {
+	protoPath, jsonPath string
+	field               protoreflect.FieldDescriptor
+}
+
+// queryParams returns the query parameters of a route: the fields of its
+// request message that neither the path nor the body binds, recursing into
+// message fields (grpc-gateway accepts "thread.title"); well-known types
+// (FieldMask, Timestamp, ...) are single parameters, as grpc-gateway parses
+// them from a string. Repeated messages and maps, which grpc-gateway does
+// not take from a query, are left out. A body of "*" leaves none.
+func (r httpRoute) queryParams() []queryParam {
+	if r.body == "*" {
+		return nil
+	}
+	bound := map[string]bool{}
+	for _, f := range r.pathFields() {
+		bound[f] = true
+	}
+	if r.body != "" {
+		bound[r.body] = true
+	}
+	var params []queryParam
+	var walk func(md protoreflect.MessageDescriptor, protoPrefix, jsonPrefix string, depth int)
+	walk = func(md protoreflect.MessageDescriptor, protoPrefix, jsonPrefix string, depth int) {
+		fields := md.Fields()
+		for i := range fields.Len() {
+			fd := fields.Get(i)
+			p := queryParam{protoPath: protoPrefix + string(fd.Name()), jsonPath: jsonPrefix + fd.JSONName(), field: fd}
+			switch {
+			case bound[p.protoPath], fd.IsMap():
+			case fd.Kind() != protoreflect.MessageKind && fd.Kind() != protoreflect.GroupKind:
+				params = append(params, p)
+			case fd.IsList():
+			case strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf."):
+				params = append(params, p)
+			case depth < 3:
+				walk(fd.Message(), p.protoPath+".", p.jsonPath+".", depth+1)
+			}
+		}
+	}
+	walk(r.rpc.Input(), "", "", 0)
+	return params
+}
+
+// bodyStringField returns the proto path, within the request message, and
+// the JSON name, within the body, of the first singular string field the
+// route's body sets and its path does not, or ok false if there is none.
+func (r httpRoute) bodyStringField() (protoPath, jsonName string, ok bool) {
+	md, prefix := r.rpc.Input(), ""
+	switch r.body {
+	case "":
+		return "", "", false
+	case "*":
+	default:
+		fd := md.Fields().ByName(protoreflect.Name(r.body))
+		if fd == nil || fd.Message() == nil {
+			return "", "", false
+		}
+		md, prefix = fd.Message(), r.body+"."
+	}
+	bound := map[string]bool{}
+	for _, f := range r.pathFields() {
+		bound[f] = true
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Kind() == protoreflect.StringKind && !fd.IsList() && !bound[prefix+string(fd.Name())] {
+			return prefix + string(fd.Name()), fd.JSONName(), true
+		}
+	}
+	return "", "", false
+}
+
+// encodeField encodes a request message that sets only the string field at
+// path (through its enclosing messages) to value, which may be invalid
+// UTF-8: what the Go protobuf library refuses to marshal.
+func encodeField(md protoreflect.MessageDescriptor, path []string, value []byte) []byte {
+	fd := md.Fields().ByName(protoreflect.Name(path[0]))
+	inner := value
+	if len(path) > 1 {
+		inner = encodeField(fd.Message(), path[1:], value)
+	}
+	b := protowire.AppendTag(nil, fd.Number(), protowire.BytesType)
+	return protowire.AppendBytes(b, inner)
+}
+
+// invalidUTF8Cases returns, for every route of forum_http.yaml, the
+// requests over the gateway (gateway.New over the test server's own
+// connection, as forumd builds it) that put invalid UTF-8 in each path
+// parameter, each query parameter (under its JSON and its proto name) and
+// a string of the JSON body: each must be 400 INVALID_ARGUMENT naming the
+// parameter (the body's: no field), never 500. For every string among
+// them, the same bytes over gRPC (raw protobuf) must be INVALID_ARGUMENT
+// too, so both doors give the same code.
+func invalidUTF8Cases(t *testing.T, e *testEnv) []badInputCase {
+	t.Helper()
+	gw, err := gateway.New(t.Context(), e.conn, gateway.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const escaped, raw = "%C0%AF", "\xc0\xaf" // an overlong "/"
+	viaHTTP := func(method, target, body string) func() error {
+		return func() error {
+			req := httptest.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+e.alice.token)
+			rec := httptest.NewRecorder()
+			gw.ServeHTTP(rec, req)
+			var p spb.Status
+			if err := protojson.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				return fmt.Errorf("HTTP %d, body %q is not google.rpc.Status JSON: %w", rec.Code, rec.Body.String(), err)
+			}
+			err := status.FromProto(&p).Err()
+			if rec.Code != http.StatusBadRequest {
+				return fmt.Errorf("HTTP %d, want 400: %w", rec.Code, err)
+			}
+			return err
+		}
+	}
+	viaGRPC := func(rpc protoreflect.MethodDescriptor, path string) func() error {
+		return func() error {
+			in := encodeField(rpc.Input(), strings.Split(path, "."), []byte(raw))
+			out := dynamicpb.NewMessage(rpc.Output())
+			full := "/" + string(rpc.Parent().FullName()) + "/" + string(rpc.Name())
+			return e.conn.Invoke(e.alice.ctx(t), full, in, out, grpc.ForceCodecV2(rawCodec{}))
+		}
+	}
+
+	var cases []badInputCase
+	for _, r := range loadHTTPRoutes(t) {
+		rpc, emptyBody := r.rpc.Name(), ""
+		if r.body != "" {
+			emptyBody = "{}"
+		}
+		for _, f := range r.pathFields() {
+			cases = append(cases,
+				badInputCase{fmt.Sprintf("HTTP %s: invalid UTF-8 in path parameter %s", rpc, f), viaHTTP(r.method, r.url(f, escaped), emptyBody), codes.InvalidArgument, f},
+				badInputCase{fmt.Sprintf("gRPC %s: invalid UTF-8 in %s", rpc, f), viaGRPC(r.rpc, f), codes.InvalidArgument, ""})
+		}
+		for _, q := range r.queryParams() {
+			names := []string{q.jsonPath}
+			if q.protoPath != q.jsonPath {
+				names = append(names, q.protoPath)
+			}
+			for _, name := range names {
+				cases = append(cases, badInputCase{fmt.Sprintf("HTTP %s: invalid UTF-8 in query parameter %s", rpc, name),
+					viaHTTP(r.method, r.url("", "")+"?"+name+"="+escaped, emptyBody), codes.InvalidArgument, name})
+			}
+			if q.field.Kind() == protoreflect.StringKind {
+				cases = append(cases, badInputCase{fmt.Sprintf("gRPC %s: invalid UTF-8 in %s", rpc, q.protoPath), viaGRPC(r.rpc, q.protoPath), codes.InvalidArgument, ""})
+			}
+		}
+		if path, jsonName, ok := r.bodyStringField(); ok {
+			cases = append(cases,
+				badInputCase{fmt.Sprintf("HTTP %s: invalid UTF-8 in body field %s", rpc, path), viaHTTP(r.method, r.url("", ""), `{"`+jsonName+`":"`+raw+`"}`), codes.InvalidArgument, ""},
+				badInputCase{fmt.Sprintf("gRPC %s: invalid UTF-8 in %s", rpc, path), viaGRPC(r.rpc, path), codes.InvalidArgument, ""})
+		}
+	}
+	return cases
 }
