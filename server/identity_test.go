@@ -496,3 +496,43 @@ func TestDirectoryForMembers(t *testing.T) {
 		})
 	}
 }
+
+// TestWithdrawInvitations: admins withdraw any invitation, conveners only
+// the ones they created (issue 12: a convener could withdraw an admin's
+// invitation); a refusal changes nothing.
+func TestWithdrawInvitations(t *testing.T) {
+	e := newTestEnv(t)
+	invites := forumv1.NewInvitationServiceClient(e.conn)
+	create := func(u testUser, role forumv1.Role) *forumv1.Invitation {
+		t.Helper()
+		inv, err := invites.CreateInvitation(u.ctx(t), &forumv1.CreateInvitationRequest{Invitation: &forumv1.Invitation{Role: role}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	byAdmin := create(e.admin, forumv1.Role_ROLE_CONVENER)
+	byConvener := create(e.convener, forumv1.Role_ROLE_MEMBER)
+	byAdmin2 := create(e.admin, forumv1.Role_ROLE_MEMBER)
+	withdraw := func(u testUser, inv *forumv1.Invitation) error {
+		_, err := invites.DeleteInvitation(u.ctx(t), &forumv1.DeleteInvitationRequest{Name: inv.GetName()})
+		return err
+	}
+	if err := withdraw(e.convener, byAdmin); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a convener withdrawing an admin's invitation: %v, want PERMISSION_DENIED", err)
+	}
+	// The refused withdrawal changed nothing: the code still registers.
+	if _, err := e.authc.Register(t.Context(), &forumv1.RegisterRequest{Username: "newconv", DisplayName: "N", Password: testPassword, InvitationCode: byAdmin.GetCode()}); err != nil {
+		t.Errorf("the admin's invitation after the refused withdrawal: %v", err)
+	}
+	if err := withdraw(e.convener, byConvener); err != nil {
+		t.Errorf("a convener withdrawing their own invitation: %v", err)
+	}
+	if err := withdraw(e.admin, byAdmin2); err != nil {
+		t.Errorf("an admin withdrawing an invitation: %v", err)
+	}
+	other := create(e.convener, forumv1.Role_ROLE_MEMBER)
+	if err := withdraw(e.admin, other); err != nil {
+		t.Errorf("an admin withdrawing a convener's invitation: %v", err)
+	}
+}

@@ -97,6 +97,12 @@ func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name string) 
 		} else if !ok {
 			return fmt.Errorf("%w: invitation %s", ErrNotFound, name)
 		}
+		// Admins withdraw any invitation; conveners their own only (a
+		// convener withdrawing an admin's invitation of a convener would
+		// undo what only an admin may do).
+		if actor.Role != forumv1.Role_ROLE_ADMIN && inv.Creator != actor.User {
+			return fmt.Errorf("%w: conveners withdraw only the invitations they created; %s was created by %s", ErrPermissionDenied, name, inv.Creator)
+		}
 		if inv.UsedBy != "" {
 			return fmt.Errorf("%w: invitation %s was used by %s", ErrFailedPrecondition, name, inv.UsedBy)
 		}

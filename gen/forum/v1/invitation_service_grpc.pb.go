@@ -35,7 +35,8 @@ type InvitationServiceClient interface {
 	CreateInvitation(ctx context.Context, in *CreateInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
 	// Lists invitations, newest first, without their codes.
 	ListInvitations(ctx context.Context, in *ListInvitationsRequest, opts ...grpc.CallOption) (*ListInvitationsResponse, error)
-	// Withdraws an unused invitation.
+	// Withdraws an unused invitation. Admins withdraw any; conveners only
+	// the invitations they created (else PERMISSION_DENIED).
 	DeleteInvitation(ctx context.Context, in *DeleteInvitationRequest, opts ...grpc.CallOption) (*DeleteInvitationResponse, error)
 }
 
@@ -88,7 +89,8 @@ type InvitationServiceServer interface {
 	CreateInvitation(context.Context, *CreateInvitationRequest) (*Invitation, error)
 	// Lists invitations, newest first, without their codes.
 	ListInvitations(context.Context, *ListInvitationsRequest) (*ListInvitationsResponse, error)
-	// Withdraws an unused invitation.
+	// Withdraws an unused invitation. Admins withdraw any; conveners only
+	// the invitations they created (else PERMISSION_DENIED).
 	DeleteInvitation(context.Context, *DeleteInvitationRequest) (*DeleteInvitationResponse, error)
 	mustEmbedUnimplementedInvitationServiceServer()
 }
