@@ -93,13 +93,14 @@ func (s *Server) logCall(ctx context.Context, method string, err error, start ti
 }
 
 // streamInterceptors are the server's stream interceptors, outermost first,
-// one concern each: logging (logStream), panic recovery (recoverStream) and
-// the request decoding check (checkStreamDecoding). The streaming methods
+// one concern each: logging (logStream), the bound on open streams
+// (openStreams), panic recovery (recoverStream) and the request decoding
+// check (checkStreamDecoding). The streaming methods
 // are gRPC's own, health Watch and reflection, which anyone may call; no
 // forum method streams, so streams are neither authenticated nor given the
 // server's deadline (a Watch lasts as long as its client wants).
 func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
-	return []grpc.StreamServerInterceptor{s.logStream, s.recoverStream, s.checkStreamDecoding}
+	return []grpc.StreamServerInterceptor{s.logStream, s.streams.intercept, s.recoverStream, s.checkStreamDecoding}
 }
 
 // logStream logs each stream when it ends, as unaryInterceptor logs calls.

@@ -84,6 +84,7 @@ type Server struct {
 	sessionMaxAge    time.Duration
 	selfRegistration bool
 	publicDirectory  bool
+	streams          openStreams
 	maxTimeout       time.Duration
 	loginSlots       chan struct{}
 	limiter          *rateLimiter // rate limits (ratelimit.go)

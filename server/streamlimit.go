@@ -1,0 +1,82 @@
+package server
+
+import (
+	"fmt"
+	"sync"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Bounds of the streams open at once (openStreams). Stream opens are
+// charged to the address bucket like every call, but a stream, such as a
+// health Watch, stays open as long as its client wants, each holding a
+// goroutine and buffers: without a bound on how many are open at once, an
+// address allowed 200 calls a second could hold an ever-growing number.
+const (
+	// maxStreamsPerAddress bounds the streams one client address (an IPv4
+	// address, an IPv6 /64, as the rate limits key them) has open.
+	maxStreamsPerAddress = 32
+	// maxStreams bounds the streams open on the server.
+	maxStreams = 4096
+)
+
+// openStreams counts the streams open, in all and by client address, and
+// refuses one past maxStreamsPerAddress or maxStreams with
+// RESOURCE_EXHAUSTED. Its map holds only addresses with a stream open.
+type openStreams struct {
+	mu     sync.Mutex
+	total  int
+	byAddr map[string]int
+}
+
+// intercept is the stream interceptor: it admits the stream, or refuses
+// it, and counts it until its handler returns.
+func (o *openStreams) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	addr := clientAddrFrom(ss.Context())
+	if addr == "" {
+		addr = peerAddr(ss.Context())
+	}
+	if err := o.open(addr); err != nil {
+		return err
+	}
+	defer o.close(addr)
+	return handler(srv, ss)
+}
+
+// open admits a stream from addr, or returns the error refusing it.
+func (o *openStreams) open(addr string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.byAddr == nil {
+		o.byAddr = map[string]int{}
+	}
+	var what string
+	switch {
+	case o.byAddr[addr] >= maxStreamsPerAddress:
+		what = fmt.Sprintf("%d streams are open from this address, the most allowed", maxStreamsPerAddress)
+	case o.total >= maxStreams:
+		what = fmt.Sprintf("%d streams are open on the server, the most allowed", maxStreams)
+	default:
+		o.byAddr[addr]++
+		o.total++
+		return nil
+	}
+	st := status.New(codes.ResourceExhausted, "too many open streams: "+what+"; close one first")
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "TOO_MANY_STREAMS", Domain: errorDomain}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// close counts a stream from addr as closed.
+func (o *openStreams) close(addr string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.total--
+	if o.byAddr[addr]--; o.byAddr[addr] <= 0 {
+		delete(o.byAddr, addr)
+	}
+}
