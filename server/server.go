@@ -205,17 +205,18 @@ func (s *Server) SetServing(serving bool) {
 	s.setHealth(serving && s.store.Err() == nil)
 }
 
-// setHealth sets the status of the server ("") and of every service. The
-// caller holds servingMu.
+// setHealth sets the status of every service, then of the server (""),
+// so that whoever sees the server's status change finds every service's
+// changed already. The caller holds servingMu.
 func (s *Server) setHealth(serving bool) {
 	st := healthpb.HealthCheckResponse_NOT_SERVING
 	if serving {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
-	s.health.SetServingStatus("", st)
 	for name := range s.grpc.GetServiceInfo() {
 		s.health.SetServingStatus(name, st)
 	}
+	s.health.SetServingStatus("", st)
 }
 
 // WatchStore waits until the store stops writing after a storage error
