@@ -27,12 +27,12 @@
 // ThreadService, ReplyService, UserService, OrganizationService,
 // GroupService, InvitationService, ApiTokenService and AuthService. On top
 // of them the Client has iterators that follow page tokens (Themes,
-// Threads, Replies, Users, Organizations), creates that fill request_id
-// (CreateTheme, CreateThread, CreateFollowUp, CreateReply, CreateUser,
-// CreateOrganization), deletes that take options (DeleteThread and
-// DeleteReply, with WithReason to say why, shown to readers as the post's
-// delete_reason, and WithEtag), and Login and Logout, which also set and
-// clear the token the Client sends.
+// Threads, Replies, Users, Organizations, Groups, Invitations, ApiTokens),
+// creates that fill request_id (CreateTheme, CreateThread, CreateFollowUp,
+// CreateReply, CreateUser, CreateOrganization), deletes that take options
+// (DeleteThread and DeleteReply, with WithReason to say why, shown to
+// readers as the post's delete_reason, and WithEtag), and Login and Logout,
+// which also set and clear the token the Client sends.
 //
 // Every call made through the Client, the raw stubs included, goes through
 // one interceptor that adds the bearer token, applies the WithTimeout

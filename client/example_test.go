@@ -55,6 +55,65 @@ func ExampleClient_Threads() {
 	}
 }
 
+// List the groups you may see with their members, in name order: all of
+// them for a convener or an admin, the ones you belong to otherwise.
+func ExampleClient_Groups() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	for group, err := range c.Groups(ctx, nil) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\t%s\t%d members\n", group.GetName(), group.GetDisplayName(), len(group.GetMembers()))
+	}
+}
+
+// List the invitations nobody has registered with yet, newest first, as a
+// convener or an admin does before withdrawing stale ones.
+func ExampleClient_Invitations() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	for inv, err := range c.Invitations(ctx, &forumv1.ListInvitationsRequest{PageSize: 100}) {
+		if errors.Is(err, client.ErrPermissionDenied) {
+			log.Fatal("only conveners and admins list invitations")
+		} else if err != nil {
+			log.Fatal(err)
+		}
+		if inv.GetUsedBy() == "" {
+			fmt.Printf("%s\t%s\texpires %s\n", inv.GetName(), inv.GetRole(), inv.GetExpireTime().AsTime())
+		}
+	}
+}
+
+// List your own API tokens, newest first: parent names the user, and
+// users/me is the caller. The secrets are not listed, only their first
+// characters.
+func ExampleClient_ApiTokens() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	for tok, err := range c.ApiTokens(ctx, &forumv1.ListApiTokensRequest{Parent: "users/me"}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\t%s\t%s...\texpires %s\n", tok.GetName(), tok.GetDisplayName(), tok.GetTokenPrefix(), tok.GetExpireTime().AsTime())
+	}
+}
+
 // Post a reply. CreateReply gives the request a request_id, so the retries
 // after a lost connection never post it twice.
 func ExampleClient_CreateReply() {

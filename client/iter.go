@@ -117,6 +117,53 @@ func (c *Client) Organizations(ctx context.Context, req *forumv1.ListOrganizatio
 	})
 }
 
+// Groups returns the private working groups the caller may see, in name
+// order, following next_page_token: all of them for conveners and admins,
+// the groups they belong to for other users. req may be nil, or set
+// page_size; it is not changed. Iteration stops at the first error, yielded
+// with a nil group.
+func (c *Client) Groups(ctx context.Context, req *forumv1.ListGroupsRequest) iter.Seq2[*forumv1.Group, error] {
+	base := cloneOr(req)
+	return paginate(base.GetPageToken(), func(token string) ([]*forumv1.Group, string, error) {
+		r := proto.CloneOf(base)
+		r.PageToken = token
+		resp, err := c.groups.ListGroups(ctx, r)
+		return resp.GetGroups(), resp.GetNextPageToken(), err
+	})
+}
+
+// Invitations returns every invitation, newest first, without their codes,
+// following next_page_token. Only conveners and admins may list them; other
+// callers get ErrPermissionDenied. req may be nil, or set page_size; it is
+// not changed. Iteration stops at the first error, yielded with a nil
+// invitation.
+func (c *Client) Invitations(ctx context.Context, req *forumv1.ListInvitationsRequest) iter.Seq2[*forumv1.Invitation, error] {
+	base := cloneOr(req)
+	return paginate(base.GetPageToken(), func(token string) ([]*forumv1.Invitation, string, error) {
+		r := proto.CloneOf(base)
+		r.PageToken = token
+		resp, err := c.invites.ListInvitations(ctx, r)
+		return resp.GetInvitations(), resp.GetNextPageToken(), err
+	})
+}
+
+// ApiTokens returns the API tokens of a user, newest first, without their
+// secrets, following next_page_token. req names the user in parent,
+// users/{user} or users/me for the caller, and may set page_size; it is not
+// changed. parent is required: a nil req or an empty parent fails with
+// ErrInvalidArgument. Users list their own tokens, admins anyone's; other
+// callers get ErrPermissionDenied. Iteration stops at the first error,
+// yielded with a nil token.
+func (c *Client) ApiTokens(ctx context.Context, req *forumv1.ListApiTokensRequest) iter.Seq2[*forumv1.ApiToken, error] {
+	base := cloneOr(req)
+	return paginate(base.GetPageToken(), func(token string) ([]*forumv1.ApiToken, string, error) {
+		r := proto.CloneOf(base)
+		r.PageToken = token
+		resp, err := c.tokens.ListApiTokens(ctx, r)
+		return resp.GetApiTokens(), resp.GetNextPageToken(), err
+	})
+}
+
 // cloneOr returns a copy of req, or a new message if req is nil.
 func cloneOr[M any, P interface {
 	*M

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"regexp"
 	"slices"
 	"strconv"
@@ -85,19 +86,19 @@ func (a *app) completeGroups(cmd *cobra.Command, args []string, _ string) ([]str
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	defer c.Close()
-	ctx := cmd.Context()
-	groups, _ := listAll(func(token string) ([]*forumv1.Group, string, error) { return groupsPage(ctx, c, token) })
 	var out []string
-	for _, g := range groups {
+	for g, err := range listGroups(cmd.Context(), c) {
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp // nothing rather than some
+		}
 		out = append(out, strings.TrimPrefix(g.GetName(), "groups/")+"\t"+g.GetDisplayName())
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
-// groupsPage fetches one page of the groups the caller may see.
-func groupsPage(ctx context.Context, c *client.Client, token string) ([]*forumv1.Group, string, error) {
-	resp, err := c.GroupService().ListGroups(ctx, &forumv1.ListGroupsRequest{PageSize: 100, PageToken: token})
-	return resp.GetGroups(), resp.GetNextPageToken(), err
+// listGroups lists the groups the caller may see.
+func listGroups(ctx context.Context, c *client.Client) iter.Seq2[*forumv1.Group, error] {
+	return c.Groups(ctx, &forumv1.ListGroupsRequest{PageSize: 100})
 }
 
 // userNumber and username match the forms resolveUser takes besides me:
@@ -134,7 +135,7 @@ you belong to for others.`,
 		Example: `  forumctl groups list
   forumctl groups list -o json | jq -r '.groups[].name'`,
 	}, listSpec[*forumv1.Group]{
-		page: groupsPage,
+		list: listGroups,
 		response: func(groups []*forumv1.Group) proto.Message {
 			return &forumv1.ListGroupsResponse{Groups: groups}
 		},

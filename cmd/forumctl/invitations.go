@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"iter"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -131,9 +132,8 @@ show as expired; USED BY is who registered with one.`,
   forumctl invitations list -o json | jq '.invitations[] | select(.usedBy == null) | .name'`,
 	}, listSpec[*forumv1.Invitation]{
 		needToken: true,
-		page: func(ctx context.Context, c *client.Client, token string) ([]*forumv1.Invitation, string, error) {
-			resp, err := c.InvitationService().ListInvitations(ctx, &forumv1.ListInvitationsRequest{PageSize: 100, PageToken: token})
-			return resp.GetInvitations(), resp.GetNextPageToken(), err
+		list: func(ctx context.Context, c *client.Client) iter.Seq2[*forumv1.Invitation, error] {
+			return c.Invitations(ctx, &forumv1.ListInvitationsRequest{PageSize: 100})
 		},
 		response: func(invs []*forumv1.Invitation) proto.Message {
 			return &forumv1.ListInvitationsResponse{Invitations: invs}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"regexp"
 	"strconv"
@@ -18,34 +19,13 @@ import (
 
 // This file holds what the invitations, groups and tokens commands share.
 
-// listAll calls a List method page after page, following next_page_token
-// until a page has none, and returns every item. fetch gets the page token
-// ("" for the first page) and returns the page's items and the next token.
-func listAll[T any](fetch func(token string) ([]T, string, error)) ([]T, error) {
-	var all []T
-	token := ""
-	for {
-		items, next, err := fetch(token)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, items...)
-		if next == "" {
-			return all, nil
-		}
-		if next == token {
-			return nil, fmt.Errorf("the server returned the same page token twice (%q)", next)
-		}
-		token = next
-	}
-}
-
 // listSpec says what a list command lists: items of type T.
 type listSpec[T any] struct {
 	// needToken: the List method needs a login; public ones do not.
 	needToken bool
-	// page fetches one page: its items and the next page token.
-	page func(ctx context.Context, c *client.Client, token string) ([]T, string, error)
+	// list is the Client's iterator over every item, which follows the
+	// page tokens.
+	list func(ctx context.Context, c *client.Client) iter.Seq2[T, error]
 	// response wraps the items in the List response message, for -o json
 	// and yaml.
 	response func(items []T) proto.Message
@@ -57,8 +37,8 @@ type listSpec[T any] struct {
 }
 
 // listCommand makes cmd, whose Use, Short, Long and Example are set, list
-// every item that s fetches, page after page: as a table, or with -o json
-// and yaml as the List response.
+// every item that s lists: as a table, or with -o json and yaml as the List
+// response.
 func listCommand[T any](a *app, cmd *cobra.Command, s listSpec[T]) *cobra.Command {
 	var format string
 	cmd.Aliases = []string{"ls"}
@@ -73,9 +53,12 @@ func listCommand[T any](a *app, cmd *cobra.Command, s listSpec[T]) *cobra.Comman
 		}
 		defer c.Close()
 		ctx := cmd.Context()
-		items, err := listAll(func(token string) ([]T, string, error) { return s.page(ctx, c, token) })
-		if err != nil {
-			return err
+		var items []T
+		for item, err := range s.list(ctx, c) {
+			if err != nil {
+				return err
+			}
+			items = append(items, item)
 		}
 		if format != formatTable {
 			return writeData(a.stdout, format, s.response(items))

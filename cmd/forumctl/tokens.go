@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -169,9 +170,8 @@ start of the secret, to recognise it.`,
   forumctl tokens list -o yaml`,
 	}, listSpec[*forumv1.ApiToken]{
 		needToken: true,
-		page: func(ctx context.Context, c *client.Client, token string) ([]*forumv1.ApiToken, string, error) {
-			resp, err := c.ApiTokenService().ListApiTokens(ctx, &forumv1.ListApiTokensRequest{Parent: "users/me", PageSize: 100, PageToken: token})
-			return resp.GetApiTokens(), resp.GetNextPageToken(), err
+		list: func(ctx context.Context, c *client.Client) iter.Seq2[*forumv1.ApiToken, error] {
+			return c.ApiTokens(ctx, &forumv1.ListApiTokensRequest{Parent: "users/me", PageSize: 100})
 		},
 		response: func(tokens []*forumv1.ApiToken) proto.Message {
 			return &forumv1.ListApiTokensResponse{ApiTokens: tokens}
