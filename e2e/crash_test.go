@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/testlog"
 )
 
 // Sizes of TestCrashRecovery. The issue asks for 10 cycles of kill -9 under
@@ -741,7 +742,7 @@ func testDamagedLog(t *testing.T, d logDamage, index uint64) {
 		g := p.dial(t)
 		l := verifyCrashState(ctx, t, g, s, lastCycle+1, nil)
 		checkLoggedReplies(t, l, locs, nil, 0)
-		if d.want == mustStart && !strings.Contains(p.log.tail(), "torn record") {
+		if d.want == mustStart && !strings.Contains(p.log.Tail(maxLogDumpSize), "torn record") {
 			t.Errorf("forumd did not log that it discarded a torn record")
 		}
 		p.stop()
@@ -1165,10 +1166,10 @@ func startCrashCycle(ctx context.Context, t *testing.T, dataDir string, s *crash
 // what it wrote to its standard error.
 func startOrExit(t *testing.T, dataDir string, args ...string) (*forumd, *os.ProcessState, string) {
 	t.Helper()
-	stderr := &logBuffer{}
+	stderr := &testlog.Buffer{}
 	p, exited := launchForumd(t, nil, dataDir, stderr, args...)
 	if exited {
-		return nil, p.cmd.ProcessState, stderr.tail()
+		return nil, p.cmd.ProcessState, stderr.Tail(maxLogDumpSize)
 	}
 	return p, nil, ""
 }

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/testlog"
 )
 
 // Sizes and bounds of TestDiskFull.
@@ -96,7 +97,7 @@ func newMountNS(t *testing.T, size uint64) *mountNS {
 	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
 		`mount -t tmpfs -o size="$2",mode=0700 forum-diskfull "$1" && echo mounted && exec sleep 3600`, "sh", mnt, strconv.FormatUint(size>>10, 10)+"k")
 	cmd.Env = cleanEnv()
-	var stderr logBuffer
+	var stderr testlog.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -124,10 +125,10 @@ func newMountNS(t *testing.T, size uint64) *mountNS {
 	case l := <-line:
 		if l != "mounted" {
 			<-ns.done
-			unavailable("cannot mount a tmpfs in a private mount namespace (unshare exited %v): %s", cmd.ProcessState, strings.TrimSpace(stderr.tail()))
+			unavailable("cannot mount a tmpfs in a private mount namespace (unshare exited %v): %s", cmd.ProcessState, strings.TrimSpace(stderr.Tail(maxLogDumpSize)))
 		}
 	case <-time.After(startTimeout):
-		t.Fatalf("unshare did not mount the tmpfs within %v: %s", startTimeout, stderr.tail())
+		t.Fatalf("unshare did not mount the tmpfs within %v: %s", startTimeout, stderr.Tail(maxLogDumpSize))
 	}
 	// The namespace has the tmpfs at mnt, of the size asked for.
 	var st syscall.Statfs_t
@@ -378,7 +379,7 @@ func TestDiskFull(t *testing.T) {
 	if st := p.terminate(); st.ExitCode() == 0 {
 		t.Errorf("forumd exited with %v after the disk filled, want a non-zero status", st)
 	}
-	if log := p.log.tail(); !strings.Contains(log, "stopped with an error") || !strings.Contains(log, diskFullMsg) {
+	if log := p.log.Tail(maxLogDumpSize); !strings.Contains(log, "stopped with an error") || !strings.Contains(log, diskFullMsg) {
 		t.Errorf("forumd's log does not say why it exits with an error:\n%s", log)
 	}
 

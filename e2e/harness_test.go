@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/testlog"
 )
 
 // Bounds of the harness. They are generous on purpose: the tests must pass
@@ -59,30 +59,6 @@ func buildForumd(dir string) (string, error) {
 	return bin, nil
 }
 
-// logBuffer collects a process's output; it is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last maxLogDumpSize bytes written.
-func (b *logBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > maxLogDumpSize {
-		s = "…" + s[len(s)-maxLogDumpSize:]
-	}
-	return s
-}
-
 // forumd is one running forumd process.
 type forumd struct {
 	t        testing.TB
@@ -90,7 +66,7 @@ type forumd struct {
 	grpcAddr string
 	httpAddr string
 	cmd      *exec.Cmd
-	log      *logBuffer
+	log      *testlog.Buffer
 	done     chan struct{} // closed once the process has exited
 }
 
@@ -114,7 +90,7 @@ func startForumdVia(t testing.TB, via []string, dataDir string, args ...string) 
 	t.Helper()
 	p, exited := launchForumd(t, via, dataDir, nil, args...)
 	if exited {
-		t.Fatalf("forumd exited before listening (%v); log:\n%s", p.cmd.ProcessState, p.log.tail())
+		t.Fatalf("forumd exited before listening (%v); log:\n%s", p.cmd.ProcessState, p.log.Tail(maxLogDumpSize))
 	}
 	return p
 }
@@ -125,7 +101,7 @@ func startForumdVia(t testing.TB, via []string, dataDir string, args ...string) 
 func launchForumd(t testing.TB, via []string, dataDir string, stderr io.Writer, args ...string) (p *forumd, exited bool) {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr.json")
-	p = &forumd{t: t, dataDir: dataDir, log: &logBuffer{}, done: make(chan struct{})}
+	p = &forumd{t: t, dataDir: dataDir, log: &testlog.Buffer{}, done: make(chan struct{})}
 	argv := append(append(slices.Clone(via), forumdBin, "serve",
 		"--grpc-addr", "127.0.0.1:0",
 		"--http-addr", "127.0.0.1:0",
@@ -155,7 +131,7 @@ func launchForumd(t testing.TB, via []string, dataDir string, stderr io.Writer, 
 			t.Errorf("forumd (pid %d) did not die after SIGKILL", p.cmd.Process.Pid)
 		}
 		if t.Failed() {
-			t.Logf("forumd (pid %d) log:\n%s", p.cmd.Process.Pid, p.log.tail())
+			t.Logf("forumd (pid %d) log:\n%s", p.cmd.Process.Pid, p.log.Tail(maxLogDumpSize))
 		}
 	})
 
@@ -182,7 +158,7 @@ func launchForumd(t testing.TB, via []string, dataDir string, stderr io.Writer, 
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("forumd did not write its address file within %v; log:\n%s", startTimeout, p.log.tail())
+			t.Fatalf("forumd did not write its address file within %v; log:\n%s", startTimeout, p.log.Tail(maxLogDumpSize))
 		}
 	}
 }
@@ -212,7 +188,7 @@ func (p *forumd) signal(sig os.Signal) {
 func (p *forumd) stop() {
 	p.t.Helper()
 	if code := p.terminate().ExitCode(); code != 0 {
-		p.t.Fatalf("forumd exited with %v after SIGTERM, want status 0; log:\n%s", p.cmd.ProcessState, p.log.tail())
+		p.t.Fatalf("forumd exited with %v after SIGTERM, want status 0; log:\n%s", p.cmd.ProcessState, p.log.Tail(maxLogDumpSize))
 	}
 }
 
@@ -223,7 +199,7 @@ func (p *forumd) terminate() *os.ProcessState {
 	select {
 	case <-p.done:
 	case <-time.After(stopTimeout):
-		p.t.Fatalf("forumd did not exit within %v of SIGTERM; log:\n%s", stopTimeout, p.log.tail())
+		p.t.Fatalf("forumd did not exit within %v of SIGTERM; log:\n%s", stopTimeout, p.log.Tail(maxLogDumpSize))
 	}
 	return p.cmd.ProcessState
 }

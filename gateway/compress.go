@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/forumhq/forum/internal/acceptencoding"
 )
 
 // minCompressBytes is the smallest response worth compressing.
@@ -24,7 +26,7 @@ var gzipWriters = sync.Pool{New: func() any {
 func compressJSON(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Accept-Encoding")
-		if r.Method == http.MethodHead || !acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		if r.Method == http.MethodHead || !acceptencoding.Gzip(r.Header) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -32,18 +34,6 @@ func compressJSON(next http.Handler) http.Handler {
 		defer cw.close()
 		next.ServeHTTP(cw, r)
 	})
-}
-
-// acceptsGzip reports whether an Accept-Encoding header allows gzip.
-func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			q := strings.TrimSpace(params)
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-		}
-	}
-	return false
 }
 
 // compressWriter decides at WriteHeader whether to compress.

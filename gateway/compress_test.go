@@ -29,6 +29,8 @@ func TestCompressJSON(t *testing.T) {
 		{"/big", "gzip, deflate, br", true},
 		{"/big", "", false},
 		{"/big", "gzip;q=0", false},
+		{"/big", "*", true},
+		{"/big", "br, *;q=0", false},
 		{"/small", "gzip", false},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/forumhq/forum/gateway"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/testlog"
 )
 
 // fakeThreads is a ThreadServiceServer whose methods the tests set; calls
@@ -304,7 +305,7 @@ func TestErrorMapping(t *testing.T) {
 		}
 		return nil, status.Error(codes.InvalidArgument, "bad name")
 	}}
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	e := newEnv(t, fake, gateway.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	cases := []struct {
 		name       string
@@ -559,22 +560,4 @@ func TestPanicRecovered(t *testing.T) {
 	if strings.Contains(rec.Body.String(), "secret") {
 		t.Errorf("body leaks the panic: %s", rec.Body.String())
 	}
-}
-
-// lockedBuffer is a log destination safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/forumhq/forum/gateway"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
@@ -38,7 +39,7 @@ const (
 // alice and bob.
 type liveEnv struct {
 	handler http.Handler
-	logs    *lockedBuffer
+	logs    *testlog.Buffer
 	alice   string // users/{id}
 }
 
@@ -52,7 +53,7 @@ func newLiveEnv(t *testing.T, cfg server.Config, opts gateway.Options) *liveEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &liveEnv{logs: &lockedBuffer{}}
+	e := &liveEnv{logs: &testlog.Buffer{}}
 	for _, name := range []string{"alice", "bob"} {
 		u, err := st.CreateUser(t.Context(), store.SystemActor, &forumv1.User{Username: name, DisplayName: name, Role: forumv1.Role_ROLE_MEMBER}, hash, "")
 		if err != nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -209,7 +209,7 @@ func TestUndecodableStreams(t *testing.T) {
 // INTERNAL, without taking the server down, and every stream is logged when
 // it ends, with its code.
 func TestStreamInterceptors(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	conn := newProbeServer(t, &probeService{}, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	_, err := rawCall(t.Context(), conn, probePanic, healthRequest(""))
@@ -228,24 +228,6 @@ func TestStreamInterceptors(t *testing.T) {
 			t.Errorf("the log has no %s:\n%s", want, logs.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // reflectionListServices encodes a ServerReflectionRequest asking for the

@@ -43,6 +43,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/forumhq/forum/internal/acceptencoding"
 )
 
 //go:embed static
@@ -284,7 +286,7 @@ func (u *ui) serveFile(w http.ResponseWriter, r *http.Request, f *file, code int
 	h.Set("Content-Type", f.contentType)
 	h.Add("Vary", "Accept-Encoding")
 	body, etag := f.plain, f.etag
-	if f.gz != nil && acceptsGzip(r.Header.Values("Accept-Encoding")) {
+	if f.gz != nil && acceptencoding.Gzip(r.Header) {
 		body, etag = f.gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
 		h.Set("Content-Encoding", "gzip")
 	}
@@ -321,34 +323,4 @@ func etagMatches(header, etag string) bool {
 		}
 	}
 	return false
-}
-
-// acceptsGzip reports whether Accept-Encoding values accept gzip: it is
-// listed (or "*" is) without q=0.
-func acceptsGzip(values []string) bool {
-	gzipQ, starQ := -1.0, -1.0
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			q := 1.0
-			for _, p := range strings.Split(params, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-						q = f
-					}
-				}
-			}
-			switch strings.ToLower(strings.TrimSpace(coding)) {
-			case "gzip", "x-gzip":
-				gzipQ = q
-			case "*":
-				starQ = q
-			}
-		}
-	}
-	if gzipQ >= 0 {
-		return gzipQ > 0
-	}
-	return starQ > 0
 }

@@ -197,25 +197,6 @@ func TestStaticCaching(t *testing.T) {
 	}
 }
 
-func TestAcceptsGzip(t *testing.T) {
-	for h, want := range map[string]bool{
-		"":                  false,
-		"gzip":              true,
-		"br, gzip":          true,
-		"gzip;q=0":          false,
-		"gzip; q=0.5":       true,
-		"*":                 true,
-		"identity":          false,
-		"*;q=0, gzip;q=0.1": true,
-		"br;q=1, *;q=0":     false,
-		"x-gzip":            true,
-	} {
-		if got := acceptsGzip([]string{h}); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", h, got, want)
-		}
-	}
-}
-
 // The static files keep the rules that make the Content-Security-Policy
 // and the server-side sanitiser the only ways content becomes markup.
 func TestStaticSourceRules(t *testing.T) {

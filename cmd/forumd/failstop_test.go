@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/store/kv"
@@ -65,7 +66,7 @@ func TestServeStoreFailStop(t *testing.T) {
 		commonConfig: commonConfig{DataDir: dir, LogLevel: slog.LevelInfo},
 		GRPCAddr:     "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AddrFile: addrFile, RateLimits: "off",
 	}
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)

@@ -13,11 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server"
 )
 
@@ -282,7 +282,7 @@ func TestServeAndAdmin(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var serveLog lockedBuffer
+	var serveLog testlog.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--addr-file", addrFile},
@@ -379,23 +379,4 @@ func TestServeAndAdmin(t *testing.T) {
 	if code := run(t.Context(), short, getenv, strings.NewReader("short\n"), io.Discard, &errOut); code != exitError || !strings.Contains(errOut.String(), "password") {
 		t.Errorf("short password: exit %d, stderr %s", code, errOut.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer shared between the server goroutines and
-// the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

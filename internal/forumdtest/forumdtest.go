@@ -26,7 +26,6 @@
 package forumdtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,10 +34,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/forumhq/forum/internal/testlog"
 )
 
 // Bounds of the helpers, generous because tests run on a loaded 2-core
@@ -120,7 +120,7 @@ type Server struct {
 
 	t    testing.TB
 	cmd  *exec.Cmd
-	log  *logBuffer
+	log  *testlog.Buffer
 	done chan struct{} // closed once the process has exited
 }
 
@@ -140,7 +140,7 @@ func Start(t testing.TB, bin, dataDir string, extraArgs ...string) *Server {
 		t.Fatal(err)
 	}
 	addrFile := filepath.Join(t.TempDir(), "addr.json")
-	s := &Server{t: t, log: &logBuffer{}, done: make(chan struct{})}
+	s := &Server{t: t, log: &testlog.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, "serve",
 		"--grpc-addr", "127.0.0.1:0",
 		"--http-addr", "127.0.0.1:0",
@@ -166,7 +166,7 @@ func Start(t testing.TB, bin, dataDir string, extraArgs ...string) *Server {
 			t.Errorf("forumd (pid %d) did not die after SIGKILL", s.cmd.Process.Pid)
 		}
 		if t.Failed() {
-			t.Logf("forumd (pid %d) log:\n%s", s.cmd.Process.Pid, s.log.tail())
+			t.Logf("forumd (pid %d) log:\n%s", s.cmd.Process.Pid, s.log.Tail(maxLogDumpSize))
 		}
 	})
 	deadline := time.Now().Add(startTimeout)
@@ -185,11 +185,11 @@ func Start(t testing.TB, bin, dataDir string, extraArgs ...string) *Server {
 		}
 		select {
 		case <-s.done:
-			t.Fatalf("forumd exited before listening (%v); log:\n%s", s.cmd.ProcessState, s.log.tail())
+			t.Fatalf("forumd exited before listening (%v); log:\n%s", s.cmd.ProcessState, s.log.Tail(maxLogDumpSize))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("forumd did not listen within %v; log:\n%s", startTimeout, s.log.tail())
+			t.Fatalf("forumd did not listen within %v; log:\n%s", startTimeout, s.log.Tail(maxLogDumpSize))
 		}
 	}
 }
@@ -207,7 +207,7 @@ func (s *Server) Stop() {
 
 // Log returns the end of what the server wrote to its standard output and
 // error.
-func (s *Server) Log() string { return s.log.tail() }
+func (s *Server) Log() string { return s.log.Tail(maxLogDumpSize) }
 
 // signal sends sig to the process unless it has exited.
 func (s *Server) signal(sig os.Signal) {
@@ -216,28 +216,4 @@ func (s *Server) signal(sig os.Signal) {
 	default:
 		_ = s.cmd.Process.Signal(sig)
 	}
-}
-
-// logBuffer collects a process's output; it is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last maxLogDumpSize bytes written.
-func (b *logBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > maxLogDumpSize {
-		s = "…" + s[len(s)-maxLogDumpSize:]
-	}
-	return s
 }
