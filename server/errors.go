@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/forumhq/forum/server/store"
-	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -39,12 +38,12 @@ var statusTable = []struct {
 	{errResourceExhausted, codes.ResourceExhausted, "RESOURCE_EXHAUSTED", nil},
 	// A storage error stopped the writes (fail-stop, store.Err): the
 	// error names files, so the client is told only the cause.
-	{kv.ErrFailed, codes.Unavailable, "WRITES_STOPPED", writesStoppedMessage},
-	{kv.ErrClosed, codes.Unavailable, "SHUTTING_DOWN", nil},
-	// One call's writes over the engine's bound (kv.MaxUpdateSize); the
+	{store.ErrWritesStopped, codes.Unavailable, "WRITES_STOPPED", writesStoppedMessage},
+	{store.ErrClosed, codes.Unavailable, "SHUTTING_DOWN", nil},
+	// One call's writes over the engine's bound (store.MaxUpdateSize); the
 	// API's own limits (1 MiB bodies) keep every request far below it.
-	{kv.ErrTooLarge, codes.InvalidArgument, "TOO_LARGE", func(error) string {
-		return fmt.Sprintf("the request writes more than the limit of %d MiB", kv.MaxUpdateSize>>20)
+	{store.ErrTooLarge, codes.InvalidArgument, "TOO_LARGE", func(error) string {
+		return fmt.Sprintf("the request writes more than the limit of %d MiB", store.MaxUpdateSize>>20)
 	}},
 	{context.Canceled, codes.Canceled, "CANCELLED", nil},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", nil},

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/forumhq/forum/server/store/kv"
 )
 
 // Domain errors. The store and the server's validation return them (usually
@@ -26,6 +28,22 @@ var (
 	// ErrUnauthenticated: the call needs a valid token.
 	ErrUnauthenticated = errors.New("unauthenticated")
 )
+
+// Errors of the engine under the store, named here so that the layers above
+// the store need not know the engine (they are the engine's own values, so
+// errors.Is matches either name).
+var (
+	// ErrWritesStopped: a storage error (a failed fsync, a full disk)
+	// stopped the writes until the database is reopened (Err says why).
+	ErrWritesStopped = kv.ErrFailed
+	// ErrClosed: the store is closed (forumd is shutting down).
+	ErrClosed = kv.ErrClosed
+	// ErrTooLarge: one call's writes are over MaxUpdateSize.
+	ErrTooLarge = kv.ErrTooLarge
+)
+
+// MaxUpdateSize bounds what one call may write (the engine's bound).
+const MaxUpdateSize = kv.MaxUpdateSize
 
 // FieldViolation names a request field and what is wrong with it.
 type FieldViolation struct {
