@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -149,28 +150,17 @@ func (a *app) whoamiCommand() *cobra.Command {
   forumctl whoami -o json`,
 		Args: exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, s, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			u, err := c.UserService().GetUser(cmd.Context(), &forumv1.GetUserRequest{Name: "users/me"})
-			if err != nil {
-				return err
-			}
-			if format != formatTable {
-				return writeData(a.stdout, format, u)
-			}
-			t := newTable(a.stdout)
-			row(t, "Server:", s.server)
-			row(t, "User:", u.GetName())
-			row(t, "Username:", u.GetUsername())
-			row(t, "Name:", u.GetDisplayName())
-			row(t, "Role:", roleWord(u.GetRole()))
-			return t.Flush()
+			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.User, error) {
+				return c.UserService().GetUser(ctx, &forumv1.GetUserRequest{Name: "users/me"})
+			}, func(_ context.Context, _ *names, u *forumv1.User) error {
+				t := newTable(a.stdout)
+				row(t, "Server:", a.serverAddr)
+				row(t, "User:", u.GetName())
+				row(t, "Username:", u.GetUsername())
+				row(t, "Name:", u.GetDisplayName())
+				row(t, "Role:", roleWord(u.GetRole()))
+				return t.Flush()
+			})
 		}),
 	}
 	addOutputFlag(cmd, &format)

@@ -28,12 +28,12 @@ type exported struct {
 // follow-ups, depth first; seen stops cycles.
 func gatherExport(ctx context.Context, c *client.Client, name string, seen map[string]bool) (*exported, error) {
 	seen[name] = true
-	th, replies, err := threadWithReplies(ctx, c, name)
+	t, err := threadWithReplies(ctx, c, name)
 	if err != nil {
 		return nil, err
 	}
-	e := &exported{thread: th, replies: replies}
-	for _, f := range th.GetFollowUps() {
+	e := &exported{thread: t.thread, replies: t.replies}
+	for _, f := range t.thread.GetFollowUps() {
 		if seen[f] {
 			continue
 		}

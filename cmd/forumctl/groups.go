@@ -101,31 +101,6 @@ func listGroups(ctx context.Context, c *client.Client) iter.Seq2[*forumv1.Group,
 	return c.Groups(ctx, &forumv1.ListGroupsRequest{PageSize: 100})
 }
 
-// userNumber and username match the forms resolveUser takes besides me:
-// 3 or users/3, and a username.
-var (
-	userNumber = regexp.MustCompile(`^(?:users/)?([1-9][0-9]*)$`)
-	username   = regexp.MustCompile(`^[a-z][a-z0-9_.-]{2,31}$`)
-)
-
-// userArgs checks users given as 3, users/3, a username or me, before any
-// call, and returns them with numbers made names (users/3) for resolveUser.
-func userArgs(args []string) ([]string, error) {
-	out := make([]string, len(args))
-	for i, arg := range args {
-		arg = strings.TrimSpace(arg)
-		switch m := userNumber.FindStringSubmatch(arg); {
-		case m != nil:
-			out[i] = "users/" + m[1]
-		case arg == "me" || username.MatchString(arg):
-			out[i] = arg
-		default:
-			return nil, usagef("%q is not a user: give their number (3), name (users/3), username, or me", args[i])
-		}
-	}
-	return out, nil
-}
-
 func (a *app) groupsListCommand() *cobra.Command {
 	return listCommand(a, &cobra.Command{
 		Use:   "list",
@@ -158,50 +133,33 @@ yaml give the group with the API's field names, its etag included.`,
   forumctl groups show groups/nairobi-2026 -o json | jq -r .etag`,
 		Args:              exactArgs("GROUP"),
 		ValidArgsFunction: a.completeGroups,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			name, err := groupName(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			g, err := c.GroupService().GetGroup(ctx, &forumv1.GetGroupRequest{Name: name})
-			if err != nil {
-				return err
-			}
-			if format != formatTable {
-				return writeData(a.stdout, format, g)
-			}
-			t := newTable(a.stdout)
-			row(t, "Group:", g.GetName())
-			row(t, "Name:", g.GetDisplayName())
-			if g.GetDescription() != "" {
-				row(t, "Description:", g.GetDescription())
-			}
-			row(t, "Created:", timeText(g.GetCreateTime()))
-			row(t, "Updated:", timeText(g.GetUpdateTime()))
-			row(t, "Members:", strconv.Itoa(len(g.GetMembers())))
-			if err := t.Flush(); err != nil {
-				return err
-			}
-			if len(g.GetMembers()) == 0 {
-				return nil
-			}
-			n := newNames(c)
-			a.printf("\n")
-			t = newTable(a.stdout)
-			row(t, "MEMBER", "NAME")
-			for _, m := range g.GetMembers() {
-				row(t, m, n.user(ctx, m))
-			}
-			return t.Flush()
+		RunE: a.runNamed(groupName, func(cmd *cobra.Command, name string) error {
+			return call(a, cmd, format, false, func(ctx context.Context, c *client.Client) (*forumv1.Group, error) {
+				return c.GroupService().GetGroup(ctx, &forumv1.GetGroupRequest{Name: name})
+			}, func(ctx context.Context, n *names, g *forumv1.Group) error {
+				t := newTable(a.stdout)
+				row(t, "Group:", g.GetName())
+				row(t, "Name:", g.GetDisplayName())
+				if g.GetDescription() != "" {
+					row(t, "Description:", g.GetDescription())
+				}
+				row(t, "Created:", timeText(g.GetCreateTime()))
+				row(t, "Updated:", timeText(g.GetUpdateTime()))
+				row(t, "Members:", strconv.Itoa(len(g.GetMembers())))
+				if err := t.Flush(); err != nil {
+					return err
+				}
+				if len(g.GetMembers()) == 0 {
+					return nil
+				}
+				a.printf("\n")
+				t = newTable(a.stdout)
+				row(t, "MEMBER", "NAME")
+				for _, m := range g.GetMembers() {
+					row(t, m, n.user(ctx, m))
+				}
+				return t.Flush()
+			})
 		}),
 	}
 	addOutputFlag(cmd, &format)
@@ -219,27 +177,13 @@ single hyphens. Add members with 'forumctl groups add-member'.`,
   forumctl groups create mentoring --name "Mentoring" --description "Hosts who mentor volunteers"`,
 		Args:              exactArgs("SLUG"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			group, err := groupName(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			g, err := c.GroupService().CreateGroup(cmd.Context(), &forumv1.CreateGroupRequest{
-				GroupId: strings.TrimPrefix(group, "groups/"),
-				Group:   &forumv1.Group{DisplayName: name, Description: description},
-			})
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, g, fmt.Sprintf("Created %s: %s", g.GetName(), g.GetDisplayName()))
+		RunE: a.runNamed(groupName, func(cmd *cobra.Command, group string) error {
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Group, error) {
+				return c.GroupService().CreateGroup(ctx, &forumv1.CreateGroupRequest{
+					GroupId: strings.TrimPrefix(group, "groups/"),
+					Group:   &forumv1.Group{DisplayName: name, Description: description},
+				})
+			}, func(g *forumv1.Group) string { return fmt.Sprintf("Created %s: %s", g.GetName(), g.GetDisplayName()) })
 		}),
 	}
 	f := cmd.Flags()
@@ -285,9 +229,6 @@ no change are reported on standard error; that is not an error.`,
 		Args:              repeatArgs("GROUP", "USER"),
 		ValidArgsFunction: a.completeGroups,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
 			group, err := groupName(args[0])
 			if err != nil {
 				return err
@@ -296,65 +237,48 @@ no change are reported on standard error; that is not an error.`,
 			if err != nil {
 				return err
 			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			var who []string // the users, resolved, each once
-			for _, u := range users {
-				name, err := resolveUser(ctx, c, u)
-				if err != nil {
-					return err
-				}
-				if !slices.Contains(who, name) {
-					who = append(who, name)
-				}
-			}
-			g, err := c.GroupService().GetGroup(ctx, &forumv1.GetGroupRequest{Name: group})
-			if err != nil {
-				return err
-			}
-			members := slices.Clone(g.GetMembers())
 			var changed []string
-			for _, u := range who {
-				i := slices.Index(members, u)
-				switch {
-				case add && i < 0:
-					members = append(members, u)
-					changed = append(changed, u)
-				case !add && i >= 0:
-					members = slices.Delete(members, i, i+1)
-					changed = append(changed, u)
-				default:
-					fmt.Fprintf(a.stderr, noop, u, g.GetName())
+			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.Group, error) {
+				var who []string // the users, resolved, each once
+				for _, u := range users {
+					name, err := resolveUser(ctx, c, u)
+					if err != nil {
+						return nil, err
+					}
+					if !slices.Contains(who, name) {
+						who = append(who, name)
+					}
 				}
-			}
-			if len(changed) > 0 {
-				if g, err = setGroupMembers(ctx, c, g, members); err != nil {
-					return err
+				g, err := c.GroupService().GetGroup(ctx, &forumv1.GetGroupRequest{Name: group})
+				if err != nil {
+					return nil, err
 				}
-			}
-			if format != formatTable {
-				return writeData(a.stdout, format, g)
-			}
-			n := newNames(c)
-			for _, u := range changed {
-				a.printf(done, userLabel(ctx, n, u), g.GetName())
-			}
-			return nil
+				members := slices.Clone(g.GetMembers())
+				for _, u := range who {
+					i := slices.Index(members, u)
+					switch {
+					case add && i < 0:
+						members = append(members, u)
+						changed = append(changed, u)
+					case !add && i >= 0:
+						members = slices.Delete(members, i, i+1)
+						changed = append(changed, u)
+					default:
+						fmt.Fprintf(a.stderr, noop, u, g.GetName())
+					}
+				}
+				if len(changed) == 0 {
+					return g, nil
+				}
+				return setGroupMembers(ctx, c, g, members)
+			}, func(ctx context.Context, n *names, g *forumv1.Group) error {
+				for _, u := range changed {
+					a.printf(done, userLabel(ctx, n, u), g.GetName())
+				}
+				return nil
+			})
 		}),
 	}
 	addOutputFlag(cmd, &format)
 	return cmd
-}
-
-// userLabel is a user's name with their display name, if known:
-// "users/3 (Mo Member)".
-func userLabel(ctx context.Context, n *names, name string) string {
-	if d := n.user(ctx, name); d != name {
-		return name + " (" + d + ")"
-	}
-	return name
 }

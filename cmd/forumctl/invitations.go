@@ -69,9 +69,6 @@ code works until --expires from now (default 14 days, at most 90).
   forumctl invitations create --role convener --expires 72h -o json | jq -r .code`,
 		Args: exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
 			if strings.EqualFold(role, "admin") {
 				return usagef("--role admin: the server issues no admin invitations; use member or convener, and have an admin change the role later")
 			}
@@ -83,21 +80,13 @@ code works until --expires from now (default 14 days, at most 90).
 			if inv.ExpireTime, err = expireTime("expires", expires); err != nil {
 				return err
 			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out, err := c.InvitationService().CreateInvitation(cmd.Context(), &forumv1.CreateInvitationRequest{Invitation: inv})
-			if err != nil {
-				return err
-			}
-			if format != formatTable {
-				return writeData(a.stdout, format, out)
-			}
-			a.printf("Created %s: a %s may register with it until %s.\n", out.GetName(), roleWord(out.GetRole()), timeZoneText(out.GetExpireTime()))
-			a.showSecret("Code", out.GetCode(), "code", "invitation")
-			return nil
+			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.Invitation, error) {
+				return c.InvitationService().CreateInvitation(ctx, &forumv1.CreateInvitationRequest{Invitation: inv})
+			}, func(_ context.Context, _ *names, out *forumv1.Invitation) error {
+				a.printf("Created %s: a %s may register with it until %s.\n", out.GetName(), roleWord(out.GetRole()), timeZoneText(out.GetExpireTime()))
+				a.showSecret("Code", out.GetCode(), "code", "invitation")
+				return nil
+			})
 		}),
 	}
 	f := cmd.Flags()

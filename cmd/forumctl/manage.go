@@ -44,36 +44,27 @@ func listCommand[T any](a *app, cmd *cobra.Command, s listSpec[T]) *cobra.Comman
 	cmd.Aliases = []string{"ls"}
 	cmd.Args = exactArgs()
 	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
-		if err := checkFormat(format); err != nil {
-			return err
-		}
-		c, _, err := a.dial(cmd, s.needToken)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		ctx := cmd.Context()
 		var items []T
-		for item, err := range s.list(ctx, c) {
-			if err != nil {
-				return err
+		return call(a, cmd, format, s.needToken, func(ctx context.Context, c *client.Client) (proto.Message, error) {
+			for item, err := range s.list(ctx, c) {
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, item)
 			}
-			items = append(items, item)
-		}
-		if format != formatTable {
-			return writeData(a.stdout, format, s.response(items))
-		}
-		if len(items) == 0 {
-			fmt.Fprintln(a.stderr, s.empty)
-			return nil
-		}
-		n := newNames(c)
-		t := newTable(a.stdout)
-		row(t, s.header...)
-		for _, item := range items {
-			row(t, s.row(ctx, n, item)...)
-		}
-		return t.Flush()
+			return s.response(items), nil
+		}, func(ctx context.Context, n *names, _ proto.Message) error {
+			if len(items) == 0 {
+				fmt.Fprintln(a.stderr, s.empty)
+				return nil
+			}
+			t := newTable(a.stdout)
+			row(t, s.header...)
+			for _, item := range items {
+				row(t, s.row(ctx, n, item)...)
+			}
+			return t.Flush()
+		})
 	})
 	addOutputFlag(cmd, &format)
 	return cmd
@@ -146,22 +137,10 @@ func (a *app) deleteCommand(use, short, long, example string, name func(arg stri
 		Example:           example,
 		Args:              exactArgs(strings.Fields(use)[1]),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			n, err := name(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			line, err := del(cmd.Context(), c, n)
-			if err != nil {
-				return err
-			}
-			a.printf("%s\n", line)
-			return nil
+		RunE: a.runNamed(name, func(cmd *cobra.Command, n string) error {
+			return change(a, cmd, formatTable, func(ctx context.Context, c *client.Client) (string, error) {
+				return del(ctx, c, n)
+			}, func(line string) string { return line })
 		}),
 	}
 }

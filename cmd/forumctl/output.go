@@ -25,10 +25,12 @@ const (
 	formatYAML  = "yaml"
 )
 
-// addOutputFlag adds -o/--output to cmd, stored in *format.
+// addOutputFlag adds -o/--output to cmd, stored in *format, and refuses an
+// unknown format before cmd's own code runs.
 func addOutputFlag(cmd *cobra.Command, format *string) {
 	cmd.Flags().StringVarP(format, "output", "o", formatTable, "output format: table, json or yaml (json and yaml use the API's field names)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{formatTable, formatJSON, formatYAML}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.PreRunE = func(*cobra.Command, []string) error { return checkFormat(*format) }
 }
 
 // checkFormat returns a usage error unless format is one of -o's.

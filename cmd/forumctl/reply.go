@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -23,38 +24,20 @@ from --body or --body-file (- reads standard input). 'reply edit' and
   git log --oneline | forumctl reply 12 --body-file -`,
 		Args:              exactArgs("THREAD"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			thread, err := threadName(args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.runNamed(threadName, func(cmd *cobra.Command, thread string) error {
 			r := &forumv1.Reply{}
+			var err error
 			if inReplyTo != "" {
 				if r.InReplyTo, err = replyName(inReplyTo); err != nil {
 					return err
 				}
 			}
-			text, ok, err := a.readBody(body, bodyFile, cmd.Flags().Changed("body"))
-			if err != nil {
+			if r.Body, err = a.requireBody(body, bodyFile, cmd.Flags().Changed("body"), "reply"); err != nil {
 				return err
 			}
-			if !ok {
-				return usagef("give the reply with --body or --body-file (- for standard input)")
-			}
-			r.Body = text
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out, err := c.CreateReply(cmd.Context(), thread, r)
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, out, "Posted "+out.GetName())
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Reply, error) {
+				return c.CreateReply(ctx, thread, r)
+			}, func(out *forumv1.Reply) string { return "Posted " + out.GetName() })
 		}),
 	}
 	cmd.Flags().StringVar(&inReplyTo, "in-reply-to", "", "the reply this one answers (threads/12/replies/3 or 12/3)")
@@ -76,34 +59,19 @@ the reply has not changed since (else exit status 6).`,
   forumctl reply edit threads/12/replies/3 --body-file fixed.md`,
 		Args:              exactArgs("REPLY"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			name, err := replyName(args[0])
+		RunE: a.runNamed(replyName, func(cmd *cobra.Command, name string) error {
+			text, err := a.requireBody(body, bodyFile, cmd.Flags().Changed("body"), "new body")
 			if err != nil {
 				return err
 			}
-			text, ok, err := a.readBody(body, bodyFile, cmd.Flags().Changed("body"))
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return usagef("give the new body with --body or --body-file (- for standard input)")
-			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out, err := c.ReplyService().UpdateReply(cmd.Context(), &forumv1.UpdateReplyRequest{
-				Reply:      &forumv1.Reply{Name: name, Body: text, Etag: etag},
-				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"body"}},
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Reply, error) {
+				return c.ReplyService().UpdateReply(ctx, &forumv1.UpdateReplyRequest{
+					Reply:      &forumv1.Reply{Name: name, Body: text, Etag: etag},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"body"}},
+				})
+			}, func(out *forumv1.Reply) string {
+				return fmt.Sprintf("Edited %s (edit %d)", out.GetName(), out.GetEditCount())
 			})
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, out, fmt.Sprintf("Edited %s (edit %d)", out.GetName(), out.GetEditCount()))
 		}),
 	}
 	cmd.Flags().StringVar(&etag, "etag", "", "edit only if the reply's etag is still this one")
@@ -126,24 +94,10 @@ thread only conveners and admins delete (else exit status 6).`,
   forumctl reply delete threads/12/replies/3 --etag "$ETAG"`,
 		Args:              exactArgs("REPLY"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			name, err := replyName(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out, err := c.DeleteReply(cmd.Context(), name, client.WithEtag(etag), client.WithReason(reason))
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, out, "Deleted "+out.GetName())
+		RunE: a.runNamed(replyName, func(cmd *cobra.Command, name string) error {
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Reply, error) {
+				return c.DeleteReply(ctx, name, client.WithEtag(etag), client.WithReason(reason))
+			}, func(out *forumv1.Reply) string { return "Deleted " + out.GetName() })
 		}),
 	}
 	cmd.Flags().StringVar(&etag, "etag", "", "delete only if the reply's etag is still this one")

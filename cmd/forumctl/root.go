@@ -133,6 +133,18 @@ func (a *app) runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra
 	}
 }
 
+// runNamed is runE for a command whose first argument names a resource:
+// name turns it into the resource's name, or a usage error, before fn runs.
+func (a *app) runNamed(name func(arg string) (string, error), fn func(cmd *cobra.Command, name string) error) func(*cobra.Command, []string) error {
+	return a.runE(func(cmd *cobra.Command, args []string) error {
+		n, err := name(args[0])
+		if err != nil {
+			return err
+		}
+		return fn(cmd, n)
+	})
+}
+
 // exactArgs requires the named positional arguments, as a usage error.
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {

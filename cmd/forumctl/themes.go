@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 )
 
@@ -30,30 +32,23 @@ func (a *app) themesListCommand() *cobra.Command {
   forumctl themes list -o yaml`,
 		Args: exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			all := &forumv1.ListThemesResponse{}
-			for th, err := range c.Themes(cmd.Context(), &forumv1.ListThemesRequest{PageSize: 100}) {
-				if err != nil {
-					return err
+			return call(a, cmd, format, false, func(ctx context.Context, c *client.Client) (*forumv1.ListThemesResponse, error) {
+				all := &forumv1.ListThemesResponse{}
+				for th, err := range c.Themes(ctx, &forumv1.ListThemesRequest{PageSize: 100}) {
+					if err != nil {
+						return nil, err
+					}
+					all.Themes = append(all.Themes, th)
 				}
-				all.Themes = append(all.Themes, th)
-			}
-			if format != formatTable {
-				return writeData(a.stdout, format, all)
-			}
-			t := newTable(a.stdout)
-			row(t, "THEME", "NAME", "THREADS", "LAST ACTIVITY")
-			for _, th := range all.Themes {
-				row(t, th.GetName(), th.GetDisplayName(), strconv.FormatInt(th.GetThreadCount(), 10), timeText(th.GetLastActivityTime()))
-			}
-			return t.Flush()
+				return all, nil
+			}, func(_ context.Context, _ *names, all *forumv1.ListThemesResponse) error {
+				t := newTable(a.stdout)
+				row(t, "THEME", "NAME", "THREADS", "LAST ACTIVITY")
+				for _, th := range all.Themes {
+					row(t, th.GetName(), th.GetDisplayName(), strconv.FormatInt(th.GetThreadCount(), 10), timeText(th.GetLastActivityTime()))
+				}
+				return t.Flush()
+			})
 		}),
 	}
 	addOutputFlag(cmd, &format)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,24 +27,10 @@ or admin deleted.`,
   forumctl threads delete threads/12 --etag "$ETAG"`,
 		Args:              exactArgs("THREAD"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			name, err := threadName(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out, err := c.DeleteThread(cmd.Context(), name, client.WithEtag(etag), client.WithReason(reason))
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, out, fmt.Sprintf("Deleted %s: %s", out.GetName(), out.GetTitle()))
+		RunE: a.runNamed(threadName, func(cmd *cobra.Command, name string) error {
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Thread, error) {
+				return c.DeleteThread(ctx, name, client.WithEtag(etag), client.WithReason(reason))
+			}, func(out *forumv1.Thread) string { return fmt.Sprintf("Deleted %s: %s", out.GetName(), out.GetTitle()) })
 		}),
 	}
 	cmd.Flags().StringVar(&etag, "etag", "", "delete only if the thread's etag is still this one")
@@ -65,24 +52,10 @@ convener or admin deleted only a convener or admin restores (else exit status
   forumctl threads undelete threads/12 --etag "$ETAG"`,
 		Args:              exactArgs("THREAD"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			name, err := threadName(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out, err := c.ThreadService().UndeleteThread(cmd.Context(), &forumv1.UndeleteThreadRequest{Name: name, Etag: etag})
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, out, fmt.Sprintf("Restored %s: %s", out.GetName(), out.GetTitle()))
+		RunE: a.runNamed(threadName, func(cmd *cobra.Command, name string) error {
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Thread, error) {
+				return c.ThreadService().UndeleteThread(ctx, &forumv1.UndeleteThreadRequest{Name: name, Etag: etag})
+			}, func(out *forumv1.Thread) string { return fmt.Sprintf("Restored %s: %s", out.GetName(), out.GetTitle()) })
 		}),
 	}
 	cmd.Flags().StringVar(&etag, "etag", "", "restore only if the thread's etag is still this one")

@@ -4,16 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
-	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/forumhq/forum/client"
@@ -89,14 +84,6 @@ func themeName(arg string) string {
 	return "themes/" + arg
 }
 
-// enumFlag maps the words a flag accepts to enum value names.
-func enumFlag(flag, value string, words map[string]string) (string, error) {
-	if v, ok := words[strings.ToLower(value)]; ok {
-		return v, nil
-	}
-	return "", usagef("--%s %q: use one of %s", flag, value, strings.Join(slices.Sorted(maps.Keys(words)), ", "))
-}
-
 var (
 	kindWords  = map[string]string{"discussion": "DISCUSSION", "question": "QUESTION", "follow-up": "FOLLOW_UP", "announcement": "ANNOUNCEMENT"}
 	stateWords = map[string]string{"open": "OPEN", "resolved": "RESOLVED", "locked": "LOCKED"}
@@ -135,9 +122,6 @@ first). The filters combine: all must match.`,
   forumctl threads list --kind follow-up --author me --limit 0 -o json`,
 		Args: exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
 			if limit < 0 {
 				return usagef("--limit must be 0 (all) or more")
 			}
@@ -173,50 +157,44 @@ first). The filters combine: all must match.`,
 			default:
 				return usagef("--order %q: use activity or created", order)
 			}
-			c, _, err := a.dial(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			if author != "" {
-				name, err := resolveUser(ctx, c, author)
-				if err != nil {
-					return err
+			return call(a, cmd, format, false, func(ctx context.Context, c *client.Client) (*forumv1.ListThreadsResponse, error) {
+				if author != "" {
+					name, err := resolveUser(ctx, c, author)
+					if err != nil {
+						return nil, err
+					}
+					filters = append(filters, fmt.Sprintf("author = %q", name))
 				}
-				filters = append(filters, fmt.Sprintf("author = %q", name))
-			}
-			req.Filter = strings.Join(filters, " AND ")
-			all := &forumv1.ListThreadsResponse{}
-			for th, err := range c.Threads(ctx, req) {
-				if err != nil {
-					return err
+				req.Filter = strings.Join(filters, " AND ")
+				all := &forumv1.ListThreadsResponse{}
+				for th, err := range c.Threads(ctx, req) {
+					if err != nil {
+						return nil, err
+					}
+					all.Threads = append(all.Threads, th)
+					if limit > 0 && len(all.Threads) == limit {
+						break
+					}
 				}
-				all.Threads = append(all.Threads, th)
-				if limit > 0 && len(all.Threads) == limit {
-					break
+				return all, nil
+			}, func(ctx context.Context, n *names, all *forumv1.ListThreadsResponse) error {
+				if len(all.Threads) == 0 {
+					fmt.Fprintln(a.stderr, "No threads match.")
+					return nil
 				}
-			}
-			if format != formatTable {
-				return writeData(a.stdout, format, all)
-			}
-			if len(all.Threads) == 0 {
-				fmt.Fprintln(a.stderr, "No threads match.")
-				return nil
-			}
-			n := newNames(c)
-			t := newTable(a.stdout)
-			row(t, "THREAD", "KIND", "STATE", "REPLIES", "AUTHOR", "LAST ACTIVITY", "TITLE")
-			for _, th := range all.Threads {
-				title := th.GetTitle()
-				if th.GetPinned() {
-					title = "[pinned] " + title
+				t := newTable(a.stdout)
+				row(t, "THREAD", "KIND", "STATE", "REPLIES", "AUTHOR", "LAST ACTIVITY", "TITLE")
+				for _, th := range all.Threads {
+					title := th.GetTitle()
+					if th.GetPinned() {
+						title = "[pinned] " + title
+					}
+					row(t, th.GetName(), kindWord(th.GetKind()), stateWord(th.GetState()),
+						strconv.FormatInt(th.GetReplyCount(), 10), n.user(ctx, th.GetAuthor()),
+						timeText(th.GetLastActivityTime()), title)
 				}
-				row(t, th.GetName(), kindWord(th.GetKind()), stateWord(th.GetState()),
-					strconv.FormatInt(th.GetReplyCount(), 10), n.user(ctx, th.GetAuthor()),
-					timeText(th.GetLastActivityTime()), title)
-			}
-			return t.Flush()
+				return t.Flush()
+			})
 		}),
 	}
 	f := cmd.Flags()
@@ -235,83 +213,38 @@ first). The filters combine: all must match.`,
 	return cmd
 }
 
-// resolveUser returns the resource name of a user given as users/N, N, me
-// (the logged-in user) or a username.
-func resolveUser(ctx context.Context, c *client.Client, who string) (string, error) {
-	switch {
-	case who == "me":
-		u, err := c.UserService().GetUser(ctx, &forumv1.GetUserRequest{Name: "users/me"})
-		if err != nil {
-			return "", err
-		}
-		return u.GetName(), nil
-	case strings.HasPrefix(who, "users/"):
-		return who, nil
-	case isDigits(who):
-		return "users/" + who, nil
-	}
-	for u, err := range c.Users(ctx, &forumv1.ListUsersRequest{PageSize: 100}) {
-		if err != nil {
-			return "", err
-		}
-		if u.GetUsername() == who {
-			return u.GetName(), nil
-		}
-	}
-	return "", fmt.Errorf("%w: no user is called %q", client.ErrNotFound, who)
+// threadReplies is a thread and all its replies. Its JSON is
+// {"thread": ..., "replies": [...]}, with the API's JSON for each.
+type threadReplies struct {
+	thread  *forumv1.Thread
+	replies []*forumv1.Reply
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
+func (t threadReplies) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Thread  json.RawMessage   `json:"thread"`
+		Replies []json.RawMessage `json:"replies"`
+	}{Thread: protoJSON(t.thread), Replies: []json.RawMessage{}}
+	for _, r := range t.replies {
+		out.Replies = append(out.Replies, protoJSON(r))
 	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
+	return json.Marshal(out)
 }
 
-// names looks up and caches the display names of users.
-type names struct {
-	c     *client.Client
-	users map[string]string
-}
-
-func newNames(c *client.Client) *names { return &names{c: c, users: map[string]string{}} }
-
-// user returns the display name of the user called name, or name itself if
-// it cannot be found.
-func (n *names) user(ctx context.Context, name string) string {
-	if name == "" {
-		return "-"
-	}
-	if d, ok := n.users[name]; ok {
-		return d
-	}
-	d := name
-	if u, err := n.c.UserService().GetUser(ctx, &forumv1.GetUserRequest{Name: name}); err == nil && u.GetDisplayName() != "" {
-		d = u.GetDisplayName()
-	}
-	n.users[name] = d
-	return d
-}
-
-// threadWithReplies is a thread and all its replies.
-func threadWithReplies(ctx context.Context, c *client.Client, name string) (*forumv1.Thread, []*forumv1.Reply, error) {
+// threadWithReplies reads a thread and all its replies.
+func threadWithReplies(ctx context.Context, c *client.Client, name string) (threadReplies, error) {
 	th, err := c.ThreadService().GetThread(ctx, &forumv1.GetThreadRequest{Name: name})
 	if err != nil {
-		return nil, nil, err
+		return threadReplies{}, err
 	}
 	var replies []*forumv1.Reply
 	for r, err := range c.Replies(ctx, &forumv1.ListRepliesRequest{Parent: name, PageSize: 100}) {
 		if err != nil {
-			return nil, nil, err
+			return threadReplies{}, err
 		}
 		replies = append(replies, r)
 	}
-	return th, replies, nil
+	return threadReplies{thread: th, replies: replies}, nil
 }
 
 func (a *app) threadsShowCommand() *cobra.Command {
@@ -326,36 +259,10 @@ with the API's field names.`,
   forumctl threads show threads/12 -o json | jq '.replies | length'`,
 		Args:              exactArgs("THREAD"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			name, err := threadName(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			th, replies, err := threadWithReplies(ctx, c, name)
-			if err != nil {
-				return err
-			}
-			if format != formatTable {
-				out := struct {
-					Thread  json.RawMessage   `json:"thread"`
-					Replies []json.RawMessage `json:"replies"`
-				}{Thread: protoJSON(th), Replies: []json.RawMessage{}}
-				for _, r := range replies {
-					out.Replies = append(out.Replies, protoJSON(r))
-				}
-				return writeData(a.stdout, format, out)
-			}
-			a.showThread(ctx, c, th, replies)
-			return nil
+		RunE: a.runNamed(threadName, func(cmd *cobra.Command, name string) error {
+			return call(a, cmd, format, false, func(ctx context.Context, c *client.Client) (threadReplies, error) {
+				return threadWithReplies(ctx, c, name)
+			}, a.showThread)
 		}),
 	}
 	addOutputFlag(cmd, &format)
@@ -363,8 +270,8 @@ with the API's field names.`,
 }
 
 // showThread writes a thread and its replies for reading in a terminal.
-func (a *app) showThread(ctx context.Context, c *client.Client, th *forumv1.Thread, replies []*forumv1.Reply) {
-	n := newNames(c)
+func (a *app) showThread(ctx context.Context, n *names, t threadReplies) error {
+	th, replies := t.thread, t.replies
 	w := a.stdout
 	fmt.Fprintln(w, th.GetTitle())
 	meta := []string{th.GetName(), th.GetTheme(), kindWord(th.GetKind()), stateWord(th.GetState())}
@@ -411,45 +318,6 @@ func (a *app) showThread(ctx context.Context, c *client.Client, th *forumv1.Thre
 		}
 		fmt.Fprintln(w, strings.TrimSpace(r.GetBody()))
 	}
-}
-
-// readBody returns the body given by --body or --body-file (a path, or -
-// for standard input), and whether one was given.
-func (a *app) readBody(text, file string, textSet bool) (string, bool, error) {
-	switch {
-	case textSet && file != "":
-		return "", false, usagef("give --body or --body-file, not both")
-	case textSet:
-		return text, true, nil
-	case file == "-":
-		data, err := io.ReadAll(a.stdin)
-		if err != nil {
-			return "", false, fmt.Errorf("read the body from standard input: %w", err)
-		}
-		return string(data), true, nil
-	case file != "":
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return "", false, fmt.Errorf("read the body: %w", err)
-		}
-		return string(data), true, nil
-	}
-	return "", false, nil
-}
-
-// addBodyFlags adds --body and --body-file.
-func addBodyFlags(cmd *cobra.Command, text, file *string, what string) {
-	cmd.Flags().StringVar(text, "body", "", "the "+what+" in Markdown")
-	cmd.Flags().StringVar(file, "body-file", "", "read the "+what+" (Markdown) from this file; - reads standard input")
-}
-
-// writeResult writes the result of a change: a line of text for -o table,
-// the resource for json and yaml.
-func (a *app) writeResult(format string, m proto.Message, line string) error {
-	if format != formatTable {
-		return writeData(a.stdout, format, m)
-	}
-	fmt.Fprintln(a.stdout, line)
 	return nil
 }
 
@@ -466,9 +334,6 @@ func (a *app) threadsCreateCommand() *cobra.Command {
   echo "What worked for you?" | forumctl threads create --theme reciprocal-volunteering --title Hosting --body-file -`,
 		Args: exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
 			k, err := enumFlag("kind", kind, map[string]string{"discussion": "DISCUSSION", "question": "QUESTION", "announcement": "ANNOUNCEMENT"})
 			if err != nil {
 				return err
@@ -477,22 +342,16 @@ func (a *app) threadsCreateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			th, err := c.CreateThread(cmd.Context(), &forumv1.Thread{
+			t := &forumv1.Thread{
 				Theme: themeName(theme),
 				Title: title,
 				Body:  text,
 				Kind:  forumv1.ThreadKind(forumv1.ThreadKind_value["THREAD_KIND_"+k]),
 				Tags:  tags,
-			})
-			if err != nil {
-				return err
 			}
-			return a.writeResult(format, th, fmt.Sprintf("Created %s: %s", th.GetName(), th.GetTitle()))
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Thread, error) {
+				return c.CreateThread(ctx, t)
+			}, func(th *forumv1.Thread) string { return fmt.Sprintf("Created %s: %s", th.GetName(), th.GetTitle()) })
 		}),
 	}
 	f := cmd.Flags()
@@ -524,32 +383,20 @@ linked to THREAD, whose follow-ups list it. It goes in THREAD's theme unless
   forumctl threads follow-up 12 --title "Nairobi actions" --body-file actions.md --tag nairobi-2026`,
 		Args:              exactArgs("THREAD"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			of, err := threadName(args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.runNamed(threadName, func(cmd *cobra.Command, of string) error {
 			text, _, err := a.readBody(body, bodyFile, cmd.Flags().Changed("body"))
 			if err != nil {
 				return err
 			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
 			t := &forumv1.Thread{Title: title, Body: text, Tags: tags}
 			if theme != "" {
 				t.Theme = themeName(theme)
 			}
-			th, err := c.CreateFollowUp(cmd.Context(), of, t)
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, th, fmt.Sprintf("Created follow-up %s of %s: %s", th.GetName(), of, th.GetTitle()))
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Thread, error) {
+				return c.CreateFollowUp(ctx, of, t)
+			}, func(th *forumv1.Thread) string {
+				return fmt.Sprintf("Created follow-up %s of %s: %s", th.GetName(), of, th.GetTitle())
+			})
 		}),
 	}
 	f := cmd.Flags()
@@ -573,27 +420,15 @@ func (a *app) threadStateCommand(verb string, state forumv1.ThreadState, short, 
 		Example:           fmt.Sprintf("  forumctl threads %s 12\n  forumctl threads %s threads/12 -o json", verb, verb),
 		Args:              exactArgs("THREAD"),
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			name, err := threadName(args[0])
-			if err != nil {
-				return err
-			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			th, err := c.ThreadService().UpdateThread(cmd.Context(), &forumv1.UpdateThreadRequest{
-				Thread:     &forumv1.Thread{Name: name, State: state},
-				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state"}},
+		RunE: a.runNamed(threadName, func(cmd *cobra.Command, name string) error {
+			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Thread, error) {
+				return c.ThreadService().UpdateThread(ctx, &forumv1.UpdateThreadRequest{
+					Thread:     &forumv1.Thread{Name: name, State: state},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state"}},
+				})
+			}, func(th *forumv1.Thread) string {
+				return fmt.Sprintf("%s is now %s: %s", th.GetName(), stateWord(th.GetState()), th.GetTitle())
 			})
-			if err != nil {
-				return err
-			}
-			return a.writeResult(format, th, fmt.Sprintf("%s is now %s: %s", th.GetName(), stateWord(th.GetState()), th.GetTitle()))
 		}),
 	}
 	addOutputFlag(cmd, &format)

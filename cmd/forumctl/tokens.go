@@ -119,9 +119,6 @@ year). -o json and yaml print the whole token, secret included.`,
   forumctl tokens create --name ci --scopes write -o json | jq -r .token`,
 		Args: exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
 			tok := &forumv1.ApiToken{DisplayName: name}
 			var err error
 			if tok.Scopes, err = tokenScopes(scopes); err != nil {
@@ -130,21 +127,13 @@ year). -o json and yaml print the whole token, secret included.`,
 			if tok.ExpireTime, err = expireTime("expires", expires); err != nil {
 				return err
 			}
-			c, _, err := a.dial(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out, err := c.ApiTokenService().CreateApiToken(cmd.Context(), &forumv1.CreateApiTokenRequest{Parent: "users/me", ApiToken: tok})
-			if err != nil {
-				return err
-			}
-			if format != formatTable {
-				return writeData(a.stdout, format, out)
-			}
-			a.printf("Created %s %q (%s) until %s.\n", out.GetName(), out.GetDisplayName(), scopesText(out.GetScopes()), timeZoneText(out.GetExpireTime()))
-			a.showSecret("Token", out.GetToken(), "token", "token")
-			return nil
+			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.ApiToken, error) {
+				return c.ApiTokenService().CreateApiToken(ctx, &forumv1.CreateApiTokenRequest{Parent: "users/me", ApiToken: tok})
+			}, func(_ context.Context, _ *names, out *forumv1.ApiToken) error {
+				a.printf("Created %s %q (%s) until %s.\n", out.GetName(), out.GetDisplayName(), scopesText(out.GetScopes()), timeZoneText(out.GetExpireTime()))
+				a.showSecret("Token", out.GetToken(), "token", "token")
+				return nil
+			})
 		}),
 	}
 	f := cmd.Flags()
