@@ -375,13 +375,20 @@ func TestSuccessJSON(t *testing.T) {
 	}
 }
 
-func TestAuthorizationForwarded(t *testing.T) {
-	got := make(chan []string, 1)
-	fake := &fakeThreads{get: func(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
+// authRecorder returns a fake ThreadService whose GetThread sends the
+// authorization metadata it received on got, and answers.
+func authRecorder() (fake *fakeThreads, got chan []string) {
+	got = make(chan []string, 1)
+	fake = &fakeThreads{get: func(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		got <- md.Get("authorization")
 		return &forumv1.Thread{Name: req.GetName()}, nil
 	}}
+	return fake, got
+}
+
+func TestAuthorizationForwarded(t *testing.T) {
+	fake, got := authRecorder()
 	e := newEnv(t, fake, gateway.Options{})
 	req := httptest.NewRequest(http.MethodGet, "/v1/threads/t1", nil)
 	req.Header.Set("Authorization", "Bearer forum_tok_123")

@@ -323,12 +323,7 @@ func TestNoResponseMetadataHeaders(t *testing.T) {
 // TestMalformedAuthorizationRefused: an Authorization header gRPC metadata
 // cannot carry is 401, not dropped (which ran the call anonymously).
 func TestMalformedAuthorizationRefused(t *testing.T) {
-	got := make(chan []string, 1)
-	fake := &fakeThreads{get: func(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
-		got <- md.Get("authorization")
-		return &forumv1.Thread{Name: req.GetName()}, nil
-	}}
+	fake, got := authRecorder()
 	e := newEnv(t, fake, gateway.Options{})
 	for _, v := range []string{"Bearer \xff", "Bearer tok\x7f", "Bearer a\tb", "Bearer café"} {
 		req := newRequest(http.MethodGet, "/v1/threads/t1", "", "-")

@@ -64,19 +64,8 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	go srv.GRPC().Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.GRPC().Stop()
-		st.Close()
-	})
+	t.Cleanup(func() { st.Close() }) // runs after serveBufconn's, which stops the server
+	conn := serveBufconn(t, srv)
 	e := &testEnv{
 		srv:     srv,
 		store:   st,
@@ -135,4 +124,24 @@ func (e *testEnv) mustReply(t testing.TB, u testUser, thread, body string) *foru
 		t.Fatalf("CreateReply: %v", err)
 	}
 	return out
+}
+
+// serveBufconn serves srv's gRPC server on an in-memory listener and
+// returns a connection to it; both are closed, and the server stopped, in
+// t.Cleanup.
+func serveBufconn(t testing.TB, srv *Server) *grpc.ClientConn {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	go srv.GRPC().Serve(lis)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.GRPC().Stop()
+	})
+	return conn
 }

@@ -18,12 +18,10 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -349,18 +347,7 @@ func newLimitedEnv(t *testing.T, limits RateLimits) *limitedEnv {
 		t.Fatal(err)
 	}
 	srv.limiter.now = clock.Now
-	lis := bufconn.Listen(1 << 20)
-	go srv.GRPC().Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///limited",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.GRPC().Stop()
-	})
+	conn := serveBufconn(t, srv)
 	return &limitedEnv{testEnv: e, limiter: srv.limiter, clock: clock, conn: conn,
 		authc:   forumv1.NewAuthServiceClient(conn),
 		threads: forumv1.NewThreadServiceClient(conn),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,10 +16,8 @@ import (
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -248,18 +245,6 @@ func newProbeServer(t testing.TB, probe *probeService, log *slog.Logger) *grpc.C
 		t.Fatal(err)
 	}
 	probe.register(srv.GRPC())
-	lis := bufconn.Listen(1 << 20)
-	go srv.GRPC().Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.GRPC().Stop()
-		st.Close()
-	})
-	return conn
+	t.Cleanup(func() { st.Close() }) // runs after serveBufconn's, which stops the server
+	return serveBufconn(t, srv)
 }
