@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -20,7 +21,7 @@ type authService struct {
 // username takes as long as a wrong password.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0R3qDoKZ8MUlmKUnWnMTbGPGQvbcBlwV6t/cUAiGKQo"
 
-var errBadLogin = fmt.Errorf("%w: invalid username or password", store.ErrUnauthenticated)
+var errBadLogin = fmt.Errorf("%w: invalid username or password", errs.Unauthenticated)
 
 // verifyPassword checks a password against a hash, at most
 // LoginConcurrency at a time, so a flood of logins cannot take more than
@@ -47,7 +48,7 @@ func (s *Server) hashPassword(ctx context.Context, password string) (string, err
 }
 
 func (a *authService) Login(ctx context.Context, req *forumv1.LoginRequest) (*forumv1.LoginResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	if req.GetUsername() == "" {
 		v.Add("username", "is required")
 	}
@@ -61,7 +62,7 @@ func (a *authService) Login(ctx context.Context, req *forumv1.LoginRequest) (*fo
 		return nil, errBadLogin
 	}
 	user, hash, err := a.s.store.Credentials(ctx, req.GetUsername())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, errs.NotFound) {
 		return nil, err
 	}
 	if err != nil {
@@ -72,7 +73,7 @@ func (a *authService) Login(ctx context.Context, req *forumv1.LoginRequest) (*fo
 		return nil, errBadLogin
 	}
 	if user.State == forumv1.UserState_USER_STATE_SUSPENDED {
-		return nil, fmt.Errorf("%w: this account is suspended", store.ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: this account is suspended", errs.PermissionDenied)
 	}
 	token, tokenHash := auth.NewToken(auth.SessionPrefix)
 	expire, err := a.s.store.CreateSession(ctx, user.Name, tokenHash, a.s.sessionIdle, a.s.sessionMaxAge)
@@ -90,7 +91,7 @@ func (a *authService) Logout(ctx context.Context, req *forumv1.LogoutRequest) (*
 }
 
 func (a *authService) Register(ctx context.Context, req *forumv1.RegisterRequest) (*forumv1.LoginResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	u := &forumv1.User{Username: req.GetUsername(), DisplayName: req.GetDisplayName(), Email: req.GetEmail(), Role: forumv1.Role_ROLE_MEMBER}
 	checkUsername(&v, "username", u.Username)
 	checkName(&v, "display_name", u.DisplayName, maxDisplayName)
@@ -105,7 +106,7 @@ func (a *authService) Register(ctx context.Context, req *forumv1.RegisterRequest
 		return nil, err
 	}
 	if req.GetInvitationCode() == "" && !a.s.selfRegistration {
-		return nil, fmt.Errorf("%w: registration needs an invitation code", store.ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: registration needs an invitation code", errs.PermissionDenied)
 	}
 	hash, err := a.s.hashPassword(ctx, req.GetPassword())
 	if err != nil {
@@ -127,7 +128,7 @@ func (a *authService) Register(ctx context.Context, req *forumv1.RegisterRequest
 }
 
 func (a *authService) ChangePassword(ctx context.Context, req *forumv1.ChangePasswordRequest) (*forumv1.ChangePasswordResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	if req.GetOldPassword() == "" {
 		v.Add("old_password", "is required")
 	}
@@ -147,7 +148,7 @@ func (a *authService) ChangePassword(ctx context.Context, req *forumv1.ChangePas
 		return nil, err
 	}
 	if err := a.s.verifyPassword(ctx, hash, req.GetOldPassword()); err != nil {
-		return nil, fmt.Errorf("%w: the old password is wrong", store.ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: the old password is wrong", errs.PermissionDenied)
 	}
 	newHash, err := a.s.hashPassword(ctx, req.GetNewPassword())
 	if err != nil {

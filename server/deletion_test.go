@@ -13,7 +13,7 @@ import (
 
 	"github.com/forumhq/forum/gateway"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/errs"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -134,7 +134,7 @@ func TestDeleteReasonValidation(t *testing.T) {
 			_, terr := threads.DeleteThread(alice, &forumv1.DeleteThreadRequest{Name: th.Name, Reason: reason})
 			_, rerr := replies.DeleteReply(alice, &forumv1.DeleteReplyRequest{Name: r.Name, Reason: reason})
 			for what, err := range map[string]error{"DeleteThread": terr, "DeleteReply": rerr} {
-				var ia *store.InvalidArgumentError
+				var ia *errs.InvalidArgumentError
 				if !errors.As(err, &ia) || len(ia.Violations) != 1 || ia.Violations[0].Field != "reason" {
 					t.Errorf("%s: %v, want INVALID_ARGUMENT for reason", what, err)
 				}

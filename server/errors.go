@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"syscall"
 
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -14,12 +15,12 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 )
 
-// errorDomain is the ErrorInfo domain of every error the forum returns.
-const errorDomain = "forum"
-
-// statusTable maps domain errors to gRPC codes, ErrorInfo reasons and the
-// message the client gets. It is the only place where that mapping lives;
-// errors are matched with errors.Is, so wrapping keeps their meaning.
+// statusTable maps the errors that are not of a domain kind (errs.Kind),
+// the engine's and the context's, to gRPC codes, ErrorInfo reasons and the
+// message the client gets. The kinds carry their own code and reason
+// (errs.Kind.Code, Reason). Together they are the only place where that
+// mapping lives; errors are matched with errors.Is, so wrapping keeps their
+// meaning.
 var statusTable = []struct {
 	err    error
 	code   codes.Code
@@ -28,14 +29,6 @@ var statusTable = []struct {
 	// errors whose text is written for clients.
 	message func(err error) string
 }{
-	{store.ErrInvalidArgument, codes.InvalidArgument, "INVALID_ARGUMENT", nil},
-	{store.ErrNotFound, codes.NotFound, "NOT_FOUND", nil},
-	{store.ErrAlreadyExists, codes.AlreadyExists, "ALREADY_EXISTS", nil},
-	{store.ErrFailedPrecondition, codes.FailedPrecondition, "FAILED_PRECONDITION", nil},
-	{store.ErrAborted, codes.Aborted, "ETAG_MISMATCH", nil},
-	{store.ErrPermissionDenied, codes.PermissionDenied, "PERMISSION_DENIED", nil},
-	{store.ErrUnauthenticated, codes.Unauthenticated, "UNAUTHENTICATED", nil},
-	{errResourceExhausted, codes.ResourceExhausted, "RESOURCE_EXHAUSTED", nil},
 	// A storage error stopped the writes (fail-stop, store.Err): the
 	// error names files, so the client is told only the cause.
 	{store.ErrWritesStopped, codes.Unavailable, "WRITES_STOPPED", writesStoppedMessage},
@@ -48,9 +41,6 @@ var statusTable = []struct {
 	{context.Canceled, codes.Canceled, "CANCELLED", nil},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", nil},
 }
-
-// errResourceExhausted is returned when a server limit is reached.
-var errResourceExhausted = errors.New("resource exhausted")
 
 // writesStoppedMessage says, in words safe to show to clients (no paths, no
 // driver text), why writes are stopped after err, the store's error once a
@@ -79,29 +69,37 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		return err
 	}
+	if k := errs.KindOf(err); k != errs.Other {
+		return newStatus(k.Code(), k.Reason(), err.Error(), err)
+	}
 	for _, e := range statusTable {
-		if !errors.Is(err, e.err) {
-			continue
-		}
-		msg := err.Error()
-		if e.message != nil {
-			msg = e.message(err)
-		}
-		st := status.New(e.code, msg)
-		details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: e.reason, Domain: errorDomain}}
-		var ia *store.InvalidArgumentError
-		if errors.As(err, &ia) {
-			br := &errdetails.BadRequest{}
-			for _, v := range ia.Violations {
-				br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
+		if errors.Is(err, e.err) {
+			msg := err.Error()
+			if e.message != nil {
+				msg = e.message(err)
 			}
-			details = append(details, br)
+			return newStatus(e.code, e.reason, msg, err)
 		}
-		if withDetails, derr := st.WithDetails(details...); derr == nil {
-			st = withDetails
-		}
-		return st.Err()
 	}
 	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
 	return status.Error(codes.Internal, "internal error")
+}
+
+// newStatus is the status error of code with msg, an ErrorInfo of reason
+// and, when err holds field violations, a BadRequest naming them.
+func newStatus(code codes.Code, reason, msg string, err error) error {
+	st := status.New(code, msg)
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: errs.Domain}}
+	var ia *errs.InvalidArgumentError
+	if errors.As(err, &ia) {
+		br := &errdetails.BadRequest{}
+		for _, v := range ia.Violations {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
+		}
+		details = append(details, br)
+	}
+	if withDetails, derr := st.WithDetails(details...); derr == nil {
+		st = withDetails
+	}
+	return st.Err()
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -19,7 +20,7 @@ var groupUpdatable = []string{"display_name", "description", "members"}
 
 const maxGroupMembers = 1000
 
-func checkGroupName(v *store.Violations, field, name string) {
+func checkGroupName(v *errs.Violations, field, name string) {
 	if _, err := store.ParseGroupName(name); err != nil {
 		v.Add(field, "%v", err)
 	}
@@ -27,7 +28,7 @@ func checkGroupName(v *store.Violations, field, name string) {
 
 // checkGroupNames records a violation unless names are at most max distinct
 // group names.
-func checkGroupNames(v *store.Violations, field string, names []string, max int) {
+func checkGroupNames(v *errs.Violations, field string, names []string, max int) {
 	if len(names) > max {
 		v.Add(field, "at most %d groups are allowed", max)
 		return
@@ -40,7 +41,7 @@ func checkGroupNames(v *store.Violations, field string, names []string, max int)
 	}
 }
 
-func checkGroupFields(v *store.Violations, g *forumv1.Group, paths []string) {
+func checkGroupFields(v *errs.Violations, g *forumv1.Group, paths []string) {
 	for _, p := range paths {
 		switch p {
 		case "display_name":
@@ -64,7 +65,7 @@ func checkGroupFields(v *store.Violations, g *forumv1.Group, paths []string) {
 }
 
 func (g *groupService) GetGroup(ctx context.Context, req *forumv1.GetGroupRequest) (*forumv1.Group, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkGroupName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -73,7 +74,7 @@ func (g *groupService) GetGroup(ctx context.Context, req *forumv1.GetGroupReques
 }
 
 func (g *groupService) ListGroups(ctx context.Context, req *forumv1.ListGroupsRequest) (*forumv1.ListGroupsResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	n := pageSize(&v, req.GetPageSize())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -86,7 +87,7 @@ func (g *groupService) ListGroups(ctx context.Context, req *forumv1.ListGroupsRe
 }
 
 func (g *groupService) CreateGroup(ctx context.Context, req *forumv1.CreateGroupRequest) (*forumv1.Group, error) {
-	var v store.Violations
+	var v errs.Violations
 	if !store.ValidSlug(req.GetGroupId(), maxThemeSlugLen) {
 		v.Add("group_id", "must be a lowercase slug: letters, digits and single hyphens, at most %d characters", maxThemeSlugLen)
 	}
@@ -103,7 +104,7 @@ func (g *groupService) CreateGroup(ctx context.Context, req *forumv1.CreateGroup
 }
 
 func (g *groupService) UpdateGroup(ctx context.Context, req *forumv1.UpdateGroupRequest) (*forumv1.Group, error) {
-	var v store.Violations
+	var v errs.Violations
 	grp := req.GetGroup()
 	if grp == nil {
 		v.Add("group", "is required")
@@ -125,7 +126,7 @@ func (g *groupService) UpdateGroup(ctx context.Context, req *forumv1.UpdateGroup
 }
 
 func (g *groupService) DeleteGroup(ctx context.Context, req *forumv1.DeleteGroupRequest) (*forumv1.DeleteGroupResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkGroupName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
@@ -69,7 +70,7 @@ func (s *Server) checkedCall(ctx context.Context, req any, info *grpc.UnaryServe
 // undecodable is the error of a request whose message did not decode
 // (decodeError), on unary calls and streams alike.
 func undecodable(err error) error {
-	return store.InvalidField("", "the request is not valid protobuf: %v", err)
+	return errs.InvalidField("", "the request is not valid protobuf: %v", err)
 }
 
 // recovered logs the panic p of a call to method and returns the error the
@@ -155,7 +156,7 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	need, ok := s.need(method)
 	if !ok {
 		if strings.HasPrefix(method, "/forum.") {
-			return nil, fmt.Errorf("%w: %s has no access rule", store.ErrPermissionDenied, method)
+			return nil, fmt.Errorf("%w: %s has no access rule", errs.PermissionDenied, method)
 		}
 		return ctx, nil // gRPC's own services: health.
 	}
@@ -172,7 +173,7 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		}
 		if cred.Suspended {
 			if need != public {
-				return nil, fmt.Errorf("%w: this account is suspended", store.ErrPermissionDenied)
+				return nil, fmt.Errorf("%w: this account is suspended", errs.PermissionDenied)
 			}
 		} else {
 			c.actor = store.Actor{User: cred.User, Role: cred.Role}
@@ -188,13 +189,13 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	if !need.allows(c.actor.Role, c.scopes) {
 		switch {
 		case c.actor.User == "":
-			return nil, fmt.Errorf("%w: this call needs a bearer token (AuthService.Login)", store.ErrUnauthenticated)
+			return nil, fmt.Errorf("%w: this call needs a bearer token (AuthService.Login)", errs.Unauthenticated)
 		case c.scopes != nil && need == session:
-			return nil, fmt.Errorf("%w: %s needs a login session, not an API token", store.ErrPermissionDenied, method)
+			return nil, fmt.Errorf("%w: %s needs a login session, not an API token", errs.PermissionDenied, method)
 		case c.scopes != nil:
-			return nil, fmt.Errorf("%w: the API token's scopes do not allow %s", store.ErrPermissionDenied, method)
+			return nil, fmt.Errorf("%w: the API token's scopes do not allow %s", errs.PermissionDenied, method)
 		}
-		return nil, fmt.Errorf("%w: your role may not call %s", store.ErrPermissionDenied, method)
+		return nil, fmt.Errorf("%w: your role may not call %s", errs.PermissionDenied, method)
 	}
 	if c.actor.User == "" && c.tokenHash == nil {
 		return ctx, nil // anonymous: callerFrom returns the zero caller
@@ -211,11 +212,11 @@ func bearerToken(ctx context.Context) (string, error) {
 		return "", nil
 	case 1:
 	default:
-		return "", fmt.Errorf("%w: more than one authorization header", store.ErrUnauthenticated)
+		return "", fmt.Errorf("%w: more than one authorization header", errs.Unauthenticated)
 	}
 	scheme, token, ok := strings.Cut(vals[0], " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return "", fmt.Errorf("%w: the authorization header must be \"Bearer <token>\"", store.ErrUnauthenticated)
+		return "", fmt.Errorf("%w: the authorization header must be \"Bearer <token>\"", errs.Unauthenticated)
 	}
 	return token, nil
 }
@@ -226,5 +227,5 @@ func requireModerator(a store.Actor, what string) error {
 	if a.Role == forumv1.Role_ROLE_CONVENER || a.Role == forumv1.Role_ROLE_ADMIN {
 		return nil
 	}
-	return fmt.Errorf("%w: only conveners and admins %s", store.ErrPermissionDenied, what)
+	return fmt.Errorf("%w: only conveners and admins %s", errs.PermissionDenied, what)
 }

@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/errs"
 )
 
 // Names and titles are what other people read to tell threads, users,
@@ -62,7 +62,7 @@ const (
 // visible character and no invisible or direction-changing character (the
 // rule is at the top of this file). It records at most one violation.
 // Every human-readable name and title goes through it.
-func checkName(v *store.Violations, field, s string, maxChars int) {
+func checkName(v *errs.Violations, field, s string, maxChars int) {
 	if !utf8.ValidString(s) {
 		v.Add(field, "must be valid UTF-8")
 		return

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/errs"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -73,7 +73,7 @@ func TestCheckName(t *testing.T) {
 			if tc.want == "" || !strings.Contains(tc.want, "at most") {
 				max = 100
 			}
-			var v store.Violations
+			var v errs.Violations
 			checkName(&v, "thread.title", tc.in, max)
 			switch {
 			case tc.want == "" && len(v) > 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -14,13 +15,13 @@ type organizationService struct {
 
 var organizationUpdatable = []string{"display_name", "country", "kind"}
 
-func checkOrganizationName(v *store.Violations, field, name string) {
+func checkOrganizationName(v *errs.Violations, field, name string) {
 	if _, err := store.ParseOrganizationName(name); err != nil {
 		v.Add(field, "%v", err)
 	}
 }
 
-func checkOrganizationFields(v *store.Violations, o *forumv1.Organization, paths []string) {
+func checkOrganizationFields(v *errs.Violations, o *forumv1.Organization, paths []string) {
 	for _, p := range paths {
 		switch p {
 		case "display_name":
@@ -36,7 +37,7 @@ func checkOrganizationFields(v *store.Violations, o *forumv1.Organization, paths
 }
 
 func (o *organizationService) GetOrganization(ctx context.Context, req *forumv1.GetOrganizationRequest) (*forumv1.Organization, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkOrganizationName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func (o *organizationService) GetOrganization(ctx context.Context, req *forumv1.
 }
 
 func (o *organizationService) ListOrganizations(ctx context.Context, req *forumv1.ListOrganizationsRequest) (*forumv1.ListOrganizationsResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	n := pageSize(&v, req.GetPageSize())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -58,7 +59,7 @@ func (o *organizationService) ListOrganizations(ctx context.Context, req *forumv
 }
 
 func (o *organizationService) CreateOrganization(ctx context.Context, req *forumv1.CreateOrganizationRequest) (*forumv1.Organization, error) {
-	var v store.Violations
+	var v errs.Violations
 	if !store.ValidSlug(req.GetOrganizationId(), maxThemeSlugLen) {
 		v.Add("organization_id", "must be a lowercase slug: letters, digits and single hyphens, at most %d characters", maxThemeSlugLen)
 	}
@@ -75,7 +76,7 @@ func (o *organizationService) CreateOrganization(ctx context.Context, req *forum
 }
 
 func (o *organizationService) UpdateOrganization(ctx context.Context, req *forumv1.UpdateOrganizationRequest) (*forumv1.Organization, error) {
-	var v store.Violations
+	var v errs.Violations
 	org := req.GetOrganization()
 	if org == nil {
 		v.Add("organization", "is required")
@@ -97,7 +98,7 @@ func (o *organizationService) UpdateOrganization(ctx context.Context, req *forum
 }
 
 func (o *organizationService) DeleteOrganization(ctx context.Context, req *forumv1.DeleteOrganizationRequest) (*forumv1.DeleteOrganizationResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkOrganizationName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -4,7 +4,7 @@ import (
 	"net/mail"
 	"strings"
 
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/errs"
 	"golang.org/x/text/language"
 )
 
@@ -17,7 +17,7 @@ const (
 
 // checkCountry records a violation unless code is an ISO 3166-1 alpha-2
 // country code in upper case (empty is allowed unless required).
-func checkCountry(v *store.Violations, field, code string, required bool) {
+func checkCountry(v *errs.Violations, field, code string, required bool) {
 	if code == "" {
 		if required {
 			v.Add(field, "is required: an ISO 3166-1 alpha-2 code such as KE")
@@ -32,7 +32,7 @@ func checkCountry(v *store.Violations, field, code string, required bool) {
 
 // checkLanguages records a violation unless tags are at most 10 distinct,
 // well-formed BCP 47 language tags.
-func checkLanguages(v *store.Violations, field string, tags []string) {
+func checkLanguages(v *errs.Violations, field string, tags []string) {
 	if len(tags) > maxLanguages {
 		v.Add(field, "at most %d languages are allowed", maxLanguages)
 		return
@@ -54,7 +54,7 @@ func checkLanguages(v *store.Violations, field string, tags []string) {
 
 // checkEmail records a violation unless s is empty or a plain e-mail address
 // without invisible or direction-changing characters (see checkName).
-func checkEmail(v *store.Violations, field, s string) {
+func checkEmail(v *errs.Violations, field, s string) {
 	if s == "" {
 		return
 	}

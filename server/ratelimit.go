@@ -34,6 +34,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"golang.org/x/time/rate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -601,7 +602,7 @@ func (s *bucketSet) rateLimited(wait time.Duration) error {
 	}
 	st := status.New(codes.ResourceExhausted, fmt.Sprintf("rate limit: %s; retry in %s", s.msg, retry))
 	if d, err := st.WithDetails(
-		&errdetails.ErrorInfo{Reason: rateLimitedReason, Domain: errorDomain, Metadata: map[string]string{"limit": s.name}},
+		&errdetails.ErrorInfo{Reason: rateLimitedReason, Domain: errs.Domain, Metadata: map[string]string{"limit": s.name}},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
 	); err == nil {
 		st = d

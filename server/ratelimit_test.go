@@ -13,6 +13,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -376,7 +377,7 @@ func wantRateLimited(t *testing.T, err error, limit string, maxWait time.Duratio
 			wait = d.GetRetryDelay().AsDuration()
 		case *errdetails.ErrorInfo:
 			reason, gotLimit = d.GetReason(), d.GetMetadata()["limit"]
-			if d.GetDomain() != errorDomain {
+			if d.GetDomain() != errs.Domain {
 				t.Errorf("ErrorInfo domain %q", d.GetDomain())
 			}
 		}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/render"
-	"github.com/forumhq/forum/server/store"
 )
 
 // renderError is the error of a post whose body, field, did not render:
@@ -15,7 +15,7 @@ import (
 func renderError(field string, err error) error {
 	if errors.Is(err, render.ErrTooLarge) {
 		what := strings.TrimPrefix(err.Error(), render.ErrTooLarge.Error()+": ")
-		return store.InvalidField(field, "renders to too much HTML (%s); use fewer bare links or e-mail addresses, or split the post", what)
+		return errs.InvalidField(field, "renders to too much HTML (%s); use fewer bare links or e-mail addresses, or split the post", what)
 	}
 	return fmt.Errorf("render %s: %w", field, err)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -13,14 +14,14 @@ type replyService struct {
 	s *Server
 }
 
-func checkReplyName(v *store.Violations, field, name string) {
+func checkReplyName(v *errs.Violations, field, name string) {
 	if _, _, err := store.ParseReplyName(name); err != nil {
 		v.Add(field, "%v", err)
 	}
 }
 
 func (r *replyService) GetReply(ctx context.Context, req *forumv1.GetReplyRequest) (*forumv1.Reply, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkReplyName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func (r *replyService) GetReply(ctx context.Context, req *forumv1.GetReplyReques
 }
 
 func (r *replyService) ListReplies(ctx context.Context, req *forumv1.ListRepliesRequest) (*forumv1.ListRepliesResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkThreadName(&v, "parent", req.GetParent())
 	n := pageSize(&v, req.GetPageSize())
 	if err := v.Err(); err != nil {
@@ -43,7 +44,7 @@ func (r *replyService) ListReplies(ctx context.Context, req *forumv1.ListReplies
 }
 
 func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReplyRequest) (*forumv1.Reply, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkThreadName(&v, "parent", req.GetParent())
 	rep := req.GetReply()
 	if rep == nil {
@@ -73,7 +74,7 @@ func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReply
 }
 
 func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReplyRequest) (*forumv1.Reply, error) {
-	var v store.Violations
+	var v errs.Violations
 	rep := req.GetReply()
 	if rep == nil {
 		v.Add("reply", "is required")
@@ -101,7 +102,7 @@ func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReply
 }
 
 func (r *replyService) DeleteReply(ctx context.Context, req *forumv1.DeleteReplyRequest) (*forumv1.Reply, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkReplyName(&v, "name", req.GetName())
 	reason := deleteReason(&v, req.GetReason())
 	if err := v.Err(); err != nil {

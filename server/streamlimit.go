@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/forumhq/forum/internal/errs"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -65,7 +66,7 @@ func (o *openStreams) open(addr string) error {
 		return nil
 	}
 	st := status.New(codes.ResourceExhausted, "too many open streams: "+what+"; close one first")
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "TOO_MANY_STREAMS", Domain: errorDomain}); err == nil {
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "TOO_MANY_STREAMS", Domain: errs.Domain}); err == nil {
 		st = d
 	}
 	return st.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -12,14 +13,14 @@ type themeService struct {
 	s *Server
 }
 
-func checkThemeName(v *store.Violations, field, name string) {
+func checkThemeName(v *errs.Violations, field, name string) {
 	if _, err := store.ParseThemeName(name); err != nil {
 		v.Add(field, "%v", err)
 	}
 }
 
 func (t *themeService) GetTheme(ctx context.Context, req *forumv1.GetThemeRequest) (*forumv1.Theme, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkThemeName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -28,7 +29,7 @@ func (t *themeService) GetTheme(ctx context.Context, req *forumv1.GetThemeReques
 }
 
 func (t *themeService) ListThemes(ctx context.Context, req *forumv1.ListThemesRequest) (*forumv1.ListThemesResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	n := pageSize(&v, req.GetPageSize())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ var themeUpdatable = []string{"display_name", "description", "visibility", "grou
 
 // checkThemeVisibility records a violation unless groups are given exactly
 // when the visibility is GROUPS.
-func checkThemeVisibility(v *store.Violations, th *forumv1.Theme) {
+func checkThemeVisibility(v *errs.Violations, th *forumv1.Theme) {
 	groups := th.GetVisibility() == forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS
 	switch {
 	case groups && len(th.GetGroups()) == 0:
@@ -55,7 +56,7 @@ func checkThemeVisibility(v *store.Violations, th *forumv1.Theme) {
 	}
 }
 
-func checkThemeFields(v *store.Violations, th *forumv1.Theme, paths []string) {
+func checkThemeFields(v *errs.Violations, th *forumv1.Theme, paths []string) {
 	for _, p := range paths {
 		switch p {
 		case "display_name":
@@ -73,7 +74,7 @@ func checkThemeFields(v *store.Violations, th *forumv1.Theme, paths []string) {
 }
 
 func (t *themeService) CreateTheme(ctx context.Context, req *forumv1.CreateThemeRequest) (*forumv1.Theme, error) {
-	var v store.Violations
+	var v errs.Violations
 	if !store.ValidSlug(req.GetThemeId(), maxThemeSlugLen) {
 		v.Add("theme_id", "must be a lowercase slug: letters, digits and single hyphens, at most %d characters", maxThemeSlugLen)
 	}
@@ -91,7 +92,7 @@ func (t *themeService) CreateTheme(ctx context.Context, req *forumv1.CreateTheme
 }
 
 func (t *themeService) UpdateTheme(ctx context.Context, req *forumv1.UpdateThemeRequest) (*forumv1.Theme, error) {
-	var v store.Violations
+	var v errs.Violations
 	if req.GetTheme() == nil {
 		v.Add("theme", "is required")
 		return nil, v.Err()
@@ -112,7 +113,7 @@ func (t *themeService) UpdateTheme(ctx context.Context, req *forumv1.UpdateTheme
 }
 
 func (t *themeService) DeleteTheme(ctx context.Context, req *forumv1.DeleteThemeRequest) (*forumv1.DeleteThemeResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkThemeName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store"
 )
@@ -18,14 +19,14 @@ type threadService struct {
 // pinned, and locking, only for moderators.
 var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned"}
 
-func checkThreadName(v *store.Violations, field, name string) {
+func checkThreadName(v *errs.Violations, field, name string) {
 	if _, err := store.ParseThreadName(name); err != nil {
 		v.Add(field, "%v", err)
 	}
 }
 
 // checkThreadFields validates the fields of t named in paths.
-func checkThreadFields(v *store.Violations, t *forumv1.Thread, paths []string) {
+func checkThreadFields(v *errs.Violations, t *forumv1.Thread, paths []string) {
 	for _, p := range paths {
 		switch p {
 		case "theme":
@@ -71,7 +72,7 @@ func authorizeThreadFields(a store.Actor, t *forumv1.Thread, paths []string) err
 }
 
 func (t *threadService) GetThread(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkThreadName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -80,7 +81,7 @@ func (t *threadService) GetThread(ctx context.Context, req *forumv1.GetThreadReq
 }
 
 func (t *threadService) ListThreads(ctx context.Context, req *forumv1.ListThreadsRequest) (*forumv1.ListThreadsResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	q := store.ThreadQuery{PageSize: pageSize(&v, req.GetPageSize()), PageToken: req.GetPageToken(), ShowDeleted: req.GetShowDeleted()}
 	if len(req.GetFilter()) > maxFilterBytes {
 		v.Add("filter", "must be at most %d bytes long", maxFilterBytes)
@@ -108,7 +109,7 @@ func (t *threadService) ListThreads(ctx context.Context, req *forumv1.ListThread
 }
 
 func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThreadRequest) (*forumv1.Thread, error) {
-	var v store.Violations
+	var v errs.Violations
 	th := req.GetThread()
 	if th == nil {
 		v.Add("thread", "is required")
@@ -169,7 +170,7 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 }
 
 func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThreadRequest) (*forumv1.Thread, error) {
-	var v store.Violations
+	var v errs.Violations
 	th := req.GetThread()
 	if th == nil {
 		v.Add("thread", "is required")
@@ -209,14 +210,14 @@ const maxReasonChars = 500
 // `reason` unless it is empty or one line of at most maxReasonChars
 // characters that a name could be (checkText): it is shown beside the
 // tombstone, to everyone who may read the post.
-func deleteReason(v *store.Violations, reason string) string {
+func deleteReason(v *errs.Violations, reason string) string {
 	reason = strings.TrimSpace(reason)
 	checkText(v, "reason", reason, 0, maxReasonChars, false)
 	return reason
 }
 
 func (t *threadService) DeleteThread(ctx context.Context, req *forumv1.DeleteThreadRequest) (*forumv1.Thread, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkThreadName(&v, "name", req.GetName())
 	reason := deleteReason(&v, req.GetReason())
 	if err := v.Err(); err != nil {
@@ -226,7 +227,7 @@ func (t *threadService) DeleteThread(ctx context.Context, req *forumv1.DeleteThr
 }
 
 func (t *threadService) UndeleteThread(ctx context.Context, req *forumv1.UndeleteThreadRequest) (*forumv1.Thread, error) {
-	var v store.Violations
+	var v errs.Violations
 	checkThreadName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -25,7 +26,7 @@ type apiTokenService struct {
 
 // resolveUser turns `users/me` into the caller's name and checks the form
 // of any other user name.
-func resolveUser(v *store.Violations, field, name string, a store.Actor) string {
+func resolveUser(v *errs.Violations, field, name string, a store.Actor) string {
 	if name == "users/me" {
 		return a.User
 	}
@@ -36,7 +37,7 @@ func resolveUser(v *store.Violations, field, name string, a store.Actor) string 
 }
 
 func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.CreateApiTokenRequest) (*forumv1.ApiToken, error) {
-	var v store.Violations
+	var v errs.Violations
 	a := actorFrom(ctx)
 	parent := resolveUser(&v, "parent", req.GetParent(), a)
 	in := req.GetApiToken()
@@ -69,7 +70,7 @@ func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.Creat
 	}
 	for _, sc := range in.GetScopes() {
 		if sc > maxScope(a.Role) {
-			return nil, fmt.Errorf("%w: a %s may not give a token the %s scope", store.ErrPermissionDenied, a.Role, sc)
+			return nil, fmt.Errorf("%w: a %s may not give a token the %s scope", errs.PermissionDenied, a.Role, sc)
 		}
 	}
 	token, hash := auth.NewToken(auth.APITokenPrefix)
@@ -92,7 +93,7 @@ func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.Creat
 }
 
 func (t *apiTokenService) ListApiTokens(ctx context.Context, req *forumv1.ListApiTokensRequest) (*forumv1.ListApiTokensResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	a := actorFrom(ctx)
 	parent := resolveUser(&v, "parent", req.GetParent(), a)
 	n := pageSize(&v, req.GetPageSize())
@@ -108,7 +109,7 @@ func (t *apiTokenService) ListApiTokens(ctx context.Context, req *forumv1.ListAp
 
 func (t *apiTokenService) DeleteApiToken(ctx context.Context, req *forumv1.DeleteApiTokenRequest) (*forumv1.DeleteApiTokenResponse, error) {
 	if _, _, err := store.ParseAPITokenName(req.GetName()); err != nil {
-		return nil, store.InvalidField("name", "%v", err)
+		return nil, errs.InvalidField("name", "%v", err)
 	}
 	if err := t.s.store.DeleteAPIToken(ctx, actorFrom(ctx), req.GetName()); err != nil {
 		return nil, err
@@ -128,7 +129,7 @@ type invitationService struct {
 }
 
 func (i *invitationService) CreateInvitation(ctx context.Context, req *forumv1.CreateInvitationRequest) (*forumv1.Invitation, error) {
-	var v store.Violations
+	var v errs.Violations
 	in := req.GetInvitation()
 	if in == nil {
 		in = &forumv1.Invitation{}
@@ -165,7 +166,7 @@ func (i *invitationService) CreateInvitation(ctx context.Context, req *forumv1.C
 }
 
 func (i *invitationService) ListInvitations(ctx context.Context, req *forumv1.ListInvitationsRequest) (*forumv1.ListInvitationsResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	n := pageSize(&v, req.GetPageSize())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -179,7 +180,7 @@ func (i *invitationService) ListInvitations(ctx context.Context, req *forumv1.Li
 
 func (i *invitationService) DeleteInvitation(ctx context.Context, req *forumv1.DeleteInvitationRequest) (*forumv1.DeleteInvitationResponse, error) {
 	if _, err := store.ParseInvitationName(req.GetName()); err != nil {
-		return nil, store.InvalidField("name", "%v", err)
+		return nil, errs.InvalidField("name", "%v", err)
 	}
 	if err := i.s.store.DeleteInvitation(ctx, actorFrom(ctx), req.GetName()); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 )
@@ -16,7 +17,7 @@ type userService struct {
 
 // checkUsername records a violation unless name is 3-32 characters of
 // [a-z0-9_.-] starting with a letter.
-func checkUsername(v *store.Violations, field, name string) {
+func checkUsername(v *errs.Violations, field, name string) {
 	ok := len(name) >= 3 && len(name) <= maxUsernameBytes && name[0] >= 'a' && name[0] <= 'z'
 	for i := 0; ok && i < len(name); i++ {
 		c := name[i]
@@ -27,13 +28,13 @@ func checkUsername(v *store.Violations, field, name string) {
 	}
 }
 
-func checkRole(v *store.Violations, field string, r forumv1.Role) {
+func checkRole(v *errs.Violations, field string, r forumv1.Role) {
 	if _, ok := forumv1.Role_name[int32(r)]; !ok || r == forumv1.Role_ROLE_UNSPECIFIED {
 		v.Add(field, "must be MEMBER, CONVENER or ADMIN")
 	}
 }
 
-func checkNewUser(v *store.Violations, in *forumv1.User) {
+func checkNewUser(v *errs.Violations, in *forumv1.User) {
 	checkUsername(v, "user.username", in.GetUsername())
 	checkName(v, "user.display_name", in.GetDisplayName(), maxDisplayName)
 	checkRole(v, "user.role", in.GetRole())
@@ -43,7 +44,7 @@ func checkNewUser(v *store.Violations, in *forumv1.User) {
 // CreateUser does. forumd's admin create-user uses it, since it writes to the
 // store directly; the password is checked by auth.CheckPasswordPolicy.
 func ValidateNewUser(u *forumv1.User) error {
-	var v store.Violations
+	var v errs.Violations
 	checkNewUser(&v, u)
 	return v.Err()
 }
@@ -52,18 +53,18 @@ func (u *userService) GetUser(ctx context.Context, req *forumv1.GetUserRequest) 
 	name := req.GetName()
 	if name == "users/me" {
 		if name = actorFrom(ctx).User; name == "" {
-			return nil, fmt.Errorf("%w: users/me needs a bearer token", store.ErrUnauthenticated)
+			return nil, fmt.Errorf("%w: users/me needs a bearer token", errs.Unauthenticated)
 		}
 	}
 	if _, err := store.ParseUserName(name); err != nil {
-		return nil, store.InvalidField("name", "%v", err)
+		return nil, errs.InvalidField("name", "%v", err)
 	}
 	out, err := u.s.store.GetUser(ctx, name)
 	return u.s.privateView(actorFrom(ctx), out), err
 }
 
 func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersRequest) (*forumv1.ListUsersResponse, error) {
-	var v store.Violations
+	var v errs.Violations
 	n := pageSize(&v, req.GetPageSize())
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -79,7 +80,7 @@ func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersReque
 }
 
 func (u *userService) CreateUser(ctx context.Context, req *forumv1.CreateUserRequest) (*forumv1.User, error) {
-	var v store.Violations
+	var v errs.Violations
 	in := req.GetUser()
 	if in == nil {
 		v.Add("user", "is required")
@@ -109,7 +110,7 @@ func (u *userService) CreateUser(ctx context.Context, req *forumv1.CreateUserReq
 var userUpdatable = []string{"display_name", "email", "organization", "country", "languages", "bio", "role", "state"}
 
 func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserRequest) (*forumv1.User, error) {
-	var v store.Violations
+	var v errs.Violations
 	in := req.GetUser()
 	if in == nil {
 		v.Add("user", "is required")
@@ -153,7 +154,7 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 	}
 	for _, p := range paths {
 		if (p == "role" || p == "state") && a.Role != forumv1.Role_ROLE_ADMIN {
-			return nil, fmt.Errorf("%w: only admins change roles and suspend users", store.ErrPermissionDenied)
+			return nil, fmt.Errorf("%w: only admins change roles and suspend users", errs.PermissionDenied)
 		}
 	}
 	out, err := u.s.store.UpdateUser(ctx, a, in, paths)

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -37,7 +38,7 @@ const (
 // Single-line text is a name or a title, and follows checkName's rules
 // (an empty s is accepted when minChars is 0); multiline text (bodies,
 // descriptions, bios) is prose and may hold any printable character.
-func checkText(v *store.Violations, field, s string, minChars, maxChars int, multiline bool) {
+func checkText(v *errs.Violations, field, s string, minChars, maxChars int, multiline bool) {
 	if !multiline {
 		if minChars > 0 || s != "" {
 			checkName(v, field, s, maxChars)
@@ -67,7 +68,7 @@ func checkText(v *store.Violations, field, s string, minChars, maxChars int, mul
 
 // checkBody records a violation unless s is valid Markdown source: UTF-8, at
 // most 64 KiB, no NUL or other control characters but newlines and tabs.
-func checkBody(v *store.Violations, field, s string, required bool) {
+func checkBody(v *errs.Violations, field, s string, required bool) {
 	if len(s) > maxBodyBytes {
 		v.Add(field, "must be at most %d bytes (64 KiB) long (it has %d)", maxBodyBytes, len(s))
 		return
@@ -80,7 +81,7 @@ func checkBody(v *store.Violations, field, s string, required bool) {
 }
 
 // pageSize validates a page_size and applies the default and the maximum.
-func pageSize(v *store.Violations, n int32) int {
+func pageSize(v *errs.Violations, n int32) int {
 	switch {
 	case n < 0:
 		v.Add("page_size", "must not be negative")
@@ -95,7 +96,7 @@ func pageSize(v *store.Violations, n int32) int {
 
 // checkRequestID records a violation unless id is empty or a usable
 // idempotency key: at most 128 characters of letters, digits and `-_.:`.
-func checkRequestID(v *store.Violations, id string) {
+func checkRequestID(v *errs.Violations, id string) {
 	if len(id) > maxRequestIDLen {
 		v.Add("request_id", "must be at most %d characters long", maxRequestIDLen)
 		return
@@ -109,7 +110,7 @@ func checkRequestID(v *store.Violations, id string) {
 }
 
 // checkTags validates and returns tags.
-func checkTags(v *store.Violations, field string, tags []string) {
+func checkTags(v *errs.Violations, field string, tags []string) {
 	if len(tags) > maxTags {
 		v.Add(field, "at most %d tags are allowed (got %d)", maxTags, len(tags))
 		return
@@ -134,7 +135,7 @@ func checkTags(v *store.Violations, field string, tags []string) {
 // `*` means every updatable field. Unknown fields, and known ones that
 // cannot be changed, are INVALID_ARGUMENT.
 func updatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []string, ignored ...string) ([]string, error) {
-	var v store.Violations
+	var v errs.Violations
 	fields := msg.ProtoReflect().Descriptor().Fields()
 	var paths []string
 	if len(mask.GetPaths()) == 0 {
@@ -169,7 +170,7 @@ func updatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []str
 		return nil, err
 	}
 	if len(paths) == 0 {
-		return nil, store.InvalidField("update_mask", "nothing to update")
+		return nil, errs.InvalidField("update_mask", "nothing to update")
 	}
 	return paths, nil
 }

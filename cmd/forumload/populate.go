@@ -17,6 +17,7 @@ import (
 
 	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/render"
 	"github.com/forumhq/forum/server/store"
@@ -242,7 +243,7 @@ func populate(ctx context.Context, c populateConfig, out io.Writer) (err error) 
 // c.password) if the database does not have it.
 func populateUser(ctx context.Context, st *store.Store, c populateConfig) (store.Actor, error) {
 	u, _, err := st.Credentials(ctx, c.username)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errs.NotFound) {
 		hash, herr := auth.HashPassword(c.password)
 		if herr != nil {
 			return store.Actor{}, herr

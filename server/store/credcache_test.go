@@ -7,6 +7,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -53,7 +54,7 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 	if err := s.DeleteSession(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, h); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, h); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("after logout: %v, want Unauthenticated", err)
 	}
 
@@ -76,7 +77,7 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 	if err := s.SetPassword(ctx, alice.User, "new hash"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, h); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, h); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("after a password change: %v, want Unauthenticated", err)
 	}
 
@@ -91,7 +92,7 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 	if err := s.DeleteAPIToken(ctx, alice, tok.Name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, tokHash); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, tokHash); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("after revoking the API token: %v, want Unauthenticated", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -159,23 +160,23 @@ func TestDeletionRules(t *testing.T) {
 		// moderator deleted; moderators restore either.
 		{"author restores own deletion", deletedByAuthor, alice, undeleteThread, "", nil, ""},
 		{"convener restores author's deletion", deletedByAuthor, conv, undeleteThread, "", nil, ""},
-		{"author restores moderator's deletion", deletedByConv, alice, undeleteThread, "", ErrPermissionDenied, "a moderator removed thread"},
-		{"author with stale etag restores moderator's deletion", deletedByConv, alice, undeleteThread, stale, ErrPermissionDenied, "a moderator removed thread"},
+		{"author restores moderator's deletion", deletedByConv, alice, undeleteThread, "", errs.PermissionDenied, "a moderator removed thread"},
+		{"author with stale etag restores moderator's deletion", deletedByConv, alice, undeleteThread, stale, errs.PermissionDenied, "a moderator removed thread"},
 		{"convener restores moderator's deletion", deletedByConv, conv, undeleteThread, "", nil, ""},
 		{"admin restores convener's deletion", deletedByConv, admin, undeleteThread, "", nil, ""},
-		{"other member restores moderator's deletion", deletedByConv, bob, undeleteThread, "", ErrNotFound, ""},
-		{"author restores unrecorded deletion", deletedNoRecord, alice, undeleteThread, "", ErrPermissionDenied, "a moderator removed thread"},
+		{"other member restores moderator's deletion", deletedByConv, bob, undeleteThread, "", errs.NotFound, ""},
+		{"author restores unrecorded deletion", deletedNoRecord, alice, undeleteThread, "", errs.PermissionDenied, "a moderator removed thread"},
 		{"convener restores unrecorded deletion", deletedNoRecord, conv, undeleteThread, "", nil, ""},
-		{"author restores live thread", fresh, alice, undeleteThread, "", ErrFailedPrecondition, "is not deleted"},
-		{"author restores own deletion with stale etag", deletedByAuthor, alice, undeleteThread, stale, ErrAborted, ""},
+		{"author restores live thread", fresh, alice, undeleteThread, "", errs.FailedPrecondition, "is not deleted"},
+		{"author restores own deletion with stale etag", deletedByAuthor, alice, undeleteThread, stale, errs.Aborted, ""},
 
 		// A locked thread: moderators only, for threads and replies alike,
 		// with the same words.
-		{"author deletes locked thread", locked, alice, deleteThread, "", ErrFailedPrecondition, "is locked"},
-		{"author deletes reply in locked thread", locked, alice, deleteReply, "", ErrFailedPrecondition, "is locked"},
-		{"author edits locked thread", locked, alice, editThread, "", ErrFailedPrecondition, "is locked"},
-		{"author edits reply in locked thread", locked, alice, editReply, "", ErrFailedPrecondition, "is locked"},
-		{"author restores own deletion of locked thread", lockedDeletedByAuthor, alice, undeleteThread, "", ErrFailedPrecondition, "is locked"},
+		{"author deletes locked thread", locked, alice, deleteThread, "", errs.FailedPrecondition, "is locked"},
+		{"author deletes reply in locked thread", locked, alice, deleteReply, "", errs.FailedPrecondition, "is locked"},
+		{"author edits locked thread", locked, alice, editThread, "", errs.FailedPrecondition, "is locked"},
+		{"author edits reply in locked thread", locked, alice, editReply, "", errs.FailedPrecondition, "is locked"},
+		{"author restores own deletion of locked thread", lockedDeletedByAuthor, alice, undeleteThread, "", errs.FailedPrecondition, "is locked"},
 		{"convener deletes locked thread", locked, conv, deleteThread, "", nil, ""},
 		{"admin deletes locked thread", locked, admin, deleteThread, "", nil, ""},
 		{"convener deletes reply in locked thread", locked, conv, deleteReply, "", nil, ""},
@@ -184,24 +185,24 @@ func TestDeletionRules(t *testing.T) {
 		{"convener restores author's deletion of locked thread", lockedDeletedByAuthor, conv, undeleteThread, "", nil, ""},
 
 		// The order of checks: permission, then etag, then state.
-		{"other member deletes thread", fresh, bob, deleteThread, "", ErrPermissionDenied, "only the author"},
-		{"other member deletes reply", fresh, bob, deleteReply, "", ErrPermissionDenied, "only the author"},
-		{"other member deletes locked thread with stale etag", locked, bob, deleteThread, stale, ErrPermissionDenied, ""},
-		{"other member deletes reply in locked thread with stale etag", locked, bob, deleteReply, stale, ErrPermissionDenied, ""},
-		{"author deletes locked thread with stale etag", locked, alice, deleteThread, stale, ErrAborted, ""},
-		{"author deletes reply in locked thread with stale etag", locked, alice, deleteReply, stale, ErrAborted, ""},
-		{"author edits locked thread with stale etag", locked, alice, editThread, stale, ErrAborted, ""},
-		{"author edits reply in locked thread with stale etag", locked, alice, editReply, stale, ErrAborted, ""},
-		{"author deletes deleted thread", deletedByAuthor, alice, deleteThread, "", ErrFailedPrecondition, "already deleted"},
-		{"author deletes deleted reply", replyDeleted, alice, deleteReply, "", ErrFailedPrecondition, "already deleted"},
-		{"author deletes deleted thread with stale etag", deletedByAuthor, alice, deleteThread, stale, ErrAborted, ""},
-		{"author deletes deleted reply with stale etag", replyDeleted, alice, deleteReply, stale, ErrAborted, ""},
-		{"author edits deleted thread", deletedByAuthor, alice, editThread, "", ErrFailedPrecondition, "is deleted; undelete it first"},
-		{"author edits thread a moderator deleted", deletedByConv, alice, editThread, "", ErrFailedPrecondition, "a moderator removed it"},
-		{"convener edits thread a moderator deleted", deletedByConv, conv, editThread, "", ErrFailedPrecondition, "undelete it first"},
-		{"author edits deleted reply", replyDeleted, alice, editReply, "", ErrFailedPrecondition, "is deleted"},
-		{"author edits deleted thread with stale etag", deletedByAuthor, alice, editThread, stale, ErrAborted, ""},
-		{"author edits deleted reply with stale etag", replyDeleted, alice, editReply, stale, ErrAborted, ""},
+		{"other member deletes thread", fresh, bob, deleteThread, "", errs.PermissionDenied, "only the author"},
+		{"other member deletes reply", fresh, bob, deleteReply, "", errs.PermissionDenied, "only the author"},
+		{"other member deletes locked thread with stale etag", locked, bob, deleteThread, stale, errs.PermissionDenied, ""},
+		{"other member deletes reply in locked thread with stale etag", locked, bob, deleteReply, stale, errs.PermissionDenied, ""},
+		{"author deletes locked thread with stale etag", locked, alice, deleteThread, stale, errs.Aborted, ""},
+		{"author deletes reply in locked thread with stale etag", locked, alice, deleteReply, stale, errs.Aborted, ""},
+		{"author edits locked thread with stale etag", locked, alice, editThread, stale, errs.Aborted, ""},
+		{"author edits reply in locked thread with stale etag", locked, alice, editReply, stale, errs.Aborted, ""},
+		{"author deletes deleted thread", deletedByAuthor, alice, deleteThread, "", errs.FailedPrecondition, "already deleted"},
+		{"author deletes deleted reply", replyDeleted, alice, deleteReply, "", errs.FailedPrecondition, "already deleted"},
+		{"author deletes deleted thread with stale etag", deletedByAuthor, alice, deleteThread, stale, errs.Aborted, ""},
+		{"author deletes deleted reply with stale etag", replyDeleted, alice, deleteReply, stale, errs.Aborted, ""},
+		{"author edits deleted thread", deletedByAuthor, alice, editThread, "", errs.FailedPrecondition, "is deleted; undelete it first"},
+		{"author edits thread a moderator deleted", deletedByConv, alice, editThread, "", errs.FailedPrecondition, "a moderator removed it"},
+		{"convener edits thread a moderator deleted", deletedByConv, conv, editThread, "", errs.FailedPrecondition, "undelete it first"},
+		{"author edits deleted reply", replyDeleted, alice, editReply, "", errs.FailedPrecondition, "is deleted"},
+		{"author edits deleted thread with stale etag", deletedByAuthor, alice, editThread, stale, errs.Aborted, ""},
+		{"author edits deleted reply with stale etag", replyDeleted, alice, editReply, stale, errs.Aborted, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newDeletionFixture(t)
@@ -315,14 +316,14 @@ func TestModeratorDeletionSticks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.UndeleteThread(ctx, f.alice, f.thread, th.Etag); !errors.Is(err, ErrPermissionDenied) {
+	if _, err := f.s.UndeleteThread(ctx, f.alice, f.thread, th.Etag); !errors.Is(err, errs.PermissionDenied) {
 		t.Fatalf("the author's undelete: %v, want PERMISSION_DENIED", err)
 	}
-	if _, err := f.s.GetThread(ctx, f.bob, f.thread); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.GetThread(ctx, f.bob, f.thread); !errors.Is(err, errs.NotFound) {
 		t.Fatalf("after the author's attempt, another member gets %v, want NOT_FOUND", err)
 	}
 	// The author may not edit it back to life either.
-	if _, err := f.s.UpdateThread(ctx, f.alice, &forumv1.Thread{Name: f.thread, Title: "back"}, []string{"title"}); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := f.s.UpdateThread(ctx, f.alice, &forumv1.Thread{Name: f.thread, Title: "back"}, []string{"title"}); !errors.Is(err, errs.FailedPrecondition) {
 		t.Fatalf("the author's edit of the deleted thread: %v", err)
 	}
 	if _, err := f.s.UndeleteThread(ctx, f.conv, f.thread, th.Etag); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -23,7 +24,7 @@ func getGroup(tx kv.Tx, name string) (*forumv1.Group, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: group %s", ErrNotFound, name)
+		return nil, fmt.Errorf("%w: group %s", errs.NotFound, name)
 	}
 	return g, nil
 }
@@ -54,7 +55,7 @@ func visibleGroup(tx kv.Tx, actor Actor, name string) (*forumv1.Group, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: group %s", ErrNotFound, name)
+		return nil, fmt.Errorf("%w: group %s", errs.NotFound, name)
 	}
 	return getGroup(tx, name)
 }
@@ -89,10 +90,10 @@ func setMembers(tx kv.Tx, slug string, old, new []string) error {
 	for _, m := range new {
 		id, err := ParseUserName(m)
 		if err != nil {
-			return InvalidField("group.members", "%v", err)
+			return errs.InvalidField("group.members", "%v", err)
 		}
 		if _, err := getUser(tx, id); err != nil {
-			return InvalidField("group.members", "user %s does not exist", m)
+			return errs.InvalidField("group.members", "user %s does not exist", m)
 		}
 		if err := tx.Put(bucketGroupMembers, groupMemberKey(slug, id), nil); err != nil {
 			return err
@@ -104,7 +105,7 @@ func setMembers(tx kv.Tx, slug string, old, new []string) error {
 // CreateGroup creates `groups/{slug}`. Only moderators may.
 func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *forumv1.Group, requestID string) (*forumv1.Group, error) {
 	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins create groups", ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: only conveners and admins create groups", errs.PermissionDenied)
 	}
 	var out *forumv1.Group
 	req := s.newRequest("CreateGroup", requestID, slug, g)
@@ -118,7 +119,7 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 		if v, err := tx.Get(bucketGroups, []byte(slug)); err != nil {
 			return err
 		} else if v != nil {
-			return fmt.Errorf("%w: group groups/%s", ErrAlreadyExists, slug)
+			return fmt.Errorf("%w: group groups/%s", errs.AlreadyExists, slug)
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Group{
@@ -148,7 +149,7 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 // description, members). Only moderators may.
 func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, paths []string) (*forumv1.Group, error) {
 	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins change groups", ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: only conveners and admins change groups", errs.PermissionDenied)
 	}
 	var out *forumv1.Group
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -171,7 +172,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, 
 				}
 				cur.Members = slices.Clone(g.GetMembers())
 			default:
-				return InvalidField("update_mask", "%q cannot be updated", p)
+				return errs.InvalidField("update_mask", "%q cannot be updated", p)
 			}
 		}
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
@@ -188,7 +189,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, 
 // DeleteGroup deletes a group no theme is restricted to.
 func (s *Store) DeleteGroup(ctx context.Context, actor Actor, name, wantEtag string) error {
 	if !actor.Moderator() {
-		return fmt.Errorf("%w: only conveners and admins delete groups", ErrPermissionDenied)
+		return fmt.Errorf("%w: only conveners and admins delete groups", errs.PermissionDenied)
 	}
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getGroup(tx, name)
@@ -208,7 +209,7 @@ func (s *Store) DeleteGroup(ctx context.Context, actor Actor, name, wantEtag str
 			return err
 		}
 		if used {
-			return fmt.Errorf("%w: themes are still restricted to %s", ErrFailedPrecondition, name)
+			return fmt.Errorf("%w: themes are still restricted to %s", errs.FailedPrecondition, name)
 		}
 		if err := setMembers(tx, slug, cur.Members, nil); err != nil {
 			return err
@@ -227,7 +228,7 @@ func setThemeGroups(tx kv.Tx, theme string, old, new []string) error {
 	}
 	for _, g := range new {
 		if _, err := getGroup(tx, g); err != nil {
-			return InvalidField("theme.groups", "group %s does not exist", g)
+			return errs.InvalidField("theme.groups", "group %s does not exist", g)
 		}
 		if err := tx.Put(bucketGroupThemes, groupThemeKey(groupSlug(g), theme), nil); err != nil {
 			return err

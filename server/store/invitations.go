@@ -8,6 +8,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -30,10 +31,10 @@ func ParseInvitationName(name string) (uint64, error) {
 // call: the invitation returned is that call's, and codeHash was not stored.
 func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (out *forumv1.Invitation, created bool, err error) {
 	if !actor.Moderator() {
-		return nil, false, fmt.Errorf("%w: only conveners and admins invite", ErrPermissionDenied)
+		return nil, false, fmt.Errorf("%w: only conveners and admins invite", errs.PermissionDenied)
 	}
 	if inv.Role != forumv1.Role_ROLE_MEMBER && actor.Role != forumv1.Role_ROLE_ADMIN || inv.Role == forumv1.Role_ROLE_ADMIN {
-		return nil, false, fmt.Errorf("%w: you may not invite a %s", ErrPermissionDenied, inv.Role)
+		return nil, false, fmt.Errorf("%w: you may not invite a %s", errs.PermissionDenied, inv.Role)
 	}
 	req := s.newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -75,7 +76,7 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 // ListInvitations returns invitations, newest first.
 func (s *Store) ListInvitations(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Invitation, string, error) {
 	if !actor.Moderator() {
-		return nil, "", fmt.Errorf("%w: only conveners and admins list invitations", ErrPermissionDenied)
+		return nil, "", fmt.Errorf("%w: only conveners and admins list invitations", errs.PermissionDenied)
 	}
 	p := page{query: "ListInvitations", bucket: bucketInvitations, reverse: true, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.Invitation { return new(forumv1.Invitation) }, nil, nil)
@@ -84,27 +85,27 @@ func (s *Store) ListInvitations(ctx context.Context, actor Actor, pageSize int, 
 // DeleteInvitation withdraws an unused invitation.
 func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name string) error {
 	if !actor.Moderator() {
-		return fmt.Errorf("%w: only conveners and admins withdraw invitations", ErrPermissionDenied)
+		return fmt.Errorf("%w: only conveners and admins withdraw invitations", errs.PermissionDenied)
 	}
 	id, err := ParseInvitationName(name)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
+		return fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		inv := new(forumv1.Invitation)
 		if ok, err := getProto(tx, bucketInvitations, u64(id), inv); err != nil {
 			return err
 		} else if !ok {
-			return fmt.Errorf("%w: invitation %s", ErrNotFound, name)
+			return fmt.Errorf("%w: invitation %s", errs.NotFound, name)
 		}
 		// Admins withdraw any invitation; conveners their own only (a
 		// convener withdrawing an admin's invitation of a convener would
 		// undo what only an admin may do).
 		if actor.Role != forumv1.Role_ROLE_ADMIN && inv.Creator != actor.User {
-			return fmt.Errorf("%w: conveners withdraw only the invitations they created; %s was created by %s", ErrPermissionDenied, name, inv.Creator)
+			return fmt.Errorf("%w: conveners withdraw only the invitations they created; %s was created by %s", errs.PermissionDenied, name, inv.Creator)
 		}
 		if inv.UsedBy != "" {
-			return fmt.Errorf("%w: invitation %s was used by %s", ErrFailedPrecondition, name, inv.UsedBy)
+			return fmt.Errorf("%w: invitation %s was used by %s", errs.FailedPrecondition, name, inv.UsedBy)
 		}
 		// Expire it rather than delete it, so its code cannot be replayed
 		// and the record of who invited stays.
@@ -153,16 +154,16 @@ func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, ti
 				}
 			}
 			if v == nil || inv.UsedBy != "" || !now.Before(inv.ExpireTime.AsTime()) {
-				return InvalidField("invitation_code", "the invitation code is unknown, used or expired")
+				return errs.InvalidField("invitation_code", "the invitation code is unknown, used or expired")
 			}
 			role = inv.Role
 		case !r.SelfRegistration:
-			return fmt.Errorf("%w: registration needs an invitation code", ErrPermissionDenied)
+			return fmt.Errorf("%w: registration needs an invitation code", errs.PermissionDenied)
 		}
 		if v, err := tx.Get(bucketUsernames, []byte(r.User.Username)); err != nil {
 			return err
 		} else if v != nil {
-			return fmt.Errorf("%w: the username %q is taken", ErrAlreadyExists, r.User.Username)
+			return fmt.Errorf("%w: the username %q is taken", errs.AlreadyExists, r.User.Username)
 		}
 		id, err := tx.NextSequence(bucketUsers)
 		if err != nil {

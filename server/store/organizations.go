@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -18,7 +19,7 @@ func getOrganization(tx kv.Tx, name string) (*forumv1.Organization, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: organization %s", ErrNotFound, name)
+		return nil, fmt.Errorf("%w: organization %s", errs.NotFound, name)
 	}
 	return o, nil
 }
@@ -43,7 +44,7 @@ func (s *Store) ListOrganizations(ctx context.Context, pageSize int, pageToken s
 // CreateOrganization creates `organizations/{slug}`. Only moderators may.
 func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string, o *forumv1.Organization, requestID string) (*forumv1.Organization, error) {
 	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins create organizations", ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: only conveners and admins create organizations", errs.PermissionDenied)
 	}
 	var out *forumv1.Organization
 	req := s.newRequest("CreateOrganization", requestID, slug, o)
@@ -57,7 +58,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 		if v, err := tx.Get(bucketOrganizations, []byte(slug)); err != nil {
 			return err
 		} else if v != nil {
-			return fmt.Errorf("%w: organization organizations/%s", ErrAlreadyExists, slug)
+			return fmt.Errorf("%w: organization organizations/%s", errs.AlreadyExists, slug)
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Organization{
@@ -84,7 +85,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 // country, kind). Only moderators may.
 func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, o *forumv1.Organization, paths []string) (*forumv1.Organization, error) {
 	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins change organizations", ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: only conveners and admins change organizations", errs.PermissionDenied)
 	}
 	var out *forumv1.Organization
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -104,7 +105,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, o *forumv1.
 			case "kind":
 				cur.Kind = o.GetKind()
 			default:
-				return InvalidField("update_mask", "%q cannot be updated", p)
+				return errs.InvalidField("update_mask", "%q cannot be updated", p)
 			}
 		}
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
@@ -121,7 +122,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, o *forumv1.
 // DeleteOrganization deletes an organisation no user belongs to.
 func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name, wantEtag string) error {
 	if !actor.Moderator() {
-		return fmt.Errorf("%w: only conveners and admins delete organizations", ErrPermissionDenied)
+		return fmt.Errorf("%w: only conveners and admins delete organizations", errs.PermissionDenied)
 	}
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getOrganization(tx, name)
@@ -140,7 +141,7 @@ func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name, wantE
 			return err
 		}
 		if !empty {
-			return fmt.Errorf("%w: users still belong to %s", ErrFailedPrecondition, name)
+			return fmt.Errorf("%w: users still belong to %s", errs.FailedPrecondition, name)
 		}
 		return tx.Delete(bucketOrganizations, []byte(orgSlug(name)))
 	})

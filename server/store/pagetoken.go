@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 )
@@ -37,7 +38,7 @@ func (s *Store) decodeToken(query, token string) ([]byte, error) {
 	if token == "" {
 		return nil, nil
 	}
-	bad := InvalidField("page_token", "the page token is not valid for this request; start again without one")
+	bad := errs.InvalidField("page_token", "the page token is not valid for this request; start again without one")
 	if len(token) > 1024 {
 		return nil, bad
 	}

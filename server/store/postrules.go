@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 )
 
 // postOp is a change to a post (a thread or a reply).
@@ -70,28 +71,28 @@ func (p post) removedByModerator() bool {
 // (NOT_FOUND otherwise).
 func checkPostChange(actor Actor, op postOp, p post, etagField, wantEtag string) error {
 	if !actor.mayChange(p.author) {
-		return fmt.Errorf("%w: only the author, conveners and admins %s %s %s", ErrPermissionDenied, op.verb(), p.kind, p.name)
+		return fmt.Errorf("%w: only the author, conveners and admins %s %s %s", errs.PermissionDenied, op.verb(), p.kind, p.name)
 	}
 	if op == opUndelete && p.removedByModerator() && !actor.Moderator() {
-		return fmt.Errorf("%w: a moderator removed %s %s; only conveners and admins restore it", ErrPermissionDenied, p.kind, p.name)
+		return fmt.Errorf("%w: a moderator removed %s %s; only conveners and admins restore it", errs.PermissionDenied, p.kind, p.name)
 	}
 	if err := checkEtag(etagField, wantEtag, p.etag); err != nil {
 		return err
 	}
 	switch {
 	case op == opEdit && p.deleted && p.kind == "thread" && p.removedByModerator() && !actor.Moderator():
-		return fmt.Errorf("%w: thread %s is deleted: a moderator removed it", ErrFailedPrecondition, p.name)
+		return fmt.Errorf("%w: thread %s is deleted: a moderator removed it", errs.FailedPrecondition, p.name)
 	case op == opEdit && p.deleted && p.kind == "thread":
-		return fmt.Errorf("%w: thread %s is deleted; undelete it first", ErrFailedPrecondition, p.name)
+		return fmt.Errorf("%w: thread %s is deleted; undelete it first", errs.FailedPrecondition, p.name)
 	case op == opEdit && p.deleted:
-		return fmt.Errorf("%w: %s %s is deleted", ErrFailedPrecondition, p.kind, p.name)
+		return fmt.Errorf("%w: %s %s is deleted", errs.FailedPrecondition, p.kind, p.name)
 	case op == opDelete && p.deleted:
-		return fmt.Errorf("%w: %s %s is already deleted", ErrFailedPrecondition, p.kind, p.name)
+		return fmt.Errorf("%w: %s %s is already deleted", errs.FailedPrecondition, p.kind, p.name)
 	case op == opUndelete && !p.deleted:
-		return fmt.Errorf("%w: %s %s is not deleted", ErrFailedPrecondition, p.kind, p.name)
+		return fmt.Errorf("%w: %s %s is not deleted", errs.FailedPrecondition, p.kind, p.name)
 	}
 	if p.locked && !actor.Moderator() {
-		return fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, p.thread)
+		return fmt.Errorf("%w: thread %s is locked", errs.FailedPrecondition, p.thread)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -15,7 +16,7 @@ func getReply(tx kv.Tx, thread, reply uint64) (*forumv1.Reply, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: reply %s", ErrNotFound, replyName(thread, reply))
+		return nil, fmt.Errorf("%w: reply %s", errs.NotFound, replyName(thread, reply))
 	}
 	return r, nil
 }
@@ -25,7 +26,7 @@ func getReply(tx kv.Tx, thread, reply uint64) (*forumv1.Reply, error) {
 func visibleReply(tx kv.Tx, access *themeAccess, name string) (*forumv1.Reply, threadHead, uint64, error) {
 	tid, rid, err := ParseReplyName(name)
 	if err != nil {
-		return nil, threadHead{}, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, threadHead{}, 0, fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	t, err := visibleThreadHead(tx, access, tid)
 	if err != nil {
@@ -56,7 +57,7 @@ func (s *Store) GetReply(ctx context.Context, actor Actor, name string) (*forumv
 func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pageSize int, pageToken string) ([]*forumv1.Reply, string, error) {
 	tid, err := ParseThreadName(parent)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, "", fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	prefix := u64(tid)
 	p := page{query: "ListReplies\x00" + parent, bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
@@ -140,25 +141,25 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.Reply) (threadHead, error) {
 	tid, err := ParseThreadName(parent)
 	if err != nil {
-		return threadHead{}, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return threadHead{}, fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	t, err := visibleThreadHead(tx, s.themeAccess(actor), tid)
 	if err != nil {
 		return threadHead{}, err
 	}
 	if t.deleted {
-		return threadHead{}, fmt.Errorf("%w: thread %s is deleted", ErrFailedPrecondition, parent)
+		return threadHead{}, fmt.Errorf("%w: thread %s is deleted", errs.FailedPrecondition, parent)
 	}
 	if t.state == forumv1.ThreadState_THREAD_STATE_LOCKED {
-		return threadHead{}, fmt.Errorf("%w: thread %s is locked", ErrFailedPrecondition, parent)
+		return threadHead{}, fmt.Errorf("%w: thread %s is locked", errs.FailedPrecondition, parent)
 	}
 	if r.InReplyTo != "" {
 		_, irt, err := ParseReplyName(r.InReplyTo)
 		if err != nil {
-			return threadHead{}, InvalidField("reply.in_reply_to", "%v", err)
+			return threadHead{}, errs.InvalidField("reply.in_reply_to", "%v", err)
 		}
 		if _, err := getReply(tx, tid, irt); err != nil {
-			return threadHead{}, InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
+			return threadHead{}, errs.InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
 		}
 	}
 	return t, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -91,7 +92,7 @@ func (s *Store) CreateSession(ctx context.Context, user string, tokenHash []byte
 }
 
 // Authenticate returns what the token hashing to tokenHash stands for. A
-// missing, expired or revoked token is ErrUnauthenticated. It records the
+// missing, expired or revoked token is errs.Unauthenticated. It records the
 // time of use, at most once a minute.
 //
 // Every authenticated call comes through here, so what a token stands for
@@ -134,7 +135,7 @@ func (s *Store) Authenticate(ctx context.Context, tokenHash []byte) (*Credential
 		}
 	}
 	if !ok || e.session.expired(now) {
-		return nil, fmt.Errorf("%w: the token is unknown, revoked or expired; log in again", ErrUnauthenticated)
+		return nil, fmt.Errorf("%w: the token is unknown, revoked or expired; log in again", errs.Unauthenticated)
 	}
 	// Once a storage error has stopped the writes (Err), the use is not
 	// recorded, and not warned about on every call either.
@@ -230,7 +231,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 			return err
 		}
 		if r.Token != 0 {
-			return fmt.Errorf("%w: this is an API token; revoke it with DeleteApiToken", ErrFailedPrecondition)
+			return fmt.Errorf("%w: this is an API token; revoke it with DeleteApiToken", errs.FailedPrecondition)
 		}
 		if err := tx.Delete(bucketUserSessions, append(u64(r.User), tokenHash...)); err != nil {
 			return err
@@ -265,7 +266,7 @@ func revokeSessions(tx kv.Tx, id uint64) error {
 func (s *Store) SetPassword(ctx context.Context, user, passwordHash string) error {
 	id, err := ParseUserName(user)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
+		return fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		if _, err := getUser(tx, id); err != nil {
@@ -295,10 +296,10 @@ func apiTokenName(user, token uint64) string {
 func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t *forumv1.ApiToken, tokenHash []byte, requestID string) (out *forumv1.ApiToken, created bool, err error) {
 	uid, err := ParseUserName(user)
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, false, fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	if actor.User != user {
-		return nil, false, fmt.Errorf("%w: users create tokens only for themselves", ErrPermissionDenied)
+		return nil, false, fmt.Errorf("%w: users create tokens only for themselves", errs.PermissionDenied)
 	}
 	req := s.newRequest("CreateApiToken", requestID, user, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -351,10 +352,10 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user string, pageSize int, pageToken string) ([]*forumv1.ApiToken, string, error) {
 	uid, err := ParseUserName(user)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, "", fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	if actor.User != user && actor.Role != forumv1.Role_ROLE_ADMIN {
-		return nil, "", fmt.Errorf("%w: users list only their own tokens", ErrPermissionDenied)
+		return nil, "", fmt.Errorf("%w: users list only their own tokens", errs.PermissionDenied)
 	}
 	prefix := u64(uid)
 	p := page{query: "ListApiTokens\x00" + user, bucket: bucketAPITokens, start: prefix, end: prefixEnd(prefix), reverse: true, size: pageSize, token: pageToken}
@@ -366,10 +367,10 @@ func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user string, pag
 func (s *Store) DeleteAPIToken(ctx context.Context, actor Actor, name string) error {
 	uid, id, err := ParseAPITokenName(name)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
+		return fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	if actor.User != userName(uid) && actor.Role != forumv1.Role_ROLE_ADMIN {
-		return fmt.Errorf("%w: users revoke only their own tokens", ErrPermissionDenied)
+		return fmt.Errorf("%w: users revoke only their own tokens", errs.PermissionDenied)
 	}
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		k := apiTokenKey(uid, id)
@@ -378,7 +379,7 @@ func (s *Store) DeleteAPIToken(ctx context.Context, actor Actor, name string) er
 			return err
 		}
 		if hash == nil {
-			return fmt.Errorf("%w: API token %s", ErrNotFound, name)
+			return fmt.Errorf("%w: API token %s", errs.NotFound, name)
 		}
 		for _, op := range []struct {
 			b kv.Bucket

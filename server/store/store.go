@@ -24,6 +24,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -233,10 +234,10 @@ func etag(updateTime *timestamppb.Timestamp) string {
 	return `"` + strconv.FormatInt(updateTime.AsTime().UnixNano(), 36) + `"`
 }
 
-// checkEtag returns ErrAborted if want is set and differs from have.
+// checkEtag returns errs.Aborted if want is set and differs from have.
 func checkEtag(field, want, have string) error {
 	if want != "" && want != have {
-		return fmt.Errorf("%w: %s %s does not match the current %s; read the resource again", ErrAborted, field, want, have)
+		return fmt.Errorf("%w: %s %s does not match the current %s; read the resource again", errs.Aborted, field, want, have)
 	}
 	return nil
 }
@@ -323,7 +324,7 @@ func replay(tx kv.Tx, actor Actor, r request) (string, error) {
 	}
 	rec := decodeRequestRecord(v)
 	if rec.fp != r.fp {
-		return "", InvalidField("request_id", "%q was already used for a different request; use a new id for each request", r.id)
+		return "", errs.InvalidField("request_id", "%q was already used for a different request; use a new id for each request", r.id)
 	}
 	return rec.name, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -175,10 +176,10 @@ func TestRequestIDReplays(t *testing.T) {
 		t.Fatalf("reply retry created %s and %s", r1.Name, r2.Name)
 	}
 	// The same id for a different request is refused, and writes nothing.
-	if _, err := s.CreateReply(ctx, a, th3.Name, &forumv1.Reply{Body: "x"}, "r"); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := s.CreateReply(ctx, a, th3.Name, &forumv1.Reply{Body: "x"}, "r"); !errors.Is(err, errs.InvalidArgument) {
 		t.Fatalf("request id reused for another thread: %v", err)
 	}
-	if _, err := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "y"}, "r"); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "y"}, "r"); !errors.Is(err, errs.InvalidArgument) {
 		t.Fatalf("request id reused for another body: %v", err)
 	}
 	got, _ := s.GetThread(ctx, a, th1.Name)
@@ -196,11 +197,11 @@ func TestPageTokens(t *testing.T) {
 		t.Fatalf("round trip: %v %v", got, err)
 	}
 	for _, bad := range []string{tok + "A", "x" + tok[1:], "!!!", "AAAA"} {
-		if _, err := s.decodeToken("q", bad); !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("decodeToken(%q) = %v, want ErrInvalidArgument", bad, err)
+		if _, err := s.decodeToken("q", bad); !errors.Is(err, errs.InvalidArgument) {
+			t.Errorf("decodeToken(%q) = %v, want errs.InvalidArgument", bad, err)
 		}
 	}
-	if _, err := s.decodeToken("other", tok); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := s.decodeToken("other", tok); !errors.Is(err, errs.InvalidArgument) {
 		t.Errorf("token accepted for another query: %v", err)
 	}
 }
@@ -239,13 +240,13 @@ func TestSessions(t *testing.T) {
 	if err := s.DeleteSession(ctx, hash); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, errs.Unauthenticated) {
 		t.Fatalf("deleted session: %v", err)
 	}
 	if _, err := s.CreateSession(ctx, a.User, hash, time.Hour, -time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, errs.Unauthenticated) {
 		t.Fatalf("expired session: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -94,7 +95,7 @@ func TestSweepSessions(t *testing.T) {
 	if got := countKeys(t, s, bucketUserSessions); got != 1 {
 		t.Errorf("user_sessions holds %d keys after the sweep, want 1", got)
 	}
-	if _, err := s.Authenticate(ctx, hash(4)); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, hash(4)); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("expired API token: %v, want Unauthenticated", err)
 	}
 	toks, _, err := s.ListAPITokens(ctx, alice, alice.User, 10, "")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -64,7 +65,7 @@ func TestThemeGateCacheFollowsUpdates(t *testing.T) {
 	anon := Actor{}
 	visible := func() bool {
 		_, err := s.GetThread(ctx, anon, th.Name)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, errs.NotFound) {
 			t.Error(err) // not Fatal: readers call it from their goroutines
 		}
 		return err == nil

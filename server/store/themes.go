@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -28,7 +29,7 @@ func visibleTheme(tx kv.Tx, actor Actor, name string) (*forumv1.Theme, error) {
 	if ok, err := maySeeTheme(tx, actor, t); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, fmt.Errorf("%w: theme %s", ErrNotFound, name)
+		return nil, fmt.Errorf("%w: theme %s", errs.NotFound, name)
 	}
 	return t, nil
 }
@@ -40,7 +41,7 @@ func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: theme %s", ErrNotFound, name)
+		return nil, fmt.Errorf("%w: theme %s", errs.NotFound, name)
 	}
 	return t, fillThemeCounters(tx, t)
 }
@@ -81,7 +82,7 @@ func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageT
 func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *forumv1.Theme, requestID string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
 	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins create themes", ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: only conveners and admins create themes", errs.PermissionDenied)
 	}
 	var out *forumv1.Theme
 	req := s.newRequest("CreateTheme", requestID, slug, t)
@@ -97,7 +98,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 		if v, err := tx.Get(bucketThemes, []byte(slug)); err != nil {
 			return err
 		} else if v != nil {
-			return fmt.Errorf("%w: theme %s", ErrAlreadyExists, themeName(slug))
+			return fmt.Errorf("%w: theme %s", errs.AlreadyExists, themeName(slug))
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Theme{
@@ -129,7 +130,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
 	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins change themes", ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: only conveners and admins change themes", errs.PermissionDenied)
 	}
 	var out *forumv1.Theme
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -154,11 +155,11 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 				}
 				cur.Groups = slices.Clone(t.GetGroups())
 			default:
-				return InvalidField("update_mask", "%q cannot be updated", p)
+				return errs.InvalidField("update_mask", "%q cannot be updated", p)
 			}
 		}
 		if groups := cur.Visibility == forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS; groups != (len(cur.Groups) > 0) {
-			return InvalidField("theme.groups", "a theme has groups exactly when its visibility is GROUPS")
+			return errs.InvalidField("theme.groups", "a theme has groups exactly when its visibility is GROUPS")
 		}
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
@@ -175,7 +176,7 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag string) error {
 	defer s.gates.invalidate() // see gateCache
 	if !actor.Moderator() {
-		return fmt.Errorf("%w: only conveners and admins delete themes", ErrPermissionDenied)
+		return fmt.Errorf("%w: only conveners and admins delete themes", errs.PermissionDenied)
 	}
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getTheme(tx, name)
@@ -195,7 +196,7 @@ func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag str
 			return err
 		}
 		if !empty {
-			return fmt.Errorf("%w: theme %s still holds threads; move or purge them first", ErrFailedPrecondition, name)
+			return fmt.Errorf("%w: theme %s still holds threads; move or purge them first", errs.FailedPrecondition, name)
 		}
 		if err := setThemeGroups(tx, slug, cur.Groups, nil); err != nil {
 			return err

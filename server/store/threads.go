@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -52,7 +53,7 @@ func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+		return nil, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
 	}
 	c, err := threadCounters(tx, id)
 	if err != nil {
@@ -133,7 +134,7 @@ func readThreadHead(tx kv.Tx, id uint64) (threadHead, error) {
 		return threadHead{}, fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, perr)
 	}
 	if !found {
-		return threadHead{}, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
 	}
 	h.id = id
 	return h, nil
@@ -201,12 +202,12 @@ func visibleThreadHead(tx kv.Tx, access *themeAccess, id uint64) (threadHead, er
 		return threadHead{}, err
 	}
 	if h.deleted && !access.actor.mayChange(h.author) {
-		return threadHead{}, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
 	}
 	if ok, err := access.allows(tx, h.theme); err != nil {
 		return threadHead{}, err
 	} else if !ok {
-		return threadHead{}, fmt.Errorf("%w: thread %s", ErrNotFound, threadName(id))
+		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
 	}
 	return h, nil
 }
@@ -216,19 +217,19 @@ func visibleThreadHead(tx kv.Tx, access *themeAccess, id uint64) (threadHead, er
 func visibleThread(tx kv.Tx, access *themeAccess, name string) (*forumv1.Thread, uint64, error) {
 	id, err := ParseThreadName(name)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, 0, fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	t, err := getThread(tx, id)
 	if err != nil {
 		return nil, 0, err
 	}
 	if t.DeleteTime != nil && !access.actor.mayChange(t.Author) {
-		return nil, 0, fmt.Errorf("%w: thread %s", ErrNotFound, name)
+		return nil, 0, fmt.Errorf("%w: thread %s", errs.NotFound, name)
 	}
 	if ok, err := access.allows(tx, t.Theme); err != nil {
 		return nil, 0, err
 	} else if !ok {
-		return nil, 0, fmt.Errorf("%w: thread %s", ErrNotFound, name)
+		return nil, 0, fmt.Errorf("%w: thread %s", errs.NotFound, name)
 	}
 	return t, id, nil
 }
@@ -401,16 +402,16 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 // thread, which is not deleted.
 func (s *Store) checkNewThread(tx kv.Tx, actor Actor, t *forumv1.Thread) error {
 	if _, err := visibleTheme(tx, actor, t.Theme); err != nil {
-		return InvalidField("thread.theme", "theme %s does not exist", t.Theme)
+		return errs.InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 	}
 	if t.FollowUpOf != "" {
 		id, err := ParseThreadName(t.FollowUpOf)
 		if err != nil {
-			return InvalidField("thread.follow_up_of", "%v", err)
+			return errs.InvalidField("thread.follow_up_of", "%v", err)
 		}
 		p, err := visibleThreadHead(tx, s.themeAccess(actor), id)
 		if err != nil || p.deleted {
-			return InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
+			return errs.InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
 		}
 	}
 	return nil
@@ -459,11 +460,11 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 				next.Pinned = u.Pinned
 			case "theme":
 				if _, err := visibleTheme(tx, actor, u.Theme); err != nil {
-					return InvalidField("thread.theme", "theme %s does not exist", u.Theme)
+					return errs.InvalidField("thread.theme", "theme %s does not exist", u.Theme)
 				}
 				next.Theme = u.Theme
 			default:
-				return InvalidField("update_mask", "%q cannot be updated", p)
+				return errs.InvalidField("update_mask", "%q cannot be updated", p)
 			}
 		}
 		if next.Pinned != cur.Pinned || next.Theme != cur.Theme {
@@ -677,7 +678,7 @@ func (c userCache) get(tx kv.Tx, name string) (*forumv1.User, error) {
 		return nil, err
 	}
 	u, err := getUser(tx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.NotFound) {
 		u, err = nil, nil
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 )
@@ -17,7 +18,7 @@ func getUser(tx kv.Tx, id uint64) (*forumv1.User, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: user %s", ErrNotFound, userName(id))
+		return nil, fmt.Errorf("%w: user %s", errs.NotFound, userName(id))
 	}
 	return u, nil
 }
@@ -26,7 +27,7 @@ func getUser(tx kv.Tx, id uint64) (*forumv1.User, error) {
 func (s *Store) GetUser(ctx context.Context, name string) (*forumv1.User, error) {
 	id, err := ParseUserName(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	var out *forumv1.User
 	err = s.kv.View(ctx, func(tx kv.Tx) (err error) {
@@ -46,7 +47,7 @@ func (s *Store) ListUsers(ctx context.Context, pageSize int, pageToken string) (
 // CreateUser creates a user with a password hash. Only admins may.
 func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, passwordHash string, requestID string) (*forumv1.User, error) {
 	if actor.Role != forumv1.Role_ROLE_ADMIN {
-		return nil, fmt.Errorf("%w: only admins create users", ErrPermissionDenied)
+		return nil, fmt.Errorf("%w: only admins create users", errs.PermissionDenied)
 	}
 	var out *forumv1.User
 	req := s.newRequest("CreateUser", requestID, u)
@@ -61,7 +62,7 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		if v, err := tx.Get(bucketUsernames, []byte(u.Username)); err != nil {
 			return err
 		} else if v != nil {
-			return fmt.Errorf("%w: the username %q is taken", ErrAlreadyExists, u.Username)
+			return fmt.Errorf("%w: the username %q is taken", errs.AlreadyExists, u.Username)
 		}
 		id, err := tx.NextSequence(bucketUsers)
 		if err != nil {
@@ -101,13 +102,13 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 //
 // A change that would leave the forum without an active admin (demoting or
 // suspending the last one, themself or by another admin) is refused with
-// ErrFailedPrecondition: only an offline `forumd admin create-user` could
+// errs.FailedPrecondition: only an offline `forumd admin create-user` could
 // recover from it. The check runs in the transaction that makes the change,
 // so two admins demoting each other at once cannot both succeed.
 func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, paths []string) (*forumv1.User, error) {
 	id, err := ParseUserName(u.Name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
 	}
 	var out *forumv1.User
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -116,7 +117,7 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 			return err
 		}
 		if actor.Role != forumv1.Role_ROLE_ADMIN && actor.User != cur.Name {
-			return fmt.Errorf("%w: users change only their own profile", ErrPermissionDenied)
+			return fmt.Errorf("%w: users change only their own profile", errs.PermissionDenied)
 		}
 		if err := checkEtag("user.etag", u.Etag, cur.Etag); err != nil {
 			return err
@@ -142,12 +143,12 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 			case "organization":
 				if u.Organization != "" {
 					if _, err := getOrganization(tx, u.Organization); err != nil {
-						return InvalidField("user.organization", "organization %s does not exist", u.Organization)
+						return errs.InvalidField("user.organization", "organization %s does not exist", u.Organization)
 					}
 				}
 				cur.Organization = u.Organization
 			default:
-				return InvalidField("update_mask", "%q cannot be updated", p)
+				return errs.InvalidField("update_mask", "%q cannot be updated", p)
 			}
 		}
 		if wasActiveAdmin && !activeAdmin(cur) {
@@ -188,7 +189,7 @@ func activeAdmin(u *forumv1.User) bool {
 	return u.GetRole() == forumv1.Role_ROLE_ADMIN && u.GetState() != forumv1.UserState_USER_STATE_SUSPENDED
 }
 
-// checkOtherActiveAdmin returns ErrFailedPrecondition unless a user other
+// checkOtherActiveAdmin returns errs.FailedPrecondition unless a user other
 // than the user id is an active admin, in tx. It reads users in creation
 // order and stops at the first active admin, who is usually among the
 // first users; it runs only when an active admin is about to stop being
@@ -215,13 +216,13 @@ func checkOtherActiveAdmin(tx kv.Tx, id uint64) error {
 		return fmt.Errorf("looking for another active admin: %w", err)
 	}
 	if !found {
-		return fmt.Errorf("%w: %s is the last active admin; make another user an admin first, so that someone can still administer the forum", ErrFailedPrecondition, userName(id))
+		return fmt.Errorf("%w: %s is the last active admin; make another user an admin first, so that someone can still administer the forum", errs.FailedPrecondition, userName(id))
 	}
 	return nil
 }
 
 // Credentials returns the user with that username and their password hash.
-// An unknown username is ErrNotFound.
+// An unknown username is errs.NotFound.
 func (s *Store) Credentials(ctx context.Context, username string) (*forumv1.User, string, error) {
 	var u *forumv1.User
 	var hash []byte
@@ -231,7 +232,7 @@ func (s *Store) Credentials(ctx context.Context, username string) (*forumv1.User
 			return err
 		}
 		if v == nil {
-			return fmt.Errorf("%w: user %q", ErrNotFound, username)
+			return fmt.Errorf("%w: user %q", errs.NotFound, username)
 		}
 		if u, err = getUser(tx, readU64(v)); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 )
 
 // activeAdmins returns the names of the forum's active admins.
@@ -93,8 +94,8 @@ func TestLastActiveAdminKept(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrFailedPrecondition) {
-				t.Fatalf("UpdateUser = %v, want ErrFailedPrecondition", err)
+			if !errors.Is(err, errs.FailedPrecondition) {
+				t.Fatalf("UpdateUser = %v, want errs.FailedPrecondition", err)
 			}
 			after, err := s.GetUser(ctx, target.User)
 			if err != nil {
@@ -152,22 +153,22 @@ func TestLastActiveAdminRace(t *testing.T) {
 			for round := range rounds {
 				restore()
 				start := make(chan struct{})
-				var errs [2]error
+				var results [2]error
 				var wg sync.WaitGroup
 				for i, c := range tc.changes {
 					wg.Go(func() {
 						<-start
-						_, errs[i] = s.UpdateUser(ctx, c.actor, c.user, c.paths)
+						_, results[i] = s.UpdateUser(ctx, c.actor, c.user, c.paths)
 					})
 				}
 				close(start)
 				wg.Wait()
 				ok, refused := 0, 0
-				for _, err := range errs {
+				for _, err := range results {
 					switch {
 					case err == nil:
 						ok++
-					case errors.Is(err, ErrFailedPrecondition):
+					case errors.Is(err, errs.FailedPrecondition):
 						refused++
 					default:
 						t.Fatalf("round %d: %v", round, err)
