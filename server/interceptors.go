@@ -23,6 +23,7 @@ type caller struct {
 	actor     store.Actor
 	tokenHash []byte               // nil for anonymous calls
 	scopes    []forumv1.TokenScope // an API token's scopes; nil for a login session
+	suspended bool                 // the token is valid but its account suspended
 }
 
 type callerKey struct{}
@@ -36,48 +37,50 @@ func callerFrom(ctx context.Context) caller {
 // actorFrom returns the store actor of the call.
 func actorFrom(ctx context.Context) store.Actor { return callerFrom(ctx).actor }
 
-// unaryInterceptor is the server's interceptor chain, outermost first:
-// panic recovery, logging, error mapping, request decoding check, deadline
-// clamp, authentication and the access table.
-func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+// caller.suspended is set for a valid token of a suspended account: such a
+// caller acts as anonymous, and only on public methods (authorize).
+
+// The interceptors, one concern each. Each concern is one function of the
+// call's context (and method), used by a unary interceptor and a stream
+// interceptor alike, so that the streams of the event log get exactly what
+// unary calls get.
+
+// unaryInterceptors is the server's unary chain, outermost first: logging,
+// panic recovery, status mapping, the request decoding check, the deadline
+// clamp, authentication, the access table, and then the rate limits that
+// need the caller (ratelimit.go), when any is on.
+func (s *Server) unaryInterceptors() []grpc.UnaryServerInterceptor {
+	return append([]grpc.UnaryServerInterceptor{
+		s.logUnary, s.recoverUnary, s.statusUnary, checkDecodingUnary, s.deadlineUnary, s.authenticateUnary, s.authorizeUnary,
+	}, s.limiter.interceptors()...)
+}
+
+// streamInterceptors is the server's stream chain, outermost first, in the
+// unary chain's order: logging, the bound on open streams (openStreams),
+// panic recovery, status mapping, the decoding check of each message
+// received, authentication and the access table. Streams get no deadline
+// from the server: a Watch, or a feed's tail, lasts as long as its client
+// wants, and the bound on open streams is what limits them.
+func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{
+		s.logStream, s.streams.intercept, s.recoverStream, s.statusStream, s.checkStreamDecoding, s.authenticateStream, s.authorizeStream,
+	}
+}
+
+// logUnary logs each call when it ends (logCall).
+func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			resp, err = nil, s.recovered(ctx, info.FullMethod, p)
-		}
-		s.logCall(ctx, info.FullMethod, err, start)
-	}()
-	resp, err = s.checkedCall(ctx, req, info, handler)
-	return resp, toStatus(ctx, s.log, info.FullMethod, err)
+	resp, err := handler(ctx, req)
+	s.logCall(ctx, info.FullMethod, err, start)
+	return resp, err
 }
 
-func (s *Server) checkedCall(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := decodeError(req); err != nil {
-		return nil, undecodable(err)
-	}
-	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.maxTimeout {
-		var cancel context.CancelFunc
-		ctx, cancel = withDeadline(ctx, time.Now().Add(s.maxTimeout))
-		defer cancel()
-	}
-	ctx, err := s.authenticate(ctx, info.FullMethod)
-	if err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
-}
-
-// undecodable is the error of a request whose message did not decode
-// (decodeError), on unary calls and streams alike.
-func undecodable(err error) error {
-	return errs.InvalidField("", "the request is not valid protobuf: %v", err)
-}
-
-// recovered logs the panic p of a call to method and returns the error the
-// client gets.
-func (s *Server) recovered(ctx context.Context, method string, p any) error {
-	s.log.ErrorContext(ctx, "panic", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-	return status.Error(codes.Internal, "internal error")
+// logStream logs each stream when it ends, as logUnary logs calls.
+func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	err := handler(srv, ss)
+	s.logCall(ss.Context(), info.FullMethod, err, start)
+	return err
 }
 
 // logCall logs a call to method that started at start and ended with err:
@@ -93,27 +96,18 @@ func (s *Server) logCall(ctx context.Context, method string, err error, start ti
 	}
 }
 
-// streamInterceptors are the server's stream interceptors, outermost first,
-// one concern each: logging (logStream), the bound on open streams
-// (openStreams), panic recovery (recoverStream) and the request decoding
-// check (checkStreamDecoding). The streaming methods
-// are gRPC's own, health Watch and reflection, which anyone may call; no
-// forum method streams, so streams are neither authenticated nor given the
-// server's deadline (a Watch lasts as long as its client wants).
-func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
-	return []grpc.StreamServerInterceptor{s.logStream, s.streams.intercept, s.recoverStream, s.checkStreamDecoding}
-}
-
-// logStream logs each stream when it ends, as unaryInterceptor logs calls.
-func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	start := time.Now()
-	err := handler(srv, ss)
-	s.logCall(ss.Context(), info.FullMethod, err, start)
-	return err
+// recoverUnary turns a panic in a call into INTERNAL, logged (recovered).
+func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, s.recovered(ctx, info.FullMethod, p)
+		}
+	}()
+	return handler(ctx, req)
 }
 
 // recoverStream turns a panic in a stream's handler into INTERNAL, logged,
-// as unaryInterceptor does for calls.
+// as recoverUnary does for calls.
 func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -123,9 +117,43 @@ func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	return handler(srv, ss)
 }
 
+// recovered logs the panic p of a call to method and returns the error the
+// client gets.
+func (s *Server) recovered(ctx context.Context, method string, p any) error {
+	s.log.ErrorContext(ctx, "panic", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+// statusUnary maps the error of a call to its gRPC status (toStatus).
+func (s *Server) statusUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	return resp, toStatus(ctx, s.log, info.FullMethod, err)
+}
+
+// statusStream maps the error of a stream to its gRPC status (toStatus).
+func (s *Server) statusStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return toStatus(ss.Context(), s.log, info.FullMethod, handler(srv, ss))
+}
+
+// checkDecodingUnary refuses a request whose message did not decode
+// (decodeError) with INVALID_ARGUMENT, instead of handing the method an
+// empty message.
+func checkDecodingUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := decodeError(req); err != nil {
+		return nil, undecodable(err)
+	}
+	return handler(ctx, req)
+}
+
+// undecodable is the error of a request whose message did not decode
+// (decodeError), on unary calls and streams alike.
+func undecodable(err error) error {
+	return errs.InvalidField("", "the request is not valid protobuf: %v", err)
+}
+
 // checkStreamDecoding gives the handler a stream whose RecvMsg fails with
 // INVALID_ARGUMENT when the message received did not decode (decodeError),
-// instead of handing the handler an empty message.
+// as checkDecodingUnary does for calls.
 func (s *Server) checkStreamDecoding(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	return handler(srv, &decodeCheckedStream{ServerStream: ss, s: s, method: info.FullMethod})
 }
@@ -149,58 +177,125 @@ func (ss *decodeCheckedStream) RecvMsg(m any) error {
 	return nil
 }
 
-// authenticate resolves the bearer token, if any, and checks the access
-// table. A token that is present but unknown or expired is refused even on
-// public methods, so a client learns at once that its token is bad.
-func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
-	need, ok := s.need(method)
-	if !ok {
-		if strings.HasPrefix(method, "/forum.") {
-			return nil, fmt.Errorf("%w: %s has no access rule", errs.PermissionDenied, method)
-		}
-		return ctx, nil // gRPC's own services: health.
+// deadlineUnary gives a call without a deadline, or with one further than
+// the server's longest (Config.MaxTimeout), the server's.
+func (s *Server) deadlineUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.maxTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = withDeadline(ctx, time.Now().Add(s.maxTimeout))
+		defer cancel()
 	}
-	var c caller
-	token, err := bearerToken(ctx)
+	return handler(ctx, req)
+}
+
+// authenticateUnary puts the caller in the context of a call
+// (authenticate).
+func (s *Server) authenticateUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, err := s.authenticate(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
 	}
-	if token != "" {
-		c.tokenHash = auth.HashToken(token)
-		cred, err := s.store.Authenticate(ctx, c.tokenHash)
-		if err != nil {
-			return nil, err
-		}
-		if cred.Suspended {
-			if need != public {
-				return nil, fmt.Errorf("%w: this account is suspended", errs.PermissionDenied)
-			}
-		} else {
-			c.actor = store.Actor{User: cred.User, Role: cred.Role}
-			c.scopes = cred.Scopes
-			if cred.APIToken != "" && c.scopes == nil {
-				c.scopes = []forumv1.TokenScope{}
-			}
-			if c.scopes != nil {
-				c.actor.Role = min(c.actor.Role, scopeRole(c.scopes))
-			}
-		}
+	return handler(ctx, req)
+}
+
+// authenticateStream puts the caller in the context of a stream
+// (authenticate).
+func (s *Server) authenticateStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, err := s.authenticate(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
 	}
-	if !need.allows(c.actor.Role, c.scopes) {
-		switch {
-		case c.actor.User == "":
-			return nil, fmt.Errorf("%w: this call needs a bearer token (AuthService.Login)", errs.Unauthenticated)
-		case c.scopes != nil && need == session:
-			return nil, fmt.Errorf("%w: %s needs a login session, not an API token", errs.PermissionDenied, method)
-		case c.scopes != nil:
-			return nil, fmt.Errorf("%w: the API token's scopes do not allow %s", errs.PermissionDenied, method)
-		}
-		return nil, fmt.Errorf("%w: your role may not call %s", errs.PermissionDenied, method)
+	if ctx == ss.Context() {
+		return handler(srv, ss)
 	}
-	if c.actor.User == "" && c.tokenHash == nil {
-		return ctx, nil // anonymous: callerFrom returns the zero caller
+	return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+}
+
+// contextStream is a server stream with a context of its own.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context implements grpc.ServerStream.
+func (ss *contextStream) Context() context.Context { return ss.ctx }
+
+// authorizeUnary refuses a call its caller may not make (authorize).
+func (s *Server) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.authorize(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// authorizeStream refuses a stream its caller may not open (authorize).
+func (s *Server) authorizeStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := s.authorize(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
+
+// authenticate resolves the bearer token of a call to a forum method, if
+// it has one, and returns a context carrying the caller (callerFrom). A
+// token that is present but unknown or expired is refused even on public
+// methods, so a client learns at once that its token is bad. gRPC's own
+// services (health, reflection) are not authenticated.
+func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
+	if !strings.HasPrefix(method, "/forum.") {
+		return ctx, nil
+	}
+	token, err := bearerToken(ctx)
+	if err != nil || token == "" {
+		return ctx, err // anonymous: callerFrom returns the zero caller
+	}
+	c := caller{tokenHash: auth.HashToken(token)}
+	cred, err := s.store.Authenticate(ctx, c.tokenHash)
+	if err != nil {
+		return nil, err
+	}
+	if cred.Suspended {
+		c.suspended = true
+	} else {
+		c.actor = store.Actor{User: cred.User, Role: cred.Role}
+		c.scopes = cred.Scopes
+		if cred.APIToken != "" && c.scopes == nil {
+			c.scopes = []forumv1.TokenScope{}
+		}
+		if c.scopes != nil {
+			c.actor.Role = min(c.actor.Role, scopeRole(c.scopes))
+		}
 	}
 	return context.WithValue(ctx, callerKey{}, c), nil
+}
+
+// authorize checks the access table (access.go) for the caller of method:
+// a forum method without an entry is refused, and a suspended account may
+// call public methods only, as anonymous.
+func (s *Server) authorize(ctx context.Context, method string) error {
+	need, ok := s.need(method)
+	if !ok {
+		if strings.HasPrefix(method, "/forum.") {
+			return fmt.Errorf("%w: %s has no access rule", errs.PermissionDenied, method)
+		}
+		return nil // gRPC's own services: health.
+	}
+	c := callerFrom(ctx)
+	if c.suspended && need != public {
+		return fmt.Errorf("%w: this account is suspended", errs.PermissionDenied)
+	}
+	if need.allows(c.actor.Role, c.scopes) {
+		return nil
+	}
+	switch {
+	case c.actor.User == "":
+		return fmt.Errorf("%w: this call needs a bearer token (AuthService.Login)", errs.Unauthenticated)
+	case c.scopes != nil && need == session:
+		return fmt.Errorf("%w: %s needs a login session, not an API token", errs.PermissionDenied, method)
+	case c.scopes != nil:
+		return fmt.Errorf("%w: the API token's scopes do not allow %s", errs.PermissionDenied, method)
+	}
+	return fmt.Errorf("%w: your role may not call %s", errs.PermissionDenied, method)
 }
 
 // bearerToken returns the token of the `authorization: Bearer <token>`

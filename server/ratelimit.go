@@ -4,10 +4,10 @@ package server
 // per caller (user or API token), and tighter ones for logins,
 // registrations and creations.
 //
-// Two hooks share one rateLimiter; New installs them around the main
-// interceptor (interceptors.go), each only if a bucket it charges is on:
+// Two hooks share one rateLimiter; New installs them with the chain of
+// interceptors (interceptors.go), each only if a bucket it charges is on:
 //
-//	tapAddress (InTapHandle) -> unaryInterceptor (recovery, logging, auth, ...) -> limitCaller -> handler
+//	tapAddress (InTapHandle) -> unaryInterceptors (logging, recovery, ..., authentication, access) -> limitCaller -> handler
 //
 // tapAddress runs first, when a call's headers arrive and before any work
 // is done on it (no goroutine, no request decoding): it finds the client
@@ -17,7 +17,7 @@ package server
 // streaming calls too. limitCaller, a unary interceptor, runs after
 // authentication, so it knows the user or token, and before the handler,
 // so Login and Register are refused before any password is hashed. Its
-// refusals go through the main interceptor's logging and error mapping
+// refusals go through the chain's logging and status mapping
 // like any other error.
 
 import (
@@ -687,13 +687,14 @@ func (l *rateLimiter) tapOption() grpc.ServerOption {
 	return grpc.InTapHandle(l.tapAddress)
 }
 
-// chain returns the unary interceptors of the server: main, followed by
-// limitCaller unless every bucket it charges is off.
-func (l *rateLimiter) chain(main grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
+// interceptors returns the rate limits' unary interceptors, which run after
+// the caller is known and authorised: limitCaller, unless every bucket it
+// charges is off.
+func (l *rateLimiter) interceptors() []grpc.UnaryServerInterceptor {
 	if l.caller == nil && l.create == nil && l.loginAddress == nil && l.loginAccountAddress == nil && l.loginAccount == nil && l.registerAddress == nil {
-		return []grpc.UnaryServerInterceptor{main}
+		return nil
 	}
-	return []grpc.UnaryServerInterceptor{main, l.limitCaller}
+	return []grpc.UnaryServerInterceptor{l.limitCaller}
 }
 
 // maxTarpit bounds how long tapAddress holds a connection before refusing
