@@ -8,6 +8,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -105,8 +106,8 @@ func (a *authService) Register(ctx context.Context, req *forumv1.RegisterRequest
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if req.GetInvitationCode() == "" && !a.s.selfRegistration {
-		return nil, fmt.Errorf("%w: registration needs an invitation code", errs.PermissionDenied)
+	if err := authz.Register(a.s.authzSettings(), req.GetInvitationCode() != ""); err != nil {
+		return nil, err
 	}
 	hash, err := a.s.hashPassword(ctx, req.GetPassword())
 	if err != nil {
@@ -114,7 +115,7 @@ func (a *authService) Register(ctx context.Context, req *forumv1.RegisterRequest
 	}
 	token, tokenHash := auth.NewToken(auth.SessionPrefix)
 	r := store.Registration{
-		User: u, PasswordHash: hash, SelfRegistration: a.s.selfRegistration,
+		User: u, PasswordHash: hash,
 		SessionHash: tokenHash, Idle: a.s.sessionIdle, MaxAge: a.s.sessionMaxAge,
 	}
 	if req.GetInvitationCode() != "" {

@@ -2,13 +2,18 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -19,13 +24,17 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// The principals of the authorisation matrix.
+// The principals of the authorisation matrix. The tokens belong to the
+// admin, so that every scope is within the owner's role: a token acts with
+// the lower of the admin's role and its scopes' (authz.ScopeRole), and as a
+// user who is in no group.
 const (
 	pAnonymous = "anonymous"
-	pAuthor    = "author"
-	pMember    = "member"
-	pConvener  = "convener"
-	pAdmin     = "admin"
+	pAuthor    = "author"   // alice, a member, in the private group; she wrote the posts
+	pMember    = "member"   // bob, another member, in the private group
+	pOutsider  = "outsider" // carol, a member who is not in the private group
+	pConvener  = "convener" // in no group
+	pAdmin     = "admin"    // in no group
 	pSuspended = "suspended"
 	pTokRead   = "token:read"
 	pTokWrite  = "token:write"
@@ -33,15 +42,15 @@ const (
 	pTokAdmin  = "token:admin"
 )
 
-var principals = []string{pAnonymous, pAuthor, pMember, pConvener, pAdmin, pSuspended, pTokRead, pTokWrite, pTokMod, pTokAdmin}
+var principals = []string{pAnonymous, pAuthor, pMember, pOutsider, pConvener, pAdmin, pSuspended, pTokRead, pTokWrite, pTokMod, pTokAdmin}
 
 // Who passes each access level. This is written out by hand, apart from
-// accessTable, so that a mistake in either shows up here.
+// authz's access table, so that a mistake in either shows up here.
 var levelAllows = map[string][]string{
 	"public":    principals,
-	"reader":    {pAuthor, pMember, pConvener, pAdmin, pTokRead, pTokWrite, pTokMod, pTokAdmin},
-	"member":    {pAuthor, pMember, pConvener, pAdmin, pTokWrite, pTokMod, pTokAdmin},
-	"session":   {pAuthor, pMember, pConvener, pAdmin},
+	"reader":    {pAuthor, pMember, pOutsider, pConvener, pAdmin, pTokRead, pTokWrite, pTokMod, pTokAdmin},
+	"member":    {pAuthor, pMember, pOutsider, pConvener, pAdmin, pTokWrite, pTokMod, pTokAdmin},
+	"session":   {pAuthor, pMember, pOutsider, pConvener, pAdmin},
 	"moderator": {pConvener, pAdmin, pTokMod, pTokAdmin},
 	"admin":     {pAdmin, pTokAdmin},
 }
@@ -60,29 +69,42 @@ var expectedLevel = map[string]string{
 	"GetGroup": "public", "ListGroups": "public", "CreateGroup": "moderator", "UpdateGroup": "moderator", "DeleteGroup": "moderator",
 }
 
+// The themes and the group of the matrix.
+const (
+	publicTheme  = "themes/knowledge-exchange"
+	privateTheme = "themes/private" // THEME_VISIBILITY_GROUPS, for privateGroup
+	membersTheme = "themes/members" // THEME_VISIBILITY_MEMBERS
+	privateGroup = "groups/team"    // alice and bob
+	aliceEmail   = "alice@example.org"
+)
+
 // matrixEnv gives each principal a fresh credential per call, so that a call
-// which revokes its own session (Logout) cannot disturb the next.
+// which revokes its own session (Logout) cannot disturb the next. Its store
+// does not sync: the matrices make many writes, none of which needs to be
+// durable.
 type matrixEnv struct {
 	*testEnv
-	suspended string
-	tokens    map[string]string // principal → API token secret
+	carol, suspended string
+	tokens           map[string]string // principal → API token secret
+	convener2        testUser          // another convener (otherConvener)
+	made             int               // users and invitations made so far (unique names)
 }
 
 func newMatrixEnv(t *testing.T) *matrixEnv {
-	e := &matrixEnv{testEnv: newTestEnv(t), tokens: map[string]string{}}
-	ctx := t.Context()
-	u, err := e.store.CreateUser(ctx, store.SystemActor, &forumv1.User{Username: "suspended", DisplayName: "S", Role: forumv1.Role_ROLE_MEMBER}, "x", "")
+	st, err := store.Open(filepath.Join(t.TempDir(), "forum.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.suspended = u.Name
+	e := &matrixEnv{testEnv: newTestEnvWith(t, Config{Store: st}), tokens: map[string]string{}}
+	ctx := t.Context()
+	e.carol = e.user(t, "carol", forumv1.Role_ROLE_MEMBER)
+	e.suspended = e.user(t, "suspended", forumv1.Role_ROLE_MEMBER)
 	// Suspended now: suspension revokes sessions, so the sessions ctx makes
 	// for this user afterwards stand for one that raced with it.
-	if _, err := e.store.UpdateUser(ctx, store.SystemActor, &forumv1.User{Name: u.Name, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
+	if _, err := e.store.UpdateUser(ctx, store.SystemActor, &forumv1.User{Name: e.suspended, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
 		t.Fatal(err)
 	}
-	// The tokens belong to the admin, so every scope is within the owner's role.
-	admin := store.Actor{User: e.admin.name, Role: forumv1.Role_ROLE_ADMIN}
+	admin := authz.Actor{User: e.admin.name, Role: forumv1.Role_ROLE_ADMIN}
 	for p, sc := range map[string]forumv1.TokenScope{pTokRead: forumv1.TokenScope_TOKEN_SCOPE_READ, pTokWrite: forumv1.TokenScope_TOKEN_SCOPE_WRITE,
 		pTokMod: forumv1.TokenScope_TOKEN_SCOPE_MODERATE, pTokAdmin: forumv1.TokenScope_TOKEN_SCOPE_ADMIN} {
 		secret, hash := auth.NewToken(auth.APITokenPrefix)
@@ -91,29 +113,60 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 		}
 		e.tokens[p] = secret
 	}
+	conv := e.convener.ctx(t)
+	if _, err := forumv1.NewGroupServiceClient(e.conn).CreateGroup(conv, &forumv1.CreateGroupRequest{GroupId: "team", Group: &forumv1.Group{DisplayName: "Team", Members: []string{e.alice.name, e.bob.name}}}); err != nil {
+		t.Fatal(err)
+	}
+	for id, th := range map[string]*forumv1.Theme{
+		"private": {DisplayName: "Private", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, Groups: []string{privateGroup}},
+		"members": {DisplayName: "Members", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_MEMBERS},
+	} {
+		if _, err := e.themes.CreateTheme(conv, &forumv1.CreateThemeRequest{ThemeId: id, Theme: th}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.users.UpdateUser(e.alice.ctx(t), &forumv1.UpdateUserRequest{User: &forumv1.User{Name: e.alice.name, Email: aliceEmail}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}}}); err != nil {
+		t.Fatal(err)
+	}
 	return e
+}
+
+// user creates a user with role, straight in the store (no password to
+// hash), and returns its name.
+func (e *matrixEnv) user(t *testing.T, username string, role forumv1.Role) string {
+	t.Helper()
+	u, err := e.store.CreateUser(t.Context(), store.SystemActor, &forumv1.User{Username: username, DisplayName: username, Role: role}, "x", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Name
 }
 
 // ctx returns a context carrying a new credential of principal p.
 func (e *matrixEnv) ctx(t *testing.T, p string) context.Context {
-	user := map[string]string{pAuthor: e.alice.name, pMember: e.bob.name, pConvener: e.convener.name, pAdmin: e.admin.name, pSuspended: e.suspended}[p]
+	user := map[string]string{pAuthor: e.alice.name, pMember: e.bob.name, pOutsider: e.carol, pConvener: e.convener.name, pAdmin: e.admin.name, pSuspended: e.suspended}[p]
 	var token string
 	switch {
 	case p == pAnonymous:
 		return t.Context()
 	case user != "":
-		var hash []byte
-		token, hash = auth.NewToken(auth.SessionPrefix)
-		if _, err := e.store.CreateSession(t.Context(), user, hash, time.Hour, time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		token = e.session(t, user)
 	default:
 		token = e.tokens[p]
 	}
 	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+token)
 }
 
-func denied(err error) bool {
+// session returns the token of a new login session of user.
+func (e *matrixEnv) session(t *testing.T, user string) string {
+	token, hash := auth.NewToken(auth.SessionPrefix)
+	if _, err := e.store.CreateSession(t.Context(), user, hash, time.Hour, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+func refused(err error) bool {
 	c := status.Code(err)
 	return c == codes.Unauthenticated || c == codes.PermissionDenied
 }
@@ -146,7 +199,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					for _, a := range levelAllows[level] {
 						want = want || a == p
 					}
-					if want == denied(err) {
+					if want == refused(err) {
 						t.Errorf("%s as %s: %v; want allowed=%v", md.Name(), p, err, want)
 					}
 				}
@@ -159,54 +212,616 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
-// TestOwnershipMatrix checks the methods that change a post: the author,
-// conveners and admins (and their moderating tokens) may; another member, or
-// a WRITE token that is not the author's, may not.
-func TestOwnershipMatrix(t *testing.T) {
-	e := newMatrixEnv(t)
-	allowed := map[string]bool{pAuthor: true, pConvener: true, pAdmin: true, pTokMod: true, pTokAdmin: true}
-	calls := map[string]func(ctx context.Context, thread *forumv1.Thread, reply *forumv1.Reply) error{
-		"UpdateThread": func(ctx context.Context, th *forumv1.Thread, _ *forumv1.Reply) error {
-			_, err := e.threads.UpdateThread(ctx, &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: th.Name, Title: "edited"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
-			return err
-		},
-		"DeleteThread": func(ctx context.Context, th *forumv1.Thread, _ *forumv1.Reply) error {
-			_, err := e.threads.DeleteThread(ctx, &forumv1.DeleteThreadRequest{Name: th.Name})
-			return err
-		},
-		"UpdateReply": func(ctx context.Context, _ *forumv1.Thread, r *forumv1.Reply) error {
-			_, err := e.replies.UpdateReply(ctx, &forumv1.UpdateReplyRequest{Reply: &forumv1.Reply{Name: r.Name, Body: "edited"}})
-			return err
-		},
-		"DeleteReply": func(ctx context.Context, _ *forumv1.Thread, r *forumv1.Reply) error {
-			_, err := e.replies.DeleteReply(ctx, &forumv1.DeleteReplyRequest{Name: r.Name})
-			return err
-		},
+// The methods, as the rule cases name them.
+const (
+	mGetTheme         = forumv1.ThemeService_GetTheme_FullMethodName
+	mListThemes       = forumv1.ThemeService_ListThemes_FullMethodName
+	mGetThread        = forumv1.ThreadService_GetThread_FullMethodName
+	mListThreads      = forumv1.ThreadService_ListThreads_FullMethodName
+	mCreateThread     = forumv1.ThreadService_CreateThread_FullMethodName
+	mUpdateThread     = forumv1.ThreadService_UpdateThread_FullMethodName
+	mDeleteThread     = forumv1.ThreadService_DeleteThread_FullMethodName
+	mUndeleteThread   = forumv1.ThreadService_UndeleteThread_FullMethodName
+	mGetReply         = forumv1.ReplyService_GetReply_FullMethodName
+	mListReplies      = forumv1.ReplyService_ListReplies_FullMethodName
+	mCreateReply      = forumv1.ReplyService_CreateReply_FullMethodName
+	mUpdateReply      = forumv1.ReplyService_UpdateReply_FullMethodName
+	mDeleteReply      = forumv1.ReplyService_DeleteReply_FullMethodName
+	mGetGroup         = forumv1.GroupService_GetGroup_FullMethodName
+	mListGroups       = forumv1.GroupService_ListGroups_FullMethodName
+	mCreateInvitation = forumv1.InvitationService_CreateInvitation_FullMethodName
+	mDeleteInvitation = forumv1.InvitationService_DeleteInvitation_FullMethodName
+	mCreateApiToken   = forumv1.ApiTokenService_CreateApiToken_FullMethodName
+	mListApiTokens    = forumv1.ApiTokenService_ListApiTokens_FullMethodName
+	mDeleteApiToken   = forumv1.ApiTokenService_DeleteApiToken_FullMethodName
+	mRegister         = forumv1.AuthService_Register_FullMethodName
+	mGetUser          = forumv1.UserService_GetUser_FullMethodName
+	mListUsers        = forumv1.UserService_ListUsers_FullMethodName
+	mCreateUser       = forumv1.UserService_CreateUser_FullMethodName
+	mUpdateUser       = forumv1.UserService_UpdateUser_FullMethodName
+)
+
+// outcome is what a call gets, as the rule matrix names it.
+type outcome string
+
+const (
+	ok       outcome = "OK"
+	unauth   outcome = "UNAUTHENTICATED"
+	denied   outcome = "PERMISSION_DENIED"
+	notFound outcome = "NOT_FOUND"
+	failed   outcome = "FAILED_PRECONDITION"
+	invalid  outcome = "INVALID_ARGUMENT"
+	hidden   outcome = "hidden" // the call succeeds, but what the case probes is not shown
+)
+
+// outcomes are the expected outcome of a call for every principal.
+type outcomes map[string]outcome
+
+// errHidden is what a case's call returns when the call succeeded but what
+// the case probes (a thread in a list, an e-mail address) was not shown.
+var errHidden = errors.New("not shown")
+
+// shown returns nil if what a case probes was shown, else errHidden.
+func shown(ok bool) error {
+	if ok {
+		return nil
 	}
-	for name, call := range calls {
-		for _, p := range principals {
-			th := e.mustThread(t, e.alice, &forumv1.Thread{Title: "owned"})
-			r := e.mustReply(t, e.alice, th.Name, "owned")
-			err := call(e.ctx(t, p), th, r)
-			if allowed[p] != (err == nil) {
-				t.Errorf("%s as %s: %v; want allowed=%v", name, p, err, allowed[p])
-			}
-			if !allowed[p] && !denied(err) {
-				t.Errorf("%s as %s: %v; want UNAUTHENTICATED or PERMISSION_DENIED", name, p, err)
-			}
+	return errHidden
+}
+
+func outcomeOf(err error) outcome {
+	if err == nil {
+		return ok
+	}
+	if errors.Is(err, errHidden) {
+		return hidden
+	}
+	switch status.Code(err) {
+	case codes.Unauthenticated:
+		return unauth
+	case codes.PermissionDenied:
+		return denied
+	case codes.NotFound:
+		return notFound
+	case codes.FailedPrecondition:
+		return failed
+	case codes.InvalidArgument:
+		return invalid
+	}
+	return outcome(status.Code(err).String())
+}
+
+// ruleCase is one case of the rule matrix: call, as each principal (ctx),
+// gets want's outcome. call makes its own fixtures, as other users, before
+// the call it probes, so that one principal's call cannot change what the
+// next finds.
+type ruleCase struct {
+	rule   string // a name in authz.Rules
+	method string // one of the methods the rule names
+	what   string
+	call   func(t *testing.T, e *matrixEnv, ctx context.Context) error
+	want   outcomes
+}
+
+// post creates a thread of alice's in theme, with a reply of hers.
+func (e *matrixEnv) post(t *testing.T, theme string) (*forumv1.Thread, *forumv1.Reply) {
+	t.Helper()
+	th := e.mustThread(t, e.alice, &forumv1.Thread{Theme: theme, Title: "alice's thread"})
+	return th, e.mustReply(t, e.alice, th.Name, "alice's reply")
+}
+
+// deleted is post, with the thread then deleted by u.
+func (e *matrixEnv) deleted(t *testing.T, theme string, u testUser) (*forumv1.Thread, *forumv1.Reply) {
+	t.Helper()
+	th, r := e.post(t, theme)
+	if _, err := e.threads.DeleteThread(u.ctx(t), &forumv1.DeleteThreadRequest{Name: th.Name}); err != nil {
+		t.Fatal(err)
+	}
+	return th, r
+}
+
+// locked is post, with the thread then locked by the convener.
+func (e *matrixEnv) locked(t *testing.T, theme string) (*forumv1.Thread, *forumv1.Reply) {
+	t.Helper()
+	th, r := e.post(t, theme)
+	if err := e.updateThread(e.convener.ctx(t), &forumv1.Thread{Name: th.Name, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "state"); err != nil {
+		t.Fatal(err)
+	}
+	return th, r
+}
+
+func (e *matrixEnv) updateThread(ctx context.Context, th *forumv1.Thread, paths ...string) error {
+	_, err := e.threads.UpdateThread(ctx, &forumv1.UpdateThreadRequest{Thread: th, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+	return err
+}
+
+func (e *matrixEnv) retitle(ctx context.Context, th *forumv1.Thread) error {
+	return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, Title: "retitled"}, "title")
+}
+
+func (e *matrixEnv) deleteThread(ctx context.Context, th *forumv1.Thread) error {
+	_, err := e.threads.DeleteThread(ctx, &forumv1.DeleteThreadRequest{Name: th.Name})
+	return err
+}
+
+func (e *matrixEnv) undeleteThread(ctx context.Context, th *forumv1.Thread) error {
+	_, err := e.threads.UndeleteThread(ctx, &forumv1.UndeleteThreadRequest{Name: th.Name})
+	return err
+}
+
+func (e *matrixEnv) getThread(ctx context.Context, th *forumv1.Thread) error {
+	_, err := e.threads.GetThread(ctx, &forumv1.GetThreadRequest{Name: th.Name})
+	return err
+}
+
+// listsThread lists theme's threads, newest first (deleted ones too with
+// showDeleted), and reports whether th is among them.
+func (e *matrixEnv) listsThread(ctx context.Context, theme string, th *forumv1.Thread, showDeleted bool) error {
+	resp, err := e.threads.ListThreads(ctx, &forumv1.ListThreadsRequest{Filter: fmt.Sprintf("theme = %q", theme), OrderBy: "create_time desc", ShowDeleted: showDeleted, PageSize: 50})
+	if err != nil {
+		return err
+	}
+	return shown(slices.ContainsFunc(resp.Threads, func(x *forumv1.Thread) bool { return x.Name == th.Name }))
+}
+
+func (e *matrixEnv) createThread(ctx context.Context, th *forumv1.Thread) error {
+	if th.Title == "" {
+		th.Title = "new thread"
+	}
+	_, err := e.threads.CreateThread(ctx, &forumv1.CreateThreadRequest{Thread: th})
+	return err
+}
+
+func (e *matrixEnv) getReply(ctx context.Context, r *forumv1.Reply) error {
+	_, err := e.replies.GetReply(ctx, &forumv1.GetReplyRequest{Name: r.Name})
+	return err
+}
+
+// listsReply lists the replies of th and reports whether r is among them.
+func (e *matrixEnv) listsReply(ctx context.Context, th *forumv1.Thread, r *forumv1.Reply) error {
+	resp, err := e.replies.ListReplies(ctx, &forumv1.ListRepliesRequest{Parent: th.Name, PageSize: 50})
+	if err != nil {
+		return err
+	}
+	return shown(slices.ContainsFunc(resp.Replies, func(x *forumv1.Reply) bool { return x.Name == r.Name }))
+}
+
+func (e *matrixEnv) createReply(ctx context.Context, th *forumv1.Thread) error {
+	_, err := e.replies.CreateReply(ctx, &forumv1.CreateReplyRequest{Parent: th.Name, Reply: &forumv1.Reply{Body: "a reply"}})
+	return err
+}
+
+func (e *matrixEnv) updateReply(ctx context.Context, r *forumv1.Reply) error {
+	_, err := e.replies.UpdateReply(ctx, &forumv1.UpdateReplyRequest{Reply: &forumv1.Reply{Name: r.Name, Body: "edited"}})
+	return err
+}
+
+func (e *matrixEnv) deleteReply(ctx context.Context, r *forumv1.Reply) error {
+	_, err := e.replies.DeleteReply(ctx, &forumv1.DeleteReplyRequest{Name: r.Name})
+	return err
+}
+
+// otherConvener returns a second convener, made on first use.
+func (e *matrixEnv) otherConvener(t *testing.T) testUser {
+	if e.convener2.name == "" {
+		name := e.user(t, "convener2", forumv1.Role_ROLE_CONVENER)
+		e.convener2 = testUser{name: name, token: e.session(t, name)}
+	}
+	return e.convener2
+}
+
+// invitation returns an invitation u creates.
+func (e *matrixEnv) invitation(t *testing.T, u testUser) *forumv1.Invitation {
+	t.Helper()
+	inv, err := forumv1.NewInvitationServiceClient(e.conn).CreateInvitation(u.ctx(t), &forumv1.CreateInvitationRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+func (e *matrixEnv) withdraw(ctx context.Context, inv *forumv1.Invitation) error {
+	_, err := forumv1.NewInvitationServiceClient(e.conn).DeleteInvitation(ctx, &forumv1.DeleteInvitationRequest{Name: inv.Name})
+	return err
+}
+
+// unique returns prefix with a number no earlier call returned.
+func (e *matrixEnv) unique(prefix string) string {
+	e.made++
+	return fmt.Sprintf("%s%d", prefix, e.made)
+}
+
+func (e *matrixEnv) register(ctx context.Context, code string) error {
+	_, err := e.authc.Register(ctx, &forumv1.RegisterRequest{Username: e.unique("newcomer"), DisplayName: "N", Password: testPassword, InvitationCode: code})
+	return err
+}
+
+func (e *matrixEnv) updateUser(ctx context.Context, u *forumv1.User, paths ...string) (*forumv1.User, error) {
+	return e.users.UpdateUser(ctx, &forumv1.UpdateUserRequest{User: u, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+}
+
+// ruleCases are the cases of the rule matrix: every rule of authz.Rules but
+// access (TestAuthorizationMatrix's) has one for each method it names, with
+// the outcome of every principal written out by hand. Posts are alice's
+// (the author's); the private theme is bob's and hers, through their group.
+var ruleCases = []ruleCase{
+	// theme-visibility: a GROUPS theme, its threads and replies are seen by
+	// its group's members and moderators; a MEMBERS theme by users.
+	{"theme-visibility", mGetTheme, "private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := e.themes.GetTheme(ctx, &forumv1.GetThemeRequest{Name: privateTheme})
+		return err
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: ok, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mGetTheme, "members-only theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := e.themes.GetTheme(ctx, &forumv1.GetThemeRequest{Name: membersTheme})
+		return err
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: ok, pOutsider: ok, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: ok, pTokWrite: ok, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mListThemes, "private theme listed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		resp, err := e.themes.ListThemes(ctx, &forumv1.ListThemesRequest{PageSize: 100})
+		if err != nil {
+			return err
 		}
-	}
-	// Undelete: the author and moderators.
-	for _, p := range principals {
-		th := e.mustThread(t, e.alice, &forumv1.Thread{Title: "to undelete"})
-		if _, err := e.threads.DeleteThread(e.alice.ctx(t), &forumv1.DeleteThreadRequest{Name: th.Name}); err != nil {
+		return shown(slices.ContainsFunc(resp.Themes, func(x *forumv1.Theme) bool { return x.Name == privateTheme }))
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: ok, pOutsider: hidden, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mGetThread, "thread in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, privateTheme)
+		return e.getThread(ctx, th)
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: ok, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mListThreads, "thread in private theme listed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, privateTheme)
+		return e.listsThread(ctx, privateTheme, th, false)
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: ok, pOutsider: hidden, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mCreateThread, "thread in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.createThread(ctx, &forumv1.Thread{Theme: privateTheme})
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: ok, pOutsider: invalid, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: invalid, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mUpdateThread, "thread in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, privateTheme)
+		return e.retitle(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mDeleteThread, "thread in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, privateTheme)
+		return e.deleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mUndeleteThread, "thread in private theme deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, privateTheme, e.alice)
+		return e.undeleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mGetReply, "reply in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.post(t, privateTheme)
+		return e.getReply(ctx, r)
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: ok, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mListReplies, "replies in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, r := e.post(t, privateTheme)
+		return e.listsReply(ctx, th, r)
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: ok, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mCreateReply, "reply in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, privateTheme)
+		return e.createReply(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: ok, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mUpdateReply, "reply in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.post(t, privateTheme)
+		return e.updateReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mDeleteReply, "reply in private theme", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.post(t, privateTheme)
+		return e.deleteReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+
+	// deleted-posts: a deleted thread, and its replies, are its author's
+	// and moderators' to see; a deleted reply is a tombstone for all.
+	{"deleted-posts", mGetThread, "thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.getThread(ctx, th)
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"deleted-posts", mListThreads, "thread deleted by its author, listed with show_deleted", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.listsThread(ctx, publicTheme, th, true)
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: hidden, pOutsider: hidden, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: ok, pTokAdmin: ok}},
+	{"deleted-posts", mCreateThread, "follow-up of a deleted thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: th.Name})
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: invalid, pAdmin: invalid, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: invalid, pTokAdmin: invalid}},
+	{"deleted-posts", mUpdateThread, "thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.retitle(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: notFound, pOutsider: notFound, pConvener: failed, pAdmin: failed, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: failed, pTokAdmin: failed}},
+	{"deleted-posts", mDeleteThread, "thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.deleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: notFound, pOutsider: notFound, pConvener: failed, pAdmin: failed, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: failed, pTokAdmin: failed}},
+	{"deleted-posts", mUndeleteThread, "thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.undeleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"deleted-posts", mGetReply, "reply in a thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.deleted(t, publicTheme, e.alice)
+		return e.getReply(ctx, r)
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"deleted-posts", mGetReply, "deleted reply (a tombstone)", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.post(t, publicTheme)
+		if err := e.deleteReply(e.alice.ctx(t), r); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.threads.UndeleteThread(e.ctx(t, p), &forumv1.UndeleteThreadRequest{Name: th.Name})
-		// Others do not even see a deleted thread: NOT_FOUND.
-		if allowed[p] != (err == nil) || (!allowed[p] && !denied(err) && status.Code(err) != codes.NotFound) {
-			t.Errorf("UndeleteThread as %s: %v; want allowed=%v", p, err, allowed[p])
+		return e.getReply(ctx, r)
+	}, outcomes{pAnonymous: ok, pAuthor: ok, pMember: ok, pOutsider: ok, pConvener: ok, pAdmin: ok, pSuspended: ok, pTokRead: ok, pTokWrite: ok, pTokMod: ok, pTokAdmin: ok}},
+	{"deleted-posts", mListReplies, "replies of a thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, r := e.deleted(t, publicTheme, e.alice)
+		return e.listsReply(ctx, th, r)
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"deleted-posts", mCreateReply, "reply to a thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.createReply(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: notFound, pOutsider: notFound, pConvener: failed, pAdmin: failed, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: failed, pTokAdmin: failed}},
+	{"deleted-posts", mUpdateReply, "reply in a thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.deleted(t, publicTheme, e.alice)
+		return e.updateReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"deleted-posts", mDeleteReply, "reply in a thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.deleted(t, publicTheme, e.alice)
+		return e.deleteReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+
+	// post-author: the author and moderators change a post; a token acts
+	// as its owner (the admin), not as the author.
+	{"post-author", mUpdateThread, "alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		return e.retitle(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"post-author", mDeleteThread, "alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		return e.deleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"post-author", mUndeleteThread, "alice's thread, deleted by her", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.alice)
+		return e.undeleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"post-author", mUpdateReply, "alice's reply", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.post(t, publicTheme)
+		return e.updateReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"post-author", mDeleteReply, "alice's reply", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.post(t, publicTheme)
+		return e.deleteReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+
+	// post-restore: a moderator's removal is undone only by a moderator.
+	{"post-restore", mUndeleteThread, "alice's thread, deleted by the convener", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.deleted(t, publicTheme, e.convener)
+		return e.undeleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+
+	// locked-thread: only moderators change the posts of a locked thread.
+	{"locked-thread", mUpdateThread, "locked thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.locked(t, publicTheme)
+		return e.retitle(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"locked-thread", mDeleteThread, "locked thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.locked(t, publicTheme)
+		return e.deleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"locked-thread", mUndeleteThread, "locked thread deleted by the convener", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.locked(t, publicTheme)
+		if err := e.deleteThread(e.convener.ctx(t), th); err != nil {
+			t.Fatal(err)
 		}
+		return e.undeleteThread(ctx, th)
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"locked-thread", mUpdateReply, "reply in a locked thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.locked(t, publicTheme)
+		return e.updateReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"locked-thread", mDeleteReply, "reply in a locked thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, r := e.locked(t, publicTheme)
+		return e.deleteReply(ctx, r)
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+
+	// thread-kind and thread-fields: what only moderators create or set.
+	{"thread-kind", mCreateThread, "follow-up", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: th.Name})
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-kind", mCreateThread, "announcement", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, Kind: forumv1.ThreadKind_THREAD_KIND_ANNOUNCEMENT})
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-fields", mCreateThread, "pinned", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, Pinned: true})
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-fields", mCreateThread, "locked", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, State: forumv1.ThreadState_THREAD_STATE_LOCKED})
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-fields", mUpdateThread, "pin alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, Pinned: true}, "pinned")
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-fields", mUpdateThread, "unpin alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		if err := e.updateThread(e.convener.ctx(t), &forumv1.Thread{Name: th.Name, Pinned: true}, "pinned"); err != nil {
+			t.Fatal(err)
+		}
+		return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, Pinned: false}, "pinned")
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-fields", mUpdateThread, "move alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, Theme: "themes/reciprocal-volunteering"}, "theme")
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-fields", mUpdateThread, "lock alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "state")
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"thread-fields", mUpdateThread, "resolve alice's thread (not moderators' only)", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _ := e.post(t, publicTheme)
+		return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, State: forumv1.ThreadState_THREAD_STATE_RESOLVED}, "state")
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+
+	// group-visibility: moderators see every group, users their own.
+	{"group-visibility", mGetGroup, "the private group", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := forumv1.NewGroupServiceClient(e.conn).GetGroup(ctx, &forumv1.GetGroupRequest{Name: privateGroup})
+		return err
+	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: ok, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"group-visibility", mListGroups, "the private group listed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		resp, err := forumv1.NewGroupServiceClient(e.conn).ListGroups(ctx, &forumv1.ListGroupsRequest{PageSize: 100})
+		if err != nil {
+			return err
+		}
+		return shown(slices.ContainsFunc(resp.Groups, func(x *forumv1.Group) bool { return x.Name == privateGroup }))
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: ok, pOutsider: hidden, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: ok, pTokAdmin: ok}},
+
+	// invitation-role and invitation-withdraw.
+	{"invitation-role", mCreateInvitation, "invite a convener", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := forumv1.NewInvitationServiceClient(e.conn).CreateInvitation(ctx, &forumv1.CreateInvitationRequest{Invitation: &forumv1.Invitation{Role: forumv1.Role_ROLE_CONVENER}})
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+	{"invitation-role", mCreateInvitation, "invite a member", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := forumv1.NewInvitationServiceClient(e.conn).CreateInvitation(ctx, &forumv1.CreateInvitationRequest{Invitation: &forumv1.Invitation{Role: forumv1.Role_ROLE_MEMBER}})
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+	{"invitation-withdraw", mDeleteInvitation, "another convener's invitation", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.withdraw(ctx, e.invitation(t, e.otherConvener(t)))
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+	{"invitation-withdraw", mDeleteInvitation, "the convener's own invitation", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.withdraw(ctx, e.invitation(t, e.convener))
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+	{"invitation-withdraw", mDeleteInvitation, "the admin's invitation (a MODERATE token of the admin's withdraws its owner's)", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.withdraw(ctx, e.invitation(t, e.admin))
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
+
+	// token-create and token-owner.
+	{"token-create", mCreateApiToken, "own token with the MODERATE scope", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := forumv1.NewApiTokenServiceClient(e.conn).CreateApiToken(ctx, &forumv1.CreateApiTokenRequest{Parent: "users/me", ApiToken: &forumv1.ApiToken{DisplayName: "t", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_MODERATE}}})
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: denied}},
+	{"token-create", mCreateApiToken, "a READ token for alice", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := forumv1.NewApiTokenServiceClient(e.conn).CreateApiToken(ctx, &forumv1.CreateApiTokenRequest{Parent: e.alice.name, ApiToken: &forumv1.ApiToken{DisplayName: "t", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}}})
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: denied, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: denied}},
+	{"token-owner", mListApiTokens, "alice's tokens", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := forumv1.NewApiTokenServiceClient(e.conn).ListApiTokens(ctx, &forumv1.ListApiTokensRequest{Parent: e.alice.name})
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+	{"token-owner", mDeleteApiToken, "alice's token", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		tokens := forumv1.NewApiTokenServiceClient(e.conn)
+		tok, err := tokens.CreateApiToken(e.alice.ctx(t), &forumv1.CreateApiTokenRequest{Parent: "users/me", ApiToken: &forumv1.ApiToken{DisplayName: "t", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tokens.DeleteApiToken(ctx, &forumv1.DeleteApiTokenRequest{Name: tok.Name})
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+
+	// registration: an invitation, unless anyone may register (not here).
+	{"registration", mRegister, "without an invitation", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.register(ctx, "")
+	}, outcomes{pAnonymous: denied, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: denied, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: denied}},
+	{"registration", mRegister, "with the convener's invitation", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		return e.register(ctx, e.invitation(t, e.convener).Code)
+	}, outcomes{pAnonymous: ok, pAuthor: ok, pMember: ok, pOutsider: ok, pConvener: ok, pAdmin: ok, pSuspended: ok, pTokRead: ok, pTokWrite: ok, pTokMod: ok, pTokAdmin: ok}},
+
+	// user-update: own profile; admins anyone's, and only they change roles
+	// and states.
+	{"user-update", mUpdateUser, "alice's display name", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := e.updateUser(ctx, &forumv1.User{Name: e.alice.name, DisplayName: "Alice"}, "display_name")
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+	{"user-update", mUpdateUser, "another user's role", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := e.updateUser(ctx, &forumv1.User{Name: e.user(t, e.unique("target"), forumv1.Role_ROLE_MEMBER), Role: forumv1.Role_ROLE_CONVENER}, "role")
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+	{"user-update", mUpdateUser, "suspend another user", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		_, err := e.updateUser(ctx, &forumv1.User{Name: e.user(t, e.unique("target"), forumv1.Role_ROLE_MEMBER), State: forumv1.UserState_USER_STATE_SUSPENDED}, "state")
+		return err
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+
+	// user-fields: the e-mail address only to its user; anonymous callers
+	// see names only (the directory is not public here).
+	{"user-fields", mGetUser, "alice's e-mail address shown", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		u, err := e.users.GetUser(ctx, &forumv1.GetUserRequest{Name: e.alice.name})
+		if err != nil {
+			return err
+		}
+		return shown(u.Email == aliceEmail)
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: hidden, pOutsider: hidden, pConvener: hidden, pAdmin: hidden, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: hidden, pTokAdmin: hidden}},
+	{"user-fields", mGetUser, "alice's role shown", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		u, err := e.users.GetUser(ctx, &forumv1.GetUserRequest{Name: e.alice.name})
+		if err != nil {
+			return err
+		}
+		return shown(u.Role == forumv1.Role_ROLE_MEMBER)
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: ok, pOutsider: ok, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: ok, pTokWrite: ok, pTokMod: ok, pTokAdmin: ok}},
+	{"user-fields", mListUsers, "alice's e-mail address shown", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		resp, err := e.users.ListUsers(ctx, &forumv1.ListUsersRequest{PageSize: 100})
+		if err != nil {
+			return err
+		}
+		return shown(slices.ContainsFunc(resp.Users, func(u *forumv1.User) bool { return u.Email == aliceEmail }))
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: hidden, pOutsider: hidden, pConvener: hidden, pAdmin: hidden, pSuspended: denied, pTokRead: hidden, pTokWrite: hidden, pTokMod: hidden, pTokAdmin: hidden}},
+	{"user-fields", mCreateUser, "the new user's role shown", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		u, err := e.users.CreateUser(ctx, &forumv1.CreateUserRequest{User: &forumv1.User{Username: e.unique("created"), DisplayName: "C"}, Password: testPassword})
+		if err != nil {
+			return err
+		}
+		return shown(u.Role == forumv1.Role_ROLE_MEMBER)
+	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: ok}},
+	{"user-fields", mUpdateUser, "alice's e-mail address shown", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		u, err := e.updateUser(ctx, &forumv1.User{Name: e.alice.name, DisplayName: "Alice"}, "display_name")
+		if err != nil {
+			return err
+		}
+		return shown(u.Email == aliceEmail)
+	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: hidden, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: hidden}},
+}
+
+// TestRuleMatrix runs every case of ruleCases as every principal, and
+// fails when a rule of authz.Rules, or a method a rule names, has no case
+// (access's cases are TestAuthorizationMatrix's expectedLevel).
+func TestRuleMatrix(t *testing.T) {
+	rules := map[string]authz.Rule{}
+	for _, r := range authz.Rules {
+		if _, dup := rules[r.Name]; dup {
+			t.Errorf("authz.Rules names %s twice", r.Name)
+		}
+		rules[r.Name] = r
+	}
+	covered := map[string]bool{} // rule + " " + method
+	for _, c := range ruleCases {
+		if r, found := rules[c.rule]; !found {
+			t.Errorf("a case names rule %s, which authz.Rules lacks", c.rule)
+		} else if !slices.Contains(r.Methods, c.method) {
+			t.Errorf("a case of rule %s calls %s, which the rule does not name", c.rule, c.method)
+		}
+		covered[c.rule+" "+c.method] = true
+	}
+	for _, r := range authz.Rules {
+		for _, m := range r.Methods {
+			if _, inTable := authz.Need(m, authz.Settings{}); !inTable {
+				t.Errorf("rule %s names %s, which the access table lacks", r.Name, m)
+			}
+			switch {
+			case r.Name == "access":
+				if _, ok := expectedLevel[path.Base(m)]; !ok {
+					t.Errorf("%s has no expected level in expectedLevel", m)
+				}
+			case !covered[r.Name+" "+m]:
+				t.Errorf("rule %s has no case for %s in ruleCases", r.Name, m)
+			}
+		}
+	}
+	e := newMatrixEnv(t)
+	for _, c := range ruleCases {
+		t.Run(c.rule+"/"+path.Base(c.method)+"/"+c.what, func(t *testing.T) {
+			for _, p := range principals {
+				want, listed := c.want[p]
+				if !listed {
+					t.Errorf("no outcome written down for %s", p)
+					continue
+				}
+				err := c.call(t, e, e.ctx(t, p))
+				if got := outcomeOf(err); got != want {
+					t.Errorf("as %s: %s (%v); want %s", p, got, err, want)
+				}
+			}
+			if len(c.want) != len(principals) {
+				t.Errorf("outcomes for %d principals; there are %d", len(c.want), len(principals))
+			}
+		})
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/auth"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/authz"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -211,7 +211,7 @@ func TestAPITokens(t *testing.T) {
 	}
 	// An expired token is refused.
 	expired, hash := auth.NewToken(auth.APITokenPrefix)
-	if _, _, err := e.store.CreateAPIToken(t.Context(), store.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER},
+	if _, _, err := e.store.CreateAPIToken(t.Context(), authz.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER},
 		e.alice.name, &forumv1.ApiToken{DisplayName: "old", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_WRITE}, ExpireTime: timestamppb.New(time.Now().Add(-time.Second))}, hash, ""); err != nil {
 		t.Fatal(err)
 	}

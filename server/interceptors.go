@@ -11,7 +11,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/authz"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -20,7 +20,7 @@ import (
 
 // caller is who makes a call, as the auth interceptor found it.
 type caller struct {
-	actor     store.Actor
+	actor     authz.Actor
 	tokenHash []byte               // nil for anonymous calls
 	scopes    []forumv1.TokenScope // an API token's scopes; nil for a login session
 	suspended bool                 // the token is valid but its account suspended
@@ -35,7 +35,7 @@ func callerFrom(ctx context.Context) caller {
 }
 
 // actorFrom returns the store actor of the call.
-func actorFrom(ctx context.Context) store.Actor { return callerFrom(ctx).actor }
+func actorFrom(ctx context.Context) authz.Actor { return callerFrom(ctx).actor }
 
 // caller.suspended is set for a valid token of a suspended account: such a
 // caller acts as anonymous, and only on public methods (authorize).
@@ -257,45 +257,28 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	if cred.Suspended {
 		c.suspended = true
 	} else {
-		c.actor = store.Actor{User: cred.User, Role: cred.Role}
+		c.actor = authz.Actor{User: cred.User, Role: cred.Role}
 		c.scopes = cred.Scopes
 		if cred.APIToken != "" && c.scopes == nil {
 			c.scopes = []forumv1.TokenScope{}
 		}
 		if c.scopes != nil {
-			c.actor.Role = min(c.actor.Role, scopeRole(c.scopes))
+			c.actor.Role = min(c.actor.Role, authz.ScopeRole(c.scopes))
 		}
 	}
 	return context.WithValue(ctx, callerKey{}, c), nil
 }
 
-// authorize checks the access table (access.go) for the caller of method:
-// a forum method without an entry is refused, and a suspended account may
-// call public methods only, as anonymous.
+// authorize refuses a call to a forum method its caller may not make:
+// authz.Call, with the level of the access table (need). gRPC's own
+// services (health, reflection) are not in the table and not refused.
 func (s *Server) authorize(ctx context.Context, method string) error {
 	need, ok := s.need(method)
-	if !ok {
-		if strings.HasPrefix(method, "/forum.") {
-			return fmt.Errorf("%w: %s has no access rule", errs.PermissionDenied, method)
-		}
+	if !ok && !strings.HasPrefix(method, "/forum.") {
 		return nil // gRPC's own services: health.
 	}
 	c := callerFrom(ctx)
-	if c.suspended && need != public {
-		return fmt.Errorf("%w: this account is suspended", errs.PermissionDenied)
-	}
-	if need.allows(c.actor.Role, c.scopes) {
-		return nil
-	}
-	switch {
-	case c.actor.User == "":
-		return fmt.Errorf("%w: this call needs a bearer token (AuthService.Login)", errs.Unauthenticated)
-	case c.scopes != nil && need == session:
-		return fmt.Errorf("%w: %s needs a login session, not an API token", errs.PermissionDenied, method)
-	case c.scopes != nil:
-		return fmt.Errorf("%w: the API token's scopes do not allow %s", errs.PermissionDenied, method)
-	}
-	return fmt.Errorf("%w: your role may not call %s", errs.PermissionDenied, method)
+	return authz.Call(method, need, ok, authz.Caller{Actor: c.actor, Scopes: c.scopes, Suspended: c.suspended})
 }
 
 // bearerToken returns the token of the `authorization: Bearer <token>`
@@ -314,13 +297,4 @@ func bearerToken(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w: the authorization header must be \"Bearer <token>\"", errs.Unauthenticated)
 	}
 	return token, nil
-}
-
-// requireRole returns PermissionDenied unless the caller is a moderator;
-// what names the action refused.
-func requireModerator(a store.Actor, what string) error {
-	if a.Role == forumv1.Role_ROLE_CONVENER || a.Role == forumv1.Role_ROLE_ADMIN {
-		return nil
-	}
-	return fmt.Errorf("%w: only conveners and admins %s", errs.PermissionDenied, what)
 }

@@ -15,7 +15,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/authz"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -658,7 +658,7 @@ func TestCallerBuckets(t *testing.T) {
 		return err
 	}
 	secret, hash := auth.NewToken(auth.APITokenPrefix)
-	if _, _, err := e.store.CreateAPIToken(t.Context(), store.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER}, e.alice.name,
+	if _, _, err := e.store.CreateAPIToken(t.Context(), authz.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER}, e.alice.name,
 		&forumv1.ApiToken{DisplayName: "integration", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, hash, ""); err != nil {
 		t.Fatal(err)
 	}

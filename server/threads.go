@@ -6,6 +6,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store"
 )
@@ -16,7 +17,7 @@ type threadService struct {
 }
 
 // threadUpdatable are the thread fields UpdateThread may change; theme and
-// pinned, and locking, only for moderators.
+// pinned, and locking, only for moderators (authz.ThreadFields).
 var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned"}
 
 func checkThreadName(v *errs.Violations, field, name string) {
@@ -43,32 +44,6 @@ func checkThreadFields(v *errs.Violations, t *forumv1.Thread, paths []string) {
 			}
 		}
 	}
-}
-
-// authorizeThreadFields refuses the fields of t named in paths that the
-// actor's role may not set.
-func authorizeThreadFields(a store.Actor, t *forumv1.Thread, paths []string) error {
-	for _, p := range paths {
-		switch {
-		case p == "pinned" && t.GetPinned():
-			if err := requireModerator(a, "pin threads"); err != nil {
-				return err
-			}
-		case p == "pinned":
-			if err := requireModerator(a, "unpin threads"); err != nil {
-				return err
-			}
-		case p == "theme":
-			if err := requireModerator(a, "move threads to another theme"); err != nil {
-				return err
-			}
-		case p == "state" && t.GetState() == forumv1.ThreadState_THREAD_STATE_LOCKED:
-			if err := requireModerator(a, "lock threads"); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func (t *threadService) GetThread(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
@@ -138,15 +113,8 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 		return nil, err
 	}
 	a := actorFrom(ctx)
-	switch th.Kind {
-	case forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP:
-		if err := requireModerator(a, "open follow-up threads"); err != nil {
-			return nil, err
-		}
-	case forumv1.ThreadKind_THREAD_KIND_ANNOUNCEMENT:
-		if err := requireModerator(a, "post announcements"); err != nil {
-			return nil, err
-		}
+	if err := authz.ThreadKind(a, th.Kind); err != nil {
+		return nil, err
 	}
 	var set []string // the moderator-only fields this create sets
 	if th.Pinned {
@@ -155,7 +123,7 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if th.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
 		set = append(set, "state")
 	}
-	if err := authorizeThreadFields(a, th, set); err != nil {
+	if err := authz.ThreadFields(a, th, set); err != nil {
 		return nil, err
 	}
 	html, err := t.s.render.BodyHTML(th.Body)
@@ -189,7 +157,7 @@ func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThr
 		return nil, err
 	}
 	a := actorFrom(ctx)
-	if err := authorizeThreadFields(a, th, paths); err != nil {
+	if err := authz.ThreadFields(a, th, paths); err != nil {
 		return nil, err
 	}
 	for _, p := range paths {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -26,7 +28,7 @@ type apiTokenService struct {
 
 // resolveUser turns `users/me` into the caller's name and checks the form
 // of any other user name.
-func resolveUser(v *errs.Violations, field, name string, a store.Actor) string {
+func resolveUser(v *errs.Violations, field, name string, a authz.Actor) string {
 	if name == "users/me" {
 		return a.User
 	}
@@ -68,10 +70,8 @@ func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.Creat
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	for _, sc := range in.GetScopes() {
-		if sc > maxScope(a.Role) {
-			return nil, fmt.Errorf("%w: a %s may not give a token the %s scope", errs.PermissionDenied, a.Role, sc)
-		}
+	if err := authz.CreateToken(a, parent, in.GetScopes()); err != nil {
+		return nil, err
 	}
 	token, hash := auth.NewToken(auth.APITokenPrefix)
 	scopes := slices.Clone(in.GetScopes())
@@ -100,6 +100,9 @@ func (t *apiTokenService) ListApiTokens(ctx context.Context, req *forumv1.ListAp
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	if err := authz.TokenOwner(a, parent, "list"); err != nil {
+		return nil, err
+	}
 	tokens, next, err := t.s.store.ListAPITokens(ctx, a, parent, n, req.GetPageToken())
 	if err != nil {
 		return nil, err
@@ -110,6 +113,10 @@ func (t *apiTokenService) ListApiTokens(ctx context.Context, req *forumv1.ListAp
 func (t *apiTokenService) DeleteApiToken(ctx context.Context, req *forumv1.DeleteApiTokenRequest) (*forumv1.DeleteApiTokenResponse, error) {
 	if _, _, err := store.ParseAPITokenName(req.GetName()); err != nil {
 		return nil, errs.InvalidField("name", "%v", err)
+	}
+	owner, _, _ := strings.Cut(req.GetName(), "/tokens/") // users/{id}
+	if err := authz.TokenOwner(actorFrom(ctx), owner, "revoke"); err != nil {
+		return nil, err
 	}
 	if err := t.s.store.DeleteAPIToken(ctx, actorFrom(ctx), req.GetName()); err != nil {
 		return nil, err
@@ -151,6 +158,9 @@ func (i *invitationService) CreateInvitation(ctx context.Context, req *forumv1.C
 	}
 	checkRequestID(&v, req.GetRequestId())
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := authz.Invite(actorFrom(ctx), role); err != nil {
 		return nil, err
 	}
 	code, hash := auth.NewToken(auth.InvitationPrefix)

@@ -7,6 +7,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -106,7 +107,7 @@ func (u *userService) CreateUser(ctx context.Context, req *forumv1.CreateUserReq
 }
 
 // userUpdatable are the user fields UpdateUser may change; role and state
-// only for admins.
+// only for admins (authz.UpdateUser).
 var userUpdatable = []string{"display_name", "email", "organization", "country", "languages", "bio", "role", "state"}
 
 func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserRequest) (*forumv1.User, error) {
@@ -152,28 +153,15 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	for _, p := range paths {
-		if (p == "role" || p == "state") && a.Role != forumv1.Role_ROLE_ADMIN {
-			return nil, fmt.Errorf("%w: only admins change roles and suspend users", errs.PermissionDenied)
-		}
+	if err := authz.UpdateUser(a, in.GetName(), paths); err != nil {
+		return nil, err
 	}
 	out, err := u.s.store.UpdateUser(ctx, a, in, paths)
 	return u.s.privateView(a, out), err
 }
 
-// privateView returns u as the actor may see it: the e-mail address only
-// to the user themself; and, to an anonymous caller unless the directory
-// is public (Config.PublicDirectory), only the name, username and display
-// name (no organisation, country, languages, bio, role or times).
-func (s *Server) privateView(a store.Actor, u *forumv1.User) *forumv1.User {
-	if u == nil {
-		return u
-	}
-	if a.User == "" && !s.publicDirectory {
-		return &forumv1.User{Name: u.Name, Username: u.Username, DisplayName: u.DisplayName}
-	}
-	if u.Email != "" && a.User != u.Name {
-		u.Email = ""
-	}
-	return u
+// privateView returns u as the actor may see it (authz.UserView, with the
+// server's settings: Config.PublicDirectory).
+func (s *Server) privateView(a authz.Actor, u *forumv1.User) *forumv1.User {
+	return authz.UserView(a, u, s.authzSettings())
 }

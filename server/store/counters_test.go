@@ -3,48 +3,21 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// TestThreadHeadFieldNumbers checks that the fields parseThreadHead reads
-// still have the kinds (and so the wire types) it expects.
-func TestThreadHeadFieldNumbers(t *testing.T) {
-	fields := (&forumv1.Thread{}).ProtoReflect().Descriptor().Fields()
-	for _, c := range []struct {
-		name string
-		num  protowire.Number
-		kind protoreflect.Kind
-	}{
-		{"theme", threadFieldTheme, protoreflect.StringKind},
-		{"author", threadFieldAuthor, protoreflect.StringKind},
-		{"state", threadFieldState, protoreflect.EnumKind},
-		{"pinned", threadFieldPinned, protoreflect.BoolKind},
-		{"delete_time", threadFieldDeleteTime, protoreflect.MessageKind},
-	} {
-		f := fields.ByName(protoreflect.Name(c.name))
-		if f == nil {
-			t.Errorf("Thread has no field %s", c.name)
-			continue
-		}
-		if f.Number() != c.num || f.Kind() != c.kind || f.Cardinality() != protoreflect.Optional {
-			t.Errorf("Thread.%s is field %d of kind %v (%v); readThreadHead expects field %d of kind %v", c.name, f.Number(), f.Kind(), f.Cardinality(), c.num, c.kind)
-		}
-	}
-}
-
-// TestParseThreadHead checks that parseThreadHead reads what proto.Unmarshal
-// reads, for threads with and without each head field, and rejects what
-// proto.Unmarshal rejects.
-func TestParseThreadHead(t *testing.T) {
+// TestThreadHeadValue checks that a thread's head survives its encoding
+// (threadHeadValue, parseThreadHead) for threads with and without each head
+// field, and that corrupt values are errors.
+func TestThreadHeadValue(t *testing.T) {
 	now := timestamppb.New(time.Unix(1700000000, 123))
 	long := strings.Repeat("Long *Markdown* body. ", 3000)
 	threads := []*forumv1.Thread{
@@ -54,46 +27,46 @@ func TestParseThreadHead(t *testing.T) {
 			Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: "threads/1", State: forumv1.ThreadState_THREAD_STATE_LOCKED,
 			Pinned: true, Tags: []string{"a", "b"}, ReplyCount: 12, LastActivityTime: now, CreateTime: now, UpdateTime: now, DeleteTime: now, Etag: `"x"`},
 		{Theme: "themes/x", State: forumv1.ThreadState_THREAD_STATE_RESOLVED, DeleteTime: &timestamppb.Timestamp{}},
+		{Theme: "themes/" + strings.Repeat("t", 200), Author: "users/18446744073709551615", State: forumv1.ThreadState(-7)}, // a long theme: a two-byte length
+		{Theme: "themes/y", Pinned: true},
 	}
 	for i, th := range threads {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(th)
-		if err != nil {
-			t.Fatal(err)
+		want := threadHead{theme: th.Theme, author: th.Author, state: th.State, pinned: th.Pinned, deleted: th.DeleteTime != nil}
+		if h := headOf(th); h != want {
+			t.Errorf("thread %d: headOf %+v, want %+v", i, h, want)
 		}
-		h, err := parseThreadHead(b)
+		v := threadHeadValue(want)
+		h, err := parseThreadHead(v)
 		if err != nil {
 			t.Fatalf("thread %d: %v", i, err)
 		}
-		want := threadHead{theme: th.Theme, author: th.Author, state: th.State, pinned: th.Pinned, deleted: th.DeleteTime != nil}
 		if h != want {
 			t.Errorf("thread %d: head %+v, want %+v", i, h, want)
 		}
+		if len(v) > 10+len(th.Theme)+len(th.Author) {
+			t.Errorf("thread %d: %d bytes for a head of %d bytes of names", i, len(v), len(th.Theme)+len(th.Author))
+		}
+		// A value cut short is an error, not a shorter name.
+		for n := range len(v) {
+			if _, err := parseThreadHead(v[:n]); err == nil {
+				t.Errorf("thread %d: cut to %d bytes: no error", i, n)
+			}
+		}
 	}
 
-	// A field repeated on the wire: the last one wins, as in proto.Unmarshal.
-	b := protowire.AppendTag(nil, threadFieldTheme, protowire.BytesType)
-	b = protowire.AppendString(b, "themes/first")
-	b = protowire.AppendTag(b, threadFieldTheme, protowire.BytesType)
-	b = protowire.AppendString(b, "themes/second")
-	if h, err := parseThreadHead(b); err != nil || h.theme != "themes/second" {
-		t.Errorf("repeated theme: %+v, %v", h, err)
-	}
-
-	// Corrupt records are errors, as they are for proto.Unmarshal.
-	valid, _ := proto.Marshal(threads[2])
+	valid := threadHeadValue(headOf(threads[2]))
 	for name, b := range map[string][]byte{
-		"truncated":         valid[:len(valid)-3],
-		"bad tag":           {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
-		"invalid UTF-8":     protowire.AppendString(protowire.AppendTag(nil, threadFieldAuthor, protowire.BytesType), "users/\xff"),
-		"overlong theme":    append(protowire.AppendTag(nil, threadFieldTheme, protowire.BytesType), 50, 'x'),
-		"truncated varint":  append(protowire.AppendTag(nil, threadFieldState, protowire.VarintType), 0x80),
-		"bad skipped field": append(protowire.AppendTag(nil, 4, protowire.BytesType), 9, 'x'),
+		"empty":           nil,
+		"version 0":       append([]byte{0}, valid[1:]...),
+		"version 2":       append([]byte{2}, valid[1:]...),
+		"unknown flag":    append([]byte{valid[0], valid[1] | 0x80}, valid[2:]...),
+		"overlong theme":  append(slices.Clone(valid[:6]), 50, 'x'),
+		"unended varint":  append(slices.Clone(valid[:6]), 0x80),
+		"huge theme size": append(slices.Clone(valid[:6]), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+		"trailing byte":   append(slices.Clone(valid), 0),
 	} {
 		if _, err := parseThreadHead(b); err == nil {
-			t.Errorf("%s: parseThreadHead accepted a corrupt record", name)
-		}
-		if err := proto.Unmarshal(b, new(forumv1.Thread)); err == nil {
-			t.Errorf("%s: the case is not corrupt for proto.Unmarshal either", name)
+			t.Errorf("%s: parseThreadHead accepted a corrupt value", name)
 		}
 	}
 }
@@ -177,9 +150,11 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 }
 
 // TestMigrateFromSchema1 opens a database in the layout of schema version 1
-// (counters in the thread and theme records, no threadStats or themeStats)
-// and checks that Open moves the counters out and stamps version 2, and that
-// threads and themes then read, list and take replies as before.
+// (counters in the thread and theme records, no threadStats or themeStats,
+// no threadHeads or themeGates) and checks that Open moves the counters out,
+// builds the heads and gates (migrations 2 and 3 in turn) and stamps the
+// current version, and that threads and themes then read, list and take
+// replies as before.
 func TestMigrateFromSchema1(t *testing.T) {
 	s, path := openTest(t)
 	ctx := t.Context()
@@ -233,6 +208,9 @@ func TestMigrateFromSchema1(t *testing.T) {
 				return err
 			}
 		}
+		if err := clearBuckets(tx, bucketThreadHeads, bucketThemeGates); err != nil {
+			return err
+		}
 		return tx.Put(bucketMeta, metaSchemaVersion, u64(1))
 	})
 	if err != nil {
@@ -248,6 +226,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if v := readU64(rawGet(t, s, bucketMeta, metaSchemaVersion)); v != SchemaVersion {
 		t.Errorf("schema version %d after Open, want %d", v, SchemaVersion)
 	}
+	checkHeadsAndGates(t, s)
 	for _, w := range want {
 		got, err := s.GetThread(ctx, a, w.Name)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -26,16 +27,10 @@ func ParseInvitationName(name string) (uint64, error) {
 }
 
 // CreateInvitation stores an invitation whose code hashes to codeHash.
-// Moderators invite members; only admins invite conveners. inv holds the
-// role and expiry. created is false when requestID replays an earlier
+// The caller has checked that the actor may invite that role
+// (authz.Invite). inv holds the role and expiry. created is false when requestID replays an earlier
 // call: the invitation returned is that call's, and codeHash was not stored.
 func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (out *forumv1.Invitation, created bool, err error) {
-	if !actor.Moderator() {
-		return nil, false, fmt.Errorf("%w: only conveners and admins invite", errs.PermissionDenied)
-	}
-	if inv.Role != forumv1.Role_ROLE_MEMBER && actor.Role != forumv1.Role_ROLE_ADMIN || inv.Role == forumv1.Role_ROLE_ADMIN {
-		return nil, false, fmt.Errorf("%w: you may not invite a %s", errs.PermissionDenied, inv.Role)
-	}
 	req := s.newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
 		created = false // this function may run more than once
@@ -75,18 +70,13 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 
 // ListInvitations returns invitations, newest first.
 func (s *Store) ListInvitations(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Invitation, string, error) {
-	if !actor.Moderator() {
-		return nil, "", fmt.Errorf("%w: only conveners and admins list invitations", errs.PermissionDenied)
-	}
 	p := page{query: "ListInvitations", bucket: bucketInvitations, reverse: true, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.Invitation { return new(forumv1.Invitation) }, nil, nil)
 }
 
-// DeleteInvitation withdraws an unused invitation.
+// DeleteInvitation withdraws an unused invitation, if the actor may
+// (authz.WithdrawInvitation, asked in the transaction with its creator).
 func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name string) error {
-	if !actor.Moderator() {
-		return fmt.Errorf("%w: only conveners and admins withdraw invitations", errs.PermissionDenied)
-	}
 	id, err := ParseInvitationName(name)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errs.NotFound, err)
@@ -98,11 +88,8 @@ func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name string) 
 		} else if !ok {
 			return fmt.Errorf("%w: invitation %s", errs.NotFound, name)
 		}
-		// Admins withdraw any invitation; conveners their own only (a
-		// convener withdrawing an admin's invitation of a convener would
-		// undo what only an admin may do).
-		if actor.Role != forumv1.Role_ROLE_ADMIN && inv.Creator != actor.User {
-			return fmt.Errorf("%w: conveners withdraw only the invitations they created; %s was created by %s", errs.PermissionDenied, name, inv.Creator)
+		if err := authz.WithdrawInvitation(actor, name, inv.Creator); err != nil {
+			return err
 		}
 		if inv.UsedBy != "" {
 			return fmt.Errorf("%w: invitation %s was used by %s", errs.FailedPrecondition, name, inv.UsedBy)
@@ -121,10 +108,10 @@ type Registration struct {
 	User *forumv1.User
 	// PasswordHash is the new user's password hash.
 	PasswordHash string
-	// CodeHash is the hash of the invitation code, or nil.
+	// CodeHash is the hash of the invitation code, or nil to register
+	// without one (the caller has checked that the forum allows it:
+	// authz.Register).
 	CodeHash []byte
-	// SelfRegistration allows registering without an invitation.
-	SelfRegistration bool
 	// SessionHash, Idle and MaxAge describe the login session to create.
 	SessionHash  []byte
 	Idle, MaxAge time.Duration
@@ -140,8 +127,7 @@ func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, ti
 		role := forumv1.Role_ROLE_MEMBER
 		var inv *forumv1.Invitation
 		var invID uint64
-		switch {
-		case r.CodeHash != nil:
+		if r.CodeHash != nil {
 			v, err := tx.Get(bucketInviteCodes, r.CodeHash)
 			if err != nil {
 				return err
@@ -157,8 +143,6 @@ func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, ti
 				return errs.InvalidField("invitation_code", "the invitation code is unknown, used or expired")
 			}
 			role = inv.Role
-		case !r.SelfRegistration:
-			return fmt.Errorf("%w: registration needs an invitation code", errs.PermissionDenied)
 		}
 		if v, err := tx.Get(bucketUsernames, []byte(r.User.Username)); err != nil {
 			return err

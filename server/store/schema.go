@@ -22,9 +22,11 @@ import (
 // package forum.v1 unless noted.
 //
 //	meta                 "schema_version" → u64; "page_token_key" → 32 random bytes
-//	themes               slug → Theme (thread_count, last_activity_time left empty; gate cached: gateCache)
+//	themes               slug → Theme (thread_count, last_activity_time left empty)
+//	themeGates           slug → gate: the theme's visibility and groups (schema 3; cached: gateCache)
 //	themeStats           slug → counters: thread count, last activity; none before its first thread (schema 2)
 //	threads              thread id → Thread (follow_ups, reply_count and last_activity_time left empty)
+//	threadHeads          thread id → head: theme, author, state, pinned, deleted    (schema 3)
 //	threadStats          thread id → counters: reply count, last activity           (schema 2)
 //	threadActivity       rank(pinned, last activity, thread id) → nil        (all threads)
 //	themeActivity        slug 0x00 rank(...) → nil                           (threads of a theme)
@@ -56,12 +58,24 @@ import (
 // body and rendered HTML may be 128 KiB, and its theme (schema version 2;
 // in version 1 the counters were in the records, and Open copies them out,
 // see migrate).
+//
+// A thread's head and a theme's gate are what every read of a thread or
+// reply checks (who may see it, whether it takes replies). They are copies of
+// fields of the full records, kept beside them so that those checks read a
+// few dozen bytes instead of decoding a thread whose body may be 128 KiB
+// (schema version 3; before it the store picked the fields out of the
+// encoded records by hand). Every write of a thread or a theme writes its
+// head or gate in the same transaction (putThread, putTheme; DeleteTheme
+// deletes the gate); see threadHeadValue and themeGateValue for their
+// encodings.
 const (
 	bucketMeta           kv.Bucket = "meta"
 	bucketThemes         kv.Bucket = "themes"
 	bucketThreads        kv.Bucket = "threads"
 	bucketThreadStats    kv.Bucket = "thread_stats"
 	bucketThemeStats     kv.Bucket = "theme_stats"
+	bucketThreadHeads    kv.Bucket = "thread_heads"
+	bucketThemeGates     kv.Bucket = "theme_gates"
 	bucketThreadActivity kv.Bucket = "thread_activity"
 	bucketThemeActivity  kv.Bucket = "theme_activity"
 	bucketThemeCreated   kv.Bucket = "theme_created"
@@ -91,12 +105,13 @@ var allBuckets = []kv.Bucket{
 	bucketCredentials, bucketSessions, bucketRequests, bucketOrganizations, bucketOrgUsers,
 	bucketUserSessions, bucketAPITokens, bucketAPITokenHashes, bucketInvitations, bucketInviteCodes,
 	bucketGroups, bucketGroupMembers, bucketGroupThemes, bucketThreadStats, bucketThemeStats,
+	bucketThreadHeads, bucketThemeGates,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
 // new file, brings an older file up to it (migrate) and refuses a file with
 // a newer one.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -118,61 +133,101 @@ func readU64(b []byte) uint64 {
 func threadKey(id uint64) []byte { return u64(id) }
 
 // migrate brings a database of schema version from up to SchemaVersion in
-// tx, and returns how many records (threads and themes) it changed.
-//
-// Version 1 kept the counters of threads and themes in their records;
-// version 2 keeps them in threadStats and themeStats. The records keep their
-// old copies, which nothing reads (getThread and getTheme take the stats'),
-// until their next write drops them.
+// tx, one version at a time (migrations), and returns how many records it
+// wrote.
 func migrate(tx kv.Tx, from uint64) (int, error) {
-	if from != 1 {
+	if from < 1 || from >= SchemaVersion {
 		return 0, fmt.Errorf("no migration from schema version %d", from)
 	}
 	n := 0
-	for _, b := range []struct {
-		records, stats kv.Bucket
-		read           func(v []byte) (counters, error)
-	}{
-		{bucketThreads, bucketThreadStats, func(v []byte) (counters, error) {
-			t := new(forumv1.Thread)
-			err := proto.Unmarshal(v, t)
-			return counters{count: t.ReplyCount, lastActivity: activityNanos(t.LastActivityTime)}, err
-		}},
-		{bucketThemes, bucketThemeStats, func(v []byte) (counters, error) {
-			t := new(forumv1.Theme)
-			err := proto.Unmarshal(v, t)
-			return counters{count: t.ThreadCount, lastActivity: activityNanos(t.LastActivityTime)}, err
-		}},
-	} {
-		type entry struct {
-			key []byte
-			c   counters
+	for v := from; v < SchemaVersion; v++ {
+		step := migrations[v]
+		if step == nil {
+			return 0, fmt.Errorf("no migration from schema version %d", v)
 		}
-		var all []entry
-		var perr error
-		err := tx.Scan(b.records, nil, nil, false, func(k, v []byte) bool {
-			c, err := b.read(v)
-			if err != nil {
-				perr = fmt.Errorf("corrupt record in %s: %w", b.records, err)
-				return false
-			}
-			all = append(all, entry{bytes.Clone(k), c})
-			return true
-		})
-		if err == nil {
-			err = perr
-		}
+		m, err := step(tx)
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("to schema version %d: %w", v+1, err)
 		}
-		for _, e := range all {
-			if err := tx.Put(b.stats, e.key, countersValue(e.c)); err != nil {
-				return 0, err
-			}
-		}
-		n += len(all)
+		n += m
 	}
 	return n, tx.Put(bucketMeta, metaSchemaVersion, u64(SchemaVersion))
+}
+
+// migrations[v] brings a database of schema version v to version v+1 and
+// returns how many records it wrote; migrate stamps the version.
+var migrations = [SchemaVersion]func(tx kv.Tx) (int, error){
+	1: migrateTo2,
+	2: migrateTo3,
+}
+
+// migrateTo2: version 1 kept the counters of threads and themes in their
+// records; version 2 keeps them in threadStats and themeStats. The records
+// keep their old copies, which nothing reads (getThread and getTheme take
+// the stats'), until their next write drops them.
+func migrateTo2(tx kv.Tx) (int, error) {
+	n, err := deriveRecords(tx, bucketThreads, bucketThreadStats, func(v []byte) ([]byte, error) {
+		t := new(forumv1.Thread)
+		err := proto.Unmarshal(v, t)
+		return countersValue(counters{count: t.ReplyCount, lastActivity: activityNanos(t.LastActivityTime)}), err
+	})
+	if err != nil {
+		return 0, err
+	}
+	m, err := deriveRecords(tx, bucketThemes, bucketThemeStats, func(v []byte) ([]byte, error) {
+		t := new(forumv1.Theme)
+		err := proto.Unmarshal(v, t)
+		return countersValue(counters{count: t.ThreadCount, lastActivity: activityNanos(t.LastActivityTime)}), err
+	})
+	return n + m, err
+}
+
+// migrateTo3: version 3 adds threadHeads and themeGates, which until then
+// were read out of the thread and theme records themselves.
+func migrateTo3(tx kv.Tx) (int, error) {
+	n, err := deriveRecords(tx, bucketThreads, bucketThreadHeads, func(v []byte) ([]byte, error) {
+		t := new(forumv1.Thread)
+		err := proto.Unmarshal(v, t)
+		return threadHeadValue(headOf(t)), err
+	})
+	if err != nil {
+		return 0, err
+	}
+	m, err := deriveRecords(tx, bucketThemes, bucketThemeGates, func(v []byte) ([]byte, error) {
+		t := new(forumv1.Theme)
+		err := proto.Unmarshal(v, t)
+		return themeGateValue(gateOf(t)), err
+	})
+	return n + m, err
+}
+
+// deriveRecords puts, for every record of bucket records, derive(its
+// value) under the same key in bucket side, and returns how many it put.
+func deriveRecords(tx kv.Tx, records, side kv.Bucket, derive func(v []byte) ([]byte, error)) (int, error) {
+	type entry struct{ key, value []byte }
+	var all []entry
+	var perr error
+	err := tx.Scan(records, nil, nil, false, func(k, v []byte) bool {
+		d, err := derive(v)
+		if err != nil {
+			perr = fmt.Errorf("corrupt record in %s: %w", records, err)
+			return false
+		}
+		all = append(all, entry{bytes.Clone(k), d})
+		return true
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range all {
+		if err := tx.Put(side, e.key, e.value); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), nil
 }
 
 // counters are the counters of a thread (in threadStats) or a theme (in
@@ -194,6 +249,142 @@ func parseCounters(b kv.Bucket, v []byte) (counters, error) {
 		return counters{}, fmt.Errorf("store: corrupt record in %s: %d bytes", b, len(v))
 	}
 	return counters{count: int64(binary.BigEndian.Uint64(v)), lastActivity: int64(binary.BigEndian.Uint64(v[8:]))}, nil
+}
+
+// The encodings of threadHeads and themeGates values. They are written by
+// hand rather than as protobuf messages: the records are a handful of fixed
+// fields that only this package reads, a fixed layout decodes with bounds
+// checks and no reflection (the head is read by every reply), and the
+// generated code of gen/ is the public API, where a store-internal message
+// does not belong. The first byte is the layout's version, so that a later
+// layout can be told from this one; a reader refuses versions it does not
+// know, as Open refuses a newer schema. Counts and lengths are unsigned
+// varints (encoding/binary's AppendUvarint); integers are big-endian. Every
+// string carries its length and nothing may follow the last one, so a value
+// cut short or run on is an error rather than a shorter name (an author
+// "users/1" read out of "users/12" would pass another user's ownership
+// check).
+//
+// threadHeads, version 1:
+//
+//	[0]      1
+//	[1]      flags: 1 pinned, 2 deleted (delete_time set); other bits 0
+//	[2:6]    state: forumv1.ThreadState as int32
+//	uvarint  n, then n bytes: theme, the theme's resource name
+//	uvarint  n, then n bytes: author, the author's resource name
+//
+// themeGates, version 1:
+//
+//	[0]      1
+//	[1:5]    visibility: forumv1.ThemeVisibility as int32
+//	uvarint  the number of groups; for each: uvarint n, then n bytes: the
+//	         group's resource name
+const (
+	threadHeadVersion = 1
+	themeGateVersion  = 1
+
+	headPinned  = 1
+	headDeleted = 2
+)
+
+// threadHeadValue encodes h (without its id) as its threadHeads value.
+func threadHeadValue(h threadHead) []byte {
+	v := make([]byte, 0, 6+2*binary.MaxVarintLen16+len(h.theme)+len(h.author))
+	var flags byte
+	if h.pinned {
+		flags |= headPinned
+	}
+	if h.deleted {
+		flags |= headDeleted
+	}
+	v = append(v, threadHeadVersion, flags)
+	v = binary.BigEndian.AppendUint32(v, uint32(h.state))
+	v = appendUvarintString(v, h.theme)
+	return appendUvarintString(v, h.author)
+}
+
+// parseThreadHead decodes a threadHeads value; the id is left 0.
+func parseThreadHead(v []byte) (threadHead, error) {
+	if len(v) < 6 || v[0] != threadHeadVersion || v[1]&^(headPinned|headDeleted) != 0 {
+		return threadHead{}, fmt.Errorf("not a thread head of version %d (%d bytes)", threadHeadVersion, len(v))
+	}
+	h := threadHead{
+		pinned:  v[1]&headPinned != 0,
+		deleted: v[1]&headDeleted != 0,
+		state:   forumv1.ThreadState(int32(binary.BigEndian.Uint32(v[2:6]))),
+	}
+	theme, rest, err := cutUvarintBytes(v[6:])
+	if err != nil {
+		return threadHead{}, fmt.Errorf("thread head: theme: %w", err)
+	}
+	author, rest, err := cutUvarintBytes(rest)
+	if err != nil {
+		return threadHead{}, fmt.Errorf("thread head: author: %w", err)
+	}
+	if len(rest) != 0 {
+		return threadHead{}, fmt.Errorf("thread head: %d bytes after the author", len(rest))
+	}
+	h.theme, h.author = string(theme), string(author)
+	return h, nil
+}
+
+// themeGateValue encodes g as its themeGates value.
+func themeGateValue(g themeGate) []byte {
+	n := 5 + binary.MaxVarintLen16
+	for _, name := range g.groups {
+		n += binary.MaxVarintLen16 + len(name)
+	}
+	v := append(make([]byte, 0, n), themeGateVersion)
+	v = binary.BigEndian.AppendUint32(v, uint32(g.visibility))
+	v = binary.AppendUvarint(v, uint64(len(g.groups)))
+	for _, name := range g.groups {
+		v = appendUvarintString(v, name)
+	}
+	return v
+}
+
+// parseThemeGate decodes a themeGates value.
+func parseThemeGate(v []byte) (themeGate, error) {
+	if len(v) < 5 || v[0] != themeGateVersion {
+		return themeGate{}, fmt.Errorf("not a theme gate of version %d (%d bytes)", themeGateVersion, len(v))
+	}
+	g := themeGate{visibility: forumv1.ThemeVisibility(int32(binary.BigEndian.Uint32(v[1:5])))}
+	count, k := binary.Uvarint(v[5:])
+	rest := v[5+max(k, 0):]
+	// Each group takes at least a byte, which bounds the count before
+	// anything is allocated for it.
+	if k <= 0 || count > uint64(len(rest)) {
+		return themeGate{}, fmt.Errorf("theme gate: bad group count at %d bytes", len(v)-5)
+	}
+	if count > 0 {
+		g.groups = make([]string, 0, count)
+	}
+	for range count {
+		name, r, err := cutUvarintBytes(rest)
+		if err != nil {
+			return themeGate{}, fmt.Errorf("theme gate: group %d: %w", len(g.groups), err)
+		}
+		g.groups, rest = append(g.groups, string(name)), r
+	}
+	if len(rest) != 0 {
+		return themeGate{}, fmt.Errorf("theme gate: %d bytes after the last group", len(rest))
+	}
+	return g, nil
+}
+
+// appendUvarintString appends s to v after its length, a uvarint.
+func appendUvarintString(v []byte, s string) []byte {
+	return append(binary.AppendUvarint(v, uint64(len(s))), s...)
+}
+
+// cutUvarintBytes splits b after a uvarint length n and the n bytes that
+// follow it, which it returns with the rest.
+func cutUvarintBytes(b []byte) (field, rest []byte, err error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, nil, fmt.Errorf("bad length at %d bytes", len(b))
+	}
+	return b[k : k+int(n)], b[k+int(n):], nil
 }
 
 // activityNanos returns t in unix ns, 0 if t is nil.

@@ -3,9 +3,13 @@
 // kv package is the only code that touches the bbolt file.
 //
 // Each method is one transaction. Writes are group-committed by the kv engine
-// and return only once durable. The store enforces what depends on stored
-// data: existence, ownership, etags, states, counters. Requests are validated
-// for shape by the caller (package server) before they get here.
+// and return only once durable. The store enforces the data's invariants:
+// existence, etags, states, counters, uniqueness, the last admin. Who may do
+// what is decided by package authz: the server asks it before calling the
+// store, and the store asks it, inside its transactions, the rules that
+// need stored data (authors, who deleted a post, a theme's groups and their
+// members). Requests are validated for shape by the caller (package server)
+// before they get here.
 package store
 
 import (
@@ -25,6 +29,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -65,26 +70,15 @@ type Store struct {
 	requestRetention time.Duration
 }
 
-// Actor is who makes a call.
-type Actor struct {
-	// User is the caller's resource name (`users/{id}`), empty if anonymous.
-	User string
-	// Role is the caller's role.
-	Role forumv1.Role
-}
+// Actor is who makes a call: authz.Actor, under the name the store's
+// methods and their direct callers (forumd's admin commands, tests) use.
+// The store decides nothing about actors itself: it asks package authz,
+// with the stored facts the rules need.
+type Actor = authz.Actor
 
-// SystemActor is used by administrative commands run on the server itself.
-var SystemActor = Actor{Role: forumv1.Role_ROLE_ADMIN}
-
-// Moderator reports whether the actor is a convener or an admin.
-func (a Actor) Moderator() bool {
-	return a.Role == forumv1.Role_ROLE_CONVENER || a.Role == forumv1.Role_ROLE_ADMIN
-}
-
-// mayChange reports whether the actor may change a post written by author.
-func (a Actor) mayChange(author string) bool {
-	return a.Moderator() || (a.User != "" && a.User == author)
-}
+// SystemActor is used by administrative commands run on the server itself
+// (authz.SystemActor).
+var SystemActor = authz.SystemActor
 
 // DemoThemes are the themes a new database starts with.
 var DemoThemes = []*forumv1.Theme{

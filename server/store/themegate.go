@@ -1,101 +1,41 @@
 package store
 
 import (
-	"fmt"
 	"maps"
 	"sync"
 	"sync/atomic"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // themeGate is the part of a theme that decides who may see it: its
 // visibility and, for THEME_VISIBILITY_GROUPS, the groups whose members may.
-// Every read of a thread or reply checks its theme's gate, so readThemeGate
-// takes it from the stored record without decoding the rest of the theme.
+// Every read of a thread or reply checks its theme's gate, so the gate is
+// a small record of its own in themeGates (themeGateValue), which putTheme
+// keeps equal to the theme's record, and themeAccess reads that instead of
+// the theme.
 type themeGate struct {
 	visibility forumv1.ThemeVisibility
 	groups     []string // group names, groups/{slug}
 }
 
-// allows reports whether the actor may pass the gate.
+// gateOf returns the gate of theme t.
+func gateOf(t *forumv1.Theme) themeGate {
+	return themeGate{visibility: t.GetVisibility(), groups: t.GetGroups()}
+}
+
+// allows reports whether the actor may pass the gate: authz.SeeTheme, with
+// the actor's membership of the gate's groups read in tx.
 func (g themeGate) allows(tx kv.Tx, actor Actor) (bool, error) {
-	switch g.visibility {
-	case forumv1.ThemeVisibility_THEME_VISIBILITY_MEMBERS:
-		return actor.User != "", nil
-	case forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS:
-		if actor.Moderator() {
-			return true, nil
-		}
-		for _, name := range g.groups {
-			if ok, err := isMember(tx, actor, groupSlug(name)); err != nil || ok {
-				return ok, err
-			}
-		}
-		return false, nil
-	}
-	return true, nil
-}
-
-// The field numbers readThemeGate looks for, taken from the generated
-// descriptor so that they cannot drift from resources.proto.
-var (
-	themeVisibilityField = fieldNumber(&forumv1.Theme{}, "visibility")
-	themeGroupsField     = fieldNumber(&forumv1.Theme{}, "groups")
-)
-
-// fieldNumber returns the number of m's field name; it panics if m has no
-// such field.
-func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
-	d := m.ProtoReflect().Descriptor()
-	f := d.Fields().ByName(name)
-	if f == nil {
-		panic("store: " + string(d.FullName()) + " has no field " + string(name))
-	}
-	return f.Number()
-}
-
-// readThemeGate reads the gate from a stored forum.v1.Theme (the bytes
-// putProto wrote), skipping every other field. It reads what proto.Unmarshal
-// would: the last visibility value wins, groups accumulate.
-func readThemeGate(b []byte) (themeGate, error) {
-	var g themeGate
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return g, protowire.ParseError(n)
-		}
-		b = b[n:]
-		switch {
-		case num == themeVisibilityField && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return g, protowire.ParseError(n)
-			}
-			g.visibility, b = forumv1.ThemeVisibility(int32(v)), b[n:]
-		case num == themeGroupsField && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return g, protowire.ParseError(n)
-			}
-			g.groups, b = append(g.groups, string(v)), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return g, fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
-			}
-			b = b[n:]
-		}
-	}
-	return g, nil
+	return authz.SeeTheme(actor, g.visibility, g.groups, func(group string) (bool, error) {
+		return isMember(tx, actor, groupSlug(group))
+	})
 }
 
 // gateCache keeps the gates of existing themes between transactions, so that
-// reading a thread or reply does not open the themes bucket. Gates change
+// reading a thread or reply does not open the themeGates bucket. Gates change
 // only when a theme is created, deleted or has its visibility or groups
 // updated, which is rare; group membership is not cached (themeGate.allows
 // reads it in the transaction).

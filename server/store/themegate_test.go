@@ -3,17 +3,19 @@ package store
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// TestReadThemeGate checks that the partial decoder reads the same gate as
-// a full decode of the stored theme, whatever else the theme holds.
-func TestReadThemeGate(t *testing.T) {
+// TestThemeGateValue checks that a theme's gate survives its encoding
+// (themeGateValue, parseThemeGate), whatever else the theme holds, and that
+// corrupt values are errors rather than gates with fewer groups.
+func TestThemeGateValue(t *testing.T) {
 	now := timestamppb.Now()
 	for _, th := range []*forumv1.Theme{
 		{},
@@ -21,27 +23,37 @@ func TestReadThemeGate(t *testing.T) {
 		{Name: "themes/m", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_MEMBERS, ThreadCount: 42, LastActivityTime: now},
 		{Name: "themes/g", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, Groups: []string{"groups/one"}},
 		{Name: "themes/g3", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, Groups: []string{"groups/one", "groups/two", "groups/three"}, Description: "private", UpdateTime: now},
-		{Name: "themes/x", Visibility: forumv1.ThemeVisibility(99)}, // a value from a newer schema
+		{Name: "themes/long", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, Groups: []string{"groups/" + strings.Repeat("g", 200), ""}},
+		{Name: "themes/x", Visibility: forumv1.ThemeVisibility(99)}, // a value from a newer API
+		{Name: "themes/y", Visibility: forumv1.ThemeVisibility(-1)},
 	} {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(th)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := readThemeGate(b)
+		v := themeGateValue(gateOf(th))
+		g, err := parseThemeGate(v)
 		if err != nil {
 			t.Fatalf("%s: %v", th.Name, err)
 		}
 		if g.visibility != th.Visibility || !slices.Equal(g.groups, th.Groups) {
-			t.Errorf("%s: read %v %v, want %v %v", th.Name, g.visibility, g.groups, th.Visibility, th.Groups)
+			t.Errorf("%s: read %v %q, want %v %q", th.Name, g.visibility, g.groups, th.Visibility, th.Groups)
 		}
-		// Every proper prefix that cuts a field short is an error, not a
-		// silently shorter gate.
-		for i := 1; i < len(b); i++ {
-			if proto.Unmarshal(b[:i], new(forumv1.Theme)) != nil {
-				if _, err := readThemeGate(b[:i]); err == nil {
-					t.Errorf("%s: truncated to %d bytes: no error", th.Name, i)
-				}
+		// Every value cut short, even between two groups, and every value
+		// run on is an error, not a gate with fewer groups.
+		for n := range len(v) {
+			if _, err := parseThemeGate(v[:n]); err == nil {
+				t.Errorf("%s: cut to %d bytes: no error", th.Name, n)
 			}
+		}
+		if _, err := parseThemeGate(append(slices.Clone(v), 0)); err == nil {
+			t.Errorf("%s: a byte after the gate: no error", th.Name)
+		}
+	}
+	for name, v := range map[string][]byte{
+		"version 0":   {0, 0, 0, 0, 1, 0},
+		"version 2":   {2, 0, 0, 0, 1, 0},
+		"huge count":  {1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 'x'},
+		"huge length": {1, 0, 0, 0, 2, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 'x'},
+	} {
+		if _, err := parseThemeGate(v); err == nil {
+			t.Errorf("%s: parseThemeGate accepted a corrupt value", name)
 		}
 	}
 }

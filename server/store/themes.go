@@ -54,14 +54,19 @@ func fillThemeCounters(tx kv.Tx, t *forumv1.Theme) error {
 	return err
 }
 
-// putTheme stores theme t without its counters, which live in themeStats.
-// t itself is left as it was.
+// putTheme stores theme t without its counters, which live in themeStats,
+// and stores its gate in themeGates. Every write of a theme goes through it
+// (and DeleteTheme deletes both), so the gate never differs from the
+// record. t itself is left as it was.
 func putTheme(tx kv.Tx, t *forumv1.Theme) error {
 	count, last := t.ThreadCount, t.LastActivityTime
 	t.ThreadCount, t.LastActivityTime = 0, nil
 	err := putProto(tx, bucketThemes, []byte(themeSlug(t.Name)), t)
 	t.ThreadCount, t.LastActivityTime = count, last
-	return err
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketThemeGates, []byte(themeSlug(t.Name)), themeGateValue(gateOf(t)))
 }
 
 // ListThemes returns up to pageSize of the themes the actor may see, in
@@ -78,12 +83,10 @@ func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageT
 		})
 }
 
-// CreateTheme creates theme `themes/{slug}`. Only moderators may.
+// CreateTheme creates theme `themes/{slug}`. Who may is the access
+// table's (authz): the store does not check.
 func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *forumv1.Theme, requestID string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
-	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins create themes", errs.PermissionDenied)
-	}
 	var out *forumv1.Theme
 	req := s.newRequest("CreateTheme", requestID, slug, t)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -129,9 +132,6 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 // description, visibility, groups) of theme t.Name. If t.Etag is set it must match.
 func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
-	if !actor.Moderator() {
-		return nil, fmt.Errorf("%w: only conveners and admins change themes", errs.PermissionDenied)
-	}
 	var out *forumv1.Theme
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getTheme(tx, t.GetName())
@@ -175,9 +175,6 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 // DeleteTheme deletes a theme that holds no threads (deleted ones included).
 func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag string) error {
 	defer s.gates.invalidate() // see gateCache
-	if !actor.Moderator() {
-		return fmt.Errorf("%w: only conveners and admins delete themes", errs.PermissionDenied)
-	}
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getTheme(tx, name)
 		if err != nil {
@@ -202,6 +199,9 @@ func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag str
 			return err
 		}
 		if err := tx.Delete(bucketThemeStats, []byte(slug)); err != nil {
+			return err
+		}
+		if err := tx.Delete(bucketThemeGates, []byte(slug)); err != nil {
 			return err
 		}
 		return tx.Delete(bucketThemes, []byte(slug))

@@ -5,15 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // ThreadOrder is the order of ListThreads.
@@ -74,13 +74,18 @@ func threadCounters(tx kv.Tx, id uint64) (counters, error) {
 
 // putThread stores thread t (id) without its counters, which live in
 // threadStats, and without its follow-ups, which come from the followUps
-// index. t itself is left as it was.
+// index, and stores its head in threadHeads. Every write of a thread goes
+// through it, so the head never differs from the record. t itself is left
+// as it was.
 func putThread(tx kv.Tx, id uint64, t *forumv1.Thread) error {
 	replies, last, followUps := t.ReplyCount, t.LastActivityTime, t.FollowUps
 	t.ReplyCount, t.LastActivityTime, t.FollowUps = 0, nil, nil
 	err := putProto(tx, bucketThreads, threadKey(id), t)
 	t.ReplyCount, t.LastActivityTime, t.FollowUps = replies, last, followUps
-	return err
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketThreadHeads, threadKey(id), threadHeadValue(headOf(t)))
 }
 
 // getCounters returns the counters stored under key in b, threadStats or
@@ -94,9 +99,11 @@ func getCounters(tx kv.Tx, b kv.Bucket, key []byte) (counters, bool, error) {
 	return c, err == nil, err
 }
 
-// threadHead is what replies need to know of their thread. readThreadHead
-// reads it from the thread's record without decoding the title, body, tags
-// or times: for a long first post that is most of the work of a reply.
+// threadHead is what replies need to know of their thread: its own small
+// record in threadHeads (threadHeadValue), which putThread keeps equal to
+// the thread's record, so that checking a thread does not decode its title,
+// body, tags or times: for a long first post that would be most of the work
+// of a reply.
 type threadHead struct {
 	id            uint64
 	theme, author string
@@ -105,93 +112,25 @@ type threadHead struct {
 	deleted       bool
 }
 
-// The field numbers parseThreadHead reads, taken from the generated
-// descriptor as readThemeGate's are (a test checks their kinds).
-var (
-	threadFieldTheme      = fieldNumber(&forumv1.Thread{}, "theme")
-	threadFieldAuthor     = fieldNumber(&forumv1.Thread{}, "author")
-	threadFieldState      = fieldNumber(&forumv1.Thread{}, "state")
-	threadFieldPinned     = fieldNumber(&forumv1.Thread{}, "pinned")
-	threadFieldDeleteTime = fieldNumber(&forumv1.Thread{}, "delete_time")
-)
+// headOf returns the head of thread t, without its id.
+func headOf(t *forumv1.Thread) threadHead {
+	return threadHead{theme: t.Theme, author: t.Author, state: t.State, pinned: t.Pinned, deleted: t.DeleteTime != nil}
+}
 
-// readThreadHead returns the head of thread id. It reads the record in
-// place (a scan of its one key) rather than through Get, which would copy it.
+// readThreadHead returns the head of thread id from threadHeads.
 func readThreadHead(tx kv.Tx, id uint64) (threadHead, error) {
-	key := threadKey(id)
-	var h threadHead
-	found := false
-	var perr error
-	err := tx.Scan(bucketThreads, key, after(key), false, func(_, v []byte) bool {
-		found = true
-		h, perr = parseThreadHead(v)
-		return false
-	})
+	v, err := tx.Get(bucketThreadHeads, threadKey(id))
 	if err != nil {
 		return threadHead{}, err
 	}
-	if perr != nil {
-		return threadHead{}, fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, perr)
-	}
-	if !found {
+	if v == nil {
 		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
 	}
-	h.id = id
-	return h, nil
-}
-
-// parseThreadHead reads the head fields of an encoded forumv1.Thread and
-// skips the others. As proto.Unmarshal does, the last occurrence of a field
-// wins.
-func parseThreadHead(b []byte) (threadHead, error) {
-	var h threadHead
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return h, protowire.ParseError(n)
-		}
-		b = b[n:]
-		switch {
-		case (num == threadFieldTheme || num == threadFieldAuthor) && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return h, protowire.ParseError(n)
-			}
-			if !utf8.Valid(v) {
-				return h, fmt.Errorf("field %d is not valid UTF-8", num)
-			}
-			if num == threadFieldTheme {
-				h.theme = string(v)
-			} else {
-				h.author = string(v)
-			}
-			b = b[n:]
-		case (num == threadFieldState || num == threadFieldPinned) && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return h, protowire.ParseError(n)
-			}
-			if num == threadFieldState {
-				h.state = forumv1.ThreadState(int32(v))
-			} else {
-				h.pinned = v != 0
-			}
-			b = b[n:]
-		case num == threadFieldDeleteTime && typ == protowire.BytesType:
-			_, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return h, protowire.ParseError(n)
-			}
-			h.deleted = true
-			b = b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return h, protowire.ParseError(n)
-			}
-			b = b[n:]
-		}
+	h, err := parseThreadHead(v)
+	if err != nil {
+		return threadHead{}, fmt.Errorf("store: corrupt record in %s: %w", bucketThreadHeads, err)
 	}
+	h.id = id
 	return h, nil
 }
 
@@ -201,7 +140,7 @@ func visibleThreadHead(tx kv.Tx, access *themeAccess, id uint64) (threadHead, er
 	if err != nil {
 		return threadHead{}, err
 	}
-	if h.deleted && !access.actor.mayChange(h.author) {
+	if h.deleted && !authz.SeeDeleted(access.actor, h.author) {
 		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
 	}
 	if ok, err := access.allows(tx, h.theme); err != nil {
@@ -223,7 +162,7 @@ func visibleThread(tx kv.Tx, access *themeAccess, name string) (*forumv1.Thread,
 	if err != nil {
 		return nil, 0, err
 	}
-	if t.DeleteTime != nil && !access.actor.mayChange(t.Author) {
+	if t.DeleteTime != nil && !authz.SeeDeleted(access.actor, t.Author) {
 		return nil, 0, fmt.Errorf("%w: thread %s", errs.NotFound, name)
 	}
 	if ok, err := access.allows(tx, t.Theme); err != nil {
@@ -258,12 +197,12 @@ func fillFollowUps(tx kv.Tx, access *themeAccess, t *forumv1.Thread, id uint64) 
 		return err
 	}
 	for _, e := range entries {
-		if e.theme == "" { // an entry without a value: read the thread
-			child, err := getThread(tx, e.id)
+		if e.theme == "" { // an entry without a value: read the thread's head
+			child, err := readThreadHead(tx, e.id)
 			if err != nil {
 				return err
 			}
-			e.deleted, e.theme = child.DeleteTime != nil, child.Theme
+			e.deleted, e.theme = child.deleted, child.theme
 		}
 		ok, err := access.allows(tx, e.theme)
 		if err != nil {
@@ -623,7 +562,7 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 				ierr = err
 				return false
 			}
-			if t.DeleteTime != nil && !(q.ShowDeleted && actor.mayChange(t.Author)) {
+			if t.DeleteTime != nil && !(q.ShowDeleted && authz.SeeDeleted(actor, t.Author)) {
 				return done()
 			}
 			var visible bool

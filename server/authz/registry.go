@@ -1,0 +1,77 @@
+package authz
+
+import forumv1 "github.com/forumhq/forum/gen/forum/v1"
+
+// Rule describes one authorisation rule: its name, the methods it applies
+// to (full gRPC method names) and what it says. The server's authorisation
+// matrix test needs a case for every rule and every method it names, so a
+// rule added here without one fails it.
+type Rule struct {
+	Name    string
+	Methods []string
+	Doc     string
+}
+
+// The methods that read or change what is in a theme: each checks the
+// theme's visibility, and each that reaches a thread checks whether the
+// actor may see it if deleted.
+var (
+	threadMethods = []string{
+		forumv1.ThreadService_GetThread_FullMethodName,
+		forumv1.ThreadService_ListThreads_FullMethodName,
+		forumv1.ThreadService_CreateThread_FullMethodName,
+		forumv1.ThreadService_UpdateThread_FullMethodName,
+		forumv1.ThreadService_DeleteThread_FullMethodName,
+		forumv1.ThreadService_UndeleteThread_FullMethodName,
+		forumv1.ReplyService_GetReply_FullMethodName,
+		forumv1.ReplyService_ListReplies_FullMethodName,
+		forumv1.ReplyService_CreateReply_FullMethodName,
+		forumv1.ReplyService_UpdateReply_FullMethodName,
+		forumv1.ReplyService_DeleteReply_FullMethodName,
+	}
+	// postChanges are the methods that change a post.
+	postChanges = []string{
+		forumv1.ThreadService_UpdateThread_FullMethodName,
+		forumv1.ThreadService_DeleteThread_FullMethodName,
+		forumv1.ThreadService_UndeleteThread_FullMethodName,
+		forumv1.ReplyService_UpdateReply_FullMethodName,
+		forumv1.ReplyService_DeleteReply_FullMethodName,
+	}
+)
+
+// Rules lists every authorisation rule.
+var Rules = []Rule{
+	{"access", Methods(),
+		"Call: the access table's level of each method (public, reader, member, session, moderator, admin, and the API token scopes); a method without an entry, or a suspended account on a non-public method, is refused"},
+	{"thread-kind", []string{forumv1.ThreadService_CreateThread_FullMethodName},
+		"ThreadKind: only moderators open follow-up threads and post announcements"},
+	{"thread-fields", []string{forumv1.ThreadService_CreateThread_FullMethodName, forumv1.ThreadService_UpdateThread_FullMethodName},
+		"ThreadFields: only moderators pin, unpin, move (theme) and lock threads"},
+	{"post-author", postChanges,
+		"ChangePost: only the author and moderators edit, delete and restore a post"},
+	{"post-restore", []string{forumv1.ThreadService_UndeleteThread_FullMethodName},
+		"RestorePost: only moderators restore a post a moderator removed"},
+	{"locked-thread", postChanges,
+		"ChangeLocked: only moderators change the posts of a locked thread (FAILED_PRECONDITION for others)"},
+	{"deleted-posts", threadMethods,
+		"SeeDeleted: a deleted thread and its replies are seen only by its author and moderators (NOT_FOUND for others)"},
+	{"theme-visibility", append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName}, threadMethods...),
+		"SeeTheme: a MEMBERS theme is seen by logged-in users, a GROUPS theme by moderators and its groups' members; with its threads and replies (NOT_FOUND for others)"},
+	{"group-visibility", []string{forumv1.GroupService_GetGroup_FullMethodName, forumv1.GroupService_ListGroups_FullMethodName},
+		"SeeGroup: moderators see every group, others the groups they belong to"},
+	{"invitation-role", []string{forumv1.InvitationService_CreateInvitation_FullMethodName},
+		"Invite: moderators invite members, only admins invite conveners"},
+	{"invitation-withdraw", []string{forumv1.InvitationService_DeleteInvitation_FullMethodName},
+		"WithdrawInvitation: admins withdraw any invitation, conveners only their own"},
+	{"token-create", []string{forumv1.ApiTokenService_CreateApiToken_FullMethodName},
+		"CreateToken: users create tokens only for themselves, with scopes within their role"},
+	{"token-owner", []string{forumv1.ApiTokenService_ListApiTokens_FullMethodName, forumv1.ApiTokenService_DeleteApiToken_FullMethodName},
+		"TokenOwner: users list and revoke only their own tokens, admins anyone's"},
+	{"registration", []string{forumv1.AuthService_Register_FullMethodName},
+		"Register: registering needs an invitation code, unless the forum lets anyone register (Settings.SelfRegistration)"},
+	{"user-update", []string{forumv1.UserService_UpdateUser_FullMethodName},
+		"UpdateUser: users change only their own profile, admins anyone's; only admins change roles and suspend"},
+	{"user-fields", []string{forumv1.UserService_GetUser_FullMethodName, forumv1.UserService_ListUsers_FullMethodName,
+		forumv1.UserService_CreateUser_FullMethodName, forumv1.UserService_UpdateUser_FullMethodName},
+		"UserView: the e-mail address only to the user themself; to anonymous callers only names, unless the directory is public"},
+}
