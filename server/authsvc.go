@@ -7,6 +7,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
@@ -77,7 +78,11 @@ func (a *authService) Login(ctx context.Context, req *forumv1.LoginRequest) (*fo
 		return nil, fmt.Errorf("%w: this account is suspended", errs.PermissionDenied)
 	}
 	token, tokenHash := auth.NewToken(auth.SessionPrefix)
-	expire, err := a.s.store.CreateSession(ctx, user.Name, tokenHash, a.s.sessionIdle, a.s.sessionMaxAge)
+	name, err := resname.ParseUser(user.Name)
+	if err != nil {
+		return nil, err
+	}
+	expire, err := a.s.store.CreateSession(ctx, name, tokenHash, a.s.sessionIdle, a.s.sessionMaxAge)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +144,11 @@ func (a *authService) ChangePassword(ctx context.Context, req *forumv1.ChangePas
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	actor := actorFrom(ctx)
-	me, err := a.s.store.GetUser(ctx, actor.User)
+	user, err := resname.ParseUser(actorFrom(ctx).User)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
+	}
+	me, err := a.s.store.GetUser(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +163,7 @@ func (a *authService) ChangePassword(ctx context.Context, req *forumv1.ChangePas
 	if err != nil {
 		return nil, err
 	}
-	if err := a.s.store.SetPassword(ctx, actor.User, newHash); err != nil {
+	if err := a.s.store.SetPassword(ctx, user, newHash); err != nil {
 		return nil, err
 	}
 	return &forumv1.ChangePasswordResponse{}, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
@@ -101,14 +102,14 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	e.suspended = e.user(t, "suspended", forumv1.Role_ROLE_MEMBER)
 	// Suspended now: suspension revokes sessions, so the sessions ctx makes
 	// for this user afterwards stand for one that raced with it.
-	if _, err := e.store.UpdateUser(ctx, store.SystemActor, &forumv1.User{Name: e.suspended, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
+	if _, err := e.store.UpdateUser(ctx, store.SystemActor, resname.MustParseUser(e.suspended), &forumv1.User{Name: e.suspended, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
 		t.Fatal(err)
 	}
 	admin := authz.Actor{User: e.admin.name, Role: forumv1.Role_ROLE_ADMIN}
 	for p, sc := range map[string]forumv1.TokenScope{pTokRead: forumv1.TokenScope_TOKEN_SCOPE_READ, pTokWrite: forumv1.TokenScope_TOKEN_SCOPE_WRITE,
 		pTokMod: forumv1.TokenScope_TOKEN_SCOPE_MODERATE, pTokAdmin: forumv1.TokenScope_TOKEN_SCOPE_ADMIN} {
 		secret, hash := auth.NewToken(auth.APITokenPrefix)
-		if _, _, err := e.store.CreateAPIToken(ctx, admin, e.admin.name, &forumv1.ApiToken{DisplayName: p, Scopes: []forumv1.TokenScope{sc}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, hash, ""); err != nil {
+		if _, _, err := e.store.CreateAPIToken(ctx, admin, resname.MustParseUser(e.admin.name), &forumv1.ApiToken{DisplayName: p, Scopes: []forumv1.TokenScope{sc}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, hash, ""); err != nil {
 			t.Fatal(err)
 		}
 		e.tokens[p] = secret
@@ -160,7 +161,7 @@ func (e *matrixEnv) ctx(t *testing.T, p string) context.Context {
 // session returns the token of a new login session of user.
 func (e *matrixEnv) session(t *testing.T, user string) string {
 	token, hash := auth.NewToken(auth.SessionPrefix)
-	if _, err := e.store.CreateSession(t.Context(), user, hash, time.Hour, time.Hour); err != nil {
+	if _, err := e.store.CreateSession(t.Context(), resname.MustParseUser(user), hash, time.Hour, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	return token

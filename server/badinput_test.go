@@ -14,6 +14,7 @@ import (
 
 	"github.com/forumhq/forum/gateway"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -85,7 +86,7 @@ func TestBadInput(t *testing.T) {
 		tampered[0] = 'A'
 	}
 	expired, expiredHash := auth.NewToken(auth.SessionPrefix)
-	if _, err := e.store.CreateSession(ctx, e.alice.name, expiredHash, time.Hour, -time.Minute); err != nil {
+	if _, err := e.store.CreateSession(ctx, resname.MustParseUser(e.alice.name), expiredHash, time.Hour, -time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	withToken := func(tok string) context.Context {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
@@ -95,7 +96,7 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 			t.Fatal(err)
 		}
 		token, tokenHash := auth.NewToken(auth.SessionPrefix)
-		if _, err := st.CreateSession(t.Context(), created.Name, tokenHash, time.Hour, time.Hour); err != nil {
+		if _, err := st.CreateSession(t.Context(), resname.MustParseUser(created.Name), tokenHash, time.Hour, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		*u.p = testUser{name: created.Name, token: token}

@@ -7,7 +7,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/resname"
 )
 
 type groupService struct {
@@ -20,10 +20,13 @@ var groupUpdatable = []string{"display_name", "description", "members"}
 
 const maxGroupMembers = 1000
 
-func checkGroupName(v *errs.Violations, field, name string) {
-	if _, err := store.ParseGroupName(name); err != nil {
+// checkGroupName parses the group name in field, or records a violation.
+func checkGroupName(v *errs.Violations, field, name string) resname.Group {
+	n, err := resname.ParseGroup(name)
+	if err != nil {
 		v.Add(field, "%v", err)
 	}
+	return n
 }
 
 // checkGroupNames records a violation unless names are at most max distinct
@@ -54,7 +57,7 @@ func checkGroupFields(v *errs.Violations, g *forumv1.Group, paths []string) {
 				continue
 			}
 			for i, m := range g.GetMembers() {
-				if _, err := store.ParseUserName(m); err != nil {
+				if _, err := resname.ParseUser(m); err != nil {
 					v.Add(fmt.Sprintf("group.members[%d]", i), "%v", err)
 				} else if slices.Contains(g.GetMembers()[:i], m) {
 					v.Add(fmt.Sprintf("group.members[%d]", i), "%s appears twice", m)
@@ -66,11 +69,11 @@ func checkGroupFields(v *errs.Violations, g *forumv1.Group, paths []string) {
 
 func (g *groupService) GetGroup(ctx context.Context, req *forumv1.GetGroupRequest) (*forumv1.Group, error) {
 	var v errs.Violations
-	checkGroupName(&v, "name", req.GetName())
+	name := checkGroupName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return g.s.store.GetGroup(ctx, actorFrom(ctx), req.GetName())
+	return g.s.store.GetGroup(ctx, actorFrom(ctx), name)
 }
 
 func (g *groupService) ListGroups(ctx context.Context, req *forumv1.ListGroupsRequest) (*forumv1.ListGroupsResponse, error) {
@@ -88,7 +91,7 @@ func (g *groupService) ListGroups(ctx context.Context, req *forumv1.ListGroupsRe
 
 func (g *groupService) CreateGroup(ctx context.Context, req *forumv1.CreateGroupRequest) (*forumv1.Group, error) {
 	var v errs.Violations
-	if !store.ValidSlug(req.GetGroupId(), maxThemeSlugLen) {
+	if !resname.ValidSlug(req.GetGroupId(), maxThemeSlugLen) {
 		v.Add("group_id", "must be a lowercase slug: letters, digits and single hyphens, at most %d characters", maxThemeSlugLen)
 	}
 	if req.GetGroup() == nil {
@@ -110,7 +113,7 @@ func (g *groupService) UpdateGroup(ctx context.Context, req *forumv1.UpdateGroup
 		v.Add("group", "is required")
 		return nil, v.Err()
 	}
-	checkGroupName(&v, "group.name", grp.GetName())
+	name := checkGroupName(&v, "group.name", grp.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -122,16 +125,16 @@ func (g *groupService) UpdateGroup(ctx context.Context, req *forumv1.UpdateGroup
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return g.s.store.UpdateGroup(ctx, actorFrom(ctx), grp, paths)
+	return g.s.store.UpdateGroup(ctx, actorFrom(ctx), name, grp, paths)
 }
 
 func (g *groupService) DeleteGroup(ctx context.Context, req *forumv1.DeleteGroupRequest) (*forumv1.DeleteGroupResponse, error) {
 	var v errs.Violations
-	checkGroupName(&v, "name", req.GetName())
+	name := checkGroupName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := g.s.store.DeleteGroup(ctx, actorFrom(ctx), req.GetName(), req.GetEtag()); err != nil {
+	if err := g.s.store.DeleteGroup(ctx, actorFrom(ctx), name, req.GetEtag()); err != nil {
 		return nil, err
 	}
 	return &forumv1.DeleteGroupResponse{}, nil

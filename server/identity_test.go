@@ -8,6 +8,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
 	"google.golang.org/grpc/codes"
@@ -212,7 +213,7 @@ func TestAPITokens(t *testing.T) {
 	// An expired token is refused.
 	expired, hash := auth.NewToken(auth.APITokenPrefix)
 	if _, _, err := e.store.CreateAPIToken(t.Context(), authz.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER},
-		e.alice.name, &forumv1.ApiToken{DisplayName: "old", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_WRITE}, ExpireTime: timestamppb.New(time.Now().Add(-time.Second))}, hash, ""); err != nil {
+		resname.MustParseUser(e.alice.name), &forumv1.ApiToken{DisplayName: "old", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_WRITE}, ExpireTime: timestamppb.New(time.Now().Add(-time.Second))}, hash, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.threads.CreateThread(testUser{token: expired}.ctx(t), newThread); status.Code(err) != codes.Unauthenticated {

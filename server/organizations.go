@@ -5,7 +5,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/resname"
 )
 
 type organizationService struct {
@@ -15,10 +15,14 @@ type organizationService struct {
 
 var organizationUpdatable = []string{"display_name", "country", "kind"}
 
-func checkOrganizationName(v *errs.Violations, field, name string) {
-	if _, err := store.ParseOrganizationName(name); err != nil {
+// checkOrganizationName parses the organization name in field, or records
+// a violation.
+func checkOrganizationName(v *errs.Violations, field, name string) resname.Organization {
+	n, err := resname.ParseOrganization(name)
+	if err != nil {
 		v.Add(field, "%v", err)
 	}
+	return n
 }
 
 func checkOrganizationFields(v *errs.Violations, o *forumv1.Organization, paths []string) {
@@ -38,11 +42,11 @@ func checkOrganizationFields(v *errs.Violations, o *forumv1.Organization, paths 
 
 func (o *organizationService) GetOrganization(ctx context.Context, req *forumv1.GetOrganizationRequest) (*forumv1.Organization, error) {
 	var v errs.Violations
-	checkOrganizationName(&v, "name", req.GetName())
+	name := checkOrganizationName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return o.s.store.GetOrganization(ctx, req.GetName())
+	return o.s.store.GetOrganization(ctx, name)
 }
 
 func (o *organizationService) ListOrganizations(ctx context.Context, req *forumv1.ListOrganizationsRequest) (*forumv1.ListOrganizationsResponse, error) {
@@ -60,7 +64,7 @@ func (o *organizationService) ListOrganizations(ctx context.Context, req *forumv
 
 func (o *organizationService) CreateOrganization(ctx context.Context, req *forumv1.CreateOrganizationRequest) (*forumv1.Organization, error) {
 	var v errs.Violations
-	if !store.ValidSlug(req.GetOrganizationId(), maxThemeSlugLen) {
+	if !resname.ValidSlug(req.GetOrganizationId(), maxThemeSlugLen) {
 		v.Add("organization_id", "must be a lowercase slug: letters, digits and single hyphens, at most %d characters", maxThemeSlugLen)
 	}
 	if req.GetOrganization() == nil {
@@ -82,7 +86,7 @@ func (o *organizationService) UpdateOrganization(ctx context.Context, req *forum
 		v.Add("organization", "is required")
 		return nil, v.Err()
 	}
-	checkOrganizationName(&v, "organization.name", org.GetName())
+	name := checkOrganizationName(&v, "organization.name", org.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -94,16 +98,16 @@ func (o *organizationService) UpdateOrganization(ctx context.Context, req *forum
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return o.s.store.UpdateOrganization(ctx, actorFrom(ctx), org, paths)
+	return o.s.store.UpdateOrganization(ctx, actorFrom(ctx), name, org, paths)
 }
 
 func (o *organizationService) DeleteOrganization(ctx context.Context, req *forumv1.DeleteOrganizationRequest) (*forumv1.DeleteOrganizationResponse, error) {
 	var v errs.Violations
-	checkOrganizationName(&v, "name", req.GetName())
+	name := checkOrganizationName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := o.s.store.DeleteOrganization(ctx, actorFrom(ctx), req.GetName(), req.GetEtag()); err != nil {
+	if err := o.s.store.DeleteOrganization(ctx, actorFrom(ctx), name, req.GetEtag()); err != nil {
 		return nil, err
 	}
 	return &forumv1.DeleteOrganizationResponse{}, nil

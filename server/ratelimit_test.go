@@ -14,6 +14,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -535,7 +536,7 @@ func TestChangePasswordFailuresLimited(t *testing.T) {
 	// the password revokes her sessions.
 	session := func(ip string) context.Context {
 		token, hash := auth.NewToken(auth.SessionPrefix)
-		if _, err := e.store.CreateSession(t.Context(), e.alice.name, hash, time.Hour, time.Hour); err != nil {
+		if _, err := e.store.CreateSession(t.Context(), resname.MustParseUser(e.alice.name), hash, time.Hour, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		return from(testUser{token: token}.ctx(t), ip)
@@ -658,7 +659,7 @@ func TestCallerBuckets(t *testing.T) {
 		return err
 	}
 	secret, hash := auth.NewToken(auth.APITokenPrefix)
-	if _, _, err := e.store.CreateAPIToken(t.Context(), authz.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER}, e.alice.name,
+	if _, _, err := e.store.CreateAPIToken(t.Context(), authz.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER}, resname.MustParseUser(e.alice.name),
 		&forumv1.ApiToken{DisplayName: "integration", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, hash, ""); err != nil {
 		t.Fatal(err)
 	}

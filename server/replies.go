@@ -6,7 +6,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/resname"
 )
 
 type replyService struct {
@@ -14,29 +14,32 @@ type replyService struct {
 	s *Server
 }
 
-func checkReplyName(v *errs.Violations, field, name string) {
-	if _, _, err := store.ParseReplyName(name); err != nil {
+// checkReplyName parses the reply name in field, or records a violation.
+func checkReplyName(v *errs.Violations, field, name string) resname.Reply {
+	n, err := resname.ParseReply(name)
+	if err != nil {
 		v.Add(field, "%v", err)
 	}
+	return n
 }
 
 func (r *replyService) GetReply(ctx context.Context, req *forumv1.GetReplyRequest) (*forumv1.Reply, error) {
 	var v errs.Violations
-	checkReplyName(&v, "name", req.GetName())
+	name := checkReplyName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return r.s.store.GetReply(ctx, actorFrom(ctx), req.GetName())
+	return r.s.store.GetReply(ctx, actorFrom(ctx), name)
 }
 
 func (r *replyService) ListReplies(ctx context.Context, req *forumv1.ListRepliesRequest) (*forumv1.ListRepliesResponse, error) {
 	var v errs.Violations
-	checkThreadName(&v, "parent", req.GetParent())
+	parent := checkThreadName(&v, "parent", req.GetParent())
 	n := pageSize(&v, req.GetPageSize())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	replies, next, err := r.s.store.ListReplies(ctx, actorFrom(ctx), req.GetParent(), n, req.GetPageToken())
+	replies, next, err := r.s.store.ListReplies(ctx, actorFrom(ctx), parent, n, req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +48,7 @@ func (r *replyService) ListReplies(ctx context.Context, req *forumv1.ListReplies
 
 func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReplyRequest) (*forumv1.Reply, error) {
 	var v errs.Violations
-	checkThreadName(&v, "parent", req.GetParent())
+	parent := checkThreadName(&v, "parent", req.GetParent())
 	rep := req.GetReply()
 	if rep == nil {
 		v.Add("reply", "is required")
@@ -68,9 +71,9 @@ func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReply
 	}
 	in := &forumv1.Reply{Body: rep.GetBody(), BodyHtml: html, InReplyTo: rep.GetInReplyTo()}
 	if req.GetValidateOnly() {
-		return r.s.store.ValidateReply(ctx, actorFrom(ctx), req.GetParent(), in)
+		return r.s.store.ValidateReply(ctx, actorFrom(ctx), parent, in)
 	}
-	return r.s.store.CreateReply(ctx, actorFrom(ctx), req.GetParent(), in, req.GetRequestId())
+	return r.s.store.CreateReply(ctx, actorFrom(ctx), parent, in, req.GetRequestId())
 }
 
 func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReplyRequest) (*forumv1.Reply, error) {
@@ -80,7 +83,7 @@ func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReply
 		v.Add("reply", "is required")
 		return nil, v.Err()
 	}
-	checkReplyName(&v, "reply.name", rep.GetName())
+	name := checkReplyName(&v, "reply.name", rep.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -98,15 +101,15 @@ func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReply
 		return nil, renderError("reply.body", err)
 	}
 	in := &forumv1.Reply{Name: rep.GetName(), Body: rep.GetBody(), BodyHtml: html, Etag: rep.GetEtag()}
-	return r.s.store.UpdateReply(ctx, actorFrom(ctx), in)
+	return r.s.store.UpdateReply(ctx, actorFrom(ctx), name, in)
 }
 
 func (r *replyService) DeleteReply(ctx context.Context, req *forumv1.DeleteReplyRequest) (*forumv1.Reply, error) {
 	var v errs.Violations
-	checkReplyName(&v, "name", req.GetName())
+	name := checkReplyName(&v, "name", req.GetName())
 	reason := deleteReason(&v, req.GetReason())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return r.s.store.DeleteReply(ctx, actorFrom(ctx), req.GetName(), req.GetEtag(), reason)
+	return r.s.store.DeleteReply(ctx, actorFrom(ctx), name, req.GetEtag(), reason)
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
-	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -275,9 +275,9 @@ func TestListRepliesWhileWriting(t *testing.T) {
 
 func replyID(t *testing.T, name string) uint64 {
 	t.Helper()
-	_, id, err := store.ParseReplyName(name)
+	r, err := resname.ParseReply(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return r.ID
 }

@@ -5,7 +5,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/resname"
 )
 
 type themeService struct {
@@ -13,19 +13,22 @@ type themeService struct {
 	s *Server
 }
 
-func checkThemeName(v *errs.Violations, field, name string) {
-	if _, err := store.ParseThemeName(name); err != nil {
+// checkThemeName parses the theme name in field, or records a violation.
+func checkThemeName(v *errs.Violations, field, name string) resname.Theme {
+	n, err := resname.ParseTheme(name)
+	if err != nil {
 		v.Add(field, "%v", err)
 	}
+	return n
 }
 
 func (t *themeService) GetTheme(ctx context.Context, req *forumv1.GetThemeRequest) (*forumv1.Theme, error) {
 	var v errs.Violations
-	checkThemeName(&v, "name", req.GetName())
+	name := checkThemeName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return t.s.store.GetTheme(ctx, actorFrom(ctx), req.GetName())
+	return t.s.store.GetTheme(ctx, actorFrom(ctx), name)
 }
 
 func (t *themeService) ListThemes(ctx context.Context, req *forumv1.ListThemesRequest) (*forumv1.ListThemesResponse, error) {
@@ -75,7 +78,7 @@ func checkThemeFields(v *errs.Violations, th *forumv1.Theme, paths []string) {
 
 func (t *themeService) CreateTheme(ctx context.Context, req *forumv1.CreateThemeRequest) (*forumv1.Theme, error) {
 	var v errs.Violations
-	if !store.ValidSlug(req.GetThemeId(), maxThemeSlugLen) {
+	if !resname.ValidSlug(req.GetThemeId(), maxThemeSlugLen) {
 		v.Add("theme_id", "must be a lowercase slug: letters, digits and single hyphens, at most %d characters", maxThemeSlugLen)
 	}
 	if req.GetTheme() == nil {
@@ -97,7 +100,7 @@ func (t *themeService) UpdateTheme(ctx context.Context, req *forumv1.UpdateTheme
 		v.Add("theme", "is required")
 		return nil, v.Err()
 	}
-	checkThemeName(&v, "theme.name", req.GetTheme().GetName())
+	name := checkThemeName(&v, "theme.name", req.GetTheme().GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -109,16 +112,16 @@ func (t *themeService) UpdateTheme(ctx context.Context, req *forumv1.UpdateTheme
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return t.s.store.UpdateTheme(ctx, actorFrom(ctx), req.GetTheme(), paths)
+	return t.s.store.UpdateTheme(ctx, actorFrom(ctx), name, req.GetTheme(), paths)
 }
 
 func (t *themeService) DeleteTheme(ctx context.Context, req *forumv1.DeleteThemeRequest) (*forumv1.DeleteThemeResponse, error) {
 	var v errs.Violations
-	checkThemeName(&v, "name", req.GetName())
+	name := checkThemeName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := t.s.store.DeleteTheme(ctx, actorFrom(ctx), req.GetName(), req.GetEtag()); err != nil {
+	if err := t.s.store.DeleteTheme(ctx, actorFrom(ctx), name, req.GetEtag()); err != nil {
 		return nil, err
 	}
 	return &forumv1.DeleteThemeResponse{}, nil

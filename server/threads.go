@@ -6,6 +6,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store"
@@ -20,10 +21,13 @@ type threadService struct {
 // pinned, and locking, only for moderators (authz.ThreadFields).
 var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned"}
 
-func checkThreadName(v *errs.Violations, field, name string) {
-	if _, err := store.ParseThreadName(name); err != nil {
+// checkThreadName parses the thread name in field, or records a violation.
+func checkThreadName(v *errs.Violations, field, name string) resname.Thread {
+	n, err := resname.ParseThread(name)
+	if err != nil {
 		v.Add(field, "%v", err)
 	}
+	return n
 }
 
 // checkThreadFields validates the fields of t named in paths.
@@ -48,11 +52,11 @@ func checkThreadFields(v *errs.Violations, t *forumv1.Thread, paths []string) {
 
 func (t *threadService) GetThread(ctx context.Context, req *forumv1.GetThreadRequest) (*forumv1.Thread, error) {
 	var v errs.Violations
-	checkThreadName(&v, "name", req.GetName())
+	name := checkThreadName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return t.s.store.GetThread(ctx, actorFrom(ctx), req.GetName())
+	return t.s.store.GetThread(ctx, actorFrom(ctx), name)
 }
 
 func (t *threadService) ListThreads(ctx context.Context, req *forumv1.ListThreadsRequest) (*forumv1.ListThreadsResponse, error) {
@@ -144,7 +148,7 @@ func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThr
 		v.Add("thread", "is required")
 		return nil, v.Err()
 	}
-	checkThreadName(&v, "thread.name", th.GetName())
+	name := checkThreadName(&v, "thread.name", th.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -167,7 +171,7 @@ func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThr
 			}
 		}
 	}
-	return t.s.store.UpdateThread(ctx, a, th, paths)
+	return t.s.store.UpdateThread(ctx, a, name, th, paths)
 }
 
 // maxReasonChars bounds the reason of a deletion (delete_reason).
@@ -186,19 +190,19 @@ func deleteReason(v *errs.Violations, reason string) string {
 
 func (t *threadService) DeleteThread(ctx context.Context, req *forumv1.DeleteThreadRequest) (*forumv1.Thread, error) {
 	var v errs.Violations
-	checkThreadName(&v, "name", req.GetName())
+	name := checkThreadName(&v, "name", req.GetName())
 	reason := deleteReason(&v, req.GetReason())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return t.s.store.DeleteThread(ctx, actorFrom(ctx), req.GetName(), req.GetEtag(), reason)
+	return t.s.store.DeleteThread(ctx, actorFrom(ctx), name, req.GetEtag(), reason)
 }
 
 func (t *threadService) UndeleteThread(ctx context.Context, req *forumv1.UndeleteThreadRequest) (*forumv1.Thread, error) {
 	var v errs.Violations
-	checkThreadName(&v, "name", req.GetName())
+	name := checkThreadName(&v, "name", req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return t.s.store.UndeleteThread(ctx, actorFrom(ctx), req.GetName(), req.GetEtag())
+	return t.s.store.UndeleteThread(ctx, actorFrom(ctx), name, req.GetEtag())
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
-	"github.com/forumhq/forum/server/store"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -26,16 +25,17 @@ type apiTokenService struct {
 	s *Server
 }
 
-// resolveUser turns `users/me` into the caller's name and checks the form
-// of any other user name.
-func resolveUser(v *errs.Violations, field, name string, a authz.Actor) string {
+// resolveUser parses the user name in field, `users/me` standing for the
+// caller's, or records a violation.
+func resolveUser(v *errs.Violations, field, name string, a authz.Actor) resname.User {
 	if name == "users/me" {
-		return a.User
+		name = a.User
 	}
-	if _, err := store.ParseUserName(name); err != nil {
+	n, err := resname.ParseUser(name)
+	if err != nil {
 		v.Add(field, "%v", err)
 	}
-	return name
+	return n
 }
 
 func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.CreateApiTokenRequest) (*forumv1.ApiToken, error) {
@@ -70,7 +70,7 @@ func (t *apiTokenService) CreateApiToken(ctx context.Context, req *forumv1.Creat
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := authz.CreateToken(a, parent, in.GetScopes()); err != nil {
+	if err := authz.CreateToken(a, parent.String(), in.GetScopes()); err != nil {
 		return nil, err
 	}
 	token, hash := auth.NewToken(auth.APITokenPrefix)
@@ -100,7 +100,7 @@ func (t *apiTokenService) ListApiTokens(ctx context.Context, req *forumv1.ListAp
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := authz.TokenOwner(a, parent, "list"); err != nil {
+	if err := authz.TokenOwner(a, parent.String(), "list"); err != nil {
 		return nil, err
 	}
 	tokens, next, err := t.s.store.ListAPITokens(ctx, a, parent, n, req.GetPageToken())
@@ -111,14 +111,14 @@ func (t *apiTokenService) ListApiTokens(ctx context.Context, req *forumv1.ListAp
 }
 
 func (t *apiTokenService) DeleteApiToken(ctx context.Context, req *forumv1.DeleteApiTokenRequest) (*forumv1.DeleteApiTokenResponse, error) {
-	if _, _, err := store.ParseAPITokenName(req.GetName()); err != nil {
+	name, err := resname.ParseAPIToken(req.GetName())
+	if err != nil {
 		return nil, errs.InvalidField("name", "%v", err)
 	}
-	owner, _, _ := strings.Cut(req.GetName(), "/tokens/") // users/{id}
-	if err := authz.TokenOwner(actorFrom(ctx), owner, "revoke"); err != nil {
+	if err := authz.TokenOwner(actorFrom(ctx), name.User.String(), "revoke"); err != nil {
 		return nil, err
 	}
-	if err := t.s.store.DeleteAPIToken(ctx, actorFrom(ctx), req.GetName()); err != nil {
+	if err := t.s.store.DeleteAPIToken(ctx, actorFrom(ctx), name); err != nil {
 		return nil, err
 	}
 	return &forumv1.DeleteApiTokenResponse{}, nil
@@ -189,10 +189,11 @@ func (i *invitationService) ListInvitations(ctx context.Context, req *forumv1.Li
 }
 
 func (i *invitationService) DeleteInvitation(ctx context.Context, req *forumv1.DeleteInvitationRequest) (*forumv1.DeleteInvitationResponse, error) {
-	if _, err := store.ParseInvitationName(req.GetName()); err != nil {
+	name, err := resname.ParseInvitation(req.GetName())
+	if err != nil {
 		return nil, errs.InvalidField("name", "%v", err)
 	}
-	if err := i.s.store.DeleteInvitation(ctx, actorFrom(ctx), req.GetName()); err != nil {
+	if err := i.s.store.DeleteInvitation(ctx, actorFrom(ctx), name); err != nil {
 		return nil, err
 	}
 	return &forumv1.DeleteInvitationResponse{}, nil

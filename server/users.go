@@ -6,9 +6,9 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
-	"github.com/forumhq/forum/server/store"
 )
 
 type userService struct {
@@ -57,10 +57,11 @@ func (u *userService) GetUser(ctx context.Context, req *forumv1.GetUserRequest) 
 			return nil, fmt.Errorf("%w: users/me needs a bearer token", errs.Unauthenticated)
 		}
 	}
-	if _, err := store.ParseUserName(name); err != nil {
+	n, err := resname.ParseUser(name)
+	if err != nil {
 		return nil, errs.InvalidField("name", "%v", err)
 	}
-	out, err := u.s.store.GetUser(ctx, name)
+	out, err := u.s.store.GetUser(ctx, n)
 	return u.s.privateView(actorFrom(ctx), out), err
 }
 
@@ -117,7 +118,8 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 		v.Add("user", "is required")
 		return nil, v.Err()
 	}
-	if _, err := store.ParseUserName(in.GetName()); err != nil {
+	name, err := resname.ParseUser(in.GetName())
+	if err != nil {
 		v.Add("user.name", "%v", err)
 		return nil, v.Err()
 	}
@@ -156,7 +158,7 @@ func (u *userService) UpdateUser(ctx context.Context, req *forumv1.UpdateUserReq
 	if err := authz.UpdateUser(a, in.GetName(), paths); err != nil {
 		return nil, err
 	}
-	out, err := u.s.store.UpdateUser(ctx, a, in, paths)
+	out, err := u.s.store.UpdateUser(ctx, a, name, in, paths)
 	return u.s.privateView(a, out), err
 }
 

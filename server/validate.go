@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/forumhq/forum/internal/errs"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/internal/resname"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -116,7 +116,7 @@ func checkTags(v *errs.Violations, field string, tags []string) {
 		return
 	}
 	for i, t := range tags {
-		if !store.ValidSlug(t, maxTagLen) {
+		if !resname.ValidSlug(t, maxTagLen) {
 			v.Add(fmt.Sprintf("%s[%d]", field, i), "%q is not a tag: use lowercase letters, digits and single hyphens, at most %d characters", t, maxTagLen)
 			return
 		}

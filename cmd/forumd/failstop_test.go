@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/store"
@@ -57,7 +58,7 @@ func TestServeStoreFailStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	token, tokenHash := auth.NewToken(auth.SessionPrefix)
-	if _, err := st.CreateSession(t.Context(), u.Name, tokenHash, time.Hour, time.Hour); err != nil {
+	if _, err := st.CreateSession(t.Context(), resname.MustParseUser(u.Name), tokenHash, time.Hour, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/render"
 	"github.com/forumhq/forum/server/store"
@@ -145,7 +146,7 @@ func populate(ctx context.Context, c populateConfig, out io.Writer) (err error) 
 	}
 
 	nThreads := (c.replies + c.perThread - 1) / c.perThread
-	threads := make([]string, nThreads)
+	threads := make([]resname.Thread, nThreads)
 	threadBody := variantBody(bodyVariants, 2*c.bodyBytes)
 	threadHTML, err := r.HTML(threadBody)
 	if err != nil {
@@ -158,7 +159,9 @@ func populate(ctx context.Context, c populateConfig, out io.Writer) (err error) 
 		if err != nil {
 			return fmt.Errorf("create thread %d: %w", i+1, err)
 		}
-		threads[i] = th.GetName()
+		if threads[i], err = resname.ParseThread(th.GetName()); err != nil {
+			return fmt.Errorf("create thread %d: %w", i+1, err)
+		}
 	}
 	fmt.Fprintf(out, "populate %s: %d replies of %d bytes into %d threads in %s as %s, %d writers\n",
 		dbPath, c.replies, c.bodyBytes, nThreads, c.theme, c.username, c.workers)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -96,17 +97,17 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := parseThreadID(th.Name)
+	id := resname.MustParseThread(th.Name).ID
 	record := rawGet(t, s, bucketThreads, threadKey(id))
 	themeKey := []byte(themeSlug(DemoThemes[0].Name))
 	themeRecord := rawGet(t, s, bucketThemes, themeKey)
 	var last *forumv1.Reply
 	for i := range 3 {
-		if last, err = s.CreateReply(ctx, a, th.Name, &forumv1.Reply{Body: fmt.Sprint("reply ", i)}, ""); err != nil {
+		if last, err = s.CreateReply(ctx, a, resname.MustParseThread(th.Name), &forumv1.Reply{Body: fmt.Sprint("reply ", i)}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.DeleteReply(ctx, a, last.Name, "", ""); err != nil {
+	if _, err := s.DeleteReply(ctx, a, resname.MustParseReply(last.Name), "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := rawGet(t, s, bucketThreads, threadKey(id)); !bytes.Equal(got, record) {
@@ -115,7 +116,7 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 	if got := rawGet(t, s, bucketThemes, themeKey); !bytes.Equal(got, themeRecord) {
 		t.Error("replies rewrote the theme's record")
 	}
-	theme, err := s.GetTheme(ctx, a, DemoThemes[0].Name)
+	theme, err := s.GetTheme(ctx, a, resname.MustParseTheme(DemoThemes[0].Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestReplyLeavesThreadRecord(t *testing.T) {
 	if storedTheme.ThreadCount != 0 || storedTheme.LastActivityTime != nil {
 		t.Errorf("the theme's record holds counters: %v", storedTheme)
 	}
-	got, err := s.GetThread(ctx, a, th.Name)
+	got, err := s.GetThread(ctx, a, resname.MustParseThread(th.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +167,11 @@ func TestMigrateFromSchema1(t *testing.T) {
 			t.Fatal(err)
 		}
 		for j := range i {
-			if _, err := s.CreateReply(ctx, a, th.Name, &forumv1.Reply{Body: fmt.Sprint("r", j)}, ""); err != nil {
+			if _, err := s.CreateReply(ctx, a, resname.MustParseThread(th.Name), &forumv1.Reply{Body: fmt.Sprint("r", j)}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if th, err = s.GetThread(ctx, a, th.Name); err != nil {
+		if th, err = s.GetThread(ctx, a, resname.MustParseThread(th.Name)); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, th)
@@ -193,10 +194,10 @@ func TestMigrateFromSchema1(t *testing.T) {
 		for _, th := range want {
 			old := proto.CloneOf(th)
 			old.FollowUps = nil
-			if err := putProto(tx, bucketThreads, threadKey(parseThreadID(th.Name)), old); err != nil {
+			if err := putProto(tx, bucketThreads, threadKey(resname.MustParseThread(th.Name).ID), old); err != nil {
 				return err
 			}
-			if err := tx.Delete(bucketThreadStats, threadKey(parseThreadID(th.Name))); err != nil {
+			if err := tx.Delete(bucketThreadStats, threadKey(resname.MustParseThread(th.Name).ID)); err != nil {
 				return err
 			}
 		}
@@ -228,7 +229,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	checkHeadsAndGates(t, s)
 	for _, w := range want {
-		got, err := s.GetThread(ctx, a, w.Name)
+		got, err := s.GetThread(ctx, a, resname.MustParseThread(w.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,16 +257,16 @@ func TestMigrateFromSchema1(t *testing.T) {
 		t.Fatalf("ListThreads returned %d threads, want %d", len(list), len(want))
 	}
 	for _, got := range list {
-		w := want[parseThreadID(got.Name)-parseThreadID(want[0].Name)]
+		w := want[resname.MustParseThread(got.Name).ID-resname.MustParseThread(want[0].Name).ID]
 		if got.ReplyCount != w.ReplyCount || !proto.Equal(got.LastActivityTime, w.LastActivityTime) {
 			t.Errorf("listed %s with %d replies at %v, want %d at %v", got.Name, got.ReplyCount, got.LastActivityTime.AsTime(), w.ReplyCount, w.LastActivityTime.AsTime())
 		}
 	}
-	r, err := s.CreateReply(ctx, a, want[4].Name, &forumv1.Reply{Body: "after"}, "")
+	r, err := s.CreateReply(ctx, a, resname.MustParseThread(want[4].Name), &forumv1.Reply{Body: "after"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.GetThread(ctx, a, want[4].Name)
+	got, err := s.GetThread(ctx, a, resname.MustParseThread(want[4].Name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -25,7 +26,7 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 		t.Helper()
 		n++
 		h := []byte(fmt.Sprintf("%032d", n))
-		if _, err := s.CreateSession(ctx, alice.User, h, time.Hour, time.Hour); err != nil {
+		if _, err := s.CreateSession(ctx, resname.MustParseUser(alice.User), h, time.Hour, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		return h
@@ -44,7 +45,7 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 	setUser := func(u *forumv1.User, path string) {
 		t.Helper()
 		u.Name = alice.User
-		if _, err := s.UpdateUser(ctx, admin, u, []string{path}); err != nil {
+		if _, err := s.UpdateUser(ctx, admin, resname.MustParseUser(u.Name), u, []string{path}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,7 +75,7 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 
 	h = newSession()
 	warm(h)
-	if err := s.SetPassword(ctx, alice.User, "new hash"); err != nil {
+	if err := s.SetPassword(ctx, resname.MustParseUser(alice.User), "new hash"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, h); !errors.Is(err, errs.Unauthenticated) {
@@ -82,14 +83,14 @@ func TestAuthenticateCacheFollowsChanges(t *testing.T) {
 	}
 
 	tokHash := []byte("api-token-hash-0000000000000000a")
-	tok, _, err := s.CreateAPIToken(ctx, alice, alice.User, &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, tokHash, "")
+	tok, _, err := s.CreateAPIToken(ctx, alice, resname.MustParseUser(alice.User), &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))}, tokHash, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := warm(tokHash); c.APIToken != tok.Name || len(c.Scopes) != 1 {
 		t.Fatalf("API token credential %+v", c)
 	}
-	if err := s.DeleteAPIToken(ctx, alice, tok.Name); err != nil {
+	if err := s.DeleteAPIToken(ctx, alice, mustParse(resname.ParseAPIToken(tok.Name))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, tokHash); !errors.Is(err, errs.Unauthenticated) {
@@ -106,7 +107,7 @@ func TestAuthenticateCacheRace(t *testing.T) {
 	alice := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
 	for round := range 20 {
 		h := []byte(fmt.Sprintf("race-%027d", round))
-		if _, err := s.CreateSession(ctx, alice.User, h, time.Hour, time.Hour); err != nil {
+		if _, err := s.CreateSession(ctx, resname.MustParseUser(alice.User), h, time.Hour, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		noStaleReads(t, func() {

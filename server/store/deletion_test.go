@@ -8,6 +8,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -33,7 +34,7 @@ func newDeletionFixture(t *testing.T) *deletionFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.CreateReply(t.Context(), f.alice, th.Name, &forumv1.Reply{Body: "my reply"}, "")
+	r, err := s.CreateReply(t.Context(), f.alice, resname.MustParseThread(th.Name), &forumv1.Reply{Body: "my reply"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func (f *deletionFixture) must(t *testing.T, err error) {
 // setState sets the thread's state as the convener.
 func (f *deletionFixture) setState(t *testing.T, st forumv1.ThreadState) {
 	t.Helper()
-	_, err := f.s.UpdateThread(t.Context(), f.conv, &forumv1.Thread{Name: f.thread, State: st}, []string{"state"})
+	_, err := f.s.UpdateThread(t.Context(), f.conv, resname.MustParseThread(f.thread), &forumv1.Thread{Name: f.thread, State: st}, []string{"state"})
 	f.must(t, err)
 }
 
@@ -61,7 +62,7 @@ func (f *deletionFixture) setState(t *testing.T, st forumv1.ThreadState) {
 func (f *deletionFixture) rewriteThread(t *testing.T, change func(*forumv1.Thread)) {
 	t.Helper()
 	f.must(t, f.s.kv.Update(t.Context(), func(tx kv.Tx) error {
-		id := parseThreadID(f.thread)
+		id := resname.MustParseThread(f.thread).ID
 		th, err := getThread(tx, id)
 		if err != nil {
 			return err
@@ -72,27 +73,27 @@ func (f *deletionFixture) rewriteThread(t *testing.T, change func(*forumv1.Threa
 }
 
 func (f *deletionFixture) deleteThread(ctx context.Context, a Actor, etag, reason string) error {
-	_, err := f.s.DeleteThread(ctx, a, f.thread, etag, reason)
+	_, err := f.s.DeleteThread(ctx, a, resname.MustParseThread(f.thread), etag, reason)
 	return err
 }
 
 func (f *deletionFixture) undeleteThread(ctx context.Context, a Actor, etag string) error {
-	_, err := f.s.UndeleteThread(ctx, a, f.thread, etag)
+	_, err := f.s.UndeleteThread(ctx, a, resname.MustParseThread(f.thread), etag)
 	return err
 }
 
 func (f *deletionFixture) editThread(ctx context.Context, a Actor, etag string) error {
-	_, err := f.s.UpdateThread(ctx, a, &forumv1.Thread{Name: f.thread, Title: "edited", Etag: etag}, []string{"title"})
+	_, err := f.s.UpdateThread(ctx, a, resname.MustParseThread(f.thread), &forumv1.Thread{Name: f.thread, Title: "edited", Etag: etag}, []string{"title"})
 	return err
 }
 
 func (f *deletionFixture) deleteReply(ctx context.Context, a Actor, etag, reason string) error {
-	_, err := f.s.DeleteReply(ctx, a, f.reply, etag, reason)
+	_, err := f.s.DeleteReply(ctx, a, resname.MustParseReply(f.reply), etag, reason)
 	return err
 }
 
 func (f *deletionFixture) editReply(ctx context.Context, a Actor, etag string) error {
-	_, err := f.s.UpdateReply(ctx, a, &forumv1.Reply{Name: f.reply, Body: "edited", Etag: etag})
+	_, err := f.s.UpdateReply(ctx, a, resname.MustParseReply(f.reply), &forumv1.Reply{Name: f.reply, Body: "edited", Etag: etag})
 	return err
 }
 
@@ -239,21 +240,21 @@ func TestDeletionRecordsWhoAndWhy(t *testing.T) {
 			by := tc.by(f)
 
 			// The reply's tombstone: returned, got and listed, by anyone.
-			r, err := f.s.DeleteReply(ctx, by, f.reply, "", tc.reason)
+			r, err := f.s.DeleteReply(ctx, by, resname.MustParseReply(f.reply), "", tc.reason)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.DeletedBy != by.User || r.DeleteReason != tc.reason {
 				t.Errorf("DeleteReply returned deleted_by %q, delete_reason %q; want %q, %q", r.DeletedBy, r.DeleteReason, by.User, tc.reason)
 			}
-			got, err := f.s.GetReply(ctx, Actor{}, f.reply)
+			got, err := f.s.GetReply(ctx, Actor{}, resname.MustParseReply(f.reply))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.DeletedBy != by.User || got.DeleteReason != tc.reason || got.Body != "" {
 				t.Errorf("GetReply: deleted_by %q, delete_reason %q, body %q", got.DeletedBy, got.DeleteReason, got.Body)
 			}
-			list, _, err := f.s.ListReplies(ctx, f.bob, f.thread, 10, "")
+			list, _, err := f.s.ListReplies(ctx, f.bob, resname.MustParseThread(f.thread), 10, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,7 +263,7 @@ func TestDeletionRecordsWhoAndWhy(t *testing.T) {
 			}
 
 			// The thread: returned, and got by its author and moderators.
-			th, err := f.s.DeleteThread(ctx, by, f.thread, "", tc.reason)
+			th, err := f.s.DeleteThread(ctx, by, resname.MustParseThread(f.thread), "", tc.reason)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +271,7 @@ func TestDeletionRecordsWhoAndWhy(t *testing.T) {
 				t.Errorf("DeleteThread returned deleted_by %q, delete_reason %q; want %q, %q", th.DeletedBy, th.DeleteReason, by.User, tc.reason)
 			}
 			for _, reader := range []Actor{f.alice, f.conv} {
-				got, err := f.s.GetThread(ctx, reader, f.thread)
+				got, err := f.s.GetThread(ctx, reader, resname.MustParseThread(f.thread))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -287,14 +288,14 @@ func TestDeletionRecordsWhoAndWhy(t *testing.T) {
 			}
 
 			// Undelete (by a moderator, who always may) clears both.
-			th, err = f.s.UndeleteThread(ctx, f.conv, f.thread, "")
+			th, err = f.s.UndeleteThread(ctx, f.conv, resname.MustParseThread(f.thread), "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if th.DeletedBy != "" || th.DeleteReason != "" || th.DeleteTime != nil {
 				t.Errorf("UndeleteThread returned deleted_by %q, delete_reason %q, delete_time %v", th.DeletedBy, th.DeleteReason, th.DeleteTime)
 			}
-			got2, err := f.s.GetThread(ctx, f.bob, f.thread)
+			got2, err := f.s.GetThread(ctx, f.bob, resname.MustParseThread(f.thread))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -312,24 +313,24 @@ func TestModeratorDeletionSticks(t *testing.T) {
 	f := newDeletionFixture(t)
 	ctx := t.Context()
 	f.must(t, f.deleteThread(ctx, f.conv, "", "spam"))
-	th, err := f.s.GetThread(ctx, f.alice, f.thread)
+	th, err := f.s.GetThread(ctx, f.alice, resname.MustParseThread(f.thread))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.UndeleteThread(ctx, f.alice, f.thread, th.Etag); !errors.Is(err, errs.PermissionDenied) {
+	if _, err := f.s.UndeleteThread(ctx, f.alice, resname.MustParseThread(f.thread), th.Etag); !errors.Is(err, errs.PermissionDenied) {
 		t.Fatalf("the author's undelete: %v, want PERMISSION_DENIED", err)
 	}
-	if _, err := f.s.GetThread(ctx, f.bob, f.thread); !errors.Is(err, errs.NotFound) {
+	if _, err := f.s.GetThread(ctx, f.bob, resname.MustParseThread(f.thread)); !errors.Is(err, errs.NotFound) {
 		t.Fatalf("after the author's attempt, another member gets %v, want NOT_FOUND", err)
 	}
 	// The author may not edit it back to life either.
-	if _, err := f.s.UpdateThread(ctx, f.alice, &forumv1.Thread{Name: f.thread, Title: "back"}, []string{"title"}); !errors.Is(err, errs.FailedPrecondition) {
+	if _, err := f.s.UpdateThread(ctx, f.alice, resname.MustParseThread(f.thread), &forumv1.Thread{Name: f.thread, Title: "back"}, []string{"title"}); !errors.Is(err, errs.FailedPrecondition) {
 		t.Fatalf("the author's edit of the deleted thread: %v", err)
 	}
-	if _, err := f.s.UndeleteThread(ctx, f.conv, f.thread, th.Etag); err != nil {
+	if _, err := f.s.UndeleteThread(ctx, f.conv, resname.MustParseThread(f.thread), th.Etag); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.GetThread(ctx, f.bob, f.thread); err != nil {
+	if _, err := f.s.GetThread(ctx, f.bob, resname.MustParseThread(f.thread)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -24,10 +25,11 @@ func Example() {
 	u, _ := st.CreateUser(ctx, store.SystemActor, &forumv1.User{Username: "amina", DisplayName: "Amina", Role: forumv1.Role_ROLE_MEMBER}, "hash", "")
 	amina := store.Actor{User: u.Name, Role: u.Role}
 	th, _ := st.CreateThread(ctx, amina, &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "Peer learning"}, "")
-	st.CreateReply(ctx, amina, th.Name, &forumv1.Reply{Body: "A first idea"}, "")
+	name, _ := resname.ParseThread(th.Name)
+	st.CreateReply(ctx, amina, name, &forumv1.Reply{Body: "A first idea"}, "")
 
-	replies, next, _ := st.ListReplies(ctx, amina, th.Name, 25, "")
-	th, _ = st.GetThread(ctx, amina, th.Name)
+	replies, next, _ := st.ListReplies(ctx, amina, name, 25, "")
+	th, _ = st.GetThread(ctx, amina, name)
 	fmt.Println(th.Name, th.ReplyCount, len(replies), next == "")
 	fmt.Println(replies[0].Name, replies[0].Author)
 	// Output:

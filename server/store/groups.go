@@ -8,6 +8,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
@@ -18,9 +19,9 @@ func groupMemberKey(slug string, user uint64) []byte { return orgUserKey(slug, u
 
 func groupThemeKey(group, theme string) []byte { return append(themePrefix(group), theme...) }
 
-func getGroup(tx kv.Tx, name string) (*forumv1.Group, error) {
+func getGroup(tx kv.Tx, name resname.Group) (*forumv1.Group, error) {
 	g := new(forumv1.Group)
-	ok, err := getProto(tx, bucketGroups, []byte(groupSlug(name)), g)
+	ok, err := getProto(tx, bucketGroups, []byte(name.Slug), g)
 	if err != nil {
 		return nil, err
 	}
@@ -32,11 +33,11 @@ func getGroup(tx kv.Tx, name string) (*forumv1.Group, error) {
 
 // isMember reports whether actor belongs to group slug.
 func isMember(tx kv.Tx, actor Actor, slug string) (bool, error) {
-	id, err := ParseUserName(actor.User)
+	user, err := resname.ParseUser(actor.User)
 	if err != nil {
 		return false, nil
 	}
-	v, err := tx.Get(bucketGroupMembers, groupMemberKey(slug, id))
+	v, err := tx.Get(bucketGroupMembers, groupMemberKey(slug, user.ID))
 	return v != nil, err
 }
 
@@ -47,8 +48,8 @@ func maySeeGroup(tx kv.Tx, actor Actor, slug string) (bool, error) {
 }
 
 // visibleGroup loads a group the actor may see; others are NotFound.
-func visibleGroup(tx kv.Tx, actor Actor, name string) (*forumv1.Group, error) {
-	ok, err := maySeeGroup(tx, actor, groupSlug(name))
+func visibleGroup(tx kv.Tx, actor Actor, name resname.Group) (*forumv1.Group, error) {
+	ok, err := maySeeGroup(tx, actor, name.Slug)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +60,7 @@ func visibleGroup(tx kv.Tx, actor Actor, name string) (*forumv1.Group, error) {
 }
 
 // GetGroup returns a group the actor may see.
-func (s *Store) GetGroup(ctx context.Context, actor Actor, name string) (*forumv1.Group, error) {
+func (s *Store) GetGroup(ctx context.Context, actor Actor, name resname.Group) (*forumv1.Group, error) {
 	var out *forumv1.Group
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
 		out, err = visibleGroup(tx, actor, name)
@@ -79,21 +80,21 @@ func (s *Store) ListGroups(ctx context.Context, actor Actor, pageSize int, pageT
 func setMembers(tx kv.Tx, slug string, old, new []string) error {
 	for _, m := range old {
 		if !slices.Contains(new, m) {
-			id, _ := ParseUserName(m)
-			if err := tx.Delete(bucketGroupMembers, groupMemberKey(slug, id)); err != nil {
+			user, _ := resname.ParseUser(m)
+			if err := tx.Delete(bucketGroupMembers, groupMemberKey(slug, user.ID)); err != nil {
 				return err
 			}
 		}
 	}
 	for _, m := range new {
-		id, err := ParseUserName(m)
+		user, err := resname.ParseUser(m)
 		if err != nil {
 			return errs.InvalidField("group.members", "%v", err)
 		}
-		if _, err := getUser(tx, id); err != nil {
+		if _, err := getUser(tx, user.ID); err != nil {
 			return errs.InvalidField("group.members", "user %s does not exist", m)
 		}
-		if err := tx.Put(bucketGroupMembers, groupMemberKey(slug, id), nil); err != nil {
+		if err := tx.Put(bucketGroupMembers, groupMemberKey(slug, user.ID), nil); err != nil {
 			return err
 		}
 	}
@@ -109,7 +110,8 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
-			out, err = getGroup(tx, name)
+			n, _ := resname.ParseGroup(name)
+			out, err = getGroup(tx, n)
 			return err
 		}
 		if v, err := tx.Get(bucketGroups, []byte(slug)); err != nil {
@@ -119,7 +121,7 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Group{
-			Name:        "groups/" + slug,
+			Name:        resname.Group{Slug: slug}.String(),
 			DisplayName: g.GetDisplayName(),
 			Description: g.GetDescription(),
 			Members:     slices.Clone(g.GetMembers()),
@@ -141,12 +143,12 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 	return out, nil
 }
 
-// UpdateGroup changes the fields named in paths (display_name,
-// description, members).
-func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, paths []string) (*forumv1.Group, error) {
+// UpdateGroup changes the fields of group name (g.Name, parsed by the
+// caller) named in paths (display_name, description, members).
+func (s *Store) UpdateGroup(ctx context.Context, actor Actor, name resname.Group, g *forumv1.Group, paths []string) (*forumv1.Group, error) {
 	var out *forumv1.Group
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, err := getGroup(tx, g.GetName())
+		cur, err := getGroup(tx, name)
 		if err != nil {
 			return err
 		}
@@ -160,7 +162,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, 
 			case "description":
 				cur.Description = g.GetDescription()
 			case "members":
-				if err := setMembers(tx, groupSlug(cur.Name), cur.Members, g.GetMembers()); err != nil {
+				if err := setMembers(tx, name.Slug, cur.Members, g.GetMembers()); err != nil {
 					return err
 				}
 				cur.Members = slices.Clone(g.GetMembers())
@@ -171,7 +173,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, 
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketGroups, []byte(groupSlug(cur.Name)), cur)
+		return putProto(tx, bucketGroups, []byte(name.Slug), cur)
 	})
 	if err != nil {
 		return nil, err
@@ -180,7 +182,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor Actor, g *forumv1.Group, 
 }
 
 // DeleteGroup deletes a group no theme is restricted to.
-func (s *Store) DeleteGroup(ctx context.Context, actor Actor, name, wantEtag string) error {
+func (s *Store) DeleteGroup(ctx context.Context, actor Actor, name resname.Group, wantEtag string) error {
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getGroup(tx, name)
 		if err != nil {
@@ -189,7 +191,7 @@ func (s *Store) DeleteGroup(ctx context.Context, actor Actor, name, wantEtag str
 		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
 			return err
 		}
-		slug := groupSlug(name)
+		slug := name.Slug
 		p := themePrefix(slug)
 		used := false
 		if err := tx.Scan(bucketGroupThemes, p, prefixEnd(p), false, func(k, v []byte) bool {
@@ -217,10 +219,14 @@ func setThemeGroups(tx kv.Tx, theme string, old, new []string) error {
 		}
 	}
 	for _, g := range new {
-		if _, err := getGroup(tx, g); err != nil {
+		n, err := resname.ParseGroup(g)
+		if err == nil {
+			_, err = getGroup(tx, n)
+		}
+		if err != nil {
 			return errs.InvalidField("theme.groups", "group %s does not exist", g)
 		}
-		if err := tx.Put(bucketGroupThemes, groupThemeKey(groupSlug(g), theme), nil); err != nil {
+		if err := tx.Put(bucketGroupThemes, groupThemeKey(n.Slug, theme), nil); err != nil {
 			return err
 		}
 	}

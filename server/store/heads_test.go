@@ -12,6 +12,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -132,12 +133,12 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 	must(err)
 	_, err = s.CreateTheme(ctx, f.conv, "gone", &forumv1.Theme{DisplayName: "Gone"}, "")
 	must(err)
-	must(s.DeleteTheme(ctx, f.conv, "themes/gone", ""))
+	must(s.DeleteTheme(ctx, f.conv, resname.MustParseTheme("themes/gone"), ""))
 	_, err = s.CreateTheme(ctx, f.conv, "later", &forumv1.Theme{DisplayName: "Later"}, "")
 	must(err)
-	_, err = s.UpdateTheme(ctx, f.admin, &forumv1.Theme{Name: "themes/later", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, Groups: []string{"groups/board", "groups/staff"}}, []string{"visibility", "groups"})
+	_, err = s.UpdateTheme(ctx, f.admin, resname.MustParseTheme("themes/later"), &forumv1.Theme{Name: "themes/later", Visibility: forumv1.ThemeVisibility_THEME_VISIBILITY_GROUPS, Groups: []string{"groups/board", "groups/staff"}}, []string{"visibility", "groups"})
 	must(err)
-	_, err = s.UpdateTheme(ctx, f.admin, &forumv1.Theme{Name: "themes/later", Description: "now described"}, []string{"description"})
+	_, err = s.UpdateTheme(ctx, f.admin, resname.MustParseTheme("themes/later"), &forumv1.Theme{Name: "themes/later", Description: "now described"}, []string{"description"})
 	must(err)
 
 	create := func(a Actor, theme, title, followUpOf string) string {
@@ -151,14 +152,14 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 			t.Fatalf("retry created %s, first call %s", again.Name, th.Name)
 		}
 		f.threads = append(f.threads, th.Name)
-		r, err := s.CreateReply(ctx, a, th.Name, &forumv1.Reply{Body: "first reply to " + title}, "")
+		r, err := s.CreateReply(ctx, a, resname.MustParseThread(th.Name), &forumv1.Reply{Body: "first reply to " + title}, "")
 		must(err)
 		f.replies = append(f.replies, r.Name)
 		return th.Name
 	}
 	update := func(a Actor, u *forumv1.Thread, paths ...string) {
 		t.Helper()
-		_, err := s.UpdateThread(ctx, a, u, paths)
+		_, err := s.UpdateThread(ctx, a, resname.MustParseThread(u.Name), u, paths)
 		must(err)
 	}
 	public := DemoThemes[0].Name
@@ -171,19 +172,19 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 	update(f.conv, &forumv1.Thread{Name: moved, Theme: "themes/private", Title: "moved and renamed"}, "theme", "title")
 	update(f.conv, &forumv1.Thread{Name: moved, Pinned: true, State: forumv1.ThreadState_THREAD_STATE_RESOLVED}, "pinned", "state")
 	f.deleted = create(f.bob, "themes/members", "deleted", "")
-	_, err = s.DeleteThread(ctx, f.conv, f.deleted, "", "off topic")
+	_, err = s.DeleteThread(ctx, f.conv, resname.MustParseThread(f.deleted), "", "off topic")
 	must(err)
 	undeleted := create(f.alice, "themes/later", "undeleted", "")
-	_, err = s.DeleteThread(ctx, f.alice, undeleted, "", "")
+	_, err = s.DeleteThread(ctx, f.alice, resname.MustParseThread(undeleted), "", "")
 	must(err)
-	_, err = s.UndeleteThread(ctx, f.alice, undeleted, "")
+	_, err = s.UndeleteThread(ctx, f.alice, resname.MustParseThread(undeleted), "")
 	must(err)
 	update(f.alice, &forumv1.Thread{Name: undeleted, Tags: []string{"x"}, Body: "edited", BodyHtml: "<p>edited</p>"}, "tags", "body")
 	back := create(f.alice, "themes/private", "moved back", "")
 	update(f.conv, &forumv1.Thread{Name: back, Theme: public, Pinned: true}, "theme", "pinned")
 	update(f.conv, &forumv1.Thread{Name: back, Pinned: false, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "pinned", "state")
 	update(f.conv, &forumv1.Thread{Name: back, State: forumv1.ThreadState_THREAD_STATE_OPEN}, "state")
-	_, err = s.DeleteThread(ctx, f.alice, back, "", "")
+	_, err = s.DeleteThread(ctx, f.alice, resname.MustParseThread(back), "", "")
 	must(err)
 	return f
 }
@@ -228,32 +229,32 @@ func checkScenarioRules(t *testing.T, s *Store, f *forumScenario) {
 		{f.alice, f.threads[5], true},              //
 		{anon, f.threads[len(f.threads)-1], false}, // deleted by its author
 	} {
-		_, err := s.GetThread(ctx, c.actor, c.thread)
+		_, err := s.GetThread(ctx, c.actor, resname.MustParseThread(c.thread))
 		if got := err == nil; got != c.want || (err != nil && !errors.Is(err, errs.NotFound)) {
 			t.Errorf("%q GetThread %s: %v, want visible %t", c.actor.User, c.thread, err, c.want)
 		}
-		_, _, err = s.ListReplies(ctx, c.actor, c.thread, 10, "")
+		_, _, err = s.ListReplies(ctx, c.actor, resname.MustParseThread(c.thread), 10, "")
 		if got := err == nil; got != c.want {
 			t.Errorf("%q ListReplies %s: %v, want visible %t", c.actor.User, c.thread, err, c.want)
 		}
 		i := slices.Index(f.threads, c.thread)
-		_, err = s.GetReply(ctx, c.actor, f.replies[i])
+		_, err = s.GetReply(ctx, c.actor, resname.MustParseReply(f.replies[i]))
 		if got := err == nil; got != c.want {
 			t.Errorf("%q GetReply %s: %v, want visible %t", c.actor.User, f.replies[i], err, c.want)
 		}
 	}
-	if _, err := s.CreateReply(ctx, f.bob, f.locked, &forumv1.Reply{Body: "x"}, ""); !errors.Is(err, errs.FailedPrecondition) {
+	if _, err := s.CreateReply(ctx, f.bob, resname.MustParseThread(f.locked), &forumv1.Reply{Body: "x"}, ""); !errors.Is(err, errs.FailedPrecondition) {
 		t.Errorf("a reply to a locked thread: %v, want FailedPrecondition", err)
 	}
-	if _, err := s.CreateReply(ctx, f.conv, f.deleted, &forumv1.Reply{Body: "x"}, ""); !errors.Is(err, errs.FailedPrecondition) {
+	if _, err := s.CreateReply(ctx, f.conv, resname.MustParseThread(f.deleted), &forumv1.Reply{Body: "x"}, ""); !errors.Is(err, errs.FailedPrecondition) {
 		t.Errorf("a reply to a deleted thread: %v, want FailedPrecondition", err)
 	}
-	if _, err := s.CreateReply(ctx, f.alice, f.threads[3], &forumv1.Reply{Body: "x"}, ""); err != nil {
+	if _, err := s.CreateReply(ctx, f.alice, resname.MustParseThread(f.threads[3]), &forumv1.Reply{Body: "x"}, ""); err != nil {
 		t.Errorf("a reply to a resolved thread in a private theme, by a member of its group: %v", err)
 	}
 	// Bob may not see the private theme, so he does not find a reply in it
 	// to edit.
-	if _, err := s.UpdateReply(ctx, f.bob, &forumv1.Reply{Name: f.replies[3], Body: "y"}); !errors.Is(err, errs.NotFound) {
+	if _, err := s.UpdateReply(ctx, f.bob, resname.MustParseReply(f.replies[3]), &forumv1.Reply{Name: f.replies[3], Body: "y"}); !errors.Is(err, errs.NotFound) {
 		t.Errorf("bob edits a reply in a theme he may not see: %v, want NotFound", err)
 	}
 }
@@ -274,14 +275,14 @@ func observeScenario(t *testing.T, s *Store, f *forumScenario) []string {
 	var out []string
 	for _, a := range []Actor{{}, f.alice, f.bob, f.conv} {
 		for i, name := range f.threads {
-			th, err := s.GetThread(ctx, a, name)
+			th, err := s.GetThread(ctx, a, resname.MustParseThread(name))
 			out = append(out, fmt.Sprintf("%s GetThread %s: %v %s", a.User, name, err, marshal(th)))
-			rs, _, err := s.ListReplies(ctx, a, name, 10, "")
+			rs, _, err := s.ListReplies(ctx, a, resname.MustParseThread(name), 10, "")
 			for _, r := range rs {
 				out = append(out, fmt.Sprintf("%s ListReplies %s: %s", a.User, name, marshal(r)))
 			}
 			out = append(out, fmt.Sprintf("%s ListReplies %s: %v", a.User, name, err))
-			r, err := s.GetReply(ctx, a, f.replies[i])
+			r, err := s.GetReply(ctx, a, resname.MustParseReply(f.replies[i]))
 			out = append(out, fmt.Sprintf("%s GetReply %s: %v %s", a.User, f.replies[i], err, marshal(r)))
 		}
 		for _, q := range []ThreadQuery{{PageSize: 100}, {PageSize: 100, ShowDeleted: true}, {PageSize: 100, Order: ByCreation}} {
@@ -407,13 +408,13 @@ func TestCorruptHeadIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := rawGet(t, s, bucketThreadHeads, threadKey(parseThreadID(th.Name)))
+	good := rawGet(t, s, bucketThreadHeads, threadKey(resname.MustParseThread(th.Name).ID))
 	if err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		return tx.Put(bucketThreadHeads, threadKey(parseThreadID(th.Name)), good[:len(good)-1])
+		return tx.Put(bucketThreadHeads, threadKey(resname.MustParseThread(th.Name).ID), good[:len(good)-1])
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateReply(ctx, a, th.Name, &forumv1.Reply{Body: "x"}, ""); err == nil || !strings.Contains(err.Error(), "corrupt") {
+	if _, err := s.CreateReply(ctx, a, resname.MustParseThread(th.Name), &forumv1.Reply{Body: "x"}, ""); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("CreateReply on a corrupt head: %v, want an error naming the corruption", err)
 	}
 }

@@ -3,28 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
-
-func invitationName(id uint64) string { return "invitations/" + strconv.FormatUint(id, 10) }
-
-// ParseInvitationName returns the id of `invitations/{id}`.
-func ParseInvitationName(name string) (uint64, error) {
-	s, ok := strings.CutPrefix(name, "invitations/")
-	if ok {
-		if id, err := parseID(s); err == nil {
-			return id, nil
-		}
-	}
-	return 0, fmt.Errorf("%q is not an invitation name (invitations/{id})", name)
-}
 
 // CreateInvitation stores an invitation whose code hashes to codeHash.
 // The caller has checked that the actor may invite that role
@@ -37,9 +23,9 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
-			id, _ := ParseInvitationName(name)
+			n, _ := resname.ParseInvitation(name)
 			out = new(forumv1.Invitation)
-			_, err := getProto(tx, bucketInvitations, u64(id), out)
+			_, err := getProto(tx, bucketInvitations, u64(n.ID), out)
 			return err
 		}
 		created = true
@@ -48,7 +34,7 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 			return err
 		}
 		out = &forumv1.Invitation{
-			Name:       invitationName(id),
+			Name:       resname.Invitation{ID: id}.String(),
 			Role:       inv.Role,
 			ExpireTime: inv.ExpireTime,
 			Creator:    actor.User,
@@ -76,11 +62,8 @@ func (s *Store) ListInvitations(ctx context.Context, actor Actor, pageSize int, 
 
 // DeleteInvitation withdraws an unused invitation, if the actor may
 // (authz.WithdrawInvitation, asked in the transaction with its creator).
-func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name string) error {
-	id, err := ParseInvitationName(name)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
+func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name resname.Invitation) error {
+	id := name.ID
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		inv := new(forumv1.Invitation)
 		if ok, err := getProto(tx, bucketInvitations, u64(id), inv); err != nil {
@@ -88,7 +71,7 @@ func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name string) 
 		} else if !ok {
 			return fmt.Errorf("%w: invitation %s", errs.NotFound, name)
 		}
-		if err := authz.WithdrawInvitation(actor, name, inv.Creator); err != nil {
+		if err := authz.WithdrawInvitation(actor, name.String(), inv.Creator); err != nil {
 			return err
 		}
 		if inv.UsedBy != "" {
@@ -155,7 +138,7 @@ func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, ti
 		}
 		ts := s.timestamp(nil)
 		out = &forumv1.User{
-			Name:        userName(id),
+			Name:        resname.User{ID: id}.String(),
 			Username:    r.User.Username,
 			DisplayName: r.User.DisplayName,
 			Email:       r.User.Email,

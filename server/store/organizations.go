@@ -7,14 +7,15 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
 func orgSlug(name string) string { return strings.TrimPrefix(name, "organizations/") }
 
-func getOrganization(tx kv.Tx, name string) (*forumv1.Organization, error) {
+func getOrganization(tx kv.Tx, name resname.Organization) (*forumv1.Organization, error) {
 	o := new(forumv1.Organization)
-	ok, err := getProto(tx, bucketOrganizations, []byte(orgSlug(name)), o)
+	ok, err := getProto(tx, bucketOrganizations, []byte(name.Slug), o)
 	if err != nil {
 		return nil, err
 	}
@@ -24,8 +25,18 @@ func getOrganization(tx kv.Tx, name string) (*forumv1.Organization, error) {
 	return o, nil
 }
 
+// getOrganizationNamed is getOrganization of a name that has not been parsed
+// (a user's organization); a name that does not parse is not found.
+func getOrganizationNamed(tx kv.Tx, name string) (*forumv1.Organization, error) {
+	n, err := resname.ParseOrganization(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
+	}
+	return getOrganization(tx, n)
+}
+
 // GetOrganization returns the organisation `organizations/{slug}`.
-func (s *Store) GetOrganization(ctx context.Context, name string) (*forumv1.Organization, error) {
+func (s *Store) GetOrganization(ctx context.Context, name resname.Organization) (*forumv1.Organization, error) {
 	var out *forumv1.Organization
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
 		out, err = getOrganization(tx, name)
@@ -50,7 +61,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
-			out, err = getOrganization(tx, name)
+			out, err = getOrganizationNamed(tx, name)
 			return err
 		}
 		if v, err := tx.Get(bucketOrganizations, []byte(slug)); err != nil {
@@ -60,7 +71,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Organization{
-			Name:        "organizations/" + slug,
+			Name:        resname.Organization{Slug: slug}.String(),
 			DisplayName: o.GetDisplayName(),
 			Country:     o.GetCountry(),
 			Kind:        o.GetKind(),
@@ -79,12 +90,12 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 	return out, nil
 }
 
-// UpdateOrganization changes the fields named in paths (display_name,
-// country, kind).
-func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, o *forumv1.Organization, paths []string) (*forumv1.Organization, error) {
+// UpdateOrganization changes the fields of organisation name (o.Name,
+// parsed by the caller) named in paths (display_name, country, kind).
+func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, name resname.Organization, o *forumv1.Organization, paths []string) (*forumv1.Organization, error) {
 	var out *forumv1.Organization
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, err := getOrganization(tx, o.GetName())
+		cur, err := getOrganization(tx, name)
 		if err != nil {
 			return err
 		}
@@ -106,7 +117,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, o *forumv1.
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketOrganizations, []byte(orgSlug(cur.Name)), cur)
+		return putProto(tx, bucketOrganizations, []byte(name.Slug), cur)
 	})
 	if err != nil {
 		return nil, err
@@ -115,7 +126,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, o *forumv1.
 }
 
 // DeleteOrganization deletes an organisation no user belongs to.
-func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name, wantEtag string) error {
+func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name resname.Organization, wantEtag string) error {
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getOrganization(tx, name)
 		if err != nil {
@@ -124,7 +135,7 @@ func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name, wantE
 		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
 			return err
 		}
-		p := themePrefix(orgSlug(name))
+		p := themePrefix(name.Slug)
 		empty := true
 		if err := tx.Scan(bucketOrgUsers, p, prefixEnd(p), false, func(k, v []byte) bool {
 			empty = false
@@ -135,6 +146,6 @@ func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name, wantE
 		if !empty {
 			return fmt.Errorf("%w: users still belong to %s", errs.FailedPrecondition, name)
 		}
-		return tx.Delete(bucketOrganizations, []byte(orgSlug(name)))
+		return tx.Delete(bucketOrganizations, []byte(name.Slug))
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -33,7 +34,7 @@ func TestPagesBoundedByBytes(t *testing.T) {
 	}
 	parent := threads[0]
 	for i := range n {
-		if _, err := s.CreateReply(ctx, a, parent, &forumv1.Reply{Body: "r", BodyHtml: big(i)}, ""); err != nil {
+		if _, err := s.CreateReply(ctx, a, resname.MustParseThread(parent), &forumv1.Reply{Body: "r", BodyHtml: big(i)}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +83,7 @@ func TestPagesBoundedByBytes(t *testing.T) {
 		replies = append(replies, fmt.Sprintf("%s/replies/%d", parent, i+1))
 	}
 	checkPages("replies", func(token string) ([]proto.Message, string, error) {
-		rs, next, err := s.ListReplies(ctx, a, parent, 50, token)
+		rs, next, err := s.ListReplies(ctx, a, resname.MustParseThread(parent), 50, token)
 		var ms []proto.Message
 		for _, r := range rs {
 			ms = append(ms, r)

@@ -5,6 +5,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 )
 
@@ -86,6 +87,6 @@ func replyPost(r *forumv1.Reply, h threadHead) post {
 	return post{
 		Post:   authz.Post{Kind: "reply", Name: r.Name, Author: r.Author, Deleted: r.DeleteTime != nil, DeletedBy: r.DeletedBy},
 		etag:   r.Etag,
-		thread: threadName(h.id), locked: h.state == forumv1.ThreadState_THREAD_STATE_LOCKED,
+		thread: resname.Thread{ID: h.id}.String(), locked: h.state == forumv1.ThreadState_THREAD_STATE_LOCKED,
 	}
 }

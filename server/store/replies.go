@@ -6,6 +6,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -16,31 +17,27 @@ func getReply(tx kv.Tx, thread, reply uint64) (*forumv1.Reply, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: reply %s", errs.NotFound, replyName(thread, reply))
+		return nil, fmt.Errorf("%w: reply %s", errs.NotFound, resname.Reply{Thread: resname.Thread{ID: thread}, ID: reply})
 	}
 	return r, nil
 }
 
 // visibleReply loads a reply whose thread the actor may see, and the head
 // of that thread.
-func visibleReply(tx kv.Tx, access *themeAccess, name string) (*forumv1.Reply, threadHead, uint64, error) {
-	tid, rid, err := ParseReplyName(name)
-	if err != nil {
-		return nil, threadHead{}, 0, fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
-	t, err := visibleThreadHead(tx, access, tid)
+func visibleReply(tx kv.Tx, access *themeAccess, name resname.Reply) (*forumv1.Reply, threadHead, uint64, error) {
+	t, err := visibleThreadHead(tx, access, name.Thread.ID)
 	if err != nil {
 		return nil, threadHead{}, 0, err
 	}
-	r, err := getReply(tx, tid, rid)
+	r, err := getReply(tx, name.Thread.ID, name.ID)
 	if err != nil {
 		return nil, threadHead{}, 0, err
 	}
-	return r, t, rid, nil
+	return r, t, name.ID, nil
 }
 
 // GetReply returns a reply; a deleted one is a tombstone without a body.
-func (s *Store) GetReply(ctx context.Context, actor Actor, name string) (*forumv1.Reply, error) {
+func (s *Store) GetReply(ctx context.Context, actor Actor, name resname.Reply) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
@@ -54,13 +51,10 @@ func (s *Store) GetReply(ctx context.Context, actor Actor, name string) (*forumv
 // order, tombstones included, and the token of the next page. Reply ids grow
 // in commit order, so a token (the last id returned) never skips or repeats
 // a reply, however many are added between pages.
-func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pageSize int, pageToken string) ([]*forumv1.Reply, string, error) {
-	tid, err := ParseThreadName(parent)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
+func (s *Store) ListReplies(ctx context.Context, actor Actor, parent resname.Thread, pageSize int, pageToken string) ([]*forumv1.Reply, string, error) {
+	tid := parent.ID
 	prefix := u64(tid)
-	p := page{query: "ListReplies\x00" + parent, bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
+	p := page{query: "ListReplies\x00" + parent.String(), bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
 	access := s.themeAccess(actor) // before listPage's transaction
 	visible := func(tx kv.Tx) error {
 		_, err := visibleThreadHead(tx, access, tid)
@@ -72,15 +66,15 @@ func (s *Store) ListReplies(ctx context.Context, actor Actor, parent string, pag
 // CreateReply adds a reply by actor to thread parent. r has been validated
 // and rendered; r.InReplyTo, if set, names a reply of the same thread. The
 // thread's reply count and last activity change in the same transaction.
-func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
+func (s *Store) CreateReply(ctx context.Context, actor Actor, parent resname.Thread, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	req := s.newRequest("CreateReply", requestID, parent, r)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
-			tid, rid, _ := ParseReplyName(name)
-			out, err = getReply(tx, tid, rid)
+			n, _ := resname.ParseReply(name)
+			out, err = getReply(tx, n.Thread.ID, n.ID)
 			return err
 		}
 		t, err := s.checkNewReply(tx, actor, parent, r)
@@ -93,7 +87,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Reply{
-			Name:       replyName(t.id, rid),
+			Name:       resname.Reply{Thread: resname.Thread{ID: t.id}, ID: rid}.String(),
 			Body:       r.Body,
 			BodyHtml:   r.BodyHtml,
 			Author:     actor.User,
@@ -138,12 +132,8 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent string, r *
 // returns the head of the thread replied to: the actor may see the thread,
 // which is neither deleted nor locked, and r.InReplyTo, if set, is one of
 // its replies.
-func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.Reply) (threadHead, error) {
-	tid, err := ParseThreadName(parent)
-	if err != nil {
-		return threadHead{}, fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
-	t, err := visibleThreadHead(tx, s.themeAccess(actor), tid)
+func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent resname.Thread, r *forumv1.Reply) (threadHead, error) {
+	t, err := visibleThreadHead(tx, s.themeAccess(actor), parent.ID)
 	if err != nil {
 		return threadHead{}, err
 	}
@@ -154,11 +144,11 @@ func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.R
 		return threadHead{}, fmt.Errorf("%w: thread %s is locked", errs.FailedPrecondition, parent)
 	}
 	if r.InReplyTo != "" {
-		_, irt, err := ParseReplyName(r.InReplyTo)
+		irt, err := resname.ParseReply(r.InReplyTo)
 		if err != nil {
 			return threadHead{}, errs.InvalidField("reply.in_reply_to", "%v", err)
 		}
-		if _, err := getReply(tx, tid, irt); err != nil {
+		if _, err := getReply(tx, parent.ID, irt.ID); err != nil {
 			return threadHead{}, errs.InvalidField("reply.in_reply_to", "reply %s does not exist", r.InReplyTo)
 		}
 	}
@@ -168,7 +158,7 @@ func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent string, r *forumv1.R
 // ValidateReply makes every check CreateReply makes, in a read-only
 // transaction, and returns the reply CreateReply would create, without the
 // name, times and etag it would be given (AIP-163 validate_only).
-func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent string, r *forumv1.Reply) (*forumv1.Reply, error) {
+func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent resname.Thread, r *forumv1.Reply) (*forumv1.Reply, error) {
 	err := s.kv.View(ctx, func(tx kv.Tx) error {
 		_, err := s.checkNewReply(tx, actor, parent, r)
 		return err
@@ -179,12 +169,12 @@ func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent string, r
 	return &forumv1.Reply{Body: r.Body, BodyHtml: r.BodyHtml, Author: actor.User, InReplyTo: r.InReplyTo}, nil
 }
 
-// UpdateReply replaces the body (and body_html) of reply u.Name. If u.Etag is
-// set it must match.
-func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) (*forumv1.Reply, error) {
+// UpdateReply replaces the body (and body_html) of reply name (u.Name,
+// parsed). If u.Etag is set it must match.
+func (s *Store) UpdateReply(ctx context.Context, actor Actor, name resname.Reply, u *forumv1.Reply) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), u.Name)
+		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
 		}
@@ -208,7 +198,7 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, u *forumv1.Reply) 
 // records the actor as its deleted_by and reason (validated by the caller)
 // as its delete_reason, and returns it. The thread's reply count drops by
 // one. checkPostChange says who may.
-func (s *Store) DeleteReply(ctx context.Context, actor Actor, name, wantEtag, reason string) (*forumv1.Reply, error) {
+func (s *Store) DeleteReply(ctx context.Context, actor Actor, name resname.Reply, wantEtag, reason string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)

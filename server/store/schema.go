@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -470,123 +469,6 @@ func prefixEnd(p []byte) []byte {
 	return nil // p is all 0xff: no upper bound
 }
 
-// Resource names.
-
-func themeName(slug string) string     { return "themes/" + slug }
-func threadName(id uint64) string      { return "threads/" + strconv.FormatUint(id, 10) }
-func userName(id uint64) string        { return "users/" + strconv.FormatUint(id, 10) }
-func replyName(t, r uint64) string     { return threadName(t) + "/replies/" + strconv.FormatUint(r, 10) }
-func themeSlug(name string) string     { return strings.TrimPrefix(name, "themes/") }
-func parseThreadID(name string) uint64 { id, _ := ParseThreadName(name); return id }
-
-// ParseThemeName returns the slug of `themes/{slug}`.
-func ParseThemeName(name string) (string, error) {
-	slug, ok := strings.CutPrefix(name, "themes/")
-	if !ok || !ValidSlug(slug, 63) {
-		return "", fmt.Errorf("%q is not a theme name (themes/{slug})", name)
-	}
-	return slug, nil
-}
-
-// ParseOrganizationName returns the slug of `organizations/{slug}`.
-func ParseOrganizationName(name string) (string, error) {
-	slug, ok := strings.CutPrefix(name, "organizations/")
-	if !ok || !ValidSlug(slug, 63) {
-		return "", fmt.Errorf("%q is not an organization name (organizations/{slug})", name)
-	}
-	return slug, nil
-}
-
-// ParseAPITokenName returns the ids of `users/{user}/tokens/{token}`.
-func ParseAPITokenName(name string) (user, token uint64, err error) {
-	u, t, ok := strings.Cut(name, "/tokens/")
-	if ok {
-		user, err = ParseUserName(u)
-		if err == nil {
-			token, err = parseID(t)
-		}
-	}
-	if !ok || err != nil {
-		return 0, 0, fmt.Errorf("%q is not an API token name (users/{user}/tokens/{token})", name)
-	}
-	return user, token, nil
-}
-
-// ParseGroupName returns the slug of `groups/{slug}`.
-func ParseGroupName(name string) (string, error) {
-	slug, ok := strings.CutPrefix(name, "groups/")
-	if !ok || !ValidSlug(slug, 63) {
-		return "", fmt.Errorf("%q is not a group name (groups/{slug})", name)
-	}
-	return slug, nil
-}
-
-// ParseThreadName returns the id of `threads/{id}`.
-func ParseThreadName(name string) (uint64, error) {
-	s, ok := strings.CutPrefix(name, "threads/")
-	if !ok {
-		return 0, fmt.Errorf("%q is not a thread name (threads/{id})", name)
-	}
-	id, err := parseID(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a thread name (threads/{id})", name)
-	}
-	return id, nil
-}
-
-// ParseReplyName returns the ids of `threads/{thread}/replies/{reply}`.
-func ParseReplyName(name string) (thread, reply uint64, err error) {
-	t, r, ok := strings.Cut(name, "/replies/")
-	if ok {
-		thread, err = ParseThreadName(t)
-		if err == nil {
-			reply, err = parseID(r)
-		}
-	}
-	if !ok || err != nil {
-		return 0, 0, fmt.Errorf("%q is not a reply name (threads/{thread}/replies/{reply})", name)
-	}
-	return thread, reply, nil
-}
-
-// ParseUserName returns the id of `users/{id}`.
-func ParseUserName(name string) (uint64, error) {
-	s, ok := strings.CutPrefix(name, "users/")
-	if ok {
-		if id, err := parseID(s); err == nil {
-			return id, nil
-		}
-	}
-	return 0, fmt.Errorf("%q is not a user name (users/{id})", name)
-}
-
-// parseID parses a positive decimal id without sign, leading zeros or spaces.
-func parseID(s string) (uint64, error) {
-	if s == "" || len(s) > 20 || s[0] == '0' {
-		return 0, fmt.Errorf("invalid id %q", s)
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("invalid id %q", s)
-		}
-	}
-	return strconv.ParseUint(s, 10, 64)
-}
-
-// ValidSlug reports whether s is a lowercase slug of at most max bytes:
-// `[a-z0-9]+(-[a-z0-9]+)*`.
-func ValidSlug(s string, max int) bool {
-	if s == "" || len(s) > max || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '-' && s[i-1] != '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// themeSlug returns the slug of theme name, a name read from storage or
+// already parsed (resname.ParseTheme) where the request came in.
+func themeSlug(name string) string { return strings.TrimPrefix(name, "themes/") }

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -75,11 +75,8 @@ func (r *sessionRecord) expired(now int64) bool {
 // CreateSession stores a login session for user, keyed by the hash of its
 // token. It ends after idle without use, or at the latest after maxAge.
 // It returns the absolute expiry.
-func (s *Store) CreateSession(ctx context.Context, user string, tokenHash []byte, idle, maxAge time.Duration) (time.Time, error) {
-	id, err := ParseUserName(user)
-	if err != nil {
-		return time.Time{}, err
-	}
+func (s *Store) CreateSession(ctx context.Context, user resname.User, tokenHash []byte, idle, maxAge time.Duration) (time.Time, error) {
+	id := user.ID
 	now := s.now()
 	expire := now.Add(maxAge)
 	r := &sessionRecord{User: id, Created: now.UnixNano(), LastUsed: now.UnixNano(), Expire: expire.UnixNano(), Idle: int64(idle)}
@@ -116,7 +113,7 @@ func (s *Store) Authenticate(ctx context.Context, tokenHash []byte) (*Credential
 			}
 			e = credEntry{session: *r, cred: Credential{User: u.Name, Role: u.Role, Suspended: u.State == forumv1.UserState_USER_STATE_SUSPENDED}}
 			if r.Token != 0 {
-				e.cred.APIToken = apiTokenName(r.User, r.Token)
+				e.cred.APIToken = resname.APIToken{User: resname.User{ID: r.User}, ID: r.Token}.String()
 				e.cred.Scopes = make([]forumv1.TokenScope, 0, len(r.Scopes))
 				for _, sc := range r.Scopes {
 					e.cred.Scopes = append(e.cred.Scopes, forumv1.TokenScope(sc))
@@ -263,11 +260,8 @@ func revokeSessions(tx kv.Tx, id uint64) error {
 
 // SetPassword replaces user's password hash and revokes all their login
 // sessions in the same transaction.
-func (s *Store) SetPassword(ctx context.Context, user, passwordHash string) error {
-	id, err := ParseUserName(user)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
+func (s *Store) SetPassword(ctx context.Context, user resname.User, passwordHash string) error {
+	id := user.ID
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		if _, err := getUser(tx, id); err != nil {
 			return err
@@ -283,10 +277,6 @@ func apiTokenKey(user, token uint64) []byte {
 	return append(u64(user), u64(token)...)
 }
 
-func apiTokenName(user, token uint64) string {
-	return userName(user) + "/tokens/" + strconv.FormatUint(token, 10)
-}
-
 // CreateAPIToken stores an API token for user, keyed by the hash of its
 // secret. t holds the display name, scopes, expiry and the secret's prefix;
 // the caller has checked that the actor may (authz.CreateToken: for
@@ -294,20 +284,17 @@ func apiTokenName(user, token uint64) string {
 // returned has no secret. created is false when requestID replays an
 // earlier call: the token returned is that call's, and tokenHash was not
 // stored.
-func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t *forumv1.ApiToken, tokenHash []byte, requestID string) (out *forumv1.ApiToken, created bool, err error) {
-	uid, err := ParseUserName(user)
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
-	req := s.newRequest("CreateApiToken", requestID, user, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
+func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user resname.User, t *forumv1.ApiToken, tokenHash []byte, requestID string) (out *forumv1.ApiToken, created bool, err error) {
+	uid, name := user.ID, user.String()
+	req := s.newRequest("CreateApiToken", requestID, name, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
 		created = false // this function may run more than once
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
-			u, id, _ := ParseAPITokenName(name)
+			n, _ := resname.ParseAPIToken(name)
 			out = new(forumv1.ApiToken)
-			_, err := getProto(tx, bucketAPITokens, apiTokenKey(u, id), out)
+			_, err := getProto(tx, bucketAPITokens, apiTokenKey(n.User.ID, n.ID), out)
 			return err
 		}
 		created = true
@@ -317,7 +304,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.ApiToken{
-			Name:        apiTokenName(uid, id),
+			Name:        resname.APIToken{User: user, ID: id}.String(),
 			DisplayName: t.DisplayName,
 			Scopes:      slices.Clone(t.Scopes),
 			ExpireTime:  t.ExpireTime,
@@ -347,23 +334,16 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user string, t 
 
 // ListAPITokens returns user's API tokens, newest first. The caller has
 // checked that the actor may (authz.TokenOwner).
-func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user string, pageSize int, pageToken string) ([]*forumv1.ApiToken, string, error) {
-	uid, err := ParseUserName(user)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
-	prefix := u64(uid)
-	p := page{query: "ListApiTokens\x00" + user, bucket: bucketAPITokens, start: prefix, end: prefixEnd(prefix), reverse: true, size: pageSize, token: pageToken}
+func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user resname.User, pageSize int, pageToken string) ([]*forumv1.ApiToken, string, error) {
+	prefix := u64(user.ID)
+	p := page{query: "ListApiTokens\x00" + user.String(), bucket: bucketAPITokens, start: prefix, end: prefixEnd(prefix), reverse: true, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.ApiToken { return new(forumv1.ApiToken) }, nil, nil)
 }
 
 // DeleteAPIToken revokes an API token. The caller has checked that the
 // actor may (authz.TokenOwner).
-func (s *Store) DeleteAPIToken(ctx context.Context, actor Actor, name string) error {
-	uid, id, err := ParseAPITokenName(name)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
+func (s *Store) DeleteAPIToken(ctx context.Context, actor Actor, name resname.APIToken) error {
+	uid, id := name.User.ID, name.ID
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		k := apiTokenKey(uid, id)
 		hash, err := tx.Get(bucketAPITokenHashes, k)

@@ -29,6 +29,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
@@ -264,7 +265,8 @@ type request struct {
 }
 
 // newRequest returns the request of a call to method with requestID whose
-// input is parts (strings and proto messages).
+// input is parts (strings, thread names and proto messages). A thread name
+// is hashed as its string, so the fingerprint is the one the string gave.
 func (s *Store) newRequest(method, requestID string, parts ...any) request {
 	r := request{method: method, id: requestID}
 	if requestID == "" {
@@ -276,6 +278,10 @@ func (s *Store) newRequest(method, requestID string, parts ...any) request {
 		switch p := p.(type) {
 		case string:
 			h.Write([]byte(p))
+		case resname.Thread:
+			var buf [28]byte // threads/ and 20 digits
+			name, _ := p.AppendText(buf[:0])
+			h.Write(name)
 		case proto.Message:
 			b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(p)
 			h.Write(b)

@@ -11,6 +11,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -23,6 +24,15 @@ func openTest(t testing.TB) (*Store, string) {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, path
+}
+
+// mustParse returns the name a resname.Parse function parsed; the test knows
+// it to be good.
+func mustParse[N any](n N, err error) N {
+	if err != nil {
+		panic(err)
+	}
+	return n
 }
 
 func member(t testing.TB, s *Store, username string, role forumv1.Role) Actor {
@@ -92,13 +102,13 @@ func TestCountersMatchRows(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 20 {
-				r, err := s.CreateReply(ctx, a, threads[(w+i)%4], &forumv1.Reply{Body: "x"}, fmt.Sprintf("w%d-%d", w, i))
+				r, err := s.CreateReply(ctx, a, resname.MustParseThread(threads[(w+i)%4]), &forumv1.Reply{Body: "x"}, fmt.Sprintf("w%d-%d", w, i))
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				if i%5 == 0 {
-					if _, err := s.DeleteReply(ctx, a, r.Name, "", ""); err != nil {
+					if _, err := s.DeleteReply(ctx, a, resname.MustParseReply(r.Name), "", ""); err != nil {
 						t.Error(err)
 					}
 				}
@@ -106,18 +116,18 @@ func TestCountersMatchRows(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if _, err := s.DeleteThread(ctx, a, threads[3], "", ""); err != nil {
+	if _, err := s.DeleteThread(ctx, a, resname.MustParseThread(threads[3]), "", ""); err != nil {
 		t.Fatal(err)
 	}
 	total := 0
 	for _, name := range threads {
-		th, err := s.GetThread(ctx, a, name)
+		th, err := s.GetThread(ctx, a, resname.MustParseThread(name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		live, tok := 0, ""
 		for {
-			rs, next, err := s.ListReplies(ctx, a, name, 100, tok)
+			rs, next, err := s.ListReplies(ctx, a, resname.MustParseThread(name), 100, tok)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +149,7 @@ func TestCountersMatchRows(t *testing.T) {
 		t.Errorf("%d replies stored, want %d", total, 16*20)
 	}
 	for i, want := range []int64{2, 1} {
-		th, err := s.GetTheme(ctx, a, DemoThemes[i].Name)
+		th, err := s.GetTheme(ctx, a, resname.MustParseTheme(DemoThemes[i].Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,19 +180,19 @@ func TestRequestIDReplays(t *testing.T) {
 	if err != nil || th3.Name == th1.Name {
 		t.Fatalf("another user's request %v (%v)", th3.GetName(), err)
 	}
-	r1, _ := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "x"}, "r")
-	r2, _ := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "x"}, "r")
+	r1, _ := s.CreateReply(ctx, a, resname.MustParseThread(th1.Name), &forumv1.Reply{Body: "x"}, "r")
+	r2, _ := s.CreateReply(ctx, a, resname.MustParseThread(th1.Name), &forumv1.Reply{Body: "x"}, "r")
 	if r1.Name != r2.Name {
 		t.Fatalf("reply retry created %s and %s", r1.Name, r2.Name)
 	}
 	// The same id for a different request is refused, and writes nothing.
-	if _, err := s.CreateReply(ctx, a, th3.Name, &forumv1.Reply{Body: "x"}, "r"); !errors.Is(err, errs.InvalidArgument) {
+	if _, err := s.CreateReply(ctx, a, resname.MustParseThread(th3.Name), &forumv1.Reply{Body: "x"}, "r"); !errors.Is(err, errs.InvalidArgument) {
 		t.Fatalf("request id reused for another thread: %v", err)
 	}
-	if _, err := s.CreateReply(ctx, a, th1.Name, &forumv1.Reply{Body: "y"}, "r"); !errors.Is(err, errs.InvalidArgument) {
+	if _, err := s.CreateReply(ctx, a, resname.MustParseThread(th1.Name), &forumv1.Reply{Body: "y"}, "r"); !errors.Is(err, errs.InvalidArgument) {
 		t.Fatalf("request id reused for another body: %v", err)
 	}
-	got, _ := s.GetThread(ctx, a, th1.Name)
+	got, _ := s.GetThread(ctx, a, resname.MustParseThread(th1.Name))
 	if got.ReplyCount != 1 {
 		t.Fatalf("reply_count %d after a retried reply, want 1", got.ReplyCount)
 	}
@@ -206,21 +216,16 @@ func TestPageTokens(t *testing.T) {
 	}
 }
 
-func TestSlugsAndNames(t *testing.T) {
-	for _, tc := range []struct {
-		s  string
-		ok bool
-	}{{"a", true}, {"south-south", true}, {"a1-b2", true}, {"", false}, {"-a", false}, {"a-", false}, {"a--b", false}, {"A", false}, {"a_b", false}, {"é", false}} {
-		if ValidSlug(tc.s, 63) != tc.ok {
-			t.Errorf("ValidSlug(%q) = %v", tc.s, !tc.ok)
-		}
-	}
-	for _, tc := range []struct {
-		name string
-		ok   bool
-	}{{"threads/1", true}, {"threads/18446744073709551615", true}, {"threads/0", false}, {"threads/01", false}, {"threads/-1", false}, {"threads/1a", false}, {"threads/18446744073709551616", false}, {"themes/1", false}} {
-		if _, err := ParseThreadName(tc.name); (err == nil) != tc.ok {
-			t.Errorf("ParseThreadName(%q) = %v", tc.name, err)
+// TestThreadNameFingerprint checks that a request naming its thread with a
+// resname.Thread has the fingerprint it had when it named it with a string,
+// so that a request id recorded before still replays.
+func TestThreadNameFingerprint(t *testing.T) {
+	s, _ := openTest(t)
+	r := &forumv1.Reply{Body: "x"}
+	for _, id := range []uint64{1, 301, 1<<64 - 1} {
+		n := resname.Thread{ID: id}
+		if got, want := s.newRequest("CreateReply", "r", n, r).fp, s.newRequest("CreateReply", "r", n.String(), r).fp; got != want {
+			t.Errorf("%s: fingerprint %s, want %s", n, got, want)
 		}
 	}
 }
@@ -230,7 +235,7 @@ func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	a := member(t, s, "alice", forumv1.Role_ROLE_MEMBER)
 	hash := []byte("0123456789abcdef0123456789abcdef")
-	if _, err := s.CreateSession(ctx, a.User, hash, time.Hour, time.Hour); err != nil {
+	if _, err := s.CreateSession(ctx, resname.MustParseUser(a.User), hash, time.Hour, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Authenticate(ctx, hash)
@@ -243,7 +248,7 @@ func TestSessions(t *testing.T) {
 	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, errs.Unauthenticated) {
 		t.Fatalf("deleted session: %v", err)
 	}
-	if _, err := s.CreateSession(ctx, a.User, hash, time.Hour, -time.Second); err != nil {
+	if _, err := s.CreateSession(ctx, resname.MustParseUser(a.User), hash, time.Hour, -time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, hash); !errors.Is(err, errs.Unauthenticated) {
@@ -264,7 +269,7 @@ func TestFollowUpLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	followUps := func() []string {
-		p, err := s.GetThread(ctx, conv, parent.Name)
+		p, err := s.GetThread(ctx, conv, resname.MustParseThread(parent.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,13 +278,13 @@ func TestFollowUpLinks(t *testing.T) {
 	if got := followUps(); len(got) != 1 || got[0] != fu.Name {
 		t.Fatalf("follow-ups %v", got)
 	}
-	if _, err := s.DeleteThread(ctx, conv, fu.Name, "", ""); err != nil {
+	if _, err := s.DeleteThread(ctx, conv, resname.MustParseThread(fu.Name), "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := followUps(); len(got) != 0 {
 		t.Fatalf("a deleted follow-up is listed: %v", got)
 	}
-	if _, err := s.UndeleteThread(ctx, conv, fu.Name, ""); err != nil {
+	if _, err := s.UndeleteThread(ctx, conv, resname.MustParseThread(fu.Name), ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := followUps(); len(got) != 1 {

@@ -10,6 +10,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -63,11 +64,11 @@ func TestSweepSessions(t *testing.T) {
 	// used), 3 stays alive because it is used; 4 is an API token whose
 	// expiry passes, and which Sweep must leave to its owner.
 	for i, limits := range [][2]time.Duration{{0, time.Hour}, {30 * time.Minute, 48 * time.Hour}, {30 * time.Minute, 48 * time.Hour}} {
-		if _, err := s.CreateSession(ctx, alice.User, hash(i+1), limits[0], limits[1]); err != nil {
+		if _, err := s.CreateSession(ctx, resname.MustParseUser(alice.User), hash(i+1), limits[0], limits[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tok, _, err := s.CreateAPIToken(ctx, alice, alice.User, &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(clock.now().Add(time.Hour))}, hash(4), "")
+	tok, _, err := s.CreateAPIToken(ctx, alice, resname.MustParseUser(alice.User), &forumv1.ApiToken{DisplayName: "ci", Scopes: []forumv1.TokenScope{forumv1.TokenScope_TOKEN_SCOPE_READ}, ExpireTime: timestamppb.New(clock.now().Add(time.Hour))}, hash(4), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +99,11 @@ func TestSweepSessions(t *testing.T) {
 	if _, err := s.Authenticate(ctx, hash(4)); !errors.Is(err, errs.Unauthenticated) {
 		t.Errorf("expired API token: %v, want Unauthenticated", err)
 	}
-	toks, _, err := s.ListAPITokens(ctx, alice, alice.User, 10, "")
+	toks, _, err := s.ListAPITokens(ctx, alice, resname.MustParseUser(alice.User), 10, "")
 	if err != nil || len(toks) != 1 || toks[0].Name != tok.Name {
 		t.Errorf("API tokens after the sweep: %v, %v; want the expired token still listed", toks, err)
 	}
-	if err := s.DeleteAPIToken(ctx, alice, tok.Name); err != nil {
+	if err := s.DeleteAPIToken(ctx, alice, mustParse(resname.ParseAPIToken(tok.Name))); err != nil {
 		t.Errorf("deleting the expired token after a sweep: %v", err)
 	}
 }
@@ -117,7 +118,7 @@ func TestSweepRequests(t *testing.T) {
 	}
 	reply := func(id string) *forumv1.Reply {
 		t.Helper()
-		r, err := s.CreateReply(ctx, alice, th.Name, &forumv1.Reply{Body: "hi", BodyHtml: "<p>hi</p>"}, id)
+		r, err := s.CreateReply(ctx, alice, resname.MustParseThread(th.Name), &forumv1.Reply{Body: "hi", BodyHtml: "<p>hi</p>"}, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // TestThemeGateValue checks that a theme's gate survives its encoding
@@ -76,7 +76,7 @@ func TestThemeGateCacheFollowsUpdates(t *testing.T) {
 	}
 	anon := Actor{}
 	visible := func() bool {
-		_, err := s.GetThread(ctx, anon, th.Name)
+		_, err := s.GetThread(ctx, anon, resname.MustParseThread(th.Name))
 		if err != nil && !errors.Is(err, errs.NotFound) {
 			t.Error(err) // not Fatal: readers call it from their goroutines
 		}
@@ -84,7 +84,7 @@ func TestThemeGateCacheFollowsUpdates(t *testing.T) {
 	}
 	setVisibility := func(v forumv1.ThemeVisibility, groups ...string) {
 		t.Helper()
-		if _, err := s.UpdateTheme(ctx, admin, &forumv1.Theme{Name: "themes/knowledge-exchange", Visibility: v, Groups: groups}, []string{"visibility", "groups"}); err != nil {
+		if _, err := s.UpdateTheme(ctx, admin, resname.MustParseTheme("themes/knowledge-exchange"), &forumv1.Theme{Name: "themes/knowledge-exchange", Visibility: v, Groups: groups}, []string{"visibility", "groups"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func TestThemeGateCacheFollowsUpdates(t *testing.T) {
 		if visible() {
 			t.Fatalf("round %d: thread of a private theme visible to an anonymous reader", i)
 		}
-		if _, err := s.GetThread(ctx, admin, th.Name); err != nil {
+		if _, err := s.GetThread(ctx, admin, resname.MustParseThread(th.Name)); err != nil {
 			t.Fatalf("round %d: moderator: %v", i, err)
 		}
 		setVisibility(forumv1.ThemeVisibility_THEME_VISIBILITY_PUBLIC)

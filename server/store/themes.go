@@ -7,11 +7,12 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
 // GetTheme returns the theme named `themes/{slug}`, if the actor may see it.
-func (s *Store) GetTheme(ctx context.Context, actor Actor, name string) (*forumv1.Theme, error) {
+func (s *Store) GetTheme(ctx context.Context, actor Actor, name resname.Theme) (*forumv1.Theme, error) {
 	var t *forumv1.Theme
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
 		t, err = visibleTheme(tx, actor, name)
@@ -21,7 +22,7 @@ func (s *Store) GetTheme(ctx context.Context, actor Actor, name string) (*forumv
 }
 
 // visibleTheme loads a theme the actor may see; others are NotFound.
-func visibleTheme(tx kv.Tx, actor Actor, name string) (*forumv1.Theme, error) {
+func visibleTheme(tx kv.Tx, actor Actor, name resname.Theme) (*forumv1.Theme, error) {
 	t, err := getTheme(tx, name)
 	if err != nil {
 		return nil, err
@@ -34,9 +35,19 @@ func visibleTheme(tx kv.Tx, actor Actor, name string) (*forumv1.Theme, error) {
 	return t, nil
 }
 
-func getTheme(tx kv.Tx, name string) (*forumv1.Theme, error) {
+// visibleThemeNamed is visibleTheme of a name that has not been parsed (a
+// thread's theme); a name that does not parse is not found.
+func visibleThemeNamed(tx kv.Tx, actor Actor, name string) (*forumv1.Theme, error) {
+	n, err := resname.ParseTheme(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
+	}
+	return visibleTheme(tx, actor, n)
+}
+
+func getTheme(tx kv.Tx, name resname.Theme) (*forumv1.Theme, error) {
 	t := new(forumv1.Theme)
-	ok, err := getProto(tx, bucketThemes, []byte(themeSlug(name)), t)
+	ok, err := getProto(tx, bucketThemes, []byte(name.Slug), t)
 	if err != nil {
 		return nil, err
 	}
@@ -95,17 +106,18 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 			return err
 		}
 		if name != "" {
-			out, err = getTheme(tx, name)
+			n, _ := resname.ParseTheme(name)
+			out, err = getTheme(tx, n)
 			return err
 		}
 		if v, err := tx.Get(bucketThemes, []byte(slug)); err != nil {
 			return err
 		} else if v != nil {
-			return fmt.Errorf("%w: theme %s", errs.AlreadyExists, themeName(slug))
+			return fmt.Errorf("%w: theme %s", errs.AlreadyExists, resname.Theme{Slug: slug})
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.Theme{
-			Name:        themeName(slug),
+			Name:        resname.Theme{Slug: slug}.String(),
 			DisplayName: t.GetDisplayName(),
 			Description: t.GetDescription(),
 			Visibility:  t.GetVisibility(),
@@ -129,12 +141,13 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 }
 
 // UpdateTheme changes the fields named in paths (display_name,
-// description, visibility, groups) of theme t.Name. If t.Etag is set it must match.
-func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
+// description, visibility, groups) of theme name (t.Name, parsed). If t.Etag
+// is set it must match.
+func (s *Store) UpdateTheme(ctx context.Context, actor Actor, name resname.Theme, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
 	var out *forumv1.Theme
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, err := getTheme(tx, t.GetName())
+		cur, err := getTheme(tx, name)
 		if err != nil {
 			return err
 		}
@@ -150,7 +163,7 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 			case "visibility":
 				cur.Visibility = t.GetVisibility()
 			case "groups":
-				if err := setThemeGroups(tx, themeSlug(cur.Name), cur.Groups, t.GetGroups()); err != nil {
+				if err := setThemeGroups(tx, name.Slug, cur.Groups, t.GetGroups()); err != nil {
 					return err
 				}
 				cur.Groups = slices.Clone(t.GetGroups())
@@ -173,7 +186,7 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, t *forumv1.Theme, 
 }
 
 // DeleteTheme deletes a theme that holds no threads (deleted ones included).
-func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag string) error {
+func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name resname.Theme, wantEtag string) error {
 	defer s.gates.invalidate() // see gateCache
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getTheme(tx, name)
@@ -183,7 +196,7 @@ func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name, wantEtag str
 		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
 			return err
 		}
-		slug := themeSlug(name)
+		slug := name.Slug
 		p := themePrefix(slug)
 		empty := true
 		if err := tx.Scan(bucketThemeCreated, p, prefixEnd(p), false, func(k, v []byte) bool {

@@ -11,6 +11,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store/kv"
@@ -53,7 +54,7 @@ func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
+		return nil, fmt.Errorf("%w: thread %s", errs.NotFound, resname.Thread{ID: id})
 	}
 	c, err := threadCounters(tx, id)
 	if err != nil {
@@ -67,7 +68,7 @@ func getThread(tx kv.Tx, id uint64) (*forumv1.Thread, error) {
 func threadCounters(tx kv.Tx, id uint64) (counters, error) {
 	c, ok, err := getCounters(tx, bucketThreadStats, threadKey(id))
 	if err == nil && !ok {
-		err = fmt.Errorf("store: thread %s has no counters in %s", threadName(id), bucketThreadStats)
+		err = fmt.Errorf("store: thread %s has no counters in %s", resname.Thread{ID: id}, bucketThreadStats)
 	}
 	return c, err
 }
@@ -124,7 +125,7 @@ func readThreadHead(tx kv.Tx, id uint64) (threadHead, error) {
 		return threadHead{}, err
 	}
 	if v == nil {
-		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
+		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, resname.Thread{ID: id})
 	}
 	h, err := parseThreadHead(v)
 	if err != nil {
@@ -141,36 +142,32 @@ func visibleThreadHead(tx kv.Tx, access *themeAccess, id uint64) (threadHead, er
 		return threadHead{}, err
 	}
 	if h.deleted && !authz.SeeDeleted(access.actor, h.author) {
-		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
+		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, resname.Thread{ID: id})
 	}
 	if ok, err := access.allows(tx, h.theme); err != nil {
 		return threadHead{}, err
 	} else if !ok {
-		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, threadName(id))
+		return threadHead{}, fmt.Errorf("%w: thread %s", errs.NotFound, resname.Thread{ID: id})
 	}
 	return h, nil
 }
 
 // visibleThread loads a thread the actor may see: one in a theme the actor
 // may see, and if deleted, only to its author and moderators.
-func visibleThread(tx kv.Tx, access *themeAccess, name string) (*forumv1.Thread, uint64, error) {
-	id, err := ParseThreadName(name)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
-	t, err := getThread(tx, id)
+func visibleThread(tx kv.Tx, access *themeAccess, n resname.Thread) (*forumv1.Thread, uint64, error) {
+	t, err := getThread(tx, n.ID)
 	if err != nil {
 		return nil, 0, err
 	}
 	if t.DeleteTime != nil && !authz.SeeDeleted(access.actor, t.Author) {
-		return nil, 0, fmt.Errorf("%w: thread %s", errs.NotFound, name)
+		return nil, 0, fmt.Errorf("%w: thread %s", errs.NotFound, n)
 	}
 	if ok, err := access.allows(tx, t.Theme); err != nil {
 		return nil, 0, err
 	} else if !ok {
-		return nil, 0, fmt.Errorf("%w: thread %s", errs.NotFound, name)
+		return nil, 0, fmt.Errorf("%w: thread %s", errs.NotFound, n)
 	}
-	return t, id, nil
+	return t, n.ID, nil
 }
 
 // fillFollowUps sets t.FollowUps from the follow-up index, leaving out
@@ -209,7 +206,7 @@ func fillFollowUps(tx kv.Tx, access *themeAccess, t *forumv1.Thread, id uint64) 
 			return err
 		}
 		if ok && !e.deleted {
-			t.FollowUps = append(t.FollowUps, threadName(e.id))
+			t.FollowUps = append(t.FollowUps, resname.Thread{ID: e.id}.String())
 		}
 	}
 	return nil
@@ -221,7 +218,8 @@ func putFollowUp(tx kv.Tx, t *forumv1.Thread, id uint64) error {
 	if t.FollowUpOf == "" {
 		return nil
 	}
-	return tx.Put(bucketFollowUps, followUpKey(parseThreadID(t.FollowUpOf), id), followUpValue(t.DeleteTime != nil, t.Theme))
+	parent, _ := resname.ParseThread(t.FollowUpOf)
+	return tx.Put(bucketFollowUps, followUpKey(parent.ID, id), followUpValue(t.DeleteTime != nil, t.Theme))
 }
 
 // indexThread adds (or, with del, removes) the thread's entries in the
@@ -264,7 +262,7 @@ func adjustTheme(tx kv.Tx, name string, delta int64, at *timestamppb.Timestamp) 
 }
 
 // GetThread returns a thread with its follow-ups.
-func (s *Store) GetThread(ctx context.Context, actor Actor, name string) (*forumv1.Thread, error) {
+func (s *Store) GetThread(ctx context.Context, actor Actor, name resname.Thread) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) error {
@@ -287,10 +285,11 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
-			th, err := getThread(tx, parseThreadID(name))
+			n, _ := resname.ParseThread(name)
+			th, err := getThread(tx, n.ID)
 			if err == nil {
 				out = th
-				err = fillFollowUps(tx, s.themeAccess(actor), th, parseThreadID(name))
+				err = fillFollowUps(tx, s.themeAccess(actor), th, n.ID)
 			}
 			return err
 		}
@@ -303,7 +302,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 		}
 		now := s.timestamp(nil)
 		th := proto.CloneOf(t)
-		th.Name = threadName(id)
+		th.Name = resname.Thread{ID: id}.String()
 		th.Author = actor.User
 		th.FollowUps = nil
 		th.ReplyCount = 0
@@ -340,15 +339,15 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 // the theme exists and the actor may see it, and so does the followed-up
 // thread, which is not deleted.
 func (s *Store) checkNewThread(tx kv.Tx, actor Actor, t *forumv1.Thread) error {
-	if _, err := visibleTheme(tx, actor, t.Theme); err != nil {
+	if _, err := visibleThemeNamed(tx, actor, t.Theme); err != nil {
 		return errs.InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 	}
 	if t.FollowUpOf != "" {
-		id, err := ParseThreadName(t.FollowUpOf)
+		n, err := resname.ParseThread(t.FollowUpOf)
 		if err != nil {
 			return errs.InvalidField("thread.follow_up_of", "%v", err)
 		}
-		p, err := visibleThreadHead(tx, s.themeAccess(actor), id)
+		p, err := visibleThreadHead(tx, s.themeAccess(actor), n.ID)
 		if err != nil || p.deleted {
 			return errs.InvalidField("thread.follow_up_of", "thread %s does not exist", t.FollowUpOf)
 		}
@@ -370,14 +369,15 @@ func (s *Store) ValidateThread(ctx context.Context, actor Actor, t *forumv1.Thre
 	return th, nil
 }
 
-// UpdateThread changes the fields of thread u.Name named in paths (title,
-// body with body_html, tags, state, pinned, theme). The caller has checked
-// that the actor's role allows those fields; the store checks that the actor
-// may change this thread, the etag (u.Etag, if set) and the thread's state.
-func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
+// UpdateThread changes the fields of thread name (u.Name, parsed) named in
+// paths (title, body with body_html, tags, state, pinned, theme). The caller
+// has checked that the actor's role allows those fields; the store checks
+// that the actor may change this thread, the etag (u.Etag, if set) and the
+// thread's state.
+func (s *Store) UpdateThread(ctx context.Context, actor Actor, name resname.Thread, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		cur, id, err := visibleThread(tx, s.themeAccess(actor), u.Name)
+		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
 		}
@@ -398,7 +398,7 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 			case "pinned":
 				next.Pinned = u.Pinned
 			case "theme":
-				if _, err := visibleTheme(tx, actor, u.Theme); err != nil {
+				if _, err := visibleThemeNamed(tx, actor, u.Theme); err != nil {
 					return errs.InvalidField("thread.theme", "theme %s does not exist", u.Theme)
 				}
 				next.Theme = u.Theme
@@ -448,18 +448,18 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, u *forumv1.Thread
 // DeleteThread soft-deletes a thread and returns it, recording the actor as
 // its deleted_by and reason (validated by the caller) as its delete_reason.
 // checkPostChange says who may.
-func (s *Store) DeleteThread(ctx context.Context, actor Actor, name, wantEtag, reason string) (*forumv1.Thread, error) {
+func (s *Store) DeleteThread(ctx context.Context, actor Actor, name resname.Thread, wantEtag, reason string) (*forumv1.Thread, error) {
 	return s.setThreadDeleted(ctx, actor, name, wantEtag, true, reason)
 }
 
 // UndeleteThread restores a soft-deleted thread and returns it, with its
 // deleted_by and delete_reason cleared. checkPostChange says who may: only
 // a moderator restores a thread a moderator deleted.
-func (s *Store) UndeleteThread(ctx context.Context, actor Actor, name, wantEtag string) (*forumv1.Thread, error) {
+func (s *Store) UndeleteThread(ctx context.Context, actor Actor, name resname.Thread, wantEtag string) (*forumv1.Thread, error) {
 	return s.setThreadDeleted(ctx, actor, name, wantEtag, false, "")
 }
 
-func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name, wantEtag string, del bool, reason string) (*forumv1.Thread, error) {
+func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name resname.Thread, wantEtag string, del bool, reason string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
@@ -596,7 +596,8 @@ func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]
 			return err
 		}
 		for _, t := range out {
-			if err := fillFollowUps(tx, access, t, parseThreadID(t.Name)); err != nil {
+			n, _ := resname.ParseThread(t.Name)
+			if err := fillFollowUps(tx, access, t, n.ID); err != nil {
 				return err
 			}
 		}
@@ -612,11 +613,11 @@ func (c userCache) get(tx kv.Tx, name string) (*forumv1.User, error) {
 	if u, ok := c[name]; ok {
 		return u, nil
 	}
-	id, err := ParseUserName(name)
+	user, err := resname.ParseUser(name)
 	if err != nil {
 		return nil, err
 	}
-	u, err := getUser(tx, id)
+	u, err := getUser(tx, user.ID)
 	if errors.Is(err, errs.NotFound) {
 		u, err = nil, nil
 	}

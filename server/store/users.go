@@ -7,6 +7,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 )
@@ -18,20 +19,16 @@ func getUser(tx kv.Tx, id uint64) (*forumv1.User, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: user %s", errs.NotFound, userName(id))
+		return nil, fmt.Errorf("%w: user %s", errs.NotFound, resname.User{ID: id})
 	}
 	return u, nil
 }
 
 // GetUser returns the user `users/{id}`.
-func (s *Store) GetUser(ctx context.Context, name string) (*forumv1.User, error) {
-	id, err := ParseUserName(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
+func (s *Store) GetUser(ctx context.Context, name resname.User) (*forumv1.User, error) {
 	var out *forumv1.User
-	err = s.kv.View(ctx, func(tx kv.Tx) (err error) {
-		out, err = getUser(tx, id)
+	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		out, err = getUser(tx, name.ID)
 		return err
 	})
 	return out, err
@@ -53,8 +50,8 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
-			id, _ := ParseUserName(name)
-			out, err = getUser(tx, id)
+			n, _ := resname.ParseUser(name)
+			out, err = getUser(tx, n.ID)
 			return err
 		}
 		if v, err := tx.Get(bucketUsernames, []byte(u.Username)); err != nil {
@@ -68,7 +65,7 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 		}
 		now := s.timestamp(nil)
 		out = &forumv1.User{
-			Name:        userName(id),
+			Name:        resname.User{ID: id}.String(),
 			Username:    u.Username,
 			DisplayName: u.DisplayName,
 			Role:        u.Role,
@@ -93,23 +90,21 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 	return out, nil
 }
 
-// UpdateUser changes the fields of user u.Name named in paths (display_name,
-// email, organization, country, languages, bio, role, state). The caller
-// has checked that the actor may (authz.UpdateUser: users change
-// themselves, admins anyone, and only admins change roles and states).
+// UpdateUser changes the fields of user name (u.Name, parsed by the caller)
+// named in paths (display_name, email, organization, country, languages,
+// bio, role, state). The caller has checked that the actor may
+// (authz.UpdateUser: users change themselves, admins anyone, and only
+// admins change roles and states).
 //
 // A change that would leave the forum without an active admin (demoting or
 // suspending the last one, themself or by another admin) is refused with
 // errs.FailedPrecondition: only an offline `forumd admin create-user` could
 // recover from it. The check runs in the transaction that makes the change,
 // so two admins demoting each other at once cannot both succeed.
-func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, paths []string) (*forumv1.User, error) {
-	id, err := ParseUserName(u.Name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
-	}
+func (s *Store) UpdateUser(ctx context.Context, actor Actor, name resname.User, u *forumv1.User, paths []string) (*forumv1.User, error) {
+	id := name.ID
 	var out *forumv1.User
-	err = s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getUser(tx, id)
 		if err != nil {
 			return err
@@ -137,7 +132,7 @@ func (s *Store) UpdateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 				cur.Bio = u.Bio
 			case "organization":
 				if u.Organization != "" {
-					if _, err := getOrganization(tx, u.Organization); err != nil {
+					if _, err := getOrganizationNamed(tx, u.Organization); err != nil {
 						return errs.InvalidField("user.organization", "organization %s does not exist", u.Organization)
 					}
 				}
@@ -211,7 +206,7 @@ func checkOtherActiveAdmin(tx kv.Tx, id uint64) error {
 		return fmt.Errorf("looking for another active admin: %w", err)
 	}
 	if !found {
-		return fmt.Errorf("%w: %s is the last active admin; make another user an admin first, so that someone can still administer the forum", errs.FailedPrecondition, userName(id))
+		return fmt.Errorf("%w: %s is the last active admin; make another user an admin first, so that someone can still administer the forum", errs.FailedPrecondition, resname.User{ID: id})
 	}
 	return nil
 }

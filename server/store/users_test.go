@@ -8,6 +8,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
+	"github.com/forumhq/forum/internal/resname"
 )
 
 // activeAdmins returns the names of the forum's active admins.
@@ -68,7 +69,7 @@ func TestLastActiveAdminKept(t *testing.T) {
 			}
 			target := member(t, s, "target", forumv1.Role_ROLE_ADMIN)
 			for _, i := range tc.suspend {
-				if _, err := s.UpdateUser(ctx, SystemActor, &forumv1.User{Name: others[i].User, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
+				if _, err := s.UpdateUser(ctx, SystemActor, resname.MustParseUser(others[i].User), &forumv1.User{Name: others[i].User, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -79,12 +80,12 @@ func TestLastActiveAdminKept(t *testing.T) {
 			case tc.byOther:
 				actor = others[0]
 			}
-			before, err := s.GetUser(ctx, target.User)
+			before, err := s.GetUser(ctx, resname.MustParseUser(target.User))
 			if err != nil {
 				t.Fatal(err)
 			}
 			change := &forumv1.User{Name: target.User, Role: tc.change.Role, State: tc.change.State, DisplayName: tc.change.DisplayName}
-			_, err = s.UpdateUser(ctx, actor, change, tc.paths)
+			_, err = s.UpdateUser(ctx, actor, resname.MustParseUser(change.Name), change, tc.paths)
 			if !tc.wantRefused {
 				if err != nil {
 					t.Fatalf("UpdateUser: %v", err)
@@ -97,7 +98,7 @@ func TestLastActiveAdminKept(t *testing.T) {
 			if !errors.Is(err, errs.FailedPrecondition) {
 				t.Fatalf("UpdateUser = %v, want errs.FailedPrecondition", err)
 			}
-			after, err := s.GetUser(ctx, target.User)
+			after, err := s.GetUser(ctx, resname.MustParseUser(target.User))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +121,7 @@ func TestLastActiveAdminRace(t *testing.T) {
 	restore := func() {
 		t.Helper()
 		for _, x := range []Actor{a, b} {
-			if _, err := s.UpdateUser(ctx, SystemActor, &forumv1.User{Name: x.User, Role: forumv1.Role_ROLE_ADMIN, State: forumv1.UserState_USER_STATE_ACTIVE}, []string{"role", "state"}); err != nil {
+			if _, err := s.UpdateUser(ctx, SystemActor, resname.MustParseUser(x.User), &forumv1.User{Name: x.User, Role: forumv1.Role_ROLE_ADMIN, State: forumv1.UserState_USER_STATE_ACTIVE}, []string{"role", "state"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -158,7 +159,7 @@ func TestLastActiveAdminRace(t *testing.T) {
 				for i, c := range tc.changes {
 					wg.Go(func() {
 						<-start
-						_, results[i] = s.UpdateUser(ctx, c.actor, c.user, c.paths)
+						_, results[i] = s.UpdateUser(ctx, c.actor, resname.MustParseUser(c.user.Name), c.user, c.paths)
 					})
 				}
 				close(start)
