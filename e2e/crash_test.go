@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/forumdtest"
 	"github.com/forumhq/forum/internal/testlog"
 )
 
@@ -109,7 +110,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		if cycle == crashCycles+1 {
 			t.Logf("after %d crashes and a graceful stop under load: %d writes acknowledged in all", crashCycles, totalAcked)
-			p.stop()
+			p.Stop()
 			return
 		}
 		acked := crashCycle(ctx, t, p, g, h, s, cycle, cycle == crashCycles)
@@ -244,9 +245,9 @@ func crashCycle(ctx context.Context, t *testing.T, p *forumd, g *api, h *httpAPI
 	how := "SIGKILL"
 	if graceful {
 		how = "SIGTERM"
-		p.stop()
+		p.Stop()
 	} else {
-		p.kill()
+		p.Kill()
 	}
 	wcancel()
 	wg.Wait()
@@ -742,10 +743,10 @@ func testDamagedLog(t *testing.T, d logDamage, index uint64) {
 		g := p.dial(t)
 		l := verifyCrashState(ctx, t, g, s, lastCycle+1, nil)
 		checkLoggedReplies(t, l, locs, nil, 0)
-		if d.want == mustStart && !strings.Contains(p.log.Tail(maxLogDumpSize), "torn record") {
+		if d.want == mustStart && !strings.Contains(p.Log(), "torn record") {
 			t.Errorf("forumd did not log that it discarded a torn record")
 		}
-		p.stop()
+		p.Stop()
 		return
 	}
 
@@ -800,7 +801,7 @@ func testDamagedLog(t *testing.T, d logDamage, index uint64) {
 	}
 	l := verifyCrashState(ctx, t, g, s, lastCycle+1, dropped)
 	checkLoggedReplies(t, l, locs, newest, cut)
-	p.stop()
+	p.Stop()
 }
 
 // Layout of the log's files, format version 2
@@ -1167,11 +1168,11 @@ func startCrashCycle(ctx context.Context, t *testing.T, dataDir string, s *crash
 func startOrExit(t *testing.T, dataDir string, args ...string) (*forumd, *os.ProcessState, string) {
 	t.Helper()
 	stderr := &testlog.Buffer{}
-	p, exited := launchForumd(t, nil, dataDir, stderr, args...)
-	if exited {
-		return nil, p.cmd.ProcessState, stderr.Tail(maxLogDumpSize)
+	s, err := forumdtest.LaunchProcess(t, forumdBin, dataDir, serveOptions(nil, stderr, args))
+	if err != nil {
+		return nil, s.ProcessState(), stderr.Tail(maxLogDumpSize)
 	}
-	return p, nil, ""
+	return &forumd{s}, nil, ""
 }
 
 // runRepair runs `forumd admin repair --data dataDir` and returns its
@@ -1180,7 +1181,7 @@ func runRepair(dataDir string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, forumdBin, "admin", "repair", "--data", dataDir)
-	cmd.Env = cleanEnv()
+	cmd.Env = forumdtest.Env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/forumdtest"
 	"github.com/forumhq/forum/internal/testlog"
 )
 
@@ -96,7 +97,7 @@ func newMountNS(t *testing.T, size uint64) *mountNS {
 	// and it goes away with the namespace's last process.
 	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
 		`mount -t tmpfs -o size="$2",mode=0700 forum-diskfull "$1" && echo mounted && exec sleep 3600`, "sh", mnt, strconv.FormatUint(size>>10, 10)+"k")
-	cmd.Env = cleanEnv()
+	cmd.Env = forumdtest.Env()
 	var stderr testlog.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -376,10 +377,12 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	// SIGTERM: forumd exits non-zero and says why.
-	if st := p.terminate(); st.ExitCode() == 0 {
-		t.Errorf("forumd exited with %v after the disk filled, want a non-zero status", st)
+	if err := p.Terminate(); err == nil {
+		t.Errorf("forumd exited with status 0 after the disk filled, want a non-zero status")
+	} else if code := p.ExitCode(); code == 0 || code == -1 {
+		t.Errorf("forumd exited with %v after the disk filled, want a non-zero status", p.ProcessState())
 	}
-	if log := p.log.Tail(maxLogDumpSize); !strings.Contains(log, "stopped with an error") || !strings.Contains(log, diskFullMsg) {
+	if log := p.Log(); !strings.Contains(log, "stopped with an error") || !strings.Contains(log, diskFullMsg) {
 		t.Errorf("forumd's log does not say why it exits with an error:\n%s", log)
 	}
 
@@ -397,7 +400,7 @@ func TestDiskFull(t *testing.T) {
 	if !wr.acked {
 		t.Errorf("a write after the restart: %v", wr.err)
 	}
-	p.stop()
+	p.Stop()
 	t.Logf("%d acknowledged replies all there after the restart", len(acked))
 }
 

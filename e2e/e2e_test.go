@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/forumdtest"
 )
 
 // TestMain builds forumd once for all tests. A failed build fails the run;
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.Exit(1)
 	}
-	forumdBin, err = buildForumd(dir)
+	forumdBin, err = forumdtest.Build(dir, "./cmd/forumd")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building forumd failed: %v\n", err)
 		os.RemoveAll(dir)
@@ -93,10 +94,10 @@ func TestConferenceStory(t *testing.T) {
 	g, h := p.dial(t), p.jsonAPI(t)
 
 	t.Log("the CLI refuses to write while forumd holds the database")
-	if out, err := createUserCLI(dataDir, "intruder", "Intruder", "member", "intruder password"); err == nil {
-		t.Fatalf("forumd admin create-user succeeded while forumd runs; output:\n%s", out)
-	} else if !strings.Contains(out, "locked") {
-		t.Errorf("forumd admin create-user while forumd runs: want a \"locked\" error, got %v:\n%s", err, out)
+	if err := forumdtest.CreateUser(forumdBin, dataDir, "intruder", "Intruder", "member", "intruder password"); err == nil {
+		t.Fatalf("forumd admin create-user succeeded while forumd runs")
+	} else if !strings.Contains(err.Error(), "locked") {
+		t.Errorf("forumd admin create-user while forumd runs: want a \"locked\" error, got %v", err)
 	}
 
 	checkServing(ctx, t, g, h)
@@ -313,7 +314,7 @@ func TestConferenceStory(t *testing.T) {
 	if _, ok := snap.threads[big.GetName()]; !ok || len(snap.threads) != 6 {
 		t.Fatalf("before restart: %d threads (%v), want 6 including %s", len(snap.threads), slices.Sorted(maps.Keys(snap.threads)), big.GetName())
 	}
-	p.stop()
+	p.Stop()
 
 	p2 := startForumd(t, dataDir)
 	g2, h2 := p2.dial(t), p2.jsonAPI(t)
@@ -349,7 +350,7 @@ func TestConferenceStory(t *testing.T) {
 
 	t.Log("with the default rate limits, a burst of replies is refused with 429 and Retry-After")
 	checkCreateRateLimit(ctx, t, g2, h2, chen, t2.GetName())
-	p2.stop()
+	p2.Stop()
 }
 
 // maxBurstTries bounds the replies checkCreateRateLimit sends before it

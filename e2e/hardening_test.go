@@ -23,7 +23,7 @@ func fromAddress(t *testing.T, p *forumd, local string) *httpAPI {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 	tr := &http.Transport{DialContext: d.DialContext, Proxy: nil}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &httpAPI{base: "http://" + p.httpAddr, c: &http.Client{Timeout: httpTimeout, Transport: tr}}
+	return &httpAPI{base: "http://" + p.HTTPAddr, c: &http.Client{Timeout: httpTimeout, Transport: tr}}
 }
 
 // TestHardeningOverBothDoors checks three of issue 12's defects on the real
@@ -66,7 +66,7 @@ func TestHardeningOverBothDoors(t *testing.T) {
 			t.Errorf("the owner's login over JSON from another address: %d", code)
 		}
 		// And over gRPC, from that other address too.
-		conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 				d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}}
 				return d.DialContext(ctx, "tcp", addr)

@@ -5,38 +5,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/forumhq/forum/gateway"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/app"
 	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server"
 	"github.com/forumhq/forum/server/auth"
-	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/authz"
 )
 
-const (
-	livePassword = "a long enough password"
-	liveSecret   = "gateway-secret-for-tests"
-)
+const livePassword = "a long enough password"
 
-// liveEnv is the gateway in front of the real forum server (real store in
-// a temporary directory) on bufconn, sharing a gateway secret, with users
-// alice and bob.
+// liveEnv is the gateway in front of the real forum server, assembled as
+// forumd assembles it (internal/app: a real store in a temporary
+// directory, the gateway dialling the server's loopback listener with a
+// shared gateway secret), with users alice and bob. Requests go to the
+// App's HTTP handler directly, so that a test can choose their
+// RemoteAddr.
 type liveEnv struct {
 	handler http.Handler
 	logs    *testlog.Buffer
@@ -45,17 +40,34 @@ type liveEnv struct {
 
 func newLiveEnv(t *testing.T, cfg server.Config, opts gateway.Options) *liveEnv {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "forum.db"), store.Options{})
+	e := &liveEnv{logs: &testlog.Buffer{}}
+	a, err := app.New(t.Context(), app.Config{
+		DataDir:  t.TempDir(),
+		GRPCAddr: "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:0",
+		Server:   cfg,
+		Gateway:  opts,
+		Logger:   slog.New(slog.NewTextHandler(e.logs, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		if err := a.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
 	hash, err := auth.HashPassword(livePassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &liveEnv{logs: &testlog.Buffer{}}
 	for _, name := range []string{"alice", "bob"} {
-		u, err := st.CreateUser(t.Context(), store.SystemActor, &forumv1.User{Username: name, DisplayName: name, Role: forumv1.Role_ROLE_MEMBER}, hash, "")
+		u, err := a.Store().CreateUser(t.Context(), authz.SystemActor, &forumv1.User{Username: name, DisplayName: name, Role: forumv1.Role_ROLE_MEMBER}, hash, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,33 +75,7 @@ func newLiveEnv(t *testing.T, cfg server.Config, opts gateway.Options) *liveEnv 
 			e.alice = u.Name
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(e.logs, nil))
-	cfg.Store, cfg.Logger, cfg.GatewaySecret = st, logger, liveSecret
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := bufconn.Listen(1 << 20)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = srv.GRPC().Serve(lis) })
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		srv.GRPC().Stop()
-		wg.Wait()
-		_ = st.Close()
-	})
-	opts.Logger, opts.GatewaySecret = logger, liveSecret
-	e.handler, err = gateway.New(t.Context(), conn, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.handler = a.Handler()
 	return e
 }
 

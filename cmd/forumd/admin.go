@@ -9,14 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/app"
 	"github.com/forumhq/forum/server"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -169,15 +170,11 @@ func adminCreateUser(ctx context.Context, cfg createUserConfig, stdin io.Reader,
 		return fmt.Errorf("hash password: %w", err)
 	}
 
-	dbPath := filepath.Join(cfg.DataDir, "forum.db")
-	if err := mkdirAllDurable(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	st, err := store.Open(dbPath, store.Options{Logger: logger})
+	st, err := app.OpenStore(cfg.DataDir, store.Options{Logger: logger})
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
-	u, err := st.CreateUser(ctx, store.SystemActor, user, hash, "")
+	u, err := st.CreateUser(ctx, authz.SystemActor, user, hash, "")
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close database: %w", cerr)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/forumhq/forum/gateway"
+	"github.com/forumhq/forum/internal/app"
 	"github.com/forumhq/forum/server"
 )
 
@@ -84,6 +85,30 @@ func (c serveConfig) rateLimits() (server.RateLimits, error) {
 // trustedProxies returns the trusted proxies c lists.
 func (c serveConfig) trustedProxies() ([]netip.Prefix, error) {
 	return gateway.ParseTrustedProxies(c.TrustedProxies)
+}
+
+// appConfig returns the app.Config of c, without its store (DataDir or
+// Store, which the caller sets): the addresses, the server's and the
+// gateway's settings, the logger, and stopSignals to call as shutdown
+// begins.
+func (c serveConfig) appConfig(logger *slog.Logger, stopSignals func()) (app.Config, error) {
+	limits, err := c.rateLimits()
+	if err != nil {
+		return app.Config{}, err
+	}
+	proxies, err := c.trustedProxies()
+	if err != nil {
+		return app.Config{}, err
+	}
+	return app.Config{
+		GRPCAddr: c.GRPCAddr,
+		HTTPAddr: c.HTTPAddr,
+		Server: server.Config{Reflection: c.Reflection, SelfRegistration: c.SelfRegistration,
+			PublicDirectory: c.PublicDirectory, RateLimits: limits},
+		Gateway:    gateway.Options{TrustedProxies: proxies},
+		Logger:     logger,
+		OnShutdown: stopSignals,
+	}, nil
 }
 
 // commonFlags registers --data and --log-level on fs, with defaults taken

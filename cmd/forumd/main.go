@@ -68,45 +68,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/metrics"
 	"syscall"
-	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/forumhq/forum/gateway"
-	"github.com/forumhq/forum/server"
+	"github.com/forumhq/forum/internal/app"
 	"github.com/forumhq/forum/server/store"
-	"github.com/forumhq/forum/web"
-)
-
-// Timeouts of the HTTP server and of shutdown.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	// writeTimeout leaves room beyond the longest request deadline for the
-	// error response.
-	writeTimeout    = gateway.DefaultMaxTimeout + 10*time.Second
-	idleTimeout     = 2 * time.Minute
-	maxHeaderBytes  = 64 << 10
-	shutdownTimeout = 20 * time.Second
-	// gatewayMaxRecvMsgSize matches the gRPC server's send limit, so the
-	// gateway can relay any response the server sends.
-	gatewayMaxRecvMsgSize = 16 << 20
 )
 
 // Exit codes.
@@ -209,47 +184,26 @@ func printUsage(w io.Writer) {
 // serve runs the server until ctx is cancelled (a signal) or a listener
 // fails, then shuts down gracefully. stopSignals is called once shutdown
 // begins, so that a second signal kills the process.
-func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.Writer) (err error) {
+func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-
-	if err := mkdirAllDurable(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		logger.Warn("data directory is accessible to other users", slog.String("dir", cfg.DataDir), slog.String("mode", fi.Mode().Perm().String()))
-	}
 	if cfg.AddrFile != "" {
 		// A stale file from an earlier run must not be mistaken for this one's.
 		if err := os.Remove(cfg.AddrFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove stale address file: %w", err)
 		}
 	}
-
 	if cfg.GCPercent > 0 {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
-
-	dbPath := filepath.Join(cfg.DataDir, "forum.db")
-	st, err := store.Open(dbPath, store.Options{Logger: logger})
-	if err != nil {
-		if hint := openHint(err, cfg.DataDir); hint != "" {
-			logger.Error("cannot recover the write-ahead log", "err", err, "hint", hint)
-			return fmt.Errorf("open database: %w\n%s", err, hint)
-		}
-		return fmt.Errorf("open database: %w", err)
-	}
-	defer func() {
-		if cerr := st.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
-		}
-	}()
-	return serveStore(ctx, stopSignals, cfg, st, logger)
+	return serveStore(ctx, stopSignals, cfg, nil, logger)
 }
 
-// serveStore is forumd assembled and run on an open store, which the caller
-// closes afterwards: the gRPC server, the HTTP gateway in front of it (with
-// the web UI), the sweep, and the watch on the store. It serves until ctx is
-// cancelled or a listener fails, then shuts down gracefully (see serve).
+// serveStore is forumd assembled (app.New) and run (app.Serve) on the data
+// directory of cfg, or on st if it is not nil, which the caller then closes
+// afterwards: the gRPC server, the HTTP gateway in front of it (with the
+// web UI), the sweep, and the watch on the store. It writes the address
+// file once both listeners are up, serves until ctx is cancelled or a
+// listener fails, then shuts down gracefully (see serve).
 //
 // If a storage error stops the store writing meanwhile (store.Failed), the
 // writes fail with UNAVAILABLE, gRPC health goes NOT_SERVING and /healthz
@@ -257,193 +211,34 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, stderr io.W
 // logs why and returns an error, so forumd exits non-zero.
 //
 // serve and the tests (on a store whose engine they make fail) both run
-// this one assembly.
+// this one path.
 func serveStore(ctx context.Context, stopSignals func(), cfg serveConfig, st *store.Store, logger *slog.Logger) error {
-	// Rate limits: the gateway names each HTTP client's address to the
-	// server, proven by a secret only this process knows.
-	limits, err := cfg.rateLimits()
+	acfg, err := cfg.appConfig(logger, stopSignals)
 	if err != nil {
 		return err
 	}
-	proxies, err := cfg.trustedProxies()
+	if st != nil {
+		acfg.Store = st
+	} else {
+		acfg.DataDir = cfg.DataDir
+	}
+	a, err := app.New(ctx, acfg)
 	if err != nil {
+		if hint := openHint(err, cfg.DataDir); hint != "" {
+			logger.Error("cannot recover the write-ahead log", "err", err, "hint", hint)
+			return fmt.Errorf("%w\n%s", err, hint)
+		}
 		return err
 	}
-	gatewaySecret := rand.Text()
-	logger.Info("rate limits", slog.String("limits", limits.String()), slog.String("trusted_proxies", cfg.TrustedProxies))
-
-	srv, err := server.New(server.Config{Store: st, Logger: logger, Reflection: cfg.Reflection, SelfRegistration: cfg.SelfRegistration,
-		PublicDirectory: cfg.PublicDirectory, RateLimits: limits, GatewaySecret: gatewaySecret})
-	if err != nil {
-		return fmt.Errorf("build gRPC server: %w", err)
-	}
-	grpcSrv := srv.GRPC()
-
-	var lc net.ListenConfig
-	grpcLis, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
-	if err != nil {
-		return fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
-	}
-	defer grpcLis.Close() // no-op once the gRPC server has stopped
-	httpLis, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
-	}
-	defer httpLis.Close()
-
-	conn, err := grpc.NewClient(loopbackTarget(grpcLis.Addr()),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(gatewayMaxRecvMsgSize)),
-	)
-	if err != nil {
-		return fmt.Errorf("dial own gRPC listener: %w", err)
-	}
-	defer conn.Close()
-
-	gw, err := gateway.New(ctx, conn, gateway.Options{Logger: logger, TrustedProxies: proxies, GatewaySecret: gatewaySecret,
-		Health: healthCheck(srv, gateway.GRPCHealth(conn)),
-		UI:     web.Handler()}) // the web UI at / (package web)
-	if err != nil {
-		return fmt.Errorf("build HTTP gateway: %w", err)
-	}
-	httpSrv := &http.Server{
-		Handler:           gw,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-
-	errc := make(chan error, 3) // gRPC, HTTP, address file
-	go func() {
-		if err := grpcSrv.Serve(grpcLis); err != nil {
-			errc <- fmt.Errorf("serve gRPC: %w", err)
-		}
-	}()
-	go func() {
-		if err := httpSrv.Serve(httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("serve HTTP: %w", err)
-		}
-	}()
-
-	// Expired sessions and old request ids are deleted in the background;
-	// the sweep stops before the database closes (defers run last first).
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		sweepLoop(sweepCtx, st, sweepInterval, logger)
-	}()
-	defer func() {
-		stopSweep()
-		<-sweepDone
-	}()
-
-	// A storage error stopping the writes turns health NOT_SERVING.
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		srv.WatchStore(watchCtx)
-	}()
-	defer func() {
-		stopWatch()
-		<-watchDone
-	}()
-
-	grpcAddr, httpAddr := grpcLis.Addr().String(), httpLis.Addr().String()
-	logger.Info("listening", slog.String("grpc", grpcAddr), slog.String("http", httpAddr), slog.String("data", cfg.DataDir), slog.Int("gc_percent", gcPercentNow()))
 	if cfg.AddrFile != "" {
-		if err := writeAddrFile(cfg.AddrFile, grpcAddr, httpAddr); err != nil {
+		if err := writeAddrFile(cfg.AddrFile, a.GRPCAddr(), a.HTTPAddr()); err != nil {
 			logger.Error("write address file", slog.String("error", err.Error()))
-			errc <- err
-		} else {
-			defer os.Remove(cfg.AddrFile)
+			logger.Error("shutting down after error", slog.String("error", err.Error()))
+			return errors.Join(err, a.Shutdown(context.Background()))
 		}
+		defer os.Remove(cfg.AddrFile)
 	}
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", slog.String("cause", context.Cause(ctx).Error()))
-	case serveErr = <-errc:
-		logger.Error("shutting down after error", slog.String("error", serveErr.Error()))
-	}
-	stopSignals()
-	shutdown(logger, srv, httpSrv, conn)
-	if err := st.Err(); err != nil {
-		// Nothing was acknowledged since (the store refuses every write),
-		// but whoever runs forumd must hear of it.
-		logger.Error("stopped with an error: a storage error had stopped the writes; fix the disk (make room), then start forumd again: it recovers every acknowledged write",
-			slog.String("cause", srv.NotServingReason()), slog.String("error", err.Error()))
-		return errors.Join(serveErr, fmt.Errorf("writes were stopped by a storage error: %w", err))
-	}
-	logger.Info("stopped")
-	return serveErr
-}
-
-// healthCheck is the health function of GET /healthz: while the server
-// reports NOT_SERVING it fails with the reason for the JSON ("writes are
-// stopped: disk full", or "not serving" while shutting down), and otherwise
-// asks the gRPC health service over the gateway's connection (grpcHealth),
-// so the probe also proves that the gateway reaches the server.
-func healthCheck(srv *server.Server, grpcHealth func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if reason := srv.NotServingReason(); reason != "" {
-			return &gateway.NotServingError{Reason: reason}
-		}
-		return grpcHealth(ctx)
-	}
-}
-
-// shutdown stops both doors: health goes NOT_SERVING, the HTTP server stops
-// accepting and waits for its requests, the gateway's connection closes, and
-// the gRPC server drains its calls. All of it is bounded by shutdownTimeout,
-// after which the remaining connections are cut.
-func shutdown(logger *slog.Logger, srv *server.Server, httpSrv *http.Server, conn *grpc.ClientConn) {
-	srv.SetServing(false)
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-
-	if err := httpSrv.Shutdown(ctx); err != nil {
-		logger.Warn("HTTP shutdown incomplete; closing connections", slog.String("error", err.Error()))
-		_ = httpSrv.Close()
-	}
-	_ = conn.Close()
-
-	grpcSrv := srv.GRPC()
-	stopped := make(chan struct{})
-	go func() {
-		grpcSrv.GracefulStop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-ctx.Done():
-		logger.Warn("gRPC graceful stop timed out; cancelling remaining calls")
-		grpcSrv.Stop()
-		<-stopped
-	}
-}
-
-// loopbackTarget is the gRPC target for dialling the listener at addr from
-// this process: an unspecified host (0.0.0.0, ::) becomes the loopback
-// address of the same family.
-func loopbackTarget(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return addr.String()
-	}
-	ip := tcp.IP
-	switch {
-	case ip == nil || ip.Equal(net.IPv4zero):
-		ip = net.IPv4(127, 0, 0, 1)
-	case ip.IsUnspecified():
-		ip = net.IPv6loopback
-	}
-	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+	return a.Serve(ctx)
 }
 
 // listenAddrs is the content of the --addr-file.
@@ -483,14 +278,4 @@ func writeAddrFile(path, grpcAddr, httpAddr string) (err error) {
 		return fmt.Errorf("address file: %w", err)
 	}
 	return nil
-}
-
-// gcPercentNow returns the garbage collector's current target (-1: off).
-func gcPercentNow() int {
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return -1
-	}
-	return int(s[0].Value.Uint64())
 }

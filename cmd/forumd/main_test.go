@@ -8,7 +8,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -239,22 +238,6 @@ func TestWriteAddrFile(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("temporary files left behind: %v", entries)
-	}
-}
-
-func TestLoopbackTarget(t *testing.T) {
-	for _, tc := range []struct {
-		addr *net.TCPAddr
-		want string
-	}{
-		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7070}, "127.0.0.1:7070"},
-		{&net.TCPAddr{IP: net.IPv4zero, Port: 7070}, "127.0.0.1:7070"},
-		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 7070}, "[::1]:7070"},
-		{&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1}, "192.0.2.1:1"},
-	} {
-		if got := loopbackTarget(tc.addr); got != tc.want {
-			t.Errorf("loopbackTarget(%v) = %q, want %q", tc.addr, got, tc.want)
-		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -7,10 +7,6 @@ import (
 
 	"github.com/forumhq/forum/server/store"
 )
-
-// sweepInterval is how often forumd deletes expired sessions and forgotten
-// request ids (store.Sweep).
-const sweepInterval = 15 * time.Minute
 
 // sweeper is the part of *store.Store that sweepLoop uses.
 type sweeper interface {
