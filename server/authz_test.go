@@ -102,7 +102,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	e.suspended = e.user(t, "suspended", forumv1.Role_ROLE_MEMBER)
 	// Suspended now: suspension revokes sessions, so the sessions ctx makes
 	// for this user afterwards stand for one that raced with it.
-	if _, err := e.store.UpdateUser(ctx, store.SystemActor, resname.MustParseUser(e.suspended), &forumv1.User{Name: e.suspended, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
+	if _, err := e.store.UpdateUser(ctx, authz.SystemActor, resname.MustParseUser(e.suspended), &forumv1.User{Name: e.suspended, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
 		t.Fatal(err)
 	}
 	admin := authz.Actor{User: e.admin.name, Role: forumv1.Role_ROLE_ADMIN}
@@ -136,7 +136,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 // hash), and returns its name.
 func (e *matrixEnv) user(t *testing.T, username string, role forumv1.Role) string {
 	t.Helper()
-	u, err := e.store.CreateUser(t.Context(), store.SystemActor, &forumv1.User{Username: username, DisplayName: username, Role: role}, "x", "")
+	u, err := e.store.CreateUser(t.Context(), authz.SystemActor, &forumv1.User{Username: username, DisplayName: username, Role: role}, "x", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -91,7 +92,7 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 		{&e.alice, "alice", forumv1.Role_ROLE_MEMBER},
 		{&e.bob, "bob", forumv1.Role_ROLE_MEMBER},
 	} {
-		created, err := st.CreateUser(t.Context(), store.SystemActor, &forumv1.User{Username: u.username, DisplayName: u.username, Role: u.role}, hash, "")
+		created, err := st.CreateUser(t.Context(), authz.SystemActor, &forumv1.User{Username: u.username, DisplayName: u.username, Role: u.role}, hash, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/store/kv"
 	"github.com/forumhq/forum/server/store/kv/wal/faultfs"
@@ -53,7 +54,7 @@ func TestServeStoreFailStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.CreateUser(t.Context(), store.SystemActor, &forumv1.User{Username: "amina", DisplayName: "Amina", Role: forumv1.Role_ROLE_MEMBER}, hash, "")
+	u, err := st.CreateUser(t.Context(), authz.SystemActor, &forumv1.User{Username: "amina", DisplayName: "Amina", Role: forumv1.Role_ROLE_MEMBER}, hash, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/render"
 	"github.com/forumhq/forum/server/store"
 )
@@ -244,19 +245,19 @@ func populate(ctx context.Context, c populateConfig, out io.Writer) (err error) 
 
 // populateUser returns the member populate writes as, creating it (with
 // c.password) if the database does not have it.
-func populateUser(ctx context.Context, st *store.Store, c populateConfig) (store.Actor, error) {
+func populateUser(ctx context.Context, st *store.Store, c populateConfig) (authz.Actor, error) {
 	u, _, err := st.Credentials(ctx, c.username)
 	if errors.Is(err, errs.NotFound) {
 		hash, herr := auth.HashPassword(c.password)
 		if herr != nil {
-			return store.Actor{}, herr
+			return authz.Actor{}, herr
 		}
-		u, err = st.CreateUser(ctx, store.SystemActor, &forumv1.User{Username: c.username, DisplayName: "Load Generator", Role: forumv1.Role_ROLE_MEMBER}, hash, "")
+		u, err = st.CreateUser(ctx, authz.SystemActor, &forumv1.User{Username: c.username, DisplayName: "Load Generator", Role: forumv1.Role_ROLE_MEMBER}, hash, "")
 	}
 	if err != nil {
-		return store.Actor{}, fmt.Errorf("user %q: %w", c.username, err)
+		return authz.Actor{}, fmt.Errorf("user %q: %w", c.username, err)
 	}
-	return store.Actor{User: u.GetName(), Role: u.GetRole()}, nil
+	return authz.Actor{User: u.GetName(), Role: u.GetRole()}, nil
 }
 
 // variantBody returns Markdown of about n bytes, different for each i: a

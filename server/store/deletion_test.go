@@ -9,6 +9,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -16,7 +17,7 @@ import (
 // a convener and an admin.
 type deletionFixture struct {
 	s                       *Store
-	alice, bob, conv, admin Actor
+	alice, bob, conv, admin authz.Actor
 	thread, reply           string // alice's thread and her reply in it
 }
 
@@ -72,27 +73,27 @@ func (f *deletionFixture) rewriteThread(t *testing.T, change func(*forumv1.Threa
 	}))
 }
 
-func (f *deletionFixture) deleteThread(ctx context.Context, a Actor, etag, reason string) error {
+func (f *deletionFixture) deleteThread(ctx context.Context, a authz.Actor, etag, reason string) error {
 	_, err := f.s.DeleteThread(ctx, a, resname.MustParseThread(f.thread), etag, reason)
 	return err
 }
 
-func (f *deletionFixture) undeleteThread(ctx context.Context, a Actor, etag string) error {
+func (f *deletionFixture) undeleteThread(ctx context.Context, a authz.Actor, etag string) error {
 	_, err := f.s.UndeleteThread(ctx, a, resname.MustParseThread(f.thread), etag)
 	return err
 }
 
-func (f *deletionFixture) editThread(ctx context.Context, a Actor, etag string) error {
+func (f *deletionFixture) editThread(ctx context.Context, a authz.Actor, etag string) error {
 	_, err := f.s.UpdateThread(ctx, a, resname.MustParseThread(f.thread), &forumv1.Thread{Name: f.thread, Title: "edited", Etag: etag}, []string{"title"})
 	return err
 }
 
-func (f *deletionFixture) deleteReply(ctx context.Context, a Actor, etag, reason string) error {
+func (f *deletionFixture) deleteReply(ctx context.Context, a authz.Actor, etag, reason string) error {
 	_, err := f.s.DeleteReply(ctx, a, resname.MustParseReply(f.reply), etag, reason)
 	return err
 }
 
-func (f *deletionFixture) editReply(ctx context.Context, a Actor, etag string) error {
+func (f *deletionFixture) editReply(ctx context.Context, a authz.Actor, etag string) error {
 	_, err := f.s.UpdateReply(ctx, a, resname.MustParseReply(f.reply), &forumv1.Reply{Name: f.reply, Body: "edited", Etag: etag})
 	return err
 }
@@ -102,12 +103,12 @@ func (f *deletionFixture) editReply(ctx context.Context, a Actor, etag string) e
 // situation get the same one.
 func TestDeletionRules(t *testing.T) {
 	const stale = `"stale"`
-	type actorOf func(f *deletionFixture) Actor
+	type actorOf func(f *deletionFixture) authz.Actor
 	var (
-		alice = func(f *deletionFixture) Actor { return f.alice }
-		bob   = func(f *deletionFixture) Actor { return f.bob }
-		conv  = func(f *deletionFixture) Actor { return f.conv }
-		admin = func(f *deletionFixture) Actor { return f.admin }
+		alice = func(f *deletionFixture) authz.Actor { return f.alice }
+		bob   = func(f *deletionFixture) authz.Actor { return f.bob }
+		conv  = func(f *deletionFixture) authz.Actor { return f.conv }
+		admin = func(f *deletionFixture) authz.Actor { return f.admin }
 	)
 	// Setups, run on a fresh fixture.
 	var (
@@ -130,21 +131,21 @@ func TestDeletionRules(t *testing.T) {
 			f.rewriteThread(t, func(th *forumv1.Thread) { th.DeletedBy = f.alice.User })
 		}
 	)
-	type op func(ctx context.Context, f *deletionFixture, a Actor, etag string) error
+	type op func(ctx context.Context, f *deletionFixture, a authz.Actor, etag string) error
 	var (
-		deleteThread op = func(ctx context.Context, f *deletionFixture, a Actor, etag string) error {
+		deleteThread op = func(ctx context.Context, f *deletionFixture, a authz.Actor, etag string) error {
 			return f.deleteThread(ctx, a, etag, "why")
 		}
-		undeleteThread op = func(ctx context.Context, f *deletionFixture, a Actor, etag string) error {
+		undeleteThread op = func(ctx context.Context, f *deletionFixture, a authz.Actor, etag string) error {
 			return f.undeleteThread(ctx, a, etag)
 		}
-		editThread op = func(ctx context.Context, f *deletionFixture, a Actor, etag string) error {
+		editThread op = func(ctx context.Context, f *deletionFixture, a authz.Actor, etag string) error {
 			return f.editThread(ctx, a, etag)
 		}
-		deleteReply op = func(ctx context.Context, f *deletionFixture, a Actor, etag string) error {
+		deleteReply op = func(ctx context.Context, f *deletionFixture, a authz.Actor, etag string) error {
 			return f.deleteReply(ctx, a, etag, "why")
 		}
-		editReply op = func(ctx context.Context, f *deletionFixture, a Actor, etag string) error {
+		editReply op = func(ctx context.Context, f *deletionFixture, a authz.Actor, etag string) error {
 			return f.editReply(ctx, a, etag)
 		}
 	)
@@ -227,13 +228,13 @@ func TestDeletionRecordsWhoAndWhy(t *testing.T) {
 	ctx := t.Context()
 	for _, tc := range []struct {
 		name   string
-		by     func(f *deletionFixture) Actor
+		by     func(f *deletionFixture) authz.Actor
 		reason string
 	}{
-		{"author without a reason", func(f *deletionFixture) Actor { return f.alice }, ""},
-		{"author with a reason", func(f *deletionFixture) Actor { return f.alice }, "posted twice"},
-		{"convener with a reason", func(f *deletionFixture) Actor { return f.conv }, "off topic: see the rules"},
-		{"admin without a reason", func(f *deletionFixture) Actor { return f.admin }, ""},
+		{"author without a reason", func(f *deletionFixture) authz.Actor { return f.alice }, ""},
+		{"author with a reason", func(f *deletionFixture) authz.Actor { return f.alice }, "posted twice"},
+		{"convener with a reason", func(f *deletionFixture) authz.Actor { return f.conv }, "off topic: see the rules"},
+		{"admin without a reason", func(f *deletionFixture) authz.Actor { return f.admin }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newDeletionFixture(t)
@@ -247,7 +248,7 @@ func TestDeletionRecordsWhoAndWhy(t *testing.T) {
 			if r.DeletedBy != by.User || r.DeleteReason != tc.reason {
 				t.Errorf("DeleteReply returned deleted_by %q, delete_reason %q; want %q, %q", r.DeletedBy, r.DeleteReason, by.User, tc.reason)
 			}
-			got, err := f.s.GetReply(ctx, Actor{}, resname.MustParseReply(f.reply))
+			got, err := f.s.GetReply(ctx, authz.Actor{}, resname.MustParseReply(f.reply))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +271,7 @@ func TestDeletionRecordsWhoAndWhy(t *testing.T) {
 			if th.DeletedBy != by.User || th.DeleteReason != tc.reason {
 				t.Errorf("DeleteThread returned deleted_by %q, delete_reason %q; want %q, %q", th.DeletedBy, th.DeleteReason, by.User, tc.reason)
 			}
-			for _, reader := range []Actor{f.alice, f.conv} {
+			for _, reader := range []authz.Actor{f.alice, f.conv} {
 				got, err := f.s.GetThread(ctx, reader, resname.MustParseThread(f.thread))
 				if err != nil {
 					t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -22,8 +23,8 @@ func Example() {
 	}
 	defer st.Close()
 
-	u, _ := st.CreateUser(ctx, store.SystemActor, &forumv1.User{Username: "amina", DisplayName: "Amina", Role: forumv1.Role_ROLE_MEMBER}, "hash", "")
-	amina := store.Actor{User: u.Name, Role: u.Role}
+	u, _ := st.CreateUser(ctx, authz.SystemActor, &forumv1.User{Username: "amina", DisplayName: "Amina", Role: forumv1.Role_ROLE_MEMBER}, "hash", "")
+	amina := authz.Actor{User: u.Name, Role: u.Role}
 	th, _ := st.CreateThread(ctx, amina, &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "Peer learning"}, "")
 	name, _ := resname.ParseThread(th.Name)
 	st.CreateReply(ctx, amina, name, &forumv1.Reply{Body: "A first idea"}, "")

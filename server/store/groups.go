@@ -32,7 +32,7 @@ func getGroup(tx kv.Tx, name resname.Group) (*forumv1.Group, error) {
 }
 
 // isMember reports whether actor belongs to group slug.
-func isMember(tx kv.Tx, actor Actor, slug string) (bool, error) {
+func isMember(tx kv.Tx, actor authz.Actor, slug string) (bool, error) {
 	user, err := resname.ParseUser(actor.User)
 	if err != nil {
 		return false, nil
@@ -43,12 +43,12 @@ func isMember(tx kv.Tx, actor Actor, slug string) (bool, error) {
 
 // maySeeGroup reports whether the actor may see group slug: authz.SeeGroup,
 // with the actor's membership read in tx.
-func maySeeGroup(tx kv.Tx, actor Actor, slug string) (bool, error) {
+func maySeeGroup(tx kv.Tx, actor authz.Actor, slug string) (bool, error) {
 	return authz.SeeGroup(actor, func() (bool, error) { return isMember(tx, actor, slug) })
 }
 
 // visibleGroup loads a group the actor may see; others are NotFound.
-func visibleGroup(tx kv.Tx, actor Actor, name resname.Group) (*forumv1.Group, error) {
+func visibleGroup(tx kv.Tx, actor authz.Actor, name resname.Group) (*forumv1.Group, error) {
 	ok, err := maySeeGroup(tx, actor, name.Slug)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func visibleGroup(tx kv.Tx, actor Actor, name resname.Group) (*forumv1.Group, er
 }
 
 // GetGroup returns a group the actor may see.
-func (s *Store) GetGroup(ctx context.Context, actor Actor, name resname.Group) (*forumv1.Group, error) {
+func (s *Store) GetGroup(ctx context.Context, actor authz.Actor, name resname.Group) (*forumv1.Group, error) {
 	var out *forumv1.Group
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
 		out, err = visibleGroup(tx, actor, name)
@@ -70,7 +70,7 @@ func (s *Store) GetGroup(ctx context.Context, actor Actor, name resname.Group) (
 }
 
 // ListGroups returns the groups the actor may see, in name order.
-func (s *Store) ListGroups(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Group, string, error) {
+func (s *Store) ListGroups(ctx context.Context, actor authz.Actor, pageSize int, pageToken string) ([]*forumv1.Group, string, error) {
 	p := page{query: "ListGroups\x00" + actor.User, bucket: bucketGroups, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.Group { return new(forumv1.Group) }, nil,
 		func(tx kv.Tx, g *forumv1.Group) (bool, error) { return maySeeGroup(tx, actor, groupSlug(g.Name)) })
@@ -103,7 +103,7 @@ func setMembers(tx kv.Tx, slug string, old, new []string) error {
 
 // CreateGroup creates `groups/{slug}`. Who may is the access table's
 // (authz): the store does not check.
-func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *forumv1.Group, requestID string) (*forumv1.Group, error) {
+func (s *Store) CreateGroup(ctx context.Context, actor authz.Actor, slug string, g *forumv1.Group, requestID string) (*forumv1.Group, error) {
 	var out *forumv1.Group
 	req := s.newRequest("CreateGroup", requestID, slug, g)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -145,7 +145,7 @@ func (s *Store) CreateGroup(ctx context.Context, actor Actor, slug string, g *fo
 
 // UpdateGroup changes the fields of group name (g.Name, parsed by the
 // caller) named in paths (display_name, description, members).
-func (s *Store) UpdateGroup(ctx context.Context, actor Actor, name resname.Group, g *forumv1.Group, paths []string) (*forumv1.Group, error) {
+func (s *Store) UpdateGroup(ctx context.Context, actor authz.Actor, name resname.Group, g *forumv1.Group, paths []string) (*forumv1.Group, error) {
 	var out *forumv1.Group
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getGroup(tx, name)
@@ -182,7 +182,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor Actor, name resname.Group
 }
 
 // DeleteGroup deletes a group no theme is restricted to.
-func (s *Store) DeleteGroup(ctx context.Context, actor Actor, name resname.Group, wantEtag string) error {
+func (s *Store) DeleteGroup(ctx context.Context, actor authz.Actor, name resname.Group, wantEtag string) error {
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getGroup(tx, name)
 		if err != nil {
@@ -234,7 +234,7 @@ func setThemeGroups(tx kv.Tx, theme string, old, new []string) error {
 }
 
 // maySeeTheme reports whether the actor may see theme t and what is in it.
-func maySeeTheme(tx kv.Tx, actor Actor, t *forumv1.Theme) (bool, error) {
+func maySeeTheme(tx kv.Tx, actor authz.Actor, t *forumv1.Theme) (bool, error) {
 	return themeGate{visibility: t.GetVisibility(), groups: t.GetGroups()}.allows(tx, actor)
 }
 
@@ -243,7 +243,7 @@ func maySeeTheme(tx kv.Tx, actor Actor, t *forumv1.Theme) (bool, error) {
 // fields and the map is made only for a second theme. Gates come from the
 // store's gateCache when it has them, else from themeGates.
 type themeAccess struct {
-	actor     Actor
+	actor     authz.Actor
 	cache     *gateCache
 	gen       uint64 // the cache's generation when the access was made
 	firstName string
@@ -254,7 +254,7 @@ type themeAccess struct {
 
 // themeAccess returns a themeAccess for actor. In a read-only transaction it
 // must be made before the transaction starts (see gateCache).
-func (s *Store) themeAccess(actor Actor) *themeAccess {
+func (s *Store) themeAccess(actor authz.Actor) *themeAccess {
 	return &themeAccess{actor: actor, cache: &s.gates, gen: s.gates.generation()}
 }
 

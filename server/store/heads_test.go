@@ -13,6 +13,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -102,7 +103,7 @@ func checkHeadsAndGates(t *testing.T, s *Store) {
 // a group, themes of each visibility, and threads that have been created,
 // edited, pinned, locked, moved, deleted and undeleted, with replies.
 type forumScenario struct {
-	alice, bob, conv, admin Actor
+	alice, bob, conv, admin authz.Actor
 	threads                 []string // every thread created
 	replies                 []string // a reply of each thread that has one
 	locked, deleted         string   // a locked thread and a deleted one
@@ -141,7 +142,7 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 	_, err = s.UpdateTheme(ctx, f.admin, resname.MustParseTheme("themes/later"), &forumv1.Theme{Name: "themes/later", Description: "now described"}, []string{"description"})
 	must(err)
 
-	create := func(a Actor, theme, title, followUpOf string) string {
+	create := func(a authz.Actor, theme, title, followUpOf string) string {
 		t.Helper()
 		th, err := s.CreateThread(ctx, a, &forumv1.Thread{Theme: theme, Title: title, Body: strings.Repeat("body ", 100), FollowUpOf: followUpOf}, "req-"+title)
 		must(err)
@@ -157,7 +158,7 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 		f.replies = append(f.replies, r.Name)
 		return th.Name
 	}
-	update := func(a Actor, u *forumv1.Thread, paths ...string) {
+	update := func(a authz.Actor, u *forumv1.Thread, paths ...string) {
 		t.Helper()
 		_, err := s.UpdateThread(ctx, a, resname.MustParseThread(u.Name), u, paths)
 		must(err)
@@ -210,9 +211,9 @@ func TestHeadsAndGatesFollowRecords(t *testing.T) {
 func checkScenarioRules(t *testing.T, s *Store, f *forumScenario) {
 	t.Helper()
 	ctx := t.Context()
-	anon := Actor{}
+	anon := authz.Actor{}
 	for _, c := range []struct {
-		actor  Actor
+		actor  authz.Actor
 		thread string
 		want   bool
 	}{
@@ -273,7 +274,7 @@ func observeScenario(t *testing.T, s *Store, f *forumScenario) []string {
 		return fmt.Sprintf("%x", b)
 	}
 	var out []string
-	for _, a := range []Actor{{}, f.alice, f.bob, f.conv} {
+	for _, a := range []authz.Actor{{}, f.alice, f.bob, f.conv} {
 		for i, name := range f.threads {
 			th, err := s.GetThread(ctx, a, resname.MustParseThread(name))
 			out = append(out, fmt.Sprintf("%s GetThread %s: %v %s", a.User, name, err, marshal(th)))

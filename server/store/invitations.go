@@ -16,7 +16,7 @@ import (
 // The caller has checked that the actor may invite that role
 // (authz.Invite). inv holds the role and expiry. created is false when requestID replays an earlier
 // call: the invitation returned is that call's, and codeHash was not stored.
-func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (out *forumv1.Invitation, created bool, err error) {
+func (s *Store) CreateInvitation(ctx context.Context, actor authz.Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (out *forumv1.Invitation, created bool, err error) {
 	req := s.newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
 		created = false // this function may run more than once
@@ -55,14 +55,14 @@ func (s *Store) CreateInvitation(ctx context.Context, actor Actor, inv *forumv1.
 }
 
 // ListInvitations returns invitations, newest first.
-func (s *Store) ListInvitations(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Invitation, string, error) {
+func (s *Store) ListInvitations(ctx context.Context, actor authz.Actor, pageSize int, pageToken string) ([]*forumv1.Invitation, string, error) {
 	p := page{query: "ListInvitations", bucket: bucketInvitations, reverse: true, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.Invitation { return new(forumv1.Invitation) }, nil, nil)
 }
 
 // DeleteInvitation withdraws an unused invitation, if the actor may
 // (authz.WithdrawInvitation, asked in the transaction with its creator).
-func (s *Store) DeleteInvitation(ctx context.Context, actor Actor, name resname.Invitation) error {
+func (s *Store) DeleteInvitation(ctx context.Context, actor authz.Actor, name resname.Invitation) error {
 	id := name.ID
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		inv := new(forumv1.Invitation)

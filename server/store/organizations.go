@@ -8,6 +8,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -54,7 +55,7 @@ func (s *Store) ListOrganizations(ctx context.Context, pageSize int, pageToken s
 
 // CreateOrganization creates `organizations/{slug}`. Who may is the
 // access table's (authz): the store does not check.
-func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string, o *forumv1.Organization, requestID string) (*forumv1.Organization, error) {
+func (s *Store) CreateOrganization(ctx context.Context, actor authz.Actor, slug string, o *forumv1.Organization, requestID string) (*forumv1.Organization, error) {
 	var out *forumv1.Organization
 	req := s.newRequest("CreateOrganization", requestID, slug, o)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -92,7 +93,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor Actor, slug string
 
 // UpdateOrganization changes the fields of organisation name (o.Name,
 // parsed by the caller) named in paths (display_name, country, kind).
-func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, name resname.Organization, o *forumv1.Organization, paths []string) (*forumv1.Organization, error) {
+func (s *Store) UpdateOrganization(ctx context.Context, actor authz.Actor, name resname.Organization, o *forumv1.Organization, paths []string) (*forumv1.Organization, error) {
 	var out *forumv1.Organization
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getOrganization(tx, name)
@@ -126,7 +127,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, actor Actor, name resnam
 }
 
 // DeleteOrganization deletes an organisation no user belongs to.
-func (s *Store) DeleteOrganization(ctx context.Context, actor Actor, name resname.Organization, wantEtag string) error {
+func (s *Store) DeleteOrganization(ctx context.Context, actor authz.Actor, name resname.Organization, wantEtag string) error {
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getOrganization(tx, name)
 		if err != nil {

@@ -46,7 +46,7 @@ type post struct {
 //
 // The caller has already loaded the post as one the actor may see
 // (NOT_FOUND otherwise).
-func checkPostChange(actor Actor, op authz.PostOp, p post, etagField, wantEtag string) error {
+func checkPostChange(actor authz.Actor, op authz.PostOp, p post, etagField, wantEtag string) error {
 	if err := authz.ChangePost(actor, op, p.Post); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -37,7 +38,7 @@ func visibleReply(tx kv.Tx, access *themeAccess, name resname.Reply) (*forumv1.R
 }
 
 // GetReply returns a reply; a deleted one is a tombstone without a body.
-func (s *Store) GetReply(ctx context.Context, actor Actor, name resname.Reply) (*forumv1.Reply, error) {
+func (s *Store) GetReply(ctx context.Context, actor authz.Actor, name resname.Reply) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
@@ -51,7 +52,7 @@ func (s *Store) GetReply(ctx context.Context, actor Actor, name resname.Reply) (
 // order, tombstones included, and the token of the next page. Reply ids grow
 // in commit order, so a token (the last id returned) never skips or repeats
 // a reply, however many are added between pages.
-func (s *Store) ListReplies(ctx context.Context, actor Actor, parent resname.Thread, pageSize int, pageToken string) ([]*forumv1.Reply, string, error) {
+func (s *Store) ListReplies(ctx context.Context, actor authz.Actor, parent resname.Thread, pageSize int, pageToken string) ([]*forumv1.Reply, string, error) {
 	tid := parent.ID
 	prefix := u64(tid)
 	p := page{query: "ListReplies\x00" + parent.String(), bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
@@ -66,7 +67,7 @@ func (s *Store) ListReplies(ctx context.Context, actor Actor, parent resname.Thr
 // CreateReply adds a reply by actor to thread parent. r has been validated
 // and rendered; r.InReplyTo, if set, names a reply of the same thread. The
 // thread's reply count and last activity change in the same transaction.
-func (s *Store) CreateReply(ctx context.Context, actor Actor, parent resname.Thread, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
+func (s *Store) CreateReply(ctx context.Context, actor authz.Actor, parent resname.Thread, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	req := s.newRequest("CreateReply", requestID, parent, r)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -132,7 +133,7 @@ func (s *Store) CreateReply(ctx context.Context, actor Actor, parent resname.Thr
 // returns the head of the thread replied to: the actor may see the thread,
 // which is neither deleted nor locked, and r.InReplyTo, if set, is one of
 // its replies.
-func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent resname.Thread, r *forumv1.Reply) (threadHead, error) {
+func (s *Store) checkNewReply(tx kv.Tx, actor authz.Actor, parent resname.Thread, r *forumv1.Reply) (threadHead, error) {
 	t, err := visibleThreadHead(tx, s.themeAccess(actor), parent.ID)
 	if err != nil {
 		return threadHead{}, err
@@ -158,7 +159,7 @@ func (s *Store) checkNewReply(tx kv.Tx, actor Actor, parent resname.Thread, r *f
 // ValidateReply makes every check CreateReply makes, in a read-only
 // transaction, and returns the reply CreateReply would create, without the
 // name, times and etag it would be given (AIP-163 validate_only).
-func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent resname.Thread, r *forumv1.Reply) (*forumv1.Reply, error) {
+func (s *Store) ValidateReply(ctx context.Context, actor authz.Actor, parent resname.Thread, r *forumv1.Reply) (*forumv1.Reply, error) {
 	err := s.kv.View(ctx, func(tx kv.Tx) error {
 		_, err := s.checkNewReply(tx, actor, parent, r)
 		return err
@@ -171,7 +172,7 @@ func (s *Store) ValidateReply(ctx context.Context, actor Actor, parent resname.T
 
 // UpdateReply replaces the body (and body_html) of reply name (u.Name,
 // parsed). If u.Etag is set it must match.
-func (s *Store) UpdateReply(ctx context.Context, actor Actor, name resname.Reply, u *forumv1.Reply) (*forumv1.Reply, error) {
+func (s *Store) UpdateReply(ctx context.Context, actor authz.Actor, name resname.Reply, u *forumv1.Reply) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)
@@ -198,7 +199,7 @@ func (s *Store) UpdateReply(ctx context.Context, actor Actor, name resname.Reply
 // records the actor as its deleted_by and reason (validated by the caller)
 // as its delete_reason, and returns it. The thread's reply count drops by
 // one. checkPostChange says who may.
-func (s *Store) DeleteReply(ctx context.Context, actor Actor, name resname.Reply, wantEtag, reason string) (*forumv1.Reply, error) {
+func (s *Store) DeleteReply(ctx context.Context, actor authz.Actor, name resname.Reply, wantEtag, reason string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)

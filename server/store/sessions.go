@@ -11,6 +11,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -284,7 +285,7 @@ func apiTokenKey(user, token uint64) []byte {
 // returned has no secret. created is false when requestID replays an
 // earlier call: the token returned is that call's, and tokenHash was not
 // stored.
-func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user resname.User, t *forumv1.ApiToken, tokenHash []byte, requestID string) (out *forumv1.ApiToken, created bool, err error) {
+func (s *Store) CreateAPIToken(ctx context.Context, actor authz.Actor, user resname.User, t *forumv1.ApiToken, tokenHash []byte, requestID string) (out *forumv1.ApiToken, created bool, err error) {
 	uid, name := user.ID, user.String()
 	req := s.newRequest("CreateApiToken", requestID, name, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
 	err = s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -334,7 +335,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor Actor, user resname.Us
 
 // ListAPITokens returns user's API tokens, newest first. The caller has
 // checked that the actor may (authz.TokenOwner).
-func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user resname.User, pageSize int, pageToken string) ([]*forumv1.ApiToken, string, error) {
+func (s *Store) ListAPITokens(ctx context.Context, actor authz.Actor, user resname.User, pageSize int, pageToken string) ([]*forumv1.ApiToken, string, error) {
 	prefix := u64(user.ID)
 	p := page{query: "ListApiTokens\x00" + user.String(), bucket: bucketAPITokens, start: prefix, end: prefixEnd(prefix), reverse: true, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.ApiToken { return new(forumv1.ApiToken) }, nil, nil)
@@ -342,7 +343,7 @@ func (s *Store) ListAPITokens(ctx context.Context, actor Actor, user resname.Use
 
 // DeleteAPIToken revokes an API token. The caller has checked that the
 // actor may (authz.TokenOwner).
-func (s *Store) DeleteAPIToken(ctx context.Context, actor Actor, name resname.APIToken) error {
+func (s *Store) DeleteAPIToken(ctx context.Context, actor authz.Actor, name resname.APIToken) error {
 	uid, id := name.User.ID, name.ID
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		k := apiTokenKey(uid, id)

@@ -71,16 +71,6 @@ type Store struct {
 	requestRetention time.Duration
 }
 
-// Actor is who makes a call: authz.Actor, under the name the store's
-// methods and their direct callers (forumd's admin commands, tests) use.
-// The store decides nothing about actors itself: it asks package authz,
-// with the stored facts the rules need.
-type Actor = authz.Actor
-
-// SystemActor is used by administrative commands run on the server itself
-// (authz.SystemActor).
-var SystemActor = authz.SystemActor
-
 // DemoThemes are the themes a new database starts with.
 var DemoThemes = []*forumv1.Theme{
 	{Name: "themes/knowledge-exchange", DisplayName: "Knowledge exchange", Description: "Share what worked, what did not, and what you learnt doing it."},
@@ -314,7 +304,7 @@ func decodeRequestRecord(v []byte) requestRecord {
 // replay looks up a request id. It returns the resource name the first call
 // with that id created, or "". Reusing an id for a different request is
 // INVALID_ARGUMENT.
-func replay(tx kv.Tx, actor Actor, r request) (string, error) {
+func replay(tx kv.Tx, actor authz.Actor, r request) (string, error) {
 	if r.id == "" {
 		return "", nil
 	}
@@ -330,7 +320,7 @@ func replay(tx kv.Tx, actor Actor, r request) (string, error) {
 }
 
 // remember records the resource a request id created.
-func remember(tx kv.Tx, actor Actor, r request, name string) error {
+func remember(tx kv.Tx, actor authz.Actor, r request, name string) error {
 	if r.id == "" {
 		return nil
 	}

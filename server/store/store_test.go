@@ -12,6 +12,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
@@ -35,18 +36,18 @@ func mustParse[N any](n N, err error) N {
 	return n
 }
 
-func member(t testing.TB, s *Store, username string, role forumv1.Role) Actor {
+func member(t testing.TB, s *Store, username string, role forumv1.Role) authz.Actor {
 	t.Helper()
-	u, err := s.CreateUser(t.Context(), SystemActor, &forumv1.User{Username: username, DisplayName: username, Role: role}, "hash", "")
+	u, err := s.CreateUser(t.Context(), authz.SystemActor, &forumv1.User{Username: username, DisplayName: username, Role: role}, "hash", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Actor{User: u.Name, Role: u.Role}
+	return authz.Actor{User: u.Name, Role: u.Role}
 }
 
 func TestOpenSeedsThemesAndStampsVersion(t *testing.T) {
 	s, path := openTest(t)
-	themes, next, err := s.ListThemes(t.Context(), Actor{}, 100, "")
+	themes, next, err := s.ListThemes(t.Context(), authz.Actor{}, 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}

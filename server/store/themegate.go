@@ -28,7 +28,7 @@ func gateOf(t *forumv1.Theme) themeGate {
 
 // allows reports whether the actor may pass the gate: authz.SeeTheme, with
 // the actor's membership of the gate's groups read in tx.
-func (g themeGate) allows(tx kv.Tx, actor Actor) (bool, error) {
+func (g themeGate) allows(tx kv.Tx, actor authz.Actor) (bool, error) {
 	return authz.SeeTheme(actor, g.visibility, g.groups, func(group string) (bool, error) {
 		return isMember(tx, actor, groupSlug(group))
 	})

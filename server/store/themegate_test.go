@@ -9,6 +9,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -74,7 +75,7 @@ func TestThemeGateCacheFollowsUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon := Actor{}
+	anon := authz.Actor{}
 	visible := func() bool {
 		_, err := s.GetThread(ctx, anon, resname.MustParseThread(th.Name))
 		if err != nil && !errors.Is(err, errs.NotFound) {

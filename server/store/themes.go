@@ -8,11 +8,12 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 )
 
 // GetTheme returns the theme named `themes/{slug}`, if the actor may see it.
-func (s *Store) GetTheme(ctx context.Context, actor Actor, name resname.Theme) (*forumv1.Theme, error) {
+func (s *Store) GetTheme(ctx context.Context, actor authz.Actor, name resname.Theme) (*forumv1.Theme, error) {
 	var t *forumv1.Theme
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
 		t, err = visibleTheme(tx, actor, name)
@@ -22,7 +23,7 @@ func (s *Store) GetTheme(ctx context.Context, actor Actor, name resname.Theme) (
 }
 
 // visibleTheme loads a theme the actor may see; others are NotFound.
-func visibleTheme(tx kv.Tx, actor Actor, name resname.Theme) (*forumv1.Theme, error) {
+func visibleTheme(tx kv.Tx, actor authz.Actor, name resname.Theme) (*forumv1.Theme, error) {
 	t, err := getTheme(tx, name)
 	if err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func visibleTheme(tx kv.Tx, actor Actor, name resname.Theme) (*forumv1.Theme, er
 
 // visibleThemeNamed is visibleTheme of a name that has not been parsed (a
 // thread's theme); a name that does not parse is not found.
-func visibleThemeNamed(tx kv.Tx, actor Actor, name string) (*forumv1.Theme, error) {
+func visibleThemeNamed(tx kv.Tx, actor authz.Actor, name string) (*forumv1.Theme, error) {
 	n, err := resname.ParseTheme(name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.NotFound, err)
@@ -82,7 +83,7 @@ func putTheme(tx kv.Tx, t *forumv1.Theme) error {
 
 // ListThemes returns up to pageSize of the themes the actor may see, in
 // name order, and the token of the next page.
-func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageToken string) ([]*forumv1.Theme, string, error) {
+func (s *Store) ListThemes(ctx context.Context, actor authz.Actor, pageSize int, pageToken string) ([]*forumv1.Theme, string, error) {
 	p := page{query: "ListThemes", bucket: bucketThemes, size: pageSize, token: pageToken}
 	return listPage(ctx, s, p, func() *forumv1.Theme { return new(forumv1.Theme) }, nil,
 		func(tx kv.Tx, t *forumv1.Theme) (bool, error) {
@@ -96,7 +97,7 @@ func (s *Store) ListThemes(ctx context.Context, actor Actor, pageSize int, pageT
 
 // CreateTheme creates theme `themes/{slug}`. Who may is the access
 // table's (authz): the store does not check.
-func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *forumv1.Theme, requestID string) (*forumv1.Theme, error) {
+func (s *Store) CreateTheme(ctx context.Context, actor authz.Actor, slug string, t *forumv1.Theme, requestID string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
 	var out *forumv1.Theme
 	req := s.newRequest("CreateTheme", requestID, slug, t)
@@ -143,7 +144,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor Actor, slug string, t *fo
 // UpdateTheme changes the fields named in paths (display_name,
 // description, visibility, groups) of theme name (t.Name, parsed). If t.Etag
 // is set it must match.
-func (s *Store) UpdateTheme(ctx context.Context, actor Actor, name resname.Theme, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
+func (s *Store) UpdateTheme(ctx context.Context, actor authz.Actor, name resname.Theme, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
 	var out *forumv1.Theme
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -186,7 +187,7 @@ func (s *Store) UpdateTheme(ctx context.Context, actor Actor, name resname.Theme
 }
 
 // DeleteTheme deletes a theme that holds no threads (deleted ones included).
-func (s *Store) DeleteTheme(ctx context.Context, actor Actor, name resname.Theme, wantEtag string) error {
+func (s *Store) DeleteTheme(ctx context.Context, actor authz.Actor, name resname.Theme, wantEtag string) error {
 	defer s.gates.invalidate() // see gateCache
 	return s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, err := getTheme(tx, name)

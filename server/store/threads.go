@@ -262,7 +262,7 @@ func adjustTheme(tx kv.Tx, name string, delta int64, at *timestamppb.Timestamp) 
 }
 
 // GetThread returns a thread with its follow-ups.
-func (s *Store) GetThread(ctx context.Context, actor Actor, name resname.Thread) (*forumv1.Thread, error) {
+func (s *Store) GetThread(ctx context.Context, actor authz.Actor, name resname.Thread) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) error {
@@ -278,7 +278,7 @@ func (s *Store) GetThread(ctx context.Context, actor Actor, name resname.Thread)
 
 // CreateThread creates a thread written by actor. t has been validated and
 // its body rendered; its theme and follow_up_of must exist.
-func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread, requestID string) (*forumv1.Thread, error) {
+func (s *Store) CreateThread(ctx context.Context, actor authz.Actor, t *forumv1.Thread, requestID string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	req := s.newRequest("CreateThread", requestID, t)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -338,7 +338,7 @@ func (s *Store) CreateThread(ctx context.Context, actor Actor, t *forumv1.Thread
 // checkNewThread makes the checks of CreateThread that need stored data:
 // the theme exists and the actor may see it, and so does the followed-up
 // thread, which is not deleted.
-func (s *Store) checkNewThread(tx kv.Tx, actor Actor, t *forumv1.Thread) error {
+func (s *Store) checkNewThread(tx kv.Tx, actor authz.Actor, t *forumv1.Thread) error {
 	if _, err := visibleThemeNamed(tx, actor, t.Theme); err != nil {
 		return errs.InvalidField("thread.theme", "theme %s does not exist", t.Theme)
 	}
@@ -358,7 +358,7 @@ func (s *Store) checkNewThread(tx kv.Tx, actor Actor, t *forumv1.Thread) error {
 // ValidateThread makes every check CreateThread makes, in a read-only
 // transaction, and returns the thread CreateThread would create, without
 // the name, times and etag it would be given (AIP-163 validate_only).
-func (s *Store) ValidateThread(ctx context.Context, actor Actor, t *forumv1.Thread) (*forumv1.Thread, error) {
+func (s *Store) ValidateThread(ctx context.Context, actor authz.Actor, t *forumv1.Thread) (*forumv1.Thread, error) {
 	err := s.kv.View(ctx, func(tx kv.Tx) error { return s.checkNewThread(tx, actor, t) })
 	if err != nil {
 		return nil, err
@@ -374,7 +374,7 @@ func (s *Store) ValidateThread(ctx context.Context, actor Actor, t *forumv1.Thre
 // has checked that the actor's role allows those fields; the store checks
 // that the actor may change this thread, the etag (u.Etag, if set) and the
 // thread's state.
-func (s *Store) UpdateThread(ctx context.Context, actor Actor, name resname.Thread, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
+func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resname.Thread, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
@@ -448,18 +448,18 @@ func (s *Store) UpdateThread(ctx context.Context, actor Actor, name resname.Thre
 // DeleteThread soft-deletes a thread and returns it, recording the actor as
 // its deleted_by and reason (validated by the caller) as its delete_reason.
 // checkPostChange says who may.
-func (s *Store) DeleteThread(ctx context.Context, actor Actor, name resname.Thread, wantEtag, reason string) (*forumv1.Thread, error) {
+func (s *Store) DeleteThread(ctx context.Context, actor authz.Actor, name resname.Thread, wantEtag, reason string) (*forumv1.Thread, error) {
 	return s.setThreadDeleted(ctx, actor, name, wantEtag, true, reason)
 }
 
 // UndeleteThread restores a soft-deleted thread and returns it, with its
 // deleted_by and delete_reason cleared. checkPostChange says who may: only
 // a moderator restores a thread a moderator deleted.
-func (s *Store) UndeleteThread(ctx context.Context, actor Actor, name resname.Thread, wantEtag string) (*forumv1.Thread, error) {
+func (s *Store) UndeleteThread(ctx context.Context, actor authz.Actor, name resname.Thread, wantEtag string) (*forumv1.Thread, error) {
 	return s.setThreadDeleted(ctx, actor, name, wantEtag, false, "")
 }
 
-func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name resname.Thread, wantEtag string, del bool, reason string) (*forumv1.Thread, error) {
+func (s *Store) setThreadDeleted(ctx context.Context, actor authz.Actor, name resname.Thread, wantEtag string, del bool, reason string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
@@ -504,7 +504,7 @@ func (s *Store) setThreadDeleted(ctx context.Context, actor Actor, name resname.
 
 // ListThreads returns a page of the threads q selects, and the token of the
 // next page.
-func (s *Store) ListThreads(ctx context.Context, actor Actor, q ThreadQuery) ([]*forumv1.Thread, string, error) {
+func (s *Store) ListThreads(ctx context.Context, actor authz.Actor, q ThreadQuery) ([]*forumv1.Thread, string, error) {
 	query := fmt.Sprintf("ListThreads\x00%s\x00%d\x00%t", q.Filter.String(), q.Order, q.ShowDeleted)
 	cursor, err := s.decodeToken(query, q.PageToken)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 )
@@ -43,7 +44,7 @@ func (s *Store) ListUsers(ctx context.Context, pageSize int, pageToken string) (
 
 // CreateUser creates a user with a password hash. Who may is the access
 // table's (authz): the store does not check.
-func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, passwordHash string, requestID string) (*forumv1.User, error) {
+func (s *Store) CreateUser(ctx context.Context, actor authz.Actor, u *forumv1.User, passwordHash string, requestID string) (*forumv1.User, error) {
 	var out *forumv1.User
 	req := s.newRequest("CreateUser", requestID, u)
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
@@ -101,7 +102,7 @@ func (s *Store) CreateUser(ctx context.Context, actor Actor, u *forumv1.User, pa
 // errs.FailedPrecondition: only an offline `forumd admin create-user` could
 // recover from it. The check runs in the transaction that makes the change,
 // so two admins demoting each other at once cannot both succeed.
-func (s *Store) UpdateUser(ctx context.Context, actor Actor, name resname.User, u *forumv1.User, paths []string) (*forumv1.User, error) {
+func (s *Store) UpdateUser(ctx context.Context, actor authz.Actor, name resname.User, u *forumv1.User, paths []string) (*forumv1.User, error) {
 	id := name.ID
 	var out *forumv1.User
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {

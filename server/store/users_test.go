@@ -9,6 +9,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
 )
 
 // activeAdmins returns the names of the forum's active admins.
@@ -63,20 +64,20 @@ func TestLastActiveAdminKept(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := openTest(t)
 			ctx := t.Context()
-			var others []Actor
+			var others []authz.Actor
 			for i, r := range tc.others {
 				others = append(others, member(t, s, fmt.Sprintf("other%d", i), r))
 			}
 			target := member(t, s, "target", forumv1.Role_ROLE_ADMIN)
 			for _, i := range tc.suspend {
-				if _, err := s.UpdateUser(ctx, SystemActor, resname.MustParseUser(others[i].User), &forumv1.User{Name: others[i].User, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
+				if _, err := s.UpdateUser(ctx, authz.SystemActor, resname.MustParseUser(others[i].User), &forumv1.User{Name: others[i].User, State: forumv1.UserState_USER_STATE_SUSPENDED}, []string{"state"}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			actor := target
 			switch {
 			case tc.bySystem:
-				actor = SystemActor
+				actor = authz.SystemActor
 			case tc.byOther:
 				actor = others[0]
 			}
@@ -120,14 +121,14 @@ func TestLastActiveAdminRace(t *testing.T) {
 	b := member(t, s, "bruno", forumv1.Role_ROLE_ADMIN)
 	restore := func() {
 		t.Helper()
-		for _, x := range []Actor{a, b} {
-			if _, err := s.UpdateUser(ctx, SystemActor, resname.MustParseUser(x.User), &forumv1.User{Name: x.User, Role: forumv1.Role_ROLE_ADMIN, State: forumv1.UserState_USER_STATE_ACTIVE}, []string{"role", "state"}); err != nil {
+		for _, x := range []authz.Actor{a, b} {
+			if _, err := s.UpdateUser(ctx, authz.SystemActor, resname.MustParseUser(x.User), &forumv1.User{Name: x.User, Role: forumv1.Role_ROLE_ADMIN, State: forumv1.UserState_USER_STATE_ACTIVE}, []string{"role", "state"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	type change struct {
-		actor Actor
+		actor authz.Actor
 		user  *forumv1.User
 		paths []string
 	}
