@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -16,22 +15,9 @@ import (
 var forumdBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "client-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	forumdBin, err = forumdtest.Build(dir, "./cmd/forumd")
-	if err != nil {
-		// Fail, never skip: these tests are the client's check against the
-		// real server.
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// A failed build fails, never skips: these tests are the client's check
+	// against the real server.
+	os.Exit(forumdtest.RunWithBinaries(m, map[string]*string{"./cmd/forumd": &forumdBin}))
 }
 
 // callTimeout bounds every call a test makes; generous for a loaded

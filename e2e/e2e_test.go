@@ -38,20 +38,7 @@ import (
 // TestMain builds forumd once for all tests. A failed build fails the run;
 // it never skips the tests.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "forumd-e2e-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		os.Exit(1)
-	}
-	forumdBin, err = forumdtest.Build(dir, "./cmd/forumd")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: building forumd failed: %v\n", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(forumdtest.RunWithBinaries(m, map[string]*string{"./cmd/forumd": &forumdBin}))
 }
 
 // storyTimeout bounds TestConferenceStory as a whole.

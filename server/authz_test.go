@@ -555,11 +555,11 @@ var ruleCases = []ruleCase{
 	{"deleted-posts", mUpdateReply, "reply in a thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
 		_, r := e.deleted(t, publicTheme, e.alice)
 		return e.updateReply(ctx, r)
-	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
 	{"deleted-posts", mDeleteReply, "reply in a thread deleted by its author", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
 		_, r := e.deleted(t, publicTheme, e.alice)
 		return e.deleteReply(ctx, r)
-	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	}, outcomes{pAnonymous: unauth, pAuthor: failed, pMember: notFound, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
 
 	// post-author: the author and moderators change a post; a token acts
 	// as its owner (the admin), not as the author.

@@ -48,7 +48,8 @@ func actorFrom(ctx context.Context) authz.Actor { return callerFrom(ctx).actor }
 // unaryInterceptors is the server's unary chain, outermost first: logging,
 // panic recovery, status mapping, the request decoding check, the deadline
 // clamp, authentication, the access table, and then the rate limits that
-// need the caller (ratelimit.go), when any is on.
+// need the caller (ratelimit.go), when any is on. New chains them with
+// chainUnary.
 func (s *Server) unaryInterceptors() []grpc.UnaryServerInterceptor {
 	return append([]grpc.UnaryServerInterceptor{
 		s.logUnary, s.recoverUnary, s.statusUnary, checkDecodingUnary, s.deadlineUnary, s.authenticateUnary, s.authorizeUnary,

@@ -138,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		// arrive, per caller and method after authentication; neither hook
 		// is installed when the limits are off.
 		s.limiter.tapOption(),
-		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
+		grpc.UnaryInterceptor(chainUnary(s.unaryInterceptors()...)),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(16<<20),

@@ -19,23 +19,9 @@ import (
 var forumdBin, forumctlBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "forumctl-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	for pkg, bin := range map[string]*string{"./cmd/forumd": &forumdBin, "./cmd/forumctl": &forumctlBin} {
-		if *bin, err = forumdtest.Build(dir, pkg); err != nil {
-			// Fail, never skip: these tests are forumctl's check against
-			// the real server.
-			fmt.Fprintln(os.Stderr, err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// A failed build fails, never skips: these tests are forumctl's check
+	// against the real server.
+	os.Exit(forumdtest.RunWithBinaries(m, map[string]*string{"./cmd/forumd": &forumdBin, "./cmd/forumctl": &forumctlBin}))
 }
 
 // cliTimeout bounds one forumctl run.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -22,19 +21,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "open" && os.Args[2] == "--child" {
 		os.Exit(runCommand(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 	}
-	dir, err := os.MkdirTemp("", "forumload-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if forumdBin, err = forumdtest.Build(dir, "./cmd/forumd"); err != nil {
-		fmt.Fprintln(os.Stderr, err) // fail, never skip
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(forumdtest.RunWithBinaries(m, map[string]*string{"./cmd/forumd": &forumdBin}))
 }
 
 const memberPassword = "member password 123"

@@ -140,6 +140,33 @@ func Build(dir, pkg string) (string, error) {
 	return bin, nil
 }
 
+// RunWithBinaries is the body of the TestMain of a package whose tests run
+// built binaries: it builds each package of bins (a path relative to the
+// module root, such as "./cmd/forumd", mapped to the variable that gets the
+// binary's path) into a temporary directory, runs the tests, removes the
+// directory and returns the exit code for os.Exit. A build that fails fails
+// the run, with the error on standard error: tests against the real binary
+// never skip.
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(forumdtest.RunWithBinaries(m, map[string]*string{"./cmd/forumd": &forumdBin}))
+//	}
+func RunWithBinaries(m *testing.M, bins map[string]*string) int {
+	dir, err := os.MkdirTemp("", "forum-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	for pkg, bin := range bins {
+		if *bin, err = Build(dir, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
 // CreateUser runs `forumd admin create-user` on dataDir (forumd must not be
 // serving it) with the password on standard input and the environment of
 // Env. role is member, convener or admin. Like Start, it makes dataDir

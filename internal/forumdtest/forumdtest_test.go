@@ -15,20 +15,7 @@ import (
 var forumdBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "forumdtest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	forumdBin, err = forumdtest.Build(dir, "./cmd/forumd")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(forumdtest.RunWithBinaries(m, map[string]*string{"./cmd/forumd": &forumdBin}))
 }
 
 const password = "a long enough password"

@@ -52,7 +52,7 @@ var Rules = []Rule{
 	{"post-restore", []string{forumv1.ThreadService_UndeleteThread_FullMethodName},
 		"RestorePost: only moderators restore a post a moderator removed"},
 	{"locked-thread", postChanges,
-		"ChangeLocked: only moderators change the posts of a locked thread (FAILED_PRECONDITION for others)"},
+		"ChangeLocked: only moderators change the posts of a locked thread, and the replies of a deleted one (FAILED_PRECONDITION for others)"},
 	{"deleted-posts", threadMethods,
 		"SeeDeleted: a deleted thread and its replies are seen only by its author and moderators (NOT_FOUND for others)"},
 	{"theme-visibility", append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName}, threadMethods...),

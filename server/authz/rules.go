@@ -127,9 +127,10 @@ func RestorePost(a Actor, p Post) error {
 }
 
 // ChangeLocked is the rule locked-thread: moderators change the posts of a
-// locked thread (edit, delete, restore, unlock); for anyone else the store
-// refuses the change with FAILED_PRECONDITION, as it refuses any change
-// the thread's state does not allow.
+// locked thread (edit, delete, restore, unlock), and the replies of a
+// deleted thread; for anyone else the store refuses the change with
+// FAILED_PRECONDITION, as it refuses any change the thread's state does
+// not allow.
 func ChangeLocked(a Actor) bool { return a.Moderator() }
 
 // SeeDeleted is the rule deleted-posts: a deleted thread, with its replies,

@@ -219,15 +219,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	eng.Close()
 
-	s, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if v := readU64(rawGet(t, s, bucketMeta, metaSchemaVersion)); v != SchemaVersion {
-		t.Errorf("schema version %d after Open, want %d", v, SchemaVersion)
-	}
-	checkHeadsAndGates(t, s)
+	s = openMigrated(t, path)
 	for _, w := range want {
 		got, err := s.GetThread(ctx, a, resname.MustParseThread(w.Name))
 		if err != nil {

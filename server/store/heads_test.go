@@ -329,15 +329,7 @@ func TestMigrateFromSchema2(t *testing.T) {
 	}
 	eng.Close()
 
-	s, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if v := readU64(rawGet(t, s, bucketMeta, metaSchemaVersion)); v != SchemaVersion {
-		t.Errorf("schema version %d after Open, want %d", v, SchemaVersion)
-	}
-	checkHeadsAndGates(t, s)
+	s = openMigrated(t, path)
 	after := observeScenario(t, s, f)
 	for i := range min(len(before), len(after)) {
 		if after[i] != before[i] {
@@ -418,4 +410,22 @@ func TestCorruptHeadIsAnError(t *testing.T) {
 	if _, err := s.CreateReply(ctx, a, resname.MustParseThread(th.Name), &forumv1.Reply{Body: "x"}, ""); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("CreateReply on a corrupt head: %v, want an error naming the corruption", err)
 	}
+}
+
+// openMigrated opens the database at path, which an older schema wrote,
+// and checks that Open migrated it: the schema version is the current one
+// and every head and gate matches its record. The store is closed when the
+// test ends.
+func openMigrated(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if v := readU64(rawGet(t, s, bucketMeta, metaSchemaVersion)); v != SchemaVersion {
+		t.Errorf("schema version %d after Open, want %d", v, SchemaVersion)
+	}
+	checkHeadsAndGates(t, s)
+	return s
 }

@@ -24,6 +24,7 @@ type post struct {
 	etag       string // its current etag
 	thread     string // the thread's name (a thread's own)
 	locked     bool   // the thread is LOCKED
+	inDeleted  bool   // a reply in a deleted thread
 }
 
 // checkPostChange makes the checks every change to a thread or a reply
@@ -42,7 +43,9 @@ type post struct {
 //  3. FAILED_PRECONDITION if the post is deleted (edit, delete) or not
 //     deleted (undelete); then, unless authz.ChangeLocked lets the actor
 //     change a locked thread's posts, if its thread is locked: "thread …
-//     is locked", whatever the post.
+//     is locked", whatever the post; and, by the same rule, if a reply's
+//     thread is deleted (no reply is added to a deleted thread either):
+//     the thread is restored first.
 //
 // The caller has already loaded the post as one the actor may see
 // (NOT_FOUND otherwise).
@@ -69,6 +72,9 @@ func checkPostChange(actor authz.Actor, op authz.PostOp, p post, etagField, want
 	if p.locked && !authz.ChangeLocked(actor) {
 		return fmt.Errorf("%w: thread %s is locked", errs.FailedPrecondition, p.thread)
 	}
+	if p.inDeleted && !authz.ChangeLocked(actor) {
+		return fmt.Errorf("%w: thread %s is deleted; its replies change only once it is restored", errs.FailedPrecondition, p.thread)
+	}
 	return nil
 }
 
@@ -88,5 +94,6 @@ func replyPost(r *forumv1.Reply, h threadHead) post {
 		Post:   authz.Post{Kind: "reply", Name: r.Name, Author: r.Author, Deleted: r.DeleteTime != nil, DeletedBy: r.DeletedBy},
 		etag:   r.Etag,
 		thread: resname.Thread{ID: h.id}.String(), locked: h.state == forumv1.ThreadState_THREAD_STATE_LOCKED,
+		inDeleted: h.deleted,
 	}
 }
