@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -593,27 +594,27 @@ func normalize(fd field, v token) (string, error) {
 	value := v.val
 	switch fd {
 	case fTheme:
-		if slug := strings.TrimPrefix(value, "themes/"); isSlug(slug, maxSlug) {
+		if slug := strings.TrimPrefix(value, "themes/"); resname.ValidSlug(slug, maxSlug) {
 			return "themes/" + slug, nil
 		}
 		return "", errorf(v.pos, "invalid theme %q: want a theme name such as \"themes/joint-programmes\", or its slug (lowercase letters and digits, single hyphens between, at most %d characters)", value, maxSlug)
 	case fAuthorOrganization:
-		if slug := strings.TrimPrefix(value, "organizations/"); isSlug(slug, maxSlug) {
+		if slug := strings.TrimPrefix(value, "organizations/"); resname.ValidSlug(slug, maxSlug) {
 			return "organizations/" + slug, nil
 		}
 		return "", errorf(v.pos, "invalid author.organization %q: want an organisation name such as \"organizations/vso\", or its slug", value)
 	case fTag:
-		if isSlug(value, maxTag) {
+		if resname.ValidSlug(value, maxTag) {
 			return value, nil
 		}
 		return "", errorf(v.pos, "invalid tag %q: want lowercase letters and digits, single hyphens between, at most %d characters", value, maxTag)
 	case fAuthor:
-		if isName(value, "users/") {
+		if _, err := resname.ParseUser(value); err == nil {
 			return value, nil
 		}
 		return "", errorf(v.pos, "invalid author %q: want a user name such as \"users/123\"", value)
 	case fFollowUpOf:
-		if isName(value, "threads/") {
+		if _, err := resname.ParseThread(value); err == nil {
 			return value, nil
 		}
 		return "", errorf(v.pos, "invalid follow_up_of %q: want a thread name such as \"threads/123\"", value)
@@ -655,36 +656,6 @@ func enumValue(fd field, v token, enum protoreflect.EnumDescriptor, prefix strin
 		allowed = append(allowed, strings.TrimPrefix(string(ev.Name()), prefix))
 	}
 	return "", errorf(v.pos, "invalid %s %q: want one of %s (or with the prefix %s)", fd, v.val, strings.Join(allowed, ", "), prefix)
-}
-
-// isSlug reports whether s matches [a-z0-9]+(-[a-z0-9]+)* and has at most
-// max characters.
-func isSlug(s string, max int) bool {
-	if s == "" || len(s) > max || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
-		return false
-	}
-	for i := range len(s) {
-		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// isName reports whether s is prefix followed by a positive decimal ID,
-// without leading zeros, that fits in an int64.
-func isName(s, prefix string) bool {
-	id, ok := strings.CutPrefix(s, prefix)
-	if !ok || id == "" || id[0] == '0' {
-		return false
-	}
-	for i := range len(id) {
-		if id[i] < '0' || id[i] > '9' {
-			return false
-		}
-	}
-	_, err := strconv.ParseInt(id, 10, 64)
-	return err == nil
 }
 
 func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }

@@ -200,7 +200,7 @@ func TestParseThreadsErrors(t *testing.T) {
 		{`author = users/me`, 9, "invalid author"},
 		{`author = users/0`, 9, "invalid author"},
 		{`author = users/007`, 9, "invalid author"},
-		{`author = users/9223372036854775808`, 9, "invalid author"},
+		{`author = users/18446744073709551616`, 9, "invalid author"},
 		{`author = threads/1`, 9, "invalid author"},
 		{`follow_up_of = "threads/abc"`, 15, `invalid follow_up_of "threads/abc": want a thread name such as "threads/123"`},
 		{`follow_up_of = ""`, 15, "invalid follow_up_of"},
