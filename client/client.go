@@ -75,6 +75,8 @@ func WithUserAgent(ua string) Option {
 // WithTimeout gives every call whose context has no deadline a deadline d
 // from its start. The deadline covers all the attempts of a retried call.
 // Zero (the default) adds none; the server then applies its own limit.
+// Streams (StreamEvents, and Events) are not bounded by it: they last as
+// long as their context.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) { o.timeout = d }
 }
@@ -98,6 +100,7 @@ type Client struct {
 	invites forumv1.InvitationServiceClient
 	tokens  forumv1.ApiTokenServiceClient
 	auth    forumv1.AuthServiceClient
+	events  forumv1.EventServiceClient
 	timeout time.Duration
 	token   atomic.Pointer[string]
 }
@@ -145,6 +148,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 		grpc.WithChainUnaryInterceptor(c.intercept),
+		grpc.WithChainStreamInterceptor(c.interceptStream),
 	}
 	conn, err := grpc.NewClient(target, append(dialOpts, o.dialOpts...)...)
 	if err != nil {
@@ -160,6 +164,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c.invites = forumv1.NewInvitationServiceClient(conn)
 	c.tokens = forumv1.NewApiTokenServiceClient(conn)
 	c.auth = forumv1.NewAuthServiceClient(conn)
+	c.events = forumv1.NewEventServiceClient(conn)
 	return c, nil
 }
 
@@ -202,6 +207,10 @@ func (c *Client) ApiTokenService() forumv1.ApiTokenServiceClient { return c.toke
 // AuthService returns the generated AuthService stub. Prefer the Client's
 // Login and Logout, which also keep the Client's token.
 func (c *Client) AuthService() forumv1.AuthServiceClient { return c.auth }
+
+// EventService returns the generated EventService stub. Prefer Events,
+// which resumes a dropped stream by itself, and ListEvents.
+func (c *Client) EventService() forumv1.EventServiceClient { return c.events }
 
 // Token returns the bearer token the Client sends, or "".
 func (c *Client) Token() string { return *c.token.Load() }
@@ -251,17 +260,53 @@ func (c *Client) intercept(ctx context.Context, method string, req, reply any, c
 	}
 	if strings.HasPrefix(method, "/forum.v1.") {
 		req = withRequestID(req)
-		// Logging in and registering must work whatever token the Client
-		// holds, and the server refuses a stale token even on public
-		// methods.
-		if token := c.Token(); token != "" && !noToken[method] {
-			if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get("authorization")) == 0 {
-				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-			}
-		}
+		ctx = c.withToken(ctx, method)
 	}
 	return wrapError(invoker(ctx, method, req, reply, cc, opts...))
 }
+
+// withToken returns ctx with the Client's token as the authorization
+// metadata of a call of method, unless the call has its own or is one of
+// noToken: logging in and registering must work whatever token the Client
+// holds, and the server refuses a stale token even on public methods.
+func (c *Client) withToken(ctx context.Context, method string) context.Context {
+	if token := c.Token(); token != "" && !noToken[method] {
+		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get("authorization")) == 0 {
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+		}
+	}
+	return ctx
+}
+
+// interceptStream is the Client's stream interceptor: the token as for
+// unary calls, and errors wrapped (from opening the stream, and from each
+// message sent and received); no default deadline, since a stream lasts as
+// long as its reader wants.
+func (c *Client) interceptStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if strings.HasPrefix(method, "/forum.v1.") {
+		ctx = c.withToken(ctx, method)
+	}
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return wrappedStream{cs}, nil
+}
+
+// wrappedStream is a client stream whose errors are wrapped (wrapError);
+// io.EOF, the end of a stream, stays as it is.
+type wrappedStream struct {
+	grpc.ClientStream
+}
+
+func (s wrappedStream) Header() (metadata.MD, error) {
+	md, err := s.ClientStream.Header()
+	return md, wrapError(err)
+}
+
+func (s wrappedStream) SendMsg(m any) error { return wrapError(s.ClientStream.SendMsg(m)) }
+
+func (s wrappedStream) RecvMsg(m any) error { return wrapError(s.ClientStream.RecvMsg(m)) }
 
 // isLoopback reports whether target names this machine: a unix socket, an
 // IP address in 127.0.0.0/8 or ::1, or "localhost", with or without a port

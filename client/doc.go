@@ -25,20 +25,23 @@
 //
 // The generated stubs are reachable from the Client: ThemeService,
 // ThreadService, ReplyService, UserService, OrganizationService,
-// GroupService, InvitationService, ApiTokenService and AuthService. On top
-// of them the Client has iterators that follow page tokens (Themes,
-// Threads, Replies, Users, Organizations, Groups, Invitations, ApiTokens),
-// creates that fill request_id (CreateTheme, CreateThread, CreateFollowUp,
-// CreateReply, CreateUser, CreateOrganization), deletes that take options
-// (DeleteThread and DeleteReply, with WithReason to say why, shown to
-// readers as the post's delete_reason, and WithEtag), and Login and Logout,
-// which also set and clear the token the Client sends.
+// GroupService, InvitationService, ApiTokenService, AuthService and
+// EventService. On top of them the Client has iterators that follow page
+// tokens (Themes, Threads, Replies, Users, Organizations, Groups,
+// Invitations, ApiTokens, ListEvents), Events, which follows the event log
+// as it grows and resumes a dropped stream by itself, creates that fill
+// request_id (CreateTheme, CreateThread, CreateFollowUp, CreateReply,
+// CreateUser, CreateOrganization), deletes that take options (DeleteThread
+// and DeleteReply, with WithReason to say why, shown to readers as the
+// post's delete_reason, and WithEtag), and Login and Logout, which also set
+// and clear the token the Client sends.
 //
 // Every call made through the Client, the raw stubs included, goes through
 // one interceptor that adds the bearer token, applies the WithTimeout
 // default deadline when the context has none, fills an empty request_id on
 // create requests, and wraps status errors so that errors.Is works (see
-// below).
+// below). Streams (StreamEvents) get the token and the wrapped errors, but
+// no default deadline.
 //
 // # Retries
 //
@@ -78,9 +81,10 @@
 // this package: ErrNotFound, ErrAlreadyExists, ErrInvalidArgument,
 // ErrFailedPrecondition, ErrConflict (ABORTED: the etag sent is stale),
 // ErrPermissionDenied, ErrUnauthenticated, ErrRateLimited (a server limit),
-// ErrTooLarge (a message over gRPC's size limit) and ErrUnavailable; a
-// DEADLINE_EXCEEDED or CANCELLED status also matches
-// context.DeadlineExceeded or context.Canceled. FieldViolations lists the
+// ErrTooLarge (a message over gRPC's size limit), ErrUnavailable and
+// ErrOutOfRange (a revision the event log no longer keeps; OldestRevision
+// names the oldest it does); a DEADLINE_EXCEEDED or CANCELLED status also
+// matches context.DeadlineExceeded or context.Canceled. FieldViolations lists the
 // fields an INVALID_ARGUMENT error names, and RetryDelay the delay a
 // RESOURCE_EXHAUSTED error asks for.
 package client

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -46,6 +47,9 @@ var (
 	// ErrUnavailable: the server cannot be reached or is shutting down,
 	// after the retries the policy allows (UNAVAILABLE).
 	ErrUnavailable = errors.New("forum: unavailable")
+	// ErrOutOfRange: a revision older than the oldest the event log
+	// keeps; OldestRevision tells which one that is (OUT_OF_RANGE).
+	ErrOutOfRange = errors.New("forum: out of range")
 )
 
 // sentinels maps status codes to the sentinel errors above, and to the
@@ -60,6 +64,7 @@ var sentinels = map[codes.Code]error{
 	codes.Unauthenticated:    ErrUnauthenticated,
 	codes.ResourceExhausted:  ErrRateLimited,
 	codes.Unavailable:        ErrUnavailable,
+	codes.OutOfRange:         ErrOutOfRange,
 	codes.DeadlineExceeded:   context.DeadlineExceeded,
 	codes.Canceled:           context.Canceled,
 }
@@ -198,4 +203,26 @@ func RetryDelay(err error) (delay time.Duration, ok bool) {
 		}
 	}
 	return e.RetryDelay()
+}
+
+// OldestRevision returns the oldest revision the event log still keeps,
+// from an ErrOutOfRange error (its google.rpc.ErrorInfo metadata,
+// "oldest_revision"): where a reader that asked for an older one may read
+// from instead, having missed the events between. ok is false if err is
+// not such an error.
+func OldestRevision(err error) (revision uint64, ok bool) {
+	st, sok := status.FromError(err)
+	if !sok || st.Code() != codes.OutOfRange {
+		return 0, false
+	}
+	for _, d := range st.Details() {
+		if info, iok := d.(*errdetails.ErrorInfo); iok {
+			if v, has := info.GetMetadata()["oldest_revision"]; has {
+				if n, perr := strconv.ParseUint(v, 10, 64); perr == nil {
+					return n, true
+				}
+			}
+		}
+	}
+	return 0, false
 }

@@ -35,6 +35,7 @@ var sentinels = map[string]error{
 	"ErrRateLimited":        client.ErrRateLimited,
 	"ErrTooLarge":           client.ErrTooLarge,
 	"ErrUnavailable":        client.ErrUnavailable,
+	"ErrOutOfRange":         client.ErrOutOfRange,
 }
 
 // checkKind checks that err matches want (one of sentinels) and no other

@@ -202,3 +202,48 @@ func ExampleRetryDelay() {
 		return
 	}
 }
+
+// Follow the replies of a theme as they are posted, from revision 1 (the
+// whole log kept), printing each. The stream resumes by itself when the
+// connection drops; keep the last revision printed to start from the next
+// one after a restart of the program.
+func ExampleClient_Events() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	filter := `type = "reply.created" AND theme = "themes/knowledge-exchange"`
+	for ev, err := range c.Events(ctx, 1, filter) {
+		if errors.Is(err, client.ErrOutOfRange) {
+			oldest, _ := client.OldestRevision(err)
+			log.Fatalf("the log no longer keeps revision 1; start from %d", oldest)
+		} else if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%d\t%s\t%s\t%s\n", ev.GetRevision(), client.EventTypeName(ev.GetType()), ev.GetThread(), ev.GetReply().GetBody())
+	}
+}
+
+// Read the events committed since the last run, as a job run every hour
+// does, and remember where it stopped.
+func ExampleClient_ListEvents() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	next := uint64(1) // one past the last revision the previous run read
+	for ev, err := range c.ListEvents(ctx, &forumv1.ListEventsRequest{StartRevision: next, PageSize: 500}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%d\t%s\t%s\n", ev.GetRevision(), client.EventTypeName(ev.GetType()), ev.GetResource())
+		next = ev.GetRevision() + 1
+	}
+	fmt.Println("next run starts at", next)
+}

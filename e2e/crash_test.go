@@ -390,6 +390,7 @@ func note(bodies map[string]*found, body, name string) {
 func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, cycle int, mayLack func(*attempt) bool) crashListing {
 	t.Helper()
 	l := readAll(ctx, t, g)
+	verifyEventLog(ctx, t, g, s.users[0].token, l, cycle)
 	s.mu.Lock()
 	attempts := slices.Clone(s.attempts)
 	s.mu.Unlock()

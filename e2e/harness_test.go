@@ -82,6 +82,7 @@ type api struct {
 	themes  forumv1.ThemeServiceClient
 	threads forumv1.ThreadServiceClient
 	replies forumv1.ReplyServiceClient
+	events  forumv1.EventServiceClient
 }
 
 // dial connects to forumd's gRPC listener; the connection is closed in
@@ -100,6 +101,7 @@ func (p *forumd) dial(t testing.TB) *api {
 		themes:  forumv1.NewThemeServiceClient(conn),
 		threads: forumv1.NewThreadServiceClient(conn),
 		replies: forumv1.NewReplyServiceClient(conn),
+		events:  forumv1.NewEventServiceClient(conn),
 	}
 }
 

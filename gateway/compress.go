@@ -22,7 +22,9 @@ var gzipWriters = sync.Pool{New: func() any {
 // compressJSON gzips API responses of at least minCompressBytes for clients
 // that accept gzip: a thread page's replies shrink about fivefold, which
 // matters to delegates on slow links. The size is known from Content-Length,
-// which the mux writes (runtime.WithWriteContentLength).
+// which the mux writes (runtime.WithWriteContentLength). Streams have none
+// (and the event stream is text/event-stream), so they are never
+// compressed: gzip would hold each event back until its buffer filled.
 func compressJSON(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Accept-Encoding")

@@ -59,6 +59,16 @@
 // call refused by a rate limit is 429 with a Retry-After header (whole
 // seconds, from the status's RetryInfo).
 //
+// # The event stream
+//
+// GET /v1/events:stream (EventStreamPath) answers a request that accepts
+// text/event-stream, as a browser's EventSource does, with Server-Sent
+// Events: `id:` the revision, `event:` the short type, `data:` the Event's
+// JSON, heartbeats as comments, and the Last-Event-ID header resuming after
+// the revision it names. Other requests get grpc-gateway's streaming, one
+// JSON object per line. Neither is compressed or cut by MaxTimeout. See
+// sse.go.
+//
 // # Browser sessions and client addresses
 //
 // Login and Register also set the session token as an HttpOnly,
@@ -182,7 +192,7 @@ type gateway struct {
 	insecureCookieOnce sync.Once
 }
 
-// New returns the HTTP handler of the forum API: the five forum.v1 services
+// New returns the HTTP handler of the forum API: the forum.v1 services
 // transcoded to JSON over conn, plus /openapi.json and /healthz, behind the
 // body limit, deadline clamp, CSRF check and security headers described in
 // the package documentation. conn is normally a client connection to the
@@ -270,11 +280,16 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"ApiTokenService", forumv1.RegisterApiTokenServiceHandler},
 		{"InvitationService", forumv1.RegisterInvitationServiceHandler},
 		{"GroupService", forumv1.RegisterGroupServiceHandler},
+		{"EventService", forumv1.RegisterEventServiceHandler},
 	}
 	for _, r := range registers {
 		if err := r.register(ctx, mux, conn); err != nil {
 			return nil, fmt.Errorf("gateway: register %s: %w", r.service, err)
 		}
+	}
+	// StreamEvents as Server-Sent Events (sse.go), over the generated route.
+	if err := mux.HandlePath(http.MethodGet, EventStreamPath, g.streamEvents(mux, forumv1.NewEventServiceClient(conn))); err != nil {
+		return nil, fmt.Errorf("gateway: route GET %s: %w", EventStreamPath, err)
 	}
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		if err := mux.HandlePath(method, OpenAPIPath, serveOpenAPI); err != nil {

@@ -115,9 +115,15 @@ func bodyTooLarge(ctx context.Context) bool {
 // clampDeadline gives every request a deadline of at most Options.MaxTimeout.
 // grpc-gateway derives the call's context from the request's, adding the
 // client's Grpc-Timeout, so a shorter client timeout still wins and a longer
-// one (or none) is cut to MaxTimeout.
+// one (or none) is cut to MaxTimeout. The event stream (sse.go) is left
+// without one: it lasts as long as its client wants, bounded only by the
+// client's own Grpc-Timeout.
 func (g *gateway) clampDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isEventStream(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), g.maxTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))

@@ -16,6 +16,7 @@ import (
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -68,6 +69,7 @@ var expectedLevel = map[string]string{
 	"CreateApiToken": "session", "ListApiTokens": "member", "DeleteApiToken": "member",
 	"CreateInvitation": "moderator", "ListInvitations": "moderator", "DeleteInvitation": "moderator",
 	"GetGroup": "public", "ListGroups": "public", "CreateGroup": "moderator", "UpdateGroup": "moderator", "DeleteGroup": "moderator",
+	"ListEvents": "public", "StreamEvents": "public",
 }
 
 // The themes and the group of the matrix.
@@ -96,7 +98,8 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &matrixEnv{testEnv: newTestEnvWith(t, Config{Store: st}), tokens: map[string]string{}}
+	// Short heartbeats: a stream that has nothing to send says so soon.
+	e := &matrixEnv{testEnv: newTestEnvWith(t, Config{Store: st, EventHeartbeat: 10 * time.Millisecond}), tokens: map[string]string{}}
 	ctx := t.Context()
 	e.carol = e.user(t, "carol", forumv1.Role_ROLE_MEMBER)
 	e.suspended = e.user(t, "suspended", forumv1.Role_ROLE_MEMBER)
@@ -195,7 +198,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				for _, p := range principals {
 					in, _ := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
 					out, _ := protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
-					err := e.conn.Invoke(e.ctx(t, p), full, in.New().Interface(), out.New().Interface())
+					var err error
+					if md.IsStreamingServer() {
+						err = firstMessage(e.ctx(t, p), e, full, in.New().Interface(), out.New().Interface())
+					} else {
+						err = e.conn.Invoke(e.ctx(t, p), full, in.New().Interface(), out.New().Interface())
+					}
 					want := false
 					for _, a := range levelAllows[level] {
 						want = want || a == p
@@ -211,6 +219,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if methods != len(expectedLevel) {
 		t.Errorf("%d methods in the descriptors, %d in expectedLevel", methods, len(expectedLevel))
 	}
+}
+
+// firstMessage opens the server stream method with req and receives its
+// first message into out: nil once one comes, or the call's error.
+func firstMessage(ctx context.Context, e *matrixEnv, method string, req, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cs, err := e.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method)
+	if err != nil {
+		return err
+	}
+	if err := cs.SendMsg(req); err != nil {
+		return err
+	}
+	if err := cs.CloseSend(); err != nil {
+		return err
+	}
+	return cs.RecvMsg(out)
 }
 
 // The methods, as the rule cases name them.
@@ -240,6 +266,8 @@ const (
 	mListUsers        = forumv1.UserService_ListUsers_FullMethodName
 	mCreateUser       = forumv1.UserService_CreateUser_FullMethodName
 	mUpdateUser       = forumv1.UserService_UpdateUser_FullMethodName
+	mListEvents       = forumv1.EventService_ListEvents_FullMethodName
+	mStreamEvents     = forumv1.EventService_StreamEvents_FullMethodName
 )
 
 // outcome is what a call gets, as the rule matrix names it.
@@ -439,6 +467,55 @@ func (e *matrixEnv) register(ctx context.Context, code string) error {
 
 func (e *matrixEnv) updateUser(ctx context.Context, u *forumv1.User, paths ...string) (*forumv1.User, error) {
 	return e.users.UpdateUser(ctx, &forumv1.UpdateUserRequest{User: u, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+}
+
+// postEvents posts alice's thread in theme, with a reply, then a thread of
+// hers in the public theme (a marker everyone sees), and returns both and
+// the revision before them.
+func (e *matrixEnv) postEvents(t *testing.T, theme string) (th, marker *forumv1.Thread, before uint64) {
+	t.Helper()
+	before, err := e.store.EventHead(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, _ = e.post(t, theme)
+	marker = e.mustThread(t, e.alice, &forumv1.Thread{Theme: publicTheme, Title: "marker"})
+	return th, marker, before
+}
+
+// listsEvent lists the events of th from revision from, and reports
+// whether its thread.created event is among them.
+func (e *matrixEnv) listsEvent(ctx context.Context, th *forumv1.Thread, from uint64) error {
+	resp, err := forumv1.NewEventServiceClient(e.conn).ListEvents(ctx, &forumv1.ListEventsRequest{StartRevision: from, Filter: "thread = " + th.Name, PageSize: 100})
+	if err != nil {
+		return err
+	}
+	return shown(slices.ContainsFunc(resp.Events, func(ev *forumv1.Event) bool {
+		return ev.Resource == th.Name && ev.Type == forumv1.EventType_EVENT_TYPE_THREAD_CREATED
+	}))
+}
+
+// streamsEvent streams the events of alice's threads from revision from
+// until th's thread.created event comes (shown) or marker's, which comes
+// after it, does first (hidden).
+func (e *matrixEnv) streamsEvent(ctx context.Context, th, marker *forumv1.Thread, from uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cs, err := forumv1.NewEventServiceClient(e.conn).StreamEvents(ctx, &forumv1.StreamEventsRequest{StartRevision: from, Filter: "type = thread.created AND actor = " + e.alice.name})
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := cs.Recv()
+		switch {
+		case err != nil:
+			return err
+		case ev.Resource == th.Name:
+			return nil
+		case ev.Resource == marker.Name:
+			return errHidden
+		}
+	}
 }
 
 // ruleCases are the cases of the rule matrix: every rule of authz.Rules but
@@ -768,6 +845,21 @@ var ruleCases = []ruleCase{
 		}
 		return shown(u.Email == aliceEmail)
 	}, outcomes{pAnonymous: unauth, pAuthor: ok, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: hidden, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: hidden}},
+
+	// event-visibility: an event is seen by who may read its resource
+	// now; here, a thread of the private GROUPS theme.
+	{"event-visibility", mListEvents, "event of a thread in the private theme listed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _, before := e.postEvents(t, privateTheme)
+		return e.listsEvent(ctx, th, before+1)
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: ok, pOutsider: hidden, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: ok, pTokAdmin: ok}},
+	{"event-visibility", mStreamEvents, "event of a thread in the private theme streamed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, marker, before := e.postEvents(t, privateTheme)
+		return e.streamsEvent(ctx, th, marker, before+1)
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: ok, pOutsider: hidden, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: ok, pTokAdmin: ok}},
+	{"event-visibility", mListEvents, "event of a thread in the public theme listed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, _, before := e.postEvents(t, publicTheme)
+		return e.listsEvent(ctx, th, before+1)
+	}, outcomes{pAnonymous: ok, pAuthor: ok, pMember: ok, pOutsider: ok, pConvener: ok, pAdmin: ok, pSuspended: ok, pTokRead: ok, pTokWrite: ok, pTokMod: ok, pTokAdmin: ok}},
 }
 
 // TestRuleMatrix runs every case of ruleCases as every principal, and

@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -62,7 +64,17 @@ type benchEnv struct {
 // discarded writer.
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
-	e := newTestEnv(b)
+	return newBenchEnvWith(b, store.Options{})
+}
+
+// newBenchEnvWith is newBenchEnv with the store opened with opts.
+func newBenchEnvWith(b *testing.B, opts store.Options) *benchEnv {
+	b.Helper()
+	st, err := store.Open(filepath.Join(b.TempDir(), "forum.db"), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newTestEnvWith(b, Config{Store: st})
 	srv, err := New(Config{Store: e.store, Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		b.Fatal(err)

@@ -89,7 +89,7 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 // and, when err holds field violations, a BadRequest naming them.
 func newStatus(code codes.Code, reason, msg string, err error) error {
 	st := status.New(code, msg)
-	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: errs.Domain}}
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: errs.Domain, Metadata: errs.MetadataOf(err)}}
 	var ia *errs.InvalidArgumentError
 	if errors.As(err, &ia) {
 		br := &errdetails.BadRequest{}

@@ -52,9 +52,19 @@ type Config struct {
 	MaxTimeout time.Duration
 	// MaxRecvMsgSize bounds a request message; 0 means 1 MiB.
 	MaxRecvMsgSize int
+	// MaxStreamsPerAddress bounds the streams (event streams, health
+	// watches) one client address has open at once; 0 means 256, room for
+	// the browser tabs of an office behind one address.
+	MaxStreamsPerAddress int
+	// MaxStreams bounds the streams open on the server; 0 means 4096.
+	MaxStreams int
 	// LoginConcurrency bounds the password hashes computed at once (each
 	// takes 19 MiB and tens of milliseconds); 0 means 2.
 	LoginConcurrency int
+	// EventHeartbeat is how long an idle StreamEvents waits before sending
+	// a heartbeat, so that proxies keep the connection open; 0 means
+	// DefaultEventHeartbeat.
+	EventHeartbeat time.Duration
 
 	// Rate limits (ratelimit.go).
 
@@ -87,12 +97,16 @@ type Server struct {
 	streams          openStreams
 	maxTimeout       time.Duration
 	loginSlots       chan struct{}
+	eventHeartbeat   time.Duration
 	limiter          *rateLimiter // rate limits (ratelimit.go)
 	grpc             *grpc.Server
 	health           *health.Server
 
 	servingMu sync.Mutex  // serializes health changes (SetServing, WatchStore)
 	serving   atomic.Bool // what SetServing last asked for
+
+	ending    chan struct{} // closed by EndStreams
+	endStream sync.Once
 }
 
 // New builds the gRPC server with every forum.v1 service, the health
@@ -110,7 +124,9 @@ func New(cfg Config) (*Server, error) {
 		selfRegistration: cfg.SelfRegistration,
 		publicDirectory:  cfg.PublicDirectory,
 		maxTimeout:       cfg.MaxTimeout,
+		eventHeartbeat:   cfg.EventHeartbeat,
 		health:           health.NewServer(),
+		ending:           make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -124,6 +140,9 @@ func New(cfg Config) (*Server, error) {
 	if s.maxTimeout == 0 {
 		s.maxTimeout = 30 * time.Second
 	}
+	if s.eventHeartbeat <= 0 {
+		s.eventHeartbeat = DefaultEventHeartbeat
+	}
 	if cfg.MaxRecvMsgSize == 0 {
 		cfg.MaxRecvMsgSize = 1 << 20
 	}
@@ -131,6 +150,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.LoginConcurrency = 2
 	}
 	s.loginSlots = make(chan struct{}, cfg.LoginConcurrency)
+	s.streams.perAddress, s.streams.max = cfg.MaxStreamsPerAddress, cfg.MaxStreams
+	if s.streams.perAddress <= 0 {
+		s.streams.perAddress = defaultMaxStreamsPerAddress
+	}
+	if s.streams.max <= 0 {
+		s.streams.max = defaultMaxStreams
+	}
 	s.limiter = newRateLimiter(cfg.RateLimits, cfg.GatewaySecret, s.log, time.Now)
 	s.grpc = grpc.NewServer(append(serverTransportOptions(),
 		grpc.ForceServerCodecV2(requestCodec{}),
@@ -152,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterApiTokenServiceServer(s.grpc, &apiTokenService{s: s})
 	forumv1.RegisterInvitationServiceServer(s.grpc, &invitationService{s: s})
 	forumv1.RegisterGroupServiceServer(s.grpc, &groupService{s: s})
+	forumv1.RegisterEventServiceServer(s.grpc, &eventService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Reflection {
 		reflection.Register(s.grpc)
@@ -218,6 +245,13 @@ func (s *Server) setHealth(serving bool) {
 	}
 	s.health.SetServingStatus("", st)
 }
+
+// EndStreams ends the streams that would otherwise last as long as their
+// clients want (StreamEvents), with UNAVAILABLE and the revision to resume
+// from, and makes new ones end at once: a graceful stop waits for every
+// open call, and a client following the event log never stops on its own.
+// forumd calls it when it starts shutting down, after SetServing(false).
+func (s *Server) EndStreams() { s.endStream.Do(func() { close(s.ending) }) }
 
 // WatchStore waits until the store stops writing after a storage error
 // (store.Failed) or ctx is done. In the first case it logs the error and

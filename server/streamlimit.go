@@ -16,18 +16,27 @@ import (
 // health Watch, stays open as long as its client wants, each holding a
 // goroutine and buffers: without a bound on how many are open at once, an
 // address allowed 200 calls a second could hold an ever-growing number.
+//
+// The web UI keeps one event stream open per browser tab (StreamEvents,
+// through the gateway, which names each browser's address), so the bound
+// per address must leave room for an office of people behind one NAT
+// address: Config.MaxStreamsPerAddress.
 const (
-	// maxStreamsPerAddress bounds the streams one client address (an IPv4
-	// address, an IPv6 /64, as the rate limits key them) has open.
-	maxStreamsPerAddress = 32
-	// maxStreams bounds the streams open on the server.
-	maxStreams = 4096
+	// defaultMaxStreamsPerAddress bounds, unless Config says otherwise,
+	// the streams one client address (an IPv4 address, an IPv6 /64, as the
+	// rate limits key them) has open.
+	defaultMaxStreamsPerAddress = 256
+	// defaultMaxStreams bounds, unless Config says otherwise, the streams
+	// open on the server.
+	defaultMaxStreams = 4096
 )
 
 // openStreams counts the streams open, in all and by client address, and
-// refuses one past maxStreamsPerAddress or maxStreams with
+// refuses one past its bounds with
 // RESOURCE_EXHAUSTED. Its map holds only addresses with a stream open.
 type openStreams struct {
+	perAddress, max int // the bounds
+
 	mu     sync.Mutex
 	total  int
 	byAddr map[string]int
@@ -56,10 +65,10 @@ func (o *openStreams) open(addr string) error {
 	}
 	var what string
 	switch {
-	case o.byAddr[addr] >= maxStreamsPerAddress:
-		what = fmt.Sprintf("%d streams are open from this address, the most allowed", maxStreamsPerAddress)
-	case o.total >= maxStreams:
-		what = fmt.Sprintf("%d streams are open on the server, the most allowed", maxStreams)
+	case o.byAddr[addr] >= o.perAddress:
+		what = fmt.Sprintf("%d streams are open from this address, the most allowed", o.perAddress)
+	case o.total >= o.max:
+		what = fmt.Sprintf("%d streams are open on the server, the most allowed", o.max)
 	default:
 		o.byAddr[addr]++
 		o.total++

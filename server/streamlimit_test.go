@@ -10,12 +10,13 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// TestOpenStreamsBounded: one address holds at most maxStreamsPerAddress
-// streams open (health Watch, which anyone may call and which stays open);
+// TestOpenStreamsBounded: one address holds at most
+// Config.MaxStreamsPerAddress streams open (health Watch, which anyone may call and which stays open);
 // the next is refused with RESOURCE_EXHAUSTED, and closing one lets
 // another in. Unary calls are not counted.
 func TestOpenStreamsBounded(t *testing.T) {
-	e := newTestEnv(t)
+	const perAddress = 12
+	e := newTestEnvWith(t, Config{MaxStreamsPerAddress: perAddress})
 	health := healthpb.NewHealthClient(e.conn)
 	watch := func() (context.CancelFunc, error) {
 		ctx, cancel := context.WithCancel(t.Context())
@@ -29,7 +30,7 @@ func TestOpenStreamsBounded(t *testing.T) {
 		return cancel, err
 	}
 	var open []context.CancelFunc
-	for i := range maxStreamsPerAddress {
+	for i := range perAddress {
 		cancel, err := watch()
 		if err != nil {
 			t.Fatalf("watch %d: %v", i, err)
@@ -37,7 +38,7 @@ func TestOpenStreamsBounded(t *testing.T) {
 		open = append(open, cancel)
 	}
 	if _, err := watch(); status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("watch %d: %v, want RESOURCE_EXHAUSTED", maxStreamsPerAddress+1, err)
+		t.Fatalf("watch %d: %v, want RESOURCE_EXHAUSTED", perAddress+1, err)
 	}
 	if _, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("a unary Check with the streams open: %v", err)

@@ -19,7 +19,7 @@ const (
 	exitNotFound    = 5 // no such thread, reply, theme, user, group, invitation or token
 	exitConflict    = 6 // stale etag, already exists, or a state that refuses it (a locked thread, a used invitation)
 	exitUnavailable = 7 // the server cannot be reached, is shutting down, or did not answer in time
-	exitInvalid     = 8 // the server rejected a field of the request
+	exitInvalid     = 8 // the server rejected a field of the request, or a revision it no longer keeps
 	exitRateLimited = 9 // the server asks to slow down
 )
 
@@ -34,7 +34,8 @@ const exitCodesSummary = `Exit status:
   6  conflict (changed meanwhile, already exists, or refused in this state:
      a locked thread, a used invitation, a group a theme is restricted to)
   7  server unreachable, shutting down, or too slow (see --timeout)
-  8  invalid argument (the server rejected a field)
+  8  invalid argument (the server rejected a field, or a revision it no
+     longer keeps)
   9  rate limited (try again later)`
 
 // usageError is a mistake on the command line (exit status 2).
@@ -95,6 +96,11 @@ func (a *app) describe(err error, path string) (int, string) {
 	case errors.Is(err, client.ErrAlreadyExists), errors.Is(err, client.ErrFailedPrecondition):
 		return exitConflict, srvMsg
 	case errors.Is(err, client.ErrInvalidArgument):
+		return exitInvalid, srvMsg
+	case errors.Is(err, client.ErrOutOfRange):
+		if oldest, ok := client.OldestRevision(err); ok {
+			return exitInvalid, fmt.Sprintf("%s (start there with --from %d)", srvMsg, oldest)
+		}
 		return exitInvalid, srvMsg
 	case errors.Is(err, client.ErrRateLimited):
 		if d, ok := client.RetryDelay(err); ok && !strings.Contains(srvMsg, "retry") {

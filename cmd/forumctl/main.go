@@ -24,6 +24,8 @@
 //	forumctl groups add-member|remove-member GROUP USER...
 //	forumctl tokens create --name NAME --scopes read,write,moderate,admin [--expires DURATION]
 //	forumctl tokens list | delete TOKEN
+//	forumctl events tail [--from REV] [--filter EXPR]
+//	forumctl events list [--from REV] [--filter EXPR]
 //	forumctl completion bash|zsh|fish|powershell
 //
 // Reads take -o table|json|yaml; json is the API's own JSON (protojson, as

@@ -53,6 +53,9 @@ anyone logged in creates API tokens for scripts (tokens):
   forumctl groups add-member nairobi-2026 moses users/7
   forumctl tokens create --name "reporting job" --scopes read
 
+Everything that changes is in the event log, which anyone follows with
+'forumctl events tail'.
+
 The server and token come from, in order: the --server and --token flags;
 the FORUM_SERVER and FORUM_TOKEN environment variables; the configuration
 file that 'forumctl login' writes, forumctl/config.json (mode 0600) in the
@@ -94,6 +97,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.invitationsCommand(),
 		a.groupsCommand(),
 		a.tokensCommand(),
+		a.eventsCommand(),
 	)
 	// Cobra adds the help and completion commands when it runs; add them
 	// now, to give them examples too.

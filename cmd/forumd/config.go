@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/internal/app"
 	"github.com/forumhq/forum/server"
+	"github.com/forumhq/forum/server/store"
 )
 
 // Defaults of the serve flags.
@@ -37,6 +41,8 @@ const (
 	envRateLimits     = "FORUM_RATE_LIMITS"
 	// The garbage collector's target (server.GCPercent).
 	envGCPercent = "FORUM_GC_PERCENT"
+	// How long the event log keeps events.
+	envEventRetention = "FORUM_EVENT_RETENTION"
 )
 
 // commonConfig holds the settings every subcommand that opens the database
@@ -75,6 +81,9 @@ type serveConfig struct {
 	// GCPercent is the garbage collector's target (debug.SetGCPercent);
 	// 0 leaves the runtime's own setting, which follows $GOGC.
 	GCPercent int
+	// EventRetention is how long the event log keeps an event
+	// (app.Config.EventRetention); always positive.
+	EventRetention time.Duration
 }
 
 // rateLimits returns the rate limits c asks for.
@@ -105,9 +114,10 @@ func (c serveConfig) appConfig(logger *slog.Logger, stopSignals func()) (app.Con
 		HTTPAddr: c.HTTPAddr,
 		Server: server.Config{Reflection: c.Reflection, SelfRegistration: c.SelfRegistration,
 			PublicDirectory: c.PublicDirectory, RateLimits: limits},
-		Gateway:    gateway.Options{TrustedProxies: proxies},
-		Logger:     logger,
-		OnShutdown: stopSignals,
+		Gateway:        gateway.Options{TrustedProxies: proxies},
+		Logger:         logger,
+		EventRetention: c.EventRetention,
+		OnShutdown:     stopSignals,
 	}, nil
 }
 
@@ -184,6 +194,8 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 	}
 	gcPercent := fs.Int("gc-percent", gcDefault,
 		"garbage collector target `percent` (as Go's GOGC; default "+strconv.Itoa(server.GCPercent)+", or 0 to keep $GOGC) [$"+envGCPercent+"]")
+	eventRetention := fs.String("event-retention", envOr(getenv, envEventRetention, formatDays(store.DefaultEventRetention)),
+		"how long the event log keeps events, as a `duration` such as 90d, 720h or 30m; older ones are deleted, and asking for them is OUT_OF_RANGE [$"+envEventRetention+"]")
 	addrFile := fs.String("addr-file", "",
 		"once listening, write {\"grpc\":ADDR,\"http\":ADDR} to this `file` (atomically)")
 
@@ -216,6 +228,9 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 	if cfg.GCPercent < 0 {
 		return serveConfig{}, fmt.Errorf("--gc-percent %d: must be positive, or 0 to keep $GOGC", cfg.GCPercent)
 	}
+	if cfg.EventRetention, err = parseRetention(*eventRetention); err != nil {
+		return serveConfig{}, fmt.Errorf("--event-retention: %w", err)
+	}
 	if _, err := cfg.trustedProxies(); err != nil {
 		return serveConfig{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -223,6 +238,37 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		return serveConfig{}, fmt.Errorf("--rate-limits: %w", err)
 	}
 	return cfg, nil
+}
+
+// parseRetention parses an event retention: a Go duration ("720h", "30m")
+// or a whole number of days ("90d"), which must be positive.
+func parseRetention(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("%q is not a duration: want a number of days such as 90d, or a Go duration such as 720h", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a duration: want a number of days such as 90d, or a Go duration such as 720h", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q: must be positive (events are kept at least that long)", s)
+	}
+	return d, nil
+}
+
+// formatDays returns d as parseRetention reads it: a number of days if d
+// is whole days, else a Go duration.
+func formatDays(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
 }
 
 // envOr returns the environment variable key, or def when it is unset or

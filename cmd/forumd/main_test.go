@@ -18,6 +18,7 @@ import (
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/testlog"
 	"github.com/forumhq/forum/server"
+	"github.com/forumhq/forum/server/store"
 )
 
 // mapEnv returns a getenv over m.
@@ -27,11 +28,12 @@ func mapEnv(m map[string]string) func(string) string {
 
 func TestParseServeArgs(t *testing.T) {
 	defaults := serveConfig{
-		commonConfig: commonConfig{DataDir: "./data", LogLevel: slog.LevelInfo},
-		GRPCAddr:     "127.0.0.1:7070",
-		HTTPAddr:     "127.0.0.1:8080",
-		Reflection:   false, // an introspection aid, off unless asked for
-		GCPercent:    server.GCPercent,
+		commonConfig:   commonConfig{DataDir: "./data", LogLevel: slog.LevelInfo},
+		GRPCAddr:       "127.0.0.1:7070",
+		HTTPAddr:       "127.0.0.1:8080",
+		Reflection:     false, // an introspection aid, off unless asked for
+		GCPercent:      server.GCPercent,
+		EventRetention: store.DefaultEventRetention,
 	}
 	env := map[string]string{
 		"FORUM_GRPC_ADDR":  "127.0.0.1:9090",
@@ -70,6 +72,10 @@ func TestParseServeArgs(t *testing.T) {
 		{"GOGC keeps the runtime's setting", nil, map[string]string{"GOGC": "150"}, func(c *serveConfig) { c.GCPercent = 0 }},
 		{"gc percent from env over GOGC", nil, map[string]string{"GOGC": "150", "FORUM_GC_PERCENT": "200"}, func(c *serveConfig) { c.GCPercent = 200 }},
 		{"gc percent flag over env", []string{"--gc-percent", "300"}, map[string]string{"FORUM_GC_PERCENT": "200"}, func(c *serveConfig) { c.GCPercent = 300 }},
+		{"event retention in days", []string{"--event-retention", "30d"}, nil, func(c *serveConfig) { c.EventRetention = 30 * 24 * time.Hour }},
+		{"event retention as a Go duration", []string{"--event-retention=90m"}, nil, func(c *serveConfig) { c.EventRetention = 90 * time.Minute }},
+		{"event retention by env", nil, map[string]string{"FORUM_EVENT_RETENTION": "720h"}, func(c *serveConfig) { c.EventRetention = 30 * 24 * time.Hour }},
+		{"event retention flag over env", []string{"--event-retention", "7d"}, map[string]string{"FORUM_EVENT_RETENTION": "1d"}, func(c *serveConfig) { c.EventRetention = 7 * 24 * time.Hour }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +107,13 @@ func TestParseServeArgsErrors(t *testing.T) {
 		{"empty addr", []string{"--grpc-addr="}, nil},
 		{"negative gc percent", []string{"--gc-percent=-1"}, nil},
 		{"bad gc percent env", nil, map[string]string{"FORUM_GC_PERCENT": "lots"}},
+		{"zero event retention", []string{"--event-retention", "0"}, nil},
+		{"zero days of event retention", []string{"--event-retention", "0d"}, nil},
+		{"negative event retention", []string{"--event-retention=-1h"}, nil},
+		{"negative days of event retention", []string{"--event-retention=-3d"}, nil},
+		{"event retention without a unit", []string{"--event-retention", "90"}, nil},
+		{"bad event retention env", nil, map[string]string{"FORUM_EVENT_RETENTION": "forever"}},
+		{"zero event retention env", nil, map[string]string{"FORUM_EVENT_RETENTION": "0s"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

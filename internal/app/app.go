@@ -1,9 +1,9 @@
 // Package app assembles forumd, the one place that does: the store, the
 // gRPC server (package server), the HTTP/JSON gateway in front of it with
 // the web UI (packages gateway and web), the loopback connection from the
-// gateway to the server's own gRPC listener, the sweep of expired sessions
-// and old request ids, and the watch that turns health NOT_SERVING when a
-// storage error stops the writes.
+// gateway to the server's own gRPC listener, the sweep of expired sessions,
+// old request ids and events past the retention, and the watch that turns
+// health NOT_SERVING when a storage error stops the writes.
 //
 // cmd/forumd builds a Config from its flags and environment and runs
 // New, Serve and (through Serve) Shutdown; tests run the same assembly in
@@ -118,6 +118,10 @@ type Config struct {
 	// serving, the first time as Serve begins: 0 means
 	// DefaultSweepInterval, a negative value no sweep.
 	SweepInterval time.Duration
+	// EventRetention is how long the event log keeps an event: each sweep
+	// deletes the older ones (store.SweepEvents). 0 means
+	// store.DefaultEventRetention (90 days); it may not be negative.
+	EventRetention time.Duration
 	// ShutdownTimeout bounds a graceful shutdown; 0 means
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -141,6 +145,7 @@ type App struct {
 	handler    http.Handler
 	httpSrv    *http.Server
 	sweepEvery time.Duration
+	retention  time.Duration // of the event log
 	stopAfter  time.Duration
 
 	mu        sync.Mutex
@@ -181,6 +186,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		grpcLis:    cfg.GRPCListener,
 		httpLis:    cfg.HTTPListener,
 		sweepEvery: cfg.SweepInterval,
+		retention:  cfg.EventRetention,
 		stopAfter:  cfg.ShutdownTimeout,
 		stopping:   make(chan struct{}),
 		done:       make(chan struct{}),
@@ -190,6 +196,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.sweepEvery == 0 {
 		a.sweepEvery = DefaultSweepInterval
+	}
+	if a.retention == 0 {
+		a.retention = store.DefaultEventRetention
 	}
 	if a.stopAfter == 0 {
 		a.stopAfter = DefaultShutdownTimeout
@@ -308,6 +317,9 @@ func (c *Config) check() error {
 	if c.ShutdownTimeout < 0 {
 		bad("negative Config.ShutdownTimeout %v", c.ShutdownTimeout)
 	}
+	if c.EventRetention < 0 {
+		bad("negative Config.EventRetention %v", c.EventRetention)
+	}
 	return errors.Join(errs...)
 }
 
@@ -397,15 +409,16 @@ func (a *App) Serve(ctx context.Context) error {
 		}
 	})
 
-	// Expired sessions and old request ids are deleted in the background;
-	// the sweep stops as shutdown begins, before the store closes.
+	// Expired sessions, old request ids and events past the retention are
+	// deleted in the background; the sweep stops as shutdown begins,
+	// before the store closes.
 	if a.sweepEvery > 0 {
 		var sweepCtx context.Context
 		sweepCtx, a.stopSweep = context.WithCancel(context.WithoutCancel(ctx))
 		a.sweepDone = make(chan struct{})
 		go func() {
 			defer close(a.sweepDone)
-			sweepLoop(sweepCtx, a.st, a.sweepEvery, a.log)
+			sweepLoop(sweepCtx, a.st, a.sweepEvery, a.retention, a.log)
 		}()
 	}
 	// A storage error stopping the writes turns health NOT_SERVING.
@@ -477,6 +490,7 @@ func (a *App) shutdown(ctx context.Context) error {
 		a.cfg.OnShutdown()
 	}
 	a.srv.SetServing(false)
+	a.srv.EndStreams() // event streams never end on their own
 	if a.stopSweep != nil {
 		a.stopSweep()
 	}

@@ -52,6 +52,9 @@ const (
 	Unauthenticated
 	// ResourceExhausted: a server limit was reached.
 	ResourceExhausted
+	// OutOfRange: a position past what exists (a revision older than the
+	// oldest the event log keeps).
+	OutOfRange
 	numKinds
 )
 
@@ -69,6 +72,7 @@ var kindInfo = [numKinds]struct {
 	PermissionDenied:   {"permission denied", codes.PermissionDenied, "PERMISSION_DENIED"},
 	Unauthenticated:    {"unauthenticated", codes.Unauthenticated, "UNAUTHENTICATED"},
 	ResourceExhausted:  {"resource exhausted", codes.ResourceExhausted, "RESOURCE_EXHAUSTED"},
+	OutOfRange:         {"out of range", codes.OutOfRange, "OUT_OF_RANGE"},
 }
 
 // Error implements error: the kind's text, which the layers prefix to their
@@ -157,6 +161,40 @@ func (v Violations) Err() error {
 	return &InvalidArgumentError{Violations: v}
 }
 
+// MetadataError is an error that carries key-value pairs for the client,
+// sent as its ErrorInfo's metadata: an OUT_OF_RANGE revision names the
+// oldest revision still kept ("oldest_revision"). Its kind is its Err's.
+type MetadataError struct {
+	Err      error
+	Metadata map[string]string
+}
+
+// Error implements error.
+func (e *MetadataError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *MetadataError) Unwrap() error { return e.Err }
+
+// WithMetadata returns err carrying the key-value pairs kv (key, value,
+// key, value, …) for the client.
+func WithMetadata(err error, kv ...string) error {
+	md := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		md[kv[i]] = kv[i+1]
+	}
+	return &MetadataError{Err: err, Metadata: md}
+}
+
+// MetadataOf returns the metadata err carries (WithMetadata, or received
+// over the wire by FromStatus), or nil.
+func MetadataOf(err error) map[string]string {
+	var m *MetadataError
+	if errors.As(err, &m) {
+		return m.Metadata
+	}
+	return nil
+}
+
 // wireError is an error received over the wire: the message the server sent,
 // of the kind its reason names.
 type wireError struct {
@@ -178,6 +216,7 @@ func FromStatus(st *status.Status) error {
 	}
 	kind, byReason := Other, false
 	var violations []FieldViolation
+	var metadata map[string]string
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
@@ -189,6 +228,7 @@ func FromStatus(st *status.Status) error {
 					kind, byReason = k, true
 				}
 			}
+			metadata = d.GetMetadata()
 		case *errdetails.BadRequest:
 			for _, v := range d.GetFieldViolations() {
 				violations = append(violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
@@ -206,5 +246,9 @@ func FromStatus(st *status.Status) error {
 	if kind == InvalidArgument && len(violations) > 0 {
 		return &InvalidArgumentError{Violations: violations}
 	}
-	return &wireError{kind: kind, msg: st.Message()}
+	var err error = &wireError{kind: kind, msg: st.Message()}
+	if len(metadata) > 0 {
+		err = &MetadataError{Err: err, Metadata: metadata}
+	}
+	return err
 }

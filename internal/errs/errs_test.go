@@ -12,7 +12,7 @@ import (
 )
 
 var kinds = []errs.Kind{errs.InvalidArgument, errs.NotFound, errs.AlreadyExists, errs.FailedPrecondition,
-	errs.Aborted, errs.PermissionDenied, errs.Unauthenticated, errs.ResourceExhausted}
+	errs.Aborted, errs.PermissionDenied, errs.Unauthenticated, errs.ResourceExhausted, errs.OutOfRange}
 
 // TestKindOf checks that a kind is found through wrapping, and that other
 // errors are of kind Other.
@@ -87,6 +87,22 @@ func TestFromStatus(t *testing.T) {
 	}
 	if errs.FromStatus(status.New(codes.OK, "")) != nil || errs.FromStatus(nil) != nil {
 		t.Error("FromStatus of OK is not nil")
+	}
+}
+
+// TestMetadata sends an error with metadata over the wire and reads it back.
+func TestMetadata(t *testing.T) {
+	err := errs.WithMetadata(fmt.Errorf("%w: revision 3 is gone", errs.OutOfRange), "oldest_revision", "17")
+	if errs.KindOf(err) != errs.OutOfRange || errs.MetadataOf(err)["oldest_revision"] != "17" {
+		t.Fatalf("%v: kind %v, metadata %v", err, errs.KindOf(err), errs.MetadataOf(err))
+	}
+	st, _ := status.New(codes.OutOfRange, err.Error()).WithDetails(&errdetails.ErrorInfo{Domain: errs.Domain, Reason: "OUT_OF_RANGE", Metadata: errs.MetadataOf(err)})
+	got := errs.FromStatus(st)
+	if errs.KindOf(got) != errs.OutOfRange || errs.MetadataOf(got)["oldest_revision"] != "17" || got.Error() != err.Error() {
+		t.Errorf("FromStatus: %v, kind %v, metadata %v", got, errs.KindOf(got), errs.MetadataOf(got))
+	}
+	if errs.MetadataOf(errors.New("x")) != nil {
+		t.Error("metadata of a plain error")
 	}
 }
 

@@ -100,6 +100,11 @@ var table = map[string]Level{
 	forumv1.OrganizationService_CreateOrganization_FullMethodName: Moderator,
 	forumv1.OrganizationService_UpdateOrganization_FullMethodName: Moderator,
 	forumv1.OrganizationService_DeleteOrganization_FullMethodName: Moderator,
+
+	// Anyone reads the event log: which events each reader sees is decided
+	// per event (the event-visibility rule).
+	forumv1.EventService_ListEvents_FullMethodName:   Public,
+	forumv1.EventService_StreamEvents_FullMethodName: Public,
 }
 
 // Settings are the server's settings that change a decision.

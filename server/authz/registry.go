@@ -74,4 +74,6 @@ var Rules = []Rule{
 	{"user-fields", []string{forumv1.UserService_GetUser_FullMethodName, forumv1.UserService_ListUsers_FullMethodName,
 		forumv1.UserService_CreateUser_FullMethodName, forumv1.UserService_UpdateUser_FullMethodName},
 		"UserView: the e-mail address only to the user themself; to anonymous callers only names, unless the directory is public"},
+	{"event-visibility", []string{forumv1.EventService_ListEvents_FullMethodName, forumv1.EventService_StreamEvents_FullMethodName},
+		"events are seen by who may read the resource now, when the event is read or delivered (SeeTheme, SeeDeleted, SeeGroup, TokenOwner; invitations by moderators, users' public profiles by logged-in users); the store's eventVisibility applies it, so a reader removed from a group stops receiving its theme's events"},
 }

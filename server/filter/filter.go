@@ -1,5 +1,7 @@
 // Package filter parses the filter of ListThreads: the subset of AIP-160
-// (https://google.aip.dev/160) that the forum API supports.
+// (https://google.aip.dev/160) that the forum API supports. The filter of
+// the event log (ParseEvents, events.go) has the same grammar over other
+// fields.
 //
 // A filter is empty (no filter) or comparisons joined by AND:
 //
@@ -497,31 +499,45 @@ func describe(t token) string {
 // filter parses the whole filter.
 func (p *parser) filter() ([]cond, error) {
 	var conds []cond
-	t, err := p.next()
-	if err != nil || t.kind == tEOF {
+	err := p.conjunction(func(t token) error {
+		c, err := p.comparison(t)
+		conds = append(conds, c)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	for {
-		if len(conds) == MaxComparisons {
-			return nil, errorf(t.pos, "a filter may hold at most %d comparisons", MaxComparisons)
+	return conds, nil
+}
+
+// conjunction parses comparisons joined by AND up to the end of the filter
+// (none for an empty filter), at most MaxComparisons of them: comparison
+// parses each, from its first token. The filters of ListThreads and of the
+// event log (ParseEvents) share it.
+func (p *parser) conjunction(comparison func(t token) error) error {
+	t, err := p.next()
+	if err != nil || t.kind == tEOF {
+		return err
+	}
+	for n := 0; ; n++ {
+		if n == MaxComparisons {
+			return errorf(t.pos, "a filter may hold at most %d comparisons", MaxComparisons)
 		}
-		c, err := p.comparison(t)
-		if err != nil {
-			return nil, err
+		if err := comparison(t); err != nil {
+			return err
 		}
-		conds = append(conds, c)
 		if t, err = p.next(); err != nil || t.kind == tEOF {
-			return conds, err
+			return err
 		}
 		if t.kind != tWord || t.val != "AND" {
-			return nil, p.badJoin(t)
+			return p.badJoin(t)
 		}
 		and := t
 		if t, err = p.next(); err != nil {
-			return nil, err
+			return err
 		}
 		if t.kind == tEOF {
-			return nil, errorf(and.pos, "expected a comparison after AND")
+			return errorf(and.pos, "expected a comparison after AND")
 		}
 	}
 }

@@ -106,7 +106,7 @@ func setMembers(tx kv.Tx, slug string, old, new []string) error {
 func (s *Store) CreateGroup(ctx context.Context, actor authz.Actor, slug string, g *forumv1.Group, requestID string) (*forumv1.Group, error) {
 	var out *forumv1.Group
 	req := s.newRequest("CreateGroup", requestID, slug, g)
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
@@ -135,6 +135,9 @@ func (s *Store) CreateGroup(ctx context.Context, actor authz.Actor, slug string,
 		if err := putProto(tx, bucketGroups, []byte(slug), out); err != nil {
 			return err
 		}
+		if err := s.appendEvent(tx, now, groupEvent(actor, forumv1.EventType_EVENT_TYPE_GROUP_CREATED, out, nil)); err != nil {
+			return err
+		}
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
@@ -147,7 +150,7 @@ func (s *Store) CreateGroup(ctx context.Context, actor authz.Actor, slug string,
 // caller) named in paths (display_name, description, members).
 func (s *Store) UpdateGroup(ctx context.Context, actor authz.Actor, name resname.Group, g *forumv1.Group, paths []string) (*forumv1.Group, error) {
 	var out *forumv1.Group
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, err := getGroup(tx, name)
 		if err != nil {
 			return err
@@ -173,7 +176,10 @@ func (s *Store) UpdateGroup(ctx context.Context, actor authz.Actor, name resname
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketGroups, []byte(name.Slug), cur)
+		if err := putProto(tx, bucketGroups, []byte(name.Slug), cur); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, cur.UpdateTime, groupEvent(actor, forumv1.EventType_EVENT_TYPE_GROUP_UPDATED, cur, paths))
 	})
 	if err != nil {
 		return nil, err
@@ -183,7 +189,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor authz.Actor, name resname
 
 // DeleteGroup deletes a group no theme is restricted to.
 func (s *Store) DeleteGroup(ctx context.Context, actor authz.Actor, name resname.Group, wantEtag string) error {
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		cur, err := getGroup(tx, name)
 		if err != nil {
 			return err
@@ -206,7 +212,10 @@ func (s *Store) DeleteGroup(ctx context.Context, actor authz.Actor, name resname
 		if err := setMembers(tx, slug, cur.Members, nil); err != nil {
 			return err
 		}
-		return tx.Delete(bucketGroups, []byte(slug))
+		if err := tx.Delete(bucketGroups, []byte(slug)); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, s.timestamp(nil), groupEvent(actor, forumv1.EventType_EVENT_TYPE_GROUP_DELETED, cur, nil))
 	})
 }
 

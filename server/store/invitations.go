@@ -18,7 +18,7 @@ import (
 // call: the invitation returned is that call's, and codeHash was not stored.
 func (s *Store) CreateInvitation(ctx context.Context, actor authz.Actor, inv *forumv1.Invitation, codeHash []byte, requestID string) (out *forumv1.Invitation, created bool, err error) {
 	req := s.newRequest("CreateInvitation", requestID, &forumv1.Invitation{Role: inv.Role})
-	err = s.kv.Update(ctx, func(tx kv.Tx) error {
+	err = s.update(ctx, func(tx kv.Tx) error {
 		created = false // this function may run more than once
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
@@ -46,6 +46,9 @@ func (s *Store) CreateInvitation(ctx context.Context, actor authz.Actor, inv *fo
 		if err := tx.Put(bucketInviteCodes, codeHash, u64(id)); err != nil {
 			return err
 		}
+		if err := s.appendEvent(tx, out.CreateTime, invitationEvent(actor, forumv1.EventType_EVENT_TYPE_INVITATION_CREATED, out)); err != nil {
+			return err
+		}
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
@@ -64,7 +67,7 @@ func (s *Store) ListInvitations(ctx context.Context, actor authz.Actor, pageSize
 // (authz.WithdrawInvitation, asked in the transaction with its creator).
 func (s *Store) DeleteInvitation(ctx context.Context, actor authz.Actor, name resname.Invitation) error {
 	id := name.ID
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		inv := new(forumv1.Invitation)
 		if ok, err := getProto(tx, bucketInvitations, u64(id), inv); err != nil {
 			return err
@@ -80,7 +83,10 @@ func (s *Store) DeleteInvitation(ctx context.Context, actor authz.Actor, name re
 		// Expire it rather than delete it, so its code cannot be replayed
 		// and the record of who invited stays.
 		inv.ExpireTime = s.timestamp(nil)
-		return putProto(tx, bucketInvitations, u64(id), inv)
+		if err := putProto(tx, bucketInvitations, u64(id), inv); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, inv.ExpireTime, invitationEvent(actor, forumv1.EventType_EVENT_TYPE_INVITATION_DELETED, inv))
 	})
 }
 
@@ -106,7 +112,7 @@ func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, ti
 	var out *forumv1.User
 	now := s.now()
 	expire := now.Add(r.MaxAge)
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		role := forumv1.Role_ROLE_MEMBER
 		var inv *forumv1.Invitation
 		var invID uint64
@@ -165,6 +171,11 @@ func (s *Store) Register(ctx context.Context, r Registration) (*forumv1.User, ti
 		}
 		sess := &sessionRecord{User: id, Created: now.UnixNano(), LastUsed: now.UnixNano(), Expire: expire.UnixNano(), Idle: int64(r.Idle)}
 		if err := putSession(tx, r.SessionHash, sess); err != nil {
+			return err
+		}
+		// The user registering is the actor; using up the invitation is
+		// part of this one change.
+		if err := s.appendEvent(tx, ts, userEvent(out.Name, forumv1.EventType_EVENT_TYPE_USER_CREATED, out, nil)); err != nil {
 			return err
 		}
 		return tx.Put(bucketUserSessions, append(u64(id), r.SessionHash...), nil)

@@ -58,7 +58,7 @@ func (s *Store) ListOrganizations(ctx context.Context, pageSize int, pageToken s
 func (s *Store) CreateOrganization(ctx context.Context, actor authz.Actor, slug string, o *forumv1.Organization, requestID string) (*forumv1.Organization, error) {
 	var out *forumv1.Organization
 	req := s.newRequest("CreateOrganization", requestID, slug, o)
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
@@ -83,6 +83,9 @@ func (s *Store) CreateOrganization(ctx context.Context, actor authz.Actor, slug 
 		if err := putProto(tx, bucketOrganizations, []byte(slug), out); err != nil {
 			return err
 		}
+		if err := s.appendEvent(tx, now, organizationEvent(actor, forumv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED, out, nil)); err != nil {
+			return err
+		}
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
@@ -95,7 +98,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor authz.Actor, slug 
 // parsed by the caller) named in paths (display_name, country, kind).
 func (s *Store) UpdateOrganization(ctx context.Context, actor authz.Actor, name resname.Organization, o *forumv1.Organization, paths []string) (*forumv1.Organization, error) {
 	var out *forumv1.Organization
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, err := getOrganization(tx, name)
 		if err != nil {
 			return err
@@ -118,7 +121,10 @@ func (s *Store) UpdateOrganization(ctx context.Context, actor authz.Actor, name 
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketOrganizations, []byte(name.Slug), cur)
+		if err := putProto(tx, bucketOrganizations, []byte(name.Slug), cur); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, cur.UpdateTime, organizationEvent(actor, forumv1.EventType_EVENT_TYPE_ORGANIZATION_UPDATED, cur, paths))
 	})
 	if err != nil {
 		return nil, err
@@ -128,7 +134,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, actor authz.Actor, name 
 
 // DeleteOrganization deletes an organisation no user belongs to.
 func (s *Store) DeleteOrganization(ctx context.Context, actor authz.Actor, name resname.Organization, wantEtag string) error {
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		cur, err := getOrganization(tx, name)
 		if err != nil {
 			return err
@@ -147,6 +153,9 @@ func (s *Store) DeleteOrganization(ctx context.Context, actor authz.Actor, name 
 		if !empty {
 			return fmt.Errorf("%w: users still belong to %s", errs.FailedPrecondition, name)
 		}
-		return tx.Delete(bucketOrganizations, []byte(name.Slug))
+		if err := tx.Delete(bucketOrganizations, []byte(name.Slug)); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, s.timestamp(nil), organizationEvent(actor, forumv1.EventType_EVENT_TYPE_ORGANIZATION_DELETED, cur, nil))
 	})
 }

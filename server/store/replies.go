@@ -70,7 +70,7 @@ func (s *Store) ListReplies(ctx context.Context, actor authz.Actor, parent resna
 func (s *Store) CreateReply(ctx context.Context, actor authz.Actor, parent resname.Thread, r *forumv1.Reply, requestID string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
 	req := s.newRequest("CreateReply", requestID, parent, r)
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
@@ -119,6 +119,9 @@ func (s *Store) CreateReply(ctx context.Context, actor authz.Actor, parent resna
 			}
 		}
 		if err := adjustTheme(tx, t.theme, 0, now); err != nil {
+			return err
+		}
+		if err := s.appendEvent(tx, now, replyEvent(actor, forumv1.EventType_EVENT_TYPE_REPLY_CREATED, out, t.theme, nil)); err != nil {
 			return err
 		}
 		return remember(tx, actor, req, out.Name)
@@ -174,7 +177,7 @@ func (s *Store) ValidateReply(ctx context.Context, actor authz.Actor, parent res
 // parsed). If u.Etag is set it must match.
 func (s *Store) UpdateReply(ctx context.Context, actor authz.Actor, name resname.Reply, u *forumv1.Reply) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
@@ -187,7 +190,10 @@ func (s *Store) UpdateReply(ctx context.Context, actor authz.Actor, name resname
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketReplies, replyKey(t.id, rid), cur)
+		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), cur); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, cur.UpdateTime, replyEvent(actor, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED, cur, t.theme, replyPaths))
 	})
 	if err != nil {
 		return nil, err
@@ -201,7 +207,7 @@ func (s *Store) UpdateReply(ctx context.Context, actor authz.Actor, name resname
 // one. checkPostChange says who may.
 func (s *Store) DeleteReply(ctx context.Context, actor authz.Actor, name resname.Reply, wantEtag, reason string) (*forumv1.Reply, error) {
 	var out *forumv1.Reply
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, t, rid, err := visibleReply(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
@@ -223,7 +229,10 @@ func (s *Store) DeleteReply(ctx context.Context, actor authz.Actor, name resname
 		}
 		c.count--
 		out = cur
-		return tx.Put(bucketThreadStats, threadKey(t.id), countersValue(c))
+		if err := tx.Put(bucketThreadStats, threadKey(t.id), countersValue(c)); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, cur.UpdateTime, replyEvent(actor, forumv1.EventType_EVENT_TYPE_REPLY_DELETED, cur, t.theme, nil))
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,7 @@ import (
 //	requests             user name 0x00 method 0x00 request id → resource name
 //	organizations        slug → Organization
 //	organizationUsers    slug 0x00 user id → nil                             (members of an organisation)
+//	events               revision → Event (the event log, schema 4; meta "event_head", "event_oldest")
 //
 // rank is [0 if pinned else 1][^last activity unix ns][thread id], so an
 // ascending scan yields pinned threads first, then the most recently active.
@@ -95,6 +96,7 @@ const (
 	bucketGroups         kv.Bucket = "groups"
 	bucketGroupMembers   kv.Bucket = "group_members"
 	bucketGroupThemes    kv.Bucket = "group_themes"
+	bucketEvents         kv.Bucket = "events"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -104,13 +106,13 @@ var allBuckets = []kv.Bucket{
 	bucketCredentials, bucketSessions, bucketRequests, bucketOrganizations, bucketOrgUsers,
 	bucketUserSessions, bucketAPITokens, bucketAPITokenHashes, bucketInvitations, bucketInviteCodes,
 	bucketGroups, bucketGroupMembers, bucketGroupThemes, bucketThreadStats, bucketThemeStats,
-	bucketThreadHeads, bucketThemeGates,
+	bucketThreadHeads, bucketThemeGates, bucketEvents,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
 // new file, brings an older file up to it (migrate) and refuses a file with
 // a newer one.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -158,6 +160,7 @@ func migrate(tx kv.Tx, from uint64) (int, error) {
 var migrations = [SchemaVersion]func(tx kv.Tx) (int, error){
 	1: migrateTo2,
 	2: migrateTo3,
+	3: migrateTo4,
 }
 
 // migrateTo2: version 1 kept the counters of threads and themes in their
@@ -199,6 +202,11 @@ func migrateTo3(tx kv.Tx) (int, error) {
 	})
 	return n + m, err
 }
+
+// migrateTo4: version 4 adds the event log (events, and the meta keys
+// event_head and event_oldest), which starts empty: the first change after
+// the migration is revision 1.
+func migrateTo4(kv.Tx) (int, error) { return 0, nil }
 
 // deriveRecords puts, for every record of bucket records, derive(its
 // value) under the same key in bucket side, and returns how many it put.

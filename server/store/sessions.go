@@ -81,7 +81,7 @@ func (s *Store) CreateSession(ctx context.Context, user resname.User, tokenHash 
 	now := s.now()
 	expire := now.Add(maxAge)
 	r := &sessionRecord{User: id, Created: now.UnixNano(), LastUsed: now.UnixNano(), Expire: expire.UnixNano(), Idle: int64(idle)}
-	return expire, s.kv.Update(ctx, func(tx kv.Tx) error {
+	return expire, s.update(ctx, func(tx kv.Tx) error {
 		if err := putSession(tx, tokenHash, r); err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (c *credCache) put(hash []byte, gen credGen, e credEntry) {
 
 // touch records that a token was used at now.
 func (s *Store) touch(ctx context.Context, tokenHash []byte, now int64) error {
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		r, err := getSession(tx, tokenHash)
 		if err != nil || r == nil || r.expired(now) {
 			return err
@@ -223,7 +223,7 @@ func (s *Store) touch(ctx context.Context, tokenHash []byte, now int64) error {
 
 // DeleteSession revokes the login session whose token hashes to tokenHash.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		r, err := getSession(tx, tokenHash)
 		if err != nil || r == nil {
 			return err
@@ -263,7 +263,7 @@ func revokeSessions(tx kv.Tx, id uint64) error {
 // sessions in the same transaction.
 func (s *Store) SetPassword(ctx context.Context, user resname.User, passwordHash string) error {
 	id := user.ID
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		if _, err := getUser(tx, id); err != nil {
 			return err
 		}
@@ -288,7 +288,7 @@ func apiTokenKey(user, token uint64) []byte {
 func (s *Store) CreateAPIToken(ctx context.Context, actor authz.Actor, user resname.User, t *forumv1.ApiToken, tokenHash []byte, requestID string) (out *forumv1.ApiToken, created bool, err error) {
 	uid, name := user.ID, user.String()
 	req := s.newRequest("CreateApiToken", requestID, name, &forumv1.ApiToken{DisplayName: t.DisplayName, Scopes: t.Scopes})
-	err = s.kv.Update(ctx, func(tx kv.Tx) error {
+	err = s.update(ctx, func(tx kv.Tx) error {
 		created = false // this function may run more than once
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
@@ -325,6 +325,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor authz.Actor, user resn
 		if err := tx.Put(bucketAPITokenHashes, apiTokenKey(uid, id), tokenHash); err != nil {
 			return err
 		}
+		if err := s.appendEvent(tx, now, apiTokenEvent(actor, forumv1.EventType_EVENT_TYPE_API_TOKEN_CREATED, out)); err != nil {
+			return err
+		}
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
@@ -345,7 +348,7 @@ func (s *Store) ListAPITokens(ctx context.Context, actor authz.Actor, user resna
 // actor may (authz.TokenOwner).
 func (s *Store) DeleteAPIToken(ctx context.Context, actor authz.Actor, name resname.APIToken) error {
 	uid, id := name.User.ID, name.ID
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		k := apiTokenKey(uid, id)
 		hash, err := tx.Get(bucketAPITokenHashes, k)
 		if err != nil {
@@ -353,6 +356,13 @@ func (s *Store) DeleteAPIToken(ctx context.Context, actor authz.Actor, name resn
 		}
 		if hash == nil {
 			return fmt.Errorf("%w: API token %s", errs.NotFound, name)
+		}
+		tok := new(forumv1.ApiToken) // for its event, as it was
+		if _, err := getProto(tx, bucketAPITokens, k, tok); err != nil {
+			return err
+		}
+		if tok.Name == "" {
+			tok.Name = name.String()
 		}
 		for _, op := range []struct {
 			b kv.Bucket
@@ -362,6 +372,6 @@ func (s *Store) DeleteAPIToken(ctx context.Context, actor authz.Actor, name resn
 				return err
 			}
 		}
-		return nil
+		return s.appendEvent(tx, s.timestamp(nil), apiTokenEvent(actor, forumv1.EventType_EVENT_TYPE_API_TOKEN_DELETED, tok))
 	})
 }

@@ -50,6 +50,11 @@ type Options struct {
 	Now func() time.Time
 	// NoDemoThemes leaves a new database without the demo themes.
 	NoDemoThemes bool
+	// BenchmarkWithoutEventLog makes no event for any change: the event
+	// log stays empty and its readers see nothing. It exists only so that
+	// benchmarks measure what the log costs the write path against the
+	// same build (docs/PERFORMANCE.md); forumd never sets it.
+	BenchmarkWithoutEventLog bool
 	// RequestRetention is how long a request_id is remembered at least:
 	// a retry within it returns the first call's result. Sweep forgets
 	// older ones. Zero means DefaultRequestRetention.
@@ -67,6 +72,10 @@ type Store struct {
 	tokenKey []byte // HMAC key for page tokens
 	gates    gateCache
 	creds    credCache
+	changes  notifier // wakes the readers of the event log (events.go)
+
+	benchmarkWithoutEventLog bool // Options.BenchmarkWithoutEventLog
+	feed                     feed // the event log's live subscribers (feed.go)
 
 	requestRetention time.Duration
 }
@@ -117,7 +126,7 @@ func OpenEngine(eng kv.Engine, opts Options) (*Store, error) {
 	if opts.RequestRetention <= 0 {
 		opts.RequestRetention = DefaultRequestRetention
 	}
-	s := &Store{kv: eng, log: opts.Logger, now: opts.Now, requestRetention: opts.RequestRetention}
+	s := &Store{kv: eng, log: opts.Logger, now: opts.Now, requestRetention: opts.RequestRetention, benchmarkWithoutEventLog: opts.BenchmarkWithoutEventLog}
 	if err := s.init(!opts.NoDemoThemes); err != nil {
 		eng.Close()
 		return nil, err
@@ -128,7 +137,7 @@ func OpenEngine(eng kv.Engine, opts Options) (*Store, error) {
 func (s *Store) init(demo bool) error {
 	key := make([]byte, 32)
 	rand.Read(key)
-	err := s.kv.Update(context.Background(), func(tx kv.Tx) error {
+	err := s.update(context.Background(), func(tx kv.Tx) error {
 		v, err := tx.Get(bucketMeta, metaSchemaVersion)
 		if err != nil {
 			return err
@@ -180,8 +189,12 @@ func (s *Store) init(demo bool) error {
 	})
 }
 
-// Close closes the database after pending writes finish.
-func (s *Store) Close() error { return s.kv.Close() }
+// Close closes the database after pending writes finish; the event log's
+// subscriptions end first.
+func (s *Store) Close() error {
+	s.feed.close()
+	return s.kv.Close()
+}
 
 // Err returns nil while the store writes. Once a storage error (a failed
 // fsync of the log, a failed checkpoint: a full disk, an I/O error) has

@@ -70,7 +70,7 @@ func (s *Store) sweepBucket(ctx context.Context, b kv.Bucket, expired func(tx kv
 	for {
 		var n int
 		var next []byte
-		err := s.kv.Update(ctx, func(tx kv.Tx) error {
+		err := s.update(ctx, func(tx kv.Tx) error {
 			// This function may run more than once: start afresh each time.
 			n, next = 0, nil
 			type entry struct{ k, v []byte }

@@ -101,7 +101,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor authz.Actor, slug string,
 	defer s.gates.invalidate() // see gateCache
 	var out *forumv1.Theme
 	req := s.newRequest("CreateTheme", requestID, slug, t)
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		name, err := replay(tx, actor, req)
 		if err != nil {
 			return err
@@ -133,6 +133,9 @@ func (s *Store) CreateTheme(ctx context.Context, actor authz.Actor, slug string,
 		if err := putTheme(tx, out); err != nil {
 			return err
 		}
+		if err := s.appendThemeEvent(tx, now, actor, forumv1.EventType_EVENT_TYPE_THEME_CREATED, out, nil); err != nil {
+			return err
+		}
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
@@ -147,7 +150,7 @@ func (s *Store) CreateTheme(ctx context.Context, actor authz.Actor, slug string,
 func (s *Store) UpdateTheme(ctx context.Context, actor authz.Actor, name resname.Theme, t *forumv1.Theme, paths []string) (*forumv1.Theme, error) {
 	defer s.gates.invalidate() // see gateCache
 	var out *forumv1.Theme
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, err := getTheme(tx, name)
 		if err != nil {
 			return err
@@ -178,7 +181,10 @@ func (s *Store) UpdateTheme(ctx context.Context, actor authz.Actor, name resname
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putTheme(tx, cur)
+		if err := putTheme(tx, cur); err != nil {
+			return err
+		}
+		return s.appendThemeEvent(tx, cur.UpdateTime, actor, forumv1.EventType_EVENT_TYPE_THEME_UPDATED, cur, paths)
 	})
 	if err != nil {
 		return nil, err
@@ -189,7 +195,7 @@ func (s *Store) UpdateTheme(ctx context.Context, actor authz.Actor, name resname
 // DeleteTheme deletes a theme that holds no threads (deleted ones included).
 func (s *Store) DeleteTheme(ctx context.Context, actor authz.Actor, name resname.Theme, wantEtag string) error {
 	defer s.gates.invalidate() // see gateCache
-	return s.kv.Update(ctx, func(tx kv.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		cur, err := getTheme(tx, name)
 		if err != nil {
 			return err
@@ -218,6 +224,9 @@ func (s *Store) DeleteTheme(ctx context.Context, actor authz.Actor, name resname
 		if err := tx.Delete(bucketThemeGates, []byte(slug)); err != nil {
 			return err
 		}
-		return tx.Delete(bucketThemes, []byte(slug))
+		if err := tx.Delete(bucketThemes, []byte(slug)); err != nil {
+			return err
+		}
+		return s.appendThemeEvent(tx, s.timestamp(nil), actor, forumv1.EventType_EVENT_TYPE_THEME_DELETED, cur, nil) // the theme as it was
 	})
 }

@@ -281,7 +281,7 @@ func (s *Store) GetThread(ctx context.Context, actor authz.Actor, name resname.T
 func (s *Store) CreateThread(ctx context.Context, actor authz.Actor, t *forumv1.Thread, requestID string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
 	req := s.newRequest("CreateThread", requestID, t)
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
@@ -324,6 +324,9 @@ func (s *Store) CreateThread(ctx context.Context, actor authz.Actor, t *forumv1.
 			return err
 		}
 		if err := adjustTheme(tx, th.Theme, 1, now); err != nil {
+			return err
+		}
+		if err := s.appendThreadEvent(tx, now, actor, forumv1.EventType_EVENT_TYPE_THREAD_CREATED, th, nil); err != nil {
 			return err
 		}
 		out = th
@@ -376,7 +379,7 @@ func (s *Store) ValidateThread(ctx context.Context, actor authz.Actor, t *forumv
 // thread's state.
 func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resname.Thread, u *forumv1.Thread, paths []string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
@@ -436,6 +439,9 @@ func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resnam
 		if err := putThread(tx, id, next); err != nil {
 			return err
 		}
+		if err := s.appendThreadEvent(tx, next.UpdateTime, actor, forumv1.EventType_EVENT_TYPE_THREAD_UPDATED, next, paths); err != nil {
+			return err
+		}
 		out = next
 		return fillFollowUps(tx, s.themeAccess(actor), next, id)
 	})
@@ -461,7 +467,7 @@ func (s *Store) UndeleteThread(ctx context.Context, actor authz.Actor, name resn
 
 func (s *Store) setThreadDeleted(ctx context.Context, actor authz.Actor, name resname.Thread, wantEtag string, del bool, reason string) (*forumv1.Thread, error) {
 	var out *forumv1.Thread
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, id, err := visibleThread(tx, s.themeAccess(actor), name)
 		if err != nil {
 			return err
@@ -491,6 +497,13 @@ func (s *Store) setThreadDeleted(ctx context.Context, actor authz.Actor, name re
 			return err
 		}
 		if err := adjustTheme(tx, cur.Theme, delta, nil); err != nil {
+			return err
+		}
+		typ := forumv1.EventType_EVENT_TYPE_THREAD_UNDELETED
+		if del {
+			typ = forumv1.EventType_EVENT_TYPE_THREAD_DELETED
+		}
+		if err := s.appendThreadEvent(tx, cur.UpdateTime, actor, typ, cur, nil); err != nil {
 			return err
 		}
 		out = cur

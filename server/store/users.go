@@ -47,7 +47,7 @@ func (s *Store) ListUsers(ctx context.Context, pageSize int, pageToken string) (
 func (s *Store) CreateUser(ctx context.Context, actor authz.Actor, u *forumv1.User, passwordHash string, requestID string) (*forumv1.User, error) {
 	var out *forumv1.User
 	req := s.newRequest("CreateUser", requestID, u)
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		if name, err := replay(tx, actor, req); err != nil {
 			return err
 		} else if name != "" {
@@ -83,6 +83,9 @@ func (s *Store) CreateUser(ctx context.Context, actor authz.Actor, u *forumv1.Us
 		if err := tx.Put(bucketCredentials, u64(id), []byte(passwordHash)); err != nil {
 			return err
 		}
+		if err := s.appendEvent(tx, now, userEvent(actor.User, forumv1.EventType_EVENT_TYPE_USER_CREATED, out, nil)); err != nil {
+			return err
+		}
 		return remember(tx, actor, req, out.Name)
 	})
 	if err != nil {
@@ -105,7 +108,7 @@ func (s *Store) CreateUser(ctx context.Context, actor authz.Actor, u *forumv1.Us
 func (s *Store) UpdateUser(ctx context.Context, actor authz.Actor, name resname.User, u *forumv1.User, paths []string) (*forumv1.User, error) {
 	id := name.ID
 	var out *forumv1.User
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		cur, err := getUser(tx, id)
 		if err != nil {
 			return err
@@ -167,7 +170,10 @@ func (s *Store) UpdateUser(ctx context.Context, actor authz.Actor, name resname.
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
 		out = cur
-		return putProto(tx, bucketUsers, u64(id), cur)
+		if err := putProto(tx, bucketUsers, u64(id), cur); err != nil {
+			return err
+		}
+		return s.appendEvent(tx, cur.UpdateTime, userEvent(actor.User, forumv1.EventType_EVENT_TYPE_USER_UPDATED, cur, paths))
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+)
+
+// readEventLog reads the whole event log as the holder of token, page by
+// page, and returns it with the head revision of the last page.
+func readEventLog(ctx context.Context, t *testing.T, g *api, token string) ([]*forumv1.Event, uint64) {
+	t.Helper()
+	var all []*forumv1.Event
+	var head uint64
+	req := &forumv1.ListEventsRequest{StartRevision: 1, PageSize: 1000}
+	for pages := 0; ; pages++ {
+		if pages > 100_000 {
+			t.Fatalf("ListEvents: more than 100,000 pages; is next_page_token stuck?")
+		}
+		cctx, cancel := callCtx(ctx, token)
+		resp, err := g.events.ListEvents(cctx, req)
+		cancel()
+		if err != nil {
+			t.Fatalf("ListEvents: %v", err)
+		}
+		all = append(all, resp.GetEvents()...)
+		head = resp.GetHeadRevision()
+		if len(resp.GetEvents()) < int(req.PageSize) && (len(all) == 0 || all[len(all)-1].GetRevision() >= head) {
+			return all, head
+		}
+		req = &forumv1.ListEventsRequest{PageSize: 1000, PageToken: resp.GetNextPageToken()}
+	}
+}
+
+// verifyEventLog checks the event log of a restarted forumd against what it
+// stores (l, read just before): the revisions run from 1 to the head with
+// no gap (the reader, a writer, sees every event of this test: users,
+// threads and replies in public themes), and every thread and reply has
+// exactly one creation event while every creation event names a thread or
+// reply that exists, so that no acknowledged write lacks its event and no
+// event outlived a write the crash took back.
+func verifyEventLog(ctx context.Context, t *testing.T, g *api, token string, l crashListing, cycle int) {
+	t.Helper()
+	events, head := readEventLog(ctx, t, g, token)
+	if uint64(len(events)) != head {
+		t.Errorf("restart %d: the event log holds %d events, its head is %d", cycle, len(events), head)
+	}
+	created := map[string]int{}
+	for i, ev := range events {
+		if want := uint64(i + 1); ev.GetRevision() != want {
+			t.Fatalf("restart %d: event %d of the log has revision %d: a gap or a repeat", cycle, want, ev.GetRevision())
+		}
+		switch ev.GetType() {
+		case forumv1.EventType_EVENT_TYPE_THREAD_CREATED, forumv1.EventType_EVENT_TYPE_REPLY_CREATED:
+			created[ev.GetResource()]++
+		}
+	}
+	names := map[string]bool{}
+	for _, f := range l.bodies {
+		names[f.name] = true
+	}
+	for name := range names {
+		if n := created[name]; n != 1 {
+			t.Errorf("restart %d: %s is stored, with %d creation events", cycle, name, n)
+		}
+	}
+	for name := range created {
+		if !names[name] {
+			t.Errorf("restart %d: the log has a creation event for %s, which is not stored", cycle, name)
+		}
+	}
+	t.Logf("restart %d: the event log holds revisions 1 to %d, one creation event for each of the %d threads and replies", cycle, head, len(names))
+}
