@@ -23,11 +23,25 @@ export class ApiError extends Error {
 // google.rpc.Code values the interface tells apart.
 export const Code = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, UNAUTHENTICATED: 16 };
 
+let writes = 0;
+/** How many writes (calls other than GET) are under way. */
+export const writing = () => writes;
+
 /**
  * Calls the API: method, a path under /v1/ ("threads/12"), query
  * parameters (undefined and "" are left out) and a JSON body.
  */
-export async function call(method, path, { query, body, signal } = {}) {
+export async function call(method, path, opts) {
+  if (method === 'GET') return send(method, path, opts);
+  writes++;
+  try {
+    return await send(method, path, opts);
+  } finally {
+    writes--;
+  }
+}
+
+async function send(method, path, { query, body, signal } = {}) {
   let url = '/v1/' + path;
   if (query) {
     const q = new URLSearchParams();

@@ -67,6 +67,8 @@ function context(params, query, signal) {
     flash: (msg) => (state.flash = msg),
     /** Says msg to screen readers once the next render is done. */
     announce: (msg) => (state.announce = msg),
+    /** Says msg to screen readers now (politely: #announce is aria-live). */
+    say: announce,
     /** Called on a 401 from a write: the session is gone. */
     sessionExpired: () => setMe(null),
   };

@@ -128,6 +128,12 @@ export const messages = {
     'done.replyDeleted': 'The reply was deleted.',
     'done.profileSaved': 'Your profile is saved.',
 
+    'live.newReply': 'New reply from {name}.',
+    'live.newThreads': { one: '{n} new thread: show it', other: '{n} new threads: show them' },
+    'live.threadChanged': 'This thread has just changed.',
+    'live.threadDeleted': 'This thread has just been deleted.',
+    'live.show': 'Show the changes',
+
     'compose.newTitle': 'Start a thread',
     'compose.editTitle': 'Edit the thread',
     'compose.title': 'Title',
@@ -344,6 +350,12 @@ export const messages = {
     'done.replyDeleted': 'La réponse a été supprimée.',
     'done.profileSaved': 'Votre profil est enregistré.',
 
+    'live.newReply': 'Nouvelle réponse de {name}.',
+    'live.newThreads': { one: "{n} nouveau fil : l'afficher", other: '{n} nouveaux fils : les afficher' },
+    'live.threadChanged': "Ce fil vient d'être modifié.",
+    'live.threadDeleted': "Ce fil vient d'être supprimé.",
+    'live.show': 'Afficher les modifications',
+
     'compose.newTitle': 'Lancer un fil',
     'compose.editTitle': 'Modifier le fil',
     'compose.title': 'Titre',
@@ -559,6 +571,12 @@ export const messages = {
     'done.replySaved': 'Su respuesta está guardada.',
     'done.replyDeleted': 'La respuesta fue eliminada.',
     'done.profileSaved': 'Su perfil está guardado.',
+
+    'live.newReply': 'Nueva respuesta de {name}.',
+    'live.newThreads': { one: '{n} hilo nuevo: mostrarlo', other: '{n} hilos nuevos: mostrarlos' },
+    'live.threadChanged': 'Este hilo acaba de cambiar.',
+    'live.threadDeleted': 'Este hilo acaba de ser eliminado.',
+    'live.show': 'Mostrar los cambios',
 
     'compose.newTitle': 'Abrir un hilo',
     'compose.editTitle': 'Editar el hilo',

@@ -3,7 +3,8 @@
 
 import * as api from './api.js';
 import { ApiError } from './api.js';
-import { h } from './dom.js';
+import * as live from './live.js';
+import { h, replace } from './dom.js';
 import { t, regionName, languageName } from './i18n.js';
 import { badges, tagLinks, authors, userLink, when, title, crumbs, explain, field, badge } from './ui.js';
 import { profileEditor } from './forms.js';
@@ -53,6 +54,9 @@ export async function themePage(ctx) {
   if (kind) filter.push(`kind = ${kind}`);
   if (state) filter.push(`state = ${state}`);
   if (tag && tagOK) filter.push(`tag = "${tag}"`);
+  // The head of the event log before the list: new threads count from there.
+  const events = `theme = "${name}" AND type = "thread.created"`;
+  const from = await live.head(ctx.signal);
   const [theme, res] = await Promise.all([
     api.theme(name),
     api.get('threads', { filter: filter.join(' AND '), orderBy: sort ? 'create_time desc' : '', pageSize: 25, pageToken: q.get('page') || '' }, ctx.signal),
@@ -111,6 +115,20 @@ export async function themePage(ctx) {
     q.get('page') ? h('a', { href: firstHref }, t('paging.first')) : null,
     res.nextPageToken ? h('a', { href: '/' + name + '?' + more, rel: 'next' }, t('paging.moreThreads')) : null,
   );
+  // Live: threads started since the list was read (that its filters would
+  // show), counted, announced, and one click away.
+  let fresh = 0;
+  const news = h('p', { class: 'actions', id: 'new-threads', hidden: true });
+  live.follow(ctx.signal, events, from, {
+    'thread.created': (ev) => {
+      const th = ev.threadResource;
+      if (!th || (kind && th.kind !== 'THREAD_KIND_' + kind) || (state && th.state !== 'THREAD_STATE_' + state) || (tag && tagOK && !(th.tags || []).includes(tag))) return;
+      const msg = t('live.newThreads', { n: ++fresh });
+      replace(news, h('button', { type: 'button', class: 'secondary', onclick: () => ctx.go(firstHref, { replace: firstHref === location.pathname + location.search }) }, msg));
+      news.hidden = false;
+      ctx.say(msg);
+    },
+  });
   return {
     title: theme.displayName,
     node: [
@@ -119,6 +137,7 @@ export async function themePage(ctx) {
       theme.description ? h('p', { dir: 'auto', class: 'lead' }, theme.description) : null,
       h('p', { class: 'actions' }, ctx.me ? h('a', { class: 'button', href: `/${name}/new` }, t('thread.new')) : h('a', { href: '/login?next=' + encodeURIComponent(`/${name}/new`) }, t('thread.loginToPost'))),
       form,
+      news,
       h('h2', { class: 'visually-hidden' }, t('thread.list')),
       threads.length ? list : h('p', null, t('thread.noneMatch')),
       paging,

@@ -4,6 +4,7 @@
 // actions (pin, lock, resolve, open a follow-up).
 
 import * as api from './api.js';
+import * as live from './live.js';
 import { h, add, replace, setHTML, focus, newId } from './dom.js';
 import { t } from './i18n.js';
 import { badges, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
@@ -81,6 +82,9 @@ export async function threadPage(ctx) {
   const id = ctx.params[0];
   const name = 'threads/' + id;
   const pageToken = ctx.query.get('page') || '';
+  // The head of the event log before the data: the page goes live from there.
+  const filter = `thread = "${name}"`;
+  const from = await live.head(ctx.signal);
   const [thread, rp] = await Promise.all([api.get(name, null, ctx.signal), api.get(name + '/replies', { pageSize: PAGE_SIZE, pageToken }, ctx.signal)]);
   const replies = rp.replies || [];
   const known = new Map(replies.map((r) => [r.name, r]));
@@ -105,6 +109,7 @@ export async function threadPage(ctx) {
   const locked = thread.state === LOCKED;
   const deleted = !!thread.deleteTime;
   const anchorOnPage = (n) => replies.some((r) => r.name === n);
+  const shown = new Map(); // the replies on the page: name -> [reply, its <li>]
 
   // Thread actions.
   const actionsError = errorBox('thread-actions-error');
@@ -220,6 +225,7 @@ export async function threadPage(ctx) {
     const anchor = api.replyAnchor(r.name);
     const metaId = anchor + '-meta';
     const li = h('li', { id: anchor, class: 'reply', tabindex: '-1' });
+    shown.set(r.name, [r, li]);
     const meta = h('p', { class: 'meta', id: metaId }, userLink(r.author, who), ' · ', h('a', { href: '#' + anchor, class: 'permalink' }, when(r.createTime)), r.editCount && !r.deleteTime ? [' · ', t('reply.edited')] : null);
     if (r.deleteTime) {
       const who = r.deletedBy ? (deletedByAuthor(r) ? t('reply.removedByAuthor') : t('reply.removedByModerator')) : null;
@@ -383,16 +389,77 @@ export async function threadPage(ctx) {
       )
     : null;
 
-  const repliesSection = h(
-    'section',
-    { class: 'replies', 'aria-labelledby': 'replies-h' },
-    h('h2', { id: 'replies-h' }, t('thread.replies', { n: thread.replyCount || 0 })),
-    replies.length ? h('ol', { class: 'reply-list' }, replies.map(replyItem)) : h('p', null, t('reply.none')),
-    paging,
-  );
+  let count = Number(thread.replyCount) || 0; // an int64: a string in JSON
+  const heading = h('h2', { id: 'replies-h' }, t('thread.replies', { n: count }));
+  const list = h('ol', { class: 'reply-list' }, replies.map(replyItem));
+  const none = h('p', null, t('reply.none'));
+  const repliesSection = h('section', { class: 'replies', 'aria-labelledby': 'replies-h' }, heading, replies.length ? list : none, paging);
+  const counted = (d) => replace(heading, t('thread.replies', { n: (count += d) }));
+
+  // Live: replies appear, change and leave as they happen, each once
+  // (those already shown are skipped); new ones are announced. A change to
+  // the thread itself renders the page again, or, while the person is
+  // writing or confirming here, offers to. The events of the page's own
+  // writes are left to it: it renders itself again after each.
+  const own = (ev) => !!me && ev.actor === me.name && (api.writing() > 0 || !!document.querySelector('main form[aria-busy]'));
+  const changed = h('p', { class: 'notice', id: 'thread-changed', hidden: true });
+  async function liveNew(ev) {
+    const r = ev.reply;
+    if (!r || shown.has(r.name) || own(ev)) return;
+    counted(1);
+    if (rp.nextPageToken) return; // it belongs on a later page
+    if (r.inReplyTo && !known.has(r.inReplyTo)) {
+      const q = await api.get(r.inReplyTo).catch(() => null);
+      if (q) known.set(q.name, q);
+    }
+    const q = known.get(r.inReplyTo);
+    for (const [k, v] of await authors([r.author, q && q.author])) who.set(k, v);
+    if (ctx.signal.aborted || shown.has(r.name)) return;
+    known.set(r.name, r);
+    replies.push(r);
+    if (!list.parentNode) none.replaceWith(list);
+    add(list, replyItem(r));
+    const u = who.get(r.author);
+    if (!mine(r)) ctx.say(t('live.newReply', { name: u ? u.displayName || u.username : t('user.unknown') }));
+  }
+  function liveChange(ev) {
+    const r = ev.reply;
+    const cur = r && shown.get(r.name);
+    // An edit in progress stays; a stale event (replayed) changes nothing.
+    if (!cur || own(ev) || cur[1].querySelector('form.edit') || Date.parse(r.updateTime) < Date.parse(cur[0].updateTime)) return;
+    if (r.deleteTime && !cur[0].deleteTime) counted(-1);
+    known.set(r.name, r);
+    const had = cur[1].contains(document.activeElement);
+    const li = replyItem(r);
+    cur[1].replaceWith(li);
+    if (had) focus(li);
+  }
+  function liveThread(ev) {
+    if (own(ev) || ((ev.changedPaths || []).length && !ev.changedPaths.some((p) => /^(title|body|tags|state|pinned|theme|kind)$/.test(p)))) return;
+    const msg = t(ev.type === 'EVENT_TYPE_THREAD_DELETED' ? 'live.threadDeleted' : 'live.threadChanged');
+    const text = composer.node.querySelector('textarea');
+    if ((text && text.value.trim()) || document.querySelector('main form.edit, main .confirm:not([hidden])')) {
+      replace(changed, msg, ' ', h('button', { type: 'button', class: 'linkish', onclick: () => ctx.reload() }, t('live.show')));
+      changed.hidden = false;
+      ctx.say(msg);
+      return;
+    }
+    if (ev.type === 'EVENT_TYPE_THREAD_DELETED') ctx.flash(msg);
+    ctx.announce(msg);
+    const a = document.activeElement;
+    ctx.reload(a && a.id ? a.id : undefined);
+  }
+  live.follow(ctx.signal, filter, from, {
+    'reply.created': liveNew,
+    'reply.updated': liveChange,
+    'reply.deleted': liveChange,
+    'thread.updated': liveThread,
+    'thread.deleted': liveThread,
+    'thread.undeleted': liveThread,
+  });
 
   return {
     title: thread.title,
-    node: [crumbs([['/', t('nav.themes')], theme ? ['/' + theme.name, theme.displayName] : null, [null, thread.title]].filter(Boolean)), article, repliesSection, composer.node],
+    node: [crumbs([['/', t('nav.themes')], theme ? ['/' + theme.name, theme.displayName] : null, [null, thread.title]].filter(Boolean)), changed, article, repliesSection, composer.node],
   };
 }
