@@ -534,12 +534,15 @@ func TestStreamEventsReplayThenTail(t *testing.T) {
 	const filter = "type = reply.created"
 	whole := e.stream(t, admin, &forumv1.StreamEventsRequest{StartRevision: 1})
 	replies := e.stream(t, e.bob.ctx(t), &forumv1.StreamEventsRequest{StartRevision: 1, Filter: filter})
-	time.Sleep(100 * time.Millisecond)
-	stopWriters()
-	head := e.head(t)
-	if head < 300 {
-		t.Fatalf("head %d", head)
+	// Let the writers go on while both streams replay and tail, until at
+	// least 100 events past the history are committed (bounded: a loaded
+	// machine writes slower, and nothing here depends on how fast).
+	for deadline := time.Now().Add(30 * time.Second); e.head(t) < 300; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the writers committed only up to revision %d in 30 s", e.head(t))
+		}
 	}
+	stopWriters()
 
 	wantAll := e.listAll(t, admin, 1, "", 1000)
 	wantReplies := e.listAll(t, e.bob.ctx(t), 1, filter, 1000)
