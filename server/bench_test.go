@@ -75,7 +75,19 @@ func newBenchEnvWith(b *testing.B, opts store.Options) *benchEnv {
 		b.Fatal(err)
 	}
 	e := newTestEnvWith(b, Config{Store: st})
-	srv, err := New(Config{Store: e.store, Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	return &benchEnv{testEnv: e, addr: serveTCP(b, Config{Store: e.store})}
+}
+
+// serveTCP builds a server of cfg, logging like forumd does by default
+// (info level) to a discarded writer unless cfg has a logger, and serves
+// it on 127.0.0.1:0 until the benchmark's cleanup, which runs before the
+// cleanups registered earlier (the store's close); it returns the address.
+func serveTCP(b *testing.B, cfg Config) string {
+	b.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,8 +96,8 @@ func newBenchEnvWith(b *testing.B, opts store.Options) *benchEnv {
 		b.Fatal(err)
 	}
 	go srv.GRPC().Serve(lis)
-	b.Cleanup(srv.GRPC().Stop) // runs before newTestEnv's cleanup closes the store
-	return &benchEnv{testEnv: e, addr: lis.Addr().String()}
+	b.Cleanup(srv.GRPC().Stop)
+	return lis.Addr().String()
 }
 
 // shape is how the simulated clients of a benchmark reach the server:

@@ -3,9 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -90,16 +87,7 @@ func benchFanOut(b *testing.B, subscribers, rate int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	srv, err := New(Config{Store: st, MaxStreamsPerAddress: 2 * subscribers, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.GRPC().Serve(lis)
-	b.Cleanup(srv.GRPC().Stop)
+	addr := serveTCP(b, Config{Store: st, MaxStreamsPerAddress: 2 * subscribers})
 	writer, err := st.CreateUser(b.Context(), authz.SystemActor, &forumv1.User{Username: "writer", DisplayName: "W", Role: forumv1.Role_ROLE_MEMBER}, "x", "")
 	if err != nil {
 		b.Fatal(err)
@@ -110,7 +98,7 @@ func benchFanOut(b *testing.B, subscribers, rate int) {
 		b.Fatal(err)
 	}
 	thread := resname.MustParseThread(th.Name)
-	conns := dialBench(b, lis.Addr().String(), connections)
+	conns := dialBench(b, addr, connections)
 
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()

@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -50,19 +48,9 @@ func BenchmarkRateLimitIsolation(b *testing.B) {
 	for i := range 5 {
 		e.mustReply(b, e.bob, th.GetName(), fmt.Sprintf("reply %d: %s", i, benchBodyRL))
 	}
-	srv, err := New(Config{Store: e.store, RateLimits: DefaultRateLimits(), GatewaySecret: "bench-secret",
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.GRPC().Serve(lis)
-	b.Cleanup(srv.GRPC().Stop)
-	connA := dialFrom(b, lis.Addr().String(), "127.0.0.2")
-	connB := dialFrom(b, lis.Addr().String(), "127.0.0.3")
+	addr := serveTCP(b, Config{Store: e.store, RateLimits: DefaultRateLimits(), GatewaySecret: "bench-secret"})
+	connA := dialFrom(b, addr, "127.0.0.2")
+	connB := dialFrom(b, addr, "127.0.0.3")
 
 	threadsB := forumv1.NewThreadServiceClient(connB)
 	ctxB := e.bob.ctx(b)

@@ -49,16 +49,7 @@ type eventCond struct {
 }
 
 func (c eventCond) compare(d eventCond) int {
-	switch {
-	case c.field != d.field:
-		return int(c.field - d.field)
-	case c.neg != d.neg:
-		if c.neg {
-			return 1
-		}
-		return -1
-	}
-	return strings.Compare(c.value, d.value)
+	return compareConds(c.field, c.neg, c.value, d.field, d.neg, d.value)
 }
 
 // String returns c's canonical spelling: no spaces, short type names and
@@ -204,41 +195,17 @@ func eventTypeNames() string {
 
 // eventComparison parses a comparison of an event filter starting with t.
 func (p *parser) eventComparison(t token) (eventCond, error) {
-	if t.kind != tWord {
-		return eventCond{}, errorf(t.pos, "expected a field name, not %s", describe(t))
-	}
-	switch {
-	case t.val == "AND":
-		return eventCond{}, errorf(t.pos, "expected a comparison before AND")
-	case strings.ToUpper(t.val) == "OR":
-		return eventCond{}, errorf(t.pos, "OR is not supported; join comparisons with AND")
-	case strings.ToUpper(t.val) == "NOT":
-		return eventCond{}, errorf(t.pos, "NOT is not supported; use !=")
-	case strings.HasPrefix(t.val, "-"):
-		return eventCond{}, errorf(t.pos, "negation with - is not supported; use !=")
+	if err := fieldToken(t); err != nil {
+		return eventCond{}, err
 	}
 	i := slices.Index(eventFieldNames[:], t.val)
 	if i < 0 {
 		return eventCond{}, errorf(t.pos, "unknown field %q; fields are %s", t.val, strings.Join(eventFieldNames[:], ", "))
 	}
 	fd := eventField(i)
-	op, err := p.next()
+	op, v, err := p.operatorAndValue(t, false, false, "is not supported here")
 	if err != nil {
 		return eventCond{}, err
-	}
-	switch op.kind {
-	case tEq, tNe:
-	case tHas:
-		return eventCond{}, errorf(op.pos, "the has operator (:) is not supported here; use %s = value", fd)
-	default:
-		return eventCond{}, errorf(op.pos, "expected = or != after %s, not %s", t.val, describe(op))
-	}
-	v, err := p.next()
-	if err != nil {
-		return eventCond{}, err
-	}
-	if v.kind != tWord && v.kind != tString {
-		return eventCond{}, errorf(v.pos, "expected value after %s, not %s", op.text, describe(v))
 	}
 	value, err := normalizeEvent(fd, v)
 	if err != nil {

@@ -104,18 +104,24 @@ type cond struct {
 	value string
 }
 
-// compare orders conditions canonically: by field, = before !=, by value.
+// compare orders conditions canonically (compareConds).
 func (c cond) compare(d cond) int {
+	return compareConds(c.field, c.neg, c.value, d.field, d.neg, d.value)
+}
+
+// compareConds orders the conditions of a filter, of threads or of events,
+// canonically: by field, = before !=, by value.
+func compareConds[F ~int](af F, aneg bool, av string, bf F, bneg bool, bv string) int {
 	switch {
-	case c.field != d.field:
-		return int(c.field - d.field)
-	case c.neg != d.neg:
-		if c.neg {
+	case af != bf:
+		return int(af - bf)
+	case aneg != bneg:
+		if aneg {
 			return 1
 		}
 		return -1
 	}
-	return strings.Compare(c.value, d.value)
+	return strings.Compare(av, bv)
 }
 
 // String returns the canonical spelling of c: the shortest one, with no
@@ -560,48 +566,73 @@ func (p *parser) badJoin(t token) error {
 
 // comparison parses a comparison starting with t.
 func (p *parser) comparison(t token) (cond, error) {
-	if t.kind != tWord {
-		return cond{}, errorf(t.pos, "expected a field name, not %s", describe(t))
-	}
-	switch {
-	case t.val == "AND":
-		return cond{}, errorf(t.pos, "expected a comparison before AND")
-	case strings.ToUpper(t.val) == "OR":
-		return cond{}, errorf(t.pos, "OR is not supported; join comparisons with AND")
-	case strings.ToUpper(t.val) == "NOT":
-		return cond{}, errorf(t.pos, "NOT is not supported; use !=")
-	case strings.HasPrefix(t.val, "-"):
-		return cond{}, errorf(t.pos, "negation with - is not supported; use !=")
+	if err := fieldToken(t); err != nil {
+		return cond{}, err
 	}
 	fd, ok := lookupField(t.val)
 	if !ok {
 		return cond{}, errorf(t.pos, "unknown field %q; fields are %s", t.val, strings.Join(fieldNames[:], ", "))
 	}
-	op, err := p.next()
+	op, v, err := p.operatorAndValue(t, fd == fTag, true, "applies only to tags")
 	if err != nil {
 		return cond{}, err
-	}
-	switch op.kind {
-	case tEq, tNe:
-	case tHas:
-		if fd != fTag {
-			return cond{}, errorf(op.pos, "the has operator (:) applies only to tags; use %s = value", fd)
-		}
-	default:
-		return cond{}, errorf(op.pos, "expected =, != or : after %s, not %s", t.val, describe(op))
-	}
-	v, err := p.next()
-	if err != nil {
-		return cond{}, err
-	}
-	if v.kind != tWord && v.kind != tString {
-		return cond{}, errorf(v.pos, "expected value after %s, not %s", op.text, describe(v))
 	}
 	value, err := normalize(fd, v)
 	if err != nil {
 		return cond{}, err
 	}
 	return cond{field: fd, neg: op.kind == tNe, value: value}, nil
+}
+
+// fieldToken checks that t can start a comparison: a field name, not AND,
+// OR, NOT or a negation, which the grammar here does not take.
+func fieldToken(t token) error {
+	if t.kind != tWord {
+		return errorf(t.pos, "expected a field name, not %s", describe(t))
+	}
+	switch {
+	case t.val == "AND":
+		return errorf(t.pos, "expected a comparison before AND")
+	case strings.ToUpper(t.val) == "OR":
+		return errorf(t.pos, "OR is not supported; join comparisons with AND")
+	case strings.ToUpper(t.val) == "NOT":
+		return errorf(t.pos, "NOT is not supported; use !=")
+	case strings.HasPrefix(t.val, "-"):
+		return errorf(t.pos, "negation with - is not supported; use !=")
+	}
+	return nil
+}
+
+// operatorAndValue reads the operator and the value of a comparison on
+// field t: = or !=, or the has operator (:) if has, else refused with
+// "the has operator (:) " + hasRefusal. grammarHas says whether any field
+// of the grammar takes the has operator, for the message naming the
+// operators expected.
+func (p *parser) operatorAndValue(t token, has, grammarHas bool, hasRefusal string) (op, v token, err error) {
+	op, err = p.next()
+	if err != nil {
+		return op, v, err
+	}
+	switch op.kind {
+	case tEq, tNe:
+	case tHas:
+		if !has {
+			return op, v, errorf(op.pos, "the has operator (:) %s; use %s = value", hasRefusal, t.val)
+		}
+	default:
+		if grammarHas {
+			return op, v, errorf(op.pos, "expected =, != or : after %s, not %s", t.val, describe(op))
+		}
+		return op, v, errorf(op.pos, "expected = or != after %s, not %s", t.val, describe(op))
+	}
+	v, err = p.next()
+	if err != nil {
+		return op, v, err
+	}
+	if v.kind != tWord && v.kind != tString {
+		return op, v, errorf(v.pos, "expected value after %s, not %s", op.text, describe(v))
+	}
+	return op, v, nil
 }
 
 // normalize checks the value v of field fd and returns it normalised (see
