@@ -70,6 +70,8 @@ var expectedLevel = map[string]string{
 	"CreateInvitation": "moderator", "ListInvitations": "moderator", "DeleteInvitation": "moderator",
 	"GetGroup": "public", "ListGroups": "public", "CreateGroup": "moderator", "UpdateGroup": "moderator", "DeleteGroup": "moderator",
 	"ListEvents": "public", "StreamEvents": "public",
+	"CreateWebhook": "member", "GetWebhook": "member", "ListWebhooks": "member", "UpdateWebhook": "member", "DeleteWebhook": "member",
+	"RotateWebhookSecret": "member", "ListWebhookDeliveries": "member", "RedeliverWebhookDelivery": "member", "PingWebhook": "member",
 }
 
 // The themes and the group of the matrix.
@@ -861,6 +863,67 @@ var ruleCases = []ruleCase{
 		return e.listsEvent(ctx, th, before+1)
 	}, outcomes{pAnonymous: ok, pAuthor: ok, pMember: ok, pOutsider: ok, pConvener: ok, pAdmin: ok, pSuspended: ok, pTokRead: ok, pTokWrite: ok, pTokMod: ok, pTokAdmin: ok}},
 }
+
+// aliceWebhook creates a webhook of alice's.
+func (e *matrixEnv) aliceWebhook(t *testing.T) *forumv1.Webhook {
+	t.Helper()
+	w, err := forumv1.NewWebhookServiceClient(e.conn).CreateWebhook(e.alice.ctx(t), &forumv1.CreateWebhookRequest{Parent: "users/me", Webhook: &forumv1.Webhook{TargetUrl: "https://203.0.113.5/hook"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// webhookOwnerOutcomes: alice and admins (and an ADMIN token) act on
+// alice's webhooks; no one else.
+func webhookOwnerOutcomes(owner outcome) outcomes {
+	return outcomes{pAnonymous: unauth, pAuthor: owner, pMember: denied, pOutsider: denied, pConvener: denied, pAdmin: owner, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: denied, pTokAdmin: owner}
+}
+
+// webhookCases are the cases of rule webhook-owner, one per method.
+func webhookCases() []ruleCase {
+	wh := func(e *matrixEnv) forumv1.WebhookServiceClient { return forumv1.NewWebhookServiceClient(e.conn) }
+	return []ruleCase{
+		{"webhook-owner", forumv1.WebhookService_CreateWebhook_FullMethodName, "a webhook for alice", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).CreateWebhook(ctx, &forumv1.CreateWebhookRequest{Parent: e.alice.name, Webhook: &forumv1.Webhook{TargetUrl: "https://203.0.113.5/hook"}})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+		{"webhook-owner", forumv1.WebhookService_GetWebhook_FullMethodName, "alice's webhook", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).GetWebhook(ctx, &forumv1.GetWebhookRequest{Name: e.aliceWebhook(t).Name})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+		{"webhook-owner", forumv1.WebhookService_ListWebhooks_FullMethodName, "alice's webhooks", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).ListWebhooks(ctx, &forumv1.ListWebhooksRequest{Parent: e.alice.name})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+		{"webhook-owner", forumv1.WebhookService_UpdateWebhook_FullMethodName, "alice's webhook deactivated", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).UpdateWebhook(ctx, &forumv1.UpdateWebhookRequest{Webhook: &forumv1.Webhook{Name: e.aliceWebhook(t).Name}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"active"}}})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+		{"webhook-owner", forumv1.WebhookService_DeleteWebhook_FullMethodName, "alice's webhook", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).DeleteWebhook(ctx, &forumv1.DeleteWebhookRequest{Name: e.aliceWebhook(t).Name})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+		{"webhook-owner", forumv1.WebhookService_RotateWebhookSecret_FullMethodName, "alice's webhook", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).RotateWebhookSecret(ctx, &forumv1.RotateWebhookSecretRequest{Name: e.aliceWebhook(t).Name})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+		{"webhook-owner", forumv1.WebhookService_ListWebhookDeliveries_FullMethodName, "alice's webhook's deliveries", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).ListWebhookDeliveries(ctx, &forumv1.ListWebhookDeliveriesRequest{Parent: e.aliceWebhook(t).Name})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+		{"webhook-owner", forumv1.WebhookService_RedeliverWebhookDelivery_FullMethodName, "a delivery of alice's webhook not in its log", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).RedeliverWebhookDelivery(ctx, &forumv1.RedeliverWebhookDeliveryRequest{Name: e.aliceWebhook(t).Name + "/deliveries/999999"})
+			return err
+		}, webhookOwnerOutcomes(notFound)},
+		{"webhook-owner", forumv1.WebhookService_PingWebhook_FullMethodName, "alice's webhook", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := wh(e).PingWebhook(ctx, &forumv1.PingWebhookRequest{Name: e.aliceWebhook(t).Name})
+			return err
+		}, webhookOwnerOutcomes(ok)},
+	}
+}
+
+func init() { ruleCases = append(ruleCases, webhookCases()...) }
 
 // TestRuleMatrix runs every case of ruleCases as every principal, and
 // fails when a rule of authz.Rules, or a method a rule names, has no case

@@ -83,6 +83,11 @@ type Config struct {
 	// connection briefly before refusing its calls over the address limit
 	// (ratelimit.go), which it never does to the gateway's.
 	GatewaySecret string
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses (forumd --webhook-allow-private): for tests and
+	// deployments inside one network. Without it such target URLs are
+	// refused (INVALID_ARGUMENT naming target_url).
+	WebhookAllowPrivate bool
 }
 
 // Server is the forum's gRPC server.
@@ -98,6 +103,7 @@ type Server struct {
 	maxTimeout       time.Duration
 	loginSlots       chan struct{}
 	eventHeartbeat   time.Duration
+	webhookPrivate   bool
 	limiter          *rateLimiter // rate limits (ratelimit.go)
 	grpc             *grpc.Server
 	health           *health.Server
@@ -125,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		publicDirectory:  cfg.PublicDirectory,
 		maxTimeout:       cfg.MaxTimeout,
 		eventHeartbeat:   cfg.EventHeartbeat,
+		webhookPrivate:   cfg.WebhookAllowPrivate,
 		health:           health.NewServer(),
 		ending:           make(chan struct{}),
 	}
@@ -179,6 +186,7 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterInvitationServiceServer(s.grpc, &invitationService{s: s})
 	forumv1.RegisterGroupServiceServer(s.grpc, &groupService{s: s})
 	forumv1.RegisterEventServiceServer(s.grpc, &eventService{s: s})
+	forumv1.RegisterWebhookServiceServer(s.grpc, &webhookService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Reflection {
 		reflection.Register(s.grpc)

@@ -207,3 +207,48 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// Webhook is `users/{user}/webhooks/{id}`.
+type Webhook struct {
+	User User
+	ID   uint64
+}
+
+// WebhookDelivery is `users/{user}/webhooks/{webhook}/deliveries/{id}`.
+type WebhookDelivery struct {
+	Webhook Webhook
+	ID      uint64
+}
+
+func (n Webhook) String() string {
+	return n.User.String() + "/webhooks/" + strconv.FormatUint(n.ID, 10)
+}
+func (n WebhookDelivery) String() string {
+	return n.Webhook.String() + "/deliveries/" + strconv.FormatUint(n.ID, 10)
+}
+
+// ParseWebhook parses `users/{user}/webhooks/{id}`.
+func ParseWebhook(name string) (Webhook, error) {
+	u, w, ok := strings.Cut(name, "/webhooks/")
+	if ok {
+		if user, err := ParseUser(u); err == nil {
+			if id, ok := id(w); ok {
+				return Webhook{user, id}, nil
+			}
+		}
+	}
+	return Webhook{}, fmt.Errorf("%q is not a webhook name (users/{user}/webhooks/{webhook})", name)
+}
+
+// ParseWebhookDelivery parses `users/{user}/webhooks/{webhook}/deliveries/{id}`.
+func ParseWebhookDelivery(name string) (WebhookDelivery, error) {
+	w, d, ok := strings.Cut(name, "/deliveries/")
+	if ok {
+		if wh, err := ParseWebhook(w); err == nil {
+			if id, ok := id(d); ok {
+				return WebhookDelivery{wh, id}, nil
+			}
+		}
+	}
+	return WebhookDelivery{}, fmt.Errorf("%q is not a webhook delivery name (users/{user}/webhooks/{webhook}/deliveries/{delivery})", name)
+}

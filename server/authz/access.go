@@ -105,6 +105,18 @@ var table = map[string]Level{
 	// per event (the event-visibility rule).
 	forumv1.EventService_ListEvents_FullMethodName:   Public,
 	forumv1.EventService_StreamEvents_FullMethodName: Public,
+
+	// Users manage their own webhooks (a WRITE token suffices), admins
+	// anyone's (the webhook-owner rule).
+	forumv1.WebhookService_CreateWebhook_FullMethodName:            Member,
+	forumv1.WebhookService_GetWebhook_FullMethodName:               Member,
+	forumv1.WebhookService_ListWebhooks_FullMethodName:             Member,
+	forumv1.WebhookService_UpdateWebhook_FullMethodName:            Member,
+	forumv1.WebhookService_DeleteWebhook_FullMethodName:            Member,
+	forumv1.WebhookService_RotateWebhookSecret_FullMethodName:      Member,
+	forumv1.WebhookService_ListWebhookDeliveries_FullMethodName:    Member,
+	forumv1.WebhookService_RedeliverWebhookDelivery_FullMethodName: Member,
+	forumv1.WebhookService_PingWebhook_FullMethodName:              Member,
 }
 
 // Settings are the server's settings that change a decision.

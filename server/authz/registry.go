@@ -29,6 +29,18 @@ var (
 		forumv1.ReplyService_UpdateReply_FullMethodName,
 		forumv1.ReplyService_DeleteReply_FullMethodName,
 	}
+	// webhookMethods are the methods of WebhookService.
+	webhookMethods = []string{
+		forumv1.WebhookService_CreateWebhook_FullMethodName,
+		forumv1.WebhookService_GetWebhook_FullMethodName,
+		forumv1.WebhookService_ListWebhooks_FullMethodName,
+		forumv1.WebhookService_UpdateWebhook_FullMethodName,
+		forumv1.WebhookService_DeleteWebhook_FullMethodName,
+		forumv1.WebhookService_RotateWebhookSecret_FullMethodName,
+		forumv1.WebhookService_ListWebhookDeliveries_FullMethodName,
+		forumv1.WebhookService_RedeliverWebhookDelivery_FullMethodName,
+		forumv1.WebhookService_PingWebhook_FullMethodName,
+	}
 	// postChanges are the methods that change a post.
 	postChanges = []string{
 		forumv1.ThreadService_UpdateThread_FullMethodName,
@@ -67,6 +79,8 @@ var Rules = []Rule{
 		"CreateToken: users create tokens only for themselves, with scopes within their role"},
 	{"token-owner", []string{forumv1.ApiTokenService_ListApiTokens_FullMethodName, forumv1.ApiTokenService_DeleteApiToken_FullMethodName},
 		"TokenOwner: users list and revoke only their own tokens, admins anyone's"},
+	{"webhook-owner", webhookMethods,
+		"WebhookOwner: users create, read, change, delete, ping and redeliver only their own webhooks, admins anyone's"},
 	{"registration", []string{forumv1.AuthService_Register_FullMethodName},
 		"Register: registering needs an invitation code, unless the forum lets anyone register (Settings.SelfRegistration)"},
 	{"user-update", []string{forumv1.UserService_UpdateUser_FullMethodName},

@@ -225,6 +225,16 @@ func TokenOwner(a Actor, owner, verb string) error {
 	return nil
 }
 
+// WebhookOwner is the rule webhook-owner: users create, read, change and
+// delete (verb) only their own webhooks (owner is the user the webhooks
+// belong to); admins anyone's.
+func WebhookOwner(a Actor, owner, verb string) error {
+	if !a.admin() && !a.is(owner) {
+		return fmt.Errorf("%w: users %s only their own webhooks", errs.PermissionDenied, verb)
+	}
+	return nil
+}
+
 // Register is the rule registration: registering needs an invitation code
 // (invited), unless the forum lets anyone register. Whether the code is
 // valid, and the role it gives, is the store's to check.

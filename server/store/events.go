@@ -375,7 +375,8 @@ func (s *Store) newEventVisibility(actor authz.Actor) *eventVisibility {
 // deleted since: the theme as the event holds it); a
 // group's by its members and moderators; an organisation's by anyone; a
 // user's by logged-in users (it carries the public profile only); an
-// invitation's by moderators; an API token's by its owner and admins.
+// invitation's by moderators; an API token's and a webhook's by its owner
+// and admins.
 func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, error) {
 	switch ev.ResourceState.(type) {
 	case *forumv1.Event_ThreadResource, *forumv1.Event_Reply:
@@ -460,6 +461,11 @@ func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, e
 	case *forumv1.Event_ApiToken:
 		owner, err := resname.ParseAPIToken(ev.Resource)
 		if err != nil || authz.TokenOwner(v.actor, owner.User.String(), "list") != nil {
+			return nil, nil
+		}
+		return ev, nil
+	case *forumv1.Event_Webhook:
+		if !webhookEventVisible(v.actor, ev) {
 			return nil, nil
 		}
 		return ev, nil

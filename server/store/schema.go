@@ -48,6 +48,11 @@ import (
 //	organizations        slug → Organization
 //	organizationUsers    slug 0x00 user id → nil                             (members of an organisation)
 //	events               revision → Event (the event log, schema 4; meta "event_head", "event_oldest")
+//	webhooks             user id, webhook id → Webhook (without its secret)            (schema 5)
+//	webhookSecrets       user id, webhook id → the signing secret, as is               (schema 5)
+//	webhookStates        user id, webhook id → webhookState (JSON): cursor, attempts, next try (schema 5)
+//	webhookDeliveries    user id, webhook id, delivery id → WebhookDelivery (the last 100) (schema 5)
+//	webhookQueue         user id, webhook id, seq → queuedDelivery (JSON): pings, redeliveries (schema 5)
 //
 // rank is [0 if pinned else 1][^last activity unix ns][thread id], so an
 // ascending scan yields pinned threads first, then the most recently active.
@@ -97,6 +102,11 @@ const (
 	bucketGroupMembers   kv.Bucket = "group_members"
 	bucketGroupThemes    kv.Bucket = "group_themes"
 	bucketEvents         kv.Bucket = "events"
+	bucketWebhooks       kv.Bucket = "webhooks"
+	bucketWebhookSecrets kv.Bucket = "webhook_secrets"
+	bucketWebhookStates  kv.Bucket = "webhook_states"
+	bucketWebhookLog     kv.Bucket = "webhook_deliveries"
+	bucketWebhookQueue   kv.Bucket = "webhook_queue"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -107,12 +117,13 @@ var allBuckets = []kv.Bucket{
 	bucketUserSessions, bucketAPITokens, bucketAPITokenHashes, bucketInvitations, bucketInviteCodes,
 	bucketGroups, bucketGroupMembers, bucketGroupThemes, bucketThreadStats, bucketThemeStats,
 	bucketThreadHeads, bucketThemeGates, bucketEvents,
+	bucketWebhooks, bucketWebhookSecrets, bucketWebhookStates, bucketWebhookLog, bucketWebhookQueue,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
 // new file, brings an older file up to it (migrate) and refuses a file with
 // a newer one.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -161,6 +172,7 @@ var migrations = [SchemaVersion]func(tx kv.Tx) (int, error){
 	1: migrateTo2,
 	2: migrateTo3,
 	3: migrateTo4,
+	4: migrateTo5,
 }
 
 // migrateTo2: version 1 kept the counters of threads and themes in their
@@ -207,6 +219,11 @@ func migrateTo3(tx kv.Tx) (int, error) {
 // event_head and event_oldest), which starts empty: the first change after
 // the migration is revision 1.
 func migrateTo4(kv.Tx) (int, error) { return 0, nil }
+
+// migrateTo5: version 5 adds webhooks (webhooks, webhookSecrets,
+// webhookStates, webhookDeliveries, webhookQueue), which Open creates
+// empty: there is nothing to move.
+func migrateTo5(kv.Tx) (int, error) { return 0, nil }
 
 // deriveRecords puts, for every record of bucket records, derive(its
 // value) under the same key in bucket side, and returns how many it put.

@@ -77,6 +77,15 @@ const (
 	EventType_EVENT_TYPE_API_TOKEN_CREATED EventType = 21
 	// An API token was revoked.
 	EventType_EVENT_TYPE_API_TOKEN_DELETED EventType = 22
+	// A webhook was created; only its owner and admins see it (never its
+	// secret).
+	EventType_EVENT_TYPE_WEBHOOK_CREATED EventType = 23
+	// A webhook was changed (its secret rotated included).
+	EventType_EVENT_TYPE_WEBHOOK_UPDATED EventType = 24
+	// A webhook was deleted.
+	EventType_EVENT_TYPE_WEBHOOK_DELETED EventType = 25
+	// forumd disabled a webhook whose deliveries failed for 24 hours.
+	EventType_EVENT_TYPE_WEBHOOK_DISABLED EventType = 26
 )
 
 // Enum value maps for EventType.
@@ -105,6 +114,10 @@ var (
 		20: "EVENT_TYPE_INVITATION_DELETED",
 		21: "EVENT_TYPE_API_TOKEN_CREATED",
 		22: "EVENT_TYPE_API_TOKEN_DELETED",
+		23: "EVENT_TYPE_WEBHOOK_CREATED",
+		24: "EVENT_TYPE_WEBHOOK_UPDATED",
+		25: "EVENT_TYPE_WEBHOOK_DELETED",
+		26: "EVENT_TYPE_WEBHOOK_DISABLED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":          0,
@@ -130,6 +143,10 @@ var (
 		"EVENT_TYPE_INVITATION_DELETED":   20,
 		"EVENT_TYPE_API_TOKEN_CREATED":    21,
 		"EVENT_TYPE_API_TOKEN_DELETED":    22,
+		"EVENT_TYPE_WEBHOOK_CREATED":      23,
+		"EVENT_TYPE_WEBHOOK_UPDATED":      24,
+		"EVENT_TYPE_WEBHOOK_DELETED":      25,
+		"EVENT_TYPE_WEBHOOK_DISABLED":     26,
 	}
 )
 
@@ -197,6 +214,7 @@ type Event struct {
 	//	*Event_User
 	//	*Event_Invitation
 	//	*Event_ApiToken
+	//	*Event_Webhook
 	ResourceState isEvent_ResourceState `protobuf_oneof:"resource_state"`
 	// Set on the heartbeats of StreamEvents, which carry only `revision` and
 	// this: the stream's position, every event up to it that the reader may
@@ -378,6 +396,15 @@ func (x *Event) GetApiToken() *ApiToken {
 	return nil
 }
 
+func (x *Event) GetWebhook() *Webhook {
+	if x != nil {
+		if x, ok := x.ResourceState.(*Event_Webhook); ok {
+			return x.Webhook
+		}
+	}
+	return nil
+}
+
 func (x *Event) GetHeartbeat() bool {
 	if x != nil {
 		return x.Heartbeat
@@ -421,6 +448,10 @@ type Event_ApiToken struct {
 	ApiToken *ApiToken `protobuf:"bytes,17,opt,name=api_token,json=apiToken,proto3,oneof"`
 }
 
+type Event_Webhook struct {
+	Webhook *Webhook `protobuf:"bytes,19,opt,name=webhook,proto3,oneof"`
+}
+
 func (*Event_ThreadResource) isEvent_ResourceState() {}
 
 func (*Event_Reply) isEvent_ResourceState() {}
@@ -436,6 +467,8 @@ func (*Event_User) isEvent_ResourceState() {}
 func (*Event_Invitation) isEvent_ResourceState() {}
 
 func (*Event_ApiToken) isEvent_ResourceState() {}
+
+func (*Event_Webhook) isEvent_ResourceState() {}
 
 // The request for ListEvents.
 type ListEventsRequest struct {
@@ -640,7 +673,7 @@ var File_forum_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x05\n" +
+	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x06\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x129\n" +
@@ -662,7 +695,8 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\n" +
 	"invitation\x18\x10 \x01(\v2\x14.forum.v1.InvitationH\x00R\n" +
 	"invitation\x121\n" +
-	"\tapi_token\x18\x11 \x01(\v2\x12.forum.v1.ApiTokenH\x00R\bapiToken\x12\x1c\n" +
+	"\tapi_token\x18\x11 \x01(\v2\x12.forum.v1.ApiTokenH\x00R\bapiToken\x12-\n" +
+	"\awebhook\x18\x13 \x01(\v2\x11.forum.v1.WebhookH\x00R\awebhook\x12\x1c\n" +
 	"\theartbeat\x18\x12 \x01(\bR\theartbeatB\x10\n" +
 	"\x0eresource_state\"\x8e\x01\n" +
 	"\x11ListEventsRequest\x12%\n" +
@@ -677,7 +711,7 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\rhead_revision\x18\x03 \x01(\x04R\fheadRevision\"T\n" +
 	"\x13StreamEventsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x04R\rstartRevision\x12\x16\n" +
-	"\x06filter\x18\x02 \x01(\tR\x06filter*\xe6\x05\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter*\xe7\x06\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19EVENT_TYPE_THREAD_CREATED\x10\x01\x12\x1d\n" +
@@ -702,7 +736,11 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x1dEVENT_TYPE_INVITATION_CREATED\x10\x13\x12!\n" +
 	"\x1dEVENT_TYPE_INVITATION_DELETED\x10\x14\x12 \n" +
 	"\x1cEVENT_TYPE_API_TOKEN_CREATED\x10\x15\x12 \n" +
-	"\x1cEVENT_TYPE_API_TOKEN_DELETED\x10\x162\x99\x01\n" +
+	"\x1cEVENT_TYPE_API_TOKEN_DELETED\x10\x16\x12\x1e\n" +
+	"\x1aEVENT_TYPE_WEBHOOK_CREATED\x10\x17\x12\x1e\n" +
+	"\x1aEVENT_TYPE_WEBHOOK_UPDATED\x10\x18\x12\x1e\n" +
+	"\x1aEVENT_TYPE_WEBHOOK_DELETED\x10\x19\x12\x1f\n" +
+	"\x1bEVENT_TYPE_WEBHOOK_DISABLED\x10\x1a2\x99\x01\n" +
 	"\fEventService\x12G\n" +
 	"\n" +
 	"ListEvents\x12\x1b.forum.v1.ListEventsRequest\x1a\x1c.forum.v1.ListEventsResponse\x12@\n" +
@@ -737,6 +775,7 @@ var file_forum_v1_event_service_proto_goTypes = []any{
 	(*User)(nil),                  // 11: forum.v1.User
 	(*Invitation)(nil),            // 12: forum.v1.Invitation
 	(*ApiToken)(nil),              // 13: forum.v1.ApiToken
+	(*Webhook)(nil),               // 14: forum.v1.Webhook
 }
 var file_forum_v1_event_service_proto_depIdxs = []int32{
 	5,  // 0: forum.v1.Event.event_time:type_name -> google.protobuf.Timestamp
@@ -749,16 +788,17 @@ var file_forum_v1_event_service_proto_depIdxs = []int32{
 	11, // 7: forum.v1.Event.user:type_name -> forum.v1.User
 	12, // 8: forum.v1.Event.invitation:type_name -> forum.v1.Invitation
 	13, // 9: forum.v1.Event.api_token:type_name -> forum.v1.ApiToken
-	1,  // 10: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
-	2,  // 11: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
-	4,  // 12: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
-	3,  // 13: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
-	1,  // 14: forum.v1.EventService.StreamEvents:output_type -> forum.v1.Event
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	14, // 10: forum.v1.Event.webhook:type_name -> forum.v1.Webhook
+	1,  // 11: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
+	2,  // 12: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
+	4,  // 13: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
+	3,  // 14: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
+	1,  // 15: forum.v1.EventService.StreamEvents:output_type -> forum.v1.Event
+	14, // [14:16] is the sub-list for method output_type
+	12, // [12:14] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_event_service_proto_init() }
@@ -776,6 +816,7 @@ func file_forum_v1_event_service_proto_init() {
 		(*Event_User)(nil),
 		(*Event_Invitation)(nil),
 		(*Event_ApiToken)(nil),
+		(*Event_Webhook)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -9,6 +9,7 @@ package forumv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1532,11 +1533,283 @@ func (x *Invitation) GetUsedBy() string {
 	return ""
 }
 
+// A Webhook POSTs the events of the log its owner may read to target_url,
+// signed with its secret (header Forum-Signature: t=<unix>,v1=<hex
+// HMAC-SHA256(secret, "<t>.<body>")>).
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `users/{user}/webhooks/{webhook}`. Output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Where events are POSTed: an http or https URL. Hosts that resolve to
+	// loopback, private or link-local addresses are refused unless forumd
+	// runs with --webhook-allow-private.
+	TargetUrl string `protobuf:"bytes,2,opt,name=target_url,json=targetUrl,proto3" json:"target_url,omitempty"`
+	// The event types sent, in short form ("reply.created"); empty sends
+	// every type.
+	EventTypes []string `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
+	// The themes whose events are sent (`themes/{theme}`); empty sends the
+	// events of every theme, and of resources outside themes.
+	Themes []string `protobuf:"bytes,4,rep,name=themes,proto3" json:"themes,omitempty"`
+	// Whether events are delivered. forumd clears it when deliveries have
+	// failed for 24 hours (EVENT_TYPE_WEBHOOK_DISABLED).
+	Active bool `protobuf:"varint,5,opt,name=active,proto3" json:"active,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes with every update. Output only.
+	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The signing secret, `whsec_...`. Output only, and returned only by
+	// CreateWebhook and RotateWebhookSecret.
+	Secret string `protobuf:"bytes,9,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Why forumd disabled the webhook, if it did. Output only.
+	DisabledReason string `protobuf:"bytes,10,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Webhook) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Webhook) GetTargetUrl() string {
+	if x != nil {
+		return x.TargetUrl
+	}
+	return ""
+}
+
+func (x *Webhook) GetEventTypes() []string {
+	if x != nil {
+		return x.EventTypes
+	}
+	return nil
+}
+
+func (x *Webhook) GetThemes() []string {
+	if x != nil {
+		return x.Themes
+	}
+	return nil
+}
+
+func (x *Webhook) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *Webhook) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Webhook) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Webhook) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *Webhook) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *Webhook) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+// A WebhookDelivery is one attempt to deliver one event to a webhook.
+type WebhookDelivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `users/{user}/webhooks/{webhook}/deliveries/{delivery}`. Output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The Forum-Delivery header: the same for every attempt of one event.
+	DeliveryId string `protobuf:"bytes,2,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
+	// The event's revision; 0 for a ping.
+	Revision uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The event's short type ("reply.created", or "ping").
+	EventType string `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// The attempt's number for this delivery id, from 1.
+	Attempt int32 `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// When the attempt was made; unset while it is queued.
+	AttemptTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=attempt_time,json=attemptTime,proto3" json:"attempt_time,omitempty"`
+	// The HTTP status code of the response; 0 when none came.
+	StatusCode int32 `protobuf:"varint,7,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// How long the attempt took.
+	Latency *durationpb.Duration `protobuf:"bytes,8,opt,name=latency,proto3" json:"latency,omitempty"`
+	// The first 1 KiB of the response body.
+	ResponseBody string `protobuf:"bytes,9,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
+	// Why the attempt failed, if it did (a non-2xx status, a timeout, a
+	// refused address).
+	Error string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	// Whether the attempt succeeded (a 2xx within 10 seconds).
+	Success       bool `protobuf:"varint,11,opt,name=success,proto3" json:"success,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDelivery) Reset() {
+	*x = WebhookDelivery{}
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDelivery) ProtoMessage() {}
+
+func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
+func (*WebhookDelivery) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *WebhookDelivery) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetDeliveryId() string {
+	if x != nil {
+		return x.DeliveryId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AttemptTime
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLatency() *durationpb.Duration {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetResponseBody() string {
+	if x != nil {
+		return x.ResponseBody
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetSuccess() bool {
+	if x != nil {
+		return x.Success
+	}
+	return false
+}
+
 var File_forum_v1_resources_proto protoreflect.FileDescriptor
 
 const file_forum_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x18forum/v1/resources.proto\x12\bforum.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x03\n" +
+	"\x18forum/v1/resources.proto\x12\bforum.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x03\n" +
 	"\x05Theme\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -1659,7 +1932,39 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\acreator\x18\x05 \x01(\tR\acreator\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x17\n" +
-	"\aused_by\x18\a \x01(\tR\x06usedBy*\x8b\x01\n" +
+	"\aused_by\x18\a \x01(\tR\x06usedBy\"\xdc\x02\n" +
+	"\aWebhook\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"target_url\x18\x02 \x01(\tR\ttargetUrl\x12\x1f\n" +
+	"\vevent_types\x18\x03 \x03(\tR\n" +
+	"eventTypes\x12\x16\n" +
+	"\x06themes\x18\x04 \x03(\tR\x06themes\x12\x16\n" +
+	"\x06active\x18\x05 \x01(\bR\x06active\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x12\x16\n" +
+	"\x06secret\x18\t \x01(\tR\x06secret\x12'\n" +
+	"\x0fdisabled_reason\x18\n" +
+	" \x01(\tR\x0edisabledReason\"\x85\x03\n" +
+	"\x0fWebhookDelivery\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\vdelivery_id\x18\x02 \x01(\tR\n" +
+	"deliveryId\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x04 \x01(\tR\teventType\x12\x18\n" +
+	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12=\n" +
+	"\fattempt_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vattemptTime\x12\x1f\n" +
+	"\vstatus_code\x18\a \x01(\x05R\n" +
+	"statusCode\x123\n" +
+	"\alatency\x18\b \x01(\v2\x19.google.protobuf.DurationR\alatency\x12#\n" +
+	"\rresponse_body\x18\t \x01(\tR\fresponseBody\x12\x14\n" +
+	"\x05error\x18\n" +
+	" \x01(\tR\x05error\x12\x18\n" +
+	"\asuccess\x18\v \x01(\bR\asuccess*\x8b\x01\n" +
 	"\x0fThemeVisibility\x12 \n" +
 	"\x1cTHEME_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17THEME_VISIBILITY_PUBLIC\x10\x01\x12\x1c\n" +
@@ -1715,7 +2020,7 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_forum_v1_resources_proto_goTypes = []any{
 	(ThemeVisibility)(0),          // 0: forum.v1.ThemeVisibility
 	(ThreadKind)(0),               // 1: forum.v1.ThreadKind
@@ -1732,43 +2037,50 @@ var file_forum_v1_resources_proto_goTypes = []any{
 	(*Organization)(nil),          // 12: forum.v1.Organization
 	(*ApiToken)(nil),              // 13: forum.v1.ApiToken
 	(*Invitation)(nil),            // 14: forum.v1.Invitation
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*Webhook)(nil),               // 15: forum.v1.Webhook
+	(*WebhookDelivery)(nil),       // 16: forum.v1.WebhookDelivery
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	15, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	15, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	15, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	17, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	17, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	17, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: forum.v1.Theme.visibility:type_name -> forum.v1.ThemeVisibility
-	15, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
-	15, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
+	17, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
+	17, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
 	2,  // 7: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	15, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	15, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	15, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	15, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	15, // 12: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	15, // 13: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	15, // 14: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	17, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	17, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	17, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	17, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	17, // 12: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	17, // 13: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	17, // 14: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
 	3,  // 15: forum.v1.User.role:type_name -> forum.v1.Role
-	15, // 16: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	15, // 17: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	17, // 16: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	17, // 17: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 18: forum.v1.User.state:type_name -> forum.v1.UserState
 	5,  // 19: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
-	15, // 20: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	15, // 21: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	17, // 20: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	17, // 21: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 22: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
-	15, // 23: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
-	15, // 24: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	15, // 25: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
+	17, // 23: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
+	17, // 24: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	17, // 25: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
 	3,  // 26: forum.v1.Invitation.role:type_name -> forum.v1.Role
-	15, // 27: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	15, // 28: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	17, // 27: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	17, // 28: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	17, // 29: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	17, // 30: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	17, // 31: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
+	18, // 32: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -1782,7 +2094,7 @@ func file_forum_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
