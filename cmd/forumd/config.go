@@ -84,6 +84,9 @@ type serveConfig struct {
 	// EventRetention is how long the event log keeps an event
 	// (app.Config.EventRetention); always positive.
 	EventRetention time.Duration
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses (app.Config.WebhookAllowPrivate).
+	WebhookAllowPrivate bool
 }
 
 // rateLimits returns the rate limits c asks for.
@@ -114,10 +117,11 @@ func (c serveConfig) appConfig(logger *slog.Logger, stopSignals func()) (app.Con
 		HTTPAddr: c.HTTPAddr,
 		Server: server.Config{Reflection: c.Reflection, SelfRegistration: c.SelfRegistration,
 			PublicDirectory: c.PublicDirectory, RateLimits: limits},
-		Gateway:        gateway.Options{TrustedProxies: proxies},
-		Logger:         logger,
-		EventRetention: c.EventRetention,
-		OnShutdown:     stopSignals,
+		Gateway:             gateway.Options{TrustedProxies: proxies},
+		Logger:              logger,
+		EventRetention:      c.EventRetention,
+		WebhookAllowPrivate: c.WebhookAllowPrivate,
+		OnShutdown:          stopSignals,
 	}, nil
 }
 
@@ -164,6 +168,8 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 	if err != nil {
 		return cfg, err
 	}
+	webhookPrivate := fs.Bool("webhook-allow-private", false,
+		"let webhooks target loopback, private and link-local addresses (tests, deployments inside one network)")
 	reflection := fs.Bool("reflection", reflDefault,
 		"register gRPC server reflection, so grpcurl works without the protos; anyone who can reach --grpc-addr may use it [$"+envReflection+"]")
 	selfRegDefault, err := envBool(getenv, envSelfReg, false)
@@ -214,16 +220,17 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		return cfg, errors.New("--grpc-addr and --http-addr must not be empty")
 	}
 	cfg = serveConfig{
-		commonConfig:     c,
-		GRPCAddr:         *grpcAddr,
-		HTTPAddr:         *httpAddr,
-		Reflection:       *reflection,
-		SelfRegistration: *selfReg,
-		PublicDirectory:  *publicDir,
-		AddrFile:         *addrFile,
-		TrustedProxies:   *trustedProxies,
-		RateLimits:       *rateLimits,
-		GCPercent:        *gcPercent,
+		commonConfig:        c,
+		GRPCAddr:            *grpcAddr,
+		HTTPAddr:            *httpAddr,
+		Reflection:          *reflection,
+		WebhookAllowPrivate: *webhookPrivate,
+		SelfRegistration:    *selfReg,
+		PublicDirectory:     *publicDir,
+		AddrFile:            *addrFile,
+		TrustedProxies:      *trustedProxies,
+		RateLimits:          *rateLimits,
+		GCPercent:           *gcPercent,
 	}
 	if cfg.GCPercent < 0 {
 		return serveConfig{}, fmt.Errorf("--gc-percent %d: must be positive, or 0 to keep $GOGC", cfg.GCPercent)

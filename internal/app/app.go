@@ -41,6 +41,7 @@ import (
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/server"
 	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/webhook"
 	"github.com/forumhq/forum/web"
 )
 
@@ -125,6 +126,14 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown; 0 means
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses, at creation and at delivery (forumd
+	// --webhook-allow-private); it sets Server.WebhookAllowPrivate.
+	WebhookAllowPrivate bool
+	// Webhooks are the delivery worker's options (retry delays, poll
+	// interval) for tests; its AllowPrivate and Logger are set by New.
+	// Webhook delivery runs while the App serves.
+	Webhooks webhook.Options
 	// OnShutdown, if set, is called once as shutdown begins, before the
 	// health status changes: forumd stops catching signals there, so that
 	// a second signal kills it.
@@ -155,6 +164,9 @@ type App struct {
 	stopErr   error         // what Shutdown returned; read after done
 	serving   sync.WaitGroup
 	stopSweep context.CancelFunc // nil until Serve starts the sweep
+	hooks     *webhook.Worker
+	stopHooks context.CancelFunc // nil until Serve starts webhook delivery
+	hooksDone chan struct{}
 	sweepDone chan struct{}
 	stopWatch context.CancelFunc // nil until Serve starts the watch
 	watchDone chan struct{}
@@ -234,6 +246,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	scfg := cfg.Server
 	scfg.Store, scfg.Logger, scfg.GatewaySecret = a.st, a.log, gatewaySecret
+	scfg.WebhookAllowPrivate = scfg.WebhookAllowPrivate || cfg.WebhookAllowPrivate
+	wopt := cfg.Webhooks
+	wopt.AllowPrivate, wopt.Logger = scfg.WebhookAllowPrivate, a.log
+	a.hooks = webhook.New(a.st, wopt)
 	if a.srv, err = server.New(scfg); err != nil {
 		return nil, fmt.Errorf("build gRPC server: %w", err)
 	}
@@ -421,6 +437,15 @@ func (a *App) Serve(ctx context.Context) error {
 			sweepLoop(sweepCtx, a.st, a.sweepEvery, a.retention, a.log)
 		}()
 	}
+	// Webhook delivery reads the log beside the commit path; it stops as
+	// shutdown begins (its cursors are durable), before the store closes.
+	var hooksCtx context.Context
+	hooksCtx, a.stopHooks = context.WithCancel(context.WithoutCancel(ctx))
+	a.hooksDone = make(chan struct{})
+	go func() {
+		defer close(a.hooksDone)
+		a.hooks.Run(hooksCtx)
+	}()
 	// A storage error stopping the writes turns health NOT_SERVING.
 	var watchCtx context.Context
 	watchCtx, a.stopWatch = context.WithCancel(context.Background())
@@ -494,6 +519,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.stopSweep != nil {
 		a.stopSweep()
 	}
+	if a.stopHooks != nil {
+		a.stopHooks()
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.stopAfter)
 	defer cancel()
 
@@ -520,6 +548,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	a.serving.Wait()
 	if a.stopSweep != nil {
 		<-a.sweepDone
+	}
+	if a.stopHooks != nil {
+		<-a.hooksDone
 	}
 	if a.stopWatch != nil {
 		a.stopWatch()
