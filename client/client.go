@@ -101,6 +101,7 @@ type Client struct {
 	tokens  forumv1.ApiTokenServiceClient
 	auth    forumv1.AuthServiceClient
 	events  forumv1.EventServiceClient
+	hooks   forumv1.WebhookServiceClient
 	timeout time.Duration
 	token   atomic.Pointer[string]
 }
@@ -165,6 +166,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c.tokens = forumv1.NewApiTokenServiceClient(conn)
 	c.auth = forumv1.NewAuthServiceClient(conn)
 	c.events = forumv1.NewEventServiceClient(conn)
+	c.hooks = forumv1.NewWebhookServiceClient(conn)
 	return c, nil
 }
 
@@ -211,6 +213,11 @@ func (c *Client) AuthService() forumv1.AuthServiceClient { return c.auth }
 // EventService returns the generated EventService stub. Prefer Events,
 // which resumes a dropped stream by itself, and ListEvents.
 func (c *Client) EventService() forumv1.EventServiceClient { return c.events }
+
+// WebhookService returns the generated WebhookService stub. The Client's
+// methods of the same names (CreateWebhook, Webhooks, PingWebhook, …) wrap
+// it.
+func (c *Client) WebhookService() forumv1.WebhookServiceClient { return c.hooks }
 
 // Token returns the bearer token the Client sends, or "".
 func (c *Client) Token() string { return *c.token.Load() }

@@ -25,16 +25,22 @@
 //
 // The generated stubs are reachable from the Client: ThemeService,
 // ThreadService, ReplyService, UserService, OrganizationService,
-// GroupService, InvitationService, ApiTokenService, AuthService and
-// EventService. On top of them the Client has iterators that follow page
-// tokens (Themes, Threads, Replies, Users, Organizations, Groups,
-// Invitations, ApiTokens, ListEvents), Events, which follows the event log
-// as it grows and resumes a dropped stream by itself, creates that fill
-// request_id (CreateTheme, CreateThread, CreateFollowUp, CreateReply,
-// CreateUser, CreateOrganization), deletes that take options (DeleteThread
-// and DeleteReply, with WithReason to say why, shown to readers as the
-// post's delete_reason, and WithEtag), and Login and Logout, which also set
-// and clear the token the Client sends.
+// GroupService, InvitationService, ApiTokenService, AuthService,
+// EventService and WebhookService. On top of them the Client has iterators
+// that follow page tokens (Themes, Threads, Replies, Users, Organizations,
+// Groups, Invitations, ApiTokens, ListEvents, Webhooks,
+// WebhookDeliveries), Events, which follows the event log as it grows and
+// resumes a dropped stream by itself, creates that fill request_id
+// (CreateTheme, CreateThread, CreateFollowUp, CreateReply, CreateUser,
+// CreateOrganization), deletes that take options (DeleteThread and
+// DeleteReply, with WithReason to say why, shown to readers as the post's
+// delete_reason, and WithEtag), the webhook methods (CreateWebhook,
+// GetWebhook, UpdateWebhook, DeleteWebhook, RotateWebhookSecret,
+// PingWebhook, RedeliverWebhookDelivery), and Login and Logout, which also
+// set and clear the token the Client sends.
+//
+// A webhook's receiver checks each delivery's Forum-Signature header with
+// VerifyWebhookSignature, which needs no Client.
 //
 // Every call made through the Client, the raw stubs included, goes through
 // one interceptor that adds the bearer token, applies the WithTimeout

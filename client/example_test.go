@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/forumhq/forum/client"
@@ -246,4 +249,89 @@ func ExampleClient_ListEvents() {
 		next = ev.GetRevision() + 1
 	}
 	fmt.Println("next run starts at", next)
+}
+
+// Create a webhook that receives the replies of one theme, keep its
+// secret, and send it a ping to check that the receiver answers.
+func ExampleClient_CreateWebhook() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	hook, err := c.CreateWebhook(ctx, "users/me", &forumv1.Webhook{
+		TargetUrl:  "https://hooks.example.org/forum",
+		EventTypes: []string{"reply.created"},
+		Themes:     []string{"themes/knowledge-exchange"},
+	})
+	if errors.Is(err, client.ErrInvalidArgument) {
+		log.Fatalf("refused: %v", client.FieldViolations(err)) // a private address, an unknown type, …
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	// Shown only now: store it where the receiver reads it.
+	fmt.Println("secret:", hook.GetSecret())
+
+	if _, err := c.PingWebhook(ctx, hook.GetName()); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// List the last attempts of each of your webhooks, newest first, and
+// queue again the ones that failed.
+func ExampleClient_WebhookDeliveries() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	for hook, err := range c.Webhooks(ctx, &forumv1.ListWebhooksRequest{Parent: "users/me"}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		for d, err := range c.WebhookDeliveries(ctx, &forumv1.ListWebhookDeliveriesRequest{Parent: hook.GetName()}) {
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Printf("%s\t%s\t%d\t%s\n", d.GetDeliveryId(), d.GetEventType(), d.GetStatusCode(), d.GetError())
+			if !d.GetSuccess() {
+				if _, err := c.RedeliverWebhookDelivery(ctx, d.GetName()); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// Check a delivery's signature in the receiver's HTTP handler before
+// trusting its body, and drop the deliveries already processed.
+func ExampleVerifyWebhookSignature() {
+	secret := []byte(os.Getenv("FORUM_WEBHOOK_SECRET")) // whsec_…
+	seen := map[string]bool{}                           // use a store shared by the receiver's instances
+	var mu sync.Mutex
+	http.HandleFunc("POST /forum", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+		if err != nil {
+			http.Error(w, "cannot read the body", http.StatusBadRequest)
+			return
+		}
+		sig := r.Header.Get(client.WebhookSignatureHeader)
+		if err := client.VerifyWebhookSignature(secret, sig, body, time.Now(), 5*time.Minute); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		dup := seen[r.Header.Get(client.WebhookDeliveryHeader)]
+		seen[r.Header.Get(client.WebhookDeliveryHeader)] = true
+		mu.Unlock()
+		if !dup {
+			fmt.Println(r.Header.Get(client.WebhookEventHeader), string(body))
+		}
+		w.WriteHeader(http.StatusNoContent) // any 2xx within 10 s
+	})
+	log.Fatal(http.ListenAndServe(":8443", nil))
 }

@@ -26,6 +26,10 @@
 //	forumctl tokens list | delete TOKEN
 //	forumctl events tail [--from REV] [--filter EXPR]
 //	forumctl events list [--from REV] [--filter EXPR]
+//	forumctl webhooks create --url URL [--type T]... [--theme T]...
+//	forumctl webhooks list | get WEBHOOK | delete WEBHOOK | rotate-secret WEBHOOK
+//	forumctl webhooks update WEBHOOK [--url URL] [--type T]... [--theme T]... [--active=false]
+//	forumctl webhooks deliveries WEBHOOK | ping WEBHOOK | redeliver DELIVERY
 //	forumctl completion bash|zsh|fish|powershell
 //
 // Reads take -o table|json|yaml; json is the API's own JSON (protojson, as

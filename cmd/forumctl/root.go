@@ -54,7 +54,8 @@ anyone logged in creates API tokens for scripts (tokens):
   forumctl tokens create --name "reporting job" --scopes read
 
 Everything that changes is in the event log, which anyone follows with
-'forumctl events tail'.
+'forumctl events tail', or has POSTed to their own endpoint with
+'forumctl webhooks create'.
 
 The server and token come from, in order: the --server and --token flags;
 the FORUM_SERVER and FORUM_TOKEN environment variables; the configuration
@@ -98,6 +99,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.groupsCommand(),
 		a.tokensCommand(),
 		a.eventsCommand(),
+		a.webhooksCommand(),
 	)
 	// Cobra adds the help and completion commands when it runs; add them
 	// now, to give them examples too.

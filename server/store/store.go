@@ -73,6 +73,7 @@ type Store struct {
 	gates    gateCache
 	creds    credCache
 	changes  notifier // wakes the readers of the event log (events.go)
+	queued   notifier // wakes webhook delivery when a delivery is queued (webhooks.go)
 
 	benchmarkWithoutEventLog bool // Options.BenchmarkWithoutEventLog
 	feed                     feed // the event log's live subscribers (feed.go)

@@ -331,8 +331,18 @@ func (s *Store) QueueWebhookDelivery(ctx context.Context, n resname.Webhook, red
 		}
 		return tx.Put(bucketWebhookQueue, webhookLogKey(n, seq), v)
 	})
+	if err == nil {
+		s.queued.notify()
+	}
 	return out, err
 }
+
+// WebhookQueued returns a channel that the next QueueWebhookDelivery to
+// commit closes. Webhook delivery waits on it beside its subscription to
+// the log (Subscribe), which carries events only: a queued ping or
+// redelivery is not one. Take it before reading the work (WebhookJobs), so
+// that a delivery queued in between is not missed.
+func (s *Store) WebhookQueued() <-chan struct{} { return s.queued.wait() }
 
 // WebhookJob is one webhook's work, as WebhookJobs reads it.
 type WebhookJob struct {
@@ -546,6 +556,53 @@ func (s *Store) AdvanceWebhookCursor(ctx context.Context, n resname.Webhook, rev
 		}
 		return putWebhookState(tx, n, webhookState{Cursor: rev})
 	})
+}
+
+// DisableWebhookBehindLog disables webhook n, with an
+// EVENT_TYPE_WEBHOOK_DISABLED event and a reason, if the event after its
+// cursor is older than the oldest the log keeps (the retention swept it
+// before it was delivered): delivery cannot go on without skipping events,
+// and skipping them silently would break the promise of at least once. The
+// cursor moves to just before the oldest event kept, so that activating the
+// webhook again resumes from there, past the gap the reason names. It
+// reports whether it disabled the webhook (false if the cursor is not
+// behind, or the webhook is gone or already inactive).
+func (s *Store) DisableWebhookBehindLog(ctx context.Context, n resname.Webhook) (bool, error) {
+	disabled := false
+	err := s.update(ctx, func(tx kv.Tx) error {
+		disabled = false
+		w, err := getWebhook(tx, n)
+		if errs.KindOf(err) == errs.NotFound {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		st, err := getWebhookState(tx, n)
+		if err != nil {
+			return err
+		}
+		_, oldest, err := eventBounds(tx)
+		if err != nil {
+			return err
+		}
+		if !w.Active || st.Cursor+1 >= oldest {
+			return nil
+		}
+		w.Active = false
+		w.DisabledReason = fmt.Sprintf("the event log no longer keeps the events after revision %d that this webhook had not yet received (revisions %d to %d are past the retention); activating it again resumes from revision %d",
+			st.Cursor, st.Cursor+1, oldest-1, oldest)
+		w.UpdateTime = s.timestamp(w.UpdateTime)
+		w.Etag = etag(w.UpdateTime)
+		if err := putProto(tx, bucketWebhooks, webhookKey(n), w); err != nil {
+			return err
+		}
+		if err := putWebhookState(tx, n, webhookState{Cursor: oldest - 1}); err != nil {
+			return err
+		}
+		disabled = true
+		return s.appendEvent(tx, w.UpdateTime, webhookEvent(authz.SystemActor, forumv1.EventType_EVENT_TYPE_WEBHOOK_DISABLED, w, []string{"active"}))
+	})
+	return disabled, err
 }
 
 // Event of a webhook: seen by its owner and admins (see eventVisibility).

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store"
@@ -114,7 +115,9 @@ func New(st *store.Store, opt Options) *Worker {
 	return &Worker{st: st, opt: opt, http: c, log: opt.Logger, poke: make(chan struct{}, 1)}
 }
 
-// Poke wakes the worker (after a ping or a redelivery is queued).
+// Poke wakes the worker. A ping or a redelivery queued in the store wakes
+// it without one (store.WebhookQueued), as a new event does (store.
+// Subscribe).
 func (w *Worker) Poke() {
 	select {
 	case w.poke <- struct{}{}:
@@ -137,6 +140,9 @@ func (w *Worker) Run(ctx context.Context) {
 				sub = s
 			}
 		}
+		// Taken before the pass reads the work, so that a delivery queued
+		// during the pass wakes the next one.
+		queued := w.st.WebhookQueued()
 		next := w.pass(ctx)
 		if ctx.Err() != nil {
 			return
@@ -158,6 +164,7 @@ func (w *Worker) Run(ctx context.Context) {
 			if !ok {
 				sub = nil // fell behind: resubscribe; the cursors are durable
 			}
+		case <-queued:
 		case <-w.poke:
 		case <-t.C:
 		}
@@ -233,6 +240,19 @@ func (w *Worker) run(ctx context.Context, j store.WebhookJob) time.Time {
 			return time.Time{}
 		}
 		page, err := w.st.ReadEvents(ctx, j.Owner, store.EventQuery{From: j.Cursor + 1, Limit: 1, Match: match})
+		if errs.KindOf(err) == errs.OutOfRange {
+			// The retention swept events this webhook had not received:
+			// it is disabled, with the gap in its reason and an event.
+			disabled, derr := w.st.DisableWebhookBehindLog(ctx, j.Name)
+			if derr != nil {
+				if ctx.Err() == nil {
+					w.log.Error("webhooks: disabling a webhook behind the log", "webhook", j.Webhook.Name, "err", derr)
+				}
+			} else if disabled {
+				w.log.Warn("webhooks: disabled, the event log no longer keeps the events after its cursor", "webhook", j.Webhook.Name, "cursor", j.Cursor, "err", err)
+			}
+			return time.Time{}
+		}
 		if err != nil {
 			w.log.Warn("webhooks: reading the log", "webhook", j.Webhook.Name, "err", err)
 			return time.Time{}

@@ -325,3 +325,140 @@ func TestDisabledAfterRetryFor(t *testing.T) {
 		t.Errorf("WEBHOOK_DISABLED events: %v %v", page.Events, err)
 	}
 }
+
+// startIdle runs a worker on f's store whose poll is an hour: past its
+// first pass, only the store wakes it (a new event, a queued delivery).
+func (f *fixture) startIdle(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := webhook.New(f.st, webhook.Options{AllowPrivate: true, Backoff: func(int) time.Duration { return time.Millisecond }, Poll: time.Hour})
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// TestPingAndRedeliveryWakeTheWorker: a ping and a redelivery, queued
+// while the worker waits with nothing due, reach the receiver without
+// waiting for a poll (the worker's is an hour), the redelivery with the
+// delivery id of the attempt it repeats.
+func TestPingAndRedeliveryWakeTheWorker(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, 0)
+	hook, err := f.st.CreateWebhook(t.Context(), f.owner, f.user, &forumv1.Webhook{TargetUrl: r.URL, EventTypes: []string{"organization.created"}}, "whsec_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := resname.ParseWebhook(hook.Name)
+	f.startIdle(t)
+	f.org(t, 1) // a new event wakes it through the feed
+	got := r.waitFor(t, 1)
+	var first forumv1.Event
+	if err := protojson.Unmarshal(got[0].body, &first); err != nil {
+		t.Fatal(err)
+	}
+
+	// A ping.
+	ping, err := f.st.QueueWebhookDelivery(t.Context(), n, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = r.waitFor(t, 2)
+	if g := got[1]; g.event != "ping" || g.delivery != ping.DeliveryId || !verify("whsec_test", g.signature, g.body) {
+		t.Errorf("the ping: event %q, delivery %q (queued as %q), signature verifies: %v", g.event, g.delivery, ping.DeliveryId, verify("whsec_test", g.signature, g.body))
+	}
+	var pev forumv1.Event
+	if err := protojson.Unmarshal(got[1].body, &pev); err != nil || pev.Resource != hook.Name {
+		t.Errorf("the ping's body: %v %s", err, got[1].body)
+	}
+
+	// The redelivery of the first event's attempt.
+	var orig *forumv1.WebhookDelivery
+	for deadline := time.Now().Add(20 * time.Second); orig == nil; time.Sleep(10 * time.Millisecond) {
+		ds, _, err := f.st.ListWebhookDeliveries(t.Context(), n, 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.Revision == first.Revision && d.Success {
+				orig = d
+			}
+		}
+		if orig == nil && time.Now().After(deadline) {
+			t.Fatalf("the delivery log has no attempt at revision %d: %v", first.Revision, ds)
+		}
+	}
+	dn, err := resname.ParseWebhookDelivery(orig.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := f.st.QueueWebhookDelivery(t.Context(), n, &dn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued.DeliveryId != got[0].delivery {
+		t.Errorf("the redelivery was queued as %q, the original was %q", queued.DeliveryId, got[0].delivery)
+	}
+	got = r.waitFor(t, 3)
+	g := got[2]
+	if g.delivery != got[0].delivery || g.event != "organization.created" || !verify("whsec_test", g.signature, g.body) {
+		t.Errorf("the redelivery: delivery %q (the original %q), event %q, signature verifies: %v", g.delivery, got[0].delivery, g.event, verify("whsec_test", g.signature, g.body))
+	}
+	var rev forumv1.Event
+	if err := protojson.Unmarshal(g.body, &rev); err != nil || rev.Revision != first.Revision || rev.GetOrganization().GetDisplayName() != "Org 1" {
+		t.Errorf("the redelivery's body: %v %s, want revision %d", err, g.body, first.Revision)
+	}
+}
+
+// TestDisabledBehindRetention: a webhook whose cursor the retention has
+// passed (the events after it swept before they were delivered) is
+// disabled, with a reason and an event, not left silent; activated again,
+// it resumes from the oldest event kept.
+func TestDisabledBehindRetention(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, 0)
+	hook, err := f.st.CreateWebhook(t.Context(), f.owner, f.user, &forumv1.Webhook{TargetUrl: r.URL, EventTypes: []string{"organization.created"}}, "whsec_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := resname.ParseWebhook(hook.Name)
+	// No worker runs while three events are written and the whole log is
+	// swept.
+	for i := range 3 {
+		f.org(t, i)
+	}
+	if _, err := f.st.SweepEvents(t.Context(), time.Now().Add(time.Hour), 1000); err != nil {
+		t.Fatal(err)
+	}
+	f.start(t)
+	var h *forumv1.Webhook
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if h, err = f.st.GetWebhook(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+		if !h.Active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook behind the log's retention was never disabled")
+		}
+	}
+	if !strings.Contains(h.DisabledReason, "retention") {
+		t.Errorf("disabled with the reason %q; want one naming the retention", h.DisabledReason)
+	}
+	page, err := f.st.ReadEvents(t.Context(), f.owner, store.EventQuery{Match: func(ev *forumv1.Event) bool { return ev.Type == forumv1.EventType_EVENT_TYPE_WEBHOOK_DISABLED }})
+	if err != nil || len(page.Events) != 1 || page.Events[0].GetWebhook().GetDisabledReason() != h.DisabledReason {
+		t.Errorf("WEBHOOK_DISABLED events: %v %v", page.Events, err)
+	}
+	// Activated again, it delivers what comes next.
+	if _, err := f.st.UpdateWebhook(t.Context(), f.owner, n, &forumv1.Webhook{Active: true}, []string{"active"}); err != nil {
+		t.Fatal(err)
+	}
+	f.org(t, 10)
+	got := r.waitFor(t, 1)
+	var ev forumv1.Event
+	if err := protojson.Unmarshal(got[0].body, &ev); err != nil || ev.GetOrganization().GetDisplayName() != "Org 10" {
+		t.Errorf("after activating it again: %v %s, want Org 10", err, got[0].body)
+	}
+	if h, err := f.st.GetWebhook(t.Context(), n); err != nil || !h.Active || h.DisabledReason != "" {
+		t.Errorf("after activating it again: %v %v", h, err)
+	}
+}
