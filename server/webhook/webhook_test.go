@@ -108,7 +108,7 @@ type fixture struct {
 	user  resname.User
 }
 
-func open(t *testing.T, path string) *store.Store {
+func open(t testing.TB, path string) *store.Store {
 	st, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func open(t *testing.T, path string) *store.Store {
 	return st
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	f := &fixture{path: filepath.Join(t.TempDir(), "forum.db")}
 	f.st = open(t, f.path)
 	u, err := f.st.CreateUser(t.Context(), authz.SystemActor, &forumv1.User{Username: "integrator", DisplayName: "I", Email: "i@example.org", Role: forumv1.Role_ROLE_MEMBER}, "x", "")
@@ -130,7 +130,7 @@ func newFixture(t *testing.T) *fixture {
 
 // start runs a worker on f's store with fast retries until the test ends
 // (or the returned stop is called).
-func (f *fixture) start(t *testing.T) (stop func()) {
+func (f *fixture) start(t testing.TB) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := webhook.New(f.st, webhook.Options{AllowPrivate: true, Backoff: func(int) time.Duration { return time.Millisecond }, Poll: 20 * time.Millisecond})
 	done := make(chan struct{})
