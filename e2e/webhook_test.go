@@ -2,21 +2,17 @@ package e2e
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 )
 
@@ -109,23 +105,7 @@ func (r *hookReceiver) requests() []hookRequest {
 // verifyHookSignature checks a Forum-Signature header ("t=…,v1=…", the
 // HMAC-SHA256 of "t.body") as a receiver would.
 func verifyHookSignature(secret, header string, body []byte) bool {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(part, "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	if _, err := strconv.ParseInt(ts, 10, 64); err != nil || sig == "" {
-		return false
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	return hmac.Equal([]byte(sig), []byte(hex.EncodeToString(m.Sum(nil))))
+	return client.VerifyWebhookSignature([]byte(secret), header, body, time.Now(), time.Hour) == nil
 }
 
 // TestWebhookDeliveryAcrossKill: a webhook created over JSON on the real

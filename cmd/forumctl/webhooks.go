@@ -117,6 +117,19 @@ func ownName(ctx context.Context, c *client.Client, name string) (string, error)
 	return me + "/" + rest, nil
 }
 
+// onOwn returns the body of a call on webhook or delivery name that first
+// resolves a users/me in it (ownName) and then calls f with the result.
+func onOwn[T any](name string, f func(ctx context.Context, c *client.Client, name string) (T, error)) func(ctx context.Context, c *client.Client) (T, error) {
+	return func(ctx context.Context, c *client.Client) (T, error) {
+		own, err := ownName(ctx, c, name)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return f(ctx, c, own)
+	}
+}
+
 // webhookFilters returns the event types and themes --type and --theme
 // name: types as given (the server checks them), themes as themes/slug.
 // An empty value, as --type "" gives, is none: every type or theme.
@@ -260,13 +273,9 @@ func (a *app) webhooksGetCommand() *cobra.Command {
 		Args:              exactArgs("WEBHOOK"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: a.runNamed(webhookName, func(cmd *cobra.Command, name string) error {
-			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.Webhook, error) {
-				name, err := ownName(ctx, c, name)
-				if err != nil {
-					return nil, err
-				}
+			return call(a, cmd, format, true, onOwn(name, func(ctx context.Context, c *client.Client, name string) (*forumv1.Webhook, error) {
 				return c.GetWebhook(ctx, name)
-			}, func(_ context.Context, _ *names, out *forumv1.Webhook) error {
+			}), func(_ context.Context, _ *names, out *forumv1.Webhook) error {
 				a.printWebhook(out)
 				return nil
 			})
@@ -341,13 +350,9 @@ receiver at once.`,
 		Args:              exactArgs("WEBHOOK"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: a.runNamed(webhookName, func(cmd *cobra.Command, name string) error {
-			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.Webhook, error) {
-				name, err := ownName(ctx, c, name)
-				if err != nil {
-					return nil, err
-				}
+			return call(a, cmd, format, true, onOwn(name, func(ctx context.Context, c *client.Client, name string) (*forumv1.Webhook, error) {
 				return c.RotateWebhookSecret(ctx, name)
-			}, func(_ context.Context, _ *names, out *forumv1.Webhook) error {
+			}), func(_ context.Context, _ *names, out *forumv1.Webhook) error {
 				a.printf("Rotated the secret of %s.\n", out.GetName())
 				a.showSecret("Secret", out.GetSecret(), "secret", "webhook")
 				return nil
@@ -386,11 +391,7 @@ every attempt of one event; STATUS the HTTP status of the answer (- for none).
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: a.runNamed(webhookName, func(cmd *cobra.Command, name string) error {
 			var items []*forumv1.WebhookDelivery
-			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (proto.Message, error) {
-				name, err := ownName(ctx, c, name)
-				if err != nil {
-					return nil, err
-				}
+			return call(a, cmd, format, true, onOwn(name, func(ctx context.Context, c *client.Client, name string) (proto.Message, error) {
 				for d, err := range c.WebhookDeliveries(ctx, &forumv1.ListWebhookDeliveriesRequest{Parent: name, PageSize: 100}) {
 					if err != nil {
 						return nil, err
@@ -398,7 +399,7 @@ every attempt of one event; STATUS the HTTP status of the answer (- for none).
 					items = append(items, d)
 				}
 				return &forumv1.ListWebhookDeliveriesResponse{Deliveries: items}, nil
-			}, func(_ context.Context, _ *names, _ proto.Message) error {
+			}), func(_ context.Context, _ *names, _ proto.Message) error {
 				if len(items) == 0 {
 					fmt.Fprintln(a.stderr, "No deliveries.")
 					return nil
@@ -433,13 +434,9 @@ next attempt. DELIVERY is its name as 'webhooks deliveries' lists it
 		Args:              exactArgs("DELIVERY"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: a.runNamed(webhookDeliveryName, func(cmd *cobra.Command, name string) error {
-			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.WebhookDelivery, error) {
-				name, err := ownName(ctx, c, name)
-				if err != nil {
-					return nil, err
-				}
+			return call(a, cmd, format, true, onOwn(name, func(ctx context.Context, c *client.Client, name string) (*forumv1.WebhookDelivery, error) {
 				return c.RedeliverWebhookDelivery(ctx, name)
-			}, func(_ context.Context, _ *names, out *forumv1.WebhookDelivery) error {
+			}), func(_ context.Context, _ *names, out *forumv1.WebhookDelivery) error {
 				a.printf("Queued delivery %s (%s) again, as attempt %d.\n", out.GetDeliveryId(), out.GetEventType(), out.GetAttempt())
 				return nil
 			})
@@ -462,7 +459,7 @@ the webhook is inactive. 'webhooks deliveries' shows how it went.`,
 		RunE: a.runNamed(webhookName, func(cmd *cobra.Command, name string) error {
 			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.WebhookDelivery, error) {
 				var err error
-				if name, err = ownName(ctx, c, name); err != nil {
+				if name, err = ownName(ctx, c, name); err != nil { // the printer names it too
 					return nil, err
 				}
 				return c.PingWebhook(ctx, name)

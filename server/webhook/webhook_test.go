@@ -2,21 +2,18 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/forumhq/forum/client"
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
@@ -82,23 +79,7 @@ func (r *receiver) waitFor(t *testing.T, n int) []received {
 
 // verify checks a Forum-Signature as a receiver would.
 func verify(secret, header string, body []byte) bool {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(part, "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	if _, err := strconv.ParseInt(ts, 10, 64); err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(m, "%s.%s", ts, body)
-	want := hex.EncodeToString(m.Sum(nil))
-	return hmac.Equal([]byte(sig), []byte(want))
+	return client.VerifyWebhookSignature([]byte(secret), header, body, time.Now(), time.Hour) == nil
 }
 
 type fixture struct {
