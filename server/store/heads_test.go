@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -345,17 +344,8 @@ func TestMigrateFromSchema2(t *testing.T) {
 // clearBuckets deletes every key of buckets bs.
 func clearBuckets(tx kv.Tx, bs ...kv.Bucket) error {
 	for _, b := range bs {
-		var keys [][]byte
-		if err := tx.Scan(b, nil, nil, false, func(k, _ []byte) bool {
-			keys = append(keys, bytes.Clone(k))
-			return true
-		}); err != nil {
+		if err := deletePrefix(tx, b, nil); err != nil {
 			return err
-		}
-		for _, k := range keys {
-			if err := tx.Delete(b, k); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

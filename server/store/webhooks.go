@@ -268,15 +268,29 @@ func (s *Store) DeleteWebhook(ctx context.Context, actor authz.Actor, n resname.
 	})
 }
 
-// deletePrefix deletes the keys of b that begin with prefix.
+// deletePrefix deletes the keys of b that begin with prefix (every key,
+// for a nil prefix).
 func deletePrefix(tx kv.Tx, b kv.Bucket, prefix []byte) error {
-	var keys [][]byte
-	if err := tx.Scan(b, prefix, prefixEnd(prefix), false, func(k, _ []byte) bool {
-		keys = append(keys, append([]byte(nil), k...))
-		return true
-	}); err != nil {
+	keys, err := keysIn(tx, b, prefix, prefixEnd(prefix), false)
+	if err != nil {
 		return err
 	}
+	return deleteKeys(tx, b, keys)
+}
+
+// keysIn returns copies of the keys of b in [start, end) (a nil end: to
+// the last), ascending, or descending if reverse.
+func keysIn(tx kv.Tx, b kv.Bucket, start, end []byte, reverse bool) ([][]byte, error) {
+	var keys [][]byte
+	err := tx.Scan(b, start, end, reverse, func(k, _ []byte) bool {
+		keys = append(keys, append([]byte(nil), k...))
+		return true
+	})
+	return keys, err
+}
+
+// deleteKeys deletes keys from b.
+func deleteKeys(tx kv.Tx, b kv.Bucket, keys [][]byte) error {
 	for _, k := range keys {
 		if err := tx.Delete(b, k); err != nil {
 			return err
@@ -524,19 +538,11 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, n resname.Webhook, a W
 // WebhookLogSize.
 func trimWebhookLog(tx kv.Tx, n resname.Webhook) error {
 	prefix := webhookKey(n)
-	var keys [][]byte
-	if err := tx.Scan(bucketWebhookLog, prefix, prefixEnd(prefix), true, func(k, _ []byte) bool {
-		keys = append(keys, append([]byte(nil), k...))
-		return true
-	}); err != nil {
+	keys, err := keysIn(tx, bucketWebhookLog, prefix, prefixEnd(prefix), true)
+	if err != nil {
 		return err
 	}
-	for _, k := range keys[min(len(keys), WebhookLogSize):] {
-		if err := tx.Delete(bucketWebhookLog, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return deleteKeys(tx, bucketWebhookLog, keys[min(len(keys), WebhookLogSize):])
 }
 
 // AdvanceWebhookCursor moves webhook n's cursor to rev, past events it
