@@ -90,25 +90,25 @@ func (c *Client) streamEvents(ctx context.Context, next *uint64, filter string, 
 		return false, false, err
 	}
 	for {
-		ev, err := stream.Recv()
+		m, err := stream.Recv()
 		if err != nil {
 			return progressed, false, err
 		}
 		progressed = true
-		rev := ev.GetRevision()
-		if ev.GetHeartbeat() {
-			// Every event up to rev that this reader gets has been sent.
-			if rev >= *next {
-				*next = rev + 1
+		for _, ev := range m.GetEvents() {
+			rev := ev.GetRevision()
+			if rev < *next && *next != 0 {
+				continue // yielded already (a server resending is not trusted)
 			}
-			continue
+			*next = rev + 1
+			if !yield(ev, nil) {
+				return progressed, true, nil
+			}
 		}
-		if rev < *next && *next != 0 {
-			continue // yielded already (a server resending is not trusted)
-		}
-		*next = rev + 1
-		if !yield(ev, nil) {
-			return progressed, true, nil
+		// Every event up to the message's revision that this reader gets
+		// has been sent: a heartbeat says how far the stream has gone.
+		if rev := m.GetRevision(); rev >= *next {
+			*next = rev + 1
 		}
 	}
 }

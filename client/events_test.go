@@ -213,7 +213,7 @@ func TestEventsLive(t *testing.T) {
 		t.Fatalf("ListEvents: %d events", len(all))
 	}
 	for i, ev := range all {
-		if ev.GetRevision() != uint64(i+1) || ev.GetHeartbeat() {
+		if ev.GetRevision() != uint64(i+1) || ev.GetType() == forumv1.EventType_EVENT_TYPE_UNSPECIFIED {
 			t.Fatalf("event %d: %v", i, ev)
 		}
 	}
@@ -350,13 +350,14 @@ type fakeEvents struct {
 	auth  []string
 }
 
-// fakeStep is what one StreamEvents call does.
+// fakeStep is what one StreamEvents call does: send msgs, then end with
+// err.
 type fakeStep struct {
-	events []*forumv1.Event
-	err    error
+	msgs []*forumv1.StreamEventsResponse
+	err  error
 }
 
-func (f *fakeEvents) StreamEvents(req *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.Event]) error {
+func (f *fakeEvents) StreamEvents(req *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error {
 	md, _ := metadata.FromIncomingContext(ss.Context())
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
@@ -368,8 +369,8 @@ func (f *fakeEvents) StreamEvents(req *forumv1.StreamEventsRequest, ss grpc.Serv
 		step.err = status.Error(codes.Unimplemented, "script over")
 	}
 	f.mu.Unlock()
-	for _, ev := range step.events {
-		if err := ss.Send(ev); err != nil {
+	for _, m := range step.msgs {
+		if err := ss.Send(m); err != nil {
 			return err
 		}
 	}
@@ -404,11 +405,31 @@ func withInfo(code codes.Code, msg, reason string, md map[string]string, more ..
 	return st.Err()
 }
 
-func ev(rev uint64) *forumv1.Event {
+// event is the event of revision rev.
+func event(rev uint64) *forumv1.Event {
 	return &forumv1.Event{Name: fmt.Sprintf("events/%d", rev), Revision: rev, Type: forumv1.EventType_EVENT_TYPE_REPLY_CREATED}
 }
 
-func heartbeat(rev uint64) *forumv1.Event { return &forumv1.Event{Revision: rev, Heartbeat: true} }
+// ev is the message that carries the event of revision rev alone.
+func ev(rev uint64) *forumv1.StreamEventsResponse { return batch(rev) }
+
+// batch is the message that carries the events of revisions revs, with
+// the revision of the last.
+func batch(revs ...uint64) *forumv1.StreamEventsResponse {
+	m := &forumv1.StreamEventsResponse{Revision: revs[len(revs)-1]}
+	for _, rev := range revs {
+		m.Events = append(m.Events, event(rev))
+	}
+	return m
+}
+
+// heartbeat is a heartbeat at rev: a message without events.
+func heartbeat(rev uint64) *forumv1.StreamEventsResponse {
+	return &forumv1.StreamEventsResponse{Revision: rev}
+}
+
+// messages is msgs as a slice, for the steps of a script.
+func messages(msgs ...*forumv1.StreamEventsResponse) []*forumv1.StreamEventsResponse { return msgs }
 
 // TestEventsScript: which errors Events resumes after and from where, and
 // which end it, against a scripted server.
@@ -426,10 +447,10 @@ func TestEventsScript(t *testing.T) {
 			name:  "resumes after UNAVAILABLE, a slow reader, the server ending, skipping heartbeats and repeats",
 			start: 3,
 			steps: []fakeStep{
-				{[]*forumv1.Event{ev(3), ev(4)}, status.Error(codes.Unavailable, "connection reset")},
-				{[]*forumv1.Event{ev(5), ev(6), heartbeat(9)}, slow},
-				{[]*forumv1.Event{ev(9), ev(10)}, nil},
-				{[]*forumv1.Event{ev(10), ev(11)}, withInfo(codes.InvalidArgument, "bad", "INVALID_ARGUMENT", nil)},
+				{messages(ev(3), ev(4)), status.Error(codes.Unavailable, "connection reset")},
+				{messages(ev(5), ev(6), heartbeat(9)), slow},
+				{messages(ev(9), ev(10)), nil},
+				{messages(ev(10), ev(11)), withInfo(codes.InvalidArgument, "bad", "INVALID_ARGUMENT", nil)},
 			},
 			want:      []uint64{3, 4, 5, 6, 10, 11},
 			wantErr:   client.ErrInvalidArgument,
@@ -439,12 +460,49 @@ func TestEventsScript(t *testing.T) {
 			name:  "start 0 resumes after the last heartbeat",
 			start: 0,
 			steps: []fakeStep{
-				{[]*forumv1.Event{heartbeat(41)}, status.Error(codes.Unavailable, "gone")},
-				{[]*forumv1.Event{ev(42)}, withInfo(codes.PermissionDenied, "no", "PERMISSION_DENIED", nil)},
+				{messages(heartbeat(41)), status.Error(codes.Unavailable, "gone")},
+				{messages(ev(42)), withInfo(codes.PermissionDenied, "no", "PERMISSION_DENIED", nil)},
 			},
 			want:      []uint64{42},
 			wantErr:   client.ErrPermissionDenied,
 			wantStart: []uint64{0, 42},
+		},
+		{
+			name:  "a message of several events yields each once, in order, and resumes after the last",
+			start: 1,
+			steps: []fakeStep{
+				{messages(batch(1, 2, 3), batch(4, 5)), status.Error(codes.Unavailable, "connection reset")},
+				{messages(batch(6, 7, 8)), withInfo(codes.InvalidArgument, "bad", "INVALID_ARGUMENT", nil)},
+			},
+			want:      []uint64{1, 2, 3, 4, 5, 6, 7, 8},
+			wantErr:   client.ErrInvalidArgument,
+			wantStart: []uint64{1, 6},
+		},
+		{
+			name:  "a resumed stream that sends again events yielded in a batch skips them",
+			start: 3,
+			steps: []fakeStep{
+				{messages(batch(3, 4, 5)), status.Error(codes.Unavailable, "connection reset")},
+				// 4 and 5 again, in a batch with new ones.
+				{messages(batch(4, 5, 6, 7)), slow},
+				// 7 again, in a batch, then 8; then 6 alone.
+				{messages(batch(7, 8), ev(6), batch(8, 9)), nil},
+				{messages(batch(10)), withInfo(codes.NotFound, "end", "NOT_FOUND", nil)},
+			},
+			want:      []uint64{3, 4, 5, 6, 7, 8, 9, 10},
+			wantErr:   client.ErrNotFound,
+			wantStart: []uint64{3, 6, 8, 10},
+		},
+		{
+			name:  "start 0 resumes after a batch",
+			start: 0,
+			steps: []fakeStep{
+				{messages(batch(41, 42, 43)), status.Error(codes.Unavailable, "gone")},
+				{messages(batch(43, 44)), withInfo(codes.PermissionDenied, "no", "PERMISSION_DENIED", nil)},
+			},
+			want:      []uint64{41, 42, 43, 44},
+			wantErr:   client.ErrPermissionDenied,
+			wantStart: []uint64{0, 44},
 		},
 		{
 			name:  "OUT_OF_RANGE ends it with the oldest revision",
@@ -459,7 +517,7 @@ func TestEventsScript(t *testing.T) {
 			name:  "too many streams ends it",
 			start: 1,
 			steps: []fakeStep{
-				{[]*forumv1.Event{ev(1)}, withInfo(codes.ResourceExhausted, "too many open streams", "TOO_MANY_STREAMS", nil)},
+				{messages(ev(1)), withInfo(codes.ResourceExhausted, "too many open streams", "TOO_MANY_STREAMS", nil)},
 			},
 			want:      []uint64{1},
 			wantErr:   client.ErrRateLimited,
@@ -470,7 +528,7 @@ func TestEventsScript(t *testing.T) {
 			start: 1,
 			steps: []fakeStep{
 				{nil, withInfo(codes.ResourceExhausted, "slow down", "RATE_LIMITED", nil, durationpb.New(300*time.Millisecond))},
-				{[]*forumv1.Event{ev(1)}, withInfo(codes.NotFound, "end", "NOT_FOUND", nil)},
+				{messages(ev(1)), withInfo(codes.NotFound, "end", "NOT_FOUND", nil)},
 			},
 			want:      []uint64{1},
 			wantErr:   client.ErrNotFound,
@@ -484,7 +542,7 @@ func TestEventsScript(t *testing.T) {
 				{nil, status.Error(codes.Unavailable, "2")},
 				{nil, status.Error(codes.Unavailable, "3")},
 				{nil, status.Error(codes.Unavailable, "4")},
-				{[]*forumv1.Event{ev(1)}, nil},
+				{messages(ev(1)), nil},
 			},
 			wantErr:   client.ErrUnavailable,
 			wantStart: []uint64{1, 1, 1, 1},
@@ -493,13 +551,13 @@ func TestEventsScript(t *testing.T) {
 			name:  "but not once a stream delivered something",
 			start: 1,
 			steps: []fakeStep{
-				{[]*forumv1.Event{heartbeat(0)}, status.Error(codes.Unavailable, "0")},
+				{messages(heartbeat(0)), status.Error(codes.Unavailable, "0")},
 				{nil, status.Error(codes.Unavailable, "1")},
 				{nil, status.Error(codes.Unavailable, "2")},
 				{nil, status.Error(codes.Unavailable, "3")},
 				{nil, status.Error(codes.Unavailable, "4")},
 				{nil, status.Error(codes.Unavailable, "5")},
-				{[]*forumv1.Event{ev(1)}, withInfo(codes.NotFound, "end", "NOT_FOUND", nil)},
+				{messages(ev(1)), withInfo(codes.NotFound, "end", "NOT_FOUND", nil)},
 			},
 			want:      []uint64{1},
 			wantErr:   client.ErrNotFound,
@@ -521,8 +579,8 @@ func TestEventsScript(t *testing.T) {
 					}
 					continue
 				}
-				if ev.GetHeartbeat() {
-					t.Errorf("heartbeat yielded")
+				if ev == nil || ev.GetType() == forumv1.EventType_EVENT_TYPE_UNSPECIFIED {
+					t.Errorf("heartbeat yielded: %v", ev) // a message without events, as an empty event
 				}
 				got = append(got, ev.GetRevision())
 			}
@@ -563,19 +621,31 @@ func TestEventsScript(t *testing.T) {
 }
 
 // TestEventsBreak: breaking out of the loop ends the stream on the
-// server.
+// server, whether the events come one to a message or in one message.
 func TestEventsBreak(t *testing.T) {
-	fake := &fakeEvents{steps: []fakeStep{{[]*forumv1.Event{ev(1), ev(2), ev(3)}, nil}}}
-	c := startFakeEvents(t, fake)
-	for ev, err := range c.Events(callCtx(t), 1, "") {
-		if err != nil || ev.GetRevision() != 1 {
-			t.Fatalf("%v, %v", ev, err)
-		}
-		break
-	}
-	fake.mu.Lock()
-	defer fake.mu.Unlock()
-	if len(fake.reqs) != 1 {
-		t.Errorf("%d calls, want 1", len(fake.reqs))
+	for name, msgs := range map[string][]*forumv1.StreamEventsResponse{
+		"one to a message": messages(ev(1), ev(2), ev(3)),
+		"in one message":   messages(batch(1, 2, 3)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := &fakeEvents{steps: []fakeStep{{msgs, nil}}}
+			c := startFakeEvents(t, fake)
+			n := 0
+			for ev, err := range c.Events(callCtx(t), 1, "") {
+				n++
+				if err != nil || ev.GetRevision() != 1 {
+					t.Fatalf("%v, %v", ev, err)
+				}
+				break
+			}
+			if n != 1 {
+				t.Errorf("%d yields, want 1", n)
+			}
+			fake.mu.Lock()
+			defer fake.mu.Unlock()
+			if len(fake.reqs) != 1 {
+				t.Errorf("%d calls, want 1", len(fake.reqs))
+			}
+		})
 	}
 }

@@ -13,11 +13,12 @@ package gateway
 //
 //	: heartbeat 42
 //
-// Each event is written and flushed as it comes: `id:` is its revision,
-// `event:` its short type ("thread.created", "api_token.created") and
-// `data:` the Event as the gateway's JSON, the protojson of the REST
-// answers. A heartbeat (Event.heartbeat) is the comment `: heartbeat
-// <head revision>`, which keeps proxies from closing an idle connection and
+// Each event is written as it comes, and each message of the gRPC stream
+// (one or more events) flushed: `id:` is its revision, `event:` its short
+// type ("thread.created", "api_token.created") and `data:` the Event as
+// the gateway's JSON, the protojson of the REST answers. A heartbeat (a
+// StreamEventsResponse without events) is the comment `: heartbeat
+// <revision>`, which keeps proxies from closing an idle connection and
 // which EventSource ignores. The `retry: 3000` line that opens the stream
 // tells EventSource to reconnect 3 s after the connection drops; it then
 // sends the last id it saw as the Last-Event-ID header, and the stream
@@ -41,7 +42,8 @@ package gateway
 // so a client that stops reading is dropped.
 //
 // A request that does not accept text/event-stream gets grpc-gateway's
-// own streaming: one {"result": Event} JSON object per line.
+// own streaming: one {"result": StreamEventsResponse} JSON object per line,
+// {"result":{"events":[…],"revision":"42"}}.
 
 import (
 	"context"
@@ -164,7 +166,7 @@ func (g *gateway) streamEvents(mux *runtime.ServeMux, events forumv1.EventServic
 			if !s.started {
 				s.start()
 			}
-			if s.event(ev) != nil {
+			if s.message(ev) != nil {
 				return // the client is gone, or stopped reading
 			}
 		}
@@ -264,18 +266,22 @@ func (s *sseWriter) start() {
 	_ = s.write(fmt.Appendf(nil, "retry: %d\n\n", sseRetry.Milliseconds()))
 }
 
-// event writes ev: a heartbeat as a comment, an event with its id, type
-// and JSON.
-func (s *sseWriter) event(ev *forumv1.Event) error {
-	if ev.GetHeartbeat() {
-		return s.write(fmt.Appendf(nil, ": heartbeat %d\n\n", ev.GetRevision()))
+// message writes m: a heartbeat as a comment, each event with its id,
+// type and JSON; then it flushes them.
+func (s *sseWriter) message(m *forumv1.StreamEventsResponse) error {
+	if len(m.GetEvents()) == 0 {
+		return s.write(fmt.Appendf(nil, ": heartbeat %d\n\n", m.GetRevision()))
 	}
-	data, err := s.m.Marshal(ev)
-	if err != nil { // cannot happen: the server sent it, so it marshals
-		s.error(status.Error(codes.Internal, msgInternal))
-		return err // ends the response
+	var out []byte
+	for _, ev := range m.GetEvents() {
+		data, err := s.m.Marshal(ev)
+		if err != nil { // cannot happen: the server sent it, so it marshals
+			s.error(status.Error(codes.Internal, msgInternal))
+			return err // ends the response
+		}
+		out = dataLines(fmt.Appendf(out, "id: %d\nevent: %s\n", ev.GetRevision(), eventTypeName(ev.GetType())), data)
 	}
-	return s.write(dataLines(fmt.Appendf(nil, "id: %d\nevent: %s\n", ev.GetRevision(), eventTypeName(ev.GetType())), data))
+	return s.write(out)
 }
 
 // error writes err, a status, as an `event: error` holding its

@@ -36,13 +36,13 @@ import (
 type fakeEvents struct {
 	forumv1.UnimplementedEventServiceServer
 
-	stream func(*forumv1.StreamEventsRequest, grpc.ServerStreamingServer[forumv1.Event]) error
+	stream func(*forumv1.StreamEventsRequest, grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error
 	mu     sync.Mutex
 	reqs   []*forumv1.StreamEventsRequest
 	mds    []metadata.MD
 }
 
-func (f *fakeEvents) StreamEvents(req *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.Event]) error {
+func (f *fakeEvents) StreamEvents(req *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error {
 	md, _ := metadata.FromIncomingContext(ss.Context())
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
@@ -58,16 +58,36 @@ func (f *fakeEvents) requests() []*forumv1.StreamEventsRequest {
 	return append([]*forumv1.StreamEventsRequest(nil), f.reqs...)
 }
 
-// sends returns a StreamEvents body that sends evs, then returns err.
-func sends(err error, evs ...*forumv1.Event) func(*forumv1.StreamEventsRequest, grpc.ServerStreamingServer[forumv1.Event]) error {
-	return func(_ *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.Event]) error {
-		for _, ev := range evs {
-			if err := ss.Send(ev); err != nil {
+// sends returns a StreamEvents body that sends msgs, then returns err.
+func sends(err error, msgs ...*forumv1.StreamEventsResponse) func(*forumv1.StreamEventsRequest, grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error {
+	return func(_ *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error {
+		for _, m := range msgs {
+			if err := ss.Send(m); err != nil {
 				return err
 			}
 		}
 		return err
 	}
+}
+
+// batch is the StreamEvents message that carries evs, with the revision
+// of the last.
+func batch(evs ...*forumv1.Event) *forumv1.StreamEventsResponse {
+	return &forumv1.StreamEventsResponse{Events: evs, Revision: evs[len(evs)-1].GetRevision()}
+}
+
+// each is the StreamEvents messages that carry evs one to a message.
+func each(evs ...*forumv1.Event) []*forumv1.StreamEventsResponse {
+	var msgs []*forumv1.StreamEventsResponse
+	for _, ev := range evs {
+		msgs = append(msgs, batch(ev))
+	}
+	return msgs
+}
+
+// heartbeat is a StreamEvents heartbeat at rev: a message without events.
+func heartbeat(rev uint64) *forumv1.StreamEventsResponse {
+	return &forumv1.StreamEventsResponse{Revision: rev}
 }
 
 // newEventEnv is the gateway in front of a gRPC server on bufconn serving
@@ -170,9 +190,11 @@ func parseSSE(t *testing.T, body string) (events []sseEvent, comments []string, 
 }
 
 // TestSSEFormat: each event is id, short type and the Event's JSON, a
-// heartbeat a comment, after a retry line; not compressed, however large.
+// heartbeat (a message without events) a comment, after a retry line; not
+// compressed, however large. A message of several events is as many SSE
+// events, in order.
 func TestSSEFormat(t *testing.T) {
-	var evs, sent []*forumv1.Event // sent: without the heartbeat
+	var sent []*forumv1.Event
 	var want []sseEvent
 	types := map[forumv1.EventType]string{
 		forumv1.EventType_EVENT_TYPE_THREAD_CREATED:       "thread.created",
@@ -187,7 +209,7 @@ func TestSSEFormat(t *testing.T) {
 			Resource: "threads/7", Thread: "threads/7", Theme: "themes/knowledge-exchange",
 			ResourceState: &forumv1.Event_ThreadResource{ThreadResource: &forumv1.Thread{Name: "threads/7", Title: "Line one\nline two", Body: strings.Repeat("long body ", 300)}},
 		}
-		evs, sent = append(evs, ev), append(sent, ev)
+		sent = append(sent, ev)
 		name := strings.ToLower(strings.TrimPrefix(typ.String(), "EVENT_TYPE_"))
 		if i := strings.LastIndex(name, "_"); i >= 0 {
 			name = name[:i] + "." + name[i+1:]
@@ -196,11 +218,13 @@ func TestSSEFormat(t *testing.T) {
 			t.Fatalf("test's own short name %q, want %q", name, w)
 		}
 		want = append(want, sseEvent{fmt.Sprint(10 + i), name, eventJSON(t, ev)})
-		if i == 1 {
-			evs = append(evs, &forumv1.Event{Revision: 11, Heartbeat: true})
-		}
 	}
-	fake := &fakeEvents{stream: sends(nil, evs...)}
+	// Events 10 and 11 one to a message, a heartbeat, 12 to 14 in one
+	// message, then the others one to a message.
+	msgs := each(sent[:2]...)
+	msgs = append(msgs, heartbeat(11), batch(sent[2:5]...))
+	msgs = append(msgs, each(sent[5:]...)...)
+	fake := &fakeEvents{stream: sends(nil, msgs...)}
 	h := newEventEnv(t, fake, gateway.Options{})
 	rec := sseGet(h, "/v1/events:stream?start_revision=10", "Accept-Encoding", "gzip")
 	if rec.Code != http.StatusOK {
@@ -217,6 +241,12 @@ func TestSSEFormat(t *testing.T) {
 	}
 	if !strings.Contains(body, "\n\n: heartbeat 11\n\nid: 12\n") {
 		t.Errorf("heartbeat not written as a comment between events 11 and 12")
+	}
+	// The message of three events: three SSE events, one after the other.
+	for _, rev := range []int{12, 13, 14} {
+		if !strings.Contains(body, fmt.Sprintf("\n\nid: %d\nevent: %s\ndata: %s\n\nid: %d\n", rev, want[rev-10].event, want[rev-10].data, rev+1)) {
+			t.Errorf("event %d, of the message of events 12 to 14, not followed by event %d", rev, rev+1)
+		}
 	}
 	events, comments, retry := parseSSE(t, body)
 	if retry != "3000" {
@@ -333,7 +363,7 @@ func TestSSEErrorBeforeStart(t *testing.T) {
 		"unauth": status.Error(codes.Unauthenticated, "unknown token"),
 		"leak":   status.Error(codes.Internal, "bolt: /srv/forum/forum.db"),
 	}
-	fake := &fakeEvents{stream: func(req *forumv1.StreamEventsRequest, _ grpc.ServerStreamingServer[forumv1.Event]) error {
+	fake := &fakeEvents{stream: func(req *forumv1.StreamEventsRequest, _ grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error {
 		return errsByFilter[req.GetFilter()]
 	}}
 	h := newEventEnv(t, fake, gateway.Options{})
@@ -390,7 +420,7 @@ func TestSSEErrorAfterStart(t *testing.T) {
 		{status.Error(codes.Unavailable, "transport: dial tcp 10.0.0.7:7070"), codes.Unavailable, "service unavailable"},
 	}
 	for _, tc := range cases {
-		h := newEventEnv(t, &fakeEvents{stream: sends(tc.err, ev)}, gateway.Options{})
+		h := newEventEnv(t, &fakeEvents{stream: sends(tc.err, batch(ev))}, gateway.Options{})
 		rec := sseGet(h, "/v1/events:stream")
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d, body %s", rec.Code, rec.Body.String())
@@ -410,13 +440,18 @@ func TestSSEErrorAfterStart(t *testing.T) {
 }
 
 // TestEventStreamNDJSON: without Accept: text/event-stream the route is
-// grpc-gateway's streaming, one {"result": Event} per line.
+// grpc-gateway's streaming, one {"result": StreamEventsResponse} per line:
+// per message, whether it carries one event, several or none (a
+// heartbeat).
 func TestEventStreamNDJSON(t *testing.T) {
 	evs := []*forumv1.Event{
 		{Name: "events/1", Revision: 1, Type: forumv1.EventType_EVENT_TYPE_THEME_CREATED},
 		{Name: "events/2", Revision: 2, Type: forumv1.EventType_EVENT_TYPE_THREAD_CREATED},
+		{Name: "events/3", Revision: 3, Type: forumv1.EventType_EVENT_TYPE_REPLY_CREATED},
+		{Name: "events/4", Revision: 4, Type: forumv1.EventType_EVENT_TYPE_REPLY_UPDATED},
 	}
-	h := newEventEnv(t, &fakeEvents{stream: sends(nil, evs...)}, gateway.Options{})
+	msgs := []*forumv1.StreamEventsResponse{batch(evs[0]), batch(evs[1:]...), heartbeat(4)}
+	h := newEventEnv(t, &fakeEvents{stream: sends(nil, msgs...)}, gateway.Options{})
 	for _, accept := range []string{"", "application/json", "*/*", "text/event-stream;q=0"} {
 		req := httptest.NewRequest(http.MethodGet, "/v1/events:stream?start_revision=1", nil)
 		if accept != "" {
@@ -428,17 +463,17 @@ func TestEventStreamNDJSON(t *testing.T) {
 			t.Fatalf("Accept %q: status %d, Content-Type %q", accept, rec.Code, rec.Header().Get("Content-Type"))
 		}
 		lines := strings.Split(strings.TrimSuffix(rec.Body.String(), "\n"), "\n")
-		if len(lines) != 2 {
-			t.Fatalf("Accept %q: body %q, want 2 lines", accept, rec.Body.String())
+		if len(lines) != len(msgs) {
+			t.Fatalf("Accept %q: body %q, want %d lines", accept, rec.Body.String(), len(msgs))
 		}
 		for i, line := range lines {
 			var got struct{ Result json.RawMessage }
 			if err := json.Unmarshal([]byte(line), &got); err != nil {
 				t.Fatalf("line %q: %v", line, err)
 			}
-			var ev forumv1.Event
-			if err := protojson.Unmarshal(got.Result, &ev); err != nil || !proto.Equal(&ev, evs[i]) {
-				t.Errorf("line %d %s, want %v (%v)", i, line, evs[i], err)
+			var m forumv1.StreamEventsResponse
+			if err := protojson.Unmarshal(got.Result, &m); err != nil || !proto.Equal(&m, msgs[i]) {
+				t.Errorf("line %d %s, want %v (%v)", i, line, msgs[i], err)
 			}
 		}
 	}
@@ -492,10 +527,10 @@ func readSSE(t *testing.T, r *bufio.Reader) string {
 // the server's call ends when the client goes.
 func TestSSELive(t *testing.T) {
 	const short = 300 * time.Millisecond
-	send := make(chan *forumv1.Event)
+	send := make(chan *forumv1.StreamEventsResponse)
 	ended := make(chan error, 1)
 	deadline := make(chan bool, 1)
-	fake := &fakeEvents{stream: func(_ *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.Event]) error {
+	fake := &fakeEvents{stream: func(_ *forumv1.StreamEventsRequest, ss grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error {
 		_, has := ss.Context().Deadline()
 		deadline <- has
 		if err := ss.SendHeader(nil); err != nil {
@@ -503,8 +538,8 @@ func TestSSELive(t *testing.T) {
 		}
 		for {
 			select {
-			case ev := <-send:
-				if err := ss.Send(ev); err != nil {
+			case m := <-send:
+				if err := ss.Send(m); err != nil {
 					ended <- err
 					return err
 				}
@@ -543,24 +578,39 @@ func TestSSELive(t *testing.T) {
 		t.Fatalf("first block %q", got)
 	}
 	start := time.Now()
+	newEvent := func(rev uint64) *forumv1.Event {
+		return &forumv1.Event{Name: fmt.Sprintf("events/%d", rev), Revision: rev, Type: forumv1.EventType_EVENT_TYPE_REPLY_CREATED}
+	}
+	var pos uint64 // the last revision sent
 	for i := range 8 {
 		time.Sleep(short / 2) // 1.2 s in all: four times every timeout
-		ev := &forumv1.Event{Name: fmt.Sprintf("events/%d", i+1), Revision: uint64(i + 1), Type: forumv1.EventType_EVENT_TYPE_REPLY_CREATED}
-		if i%2 == 1 {
-			ev = &forumv1.Event{Revision: uint64(i), Heartbeat: true}
+		var m *forumv1.StreamEventsResponse
+		switch {
+		case i%2 == 1:
+			m = heartbeat(pos)
+		case i == 4:
+			// Three events in one message: three SSE events, each as
+			// soon as the message comes (nothing waits for more).
+			m = batch(newEvent(pos+1), newEvent(pos+2), newEvent(pos+3))
+		default:
+			m = batch(newEvent(pos + 1))
 		}
+		pos = m.Revision
 		select {
-		case send <- ev:
+		case send <- m:
 		case err := <-ended:
 			t.Fatalf("the server's stream ended early: %v", err)
 		}
-		got := readSSE(t, r)
-		want := fmt.Sprintf(": heartbeat %d\n\n", i)
-		if !ev.GetHeartbeat() {
-			want = fmt.Sprintf("id: %d\nevent: reply.created\ndata: %s\n\n", i+1, eventJSON(t, ev))
+		if len(m.Events) == 0 {
+			if got, want := readSSE(t, r), fmt.Sprintf(": heartbeat %d\n\n", m.Revision); got != want {
+				t.Fatalf("block %d: %q, want %q", i, got, want)
+			}
+			continue
 		}
-		if got != want {
-			t.Fatalf("block %d: %q, want %q", i, got, want)
+		for j, ev := range m.Events {
+			if got, want := readSSE(t, r), fmt.Sprintf("id: %d\nevent: reply.created\ndata: %s\n\n", ev.Revision, eventJSON(t, ev)); got != want {
+				t.Fatalf("block %d, event %d of its message: %q, want %q", i, j, got, want)
+			}
 		}
 	}
 	if d := time.Since(start); d < 3*short {

@@ -508,14 +508,17 @@ func (e *matrixEnv) streamsEvent(ctx context.Context, th, marker *forumv1.Thread
 		return err
 	}
 	for {
-		ev, err := cs.Recv()
-		switch {
-		case err != nil:
+		m, err := cs.Recv()
+		if err != nil {
 			return err
-		case ev.Resource == th.Name:
-			return nil
-		case ev.Resource == marker.Name:
-			return errHidden
+		}
+		for _, ev := range m.GetEvents() { // none in a heartbeat
+			switch ev.Resource {
+			case th.Name:
+				return nil
+			case marker.Name:
+				return errHidden
+			}
 		}
 	}
 }

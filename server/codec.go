@@ -47,8 +47,12 @@ const failedField = protowire.MaxValidNumber
 // Name implements encoding.CodecV2; it replaces the default "proto" codec.
 func (requestCodec) Name() string { return "proto" }
 
-// Marshal implements encoding.CodecV2.
+// Marshal implements encoding.CodecV2. An encodedMessage, already in its
+// wire form, goes as it is.
 func (requestCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(encodedMessage); ok {
+		return mem.BufferSlice(e), nil
+	}
 	m, ok := v.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("server codec: %T is not a proto message", v)

@@ -14,7 +14,10 @@ import (
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // eventService reads the event log (proto/forum/v1/event_service.proto).
@@ -46,7 +49,7 @@ const maxEventReads = 16
 
 // replayPageSize is how many events StreamEvents reads at once while it
 // replays the log before tailing it.
-const replayPageSize = 100
+const replayPageSize = maxStreamBatch
 
 // eventPageSize validates the page_size of ListEvents and applies its
 // default and maximum.
@@ -193,8 +196,16 @@ func (e *eventService) readPage(ctx context.Context, actor authz.Actor, from uin
 // anything is sent (the oldest in the error's metadata); one past the
 // head waits for it.
 //
-// While no event goes out for Server.eventHeartbeat, a heartbeat does, the
-// replay included: an Event with heartbeat set and, as revision, the
+// Each message carries what is there to send when it goes (sendEvents):
+// a page of the replay, or every event the feed has queued for the stream
+// since the last message. A reader that keeps up gets events one or a few
+// at a time; one that falls behind gets them many to a message, which
+// costs the server far less per event than a message each, so it catches
+// up. The events go out as the feed encoded them, once for every
+// subscriber (store.SharedEvent).
+//
+// While no message goes out for Server.eventHeartbeat, a heartbeat does,
+// the replay included: a message without events whose revision is the
 // stream's position: every event up to it that the caller may see and the
 // filter keeps has been sent, so a client may resume from the revision
 // after it (the Go client does). It is not the head of the log when the
@@ -205,7 +216,7 @@ func (e *eventService) readPage(ctx context.Context, actor authz.Actor, from uin
 // A reader that falls more than store.SubscriptionBuffer events behind is
 // cut off with RESOURCE_EXHAUSTED (the store's error, which says to resume
 // from the revision after the last one received).
-func (e *eventService) StreamEvents(req *forumv1.StreamEventsRequest, stream grpc.ServerStreamingServer[forumv1.Event]) error {
+func (e *eventService) StreamEvents(req *forumv1.StreamEventsRequest, stream grpc.ServerStreamingServer[forumv1.StreamEventsResponse]) error {
 	ctx := stream.Context()
 	var v errs.Violations
 	f := parseEventFilter(&v, req.GetFilter())
@@ -224,6 +235,7 @@ func (e *eventService) StreamEvents(req *forumv1.StreamEventsRequest, stream grp
 	// heartbeat every eventHeartbeat, at the revision it has read up to.
 	start := req.GetStartRevision()
 	lastSent := time.Now()
+	var batch []*store.SharedEvent
 	for next := start; start != 0 && next < sub.Start; {
 		select {
 		case <-e.s.ending:
@@ -239,8 +251,12 @@ func (e *eventService) StreamEvents(req *forumv1.StreamEventsRequest, stream grp
 				return err
 			}
 		}
-		for _, ev := range page.Events {
-			if err := stream.Send(ev); err != nil {
+		if len(page.Events) > 0 {
+			batch = batch[:0]
+			for _, ev := range page.Events {
+				batch = append(batch, &store.SharedEvent{Event: ev})
+			}
+			if err := sendEvents(stream, batch); err != nil {
 				return err
 			}
 			lastSent = time.Now()
@@ -250,7 +266,7 @@ func (e *eventService) StreamEvents(req *forumv1.StreamEventsRequest, stream grp
 		}
 		next = page.Next
 		if time.Since(lastSent) >= e.s.eventHeartbeat && next < sub.Start {
-			if err := stream.Send(&forumv1.Event{Revision: next - 1, Heartbeat: true}); err != nil {
+			if err := stream.Send(&forumv1.StreamEventsResponse{Revision: next - 1}); err != nil {
 				return err
 			}
 			lastSent = time.Now()
@@ -268,24 +284,49 @@ func (e *eventService) StreamEvents(req *forumv1.StreamEventsRequest, stream grp
 	pos := sub.Start - 1 // the stream's position (heartbeats)
 	hb := time.NewTimer(max(0, e.s.eventHeartbeat-time.Since(lastSent)))
 	defer hb.Stop()
+	gather := time.NewTimer(0)
+	<-gather.C
+	defer gather.Stop()
+	var lastBatch time.Time // when the last events went
 	for {
 		select {
-		case ev, ok := <-sub.C:
+		case <-sub.Ready():
+			if wait := streamBatchInterval - time.Since(lastBatch); wait > 0 {
+				// Events come faster than one message per interval:
+				// let them gather, so that a busy stream sends them
+				// many to a message.
+				gather.Reset(wait)
+				select {
+				case <-gather.C:
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-e.s.ending:
+					return fmt.Errorf("%w: forumd is shutting down; resume from revision %d", store.ErrClosed, pos+1)
+				}
+			}
+			evs, ok := sub.Take(store.SubscriptionBuffer)
 			if !ok {
 				if err := sub.Err(); err != nil {
 					return err
 				}
 				return ctx.Err()
 			}
-			pos = ev.Revision
-			if ev.Revision < start {
-				continue // before a start_revision past the head
+			if len(evs) == 0 {
+				continue
 			}
-			if err := stream.Send(ev); err != nil {
+			pos = evs[len(evs)-1].Event.Revision
+			for len(evs) > 0 && evs[0].Event.Revision < start {
+				evs = evs[1:] // before a start_revision past the head
+			}
+			if len(evs) == 0 {
+				continue
+			}
+			if err := sendEvents(stream, evs); err != nil {
 				return err
 			}
+			lastBatch = time.Now()
 		case <-hb.C:
-			if err := stream.Send(&forumv1.Event{Revision: pos, Heartbeat: true}); err != nil {
+			if err := stream.Send(&forumv1.StreamEventsResponse{Revision: pos}); err != nil {
 				return err
 			}
 		case <-ctx.Done():
@@ -295,4 +336,80 @@ func (e *eventService) StreamEvents(req *forumv1.StreamEventsRequest, stream grp
 		}
 		hb.Reset(e.s.eventHeartbeat)
 	}
+}
+
+// streamBatchInterval is how often, at most, the live tail of a
+// StreamEvents sends a message while events keep coming: an event that
+// follows the last message by less waits out the rest of the interval
+// with those that come meanwhile, and they go together. An event after a
+// quiet spell goes at once. At a thousand events a second to a thousand
+// streams this turns a million messages a second, which these two cores
+// cannot send, into a hundred thousand of ten events each, for at most
+// this much delay.
+const streamBatchInterval = 25 * time.Millisecond
+
+// Bounds of one StreamEvents message: events go into a message until it
+// holds maxStreamBatch of them or maxStreamBytes (an event larger than
+// that goes alone), well under the 4 MiB that gRPC clients accept by
+// default.
+const (
+	maxStreamBatch = 256
+	maxStreamBytes = 1 << 20
+)
+
+// encodedMessage is a message already in its wire form: requestCodec sends
+// its buffers as they are.
+type encodedMessage mem.BufferSlice
+
+// sendEvents sends evs, in revision order, as StreamEventsResponse
+// messages (as few as the bounds allow), each with the revision of its
+// last event. Each event goes as its shared encoding (SharedEvent.Wire),
+// copied behind a field header into one buffer from streamBuffers, which
+// gRPC returns to the pool once it has written the message: nothing is
+// marshalled per stream, and in the steady state nothing is allocated
+// for the bytes either.
+func sendEvents(stream grpc.ServerStream, evs []*store.SharedEvent) error {
+	pool := streamBuffers
+	for len(evs) > 0 {
+		n, size := 0, 0
+		for n < len(evs) && n < maxStreamBatch {
+			w := len(evs[n].Wire())
+			if n > 0 && size+w > maxStreamBytes {
+				break
+			}
+			size += protowire.SizeTag(streamEventsField) + protowire.SizeBytes(w)
+			n++
+		}
+		last := evs[n-1].Event.Revision
+		size += protowire.SizeTag(streamRevisionField) + protowire.SizeVarint(last)
+		buf := pool.Get(size)
+		b := (*buf)[:0]
+		for _, ev := range evs[:n] {
+			b = protowire.AppendTag(b, streamEventsField, protowire.BytesType)
+			b = protowire.AppendBytes(b, ev.Wire())
+		}
+		b = protowire.AppendTag(b, streamRevisionField, protowire.VarintType)
+		*buf = protowire.AppendVarint(b, last)
+		if err := stream.SendMsg(encodedMessage{mem.NewBuffer(buf, pool)}); err != nil {
+			return err
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+// The field numbers of StreamEventsResponse that sendEvents writes.
+var (
+	streamEventsField   = fieldNumber(&forumv1.StreamEventsResponse{}, "events")
+	streamRevisionField = fieldNumber(&forumv1.StreamEventsResponse{}, "revision")
+)
+
+// fieldNumber returns the number of m's field name; it panics if there is
+// none (at start-up: a renamed field).
+func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
+	fd := m.ProtoReflect().Descriptor().Fields().ByName(name)
+	if fd == nil {
+		panic(fmt.Sprintf("server: %s has no field %s", m.ProtoReflect().Descriptor().FullName(), name))
+	}
+	return fd.Number()
 }

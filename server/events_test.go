@@ -133,9 +133,11 @@ func revisions(events []*forumv1.Event) []uint64 {
 // eventStream reads a StreamEvents call in a goroutine, so that a test can
 // wait for its events with a timeout.
 type eventStream struct {
-	c    chan *forumv1.Event // the messages, heartbeats included; closed at the end
-	err  error               // the call's end (nil for io.EOF), once c is closed
+	c    chan *forumv1.StreamEventsResponse // the messages, heartbeats included; closed at the end
+	err  error                              // the call's end (nil for io.EOF), once c is closed
 	stop context.CancelFunc
+
+	pending []*forumv1.Event // the events of the last message that next has not returned yet
 }
 
 // stream opens StreamEvents as ctx's caller and reads it.
@@ -147,41 +149,63 @@ func (e *eventEnv) stream(t testing.TB, ctx context.Context, req *forumv1.Stream
 		cancel()
 		t.Fatal(err)
 	}
-	s := &eventStream{c: make(chan *forumv1.Event, 16), stop: cancel}
+	s := &eventStream{c: make(chan *forumv1.StreamEventsResponse, 16), stop: cancel}
 	t.Cleanup(cancel)
 	go func() {
 		defer close(s.c)
 		for {
-			ev, err := cs.Recv()
+			m, err := cs.Recv()
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
 					s.err = err
 				}
 				return
 			}
-			s.c <- ev
+			s.c <- m
 		}
 	}()
 	return s
 }
 
-// next returns the next event, skipping heartbeats, or fails after d.
+// checkMessage checks the form of a StreamEvents message: its events in
+// increasing revision order, and its revision that of the last (a
+// heartbeat has no events, and its revision is the stream's position).
+func checkMessage(t testing.TB, m *forumv1.StreamEventsResponse) {
+	t.Helper()
+	evs := m.GetEvents()
+	if len(evs) == 0 {
+		return
+	}
+	for i, ev := range evs {
+		if ev == nil || ev.Type == forumv1.EventType_EVENT_TYPE_UNSPECIFIED || (i > 0 && ev.Revision <= evs[i-1].Revision) {
+			t.Fatalf("message %d of %d events: event %d is %v", m.Revision, len(evs), i, ev)
+		}
+	}
+	if last := evs[len(evs)-1].Revision; m.Revision != last {
+		t.Fatalf("message of events %d to %d has revision %d, want the last event's", evs[0].Revision, last, m.Revision)
+	}
+}
+
+// next returns the next event, the events of each message in turn,
+// skipping heartbeats, or fails after d.
 func (s *eventStream) next(t testing.TB, d time.Duration) *forumv1.Event {
 	t.Helper()
 	timeout := time.After(d)
-	for {
+	for len(s.pending) == 0 {
 		select {
-		case ev, ok := <-s.c:
+		case m, ok := <-s.c:
 			if !ok {
 				t.Fatalf("the stream ended: %v", s.err)
 			}
-			if !ev.Heartbeat {
-				return ev
-			}
+			checkMessage(t, m)
+			s.pending = m.Events
 		case <-timeout:
 			t.Fatalf("no event in %v", d)
 		}
 	}
+	ev := s.pending[0]
+	s.pending = s.pending[1:]
+	return ev
 }
 
 // until reads events, skipping heartbeats, up to and including the first
@@ -199,20 +223,21 @@ func (s *eventStream) until(t testing.TB, d time.Duration, stop func(*forumv1.Ev
 	}
 }
 
-// end waits for the stream to end and returns its error.
+// end waits for the stream to end and returns its events (those next has
+// not returned yet, then every message's) and its error.
 func (s *eventStream) end(t testing.TB, d time.Duration) ([]*forumv1.Event, error) {
 	t.Helper()
-	var got []*forumv1.Event
+	got := s.pending
+	s.pending = nil
 	timeout := time.After(d)
 	for {
 		select {
-		case ev, ok := <-s.c:
+		case m, ok := <-s.c:
 			if !ok {
 				return got, s.err
 			}
-			if !ev.Heartbeat {
-				got = append(got, ev)
-			}
+			checkMessage(t, m)
+			got = append(got, m.Events...)
 		case <-timeout:
 			t.Fatalf("the stream did not end in %v", d)
 		}
@@ -268,7 +293,7 @@ func TestListEvents(t *testing.T) {
 		t.Errorf("from revision 1 with the default page size: %v; want %v", revisions(paged), revisions(all))
 	}
 	for i, ev := range all {
-		if ev.Name != "events/"+strconv.FormatUint(ev.Revision, 10) || ev.EventTime == nil || ev.Heartbeat {
+		if ev.Name != "events/"+strconv.FormatUint(ev.Revision, 10) || ev.EventTime == nil || ev.Type == forumv1.EventType_EVENT_TYPE_UNSPECIFIED {
 			t.Errorf("event %d: %v", i, ev)
 		}
 	}
@@ -602,27 +627,37 @@ func TestStreamEventsResume(t *testing.T) {
 			}
 			keep = 0 // cut before it opened
 		}
+		// A message may carry many events: the reader may drop the
+		// stream in the middle of one, keeping the events before the cut
+		// only, as a client that fails while it applies them does; it
+		// resumes from the revision after the last event it kept.
 		n := 0
 		for n < keep {
-			ev, err := cs.Recv()
+			m, err := cs.Recv()
 			if err != nil {
 				if c := status.Code(err); c != codes.Canceled {
 					t.Fatalf("cut %d: %v", cut, err)
 				}
 				break
 			}
-			if ev.Heartbeat {
-				if ev.Revision+1 < next {
-					t.Fatalf("cut %d: heartbeat at %d, before the start %d", cut, ev.Revision, next)
+			checkMessage(t, m)
+			if len(m.Events) == 0 {
+				if m.Revision+1 < next {
+					t.Fatalf("cut %d: heartbeat at %d, before the start %d", cut, m.Revision, next)
 				}
 				continue
 			}
-			if ev.Revision < next {
-				t.Fatalf("cut %d: revision %d again (resumed from %d)", cut, ev.Revision, next)
+			for _, ev := range m.Events {
+				if n == keep {
+					break
+				}
+				if ev.Revision < next {
+					t.Fatalf("cut %d: revision %d again (resumed from %d)", cut, ev.Revision, next)
+				}
+				got = append(got, ev)
+				next = ev.Revision + 1
+				n++
 			}
-			got = append(got, ev)
-			next = ev.Revision + 1
-			n++
 		}
 		timer.Stop()
 		cancel()
@@ -701,9 +736,9 @@ func TestStreamEventsPrivateTheme(t *testing.T) {
 		}
 	}
 	select {
-	case ev := <-carolLive.c:
-		if ev != nil && !ev.Heartbeat {
-			t.Errorf("carol's live stream of the private theme carried %v", ev)
+	case m := <-carolLive.c:
+		if len(m.GetEvents()) > 0 {
+			t.Errorf("carol's live stream of the private theme carried %v", m)
 		}
 	default:
 	}
@@ -730,9 +765,9 @@ func TestStreamEventsHeartbeat(t *testing.T) {
 	start := time.Now()
 	for i := range 3 {
 		select {
-		case ev := <-s.c:
-			if ev == nil || !ev.Heartbeat || ev.Revision != head || ev.Name != "" || ev.Type != 0 || ev.ResourceState != nil {
-				t.Fatalf("heartbeat %d: %v (stream error %v), want a heartbeat at the head %d", i, ev, s.err, head)
+		case m := <-s.c:
+			if m == nil || len(m.Events) != 0 || m.Revision != head {
+				t.Fatalf("heartbeat %d: %v (stream error %v), want a heartbeat (no events) at the head %d", i, m, s.err, head)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("no heartbeat in 10s")
@@ -746,13 +781,133 @@ func TestStreamEventsHeartbeat(t *testing.T) {
 	if ev.Resource != th.Name || ev.Type != forumv1.EventType_EVENT_TYPE_THREAD_CREATED || ev.GetThreadResource().GetTitle() != "Wake up" {
 		t.Fatalf("after the heartbeats: %v", ev)
 	}
+	if len(s.pending) != 0 {
+		t.Fatalf("the event came with %d more: %v", len(s.pending), s.pending)
+	}
 	select {
 	case hb := <-s.c:
-		if hb == nil || !hb.Heartbeat || hb.Revision != ev.Revision {
-			t.Errorf("after the event: %v, want a heartbeat at %d", hb, ev.Revision)
+		if hb == nil || len(hb.Events) != 0 || hb.Revision != ev.Revision {
+			t.Errorf("after the event: %v, want a heartbeat (no events) at %d", hb, ev.Revision)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no heartbeat in 10s")
+	}
+}
+
+// slowConn returns a connection to e's server with static flow-control
+// windows of 64 KiB: with gRPC's dynamic windows, a reader that does not
+// read can still take megabytes into its transport; with these, the
+// server cannot send a stream that is not read more than 64 KiB. It is
+// closed in t.Cleanup.
+func (e *eventEnv) slowConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	go e.srv.GRPC().Serve(lis)
+	conn, err := grpc.NewClient("passthrough:///slow",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// TestStreamEventsBatches checks that one StreamEvents message carries
+// several events, in revision order, with the revision of the last: a
+// replay sends each page it reads as one message, and a stream that the
+// reader does not read gets the events committed meanwhile many to a
+// message once it reads again.
+func TestStreamEventsBatches(t *testing.T) {
+	e := newEventEnv(t, 0)
+	th := e.mustThread(t, e.alice, &forumv1.Thread{Title: "Batches"})
+	for i := range 2*replayPageSize + 50 {
+		e.storeReply(t, th.Name, fmt.Sprintf("history %d", i))
+	}
+	admin := e.admin.ctx(t)
+	head := e.head(t)
+
+	// The replay: the whole log, in at most one message per page read.
+	replay := e.stream(t, admin, &forumv1.StreamEventsRequest{StartRevision: 1})
+	var got []*forumv1.Event
+	var sizes []int // the events of each message
+	timeout := time.After(30 * time.Second)
+	for len(got) == 0 || got[len(got)-1].Revision < head {
+		select {
+		case m, ok := <-replay.c:
+			if !ok {
+				t.Fatalf("the stream ended: %v", replay.err)
+			}
+			checkMessage(t, m)
+			if len(m.Events) > 0 {
+				got = append(got, m.Events...)
+				sizes = append(sizes, len(m.Events))
+			}
+		case <-timeout:
+			t.Fatalf("the replay stopped at %d events, head %d", len(got), head)
+		}
+	}
+	for i, ev := range got {
+		if ev.Revision != uint64(i+1) {
+			t.Fatalf("replayed event %d has revision %d", i, ev.Revision)
+		}
+	}
+	if pages := (int(head) + replayPageSize - 1) / replayPageSize; len(sizes) > pages || sizes[0] < 2 {
+		t.Errorf("the replay of %d events came in messages of %v events; want at most %d messages, one a page of %d", head, sizes, pages, replayPageSize)
+	}
+
+	// The tail, while the reader does not read: the server blocks on the
+	// first large events (a stream window is 64 KiB), and what is
+	// committed meanwhile waits in its subscription, to go many to a
+	// message once the reader reads.
+	ctx, cancel := context.WithCancel(admin)
+	defer cancel()
+	cs, err := forumv1.NewEventServiceClient(e.slowConn(t)).StreamEvents(ctx, &forumv1.StreamEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Header(); err != nil { // the stream is open
+		t.Fatal(err)
+	}
+	start := e.head(t) + 1
+	large := strings.Repeat("y", maxBodyBytes/2) // with its HTML, an event of 64 KiB
+	for range 8 {
+		e.storeReply(t, th.Name, large)
+	}
+	const small = 30
+	for i := range small {
+		e.storeReply(t, th.Name, fmt.Sprintf("small %d", i))
+	}
+	last := e.head(t)
+	got, sizes = nil, nil
+	smallMessages := 0 // the messages that carried any of the small events
+	for len(got) == 0 || got[len(got)-1].Revision < last {
+		m, err := cs.Recv()
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(got), err)
+		}
+		checkMessage(t, m)
+		if len(m.Events) == 0 {
+			continue
+		}
+		got = append(got, m.Events...)
+		sizes = append(sizes, len(m.Events))
+		if m.Revision > last-small {
+			smallMessages++
+		}
+	}
+	t.Logf("the tail came in messages of %v events", sizes)
+	for i, ev := range got {
+		if ev.Revision != start+uint64(i) {
+			t.Fatalf("event %d has revision %d, want %d", i, ev.Revision, start+uint64(i))
+		}
+	}
+	if uint64(len(got)) != last-start+1 {
+		t.Fatalf("%d events, want %d", len(got), last-start+1)
+	}
+	if smallMessages >= small {
+		t.Errorf("the %d events committed while the stream was blocked came in %d messages; want several to a message", small, smallMessages)
 	}
 }
 
@@ -766,20 +921,7 @@ func TestStreamEventsSlowReader(t *testing.T) {
 	admin := e.admin.ctx(t)
 	ctx, cancel := context.WithCancel(admin)
 	defer cancel()
-	// A connection with static flow-control windows of 64 KiB: with
-	// gRPC's dynamic windows, a reader that does not read can still take
-	// megabytes into its transport.
-	lis := bufconn.Listen(1 << 20)
-	go e.srv.GRPC().Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///slow",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	cs, err := forumv1.NewEventServiceClient(conn).StreamEvents(ctx, &forumv1.StreamEventsRequest{})
+	cs, err := forumv1.NewEventServiceClient(e.slowConn(t)).StreamEvents(ctx, &forumv1.StreamEventsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -795,17 +937,21 @@ func TestStreamEventsSlowReader(t *testing.T) {
 		e.storeReply(t, th.Name, body)
 	}
 	var got []*forumv1.Event
+	messages, most := 0, 0 // the messages that carried events, and the most events in one
 	for {
-		ev, err := cs.Recv()
+		m, err := cs.Recv()
 		if err != nil {
 			if status.Code(err) != codes.ResourceExhausted || !strings.Contains(status.Convert(err).Message(), "resume from the revision after the last one received") {
 				t.Fatalf("after %d events: %v, want RESOURCE_EXHAUSTED", len(got), err)
 			}
 			break
 		}
-		if !ev.Heartbeat {
-			got = append(got, ev)
+		checkMessage(t, m)
+		if len(m.Events) > 0 {
+			messages++
+			most = max(most, len(m.Events))
 		}
+		got = append(got, m.Events...)
 		if len(got) > n {
 			t.Fatal("the stream was not cut off")
 		}
@@ -813,7 +959,12 @@ func TestStreamEventsSlowReader(t *testing.T) {
 	if len(got) == 0 || len(got) >= n {
 		t.Fatalf("%d events before the cut, of %d", len(got), n)
 	}
-	t.Logf("cut off after %d of %d events", len(got), n)
+	t.Logf("cut off after %d of %d events, in %d messages of at most %d", len(got), n, messages, most)
+	// A reader that falls behind gets the events queued for it many to a
+	// message, within the bound of one message.
+	if most < 2 || most > maxStreamBatch {
+		t.Errorf("the reader that fell behind got at most %d events in a message; want several, at most %d", most, maxStreamBatch)
+	}
 	for i, ev := range got {
 		if ev.Revision != start+uint64(i) {
 			t.Fatalf("event %d: revision %d, want %d", i, ev.Revision, start+uint64(i))
@@ -843,14 +994,14 @@ func TestStreamEventsReplayHeartbeat(t *testing.T) {
 	timeout := time.After(30 * time.Second)
 	for len(revs) == 0 || revs[len(revs)-1] < head {
 		select {
-		case ev, ok := <-s.c:
+		case m, ok := <-s.c:
 			if !ok {
 				t.Fatalf("the stream ended: %v", s.err)
 			}
-			if !ev.Heartbeat {
-				t.Fatalf("the filter kept %v", ev)
+			if len(m.Events) != 0 {
+				t.Fatalf("the filter kept %v", m.Events)
 			}
-			revs = append(revs, ev.Revision)
+			revs = append(revs, m.Revision)
 		case <-timeout:
 			t.Fatalf("heartbeats at %v, never at the head %d", revs, head)
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -96,19 +97,97 @@ func (s *Store) appendThreadEvent(tx kv.Tx, now *timestamppb.Timestamp, actor au
 	return err
 }
 
-// replyEvent is the event of a change to reply r, in a thread of theme. It
-// holds r itself, not a copy (see appendEvent): CreateReply is the hot
-// write path. (Splicing the reply's stored record into the event instead
-// of marshalling the reply again was tried and measured no faster: a
-// reply's marshal is mostly copying its body, which the event must do
-// anyway.)
+// replyEvent is the event of a change to reply r, in a thread of theme,
+// as it is stored: by reference, without r. CreateReply is the hot write
+// path, and a reply's event holding the reply again (its body and its
+// rendering) doubled what each reply wrote to the log and to bbolt. The
+// event refers to the version of r its change wrote, whose update_time is
+// the event's time; resolveReply finds it when the event is read, in the
+// reply's record or, once a later edit has replaced it, in replyVersions
+// (keepReplyVersion). So every reader, live or replaying, gets the reply
+// exactly as the change left it.
 func replyEvent(actor authz.Actor, typ forumv1.EventType, r *forumv1.Reply, theme string, paths []string) *forumv1.Event {
 	thread, _, _ := strings.Cut(r.Name, "/replies/") // threads/{thread}, without parsing or allocating
 	return &forumv1.Event{
 		Actor: actor.User, Type: typ, Resource: r.Name, ChangedPaths: paths,
 		Theme: theme, Thread: thread,
-		ResourceState: &forumv1.Event_Reply{Reply: r},
 	}
+}
+
+// replyEventType reports whether t is the type of a reply's event.
+func replyEventType(t forumv1.EventType) bool {
+	switch t {
+	case forumv1.EventType_EVENT_TYPE_REPLY_CREATED, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED, forumv1.EventType_EVENT_TYPE_REPLY_DELETED:
+		return true
+	}
+	return false
+}
+
+// replyVersionKey is the key in replyVersions of the version of reply
+// (thread, reply) last updated at t.
+func replyVersionKey(thread, reply uint64, t *timestamppb.Timestamp) []byte {
+	k := make([]byte, 0, 24)
+	k = binary.BigEndian.AppendUint64(k, thread)
+	k = binary.BigEndian.AppendUint64(k, reply)
+	return binary.BigEndian.AppendUint64(k, uint64(t.AsTime().UnixNano()))
+}
+
+// keepReplyVersion keeps cur, the version of reply (thread, reply) that an
+// edit is about to replace, for the event that wrote it (resolveReply).
+// DeleteReply does not call it: the events of a deleted reply before its
+// deletion carry no content (eventVisibility.filter), so its last body is
+// not kept either. A change that rewrites a reply record must call it
+// first, unless it deletes the reply.
+func keepReplyVersion(tx kv.Tx, thread, reply uint64, cur *forumv1.Reply) error {
+	return putProto(tx, bucketReplyVersions, replyVersionKey(thread, reply, cur.UpdateTime), cur)
+}
+
+// resolveReply fills in the reply of ev, a reply's event stored by
+// reference (replyEvent; earlier schemas stored the reply, and such events
+// are left as they are): the version whose update time is the event's
+// time. That is the reply's record, unless a later change replaced it;
+// then it is in replyVersions. A reply deleted since is left out of its
+// earlier events, which carry no content (filter). It records in gone
+// whether the reply is deleted, for filter.
+func resolveReply(tx kv.Tx, ev *forumv1.Event, gone map[string]bool) error {
+	if ev.ResourceState != nil || !replyEventType(ev.Type) {
+		return nil
+	}
+	n, err := resname.ParseReply(ev.Resource)
+	if err != nil {
+		return fmt.Errorf("store: event %d: %w", ev.Revision, err)
+	}
+	cur, err := getReply(tx, n.Thread.ID, n.ID)
+	if errors.Is(err, errs.NotFound) {
+		gone[ev.Resource] = true
+		return nil
+	} else if err != nil {
+		return err
+	}
+	deleted := cur.DeleteTime != nil
+	gone[ev.Resource] = deleted
+	if sameTime(cur.UpdateTime, ev.EventTime) {
+		ev.ResourceState = &forumv1.Event_Reply{Reply: cur}
+		return nil
+	}
+	if deleted && ev.Type != forumv1.EventType_EVENT_TYPE_REPLY_DELETED {
+		return nil
+	}
+	r := new(forumv1.Reply)
+	ok, err := getProto(tx, bucketReplyVersions, replyVersionKey(n.Thread.ID, n.ID, ev.EventTime), r)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("store: event %d refers to the version of %s of %s, which is not kept", ev.Revision, ev.Resource, ev.EventTime.AsTime().Format(time.RFC3339Nano))
+	}
+	ev.ResourceState = &forumv1.Event_Reply{Reply: r}
+	return nil
+}
+
+// sameTime reports whether a and b are the same instant.
+func sameTime(a, b *timestamppb.Timestamp) bool {
+	return a.GetSeconds() == b.GetSeconds() && a.GetNanos() == b.GetNanos()
 }
 
 // replyPaths is the changed_paths of EVENT_TYPE_REPLY_UPDATED: a reply's
@@ -307,6 +386,9 @@ func (s *Store) ReadEvents(ctx context.Context, actor authz.Actor, q EventQuery)
 				scanErr = fmt.Errorf("store: corrupt record in %s: %w", bucketEvents, scanErr)
 				return false
 			}
+			if scanErr = resolveReply(tx, ev, vis.gone); scanErr != nil {
+				return false
+			}
 			ev, scanErr = vis.filter(tx, ev)
 			if scanErr != nil {
 				return false
@@ -363,7 +445,7 @@ type eventVisibility struct {
 // newEventVisibility returns the eventVisibility of actor for one read
 // transaction, which must start after this call (see themeAccess).
 func (s *Store) newEventVisibility(actor authz.Actor) *eventVisibility {
-	return &eventVisibility{actor: actor, access: s.themeAccess(actor)}
+	return &eventVisibility{actor: actor, access: s.themeAccess(actor), gone: map[string]bool{}}
 }
 
 // filter returns ev as the reader may see it: ev itself, ev without its
@@ -378,7 +460,11 @@ func (s *Store) newEventVisibility(actor authz.Actor) *eventVisibility {
 // invitation's by moderators; an API token's and a webhook's by its owner
 // and admins.
 func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, error) {
-	switch ev.ResourceState.(type) {
+	state := ev.ResourceState
+	if state == nil && replyEventType(ev.Type) {
+		state = &forumv1.Event_Reply{} // deleted since: resolveReply left it without
+	}
+	switch state.(type) {
 	case *forumv1.Event_ThreadResource, *forumv1.Event_Reply:
 		t, err := resname.ParseThread(ev.Thread)
 		if err != nil {
@@ -504,7 +590,8 @@ func withoutResource(ev *forumv1.Event) *forumv1.Event {
 }
 
 // SweepEvents deletes the events committed before cutoff, at most limit
-// of them (the oldest), and returns how many it deleted; the oldest
+// of them (the oldest), and the reply versions that only they referred to
+// (replyVersions), and returns how many events it deleted; the oldest
 // revision kept moves past them.
 func (s *Store) SweepEvents(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	n := 0
@@ -514,7 +601,7 @@ func (s *Store) SweepEvents(ctx context.Context, cutoff time.Time, limit int) (i
 		if err != nil {
 			return err
 		}
-		var doomed [][]byte
+		var doomed, versions [][]byte
 		var scanErr error
 		err = tx.Scan(bucketEvents, eventKey(oldest), eventKey(head+1), false, func(k, v []byte) bool {
 			ev := new(forumv1.Event)
@@ -525,6 +612,13 @@ func (s *Store) SweepEvents(ctx context.Context, cutoff time.Time, limit int) (i
 				return false
 			}
 			doomed = append(doomed, append([]byte(nil), k...))
+			if ev.ResourceState == nil && replyEventType(ev.Type) {
+				// The version it refers to, if an edit kept it: only
+				// this event refers to it.
+				if n, err := resname.ParseReply(ev.Resource); err == nil {
+					versions = append(versions, replyVersionKey(n.Thread.ID, n.ID, ev.EventTime))
+				}
+			}
 			return true
 		})
 		if err == nil {
@@ -535,6 +629,11 @@ func (s *Store) SweepEvents(ctx context.Context, cutoff time.Time, limit int) (i
 		}
 		for _, k := range doomed {
 			if err := tx.Delete(bucketEvents, k); err != nil {
+				return err
+			}
+		}
+		for _, k := range versions {
+			if err := tx.Delete(bucketReplyVersions, k); err != nil {
 				return err
 			}
 		}

@@ -21,36 +21,106 @@ import (
 // log before it is cut off (Subscription.Err).
 const SubscriptionBuffer = 1024
 
+// feedPassEvents bounds the events the feed reads and hands out in one
+// View: a quarter of SubscriptionBuffer, so that a burst of commits
+// reaches the subscribers in several handfuls that each can take while
+// the feed reads the next, instead of one that overflows their buffers.
+const feedPassEvents = SubscriptionBuffer / 4
+
+// A SharedEvent is an event as the feed hands it to subscribers: the same
+// value goes to every subscriber who may see the event as it is, so read
+// it, never change it.
+type SharedEvent struct {
+	// Event is the event.
+	Event *forumv1.Event
+
+	once sync.Once
+	wire []byte
+}
+
+// Wire returns the event's protobuf encoding, marshalled by the first
+// call and shared by every subscriber the event went to: a thousand
+// subscribers cost one marshal, not a thousand.
+func (e *SharedEvent) Wire() []byte {
+	e.once.Do(func() {
+		b, err := proto.Marshal(e.Event)
+		if err != nil { // cannot happen: the event was read from its encoding
+			panic(fmt.Sprintf("store: marshalling event %d: %v", e.Event.GetRevision(), err))
+		}
+		e.wire = b
+	})
+	return e.wire
+}
+
 // Subscription is a live reader of the log (Subscribe).
 type Subscription struct {
-	// C carries, in revision order, every event from Start on that the
-	// subscriber may see and wants. The events are shared with other
-	// subscribers: read them, never change them. It is closed when the subscription
-	// ends: by Close, by the store closing, or because the subscriber fell
-	// more than SubscriptionBuffer events behind (Err says which).
-	C <-chan *forumv1.Event
-	// Start is the first revision C may carry: every event before it was
-	// durable when Subscribe returned and is read with ReadEvents.
+	// Start is the first revision Take may return: every event before it
+	// was durable when Subscribe returned and is read with ReadEvents.
 	Start uint64
 
-	c     chan *forumv1.Event
+	ready chan struct{} // holds a token while Take has something to return
 	actor authz.Actor
 	match func(*forumv1.Event) bool
 	feed  *feed
-	err   error // set before c is closed
-	last  uint64
+	last  uint64 // the last revision the feed considered for it; under feed.mu
+
+	mu    sync.Mutex
+	queue []*SharedEvent // waiting for Take, in revision order
+	ended bool
+	err   error // why it ended; set with ended
 }
 
-// Err says why C was closed: nil after Close, else an error of kind
-// ResourceExhausted (the subscriber fell behind; it resumes from the
-// revision after the last it received) or the store's closing.
+// Ready returns a channel that receives when Take has something to
+// return: new events, or the end of the subscription.
+func (sub *Subscription) Ready() <-chan struct{} { return sub.ready }
+
+// Take returns, in revision order, the events that the subscriber may see
+// and wants (from Start on) that arrived since the last Take, at most max
+// of them if max > 0 (the rest wait for the next Take, and Ready says so).
+// It returns nothing and true when none is waiting, and nothing and false
+// once the subscription has ended and every event that arrived before has
+// been taken: by Close, by the store closing, or because the subscriber
+// fell more than SubscriptionBuffer events behind (Err says which).
+func (sub *Subscription) Take(max int) ([]*SharedEvent, bool) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if len(sub.queue) == 0 {
+		return nil, !sub.ended
+	}
+	n := len(sub.queue)
+	if max > 0 && n > max {
+		n = max
+	}
+	out := sub.queue[:n:n]
+	sub.queue = sub.queue[n:]
+	if len(sub.queue) == 0 {
+		sub.queue = nil // the next append starts a new array: out stays the caller's
+	}
+	if len(sub.queue) > 0 || sub.ended {
+		sub.signal()
+	}
+	return out, true
+}
+
+// signal leaves a token in ready, if there is none.
+func (sub *Subscription) signal() {
+	select {
+	case sub.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Err says why the subscription ended: nil while it lives and after
+// Close, else an error of kind ResourceExhausted (the subscriber fell
+// behind; it resumes from the revision after the last it took) or the
+// store's closing.
 func (sub *Subscription) Err() error {
-	sub.feed.mu.Lock()
-	defer sub.feed.mu.Unlock()
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
 	return sub.err
 }
 
-// Close ends the subscription.
+// Close ends the subscription; Take then returns false.
 func (sub *Subscription) Close() { sub.feed.remove(sub, nil) }
 
 // feed is the store's fan-out of the log to subscribers.
@@ -69,7 +139,7 @@ type feed struct {
 // Subscription.Start on that actor may see when the feed reads them (the
 // rules of ReadEvents) and match keeps (nil keeps all). The caller reads
 // the events before Start with ReadEvents, up to Start-1 (when Start is 1
-// there are none: EventQuery.To 0 would mean no bound), and then C: no
+// there are none: EventQuery.To 0 would mean no bound), and then Take: no
 // event falls between the two. match is called by the feed's goroutine
 // inside its read of the log, for every subscriber in turn: it must be
 // quick and must not call the store.
@@ -90,8 +160,7 @@ func (s *Store) Subscribe(ctx context.Context, actor authz.Actor, match func(*fo
 		f.stop, f.done = make(chan struct{}), make(chan struct{})
 		go f.run()
 	}
-	c := make(chan *forumv1.Event, SubscriptionBuffer)
-	sub := &Subscription{C: c, c: c, Start: f.pos + 1, actor: actor, match: match, feed: f, last: f.pos}
+	sub := &Subscription{Start: f.pos + 1, ready: make(chan struct{}, 1), actor: actor, match: match, feed: f, last: f.pos}
 	f.subs[sub] = struct{}{}
 	return sub, nil
 }
@@ -108,8 +177,13 @@ func (f *feed) removeLocked(sub *Subscription, err error) {
 		return
 	}
 	delete(f.subs, sub)
-	sub.err = err
-	close(sub.c)
+	sub.mu.Lock()
+	sub.ended, sub.err = true, err
+	if err == nil {
+		sub.queue = nil // closed by its owner: nobody takes them
+	}
+	sub.mu.Unlock()
+	sub.signal()
 }
 
 // close ends every subscription and the feed's goroutine. Closing it again
@@ -165,13 +239,17 @@ func (f *feed) pass() error {
 				return err
 			}
 			var scanErr error
+			gone := map[string]bool{} // each reply's state, for every subscriber
 			err = tx.Scan(bucketEvents, eventKey(from), eventKey(head+1), false, func(k, v []byte) bool {
 				ev := new(forumv1.Event)
 				if scanErr = proto.Unmarshal(v, ev); scanErr != nil {
 					return false
 				}
+				if scanErr = resolveReply(tx, ev, gone); scanErr != nil {
+					return false
+				}
 				events = append(events, ev)
-				return len(events) < maxEventScan
+				return len(events) < feedPassEvents
 			})
 			if err == nil {
 				err = scanErr
@@ -179,7 +257,7 @@ func (f *feed) pass() error {
 			if err != nil || len(events) == 0 {
 				return err
 			}
-			return f.deliver(tx, gen, events)
+			return f.deliver(tx, gen, events, gone)
 		})
 		if err != nil {
 			return err
@@ -194,36 +272,72 @@ func (f *feed) pass() error {
 	}
 }
 
-// deliver hands events, read in tx, to the subscribers that may see them.
-// gen is the gate cache's generation from before tx began.
-func (f *feed) deliver(tx kv.Tx, gen uint64, events []*forumv1.Event) error {
+// deliver hands events, read in tx (and resolved: resolveReply, which
+// filled in gone), to the subscribers that may see them. gen is the gate
+// cache's generation from before tx began. What an actor
+// may see of each event is decided once per actor, not per subscriber:
+// the subscribers of one actor (a user's browser tabs, an integrator's
+// streams) share the work, and the events they receive.
+func (f *feed) deliver(tx kv.Tx, gen uint64, events []*forumv1.Event, gone map[string]bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	heads := map[uint64]threadHead{} // the same for every subscriber: each thread's head is read once
-	gone := map[string]bool{}        // and each reply's state
-	for sub := range f.subs {
-		vis := &eventVisibility{actor: sub.actor, access: &themeAccess{actor: sub.actor, cache: &f.s.gates, gen: gen}, heads: heads, gone: gone}
-		for _, ev := range events {
-			if ev.Revision <= sub.last {
-				continue
-			}
+	heads := map[uint64]threadHead{} // the same for every actor: each thread's head is read once
+	shared := make([]*SharedEvent, len(events))
+	views := map[authz.Actor][]*SharedEvent{} // what each actor may see of events: nil where nothing
+	view := func(actor authz.Actor) ([]*SharedEvent, error) {
+		if v, ok := views[actor]; ok {
+			return v, nil
+		}
+		vis := &eventVisibility{actor: actor, access: &themeAccess{actor: actor, cache: &f.s.gates, gen: gen}, heads: heads, gone: gone}
+		v := make([]*SharedEvent, len(events))
+		for i, ev := range events {
 			e, err := vis.filter(tx, ev)
-			if err != nil {
-				return err
-			}
-			sub.last = ev.Revision
-			if e == nil || (sub.match != nil && !sub.match(e)) {
-				continue
-			}
-			select {
-			case sub.c <- e:
+			switch {
+			case err != nil:
+				return nil, err
+			case e == nil:
+			case e == ev:
+				if shared[i] == nil {
+					shared[i] = &SharedEvent{Event: ev}
+				}
+				v[i] = shared[i]
 			default:
-				f.removeLocked(sub, fmt.Errorf("%w: the stream fell more than %d events behind the log; resume from the revision after the last one received", errs.ResourceExhausted, SubscriptionBuffer))
-			}
-			if _, ok := f.subs[sub]; !ok {
-				break
+				v[i] = &SharedEvent{Event: e}
 			}
 		}
+		views[actor] = v
+		return v, nil
+	}
+	var batch []*SharedEvent
+	for sub := range f.subs {
+		v, err := view(sub.actor)
+		if err != nil {
+			return err
+		}
+		batch = batch[:0]
+		for i, e := range v {
+			if events[i].Revision <= sub.last {
+				continue
+			}
+			if e != nil && (sub.match == nil || sub.match(e.Event)) {
+				batch = append(batch, e)
+			}
+		}
+		sub.last = events[len(events)-1].Revision
+		if len(batch) == 0 {
+			continue
+		}
+		sub.mu.Lock()
+		over := len(sub.queue)+len(batch) > SubscriptionBuffer
+		if !over {
+			sub.queue = append(sub.queue, batch...)
+		}
+		sub.mu.Unlock()
+		if over {
+			f.removeLocked(sub, fmt.Errorf("%w: the stream fell more than %d events behind the log; resume from the revision after the last one received", errs.ResourceExhausted, SubscriptionBuffer))
+			continue
+		}
+		sub.signal()
 	}
 	f.pos = events[len(events)-1].Revision
 	return nil

@@ -185,6 +185,9 @@ func (s *Store) UpdateReply(ctx context.Context, actor authz.Actor, name resname
 		if err := checkPostChange(actor, opEdit, replyPost(cur, t), "reply.etag", u.Etag); err != nil {
 			return err
 		}
+		if err := keepReplyVersion(tx, t.id, rid, cur); err != nil {
+			return err
+		}
 		cur.Body, cur.BodyHtml = u.Body, u.BodyHtml
 		cur.EditCount++
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)

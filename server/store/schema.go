@@ -47,7 +47,10 @@ import (
 //	requests             user name 0x00 method 0x00 request id → resource name
 //	organizations        slug → Organization
 //	organizationUsers    slug 0x00 user id → nil                             (members of an organisation)
-//	events               revision → Event (the event log, schema 4; meta "event_head", "event_oldest")
+//	events               revision → Event (the event log, schema 4; meta "event_head", "event_oldest");
+//	                     a reply's event without its reply (by reference, schema 6: resolveReply)
+//	replyVersions        thread id, reply id, update time (unix ns) → Reply: a version of a reply that
+//	                     its event refers to and a later edit replaced (schema 6)
 //	webhooks             user id, webhook id → Webhook (without its secret)            (schema 5)
 //	webhookSecrets       user id, webhook id → the signing secret, as is               (schema 5)
 //	webhookStates        user id, webhook id → webhookState (JSON): cursor, attempts, next try (schema 5)
@@ -107,6 +110,7 @@ const (
 	bucketWebhookStates  kv.Bucket = "webhook_states"
 	bucketWebhookLog     kv.Bucket = "webhook_deliveries"
 	bucketWebhookQueue   kv.Bucket = "webhook_queue"
+	bucketReplyVersions  kv.Bucket = "reply_versions"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -118,12 +122,13 @@ var allBuckets = []kv.Bucket{
 	bucketGroups, bucketGroupMembers, bucketGroupThemes, bucketThreadStats, bucketThemeStats,
 	bucketThreadHeads, bucketThemeGates, bucketEvents,
 	bucketWebhooks, bucketWebhookSecrets, bucketWebhookStates, bucketWebhookLog, bucketWebhookQueue,
+	bucketReplyVersions,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
 // new file, brings an older file up to it (migrate) and refuses a file with
 // a newer one.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -173,6 +178,7 @@ var migrations = [SchemaVersion]func(tx kv.Tx) (int, error){
 	2: migrateTo3,
 	3: migrateTo4,
 	4: migrateTo5,
+	5: migrateTo6,
 }
 
 // migrateTo2: version 1 kept the counters of threads and themes in their
@@ -224,6 +230,14 @@ func migrateTo4(kv.Tx) (int, error) { return 0, nil }
 // webhookStates, webhookDeliveries, webhookQueue), which Open creates
 // empty: there is nothing to move.
 func migrateTo5(kv.Tx) (int, error) { return 0, nil }
+
+// migrateTo6: version 6 stores the events of replies by reference
+// (appendReplyEvent) and adds replyVersions, which Open creates empty. The
+// reply events of earlier versions hold their replies and are read as
+// they are: there is nothing to move. The version is stamped so that an
+// older forumd, which would read a reply event without its reply as an
+// event of nothing, refuses the file.
+func migrateTo6(kv.Tx) (int, error) { return 0, nil }
 
 // deriveRecords puts, for every record of bucket records, derive(its
 // value) under the same key in bucket side, and returns how many it put.

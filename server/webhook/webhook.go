@@ -152,16 +152,18 @@ func (w *Worker) Run(ctx context.Context) {
 			wait = min(wait, max(next.Sub(w.opt.Now()), time.Millisecond))
 		}
 		t := time.NewTimer(wait)
-		var events <-chan *forumv1.Event
+		var events <-chan struct{}
 		if sub != nil {
-			events = sub.C
+			events = sub.Ready()
 		}
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case _, ok := <-events:
-			if !ok {
+		case <-events:
+			// The events themselves are read from the log, after each
+			// webhook's cursor: the subscription only wakes the worker.
+			if _, ok := sub.Take(0); !ok {
 				sub = nil // fell behind: resubscribe; the cursors are durable
 			}
 		case <-queued:

@@ -216,10 +216,6 @@ type Event struct {
 	//	*Event_ApiToken
 	//	*Event_Webhook
 	ResourceState isEvent_ResourceState `protobuf_oneof:"resource_state"`
-	// Set on the heartbeats of StreamEvents, which carry only `revision` and
-	// this: the stream's position, every event up to it that the reader may
-	// see having been sent (a reader resumes after it).
-	Heartbeat     bool `protobuf:"varint,18,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -403,13 +399,6 @@ func (x *Event) GetWebhook() *Webhook {
 		}
 	}
 	return nil
-}
-
-func (x *Event) GetHeartbeat() bool {
-	if x != nil {
-		return x.Heartbeat
-	}
-	return false
 }
 
 type isEvent_ResourceState interface {
@@ -669,11 +658,68 @@ func (x *StreamEventsRequest) GetFilter() string {
 	return ""
 }
 
+// A message of StreamEvents.
+type StreamEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, in revision order; none in a heartbeat.
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// The stream's position: every event up to this revision that the reader
+	// may see has been sent (the last event's revision, or a heartbeat's
+	// position). A reader resumes from the revision after it.
+	Revision      uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamEventsResponse) Reset() {
+	*x = StreamEventsResponse{}
+	mi := &file_forum_v1_event_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamEventsResponse) ProtoMessage() {}
+
+func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_event_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
+func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
+	return file_forum_v1_event_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StreamEventsResponse) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *StreamEventsResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 var File_forum_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x06\n" +
+	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x06\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x129\n" +
@@ -696,9 +742,8 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"invitation\x18\x10 \x01(\v2\x14.forum.v1.InvitationH\x00R\n" +
 	"invitation\x121\n" +
 	"\tapi_token\x18\x11 \x01(\v2\x12.forum.v1.ApiTokenH\x00R\bapiToken\x12-\n" +
-	"\awebhook\x18\x13 \x01(\v2\x11.forum.v1.WebhookH\x00R\awebhook\x12\x1c\n" +
-	"\theartbeat\x18\x12 \x01(\bR\theartbeatB\x10\n" +
-	"\x0eresource_state\"\x8e\x01\n" +
+	"\awebhook\x18\x13 \x01(\v2\x11.forum.v1.WebhookH\x00R\awebhookB\x10\n" +
+	"\x0eresource_stateJ\x04\b\x12\x10\x13R\theartbeat\"\x8e\x01\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x04R\rstartRevision\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
@@ -711,7 +756,10 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\rhead_revision\x18\x03 \x01(\x04R\fheadRevision\"T\n" +
 	"\x13StreamEventsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x04R\rstartRevision\x12\x16\n" +
-	"\x06filter\x18\x02 \x01(\tR\x06filter*\xe7\x06\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\"[\n" +
+	"\x14StreamEventsResponse\x12'\n" +
+	"\x06events\x18\x01 \x03(\v2\x0f.forum.v1.EventR\x06events\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision*\xe7\x06\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19EVENT_TYPE_THREAD_CREATED\x10\x01\x12\x1d\n" +
@@ -740,11 +788,11 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x1aEVENT_TYPE_WEBHOOK_CREATED\x10\x17\x12\x1e\n" +
 	"\x1aEVENT_TYPE_WEBHOOK_UPDATED\x10\x18\x12\x1e\n" +
 	"\x1aEVENT_TYPE_WEBHOOK_DELETED\x10\x19\x12\x1f\n" +
-	"\x1bEVENT_TYPE_WEBHOOK_DISABLED\x10\x1a2\x99\x01\n" +
+	"\x1bEVENT_TYPE_WEBHOOK_DISABLED\x10\x1a2\xa8\x01\n" +
 	"\fEventService\x12G\n" +
 	"\n" +
-	"ListEvents\x12\x1b.forum.v1.ListEventsRequest\x1a\x1c.forum.v1.ListEventsResponse\x12@\n" +
-	"\fStreamEvents\x12\x1d.forum.v1.StreamEventsRequest\x1a\x0f.forum.v1.Event0\x01B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"ListEvents\x12\x1b.forum.v1.ListEventsRequest\x1a\x1c.forum.v1.ListEventsResponse\x12O\n" +
+	"\fStreamEvents\x12\x1d.forum.v1.StreamEventsRequest\x1a\x1e.forum.v1.StreamEventsResponse0\x01B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_event_service_proto_rawDescOnce sync.Once
@@ -759,46 +807,48 @@ func file_forum_v1_event_service_proto_rawDescGZIP() []byte {
 }
 
 var file_forum_v1_event_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_forum_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_forum_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_forum_v1_event_service_proto_goTypes = []any{
 	(EventType)(0),                // 0: forum.v1.EventType
 	(*Event)(nil),                 // 1: forum.v1.Event
 	(*ListEventsRequest)(nil),     // 2: forum.v1.ListEventsRequest
 	(*ListEventsResponse)(nil),    // 3: forum.v1.ListEventsResponse
 	(*StreamEventsRequest)(nil),   // 4: forum.v1.StreamEventsRequest
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*Thread)(nil),                // 6: forum.v1.Thread
-	(*Reply)(nil),                 // 7: forum.v1.Reply
-	(*Theme)(nil),                 // 8: forum.v1.Theme
-	(*Group)(nil),                 // 9: forum.v1.Group
-	(*Organization)(nil),          // 10: forum.v1.Organization
-	(*User)(nil),                  // 11: forum.v1.User
-	(*Invitation)(nil),            // 12: forum.v1.Invitation
-	(*ApiToken)(nil),              // 13: forum.v1.ApiToken
-	(*Webhook)(nil),               // 14: forum.v1.Webhook
+	(*StreamEventsResponse)(nil),  // 5: forum.v1.StreamEventsResponse
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*Thread)(nil),                // 7: forum.v1.Thread
+	(*Reply)(nil),                 // 8: forum.v1.Reply
+	(*Theme)(nil),                 // 9: forum.v1.Theme
+	(*Group)(nil),                 // 10: forum.v1.Group
+	(*Organization)(nil),          // 11: forum.v1.Organization
+	(*User)(nil),                  // 12: forum.v1.User
+	(*Invitation)(nil),            // 13: forum.v1.Invitation
+	(*ApiToken)(nil),              // 14: forum.v1.ApiToken
+	(*Webhook)(nil),               // 15: forum.v1.Webhook
 }
 var file_forum_v1_event_service_proto_depIdxs = []int32{
-	5,  // 0: forum.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	6,  // 0: forum.v1.Event.event_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: forum.v1.Event.type:type_name -> forum.v1.EventType
-	6,  // 2: forum.v1.Event.thread_resource:type_name -> forum.v1.Thread
-	7,  // 3: forum.v1.Event.reply:type_name -> forum.v1.Reply
-	8,  // 4: forum.v1.Event.theme_resource:type_name -> forum.v1.Theme
-	9,  // 5: forum.v1.Event.group:type_name -> forum.v1.Group
-	10, // 6: forum.v1.Event.organization:type_name -> forum.v1.Organization
-	11, // 7: forum.v1.Event.user:type_name -> forum.v1.User
-	12, // 8: forum.v1.Event.invitation:type_name -> forum.v1.Invitation
-	13, // 9: forum.v1.Event.api_token:type_name -> forum.v1.ApiToken
-	14, // 10: forum.v1.Event.webhook:type_name -> forum.v1.Webhook
+	7,  // 2: forum.v1.Event.thread_resource:type_name -> forum.v1.Thread
+	8,  // 3: forum.v1.Event.reply:type_name -> forum.v1.Reply
+	9,  // 4: forum.v1.Event.theme_resource:type_name -> forum.v1.Theme
+	10, // 5: forum.v1.Event.group:type_name -> forum.v1.Group
+	11, // 6: forum.v1.Event.organization:type_name -> forum.v1.Organization
+	12, // 7: forum.v1.Event.user:type_name -> forum.v1.User
+	13, // 8: forum.v1.Event.invitation:type_name -> forum.v1.Invitation
+	14, // 9: forum.v1.Event.api_token:type_name -> forum.v1.ApiToken
+	15, // 10: forum.v1.Event.webhook:type_name -> forum.v1.Webhook
 	1,  // 11: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
-	2,  // 12: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
-	4,  // 13: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
-	3,  // 14: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
-	1,  // 15: forum.v1.EventService.StreamEvents:output_type -> forum.v1.Event
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	1,  // 12: forum.v1.StreamEventsResponse.events:type_name -> forum.v1.Event
+	2,  // 13: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
+	4,  // 14: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
+	3,  // 15: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
+	5,  // 16: forum.v1.EventService.StreamEvents:output_type -> forum.v1.StreamEventsResponse
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_event_service_proto_init() }
@@ -824,7 +874,7 @@ func file_forum_v1_event_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_event_service_proto_rawDesc), len(file_forum_v1_event_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

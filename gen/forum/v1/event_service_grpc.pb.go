@@ -44,14 +44,17 @@ type EventServiceClient interface {
 	// Lists events in revision order, from `start_revision` or a page token.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
 	// Streams events: those from `start_revision` first, then each new one
-	// as it is committed, with no gap between the two. While nothing
-	// happens, a heartbeat (an Event with only `revision`, the stream's
-	// position, and `heartbeat` set) comes every 15 seconds so that idle
-	// connections survive proxies. A reader that does not keep up is cut off
-	// with RESOURCE_EXHAUSTED, and every stream ends with UNAVAILABLE when
-	// forumd shuts down; either resumes from the revision after the last
-	// event or heartbeat it received.
-	StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// as it is committed, with no gap between the two. Each message carries
+	// one or more events in revision order (a reader that keeps up gets them
+	// one or a few at a time; one that falls behind, or a replay, gets them
+	// many to a message), as etcd's Watch does. While nothing happens, a
+	// heartbeat (a message without events, whose `revision` is the stream's
+	// position) comes every 15 seconds so that idle connections survive
+	// proxies. A reader that does not keep up is cut off with
+	// RESOURCE_EXHAUSTED, and every stream ends with UNAVAILABLE when forumd
+	// shuts down; either resumes from the revision after the `revision` of
+	// the last message it received.
+	StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error)
 }
 
 type eventServiceClient struct {
@@ -72,13 +75,13 @@ func (c *eventServiceClient) ListEvents(ctx context.Context, in *ListEventsReque
 	return out, nil
 }
 
-func (c *eventServiceClient) StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
+func (c *eventServiceClient) StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &EventService_ServiceDesc.Streams[0], EventService_StreamEvents_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[StreamEventsRequest, Event]{ClientStream: stream}
+	x := &grpc.GenericClientStream[StreamEventsRequest, StreamEventsResponse]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -89,7 +92,7 @@ func (c *eventServiceClient) StreamEvents(ctx context.Context, in *StreamEventsR
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type EventService_StreamEventsClient = grpc.ServerStreamingClient[Event]
+type EventService_StreamEventsClient = grpc.ServerStreamingClient[StreamEventsResponse]
 
 // EventServiceServer is the server API for EventService service.
 // All implementations must embed UnimplementedEventServiceServer
@@ -112,14 +115,17 @@ type EventServiceServer interface {
 	// Lists events in revision order, from `start_revision` or a page token.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
 	// Streams events: those from `start_revision` first, then each new one
-	// as it is committed, with no gap between the two. While nothing
-	// happens, a heartbeat (an Event with only `revision`, the stream's
-	// position, and `heartbeat` set) comes every 15 seconds so that idle
-	// connections survive proxies. A reader that does not keep up is cut off
-	// with RESOURCE_EXHAUSTED, and every stream ends with UNAVAILABLE when
-	// forumd shuts down; either resumes from the revision after the last
-	// event or heartbeat it received.
-	StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[Event]) error
+	// as it is committed, with no gap between the two. Each message carries
+	// one or more events in revision order (a reader that keeps up gets them
+	// one or a few at a time; one that falls behind, or a replay, gets them
+	// many to a message), as etcd's Watch does. While nothing happens, a
+	// heartbeat (a message without events, whose `revision` is the stream's
+	// position) comes every 15 seconds so that idle connections survive
+	// proxies. A reader that does not keep up is cut off with
+	// RESOURCE_EXHAUSTED, and every stream ends with UNAVAILABLE when forumd
+	// shuts down; either resumes from the revision after the `revision` of
+	// the last message it received.
+	StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error
 	mustEmbedUnimplementedEventServiceServer()
 }
 
@@ -133,7 +139,7 @@ type UnimplementedEventServiceServer struct{}
 func (UnimplementedEventServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
 }
-func (UnimplementedEventServiceServer) StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[Event]) error {
+func (UnimplementedEventServiceServer) StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamEvents not implemented")
 }
 func (UnimplementedEventServiceServer) mustEmbedUnimplementedEventServiceServer() {}
@@ -180,11 +186,11 @@ func _EventService_StreamEvents_Handler(srv interface{}, stream grpc.ServerStrea
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(EventServiceServer).StreamEvents(m, &grpc.GenericServerStream[StreamEventsRequest, Event]{ServerStream: stream})
+	return srv.(EventServiceServer).StreamEvents(m, &grpc.GenericServerStream[StreamEventsRequest, StreamEventsResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type EventService_StreamEventsServer = grpc.ServerStreamingServer[Event]
+type EventService_StreamEventsServer = grpc.ServerStreamingServer[StreamEventsResponse]
 
 // EventService_ServiceDesc is the grpc.ServiceDesc for EventService service.
 // It's only intended for direct use with grpc.RegisterService,
