@@ -3,9 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/webhook"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
@@ -28,19 +33,56 @@ import (
 // BenchmarkEventLogCost measures what the event log costs CreateReply: the
 // same build, 64 clients over 8 connections, with the log (log=on, as
 // forumd runs) and without it (log=off, store.Options.BenchmarkWithoutEventLog).
-// Run it with -count so that the two alternate, and compare them round by
-// round (docs/PERFORMANCE.md).
+// With log=on,webhook a webhook worker runs beside the writes, as in
+// forumd, with one webhook of alice's for every reply.created, delivered to
+// a receiver on 127.0.0.1 that answers 204 at once: what delivery costs the
+// writes (it reports the deliveries made a second). Run each sub-benchmark
+// on its own, alternating them, and compare them round by round
+// (docs/PERFORMANCE.md).
 func BenchmarkEventLogCost(b *testing.B) {
 	for _, v := range []struct {
-		name string
-		off  bool
-	}{{"log=on", false}, {"log=off", true}} {
+		name    string
+		off     bool
+		webhook bool
+	}{{"log=on", false, false}, {"log=off", true, false}, {"log=on,webhook", false, true}} {
 		b.Run(v.name, func(b *testing.B) {
 			e := newBenchEnvWith(b, store.Options{BenchmarkWithoutEventLog: v.off})
 			var threads []string
 			for i := range 4 {
 				threads = append(threads, e.mustThread(b, e.alice, &forumv1.Thread{Title: fmt.Sprintf("Bench thread %d", i), Body: benchBody}).GetName())
 			}
+			var delivered atomic.Int64
+			if v.webhook {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					delivered.Add(1)
+					w.WriteHeader(http.StatusNoContent)
+				}))
+				b.Cleanup(srv.Close)
+				alice := authz.Actor{User: e.alice.name, Role: forumv1.Role_ROLE_MEMBER}
+				if _, err := e.store.CreateWebhook(b.Context(), alice, resname.MustParseUser(e.alice.name), &forumv1.Webhook{TargetUrl: srv.URL, EventTypes: []string{"reply.created"}}, "whsec_bench"); err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(b.Context())
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					webhook.New(e.store, webhook.Options{AllowPrivate: true}).Run(ctx)
+				}()
+				b.Cleanup(func() { cancel(); <-done })
+			}
+			start := time.Now()
+			defer func() {
+				if v.webhook {
+					rate := float64(delivered.Load()) / time.Since(start).Seconds()
+					for deadline := time.Now().Add(10 * time.Second); delivered.Load() == 0; time.Sleep(10 * time.Millisecond) {
+						if time.Now().After(deadline) {
+							b.Fatal("the webhook got no delivery in 10 s")
+						}
+					}
+					b.ReportMetric(rate, "deliveries/s")
+				}
+			}()
 			conns := dialBench(b, e.addr, sharedConns.conns)
 			st0 := e.store.Stats()
 			defer func() { reportCommits(b, st0, e.store.Stats()) }()

@@ -310,6 +310,14 @@ func (s *Store) update(ctx context.Context, fn func(tx kv.Tx) error) error {
 	return err
 }
 
+// Changed returns a channel that the next write to commit closes (every
+// write of the store goes through update). A reader of the log that keeps
+// its own cursor and reads the events itself (webhook delivery) waits on
+// it: a Subscription would make the feed read, resolve and judge every
+// event for a reader that never takes them. Take it before reading, so
+// that a write committed in between is not missed.
+func (s *Store) Changed() <-chan struct{} { return s.changes.wait() }
+
 // EventQuery selects events for ReadEvents.
 type EventQuery struct {
 	// From is the first revision to read; 0 means the oldest kept.

@@ -352,9 +352,9 @@ func (s *Store) QueueWebhookDelivery(ctx context.Context, n resname.Webhook, red
 }
 
 // WebhookQueued returns a channel that the next QueueWebhookDelivery to
-// commit closes. Webhook delivery waits on it beside its subscription to
-// the log (Subscribe), which carries events only: a queued ping or
-// redelivery is not one. Take it before reading the work (WebhookJobs), so
+// commit closes. Webhook delivery waits on it beside Changed, which every
+// write closes: a queued ping or redelivery should not wait for a pass
+// that is running to end. Take it before reading the work (WebhookJobs), so
 // that a delivery queued in between is not missed.
 func (s *Store) WebhookQueued() <-chan struct{} { return s.queued.wait() }
 

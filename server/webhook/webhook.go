@@ -1,7 +1,7 @@
 // Package webhook delivers the event log to users' webhooks: a reader of
 // the log with a durable cursor per webhook, kept in the store (store.
-// WebhookJobs, RecordWebhookAttempt), woken by the store's feed. It runs
-// beside the commit path and never slows a write. Each webhook reads the
+// WebhookJobs, RecordWebhookAttempt), woken by every commit (store.
+// Changed). It runs beside the commit path and does not hold up a write. Each webhook reads the
 // log as its owner (store.ReadEvents with the owner's actor), so an event
 // the owner may not read is never sent; events go in revision order, one
 // at a time per webhook, at least once: a crash between an attempt and its
@@ -27,7 +27,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
-	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -116,8 +115,8 @@ func New(st *store.Store, opt Options) *Worker {
 }
 
 // Poke wakes the worker. A ping or a redelivery queued in the store wakes
-// it without one (store.WebhookQueued), as a new event does (store.
-// Subscribe).
+// it without one (store.WebhookQueued), as a new commit does (store.
+// Changed).
 func (w *Worker) Poke() {
 	select {
 	case w.poke <- struct{}{}:
@@ -125,24 +124,14 @@ func (w *Worker) Poke() {
 	}
 }
 
-// Run delivers until ctx is done.
+// Run delivers until ctx is done. It reads the log itself, from each
+// webhook's cursor, and is woken by every commit (store.Changed), by a
+// queued ping or redelivery, by Poke, and when a retry is due.
 func (w *Worker) Run(ctx context.Context) {
-	var sub *store.Subscription
-	defer func() {
-		if sub != nil {
-			sub.Close()
-		}
-	}()
 	for {
-		if sub == nil {
-			s, err := w.st.Subscribe(ctx, authz.SystemActor, func(*forumv1.Event) bool { return true })
-			if err == nil {
-				sub = s
-			}
-		}
-		// Taken before the pass reads the work, so that a delivery queued
-		// during the pass wakes the next one.
-		queued := w.st.WebhookQueued()
+		// Taken before the pass reads the work, so that a change or a
+		// delivery queued during the pass wakes the next one.
+		changed, queued := w.st.Changed(), w.st.WebhookQueued()
 		next := w.pass(ctx)
 		if ctx.Err() != nil {
 			return
@@ -152,20 +141,11 @@ func (w *Worker) Run(ctx context.Context) {
 			wait = min(wait, max(next.Sub(w.opt.Now()), time.Millisecond))
 		}
 		t := time.NewTimer(wait)
-		var events <-chan struct{}
-		if sub != nil {
-			events = sub.Ready()
-		}
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-events:
-			// The events themselves are read from the log, after each
-			// webhook's cursor: the subscription only wakes the worker.
-			if _, ok := sub.Take(0); !ok {
-				sub = nil // fell behind: resubscribe; the cursors are durable
-			}
+		case <-changed:
 		case <-queued:
 		case <-w.poke:
 		case <-t.C:
