@@ -814,6 +814,23 @@ func (e *eventEnv) slowConn(t *testing.T) *grpc.ClientConn {
 	return conn
 }
 
+// openSlowStream opens a StreamEvents of every new event over slowConn, as
+// the caller of ctx, and waits until the server has accepted it. The
+// stream ends with the test.
+func (e *eventEnv) openSlowStream(t *testing.T, ctx context.Context) grpc.ServerStreamingClient[forumv1.StreamEventsResponse] {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	cs, err := forumv1.NewEventServiceClient(e.slowConn(t)).StreamEvents(ctx, &forumv1.StreamEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Header(); err != nil { // the stream is open
+		t.Fatal(err)
+	}
+	return cs
+}
+
 // TestStreamEventsBatches checks that one StreamEvents message carries
 // several events, in revision order, with the revision of the last: a
 // replay sends each page it reads as one message, and a stream that the
@@ -861,15 +878,7 @@ func TestStreamEventsBatches(t *testing.T) {
 	// first large events (a stream window is 64 KiB), and what is
 	// committed meanwhile waits in its subscription, to go many to a
 	// message once the reader reads.
-	ctx, cancel := context.WithCancel(admin)
-	defer cancel()
-	cs, err := forumv1.NewEventServiceClient(e.slowConn(t)).StreamEvents(ctx, &forumv1.StreamEventsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.Header(); err != nil { // the stream is open
-		t.Fatal(err)
-	}
+	cs := e.openSlowStream(t, admin)
 	start := e.head(t) + 1
 	large := strings.Repeat("y", maxBodyBytes/2) // with its HTML, an event of 64 KiB
 	for range 8 {
@@ -919,15 +928,7 @@ func TestStreamEventsSlowReader(t *testing.T) {
 	e := newEventEnv(t, 0)
 	th := e.mustThread(t, e.alice, &forumv1.Thread{Title: "Firehose"})
 	admin := e.admin.ctx(t)
-	ctx, cancel := context.WithCancel(admin)
-	defer cancel()
-	cs, err := forumv1.NewEventServiceClient(e.slowConn(t)).StreamEvents(ctx, &forumv1.StreamEventsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.Header(); err != nil { // the stream is open
-		t.Fatal(err)
-	}
+	cs := e.openSlowStream(t, admin)
 	start := e.head(t) + 1
 	// Not reading: the transport's windows fill up, then the
 	// subscription's buffer.

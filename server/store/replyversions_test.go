@@ -30,22 +30,12 @@ func TestReplyEventsByReference(t *testing.T) {
 	}
 	defer sub.Close()
 	live := map[uint64]*forumv1.Event{}
+	reader := &subReader{Subscription: sub}
 	takeLive := func(want int) {
 		t.Helper()
-		deadline := time.After(10 * time.Second)
 		for len(live) < want {
-			select {
-			case <-sub.Ready():
-				evs, ok := sub.Take(0)
-				if !ok {
-					t.Fatalf("the subscription ended: %v", sub.Err())
-				}
-				for _, e := range evs {
-					live[e.Event.Revision] = e.Event
-				}
-			case <-deadline:
-				t.Fatalf("%d live events, want %d", len(live), want)
-			}
+			ev := reader.receive(t)
+			live[ev.Revision] = ev
 		}
 	}
 
