@@ -1,0 +1,536 @@
+// Package search is forum's full-text search: a bleve index of every
+// thread and reply, kept in its own directory under the data directory and
+// fed from the event log, and the query language delegates type
+// (ParseQuery).
+//
+// A post is analysed for the scripts it is written in (scriptsOf): Latin
+// text with the English, French and Spanish analysers (stemming and stop
+// words), Han, Kana and Hangul with bleve's CJK bigrams (a two-character
+// word is found inside a sentence written without spaces), Arabic with
+// bleve's Arabic analyser (hamza, alef and ya forms and diacritics
+// normalised), and every post with the standard analyser, which finds the
+// words of any other script. A query is analysed by each of them and
+// matches a post through any, so it matches whichever language it is in,
+// without detecting it.
+//
+// The index records the last revision of the log it applied, in the same
+// batch as the changes (Apply), so that after a crash it resumes where its
+// last batch ended, never between a change and its record.
+package search
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"html"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/analysis/lang/ar"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/analysis/lang/es"
+	"github.com/blevesearch/bleve/v2/analysis/lang/fr"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// The index's fields. The text fields all hold the same text (Post.Text),
+// each analysed its own way; "text" stores it, for snippets.
+const (
+	fieldKind    = "kind"
+	fieldThread  = "thread"
+	fieldTheme   = "theme"
+	fieldAuthor  = "author"
+	fieldOrg     = "organization"
+	fieldCountry = "country"
+	fieldTags    = "tags"
+	fieldState   = "state"
+	fieldCreated = "create_time"
+	fieldText    = "text"
+)
+
+// textFields maps each analysed text field to its analyser.
+var textFields = []struct{ field, analyzer string }{
+	{"t_std", standard.Name},
+	{"t_en", en.AnalyzerName},
+	{"t_fr", fr.AnalyzerName},
+	{"t_es", es.AnalyzerName},
+	{"t_cjk", cjkAnalyzer},
+	{"t_ar", ar.AnalyzerName},
+}
+
+// mappingVersion names the layout of the index below. An index of another
+// version is rebuilt from the store (Open reports it as empty).
+const mappingVersion = "1"
+
+var (
+	internalCursor  = []byte("cursor")
+	internalVersion = []byte("mapping_version")
+)
+
+// newMapping is the index's mapping: keyword fields for filters, the
+// creation time, the text analysed six ways, the text stored.
+func newMapping() mapping.IndexMapping {
+	kw := func() *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer = keyword.Name
+		f.IncludeInAll = false
+		return f
+	}
+	doc := bleve.NewDocumentStaticMapping()
+	for _, f := range []string{fieldKind, fieldThread, fieldTheme, fieldAuthor, fieldOrg, fieldCountry, fieldTags, fieldState} {
+		doc.AddFieldMappingsAt(f, kw())
+	}
+	created := bleve.NewDateTimeFieldMapping()
+	created.IncludeInAll = false
+	doc.AddFieldMappingsAt(fieldCreated, created)
+	for _, tf := range textFields {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = tf.analyzer
+		f.Store = false
+		f.IncludeInAll = false
+		f.IncludeTermVectors = true // locations, for snippets
+		f.DocValues = false
+		doc.AddFieldMappingsAt(tf.field, f)
+	}
+	stored := bleve.NewTextFieldMapping()
+	stored.Index = false
+	stored.Store = true
+	stored.IncludeInAll = false
+	stored.IncludeTermVectors = false
+	stored.DocValues = false
+	doc.AddFieldMappingsAt(fieldText, stored)
+
+	m := bleve.NewIndexMapping()
+	m.DefaultMapping = doc
+	m.DefaultAnalyzer = standard.Name
+	m.IndexDynamic = false
+	m.StoreDynamic = false
+	m.DocValuesDynamic = false
+	return m
+}
+
+// Post is what the index keeps of a thread or a reply.
+type Post struct {
+	// Name is the post's resource name, `threads/7` or
+	// `threads/7/replies/3`: the document's id.
+	Name string
+	// Kind is "thread" or "reply".
+	Kind string
+	// Thread is the thread's name (a thread's own).
+	Thread string
+	// Theme is the thread's theme: search shows a post only to who may
+	// see it.
+	Theme string
+	// Author, Organization and Country are the author's name, and their
+	// organisation and country when the post was indexed.
+	Author, Organization, Country string
+	// State is the thread's state ("open", "resolved", "locked"), for
+	// threads.
+	State string
+	// Tags are the thread's tags, for threads.
+	Tags []string
+	// Created is the post's creation time.
+	Created time.Time
+	// Text is what is searched: a thread's title and the text of its
+	// body, a reply's text (plainText of body_html).
+	Text string
+}
+
+// fields returns the document bleve indexes for p.
+func (p *Post) fields() map[string]any {
+	doc := map[string]any{
+		fieldKind: p.Kind, fieldThread: p.Thread, fieldTheme: p.Theme, fieldAuthor: p.Author,
+		fieldCreated: p.Created, fieldText: p.Text,
+	}
+	if p.Organization != "" {
+		doc[fieldOrg] = p.Organization
+	}
+	if p.Country != "" {
+		doc[fieldCountry] = p.Country
+	}
+	if p.State != "" {
+		doc[fieldState] = p.State
+	}
+	if len(p.Tags) > 0 {
+		doc[fieldTags] = p.Tags
+	}
+	sc := scriptsOf(p.Text)
+	doc["t_std"] = p.Text
+	if sc.latin {
+		doc["t_en"], doc["t_fr"], doc["t_es"] = p.Text, p.Text, p.Text
+	}
+	if sc.cjk {
+		doc["t_cjk"] = p.Text
+	}
+	if sc.arabic {
+		doc["t_ar"] = p.Text
+	}
+	return doc
+}
+
+// Index is the search index. Its methods are safe for concurrent use.
+type Index struct {
+	dir    string
+	mu     sync.RWMutex // Reset replaces idx
+	idx    bleve.Index
+	closed bool
+}
+
+// Open opens the index in dir, creating it if dir does not exist. An index
+// of another mapping version is removed and created anew, empty: its
+// cursor is then 0, and the reader rebuilds it from the store.
+func Open(dir string) (*Index, error) {
+	idx, err := bleve.Open(dir)
+	switch {
+	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
+		return create(dir)
+	case err != nil:
+		return nil, fmt.Errorf("search: opening the index in %s: %w", dir, err)
+	}
+	v, err := idx.GetInternal(internalVersion)
+	if err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("search: reading the index's version: %w", err)
+	}
+	if string(v) != mappingVersion {
+		idx.Close()
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("search: removing an index of mapping version %q: %w", v, err)
+		}
+		return create(dir)
+	}
+	return &Index{dir: dir, idx: idx}, nil
+}
+
+func create(dir string) (*Index, error) {
+	idx, err := bleve.New(dir, newMapping())
+	if err != nil {
+		return nil, fmt.Errorf("search: creating the index in %s: %w", dir, err)
+	}
+	if err := idx.SetInternal(internalVersion, []byte(mappingVersion)); err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("search: writing the index's version: %w", err)
+	}
+	return &Index{dir: dir, idx: idx}, nil
+}
+
+// Close closes the index. Closing it again does nothing.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	return x.idx.Close()
+}
+
+// Reset empties the index: its cursor is 0 again.
+func (x *Index) Reset() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.idx.Close(); err != nil {
+		return fmt.Errorf("search: closing the index to empty it: %w", err)
+	}
+	if err := os.RemoveAll(x.dir); err != nil {
+		return fmt.Errorf("search: emptying the index: %w", err)
+	}
+	n, err := create(x.dir)
+	if err != nil {
+		return err
+	}
+	x.idx = n.idx
+	return nil
+}
+
+// Cursor returns the last revision of the event log the index applied (0
+// for none).
+func (x *Index) Cursor() (uint64, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	v, err := x.idx.GetInternal(internalCursor)
+	if err != nil || len(v) != 8 {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// Change is one change to the index: a post to index (anew, or in place of
+// its earlier version), or, with Post nil, the removal of the post named.
+type Change struct {
+	Name string
+	Post *Post
+}
+
+// Apply makes changes and records through as the last revision applied,
+// in one batch: after a crash the index holds both or neither.
+func (x *Index) Apply(changes []Change, through uint64) error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	b := x.idx.NewBatch()
+	for _, c := range changes {
+		if c.Post == nil {
+			b.Delete(c.Name)
+			continue
+		}
+		if err := b.Index(c.Name, c.Post.fields()); err != nil {
+			return fmt.Errorf("search: indexing %s: %w", c.Name, err)
+		}
+	}
+	b.SetInternal(internalCursor, binary.BigEndian.AppendUint64(nil, through))
+	if err := x.idx.Batch(b); err != nil {
+		return fmt.Errorf("search: applying %d changes through revision %d: %w", len(changes), through, err)
+	}
+	return nil
+}
+
+// postsWith returns the names of the posts whose keyword field is v: a
+// thread's posts (its own and its replies'), for the changes that concern
+// them all (a thread deleted, restored or moved), or an author's.
+func (x *Index) postsWith(field, v string) ([]string, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	q := keywordQuery(field, v)
+	var names []string
+	for from := 0; ; {
+		req := bleve.NewSearchRequestOptions(q, 1000, from, false)
+		res, err := x.idx.Search(req)
+		if err != nil {
+			return nil, fmt.Errorf("search: listing the posts whose %s is %s: %w", field, v, err)
+		}
+		for _, h := range res.Hits {
+			names = append(names, h.ID)
+		}
+		from += len(res.Hits)
+		if len(res.Hits) == 0 || uint64(from) >= res.Total {
+			return names, nil
+		}
+	}
+}
+
+// Filter narrows a search: each field set must match.
+type Filter struct {
+	Kind, Theme, Author, Organization, Country, State string
+	Tags                                              []string // every one
+	CreatedAfter                                      time.Time
+}
+
+// Request is one search.
+type Request struct {
+	// Query is what to find.
+	Query *Query
+	// Themes are the themes the reader may see: hits come from these
+	// only, and the total counts no other.
+	Themes []string
+	Filter Filter
+	// Newest orders the hits by creation time, newest first, instead of
+	// by relevance.
+	Newest bool
+	// From is how many hits to skip; Size how many to return.
+	From, Size int
+}
+
+// Hit is one post found.
+type Hit struct {
+	// Name is the post's resource name.
+	Name string
+	// Score is its relevance.
+	Score float64
+	// Snippet is an extract of its text around what matched, as HTML: the
+	// text escaped, the matches in <mark>. It carries no markup of the
+	// post's.
+	Snippet string
+}
+
+// Result is what Search returns.
+type Result struct {
+	Hits []Hit
+	// Total is how many posts match, among those the reader may see.
+	Total uint64
+}
+
+// Search runs req.
+func (x *Index) Search(req Request) (Result, error) {
+	if len(req.Themes) == 0 {
+		return Result{}, nil
+	}
+	q := bleveQuery(req)
+	sr := bleve.NewSearchRequestOptions(q, req.Size, req.From, false)
+	sr.Fields = []string{fieldText}
+	sr.IncludeLocations = true
+	if req.Newest {
+		sr.SortBy([]string{"-" + fieldCreated, "_id"})
+	}
+	x.mu.RLock()
+	res, err := x.idx.Search(sr)
+	x.mu.RUnlock()
+	if err != nil {
+		return Result{}, fmt.Errorf("search: %w", err)
+	}
+	out := Result{Total: res.Total}
+	for _, h := range res.Hits {
+		text, _ := h.Fields[fieldText].(string)
+		out.Hits = append(out.Hits, Hit{Name: h.ID, Score: h.Score, Snippet: snippet(text, h.Locations)})
+	}
+	return out, nil
+}
+
+// bleveQuery is req as a bleve query: every clause of the query, the
+// themes, the filter; excluded clauses must not match.
+func bleveQuery(req Request) query.Query {
+	var must, mustNot []query.Query
+	for _, c := range req.Query.Clauses {
+		var any []query.Query
+		for _, t := range c.Any {
+			any = append(any, termQuery(t))
+		}
+		var cq query.Query = bleve.NewDisjunctionQuery(any...)
+		if len(any) == 1 {
+			cq = any[0]
+		}
+		if c.Exclude {
+			mustNot = append(mustNot, cq)
+		} else {
+			must = append(must, cq)
+		}
+	}
+	var themes []query.Query
+	for _, th := range req.Themes {
+		themes = append(themes, keywordQuery(fieldTheme, th))
+	}
+	must = append(must, bleve.NewDisjunctionQuery(themes...))
+	f := req.Filter
+	for field, v := range map[string]string{fieldKind: f.Kind, fieldTheme: f.Theme, fieldAuthor: f.Author, fieldOrg: f.Organization, fieldCountry: f.Country, fieldState: f.State} {
+		if v != "" {
+			must = append(must, keywordQuery(field, v))
+		}
+	}
+	for _, tag := range f.Tags {
+		must = append(must, keywordQuery(fieldTags, tag))
+	}
+	if !f.CreatedAfter.IsZero() {
+		exclusive := false
+		r := bleve.NewDateRangeInclusiveQuery(f.CreatedAfter, time.Time{}, &exclusive, nil)
+		r.SetField(fieldCreated)
+		must = append(must, r)
+	}
+	b := bleve.NewBooleanQuery()
+	b.AddMust(must...)
+	if len(mustNot) > 0 {
+		b.AddMustNot(mustNot...)
+	}
+	return b
+}
+
+// termQuery matches t in any of the text fields, each analysing t its own
+// way: every token it gives must be in the post (a word), or in that order
+// (a phrase).
+func termQuery(t Term) query.Query {
+	var any []query.Query
+	for _, tf := range textFields {
+		if t.Phrase {
+			p := bleve.NewMatchPhraseQuery(t.Text)
+			p.SetField(tf.field)
+			any = append(any, p)
+			continue
+		}
+		m := bleve.NewMatchQuery(t.Text)
+		m.SetField(tf.field)
+		m.SetOperator(query.MatchQueryOperatorAnd)
+		any = append(any, m)
+	}
+	return bleve.NewDisjunctionQuery(any...)
+}
+
+func keywordQuery(field, v string) query.Query {
+	q := bleve.NewTermQuery(v)
+	q.SetField(field)
+	return q
+}
+
+// snippetRunes is about how long a snippet is, in characters.
+const snippetRunes = 160
+
+// snippet returns an extract of text around its first match (locs, by
+// byte offset), escaped, with each match in <mark>; the start of text if
+// nothing is located.
+func snippet(text string, locs search.FieldTermLocationMap) string {
+	type span struct{ start, end int }
+	var spans []span
+	for _, terms := range locs {
+		for _, ls := range terms {
+			for _, l := range ls {
+				s, e := int(l.Start), int(l.End)
+				if s < e && e <= len(text) && utf8.RuneStart(text[s]) && (e == len(text) || utf8.RuneStart(text[e])) {
+					spans = append(spans, span{s, e})
+				}
+			}
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
+	// Merge overlapping spans (each analyser locates its own tokens).
+	merged := spans[:0]
+	for _, s := range spans {
+		if n := len(merged); n > 0 && s.start <= merged[n-1].end {
+			merged[n-1].end = max(merged[n-1].end, s.end)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	start := 0
+	if len(merged) > 0 {
+		start = back(text, merged[0].start, snippetRunes/4)
+	}
+	end := forward(text, start, snippetRunes)
+	var b strings.Builder
+	if start > 0 {
+		b.WriteString("…")
+	}
+	at := start
+	for _, s := range merged {
+		if s.start < at || s.end > end {
+			continue
+		}
+		b.WriteString(html.EscapeString(text[at:s.start]))
+		b.WriteString("<mark>")
+		b.WriteString(html.EscapeString(text[s.start:s.end]))
+		b.WriteString("</mark>")
+		at = s.end
+	}
+	b.WriteString(html.EscapeString(text[at:end]))
+	if end < len(text) {
+		b.WriteString("…")
+	}
+	return b.String()
+}
+
+// back returns the offset n runes before i in s (or 0), moved forward to
+// the start of a word when one is near.
+func back(s string, i, n int) int {
+	for ; n > 0 && i > 0; n-- {
+		_, size := utf8.DecodeLastRuneInString(s[:i])
+		i -= size
+	}
+	if j := strings.IndexByte(s[i:], ' '); i > 0 && j >= 0 && j < 16 {
+		i += j + 1
+	}
+	return i
+}
+
+// forward returns the offset n runes after i in s (or len(s)).
+func forward(s string, i, n int) int {
+	for ; n > 0 && i < len(s); n-- {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return i
+}
