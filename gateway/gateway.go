@@ -281,6 +281,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"InvitationService", forumv1.RegisterInvitationServiceHandler},
 		{"GroupService", forumv1.RegisterGroupServiceHandler},
 		{"EventService", forumv1.RegisterEventServiceHandler},
+		{"SearchService", forumv1.RegisterSearchServiceHandler},
 		{"WebhookService", forumv1.RegisterWebhookServiceHandler},
 	}
 	for _, r := range registers {

@@ -70,6 +70,7 @@ var expectedLevel = map[string]string{
 	"CreateInvitation": "moderator", "ListInvitations": "moderator", "DeleteInvitation": "moderator",
 	"GetGroup": "public", "ListGroups": "public", "CreateGroup": "moderator", "UpdateGroup": "moderator", "DeleteGroup": "moderator",
 	"ListEvents": "public", "StreamEvents": "public",
+	"Search":        "public",
 	"CreateWebhook": "member", "GetWebhook": "member", "ListWebhooks": "member", "UpdateWebhook": "member", "DeleteWebhook": "member",
 	"RotateWebhookSecret": "member", "ListWebhookDeliveries": "member", "RedeliverWebhookDelivery": "member", "PingWebhook": "member",
 }
@@ -269,6 +270,7 @@ const (
 	mCreateUser       = forumv1.UserService_CreateUser_FullMethodName
 	mUpdateUser       = forumv1.UserService_UpdateUser_FullMethodName
 	mListEvents       = forumv1.EventService_ListEvents_FullMethodName
+	mSearch           = forumv1.SearchService_Search_FullMethodName
 	mStreamEvents     = forumv1.EventService_StreamEvents_FullMethodName
 )
 
@@ -549,6 +551,19 @@ var ruleCases = []ruleCase{
 		th, _ := e.post(t, privateTheme)
 		return e.getThread(ctx, th)
 	}, outcomes{pAnonymous: notFound, pAuthor: ok, pMember: ok, pOutsider: notFound, pConvener: ok, pAdmin: ok, pSuspended: notFound, pTokRead: notFound, pTokWrite: notFound, pTokMod: ok, pTokAdmin: ok}},
+	{"theme-visibility", mSearch, "reply in private theme found", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+		th, r := e.post(t, privateTheme)
+		e.indexed(t)
+		resp, err := forumv1.NewSearchServiceClient(e.conn).Search(ctx, &forumv1.SearchRequest{Query: "reply", Filter: "theme = " + privateTheme, PageSize: 100})
+		if err != nil {
+			return err
+		}
+		found := slices.ContainsFunc(resp.Hits, func(h *forumv1.SearchHit) bool { return h.Name == r.Name && h.Thread == th.Name })
+		if found != (resp.TotalSize > 0) {
+			return fmt.Errorf("found %v, but total %d", found, resp.TotalSize)
+		}
+		return shown(found)
+	}, outcomes{pAnonymous: hidden, pAuthor: ok, pMember: ok, pOutsider: hidden, pConvener: ok, pAdmin: ok, pSuspended: hidden, pTokRead: hidden, pTokWrite: hidden, pTokMod: ok, pTokAdmin: ok}},
 	{"theme-visibility", mListThreads, "thread in private theme listed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
 		th, _ := e.post(t, privateTheme)
 		return e.listsThread(ctx, privateTheme, th, false)

@@ -11,6 +11,7 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
+	"github.com/forumhq/forum/server/search"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -29,6 +30,7 @@ type testEnv struct {
 	replies forumv1.ReplyServiceClient
 	authc   forumv1.AuthServiceClient
 	users   forumv1.UserServiceClient
+	indexer *search.Indexer // nil if the Config set Search
 
 	admin, convener, alice, bob testUser
 }
@@ -62,6 +64,16 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 		cfg.Store = st
 	}
 	st := cfg.Store
+	var indexer *search.Indexer
+	if cfg.Search == nil {
+		idx, err := search.Open(filepath.Join(t.TempDir(), "search"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { idx.Close() })
+		cfg.Search = idx
+		indexer = search.NewIndexer(st, idx, nil)
+	}
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +81,7 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 	t.Cleanup(func() { st.Close() }) // runs after serveBufconn's, which stops the server
 	conn := serveBufconn(t, srv)
 	e := &testEnv{
+		indexer: indexer,
 		srv:     srv,
 		store:   st,
 		conn:    conn,
@@ -103,6 +116,18 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 		*u.p = testUser{name: created.Name, token: token}
 	}
 	return e
+}
+
+// indexed brings the search index up to date with the store (a running
+// forumd does it after every commit).
+func (e *testEnv) indexed(t testing.TB) {
+	t.Helper()
+	if e.indexer == nil {
+		t.Fatal("this environment has no indexer: its Config set Search")
+	}
+	if err := e.indexer.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // mustThread creates a thread as u.

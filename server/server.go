@@ -16,6 +16,7 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/server/render"
+	"github.com/forumhq/forum/server/search"
 	"github.com/forumhq/forum/server/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -27,6 +28,10 @@ import (
 type Config struct {
 	// Store is the data store. Required.
 	Store *store.Store
+	// Search is the search index, kept from the store's event log by a
+	// search.Indexer that the caller runs; nil leaves Search
+	// FAILED_PRECONDITION.
+	Search *search.Index
 	// Logger receives logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Reflection registers the gRPC reflection service, so grpcurl works
@@ -93,6 +98,7 @@ type Config struct {
 // Server is the forum's gRPC server.
 type Server struct {
 	store            *store.Store
+	search           *search.Index
 	log              *slog.Logger
 	render           *render.Renderer
 	sessionIdle      time.Duration
@@ -123,6 +129,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		store:            cfg.Store,
+		search:           cfg.Search,
 		log:              cfg.Logger,
 		render:           render.New(),
 		sessionIdle:      cfg.SessionIdle,
@@ -186,6 +193,7 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterInvitationServiceServer(s.grpc, &invitationService{s: s})
 	forumv1.RegisterGroupServiceServer(s.grpc, &groupService{s: s})
 	forumv1.RegisterEventServiceServer(s.grpc, &eventService{s: s})
+	forumv1.RegisterSearchServiceServer(s.grpc, &searchService{s: s})
 	forumv1.RegisterWebhookServiceServer(s.grpc, &webhookService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Reflection {

@@ -12,6 +12,7 @@
 //	forumd admin create-user --username NAME [--display-name TEXT]
 //	       [--role member|convener|admin] [--password-file FILE] [--data DIR]
 //	forumd admin repair [--data DIR]
+//	forumd admin reindex [--data DIR]
 //
 // Flags default to the environment variables FORUM_GRPC_ADDR,
 // FORUM_HTTP_ADDR, FORUM_DATA, FORUM_LOG_LEVEL, FORUM_REFLECTION,
@@ -154,6 +155,16 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			return exitError
 		}
 		return exitOK
+	case "reindex":
+		cfg, err := parseReindexArgs(args[1:], getenv, stderr)
+		if err != nil {
+			return usageError(stderr, err)
+		}
+		if err := adminReindex(ctx, cfg, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "forumd admin reindex: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	default:
 		fmt.Fprintf(stderr, "forumd admin: unknown subcommand %q\n\n", args[0])
 		printUsage(stderr)
@@ -178,6 +189,7 @@ func printUsage(w io.Writer) {
   forumd [serve] [flags]              run the server (forumd serve -h for flags)
   forumd admin create-user [flags]    add a user (forumd admin create-user -h)
   forumd admin repair [flags]         salvage a damaged write-ahead log (forumd admin repair -h)
+  forumd admin reindex [flags]        rebuild the search index (forumd admin reindex -h)
 `)
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/server"
 	"github.com/forumhq/forum/server/store"
+	"github.com/forumhq/forum/server/search"
 	"github.com/forumhq/forum/server/webhook"
 	"github.com/forumhq/forum/web"
 )
@@ -49,6 +50,10 @@ import (
 // write-ahead log is DatabaseFile+"-wal.0" and DatabaseFile+"-wal.1" beside
 // it.
 const DatabaseFile = "forum.db"
+
+// SearchDirName is the name of the search index's directory in a data
+// directory.
+const SearchDirName = "search"
 
 // DefaultSweepInterval is how often an App deletes expired sessions and
 // forgotten request ids (store.Sweep) unless Config.SweepInterval says
@@ -134,6 +139,12 @@ type Config struct {
 	// interval) for tests; its AllowPrivate and Logger are set by New.
 	// Webhook delivery runs while the App serves.
 	Webhooks webhook.Options
+	// SearchDir is the directory of the search index; "" means
+	// DataDir/search (SearchDirName), and, with Store, no search (Search
+	// answers FAILED_PRECONDITION). The index is kept from the event log
+	// while the App serves (search.Indexer), and rebuilt from the store
+	// when it is new.
+	SearchDir string
 	// OnShutdown, if set, is called once as shutdown begins, before the
 	// health status changes: forumd stops catching signals there, so that
 	// a second signal kills it.
@@ -167,6 +178,10 @@ type App struct {
 	hooks     *webhook.Worker
 	stopHooks context.CancelFunc // nil until Serve starts webhook delivery
 	hooksDone chan struct{}
+	index     *search.Index // nil without search
+	indexer   *search.Indexer
+	stopIndex context.CancelFunc // nil until Serve starts the indexer
+	indexDone chan struct{}
 	sweepDone chan struct{}
 	stopWatch context.CancelFunc // nil until Serve starts the watch
 	watchDone chan struct{}
@@ -250,6 +265,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	wopt := cfg.Webhooks
 	wopt.AllowPrivate, wopt.Logger = scfg.WebhookAllowPrivate, a.log
 	a.hooks = webhook.New(a.st, wopt)
+	if dir := cfg.SearchDir; dir != "" || cfg.DataDir != "" {
+		if dir == "" {
+			dir = filepath.Join(cfg.DataDir, SearchDirName)
+		}
+		if a.index, err = search.Open(dir); err != nil {
+			return nil, fmt.Errorf("open search index: %w", err)
+		}
+		a.indexer = search.NewIndexer(a.st, a.index, a.log)
+		scfg.Search = a.index
+	}
 	if a.srv, err = server.New(scfg); err != nil {
 		return nil, fmt.Errorf("build gRPC server: %w", err)
 	}
@@ -348,6 +373,9 @@ func (a *App) release() {
 		a.srv.GRPC().Stop()
 	}
 	closeListeners(a.grpcLis, a.httpLis)
+	if a.index != nil {
+		_ = a.index.Close()
+	}
 	if a.ownStore {
 		_ = a.st.Close()
 	}
@@ -446,6 +474,17 @@ func (a *App) Serve(ctx context.Context) error {
 		defer close(a.hooksDone)
 		a.hooks.Run(hooksCtx)
 	}()
+	// The search index is kept from the log beside the commit path too
+	// (its cursor is in the index); it stops as shutdown begins.
+	if a.indexer != nil {
+		var indexCtx context.Context
+		indexCtx, a.stopIndex = context.WithCancel(context.WithoutCancel(ctx))
+		a.indexDone = make(chan struct{})
+		go func() {
+			defer close(a.indexDone)
+			a.indexer.Run(indexCtx)
+		}()
+	}
 	// A storage error stopping the writes turns health NOT_SERVING.
 	var watchCtx context.Context
 	watchCtx, a.stopWatch = context.WithCancel(context.Background())
@@ -522,6 +561,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.stopHooks != nil {
 		a.stopHooks()
 	}
+	if a.stopIndex != nil {
+		a.stopIndex()
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.stopAfter)
 	defer cancel()
 
@@ -551,6 +593,14 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	if a.stopHooks != nil {
 		<-a.hooksDone
+	}
+	if a.stopIndex != nil {
+		<-a.indexDone
+	}
+	if a.index != nil {
+		if cerr := a.index.Close(); cerr != nil {
+			a.log.Error("closing the search index", slog.String("error", cerr.Error()))
+		}
 	}
 	if a.stopWatch != nil {
 		a.stopWatch()

@@ -106,6 +106,11 @@ var table = map[string]Level{
 	forumv1.EventService_ListEvents_FullMethodName:   Public,
 	forumv1.EventService_StreamEvents_FullMethodName: Public,
 
+	// Anyone searches: what each caller finds is what they may read (the
+	// theme-visibility rule, applied to the themes searched and to each
+	// hit).
+	forumv1.SearchService_Search_FullMethodName: Public,
+
 	// Users manage their own webhooks (a WRITE token suffices), admins
 	// anyone's (the webhook-owner rule).
 	forumv1.WebhookService_CreateWebhook_FullMethodName:            Member,

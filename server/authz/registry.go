@@ -67,7 +67,7 @@ var Rules = []Rule{
 		"ChangeLocked: only moderators change the posts of a locked thread, and the replies of a deleted one (FAILED_PRECONDITION for others)"},
 	{"deleted-posts", threadMethods,
 		"SeeDeleted: a deleted thread and its replies are seen only by its author and moderators (NOT_FOUND for others)"},
-	{"theme-visibility", append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName}, threadMethods...),
+	{"theme-visibility", append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName, forumv1.SearchService_Search_FullMethodName}, threadMethods...),
 		"SeeTheme: a MEMBERS theme is seen by logged-in users, a GROUPS theme by moderators and its groups' members; with its threads and replies (NOT_FOUND for others)"},
 	{"group-visibility", []string{forumv1.GroupService_GetGroup_FullMethodName, forumv1.GroupService_ListGroups_FullMethodName},
 		"SeeGroup: moderators see every group, others the groups they belong to"},

@@ -123,8 +123,6 @@ type Post struct {
 	// Name is the post's resource name, `threads/7` or
 	// `threads/7/replies/3`: the document's id.
 	Name string
-	// Kind is "thread" or "reply".
-	Kind string
 	// Thread is the thread's name (a thread's own).
 	Thread string
 	// Theme is the thread's theme: search shows a post only to who may
@@ -133,11 +131,10 @@ type Post struct {
 	// Author, Organization and Country are the author's name, and their
 	// organisation and country when the post was indexed.
 	Author, Organization, Country string
-	// State is the thread's state ("open", "resolved", "locked"), for
-	// threads.
-	State string
-	// Tags are the thread's tags, for threads.
-	Tags []string
+	// Kind, State and Tags are the thread's (a reply's thread's): its
+	// ThreadKind and ThreadState enum names and its tags.
+	Kind, State string
+	Tags        []string
 	// Created is the post's creation time.
 	Created time.Time
 	// Text is what is searched: a thread's title and the text of its
@@ -148,8 +145,11 @@ type Post struct {
 // fields returns the document bleve indexes for p.
 func (p *Post) fields() map[string]any {
 	doc := map[string]any{
-		fieldKind: p.Kind, fieldThread: p.Thread, fieldTheme: p.Theme, fieldAuthor: p.Author,
+		fieldThread: p.Thread, fieldTheme: p.Theme, fieldAuthor: p.Author,
 		fieldCreated: p.Created, fieldText: p.Text,
+	}
+	if p.Kind != "" {
+		doc[fieldKind] = p.Kind
 	}
 	if p.Organization != "" {
 		doc[fieldOrg] = p.Organization
@@ -317,12 +317,34 @@ func (x *Index) postsWith(field, v string) ([]string, error) {
 	}
 }
 
-// Filter narrows a search: each field set must match.
+// Filter narrows a search: every condition must hold.
 type Filter struct {
-	Kind, Theme, Author, Organization, Country, State string
-	Tags                                              []string // every one
-	CreatedAfter                                      time.Time
+	// Conds compare the index's keyword fields: FieldTheme, FieldAuthor,
+	// FieldOrganization, FieldCountry, FieldKind, FieldState, FieldTag.
+	Conds []Cond
+	// After and Before bound the creation time (zero: unbounded); the
+	// Inclusive flags let the bound itself match.
+	After, Before                   time.Time
+	AfterInclusive, BeforeInclusive bool
 }
+
+// Cond is one comparison of a Filter: the field is (or, with Not, is not)
+// Value.
+type Cond struct {
+	Field, Value string
+	Not          bool
+}
+
+// The fields a Cond compares.
+const (
+	FieldTheme        = fieldTheme
+	FieldAuthor       = fieldAuthor
+	FieldOrganization = fieldOrg
+	FieldCountry      = fieldCountry
+	FieldKind         = fieldKind
+	FieldState        = fieldState
+	FieldTag          = fieldTags
+)
 
 // Request is one search.
 type Request struct {
@@ -409,17 +431,15 @@ func bleveQuery(req Request) query.Query {
 	}
 	must = append(must, bleve.NewDisjunctionQuery(themes...))
 	f := req.Filter
-	for field, v := range map[string]string{fieldKind: f.Kind, fieldTheme: f.Theme, fieldAuthor: f.Author, fieldOrg: f.Organization, fieldCountry: f.Country, fieldState: f.State} {
-		if v != "" {
-			must = append(must, keywordQuery(field, v))
+	for _, c := range f.Conds {
+		if c.Not {
+			mustNot = append(mustNot, keywordQuery(c.Field, c.Value))
+		} else {
+			must = append(must, keywordQuery(c.Field, c.Value))
 		}
 	}
-	for _, tag := range f.Tags {
-		must = append(must, keywordQuery(fieldTags, tag))
-	}
-	if !f.CreatedAfter.IsZero() {
-		exclusive := false
-		r := bleve.NewDateRangeInclusiveQuery(f.CreatedAfter, time.Time{}, &exclusive, nil)
+	if !f.After.IsZero() || !f.Before.IsZero() {
+		r := bleve.NewDateRangeInclusiveQuery(f.After, f.Before, &f.AfterInclusive, &f.BeforeInclusive)
 		r.SetField(fieldCreated)
 		must = append(must, r)
 	}

@@ -60,12 +60,12 @@ func openCorpus(t *testing.T) *Index {
 	t.Cleanup(func() { x.Close() })
 	var changes []Change
 	for i, p := range append(slices.Clone(corpus), filler(300)...) {
-		kind, thread := "thread", p.name
+		thread := p.name
 		if i := strings.Index(p.name, "/replies/"); i >= 0 {
-			kind, thread = "reply", p.name[:i]
+			thread = p.name[:i]
 		}
 		changes = append(changes, Change{Name: p.name, Post: &Post{
-			Name: p.name, Kind: kind, Thread: thread, Theme: p.theme, Author: "users/1",
+			Name: p.name, Thread: thread, Theme: p.theme, Author: "users/1",
 			Created: time.Date(2026, 12, 1, 0, 0, i, 0, time.UTC), Text: p.text,
 		}})
 	}
@@ -208,7 +208,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Apply([]Change{{Name: "threads/1", Post: &Post{Name: "threads/1", Kind: "thread", Thread: "threads/1", Theme: "themes/ke", Text: "volunteers"}}}, 7); err != nil {
+	if err := x.Apply([]Change{{Name: "threads/1", Post: &Post{Name: "threads/1", Thread: "threads/1", Theme: "themes/ke", Text: "volunteers"}}}, 7); err != nil {
 		t.Fatal(err)
 	}
 	if err := x.Close(); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -126,6 +125,7 @@ func (ix *Indexer) CatchUp(ctx context.Context) error {
 // events before it left.
 func (ix *Indexer) apply(ctx context.Context, cur uint64, events []*forumv1.Event, through uint64) error {
 	users := map[string]*forumv1.User{}
+	threads := map[string]*forumv1.Thread{}
 	var changes []Change
 	flush := func(upTo uint64) error {
 		if upTo <= cur {
@@ -142,8 +142,10 @@ func (ix *Indexer) apply(ctx context.Context, cur uint64, events []*forumv1.Even
 			if t == nil {
 				continue
 			}
-			if ev.Type == forumv1.EventType_EVENT_TYPE_THREAD_UPDATED && slices.Contains(ev.ChangedPaths, "theme") {
-				// Moved: its replies take the new theme at once.
+			delete(threads, t.Name)
+			if ev.Type == forumv1.EventType_EVENT_TYPE_THREAD_UPDATED && slices.ContainsFunc(ev.ChangedPaths, threadWide) {
+				// Moved, or its state, kind or tags changed: its replies
+				// take them at once.
 				if err := flush(ev.Revision - 1); err != nil {
 					return err
 				}
@@ -160,6 +162,7 @@ func (ix *Indexer) apply(ctx context.Context, cur uint64, events []*forumv1.Even
 			}
 			changes = append(changes, Change{Name: t.Name, Post: p})
 		case forumv1.EventType_EVENT_TYPE_THREAD_UNDELETED:
+			delete(threads, ev.Resource)
 			if err := flush(ev.Revision - 1); err != nil {
 				return err
 			}
@@ -185,7 +188,15 @@ func (ix *Indexer) apply(ctx context.Context, cur uint64, events []*forumv1.Even
 				changes = append(changes, Change{Name: ev.Resource})
 				continue
 			}
-			p, err := ix.replyPost(ctx, r, ev.Thread, ev.Theme, users)
+			t, err := ix.thread(ctx, ev.Thread, threads)
+			if err != nil {
+				return err
+			}
+			if t == nil || t.DeleteTime != nil { // its thread's deletion comes later
+				changes = append(changes, Change{Name: ev.Resource})
+				continue
+			}
+			p, err := ix.replyPost(ctx, r, t, users)
 			if err != nil {
 				return err
 			}
@@ -232,6 +243,37 @@ func (ix *Indexer) author(ctx context.Context, name string, users map[string]*fo
 	return u, nil
 }
 
+// threadWide reports whether a change of the thread field path changes
+// what the index holds of each of its replies too.
+func threadWide(path string) bool {
+	switch path {
+	case "theme", "state", "kind", "tags":
+		return true
+	}
+	return false
+}
+
+// thread returns thread name as the store holds it now, read once per
+// batch; nil if it is gone.
+func (ix *Indexer) thread(ctx context.Context, name string, threads map[string]*forumv1.Thread) (*forumv1.Thread, error) {
+	if t, ok := threads[name]; ok {
+		return t, nil
+	}
+	n, err := resname.ParseThread(name)
+	if err != nil {
+		return nil, nil
+	}
+	t, err := ix.st.GetThread(ctx, authz.SystemActor, n)
+	if errs.KindOf(err) == errs.NotFound {
+		t, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	threads[name] = t
+	return t, nil
+}
+
 // threadPost is the Post of thread t.
 func (ix *Indexer) threadPost(ctx context.Context, t *forumv1.Thread, users map[string]*forumv1.User) (*Post, error) {
 	u, err := ix.author(ctx, t.Author, users)
@@ -239,29 +281,25 @@ func (ix *Indexer) threadPost(ctx context.Context, t *forumv1.Thread, users map[
 		return nil, err
 	}
 	return &Post{
-		Name: t.Name, Kind: "thread", Thread: t.Name, Theme: t.Theme, Author: t.Author,
+		Name: t.Name, Thread: t.Name, Theme: t.Theme, Author: t.Author,
 		Organization: u.Organization, Country: u.Country,
-		State: stateName(t.State), Tags: t.Tags, Created: t.CreateTime.AsTime(),
+		Kind: t.Kind.String(), State: t.State.String(), Tags: t.Tags, Created: t.CreateTime.AsTime(),
 		Text: t.Title + "\n" + plainText(t.BodyHtml),
 	}, nil
 }
 
-// replyPost is the Post of reply r, in thread of theme.
-func (ix *Indexer) replyPost(ctx context.Context, r *forumv1.Reply, thread, theme string, users map[string]*forumv1.User) (*Post, error) {
+// replyPost is the Post of reply r, in thread t.
+func (ix *Indexer) replyPost(ctx context.Context, r *forumv1.Reply, t *forumv1.Thread, users map[string]*forumv1.User) (*Post, error) {
 	u, err := ix.author(ctx, r.Author, users)
 	if err != nil {
 		return nil, err
 	}
 	return &Post{
-		Name: r.Name, Kind: "reply", Thread: thread, Theme: theme, Author: r.Author,
-		Organization: u.Organization, Country: u.Country, Created: r.CreateTime.AsTime(),
+		Name: r.Name, Thread: t.Name, Theme: t.Theme, Author: r.Author,
+		Organization: u.Organization, Country: u.Country,
+		Kind: t.Kind.String(), State: t.State.String(), Tags: t.Tags, Created: r.CreateTime.AsTime(),
 		Text: plainText(r.BodyHtml),
 	}, nil
-}
-
-// stateName is a thread state's short name: "open", "resolved", "locked".
-func stateName(s forumv1.ThreadState) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "THREAD_STATE_"))
 }
 
 // wholeThread returns the changes that make the index hold thread as the
@@ -303,7 +341,7 @@ func (ix *Indexer) wholeThread(ctx context.Context, thread string, users map[str
 			if r.DeleteTime != nil {
 				continue
 			}
-			p, err := ix.replyPost(ctx, r, t.Name, t.Theme, users)
+			p, err := ix.replyPost(ctx, r, t, users)
 			if err != nil {
 				return nil, err
 			}
@@ -337,7 +375,7 @@ func (ix *Indexer) postsOfAuthor(ctx context.Context, user string, users map[str
 			if err != nil {
 				return nil, err
 			}
-			p, err := ix.replyPost(ctx, r, t.Name, t.Theme, users)
+			p, err := ix.replyPost(ctx, r, t, users)
 			if err != nil {
 				return nil, err
 			}

@@ -172,7 +172,7 @@ func TestIndexerLifecycle(t *testing.T) {
 	// The author's organisation changed: the filter follows.
 	org := func(o string) []string {
 		pq, _ := ParseQuery("nairobi")
-		res, err := e.x.Search(Request{Query: pq, Themes: []string{theme1}, Filter: Filter{Organization: o}, Size: 10})
+		res, err := e.x.Search(Request{Query: pq, Themes: []string{theme1}, Filter: Filter{Conds: []Cond{{Field: FieldOrganization, Value: o}}}, Size: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
