@@ -386,7 +386,16 @@ const (
 	tEq     // =
 	tNe     // !=
 	tHas    // :
+	// The ordering operators, which next returns as tokens only where the
+	// grammar has them (parser.ordering).
+	tLt // <
+	tLe // <=
+	tGt // >
+	tGe // >=
 )
+
+// orderingKinds are the token kinds of the ordering operators.
+var orderingKinds = map[string]int{"<": tLt, "<=": tLe, ">": tGt, ">=": tGe}
 
 // token is a lexical token of a filter.
 type token struct {
@@ -400,6 +409,10 @@ type token struct {
 type parser struct {
 	s   string
 	pos int
+	// ordering says whether the grammar has the ordering operators <, <=,
+	// > and >= (the filter of search does, ParseSearch); if not, next
+	// refuses them.
+	ordering bool
 }
 
 // errorf returns an *Error at pos.
@@ -449,6 +462,9 @@ func (p *parser) next() (token, error) {
 		op := p.s[start : start+1]
 		if strings.HasPrefix(p.s[start+1:], "=") {
 			op += "="
+		}
+		if p.ordering {
+			return tok(orderingKinds[op], len(op))
 		}
 		return token{}, errorf(start, "the %s operator is not supported; use = or !=", op)
 	case c == '(' || c == ')':
@@ -625,14 +641,21 @@ func (p *parser) operatorAndValue(t token, has, grammarHas bool, hasRefusal stri
 		}
 		return op, v, errorf(op.pos, "expected = or != after %s, not %s", t.val, describe(op))
 	}
-	v, err = p.next()
+	v, err = p.value(op)
+	return op, v, err
+}
+
+// value reads the value of a comparison after its operator op: a bare word
+// or a string.
+func (p *parser) value(op token) (token, error) {
+	v, err := p.next()
 	if err != nil {
-		return op, v, err
+		return v, err
 	}
 	if v.kind != tWord && v.kind != tString {
-		return op, v, errorf(v.pos, "expected value after %s, not %s", op.text, describe(v))
+		return v, errorf(v.pos, "expected value after %s, not %s", op.text, describe(v))
 	}
-	return op, v, nil
+	return v, nil
 }
 
 // normalize checks the value v of field fd and returns it normalised (see
