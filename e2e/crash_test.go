@@ -391,6 +391,7 @@ func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, 
 	t.Helper()
 	l := readAll(ctx, t, g)
 	verifyEventLog(ctx, t, g, s.users[0].token, l, cycle)
+	verifySearch(ctx, t, g, s.users[0].token, l, cycle)
 	s.mu.Lock()
 	attempts := slices.Clone(s.attempts)
 	s.mu.Unlock()

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 )
@@ -71,4 +74,87 @@ func verifyEventLog(ctx context.Context, t *testing.T, g *api, token string, l c
 		}
 	}
 	t.Logf("restart %d: the event log holds revisions 1 to %d, one creation event for each of the %d threads and replies", cycle, head, len(names))
+}
+
+// searchTimeout bounds how long verifySearch waits for the restarted
+// forumd's search index to catch up with the log.
+const searchTimeout = 60 * time.Second
+
+// verifySearch checks the search index of a restarted forumd against what
+// it stores (l): once the index has caught up (it resumes from its own
+// cursor after the kill), searching for the writers' word finds every
+// thread and reply they wrote, once, and nothing else. A search's pages
+// stop at 10,000 hits, so it searches each cycle's posts apart (their
+// titles and bodies name the cycle: "c3").
+func verifySearch(ctx context.Context, t *testing.T, g *api, token string, l crashListing, cycle int) {
+	t.Helper()
+	want := map[string]map[string]bool{} // cycle word → names
+	for body, f := range l.bodies {
+		for _, w := range strings.Fields(strings.ToLower(body)) {
+			if len(w) > 1 && w[0] == 'c' && strings.Trim(w[1:], "0123456789") == "" && strings.Contains(strings.ToLower(body), "crash") {
+				if want[w] == nil {
+					want[w] = map[string]bool{}
+				}
+				want[w][f.name] = true
+				break
+			}
+		}
+	}
+	deadline := time.Now().Add(searchTimeout)
+	for word, names := range want {
+		for {
+			got, err := searchAll(ctx, g, token, "crash "+word)
+			if err != nil {
+				t.Fatalf("restart %d: search %q: %v", cycle, word, err)
+			}
+			missing, extra := 0, 0
+			for n := range names {
+				if !got[n] {
+					missing++
+				}
+			}
+			for n := range got {
+				if !names[n] {
+					extra++
+				}
+			}
+			if extra > 0 {
+				t.Errorf("restart %d: searching %q finds %d posts that are not stored", cycle, word, extra)
+				break
+			}
+			if missing == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("restart %d: searching %q misses %d of %d stored posts after %v", cycle, word, missing, len(names), searchTimeout)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("restart %d: search finds every one of the posts of %d cycles", cycle, len(want))
+}
+
+// searchAll returns the names of every hit of query, page by page.
+func searchAll(ctx context.Context, g *api, token, query string) (map[string]bool, error) {
+	got := map[string]bool{}
+	req := &forumv1.SearchRequest{Query: query, PageSize: 100}
+	for {
+		cctx, cancel := callCtx(ctx, token)
+		resp, err := g.search.Search(cctx, req)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range resp.GetHits() {
+			if got[h.GetName()] {
+				return nil, fmt.Errorf("%s found twice", h.GetName())
+			}
+			got[h.GetName()] = true
+		}
+		if resp.GetNextPageToken() == "" {
+			return got, nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
 }

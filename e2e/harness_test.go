@@ -83,6 +83,7 @@ type api struct {
 	threads forumv1.ThreadServiceClient
 	replies forumv1.ReplyServiceClient
 	events  forumv1.EventServiceClient
+	search  forumv1.SearchServiceClient
 }
 
 // dial connects to forumd's gRPC listener; the connection is closed in
@@ -102,6 +103,7 @@ func (p *forumd) dial(t testing.TB) *api {
 		threads: forumv1.NewThreadServiceClient(conn),
 		replies: forumv1.NewReplyServiceClient(conn),
 		events:  forumv1.NewEventServiceClient(conn),
+		search:  forumv1.NewSearchServiceClient(conn),
 	}
 }
 
