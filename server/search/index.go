@@ -69,7 +69,7 @@ var textFields = []struct{ field, analyzer string }{
 
 // mappingVersion names the layout of the index below. An index of another
 // version is rebuilt from the store (Open reports it as empty).
-const mappingVersion = "1"
+const mappingVersion = "2"
 
 var (
 	internalCursor  = []byte("cursor")
@@ -83,6 +83,7 @@ func newMapping() mapping.IndexMapping {
 		f := bleve.NewKeywordFieldMapping()
 		f.Analyzer = keyword.Name
 		f.IncludeInAll = false
+		f.IncludeTermVectors = false // no locations: snippets come from the text fields
 		return f
 	}
 	doc := bleve.NewDocumentStaticMapping()
@@ -192,6 +193,13 @@ func Open(dir string) (*Index, error) {
 	idx, err := bleve.Open(dir)
 	switch {
 	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
+		return create(dir)
+	case errors.Is(err, bleve.ErrorIndexMetaMissing):
+		// An empty directory, or one whose creation a crash cut short:
+		// nothing to keep.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("search: removing an index without metadata: %w", err)
+		}
 		return create(dir)
 	case err != nil:
 		return nil, fmt.Errorf("search: opening the index in %s: %w", dir, err)
@@ -385,30 +393,82 @@ func (x *Index) Search(req Request) (Result, error) {
 	if len(req.Themes) == 0 {
 		return Result{}, nil
 	}
-	q := bleveQuery(req)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	hidden, err := x.hiddenThemes(req.Themes)
+	if err != nil {
+		return Result{}, err
+	}
+	q := bleveQuery(req, hidden)
 	sr := bleve.NewSearchRequestOptions(q, req.Size, req.From, false)
-	sr.Fields = []string{fieldText}
-	sr.IncludeLocations = true
 	if req.Newest {
 		sr.SortBy([]string{"-" + fieldCreated, "_id"})
+	} else {
+		sr.SortBy([]string{"-_score", "_id"}) // ties in the same order on every page
 	}
-	x.mu.RLock()
 	res, err := x.idx.Search(sr)
-	x.mu.RUnlock()
 	if err != nil {
 		return Result{}, fmt.Errorf("search: %w", err)
 	}
 	out := Result{Total: res.Total}
-	for _, h := range res.Hits {
+	if len(res.Hits) == 0 {
+		return out, nil
+	}
+	// The snippets: the same query again, over the hits only, with the
+	// locations of what matched and the stored text. Asking for locations
+	// in the first search would load them for every post that matches
+	// (thousands), not for the page.
+	ids := make([]string, len(res.Hits))
+	for i, h := range res.Hits {
+		ids[i] = h.ID
+	}
+	sq := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	sq.Fields = []string{fieldText}
+	sq.IncludeLocations = true
+	snip, err := x.idx.Search(sq)
+	if err != nil {
+		return Result{}, fmt.Errorf("search: snippets: %w", err)
+	}
+	snippets := make(map[string]string, len(snip.Hits))
+	for _, h := range snip.Hits {
 		text, _ := h.Fields[fieldText].(string)
-		out.Hits = append(out.Hits, Hit{Name: h.ID, Score: h.Score, Snippet: snippet(text, h.Locations)})
+		snippets[h.ID] = snippet(text, h.Locations)
+	}
+	for _, h := range res.Hits {
+		out.Hits = append(out.Hits, Hit{Name: h.ID, Score: h.Score, Snippet: snippets[h.ID]})
 	}
 	return out, nil
 }
 
+// hiddenThemes returns the themes of the index's posts that are not in
+// visible. x.mu is held.
+func (x *Index) hiddenThemes(visible []string) ([]string, error) {
+	d, err := x.idx.FieldDict(fieldTheme)
+	if err != nil {
+		return nil, fmt.Errorf("search: listing the themes: %w", err)
+	}
+	defer d.Close()
+	var hidden []string
+	for {
+		e, err := d.Next()
+		if err != nil {
+			return nil, fmt.Errorf("search: listing the themes: %w", err)
+		}
+		if e == nil {
+			return hidden, nil
+		}
+		if !slices.Contains(visible, e.Term) {
+			hidden = append(hidden, e.Term)
+		}
+	}
+}
+
 // bleveQuery is req as a bleve query: every clause of the query, the
-// themes, the filter; excluded clauses must not match.
-func bleveQuery(req Request) query.Query {
+// filter; excluded clauses must not match, nor posts of the hidden themes
+// (the themes of the index's posts that are not in req.Themes). Leaving
+// out the few hidden themes costs the search far less than keeping the
+// many visible ones, a disjunction that every candidate must advance.
+func bleveQuery(req Request, hidden []string) query.Query {
 	var must, mustNot []query.Query
 	for _, c := range req.Query.Clauses {
 		var any []query.Query
@@ -425,11 +485,9 @@ func bleveQuery(req Request) query.Query {
 			must = append(must, cq)
 		}
 	}
-	var themes []query.Query
-	for _, th := range req.Themes {
-		themes = append(themes, keywordQuery(fieldTheme, th))
+	for _, th := range hidden {
+		mustNot = append(mustNot, keywordQuery(fieldTheme, th))
 	}
-	must = append(must, bleve.NewDisjunctionQuery(themes...))
 	f := req.Filter
 	for _, c := range f.Conds {
 		if c.Not {
@@ -451,22 +509,48 @@ func bleveQuery(req Request) query.Query {
 	return b
 }
 
-// termQuery matches t in any of the text fields, each analysing t its own
-// way: every token it gives must be in the post (a word), or in that order
-// (a phrase).
+// termQuery matches t in the text fields of its scripts, each analysing
+// t its own way: every token it gives must be in the post (a word), or in
+// that order (a phrase). A Latin word is looked for with the English,
+// French and Spanish analysers (stemmed), a CJK one in bigrams, an Arabic
+// one normalised, any other with the standard analyser; a phrase in Latin
+// with the standard one (the words as written, in that order). Asking
+// only the fields that can match keeps a query's cost down: each field is
+// a posting list to walk.
 func termQuery(t Term) query.Query {
+	sc := scriptsOf(t.Text)
+	var fields []string
+	if sc.latin {
+		if t.Phrase {
+			fields = append(fields, "t_std")
+		} else {
+			fields = append(fields, "t_en", "t_fr", "t_es")
+		}
+	}
+	if sc.cjk {
+		fields = append(fields, "t_cjk")
+	}
+	if sc.arabic {
+		fields = append(fields, "t_ar")
+	}
+	if !sc.latin && !sc.cjk && !sc.arabic {
+		fields = append(fields, "t_std")
+	}
 	var any []query.Query
-	for _, tf := range textFields {
+	for _, f := range fields {
 		if t.Phrase {
 			p := bleve.NewMatchPhraseQuery(t.Text)
-			p.SetField(tf.field)
+			p.SetField(f)
 			any = append(any, p)
 			continue
 		}
 		m := bleve.NewMatchQuery(t.Text)
-		m.SetField(tf.field)
+		m.SetField(f)
 		m.SetOperator(query.MatchQueryOperatorAnd)
 		any = append(any, m)
+	}
+	if len(any) == 1 {
+		return any[0]
 	}
 	return bleve.NewDisjunctionQuery(any...)
 }
@@ -486,7 +570,10 @@ const snippetRunes = 160
 func snippet(text string, locs search.FieldTermLocationMap) string {
 	type span struct{ start, end int }
 	var spans []span
-	for _, terms := range locs {
+	for field, terms := range locs {
+		if !strings.HasPrefix(field, "t_") {
+			continue // a filter's keyword field: not in the text
+		}
 		for _, ls := range terms {
 			for _, l := range ls {
 				s, e := int(l.Start), int(l.End)
