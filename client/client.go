@@ -102,6 +102,7 @@ type Client struct {
 	auth    forumv1.AuthServiceClient
 	events  forumv1.EventServiceClient
 	hooks   forumv1.WebhookServiceClient
+	search  forumv1.SearchServiceClient
 	timeout time.Duration
 	token   atomic.Pointer[string]
 }
@@ -167,6 +168,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c.auth = forumv1.NewAuthServiceClient(conn)
 	c.events = forumv1.NewEventServiceClient(conn)
 	c.hooks = forumv1.NewWebhookServiceClient(conn)
+	c.search = forumv1.NewSearchServiceClient(conn)
 	return c, nil
 }
 
@@ -218,6 +220,11 @@ func (c *Client) EventService() forumv1.EventServiceClient { return c.events }
 // methods of the same names (CreateWebhook, Webhooks, PingWebhook, …) wrap
 // it.
 func (c *Client) WebhookService() forumv1.WebhookServiceClient { return c.hooks }
+
+// SearchService returns the generated SearchService stub, whose Search
+// returns one page of hits and its total_size. Prefer Search, which
+// follows the pages.
+func (c *Client) SearchService() forumv1.SearchServiceClient { return c.search }
 
 // Token returns the bearer token the Client sends, or "".
 func (c *Client) Token() string { return *c.token.Load() }

@@ -26,10 +26,11 @@
 // The generated stubs are reachable from the Client: ThemeService,
 // ThreadService, ReplyService, UserService, OrganizationService,
 // GroupService, InvitationService, ApiTokenService, AuthService,
-// EventService and WebhookService. On top of them the Client has iterators
-// that follow page tokens (Themes, Threads, Replies, Users, Organizations,
-// Groups, Invitations, ApiTokens, ListEvents, Webhooks,
-// WebhookDeliveries), Events, which follows the event log as it grows and
+// EventService, WebhookService and SearchService. On top of them the
+// Client has iterators that follow page tokens (Themes, Threads, Replies,
+// Users, Organizations, Groups, Invitations, ApiTokens, ListEvents,
+// Webhooks, WebhookDeliveries, and Search, over the hits of a full-text
+// search), Events, which follows the event log as it grows and
 // resumes a dropped stream by itself, creates that fill request_id
 // (CreateTheme, CreateThread, CreateFollowUp, CreateReply, CreateUser,
 // CreateOrganization), deletes that take options (DeleteThread and
@@ -58,7 +59,7 @@
 // chosen by rule from the forum.v1 descriptors (so a method added to the
 // API later gets the same treatment):
 //
-//   - Get and List methods, which change nothing;
+//   - Get and List methods, and Search, which change nothing;
 //   - Create methods whose request has a request_id (CreateTheme,
 //     CreateThread, CreateReply, CreateUser, CreateOrganization, ...): the
 //     Client gives every create a request_id (AIP-155) before the first

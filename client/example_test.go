@@ -58,6 +58,40 @@ func ExampleClient_Threads() {
 	}
 }
 
+// Search the posts of a theme for a phrase in either of two languages,
+// newest first, and print the first 50 hits with their snippets. The
+// iterator fetches the pages as the loop needs them; breaking out of it
+// fetches no more.
+func ExampleClient_Search() {
+	ctx := context.Background()
+	c, err := client.New(ctx, "forum.example.org:443", client.WithToken(os.Getenv("FORUM_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	opts := &client.SearchOptions{
+		Filter:  `theme = "themes/reciprocal-volunteering" AND create_time >= "2026-01-01"`,
+		OrderBy: "create_time desc",
+	}
+	n := 0
+	for hit, err := range c.Search(ctx, `"host family" OR "famille d'accueil" -draft`, opts) {
+		if errors.Is(err, client.ErrInvalidArgument) {
+			for _, v := range client.FieldViolations(err) {
+				log.Printf("%s: %s", v.Field, v.Description) // query: column 14: …
+			}
+			os.Exit(1)
+		} else if err != nil {
+			log.Fatal(err)
+		}
+		// snippet_html is escaped HTML, what matched in <mark>…</mark>.
+		fmt.Printf("%s\t%s\t%s\n", hit.GetName(), hit.GetThreadTitle(), hit.GetSnippetHtml())
+		if n++; n == 50 {
+			break
+		}
+	}
+}
+
 // List the groups you may see with their members, in name order: all of
 // them for a convener or an admin, the ones you belong to otherwise.
 func ExampleClient_Groups() {

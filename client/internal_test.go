@@ -57,6 +57,7 @@ func TestRetryPolicy(t *testing.T) {
 		forumv1.UserService_CreateUser_FullMethodName,
 		forumv1.OrganizationService_CreateOrganization_FullMethodName,
 		forumv1.AuthService_Login_FullMethodName,
+		forumv1.SearchService_Search_FullMethodName,
 	} {
 		if !slices.Contains(retried, m) {
 			t.Errorf("%s is not retried", m)

@@ -28,10 +28,10 @@ var oneTimeSecrets = map[protoreflect.FullName]bool{
 }
 
 // retryable reports whether the retry policy repeats m after an UNAVAILABLE
-// status (the package documentation says why): reads (Get and List
-// methods), creates whose request has a request_id (except oneTimeSecrets),
-// and Login. Everything else is not retried, so a method added to the API
-// later is retried only if it fits these rules.
+// status (the package documentation says why): reads (Get, List and
+// Search methods), creates whose request has a request_id (except
+// oneTimeSecrets), and Login. Everything else is not retried, so a method
+// added to the API later is retried only if it fits these rules.
 func retryable(m protoreflect.MethodDescriptor) bool {
 	if m.IsStreamingClient() || m.IsStreamingServer() || oneTimeSecrets[m.FullName()] {
 		return false
@@ -40,7 +40,7 @@ func retryable(m protoreflect.MethodDescriptor) bool {
 	switch {
 	case m.FullName() == "forum.v1.AuthService.Login":
 		return true
-	case strings.HasPrefix(name, "Get"), strings.HasPrefix(name, "List"):
+	case strings.HasPrefix(name, "Get"), strings.HasPrefix(name, "List"), strings.HasPrefix(name, "Search"):
 		return true
 	case strings.HasPrefix(name, "Create"):
 		return hasRequestID(m.Input())

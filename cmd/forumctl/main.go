@@ -13,6 +13,7 @@
 //	forumctl threads create --theme T --title TITLE [--body TEXT | --body-file FILE|-]
 //	forumctl threads follow-up THREAD --title TITLE [--body TEXT | --body-file FILE|-]
 //	forumctl threads resolve|lock|reopen THREAD
+//	forumctl search QUERY [--theme T] [--author A] [--organization O] [--country CC] [--filter EXPR] [--newest] [--limit N]
 //	forumctl reply THREAD [--body TEXT | --body-file FILE|-]
 //	forumctl reply edit REPLY [--body TEXT | --body-file FILE|-]
 //	forumctl reply delete REPLY

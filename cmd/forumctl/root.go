@@ -44,10 +44,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "forumctl",
 		Short: "forumctl works with a forum server from the command line",
 		Long: `forumctl works with a forum server (forumd) from the command line: log in,
-list and read threads, open follow-ups, reply, resolve and lock threads, and
-export a thread with its replies and follow-ups for a report. Conveners also
-invite people (invitations) and manage private working groups (groups);
-anyone logged in creates API tokens for scripts (tokens):
+list, read and search threads, open follow-ups, reply, resolve and lock
+threads, and export a thread with its replies and follow-ups for a report.
+Conveners also invite people (invitations) and manage private working groups
+(groups); anyone logged in creates API tokens for scripts (tokens):
 
   forumctl invitations create --expires 7d
   forumctl groups add-member nairobi-2026 moses users/7
@@ -71,6 +71,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		Example: `  forumctl login --server forum.example.org:443 --username amina
   forumctl threads list --theme reciprocal-volunteering --state open
   forumctl threads show 12
+  forumctl search '"host family"' --theme reciprocal-volunteering --newest
   forumctl export 12 --format markdown > report.md
   forumctl invitations create --role member --expires 7d
   forumctl groups create nairobi-2026 --name "Nairobi 2026 follow-up"
@@ -93,6 +94,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.whoamiCommand(),
 		a.themesCommand(),
 		a.threadsCommand(),
+		a.searchCommand(),
 		a.replyCommand(),
 		a.exportCommand(),
 		a.invitationsCommand(),

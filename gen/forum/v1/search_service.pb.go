@@ -124,7 +124,10 @@ type SearchResponse struct {
 	Hits []*SearchHit `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
 	// Pass it as `page_token` for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// How many posts match in all, among those the caller may read.
+	// How many posts match in all, among those the caller may read, as the
+	// index holds them: the index follows the forum's changes within about a
+	// second, so a post deleted or moved a moment ago may be counted but not
+	// returned.
 	TotalSize     int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
