@@ -168,6 +168,7 @@ func TestSearchBadInputs(t *testing.T) {
 		{"unterminated phrase", &forumv1.SearchRequest{Query: `host "famil`}, "query", "column 6"},
 		{"only excluded", &forumv1.SearchRequest{Query: "-draft"}, "query", "leave out"},
 		{"bad filter", &forumv1.SearchRequest{Query: "a", Filter: "colour = red"}, "filter", "colour"},
+		{"a date the index cannot compare", &forumv1.SearchRequest{Query: "a", Filter: `create_time >= "2999-01-01"`}, "filter", "out of range"},
 		{"bad order", &forumv1.SearchRequest{Query: "a", OrderBy: "title"}, "order_by", "relevance"},
 		{"negative page size", &forumv1.SearchRequest{Query: "a", PageSize: -1}, "page_size", "negative"},
 		{"not a token", &forumv1.SearchRequest{Query: "a", PageToken: "xyz"}, "page_token", "not a page token"},

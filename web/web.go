@@ -11,7 +11,7 @@
 //     old and new files. A request for another version gets the current
 //     file, not cached, so a page loaded before an upgrade still works.
 //   - The application's URLs (/, /themes/x, /threads/12, /users/3, /login,
-//     ...; see appRoutes) answer index.html with status 200, so they can be
+//     /search, ...; see appRoutes) answer index.html with status 200, so they can be
 //     shared, bookmarked and reloaded; the page's script then renders them
 //     (history API). Other paths answer index.html with status 404, and the
 //     script shows "page not found". index.html is revalidated on every
@@ -80,6 +80,7 @@ var appRoutes = []*regexp.Regexp{
 	regexp.MustCompile(`^/threads/[0-9]+/(edit|follow-up)$`),
 	regexp.MustCompile(`^/users/([0-9]+|me)$`),
 	regexp.MustCompile(`^/(login|register|password)$`),
+	regexp.MustCompile(`^/search$`),
 }
 
 // IsAppRoute reports whether p is a URL path of the application's pages.

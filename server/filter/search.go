@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -219,12 +220,13 @@ func (p *parser) timeComparison(t token, sp *searchParse) error {
 	return nil
 }
 
-// The range of create_time values, both exclusive: the zero time stands
-// for no bound, and formatSearchTime cannot write a UTC year past 9999 in
-// RFC 3339 (a timestamp with an offset can reach one).
+// The range of create_time values, both exclusive: the times the search
+// index can compare (it keeps them as nanoseconds since 1970 in an int64:
+// 1677-09-21 to 2262-04-11), which also keeps clear of the zero time (no
+// bound) and of years formatSearchTime cannot write.
 var (
-	minSearchTime = time.Time{}
-	maxSearchTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	minSearchTime = time.Unix(0, math.MinInt64).UTC()
+	maxSearchTime = time.Unix(0, math.MaxInt64).UTC()
 )
 
 // searchTime returns the time, in UTC, of v, the value of a comparison on
@@ -248,7 +250,7 @@ func (p *parser) searchTime(v token) (time.Time, error) {
 	}
 	t = t.UTC()
 	if !t.After(minSearchTime) || !t.Before(maxSearchTime) {
-		return time.Time{}, errorf(v.pos, "%s %q is out of range: want a time after %s and before the year 10000 (UTC)", createTime, v.val, minSearchTime.Format(time.RFC3339))
+		return time.Time{}, errorf(v.pos, "%s %q is out of range: want a time after %s and before %s", createTime, v.val, minSearchTime.Format(time.RFC3339), maxSearchTime.Format(time.RFC3339))
 	}
 	return t, nil
 }

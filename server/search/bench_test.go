@@ -1,6 +1,7 @@
 package search
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -8,9 +9,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+	"github.com/forumhq/forum/internal/resname"
+	"github.com/forumhq/forum/server/authz"
+	"github.com/forumhq/forum/server/store"
 )
 
 // benchSentences are the material of the benchmarks' posts: sentences in
@@ -168,4 +176,121 @@ func BenchmarkSearch(b *testing.B) {
 			b.ReportMetric(float64(size)/(1<<20), "index-MiB")
 		})
 	}
+}
+
+// BenchmarkIndexLag measures how soon a post is searchable after its write
+// is acknowledged, with the indexer running as forumd runs it: one store
+// (fsync on), writers creating replies at 1,000 a second (open loop: a
+// write waits for no earlier one), b.N replies. A write's lag is from
+// CreateReply returning to the index's cursor reaching the log's head as
+// it was just after (a conservative figure: that head may be a later
+// write's), sampled every 0.5 ms. It reports p50, p99 and the maximum.
+func BenchmarkIndexLag(b *testing.B) {
+	dir := b.TempDir()
+	st, err := store.Open(filepath.Join(dir, "forum.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	x, err := Open(filepath.Join(dir, "search"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	u, err := st.CreateUser(ctx, authz.SystemActor, &forumv1.User{Username: "writer", DisplayName: "W", Role: forumv1.Role_ROLE_MEMBER}, "x", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	actor := authz.Actor{User: u.Name, Role: forumv1.Role_ROLE_MEMBER}
+	th, err := st.CreateThread(ctx, actor, &forumv1.Thread{Theme: store.DemoThemes[0].Name, Title: "Lag", BodyHtml: "<p>lag</p>"}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ix := NewIndexer(st, x, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); ix.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	type sample struct {
+		at  time.Time
+		cur uint64
+	}
+	var (
+		mu      sync.Mutex
+		samples []sample
+		acks    []sample // when a write returned, and the head just after
+		writes  sync.WaitGroup
+	)
+	stopPoll := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		t := time.NewTicker(500 * time.Microsecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopPoll:
+				return
+			case <-t.C:
+			}
+			c, err := x.Cursor()
+			if err == nil {
+				mu.Lock()
+				samples = append(samples, sample{time.Now(), c})
+				mu.Unlock()
+			}
+		}
+	}()
+	b.ResetTimer()
+	start, period := time.Now(), time.Millisecond
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range b.N {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * period)))
+		body := benchSentences[r.IntN(len(benchSentences))]
+		writes.Go(func() {
+			if _, err := st.CreateReply(ctx, actor, resname.MustParseThread(th.Name), &forumv1.Reply{Body: body, BodyHtml: "<p>" + body + "</p>"}, ""); err != nil {
+				b.Error(err)
+				return
+			}
+			now := time.Now()
+			head, err := st.EventHead(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			acks = append(acks, sample{now, head})
+			mu.Unlock()
+		})
+	}
+	writes.Wait()
+	// Until the index has caught up with the last write.
+	last, _ := st.EventHead(ctx)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if c, _ := x.Cursor(); c >= last {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the index did not catch up in a minute")
+		}
+	}
+	time.Sleep(time.Millisecond)
+	close(stopPoll)
+	<-polled
+	b.StopTimer()
+	var lags []time.Duration
+	for _, a := range acks {
+		i := sort.Search(len(samples), func(i int) bool { return samples[i].cur >= a.cur && !samples[i].at.Before(a.at) })
+		if i == len(samples) {
+			b.Fatalf("no sample reached revision %d", a.cur)
+		}
+		lags = append(lags, samples[i].at.Sub(a.at))
+	}
+	slices.Sort(lags)
+	b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(len(acks))/time.Since(start).Seconds(), "writes/s")
 }

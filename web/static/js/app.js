@@ -1,13 +1,14 @@
 // The forum's web interface: a router over real URLs (history API), the
-// header with the session and the language switch, and the pages of
-// pages.js, thread.js and forms.js. The server answers index.html for
-// every URL below (web.appRoutes must agree).
+// header with the session, the search box and the language switch, and the
+// pages of pages.js, thread.js, forms.js and search.js. The server answers
+// index.html for every URL below (web.appRoutes must agree).
 
 import * as api from './api.js';
 import { h, replace, focus } from './dom.js';
 import { t, lang, setLang, LANGS, apply } from './i18n.js';
 import { themesPage, themePage, userPage, errorPage, notFoundPage } from './pages.js';
 import { threadPage } from './thread.js';
+import { searchPage, searchBox } from './search.js';
 import { loginPage, registerPage, passwordPage, newThreadPage, editThreadPage, followUpPage } from './forms.js';
 
 const routes = [
@@ -21,6 +22,7 @@ const routes = [
   [/^\/login$/, loginPage],
   [/^\/register$/, registerPage],
   [/^\/password$/, passwordPage],
+  [/^\/search$/, searchPage],
 ];
 
 const state = { me: null, flash: null, announce: null };
@@ -90,6 +92,7 @@ async function render(opts) {
       break;
     }
   }
+  syncSearchBox(url);
   const main = $('main');
   main.setAttribute('aria-busy', 'true');
   document.body.classList.add('loading');
@@ -111,7 +114,10 @@ async function render(opts) {
   state.flash = null;
   replace(main, flash ? h('p', { class: 'flash', role: 'status' }, flash) : null, result.node);
   if (result.after) result.after();
-  const target = (opts && opts.focusId && document.getElementById(opts.focusId)) || (location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1))));
+  const target =
+    (opts && opts.focusId && document.getElementById(opts.focusId)) ||
+    (!firstRender && result.focus && result.focus.isConnected ? result.focus : null) ||
+    (location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1))));
   if (target) {
     focus(target);
     target.scrollIntoView();
@@ -123,6 +129,15 @@ async function render(opts) {
   state.announce = null;
   if (said) announce(said);
   firstRender = false;
+}
+
+/** The query of a search URL, shown in the header's box; '' elsewhere. */
+const searchQuery = (url) => (url.pathname === '/search' ? url.searchParams.get('q') || '' : '');
+
+/** Shows the query of url in the header's search box, unless it is being typed in. */
+function syncSearchBox(url) {
+  const box = $('site-search-q');
+  if (box && document.activeElement !== box) box.value = searchQuery(url);
 }
 
 function renderHeader() {
@@ -153,6 +168,7 @@ function renderHeader() {
           : [h('li', null, h('a', { href: '/login' }, t('nav.login'))), h('li', null, h('a', { href: '/register' }, t('nav.register')))],
       ),
     ),
+    searchBox(searchQuery(new URL(location.href)), go),
     h('div', { class: 'lang' }, h('label', { for: 'lang-select' }, t('nav.language')), select),
   );
 }

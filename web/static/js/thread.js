@@ -87,6 +87,25 @@ export async function threadPage(ctx) {
   const from = await live.head(ctx.signal);
   const [thread, rp] = await Promise.all([api.get(name, null, ctx.signal), api.get(name + '/replies', { pageSize: PAGE_SIZE, pageToken }, ctx.signal)]);
   const replies = rp.replies || [];
+  // A link to a reply that is on a later page (/threads/7#r-300, as a
+  // search hit links it) goes on to the page that holds it.
+  const wanted = /^#r-([0-9]+)$/.exec(location.hash);
+  if (wanted && rp.nextPageToken && !replies.some((r) => api.replyAnchor(r.name) === wanted[0].slice(1))) {
+    const target = `${name}/replies/${wanted[1]}`;
+    let token = rp.nextPageToken;
+    for (let i = 0; token && i < 200; i++) {
+      const p = await api.get(name + '/replies', { pageSize: PAGE_SIZE, pageToken: token }, ctx.signal).catch((e) => {
+        if (e && e.name === 'AbortError') throw e;
+        return null;
+      });
+      if (!p) break;
+      if ((p.replies || []).some((x) => x.name === target)) {
+        ctx.go(`/${name}?page=${encodeURIComponent(token)}${wanted[0]}`, { replace: true });
+        return { title: thread.title, node: null }; // this render is over: the one of that page follows
+      }
+      token = p.nextPageToken;
+    }
+  }
   const known = new Map(replies.map((r) => [r.name, r]));
   const elsewhere = [...new Set(replies.map((r) => r.inReplyTo).filter((n) => n && !known.has(n)))];
   const [theme, parent, followUps, quoted] = await Promise.all([
