@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"testing"
@@ -72,7 +73,7 @@ func newTestEnvWith(t testing.TB, cfg Config) *testEnv {
 		}
 		t.Cleanup(func() { idx.Close() })
 		cfg.Search = idx
-		indexer = search.NewIndexer(st, idx, nil)
+		indexer = search.NewIndexer(st, idx, slog.New(slog.DiscardHandler))
 	}
 	srv, err := New(cfg)
 	if err != nil {

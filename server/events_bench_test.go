@@ -18,6 +18,7 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
+	"github.com/forumhq/forum/server/search"
 	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/webhook"
 	"google.golang.org/grpc"
@@ -33,7 +34,9 @@ import (
 // BenchmarkEventLogCost measures what the event log costs CreateReply: the
 // same build, 64 clients over 8 connections, with the log (log=on, as
 // forumd runs) and without it (log=off, store.Options.BenchmarkWithoutEventLog).
-// With log=on,webhook a webhook worker runs beside the writes, as in
+// With log=on,index the search indexer runs beside the writes, as in
+// forumd (it reports how many revisions it is behind at the end). With
+// log=on,webhook a webhook worker runs beside the writes, as in
 // forumd, with one webhook of alice's for every reply.created, delivered to
 // a receiver on 127.0.0.1 that answers 204 at once: what delivery costs the
 // writes (it reports the deliveries made a second). Run each sub-benchmark
@@ -41,10 +44,10 @@ import (
 // (docs/PERFORMANCE.md).
 func BenchmarkEventLogCost(b *testing.B) {
 	for _, v := range []struct {
-		name    string
-		off     bool
-		webhook bool
-	}{{"log=on", false, false}, {"log=off", true, false}, {"log=on,webhook", false, true}} {
+		name           string
+		off            bool
+		webhook, index bool
+	}{{"log=on", false, false, false}, {"log=off", true, false, false}, {"log=on,webhook", false, true, false}, {"log=on,index", false, false, true}} {
 		b.Run(v.name, func(b *testing.B) {
 			e := newBenchEnvWith(b, store.Options{BenchmarkWithoutEventLog: v.off})
 			var threads []string
@@ -71,8 +74,22 @@ func BenchmarkEventLogCost(b *testing.B) {
 				}()
 				b.Cleanup(func() { cancel(); <-done })
 			}
+			if v.index {
+				// The search indexer, as forumd runs it beside the writes.
+				ctx, cancel := context.WithCancel(b.Context())
+				done := make(chan struct{})
+				e.indexer.Share = search.DefaultShare
+				go func() {
+					defer close(done)
+					e.indexer.Run(ctx)
+				}()
+				b.Cleanup(func() { cancel(); <-done })
+			}
 			start := time.Now()
 			defer func() {
+				if v.index {
+					b.ReportMetric(float64(e.indexer.Lag()), "index-lag-revisions")
+				}
 				if v.webhook {
 					rate := float64(delivered.Load()) / time.Since(start).Seconds()
 					for deadline := time.Now().Add(10 * time.Second); delivered.Load() == 0; time.Sleep(10 * time.Millisecond) {

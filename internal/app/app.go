@@ -40,8 +40,8 @@ import (
 
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/server"
-	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/search"
+	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/webhook"
 	"github.com/forumhq/forum/web"
 )
@@ -273,6 +273,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, fmt.Errorf("open search index: %w", err)
 		}
 		a.indexer = search.NewIndexer(a.st, a.index, a.log)
+		a.indexer.Share = search.DefaultShare
 		scfg.Search = a.index
 	}
 	if a.srv, err = server.New(scfg); err != nil {

@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +209,7 @@ func BenchmarkIndexLag(b *testing.B) {
 		b.Fatal(err)
 	}
 	ix := NewIndexer(st, x, nil)
+	ix.Share = DefaultShare // as forumd runs it
 	done := make(chan struct{})
 	go func() { defer close(done); ix.Run(ctx) }()
 	defer func() { cancel(); <-done }()

@@ -69,7 +69,7 @@ var textFields = []struct{ field, analyzer string }{
 
 // mappingVersion names the layout of the index below. An index of another
 // version is rebuilt from the store (Open reports it as empty).
-const mappingVersion = "2"
+const mappingVersion = "3"
 
 var (
 	internalCursor  = []byte("cursor")
@@ -167,7 +167,20 @@ func (p *Post) fields() map[string]any {
 	sc := scriptsOf(p.Text)
 	doc["t_std"] = p.Text
 	if sc.latin {
-		doc["t_en"], doc["t_fr"], doc["t_es"] = p.Text, p.Text, p.Text
+		// The stemmed field of the post's language, or of all three when
+		// its words do not say which: each term's posting lists then hold
+		// a third of the Latin posts, not all of them, and a query that
+		// matches many posts walks a third as much.
+		switch latinLanguage(p.Text) {
+		case "en":
+			doc["t_en"] = p.Text
+		case "fr":
+			doc["t_fr"] = p.Text
+		case "es":
+			doc["t_es"] = p.Text
+		default:
+			doc["t_en"], doc["t_fr"], doc["t_es"] = p.Text, p.Text, p.Text
+		}
 	}
 	if sc.cjk {
 		doc["t_cjk"] = p.Text
@@ -403,6 +416,7 @@ func (x *Index) Search(req Request) (Result, error) {
 	sr := bleve.NewSearchRequestOptions(q, req.Size, req.From, false)
 	if req.Newest {
 		sr.SortBy([]string{"-" + fieldCreated, "_id"})
+		sr.Score = bleve.ScoreNone // ordered by time: relevance is not computed
 	} else {
 		sr.SortBy([]string{"-_score", "_id"}) // ties in the same order on every page
 	}

@@ -30,7 +30,33 @@ type Indexer struct {
 	log *slog.Logger
 
 	head, applied atomic.Uint64 // the log's head and the cursor, when last read
+
+	// Share is the part of the time the indexer works while the log grows
+	// faster than busyRate revisions a second: after a batch that took
+	// d, it waits d*(1-Share)/Share before the next. Indexing a post costs
+	// far more CPU than writing it (bleve analyses the text and merges
+	// segments), so an indexer at full speed behind a flood of writes
+	// would take from the writers the cores they need; with a share, the
+	// flood makes the index fall behind instead, and it catches up when
+	// the flood is over. Under an ordinary load it works at full speed,
+	// so that a post is searchable at once. 0 or 1 means no pause.
+	Share float64
+
+	rateAt   time.Time // when rateHead was read (busy; Run's goroutine only)
+	rateHead uint64
+	rate     float64 // revisions a second, over the last busyWindow
 }
+
+// The indexer works at full speed while the log grows by less than
+// busyRate revisions a second, measured over busyWindow: a load far above
+// what a forum sees, and which the indexer follows within milliseconds.
+const (
+	busyRate   = 2000
+	busyWindow = 250 * time.Millisecond
+)
+
+// DefaultShare is the Share forumd gives the indexer.
+const DefaultShare = 0.05
 
 // NewIndexer returns an Indexer of st into x.
 func NewIndexer(st *store.Store, x *Index, log *slog.Logger) *Indexer {
@@ -64,6 +90,26 @@ func (ix *Indexer) Run(ctx context.Context) {
 		case <-retry:
 		}
 	}
+}
+
+// busy reports whether the log has been growing faster than busyRate
+// revisions a second, as measured over the last busyWindow or more.
+func (ix *Indexer) busy(ctx context.Context) bool {
+	head, err := ix.st.EventHead(ctx)
+	if err != nil {
+		return false
+	}
+	ix.head.Store(head)
+	now := time.Now()
+	if ix.rateAt.IsZero() {
+		ix.rateAt, ix.rateHead = now, head
+		return false
+	}
+	if d := now.Sub(ix.rateAt); d >= busyWindow {
+		ix.rate = float64(head-ix.rateHead) / d.Seconds()
+		ix.rateAt, ix.rateHead = now, head
+	}
+	return ix.rate > busyRate
 }
 
 // Lag is how many revisions of the log the index has yet to apply, as of
@@ -107,8 +153,17 @@ func (ix *Indexer) CatchUp(ctx context.Context) error {
 			ix.applied.Store(cur)
 			return nil
 		}
+		began := time.Now()
 		if err := ix.apply(ctx, cur, page.Events, through); err != nil {
 			return err
+		}
+		if ix.Share > 0 && ix.Share < 1 && ix.busy(ctx) {
+			pause := time.Duration(float64(time.Since(began)) * (1 - ix.Share) / ix.Share)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pause):
+			}
 		}
 		cur = through
 		ix.applied.Store(cur)
