@@ -189,8 +189,9 @@ func adminCreateUser(ctx context.Context, cfg createUserConfig, stdin io.Reader,
 	return err
 }
 
-// isTerminal reports whether r is a character device, such as a terminal.
-func isTerminal(r io.Reader) bool {
+// isTerminal reports whether r (a reader or a writer) is a character
+// device, such as a terminal.
+func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false

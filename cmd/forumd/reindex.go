@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -73,7 +72,7 @@ func adminReindex(ctx context.Context, cfg reindexConfig, stdout, stderr io.Writ
 			err = fmt.Errorf("close search index: %w", cerr)
 		}
 	}()
-	bar := progressBar{w: stderr, tty: isTerminalWriter(stderr), total: total}
+	bar := progressBar{w: stderr, tty: isTerminal(stderr), total: total}
 	bar.draw(0)
 	head, err := search.NewIndexer(st, idx, logger).Rebuild(ctx, bar.draw)
 	bar.done()
@@ -82,17 +81,6 @@ func adminReindex(ctx context.Context, cfg reindexConfig, stdout, stderr io.Writ
 	}
 	_, err = fmt.Fprintf(stdout, "indexed %d posts, up to revision %d of the event log\n", bar.last, head)
 	return err
-}
-
-// isTerminalWriter reports whether w is a character device, such as a
-// terminal.
-func isTerminalWriter(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // countPosts counts the threads and replies that are not deleted.

@@ -382,6 +382,19 @@ func (a *App) release() {
 	}
 }
 
+// goUntilStopped runs run in a goroutine with a context that ctx's values
+// but not its end reach, and returns what stops it and a channel closed
+// once it has returned.
+func goUntilStopped(ctx context.Context, run func(context.Context)) (context.CancelFunc, chan struct{}) {
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(ctx)
+	}()
+	return stop, done
+}
+
 // closeListeners closes the listeners that are not nil.
 func closeListeners(ls ...net.Listener) {
 	for _, l := range ls {
@@ -468,23 +481,11 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	// Webhook delivery reads the log beside the commit path; it stops as
 	// shutdown begins (its cursors are durable), before the store closes.
-	var hooksCtx context.Context
-	hooksCtx, a.stopHooks = context.WithCancel(context.WithoutCancel(ctx))
-	a.hooksDone = make(chan struct{})
-	go func() {
-		defer close(a.hooksDone)
-		a.hooks.Run(hooksCtx)
-	}()
+	a.stopHooks, a.hooksDone = goUntilStopped(ctx, a.hooks.Run)
 	// The search index is kept from the log beside the commit path too
 	// (its cursor is in the index); it stops as shutdown begins.
 	if a.indexer != nil {
-		var indexCtx context.Context
-		indexCtx, a.stopIndex = context.WithCancel(context.WithoutCancel(ctx))
-		a.indexDone = make(chan struct{})
-		go func() {
-			defer close(a.indexDone)
-			a.indexer.Run(indexCtx)
-		}()
+		a.stopIndex, a.indexDone = goUntilStopped(ctx, a.indexer.Run)
 	}
 	// A storage error stopping the writes turns health NOT_SERVING.
 	var watchCtx context.Context
