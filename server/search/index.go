@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -197,6 +198,9 @@ type Index struct {
 	mu     sync.RWMutex // Reset replaces idx
 	idx    bleve.Index
 	closed bool
+	// latestNanos is the creation time (unix ns) of the newest post
+	// indexed, 0 until read (latest): Apply raises it.
+	latestNanos atomic.Int64
 }
 
 // Open opens the index in dir, creating it if dir does not exist. An index
@@ -308,8 +312,20 @@ func (x *Index) Apply(changes []Change, through uint64) error {
 		}
 	}
 	b.SetInternal(internalCursor, binary.BigEndian.AppendUint64(nil, through))
+	var newest int64
+	for _, c := range changes {
+		if c.Post != nil {
+			newest = max(newest, c.Post.Created.UnixNano())
+		}
+	}
 	if err := x.idx.Batch(b); err != nil {
 		return fmt.Errorf("search: applying %d changes through revision %d: %w", len(changes), through, err)
+	}
+	for {
+		cur := x.latestNanos.Load()
+		if cur == 0 || newest <= cur || x.latestNanos.CompareAndSwap(cur, newest) {
+			break // unknown yet (latest reads it), or not newer
+		}
 	}
 	return nil
 }
@@ -413,14 +429,14 @@ func (x *Index) Search(req Request) (Result, error) {
 		return Result{}, err
 	}
 	q := bleveQuery(req, hidden)
-	sr := bleve.NewSearchRequestOptions(q, req.Size, req.From, false)
+	var res *bleve.SearchResult
 	if req.Newest {
-		sr.SortBy([]string{"-" + fieldCreated, "_id"})
-		sr.Score = bleve.ScoreNone // ordered by time: relevance is not computed
+		res, err = x.newest(q, req.From, req.Size)
 	} else {
+		sr := bleve.NewSearchRequestOptions(q, req.Size, req.From, false)
 		sr.SortBy([]string{"-_score", "_id"}) // ties in the same order on every page
+		res, err = x.idx.Search(sr)
 	}
-	res, err := x.idx.Search(sr)
 	if err != nil {
 		return Result{}, fmt.Errorf("search: %w", err)
 	}
@@ -452,6 +468,74 @@ func (x *Index) Search(req Request) (Result, error) {
 		out.Hits = append(out.Hits, Hit{Name: h.ID, Score: h.Score, Snippet: snippets[h.ID]})
 	}
 	return out, nil
+}
+
+// newestWindows are the spans of creation time, back from the newest post
+// in the index, that newest looks in before the whole index.
+var newestWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 365 * 24 * time.Hour}
+
+// newest runs q for the hits from..from+size, newest first. Sorting every
+// match by its creation time means reading it for each (bleve's doc
+// values): most of a broad query's cost. So it first counts the matches
+// (no scoring, no sorting), then sorts only the matches of recent spans,
+// wider and wider, until one holds the page; the last span is the whole
+// index. x.mu is held.
+func (x *Index) newest(q query.Query, from, size int) (*bleve.SearchResult, error) {
+	count := bleve.NewSearchRequestOptions(q, 0, 0, false)
+	count.Score = bleve.ScoreNone
+	counted, err := x.idx.Search(count)
+	if err != nil {
+		return nil, err
+	}
+	latest, err := x.latest()
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; ; i++ {
+		wq := q
+		if i < len(newestWindows) && !latest.IsZero() {
+			inclusive := true
+			r := bleve.NewDateRangeInclusiveQuery(latest.Add(-newestWindows[i]), time.Time{}, &inclusive, nil)
+			r.SetField(fieldCreated)
+			wq = bleve.NewConjunctionQuery(q, r)
+		}
+		sr := bleve.NewSearchRequestOptions(wq, size, from, false)
+		sr.SortBy([]string{"-" + fieldCreated, "_id"})
+		sr.Score = bleve.ScoreNone
+		res, err := x.idx.Search(sr)
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Hits) == size || res.Total == counted.Total || wq == q {
+			res.Total = counted.Total
+			return res, nil
+		}
+	}
+}
+
+// latest returns the creation time of the newest post in the index (zero
+// if none): read once by a search, then kept up by Apply. A post deleted
+// since may leave it later than the newest left, which only makes newest
+// look in a span with fewer posts first.
+func (x *Index) latest() (time.Time, error) {
+	if n := x.latestNanos.Load(); n != 0 {
+		return time.Unix(0, n).UTC(), nil
+	}
+	sr := bleve.NewSearchRequestOptions(bleve.NewMatchAllQuery(), 1, 0, false)
+	sr.SortBy([]string{"-" + fieldCreated})
+	sr.Score = bleve.ScoreNone
+	sr.Fields = []string{fieldCreated}
+	res, err := x.idx.Search(sr)
+	if err != nil || len(res.Hits) == 0 {
+		return time.Time{}, err
+	}
+	s, _ := res.Hits[0].Fields[fieldCreated].(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, nil // not stored as expected: look in the whole index
+	}
+	x.latestNanos.CompareAndSwap(0, t.UnixNano())
+	return t, nil
 }
 
 // hiddenThemes returns the themes of the index's posts that are not in

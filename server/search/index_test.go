@@ -225,3 +225,51 @@ func TestReopen(t *testing.T) {
 		t.Errorf("after reopening: %v", got)
 	}
 }
+
+// TestNewestPages checks that a newest-first search, which looks in
+// recent spans first (newest), gives every page exactly as sorting every
+// match would: posts spread over three years, pages near the start and
+// deep in, a query that matches a third of them.
+func TestNewestPages(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var changes []Change
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 360 {
+		word := "other"
+		if i%3 == 0 {
+			word = "wanted"
+		}
+		name := fmt.Sprintf("threads/%d", i+1)
+		changes = append(changes, Change{Name: name, Post: &Post{Name: name, Thread: name, Theme: "themes/ke",
+			Created: base.Add(time.Duration(i) * 3 * 24 * time.Hour), Text: "a post " + word}})
+	}
+	if err := x.Apply(changes, 1); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := ParseQuery("wanted")
+	for _, from := range []int{0, 5, 20, 60, 100, 115, 119, 120} {
+		got, err := x.Search(Request{Query: q, Themes: []string{"themes/ke"}, Newest: true, From: from, Size: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != 120 {
+			t.Errorf("from %d: total %d, want 120", from, got.Total)
+		}
+		var all []string // the wanted posts, newest first
+		for i := 357; i >= 0; i -= 3 {
+			all = append(all, fmt.Sprintf("threads/%d", i+1))
+		}
+		want := all[min(from, len(all)):min(from+20, len(all))]
+		var names []string
+		for _, h := range got.Hits {
+			names = append(names, h.Name)
+		}
+		if !slices.Equal(names, want) && !(len(names) == 0 && len(want) == 0) {
+			t.Errorf("from %d: %v\nwant %v", from, names, want)
+		}
+	}
+}
