@@ -10,8 +10,6 @@ import (
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
-	"github.com/forumhq/forum/internal/resname"
-	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/filter"
 	"github.com/forumhq/forum/server/search"
 )
@@ -20,8 +18,10 @@ import (
 // search index (server/search), which the Indexer keeps from the event
 // log. Anyone may call it (the access table); what a caller finds is
 // decided at query time: the index is asked for the themes the caller may
-// see now, and each hit is read from the store as the caller, so a post
-// the index has not caught up with (deleted, moved) is left out too.
+// see now (store.VisibleThemes), and the page's hits are read from the
+// store as the caller (store.PostSummaries), so a post the index has not
+// caught up with (deleted, moved) is left out too. The index's query sits
+// between the two store reads, so a call makes two read transactions.
 type searchService struct {
 	forumv1.UnsafeSearchServiceServer
 	s *Server
@@ -78,7 +78,7 @@ func (ss *searchService) Search(ctx context.Context, req *forumv1.SearchRequest)
 		return nil, fmt.Errorf("%w: search is not enabled on this server", errs.FailedPrecondition)
 	}
 	actor := actorFrom(ctx)
-	themes, err := ss.visibleThemes(ctx, actor)
+	themes, err := ss.s.store.VisibleThemes(ctx, actor)
 	if err != nil {
 		return nil, err
 	}
@@ -86,86 +86,28 @@ func (ss *searchService) Search(ctx context.Context, req *forumv1.SearchRequest)
 	if err != nil {
 		return nil, err
 	}
+	// Each hit as the caller may read it now: a post the index has not
+	// caught up with (deleted, moved) is left out.
+	names := make([]string, len(res.Hits))
+	snippets := make(map[string]string, len(res.Hits))
+	for i, h := range res.Hits {
+		names[i], snippets[h.Name] = h.Name, h.Snippet
+	}
+	posts, err := ss.s.store.PostSummaries(ctx, actor, names)
+	if err != nil {
+		return nil, err
+	}
 	out := &forumv1.SearchResponse{TotalSize: int64(res.Total)}
-	threads := map[string]*forumv1.Thread{}
-	for _, h := range res.Hits {
-		hit, err := ss.hit(ctx, actor, h, threads)
-		if err != nil {
-			return nil, err
-		}
-		if hit != nil {
-			out.Hits = append(out.Hits, hit)
-		}
+	for _, p := range posts {
+		out.Hits = append(out.Hits, &forumv1.SearchHit{
+			Name: p.Name, Thread: p.Thread, ThreadTitle: p.ThreadTitle, Theme: p.Theme,
+			Author: p.Author, CreateTime: p.CreateTime, SnippetHtml: snippets[p.Name],
+		})
 	}
 	if next := from + len(res.Hits); len(res.Hits) == size && uint64(next) < res.Total && next < maxSearchOffset {
 		out.NextPageToken = encodeSearchToken(next, searchKey(q, f, newest))
 	}
 	return out, nil
-}
-
-// visibleThemes returns the names of the themes actor may see now.
-func (ss *searchService) visibleThemes(ctx context.Context, actor authz.Actor) ([]string, error) {
-	var names []string
-	for token := ""; ; {
-		themes, next, err := ss.s.store.ListThemes(ctx, actor, 100, token)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range themes {
-			names = append(names, t.Name)
-		}
-		if next == "" {
-			return names, nil
-		}
-		token = next
-	}
-}
-
-// hit returns the SearchHit of h, read from the store as actor, or nil if
-// actor may not read it now or it is gone (the index not yet caught up).
-// threads caches the threads read (nil: not readable).
-func (ss *searchService) hit(ctx context.Context, actor authz.Actor, h search.Hit, threads map[string]*forumv1.Thread) (*forumv1.SearchHit, error) {
-	out := &forumv1.SearchHit{Name: h.Name, SnippetHtml: h.Snippet}
-	var reply *forumv1.Reply
-	tn, err := resname.ParseThread(h.Name)
-	if err != nil {
-		rn, err := resname.ParseReply(h.Name)
-		if err != nil {
-			return nil, nil
-		}
-		reply, err = ss.s.store.GetReply(ctx, actor, rn)
-		if gone(err) || (err == nil && reply.DeleteTime != nil) {
-			return nil, nil
-		} else if err != nil {
-			return nil, err
-		}
-		tn = rn.Thread
-	}
-	t, ok := threads[tn.String()]
-	if !ok {
-		t, err = ss.s.store.GetThread(ctx, actor, tn)
-		if gone(err) || (err == nil && t.DeleteTime != nil) {
-			t, err = nil, nil
-		} else if err != nil {
-			return nil, err
-		}
-		threads[tn.String()] = t
-	}
-	if t == nil {
-		return nil, nil
-	}
-	out.Thread, out.ThreadTitle, out.Theme = t.Name, t.Title, t.Theme
-	out.Author, out.CreateTime = t.Author, t.CreateTime
-	if reply != nil {
-		out.Author, out.CreateTime = reply.Author, reply.CreateTime
-	}
-	return out, nil
-}
-
-// gone reports whether err says a post is not there for the caller.
-func gone(err error) bool {
-	k := errs.KindOf(err)
-	return k == errs.NotFound || k == errs.PermissionDenied
 }
 
 // searchFilter is f as the index takes it.
