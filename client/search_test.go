@@ -86,7 +86,7 @@ func TestSearch(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, hit.GetName())
-			if snip := hit.GetSnippetHtml(); !strings.Contains(snip, word+"</mark>") || strings.Contains(snip, "<planning>") {
+			if snip := hit.GetSnippetHtml(); !strings.Contains(snip, "<mark>"+word+"</mark>") || strings.Contains(snip, "<planning>") {
 				t.Errorf("hit %s: snippet %q does not mark %q, or carries the post's text unescaped", hit.GetName(), snip, word)
 			}
 			if hit.GetTheme() != theme || !slices.Contains(threads, hit.GetThread()) ||
