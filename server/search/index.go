@@ -75,6 +75,7 @@ const mappingVersion = "3"
 var (
 	internalCursor  = []byte("cursor")
 	internalVersion = []byte("mapping_version")
+	internalBuilt   = []byte("built") // set when a rebuild has finished
 )
 
 // newMapping is the index's mapping: keyword fields for filters, the
@@ -287,6 +288,23 @@ func (x *Index) Cursor() (uint64, error) {
 		return 0, err
 	}
 	return binary.BigEndian.Uint64(v), nil
+}
+
+// built reports whether a rebuild of the index from the store has
+// finished (markBuilt). Indexer.CatchUp also takes an index whose cursor
+// has moved as built: one built before the mark existed.
+func (x *Index) built() (bool, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	v, err := x.idx.GetInternal(internalBuilt)
+	return len(v) > 0, err
+}
+
+// markBuilt records that a rebuild has finished.
+func (x *Index) markBuilt() error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.idx.SetInternal(internalBuilt, []byte{1})
 }
 
 // Change is one change to the index: a post to index (anew, or in place of

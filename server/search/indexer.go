@@ -42,6 +42,8 @@ type Indexer struct {
 	// so that a post is searchable at once. 0 or 1 means no pause.
 	Share float64
 
+	rebuilds int // Rebuilds done, for tests
+
 	rateAt   time.Time // when rateHead was read (busy; Run's goroutine only)
 	rateHead uint64
 	rate     float64 // revisions a second, over the last busyWindow
@@ -122,15 +124,20 @@ func (ix *Indexer) Lag() uint64 {
 	return h - a
 }
 
-// CatchUp applies every event committed so far. An index that has applied
-// nothing yet (cursor 0), or whose cursor the log no longer keeps, is
-// rebuilt from the store first (Rebuild).
+// CatchUp applies every event committed so far. An index that was never
+// built (new, or a rebuild cut short), or whose cursor the log no longer
+// keeps, is rebuilt from the store first (Rebuild). One built while the
+// log was empty keeps cursor 0 and is not rebuilt again.
 func (ix *Indexer) CatchUp(ctx context.Context) error {
 	cur, err := ix.x.Cursor()
 	if err != nil {
 		return err
 	}
-	if cur == 0 {
+	built, err := ix.x.built()
+	if err != nil {
+		return err
+	}
+	if !built && cur == 0 {
 		if cur, err = ix.Rebuild(ctx, nil); err != nil {
 			return err
 		}
@@ -517,6 +524,10 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(posts int)) (uint6
 	if err := flush(head); err != nil {
 		return 0, err
 	}
+	if err := ix.x.markBuilt(); err != nil {
+		return 0, err
+	}
+	ix.rebuilds++
 	ix.log.Info("search: index rebuilt", "posts", done, "revision", head)
 	return head, nil
 }

@@ -234,3 +234,45 @@ func TestIndexerResumes(t *testing.T) {
 		t.Errorf("rebuilt: %v", got)
 	}
 }
+
+// TestIndexerEmptyLog checks that an index built while the log is empty
+// (a new forum, or one migrated from before the log, where nobody has
+// posted since) is built once, not again at every commit that makes no
+// event (a login).
+func TestIndexerEmptyLog(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "forum.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	x, err := Open(filepath.Join(dir, "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	ix := NewIndexer(st, x, nil)
+	for range 3 {
+		if err := ix.CatchUp(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ix.rebuilds != 1 {
+		t.Errorf("%d rebuilds of an index over an empty log, want 1", ix.rebuilds)
+	}
+	// Reopened, it is still built.
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if x, err = Open(filepath.Join(dir, "search")); err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	ix = NewIndexer(st, x, nil)
+	if err := ix.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ix.rebuilds != 0 {
+		t.Errorf("rebuilt again after reopening")
+	}
+}
