@@ -32,12 +32,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/analysis/lang/ar"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/analysis/lang/es"
 	"github.com/blevesearch/bleve/v2/analysis/lang/fr"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/token/shingle"
+	unitokenizer "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -68,9 +72,23 @@ var textFields = []struct{ field, analyzer string }{
 	{"t_ar", ar.AnalyzerName},
 }
 
+// fieldPairs holds the pairs of adjacent words of a post's text (bleve's
+// shingles), unstemmed, stop words kept: a phrase of two words is one term
+// there, found as fast as a word, where a phrase query reads the
+// positions of both words in every post that has them. Not in textFields:
+// it has no locations, and snippets mark a phrase from t_std.
+const fieldPairs = "t_pair"
+
+// pairAnalyzer and pairFilter are the analyser of fieldPairs and its
+// shingle filter, as the mapping names them.
+const (
+	pairAnalyzer = "forum_pairs"
+	pairFilter   = "forum_pair_shingle"
+)
+
 // mappingVersion names the layout of the index below. An index of another
 // version is rebuilt from the store (Open reports it as empty).
-const mappingVersion = "3"
+const mappingVersion = "4"
 
 var (
 	internalCursor  = []byte("cursor")
@@ -112,7 +130,27 @@ func newMapping() mapping.IndexMapping {
 	stored.DocValues = false
 	doc.AddFieldMappingsAt(fieldText, stored)
 
+	pairs := bleve.NewTextFieldMapping()
+	pairs.Analyzer = pairAnalyzer
+	pairs.Store = false
+	pairs.IncludeInAll = false
+	pairs.IncludeTermVectors = false
+	pairs.DocValues = false
+	doc.AddFieldMappingsAt(fieldPairs, pairs)
+
 	m := bleve.NewIndexMapping()
+	// The mapping's own definitions, checked when the index opens: an
+	// error here is a mistake in this code.
+	if err := m.AddCustomTokenFilter(pairFilter, map[string]any{
+		"type": shingle.Name, "min": 2.0, "max": 2.0, "output_original": false, "separator": " ", "filler": "",
+	}); err != nil {
+		panic(err)
+	}
+	if err := m.AddCustomAnalyzer(pairAnalyzer, map[string]any{
+		"type": custom.Name, "tokenizer": unitokenizer.Name, "token_filters": []any{lowercase.Name, pairFilter},
+	}); err != nil {
+		panic(err)
+	}
 	m.DefaultMapping = doc
 	m.DefaultAnalyzer = standard.Name
 	m.IndexDynamic = false
@@ -168,6 +206,9 @@ func (p *Post) fields() map[string]any {
 	}
 	sc := scriptsOf(p.Text)
 	doc["t_std"] = p.Text
+	if sc.latin || (!sc.cjk && !sc.arabic) {
+		doc[fieldPairs] = p.Text
+	}
 	if sc.latin {
 		// The stemmed field of the post's language, or of all three when
 		// its words do not say which: each term's posting lists then hold
@@ -446,13 +487,14 @@ func (x *Index) Search(req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	q := bleveQuery(req, hidden)
+	m := x.idx.Mapping()
+	q := bleveQuery(m, req, hidden, true)
 	var res *bleve.SearchResult
 	if req.Newest {
 		res, err = x.newest(q, req.From, req.Size)
 	} else {
 		sr := bleve.NewSearchRequestOptions(q, req.Size, req.From, false)
-		sr.SortBy([]string{"-_score", "_id"}) // ties in the same order on every page
+		// Score alone: ties in the index's own order, so that no match loads its name (bleve's fast path)
 		res, err = x.idx.Search(sr)
 	}
 	if err != nil {
@@ -470,7 +512,12 @@ func (x *Index) Search(req Request) (Result, error) {
 	for i, h := range res.Hits {
 		ids[i] = h.ID
 	}
-	sq := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	// Every hit comes back, with the locations of what of the query it
+	// holds (phrases as phrases, not pairs: pairs have no locations).
+	located := bleve.NewBooleanQuery()
+	located.AddMust(bleve.NewDocIDQuery(ids))
+	located.AddShould(bleveQuery(m, req, hidden, false))
+	sq := bleve.NewSearchRequestOptions(located, len(ids), 0, false)
 	sq.Fields = []string{fieldText}
 	sq.IncludeLocations = true
 	snip, err := x.idx.Search(sq)
@@ -584,17 +631,20 @@ func (x *Index) hiddenThemes(visible []string) ([]string, error) {
 // (the themes of the index's posts that are not in req.Themes). Leaving
 // out the few hidden themes costs the search far less than keeping the
 // many visible ones, a disjunction that every candidate must advance.
-func bleveQuery(req Request, hidden []string) query.Query {
+//
+// With pairs, a phrase in Latin is looked for among the pairs of words
+// (fieldPairs): a phrase of two words as one term, a longer one as the
+// conjunction of its pairs and the phrase itself (the pairs narrow the
+// posts, the phrase checks their order); without, as a phrase query, whose
+// matches have locations.
+func bleveQuery(m mapping.IndexMapping, req Request, hidden []string, pairs bool) query.Query {
 	var must, mustNot []query.Query
 	for _, c := range req.Query.Clauses {
 		var any []query.Query
 		for _, t := range c.Any {
-			any = append(any, termQuery(t))
+			any = append(any, termQuery(m, t, pairs))
 		}
-		var cq query.Query = bleve.NewDisjunctionQuery(any...)
-		if len(any) == 1 {
-			cq = any[0]
-		}
+		cq := anyOf(any)
 		if c.Exclude {
 			mustNot = append(mustNot, cq)
 		} else {
@@ -618,7 +668,13 @@ func bleveQuery(req Request, hidden []string) query.Query {
 		must = append(must, r)
 	}
 	b := bleve.NewBooleanQuery()
-	b.AddMust(must...)
+	if len(must) == 1 {
+		// Not a conjunction of one, another searcher for every match to
+		// pass through.
+		b.Must = must[0]
+	} else {
+		b.AddMust(must...)
+	}
 	if len(mustNot) > 0 {
 		b.AddMustNot(mustNot...)
 	}
@@ -633,7 +689,13 @@ func bleveQuery(req Request, hidden []string) query.Query {
 // with the standard one (the words as written, in that order). Asking
 // only the fields that can match keeps a query's cost down: each field is
 // a posting list to walk.
-func termQuery(t Term) query.Query {
+//
+// A word is analysed here, with the field's analyser from m, rather than
+// left to a bleve match query: a word of one token is then a bare term
+// query, not a conjunction of one inside a disjunction inside a
+// conjunction, each layer a searcher that every match passes through
+// (half the cost of a broad query).
+func termQuery(m mapping.IndexMapping, t Term, pairs bool) query.Query {
 	sc := scriptsOf(t.Text)
 	var fields []string
 	if sc.latin {
@@ -657,18 +719,80 @@ func termQuery(t Term) query.Query {
 		if t.Phrase {
 			p := bleve.NewMatchPhraseQuery(t.Text)
 			p.SetField(f)
+			if pairs && f == "t_std" {
+				any = append(any, pairQuery(m, t.Text, p))
+				continue
+			}
 			any = append(any, p)
 			continue
 		}
-		m := bleve.NewMatchQuery(t.Text)
-		m.SetField(f)
-		m.SetOperator(query.MatchQueryOperatorAnd)
-		any = append(any, m)
+		an := m.AnalyzerNamed(m.AnalyzerNameForPath(f))
+		if an == nil { // not expected: the mapping names every field's analyser
+			mq := bleve.NewMatchQuery(t.Text)
+			mq.SetField(f)
+			mq.SetOperator(query.MatchQueryOperatorAnd)
+			any = append(any, mq)
+			continue
+		}
+		var all []query.Query
+		seen := map[string]bool{}
+		for _, tok := range an.Analyze([]byte(t.Text)) {
+			if term := string(tok.Term); !seen[term] {
+				seen[term] = true
+				tq := bleve.NewTermQuery(term)
+				tq.SetField(f)
+				all = append(all, tq)
+			}
+		}
+		switch len(all) {
+		case 0: // only stop words in this language: nothing to find here
+		case 1:
+			any = append(any, all[0])
+		default:
+			any = append(any, bleve.NewConjunctionQuery(all...))
+		}
 	}
-	if len(any) == 1 {
-		return any[0]
+	return anyOf(any)
+}
+
+// pairQuery is the phrase text as its pairs of words in fieldPairs: one
+// pair alone (adjacent words, in order, as the phrase wants), more than one
+// with phrase, which checks their order; phrase alone when text is one
+// word.
+func pairQuery(m mapping.IndexMapping, text string, phrase query.Query) query.Query {
+	an := m.AnalyzerNamed(pairAnalyzer)
+	if an == nil {
+		return phrase
 	}
-	return bleve.NewDisjunctionQuery(any...)
+	var all []query.Query
+	seen := map[string]bool{}
+	for _, tok := range an.Analyze([]byte(text)) {
+		if term := string(tok.Term); !seen[term] {
+			seen[term] = true
+			tq := bleve.NewTermQuery(term)
+			tq.SetField(fieldPairs)
+			all = append(all, tq)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return phrase
+	case 1:
+		return all[0]
+	}
+	return bleve.NewConjunctionQuery(append(all, phrase)...)
+}
+
+// anyOf matches what any of qs matches: the query itself when there is
+// one, nothing when there is none.
+func anyOf(qs []query.Query) query.Query {
+	switch len(qs) {
+	case 0:
+		return bleve.NewMatchNoneQuery()
+	case 1:
+		return qs[0]
+	}
+	return bleve.NewDisjunctionQuery(qs...)
 }
 
 func keywordQuery(field, v string) query.Query {

@@ -111,6 +111,12 @@ func TestLanguages(t *testing.T) {
 		{"en stem", "workshop", []string{"threads/1"}},
 		{"en two words", "host families", []string{"threads/1", "threads/2"}},
 		{"en phrase", `"host families"`, []string{"threads/1"}},
+		{"en phrase in capitals", `"HOST Families"`, []string{"threads/1"}},
+		{"en long phrase", `"three workshops for host families"`, []string{"threads/1"}},
+		{"en phrase of another post", `"host programmes"`, []string{"threads/2"}},
+		{"en phrase in the wrong order", `"families host"`, nil},
+		{"en phrase with a word between", `"workshops host families"`, nil},
+		{"en phrase and a word", `"host families" Nairobi`, []string{"threads/1"}},
 		{"en excluded", "host -programmes", []string{"threads/1"}},
 		{"en OR", "workshop OR programmes", []string{"threads/1", "threads/2"}},
 		{"fr plural", "bénévole", []string{"threads/3"}},
@@ -175,6 +181,33 @@ func TestSnippet(t *testing.T) {
 	}
 	if strings.Count(s, "<") != strings.Count(s, "<mark>")+strings.Count(s, "</mark>") {
 		t.Errorf("snippet %q carries markup other than <mark>", s)
+	}
+}
+
+// TestPhraseSnippet checks that a phrase, found among the pairs of words,
+// is marked in its snippet as the words it is, and that a hit whose query
+// gives no location (a phrase of stop words) still has its text.
+func TestPhraseSnippet(t *testing.T) {
+	x := openCorpus(t)
+	for _, c := range []struct{ query, hit, want string }{
+		{`"host families"`, "threads/1", "<mark>host</mark> <mark>families</mark>"},
+		{`"the committee"`, "threads/1/replies/1", "The <mark>committee</mark> met"},
+		{`"of the"`, "threads/9", "Volunteers of the board"},
+	} {
+		pq, err := ParseQuery(c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := x.Search(Request{Query: pq, Themes: append(slices.Clone(public), "themes/private"), Size: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hits) != 1 || res.Hits[0].Name != c.hit {
+			t.Fatalf("%s: hits %+v, want %s", c.query, res.Hits, c.hit)
+		}
+		if s := res.Hits[0].Snippet; !strings.Contains(s, c.want) {
+			t.Errorf("%s: snippet %q, want it to hold %q", c.query, s, c.want)
+		}
 	}
 }
 
