@@ -103,6 +103,7 @@ type Client struct {
 	events  forumv1.EventServiceClient
 	hooks   forumv1.WebhookServiceClient
 	search  forumv1.SearchServiceClient
+	notes   forumv1.NotificationServiceClient
 	timeout time.Duration
 	token   atomic.Pointer[string]
 }
@@ -169,6 +170,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c.events = forumv1.NewEventServiceClient(conn)
 	c.hooks = forumv1.NewWebhookServiceClient(conn)
 	c.search = forumv1.NewSearchServiceClient(conn)
+	c.notes = forumv1.NewNotificationServiceClient(conn)
 	return c, nil
 }
 
@@ -225,6 +227,9 @@ func (c *Client) WebhookService() forumv1.WebhookServiceClient { return c.hooks 
 // returns one page of hits and its total_size. Prefer Search, which
 // follows the pages.
 func (c *Client) SearchService() forumv1.SearchServiceClient { return c.search }
+
+// NotificationService returns the generated client of forum.v1.NotificationService.
+func (c *Client) NotificationService() forumv1.NotificationServiceClient { return c.notes }
 
 // Token returns the bearer token the Client sends, or "".
 func (c *Client) Token() string { return *c.token.Load() }

@@ -74,6 +74,10 @@ type attempt struct {
 // sent, and which the server acknowledged.
 type crashState struct {
 	users []user
+	// auditor is an admin, who reads the whole log: the writers' own
+	// notifications are seen only by each (and by admins, without what
+	// they say).
+	auditor user
 
 	mu       sync.Mutex
 	threads  []string // acknowledged threads, replied to at random
@@ -129,6 +133,7 @@ func crashSetupUsers(t *testing.T, dataDir string) {
 		name := fmt.Sprintf("writer%d", i)
 		mustCreateUserCLI(t, dataDir, name, "Writer "+name, "member", delegatePassword(name))
 	}
+	mustCreateUserCLI(t, dataDir, "auditor", "Auditor", "admin", delegatePassword("auditor"))
 }
 
 // crashSetup logs the writers in and opens the threads they reply to, at
@@ -139,6 +144,7 @@ func crashSetup(ctx context.Context, t *testing.T, g *api, s *crashState) {
 		name := fmt.Sprintf("writer%d", i)
 		s.users = append(s.users, loginGRPC(ctx, t, g, name, delegatePassword(name)))
 	}
+	s.auditor = loginGRPC(ctx, t, g, "auditor", delegatePassword("auditor"))
 	for i := range crashThreads {
 		th := createThreadGRPC(ctx, t, g, s.users[i%crashUsers].token, &forumv1.Thread{
 			Theme: demoThemes[i%len(demoThemes)], Title: fmt.Sprintf("Crash test thread %d", i), Body: "Replies land here.",
@@ -390,7 +396,7 @@ func note(bodies map[string]*found, body, name string) {
 func verifyCrashState(ctx context.Context, t *testing.T, g *api, s *crashState, cycle int, mayLack func(*attempt) bool) crashListing {
 	t.Helper()
 	l := readAll(ctx, t, g)
-	verifyEventLog(ctx, t, g, s.users[0].token, l, cycle)
+	verifyEventLog(ctx, t, g, s.auditor.token, l, cycle)
 	verifySearch(ctx, t, g, s.users[0].token, l, cycle)
 	s.mu.Lock()
 	attempts := slices.Clone(s.attempts)

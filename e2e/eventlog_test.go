@@ -37,8 +37,9 @@ func readEventLog(ctx context.Context, t *testing.T, g *api, token string) ([]*f
 
 // verifyEventLog checks the event log of a restarted forumd against what it
 // stores (l, read just before): the revisions run from 1 to the head with
-// no gap (the reader, a writer, sees every event of this test: users,
-// threads and replies in public themes), and every thread and reply has
+// no gap (the reader, an admin, sees every event of this test: users,
+// threads and replies in public themes, and the writers' notifications
+// without what they say), and every thread and reply has
 // exactly one creation event while every creation event names a thread or
 // reply that exists, so that no acknowledged write lacks its event and no
 // event outlived a write the crash took back.

@@ -283,6 +283,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"EventService", forumv1.RegisterEventServiceHandler},
 		{"SearchService", forumv1.RegisterSearchServiceHandler},
 		{"WebhookService", forumv1.RegisterWebhookServiceHandler},
+		{"NotificationService", forumv1.RegisterNotificationServiceHandler},
 	}
 	for _, r := range registers {
 		if err := r.register(ctx, mux, conn); err != nil {

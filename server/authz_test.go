@@ -73,6 +73,8 @@ var expectedLevel = map[string]string{
 	"Search":        "public",
 	"CreateWebhook": "member", "GetWebhook": "member", "ListWebhooks": "member", "UpdateWebhook": "member", "DeleteWebhook": "member",
 	"RotateWebhookSecret": "member", "ListWebhookDeliveries": "member", "RedeliverWebhookDelivery": "member", "PingWebhook": "member",
+	"GetSubscription": "reader", "ListSubscriptions": "reader", "UpdateSubscription": "member", "DeleteSubscription": "member",
+	"ListNotifications": "reader", "MarkNotificationsRead": "member", "MarkThreadRead": "member",
 }
 
 // The themes and the group of the matrix.

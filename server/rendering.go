@@ -19,3 +19,17 @@ func renderError(field string, err error) error {
 	}
 	return fmt.Errorf("render %s: %w", field, err)
 }
+
+// renderBody renders body, the Markdown of a post's field, to its HTML:
+// INVALID_ARGUMENT on field when it renders to too much HTML, or when it
+// mentions more than render.MaxMentions names.
+func (s *Server) renderBody(field, body string) (string, error) {
+	html, mentions, err := s.render.Post(body)
+	if err != nil {
+		return "", renderError(field, err)
+	}
+	if len(mentions) > render.MaxMentions {
+		return "", errs.InvalidField(field, "mentions %d people or groups; a post may mention at most %d", len(mentions), render.MaxMentions)
+	}
+	return html, nil
+}

@@ -65,9 +65,9 @@ func (r *replyService) CreateReply(ctx context.Context, req *forumv1.CreateReply
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	html, err := r.s.render.BodyHTML(rep.GetBody())
+	html, err := r.s.renderBody("reply.body", rep.GetBody())
 	if err != nil {
-		return nil, renderError("reply.body", err)
+		return nil, err
 	}
 	in := &forumv1.Reply{Body: rep.GetBody(), BodyHtml: html, InReplyTo: rep.GetInReplyTo()}
 	if req.GetValidateOnly() {
@@ -96,9 +96,9 @@ func (r *replyService) UpdateReply(ctx context.Context, req *forumv1.UpdateReply
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	html, err := r.s.render.BodyHTML(rep.GetBody())
+	html, err := r.s.renderBody("reply.body", rep.GetBody())
 	if err != nil {
-		return nil, renderError("reply.body", err)
+		return nil, err
 	}
 	in := &forumv1.Reply{Name: rep.GetName(), Body: rep.GetBody(), BodyHtml: html, Etag: rep.GetEtag()}
 	return r.s.store.UpdateReply(ctx, actorFrom(ctx), name, in)

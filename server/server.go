@@ -195,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterEventServiceServer(s.grpc, &eventService{s: s})
 	forumv1.RegisterSearchServiceServer(s.grpc, &searchService{s: s})
 	forumv1.RegisterWebhookServiceServer(s.grpc, &webhookService{s: s})
+	forumv1.RegisterNotificationServiceServer(s.grpc, &notificationService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Reflection {
 		reflection.Register(s.grpc)

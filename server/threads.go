@@ -130,9 +130,9 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if err := authz.ThreadFields(a, th, set); err != nil {
 		return nil, err
 	}
-	html, err := t.s.render.BodyHTML(th.Body)
+	html, err := t.s.renderBody("thread.body", th.Body)
 	if err != nil {
-		return nil, renderError("thread.body", err)
+		return nil, err
 	}
 	th.BodyHtml = html
 	if req.GetValidateOnly() {
@@ -166,8 +166,8 @@ func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThr
 	}
 	for _, p := range paths {
 		if p == "body" {
-			if th.BodyHtml, err = t.s.render.BodyHTML(th.Body); err != nil {
-				return nil, renderError("thread.body", err)
+			if th.BodyHtml, err = t.s.renderBody("thread.body", th.Body); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/server"
+	"github.com/forumhq/forum/server/notify"
 	"github.com/forumhq/forum/server/search"
 	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/webhook"
@@ -182,6 +183,9 @@ type App struct {
 	indexer   *search.Indexer
 	stopIndex context.CancelFunc // nil until Serve starts the indexer
 	indexDone chan struct{}
+	notifier  *notify.Notifier
+	stopNote  context.CancelFunc // nil until Serve starts the notifier
+	noteDone  chan struct{}
 	sweepDone chan struct{}
 	stopWatch context.CancelFunc // nil until Serve starts the watch
 	watchDone chan struct{}
@@ -265,6 +269,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	wopt := cfg.Webhooks
 	wopt.AllowPrivate, wopt.Logger = scfg.WebhookAllowPrivate, a.log
 	a.hooks = webhook.New(a.st, wopt)
+	a.notifier = notify.New(a.st, a.log)
 	if dir := cfg.SearchDir; dir != "" || cfg.DataDir != "" {
 		if dir == "" {
 			dir = filepath.Join(cfg.DataDir, SearchDirName)
@@ -487,6 +492,10 @@ func (a *App) Serve(ctx context.Context) error {
 	if a.indexer != nil {
 		a.stopIndex, a.indexDone = goUntilStopped(ctx, a.indexer.Run)
 	}
+	// Notifications are derived from the log beside the commit path (their
+	// cursor is in the store, written with them); stopped as shutdown
+	// begins.
+	a.stopNote, a.noteDone = goUntilStopped(ctx, a.notifier.Run)
 	// A storage error stopping the writes turns health NOT_SERVING.
 	var watchCtx context.Context
 	watchCtx, a.stopWatch = context.WithCancel(context.Background())
@@ -566,6 +575,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.stopIndex != nil {
 		a.stopIndex()
 	}
+	if a.stopNote != nil {
+		a.stopNote()
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.stopAfter)
 	defer cancel()
 
@@ -598,6 +610,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	if a.stopIndex != nil {
 		<-a.indexDone
+	}
+	if a.stopNote != nil {
+		<-a.noteDone
 	}
 	if a.index != nil {
 		if cerr := a.index.Close(); cerr != nil {

@@ -252,3 +252,81 @@ func ParseWebhookDelivery(name string) (WebhookDelivery, error) {
 	}
 	return WebhookDelivery{}, fmt.Errorf("%q is not a webhook delivery name (users/{user}/webhooks/{webhook}/deliveries/{delivery})", name)
 }
+
+// Subscription is `users/{user}/subscriptions/thread-{id}` or
+// `users/{user}/subscriptions/theme-{slug}`: a user's subscription to one
+// thread or one theme, named after it. Exactly one of Thread and Theme is
+// set (Thread.ID != 0 or Theme.Slug != "").
+type Subscription struct {
+	User   User
+	Thread Thread
+	Theme  Theme
+}
+
+// SubscriptionTo returns the name of user's subscription to target, a
+// thread or a theme name.
+func SubscriptionTo(user User, target string) (Subscription, error) {
+	if t, err := ParseThread(target); err == nil {
+		return Subscription{User: user, Thread: t}, nil
+	}
+	if t, err := ParseTheme(target); err == nil {
+		return Subscription{User: user, Theme: t}, nil
+	}
+	return Subscription{}, fmt.Errorf("%q is neither a thread (threads/{id}) nor a theme (themes/{slug})", target)
+}
+
+// Target is the name of what the subscription is on.
+func (n Subscription) Target() string {
+	if n.Thread.ID != 0 {
+		return n.Thread.String()
+	}
+	return n.Theme.String()
+}
+
+func (n Subscription) String() string {
+	if n.Thread.ID != 0 {
+		return n.User.String() + "/subscriptions/thread-" + strconv.FormatUint(n.Thread.ID, 10)
+	}
+	return n.User.String() + "/subscriptions/theme-" + n.Theme.Slug
+}
+
+// ParseSubscription parses `users/{user}/subscriptions/thread-{id}` and
+// `users/{user}/subscriptions/theme-{slug}`.
+func ParseSubscription(name string) (Subscription, error) {
+	u, s, ok := strings.Cut(name, "/subscriptions/")
+	if ok {
+		if user, err := ParseUser(u); err == nil {
+			if rest, ok := strings.CutPrefix(s, "thread-"); ok {
+				if id, ok := id(rest); ok {
+					return Subscription{User: user, Thread: Thread{id}}, nil
+				}
+			} else if rest, ok := strings.CutPrefix(s, "theme-"); ok && ValidSlug(rest, MaxSlugLen) {
+				return Subscription{User: user, Theme: Theme{rest}}, nil
+			}
+		}
+	}
+	return Subscription{}, fmt.Errorf("%q is not a subscription name (users/{user}/subscriptions/thread-{id} or users/{user}/subscriptions/theme-{slug})", name)
+}
+
+// Notification is `users/{user}/notifications/{id}`.
+type Notification struct {
+	User User
+	ID   uint64
+}
+
+func (n Notification) String() string {
+	return n.User.String() + "/notifications/" + strconv.FormatUint(n.ID, 10)
+}
+
+// ParseNotification parses `users/{user}/notifications/{id}`.
+func ParseNotification(name string) (Notification, error) {
+	u, s, ok := strings.Cut(name, "/notifications/")
+	if ok {
+		if user, err := ParseUser(u); err == nil {
+			if id, ok := id(s); ok {
+				return Notification{user, id}, nil
+			}
+		}
+	}
+	return Notification{}, fmt.Errorf("%q is not a notification name (users/{user}/notifications/{id})", name)
+}

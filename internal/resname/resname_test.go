@@ -22,11 +22,23 @@ func TestRoundTrip(t *testing.T) {
 		{"users/3", func(s string) (fmt.Stringer, error) { return resname.ParseUser(s) }},
 		{"users/3/tokens/9", func(s string) (fmt.Stringer, error) { return resname.ParseAPIToken(s) }},
 		{"invitations/1", func(s string) (fmt.Stringer, error) { return resname.ParseInvitation(s) }},
+		{"users/3/subscriptions/thread-7", func(s string) (fmt.Stringer, error) { return resname.ParseSubscription(s) }},
+		{"users/3/subscriptions/theme-knowledge-exchange", func(s string) (fmt.Stringer, error) { return resname.ParseSubscription(s) }},
+		{"users/3/notifications/42", func(s string) (fmt.Stringer, error) { return resname.ParseNotification(s) }},
 	} {
 		got, err := tc.parse(tc.name)
 		if err != nil || got.String() != tc.name {
 			t.Errorf("parse(%q) = %v, %v", tc.name, got, err)
 		}
+	}
+	if n, err := resname.SubscriptionTo(resname.User{ID: 3}, "themes/kx"); err != nil || n.String() != "users/3/subscriptions/theme-kx" || n.Target() != "themes/kx" {
+		t.Errorf("SubscriptionTo(themes/kx) = %v, %v", n, err)
+	}
+	if n, err := resname.SubscriptionTo(resname.User{ID: 3}, "threads/9"); err != nil || n.String() != "users/3/subscriptions/thread-9" || n.Target() != "threads/9" {
+		t.Errorf("SubscriptionTo(threads/9) = %v, %v", n, err)
+	}
+	if _, err := resname.SubscriptionTo(resname.User{ID: 3}, "groups/g"); err == nil {
+		t.Error("SubscriptionTo(groups/g) did not fail")
 	}
 	r, _ := resname.ParseReply("threads/7/replies/12")
 	if r != (resname.Reply{Thread: resname.Thread{ID: 7}, ID: 12}) {
@@ -60,6 +72,12 @@ func TestBadNames(t *testing.T) {
 		{"groups/é", "group name", func(s string) error { _, err := resname.ParseGroup(s); return err }},
 		{"organizations/", "organization name", func(s string) error { _, err := resname.ParseOrganization(s); return err }},
 		{"invitations/abc", "invitation name", func(s string) error { _, err := resname.ParseInvitation(s); return err }},
+		{"users/3/subscriptions/threads-7", "subscription name", func(s string) error { _, err := resname.ParseSubscription(s); return err }},
+		{"users/3/subscriptions/thread-07", "subscription name", func(s string) error { _, err := resname.ParseSubscription(s); return err }},
+		{"users/3/subscriptions/theme-Upper", "subscription name", func(s string) error { _, err := resname.ParseSubscription(s); return err }},
+		{"users/me/subscriptions/thread-7", "subscription name", func(s string) error { _, err := resname.ParseSubscription(s); return err }},
+		{"users/3/notifications/0", "notification name", func(s string) error { _, err := resname.ParseNotification(s); return err }},
+		{"users/3/notifications/", "notification name", func(s string) error { _, err := resname.ParseNotification(s); return err }},
 	} {
 		err := tc.parse(tc.name)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -122,6 +122,18 @@ var table = map[string]Level{
 	forumv1.WebhookService_ListWebhookDeliveries_FullMethodName:    Member,
 	forumv1.WebhookService_RedeliverWebhookDelivery_FullMethodName: Member,
 	forumv1.WebhookService_PingWebhook_FullMethodName:              Member,
+
+	// Users read (a READ token suffices) and change (WRITE) their own
+	// subscriptions and notifications; admins read anyone's (the
+	// notification-owner rule).
+	forumv1.NotificationService_GetSubscription_FullMethodName:       Reader,
+	forumv1.NotificationService_ListSubscriptions_FullMethodName:     Reader,
+	forumv1.NotificationService_UpdateSubscription_FullMethodName:    Member,
+	forumv1.NotificationService_DeleteSubscription_FullMethodName:    Member,
+	forumv1.NotificationService_ListNotifications_FullMethodName:     Reader,
+	forumv1.NotificationService_MarkNotificationsRead_FullMethodName: Member,
+	// A signed-in reader's own read position.
+	forumv1.ThreadService_MarkThreadRead_FullMethodName: Member,
 }
 
 // Settings are the server's settings that change a decision.

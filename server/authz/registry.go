@@ -41,6 +41,15 @@ var (
 		forumv1.WebhookService_RedeliverWebhookDelivery_FullMethodName,
 		forumv1.WebhookService_PingWebhook_FullMethodName,
 	}
+	// notificationMethods are the methods of NotificationService.
+	notificationMethods = []string{
+		forumv1.NotificationService_GetSubscription_FullMethodName,
+		forumv1.NotificationService_ListSubscriptions_FullMethodName,
+		forumv1.NotificationService_UpdateSubscription_FullMethodName,
+		forumv1.NotificationService_DeleteSubscription_FullMethodName,
+		forumv1.NotificationService_ListNotifications_FullMethodName,
+		forumv1.NotificationService_MarkNotificationsRead_FullMethodName,
+	}
 	// postChanges are the methods that change a post.
 	postChanges = []string{
 		forumv1.ThreadService_UpdateThread_FullMethodName,
@@ -67,7 +76,7 @@ var Rules = []Rule{
 		"ChangeLocked: only moderators change the posts of a locked thread, and the replies of a deleted one (FAILED_PRECONDITION for others)"},
 	{"deleted-posts", threadMethods,
 		"SeeDeleted: a deleted thread and its replies are seen only by its author and moderators (NOT_FOUND for others)"},
-	{"theme-visibility", append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName, forumv1.SearchService_Search_FullMethodName}, threadMethods...),
+	{"theme-visibility", append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName, forumv1.SearchService_Search_FullMethodName, forumv1.ThreadService_MarkThreadRead_FullMethodName}, threadMethods...),
 		"SeeTheme: a MEMBERS theme is seen by logged-in users, a GROUPS theme by moderators and its groups' members; with its threads and replies (NOT_FOUND for others)"},
 	{"group-visibility", []string{forumv1.GroupService_GetGroup_FullMethodName, forumv1.GroupService_ListGroups_FullMethodName},
 		"SeeGroup: moderators see every group, others the groups they belong to"},
@@ -81,6 +90,8 @@ var Rules = []Rule{
 		"TokenOwner: users list and revoke only their own tokens, admins anyone's"},
 	{"webhook-owner", webhookMethods,
 		"WebhookOwner: users create, read, change, delete, ping and redeliver only their own webhooks, admins anyone's"},
+	{"notification-owner", notificationMethods,
+		"NotificationOwner: users read and change only their own subscriptions and notifications; admins read anyone's and change no one else's"},
 	{"registration", []string{forumv1.AuthService_Register_FullMethodName},
 		"Register: registering needs an invitation code, unless the forum lets anyone register (Settings.SelfRegistration)"},
 	{"user-update", []string{forumv1.UserService_UpdateUser_FullMethodName},

@@ -277,3 +277,14 @@ func UserView(a Actor, u *forumv1.User, s Settings) *forumv1.User {
 	}
 	return u
 }
+
+// NotificationOwner is the rule notification-owner: users read and change
+// (verb) only their own subscriptions, notifications and read positions
+// (owner is the user they belong to); admins read anyone's, and change no
+// one else's.
+func NotificationOwner(a Actor, owner, verb string, change bool) error {
+	if a.is(owner) || (a.admin() && !change) {
+		return nil
+	}
+	return fmt.Errorf("%w: users %s only their own subscriptions and notifications", errs.PermissionDenied, verb)
+}

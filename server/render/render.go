@@ -40,6 +40,8 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 )
 
@@ -82,6 +84,7 @@ func newMarkdown(linkify goldmark.Extender) goldmark.Markdown {
 		goldmark.WithParser(newParser()),
 		goldmark.WithExtensions(
 			linkify, // bare http, https and mailto URLs and e-mail addresses
+			mention{},
 			boundedTable{},
 			limits{},
 			extension.Strikethrough,
@@ -110,6 +113,8 @@ func newPolicy() *bluemonday.Policy {
 	// of these attributes left is dropped by bluemonday.
 	p.AllowAttrs("type").Matching(regexp.MustCompile(`^checkbox$`)).OnElements("input")
 	p.AllowAttrs("checked", "disabled").Matching(regexp.MustCompile(`^(|checked|disabled)$`)).OnElements("input")
+	// Mentions (`@ana`) are links of class "mention".
+	p.AllowAttrs("class").Matching(regexp.MustCompile(`^mention$`)).OnElements("a")
 	return p
 }
 
@@ -118,6 +123,11 @@ func newPolicy() *bluemonday.Policy {
 // U+FFFD). The error is that of goldmark or bluemonday writing to memory,
 // which they do not report for any input; callers should still handle it.
 func (r *Renderer) HTML(markdown string) (string, error) {
+	out, _, err := r.render(markdown)
+	return out, err
+}
+
+func (r *Renderer) render(markdown string) (string, []string, error) {
 	s := r.states.Get().(*state)
 	defer r.putState(s)
 	// The result goes into proto3 string fields, which must be valid UTF-8.
@@ -129,8 +139,9 @@ func (r *Renderer) HTML(markdown string) (string, error) {
 		s.src = append(s.src[:0], strings.ToValidUTF8(markdown, "\uFFFD")...)
 	}
 	s.html.Reset()
-	if err := r.md.Convert(s.src, &s.html); err != nil {
-		return "", err
+	pc := parser.NewContext()
+	if err := r.md.Convert(s.src, &s.html, parser.WithContext(pc)); err != nil {
+		return "", nil, err
 	}
 	// The sanitised output is about as long as goldmark's, so size it once;
 	// the strings.Builder then returns it without another copy.
@@ -138,24 +149,43 @@ func (r *Renderer) HTML(markdown string) (string, error) {
 	s.out.Grow(s.html.Len() + s.html.Len()/8)
 	s.in.Reset(s.html.Bytes())
 	if err := r.policy.SanitizeReaderToWriter(&s.in, &s.out); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	out := s.out.String()
 	s.out.Reset() // the next call must not write into out
-	return out, nil
+	return out, mentionsIn(pc), nil
 }
 
 // BodyHTML renders the body of a post: HTML's result, or ErrTooLarge if it
 // is longer than MaxHTML of the Markdown's length.
 func (r *Renderer) BodyHTML(markdown string) (string, error) {
-	out, err := r.HTML(markdown)
+	out, _, err := r.Post(markdown)
+	return out, err
+}
+
+// Post renders the body of a post as BodyHTML does, and returns the names
+// it mentions (`@name`), in order, each once, lower-cased: those outside
+// block quotes (a mention in a code span or block is no mention; one in a
+// quote is a link, but the quoted post's, not this one's, so not
+// returned).
+func (r *Renderer) Post(markdown string) (html string, mentions []string, err error) {
+	out, names, err := r.render(markdown)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if limit := MaxHTML(len(markdown)); len(out) > limit {
-		return "", fmt.Errorf("%w: %d bytes of HTML from %d of Markdown, over the limit of %d (six times the Markdown plus 16 KiB)", ErrTooLarge, len(out), len(markdown), limit)
+		return "", nil, fmt.Errorf("%w: %d bytes of HTML from %d of Markdown, over the limit of %d (six times the Markdown plus 16 KiB)", ErrTooLarge, len(out), len(markdown), limit)
 	}
-	return out, nil
+	return out, names, nil
+}
+
+// Mentions returns the names markdown mentions, as Post does, without
+// rendering it.
+func (r *Renderer) Mentions(markdown string) []string {
+	src := []byte(strings.ToValidUTF8(markdown, "\uFFFD"))
+	pc := parser.NewContext()
+	r.md.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
+	return mentionsIn(pc)
 }
 
 // putState returns s to the pool, without the buffers that have grown too

@@ -31,8 +31,8 @@ type Indexer struct {
 
 	head, applied atomic.Uint64 // the log's head and the cursor, when last read
 
-	// Share is the part of the time the indexer works while the log grows
-	// faster than busyRate revisions a second: after a batch that took
+	// Share is the part of the time the indexer works while the store commits
+	// faster than busyRate writes a second: after a batch that took
 	// d, it waits d*(1-Share)/Share before the next. Indexing a post costs
 	// far more CPU than writing it (bleve analyses the text and merges
 	// segments), so an indexer at full speed behind a flood of writes
@@ -45,12 +45,12 @@ type Indexer struct {
 	rebuilds int // Rebuilds done, for tests
 
 	rateAt   time.Time // when rateHead was read (busy; Run's goroutine only)
-	rateHead uint64
-	rate     float64 // revisions a second, over the last busyWindow
+	rateHead uint64    // store.Writes at rateAt
+	rate     float64   // writes a second, over the last busyWindow
 }
 
-// The indexer works at full speed while the log grows by less than
-// busyRate revisions a second, measured over busyWindow: a load far above
+// The indexer works at full speed while the store commits fewer than
+// busyRate writes a second, measured over busyWindow: a load far above
 // what a forum sees, and which the indexer follows within milliseconds.
 const (
 	busyRate   = 2000
@@ -94,22 +94,26 @@ func (ix *Indexer) Run(ctx context.Context) {
 	}
 }
 
-// busy reports whether the log has been growing faster than busyRate
-// revisions a second, as measured over the last busyWindow or more.
+// busy reports whether the store has been committing more than busyRate
+// writes a second, as measured over the last busyWindow or more. It counts
+// the forum's writes (store.Writes), not the log's revisions: the events
+// other readers derive (notifications) are no writers' flood to give way
+// to.
 func (ix *Indexer) busy(ctx context.Context) bool {
 	head, err := ix.st.EventHead(ctx)
 	if err != nil {
 		return false
 	}
 	ix.head.Store(head)
+	writes := ix.st.Writes()
 	now := time.Now()
 	if ix.rateAt.IsZero() {
-		ix.rateAt, ix.rateHead = now, head
+		ix.rateAt, ix.rateHead = now, writes
 		return false
 	}
 	if d := now.Sub(ix.rateAt); d >= busyWindow {
-		ix.rate = float64(head-ix.rateHead) / d.Seconds()
-		ix.rateAt, ix.rateHead = now, head
+		ix.rate = float64(writes-ix.rateHead) / d.Seconds()
+		ix.rateAt, ix.rateHead = now, writes
 	}
 	return ix.rate > busyRate
 }

@@ -305,10 +305,17 @@ func (n *notifier) notify() {
 func (s *Store) update(ctx context.Context, fn func(tx kv.Tx) error) error {
 	err := s.kv.Update(ctx, fn)
 	if err == nil {
+		s.writes.Add(1)
 		s.changes.notify()
 	}
 	return err
 }
+
+// Writes returns how many writes the store has committed since it opened
+// (the calls that change the forum; not what its readers derive, such as
+// notifications): a reader that gives way to a flood of writes measures
+// it by this count, not by the log's head, which derived events grow too.
+func (s *Store) Writes() uint64 { return s.writes.Load() }
 
 // Changed returns a channel that the next write to commit closes (every
 // write of the store goes through update). A reader of the log that keeps
@@ -466,8 +473,31 @@ func (s *Store) newEventVisibility(actor authz.Actor) *eventVisibility {
 // group's by its members and moderators; an organisation's by anyone; a
 // user's by logged-in users (it carries the public profile only); an
 // invitation's by moderators; an API token's and a webhook's by its owner
-// and admins.
+// and admins; a notification's by its recipient, while the recipient may
+// read its post, and by admins without its content.
 func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, error) {
+	if n := ev.GetNotification(); n != nil {
+		// Its recipient's, while its post is readable; admins see that
+		// there was one (the log stays gap-free to them), not what it
+		// says.
+		if v.actor == authz.SystemActor {
+			return ev, nil
+		}
+		to, err := resname.ParseNotification(ev.Resource)
+		if err != nil {
+			return nil, nil
+		}
+		if v.actor.User != to.User.String() {
+			if v.actor.Role == forumv1.Role_ROLE_ADMIN {
+				return withoutResource(ev), nil
+			}
+			return nil, nil
+		}
+		if ok, err := notificationVisible(tx, v.access, n); err != nil || !ok {
+			return nil, err
+		}
+		return ev, nil
+	}
 	state := ev.ResourceState
 	if state == nil && replyEventType(ev.Type) {
 		state = &forumv1.Event_Reply{} // deleted since: resolveReply left it without

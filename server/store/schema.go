@@ -56,6 +56,19 @@ import (
 //	webhookStates        user id, webhook id → webhookState (JSON): cursor, attempts, next try (schema 5)
 //	webhookDeliveries    user id, webhook id, delivery id → WebhookDelivery (the last 100) (schema 5)
 //	webhookQueue         user id, webhook id, seq → queuedDelivery (JSON): pings, redeliveries (schema 5)
+//	subscriptions        user id, target → Subscription                          (schema 7)
+//	subscribers          target, user id → level (1 byte): who subscribes to what (schema 7)
+//	notifications        user id, notification id → Notification                 (schema 7)
+//	notificationsUnread  user id, notification id → nil: the unread ones          (schema 7)
+//	mentioned            thread id, reply id (0 for the thread), user id → nil: who was told of
+//	                     a mention in a post, so that an edit tells only the new ones (schema 7)
+//	readMarks            user id, thread id → u64: the last reply the user read   (schema 7)
+//
+// A target in subscriptions and subscribers is [1][thread id] for a thread,
+// [0][slug][0x00] for a theme (subscriptionTarget). meta
+// "notification_cursor" (u64) is the last revision the notifications were
+// derived from; "notification_partial" (u64 revision, u64 user id) marks an
+// event whose recipients were only partly told, and the last one told.
 //
 // rank is [0 if pinned else 1][^last activity unix ns][thread id], so an
 // ascending scan yields pinned threads first, then the most recently active.
@@ -111,6 +124,12 @@ const (
 	bucketWebhookLog     kv.Bucket = "webhook_deliveries"
 	bucketWebhookQueue   kv.Bucket = "webhook_queue"
 	bucketReplyVersions  kv.Bucket = "reply_versions"
+	bucketSubscriptions  kv.Bucket = "subscriptions"
+	bucketSubscribers    kv.Bucket = "subscribers"
+	bucketNotifications  kv.Bucket = "notifications"
+	bucketUnread         kv.Bucket = "notifications_unread"
+	bucketMentioned      kv.Bucket = "mentioned"
+	bucketReadMarks      kv.Bucket = "read_marks"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -123,12 +142,14 @@ var allBuckets = []kv.Bucket{
 	bucketThreadHeads, bucketThemeGates, bucketEvents,
 	bucketWebhooks, bucketWebhookSecrets, bucketWebhookStates, bucketWebhookLog, bucketWebhookQueue,
 	bucketReplyVersions,
+	bucketSubscriptions, bucketSubscribers, bucketNotifications, bucketUnread,
+	bucketMentioned, bucketReadMarks,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
 // new file, brings an older file up to it (migrate) and refuses a file with
 // a newer one.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -179,6 +200,7 @@ var migrations = [SchemaVersion]func(tx kv.Tx) (int, error){
 	3: migrateTo4,
 	4: migrateTo5,
 	5: migrateTo6,
+	6: migrateTo7,
 }
 
 // migrateTo2: version 1 kept the counters of threads and themes in their
@@ -238,6 +260,17 @@ func migrateTo5(kv.Tx) (int, error) { return 0, nil }
 // older forumd, which would read a reply event without its reply as an
 // event of nothing, refuses the file.
 func migrateTo6(kv.Tx) (int, error) { return 0, nil }
+
+// migrateTo7: version 7 adds subscriptions, notifications and read marks
+// (buckets Open creates empty), and starts deriving notifications from
+// the log's head: the posts made before the upgrade notify no one.
+func migrateTo7(tx kv.Tx) (int, error) {
+	head, err := tx.Get(bucketMeta, metaEventHead)
+	if err != nil {
+		return 0, err
+	}
+	return 0, tx.Put(bucketMeta, metaNotificationCursor, u64(readU64(head)))
+}
 
 // deriveRecords puts, for every record of bucket records, derive(its
 // value) under the same key in bucket side, and returns how many it put.

@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -73,7 +74,11 @@ type Store struct {
 	gates    gateCache
 	creds    credCache
 	changes  notifier // wakes the readers of the event log (events.go)
-	queued   notifier // wakes webhook delivery when a delivery is queued (webhooks.go)
+	// writes counts the commits of the store's own writes (update): the
+	// calls that change the forum, not what its readers derive
+	// (DeriveNotifications).
+	writes atomic.Uint64
+	queued notifier // wakes webhook delivery when a delivery is queued (webhooks.go)
 
 	benchmarkWithoutEventLog bool // Options.BenchmarkWithoutEventLog
 	feed                     feed // the event log's live subscribers (feed.go)

@@ -271,7 +271,10 @@ func (s *Store) GetThread(ctx context.Context, actor authz.Actor, name resname.T
 			return err
 		}
 		out = t
-		return fillFollowUps(tx, access, t, id)
+		if err := fillFollowUps(tx, access, t, id); err != nil {
+			return err
+		}
+		return setUnread(tx, actor, t)
 	})
 	return out, err
 }
@@ -611,6 +614,9 @@ func (s *Store) ListThreads(ctx context.Context, actor authz.Actor, q ThreadQuer
 		for _, t := range out {
 			n, _ := resname.ParseThread(t.Name)
 			if err := fillFollowUps(tx, access, t, n.ID); err != nil {
+				return err
+			}
+			if err := setUnread(tx, actor, t); err != nil {
 				return err
 			}
 		}

@@ -438,6 +438,131 @@ func (TokenScope) EnumDescriptor() ([]byte, []int) {
 	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
+// How closely a user follows a thread or a theme.
+type SubscriptionLevel int32
+
+const (
+	// Not used.
+	SubscriptionLevel_SUBSCRIPTION_LEVEL_UNSPECIFIED SubscriptionLevel = 0
+	// Every new post: on a thread, each reply; on a theme, each new thread
+	// and each reply in its threads.
+	SubscriptionLevel_SUBSCRIPTION_LEVEL_WATCHING SubscriptionLevel = 1
+	// Replies to the user's posts and mentions of the user (as without a
+	// subscription), and the thread's unread count.
+	SubscriptionLevel_SUBSCRIPTION_LEVEL_TRACKING SubscriptionLevel = 2
+	// Nothing at all, mentions included, even from a watched theme. A
+	// thread's own subscription wins over its theme's.
+	SubscriptionLevel_SUBSCRIPTION_LEVEL_MUTED SubscriptionLevel = 3
+)
+
+// Enum value maps for SubscriptionLevel.
+var (
+	SubscriptionLevel_name = map[int32]string{
+		0: "SUBSCRIPTION_LEVEL_UNSPECIFIED",
+		1: "SUBSCRIPTION_LEVEL_WATCHING",
+		2: "SUBSCRIPTION_LEVEL_TRACKING",
+		3: "SUBSCRIPTION_LEVEL_MUTED",
+	}
+	SubscriptionLevel_value = map[string]int32{
+		"SUBSCRIPTION_LEVEL_UNSPECIFIED": 0,
+		"SUBSCRIPTION_LEVEL_WATCHING":    1,
+		"SUBSCRIPTION_LEVEL_TRACKING":    2,
+		"SUBSCRIPTION_LEVEL_MUTED":       3,
+	}
+)
+
+func (x SubscriptionLevel) Enum() *SubscriptionLevel {
+	p := new(SubscriptionLevel)
+	*p = x
+	return p
+}
+
+func (x SubscriptionLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SubscriptionLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[7].Descriptor()
+}
+
+func (SubscriptionLevel) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[7]
+}
+
+func (x SubscriptionLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SubscriptionLevel.Descriptor instead.
+func (SubscriptionLevel) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
+// What a notification is about.
+type NotificationKind int32
+
+const (
+	// Not used.
+	NotificationKind_NOTIFICATION_KIND_UNSPECIFIED NotificationKind = 0
+	// Someone replied to the user's thread or reply.
+	NotificationKind_NOTIFICATION_KIND_REPLY NotificationKind = 1
+	// Someone mentioned the user (`@username`, or a group the user is in).
+	NotificationKind_NOTIFICATION_KIND_MENTION NotificationKind = 2
+	// A new post in a thread or theme the user watches.
+	NotificationKind_NOTIFICATION_KIND_WATCHED_POST NotificationKind = 3
+	// A follow-up thread was opened on the user's thread.
+	NotificationKind_NOTIFICATION_KIND_FOLLOW_UP NotificationKind = 4
+	// A thread the user started or watches was resolved.
+	NotificationKind_NOTIFICATION_KIND_RESOLVED NotificationKind = 5
+)
+
+// Enum value maps for NotificationKind.
+var (
+	NotificationKind_name = map[int32]string{
+		0: "NOTIFICATION_KIND_UNSPECIFIED",
+		1: "NOTIFICATION_KIND_REPLY",
+		2: "NOTIFICATION_KIND_MENTION",
+		3: "NOTIFICATION_KIND_WATCHED_POST",
+		4: "NOTIFICATION_KIND_FOLLOW_UP",
+		5: "NOTIFICATION_KIND_RESOLVED",
+	}
+	NotificationKind_value = map[string]int32{
+		"NOTIFICATION_KIND_UNSPECIFIED":  0,
+		"NOTIFICATION_KIND_REPLY":        1,
+		"NOTIFICATION_KIND_MENTION":      2,
+		"NOTIFICATION_KIND_WATCHED_POST": 3,
+		"NOTIFICATION_KIND_FOLLOW_UP":    4,
+		"NOTIFICATION_KIND_RESOLVED":     5,
+	}
+)
+
+func (x NotificationKind) Enum() *NotificationKind {
+	p := new(NotificationKind)
+	*p = x
+	return p
+}
+
+func (x NotificationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NotificationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[8].Descriptor()
+}
+
+func (NotificationKind) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[8]
+}
+
+func (x NotificationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NotificationKind.Descriptor instead.
+func (NotificationKind) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+}
+
 // A Theme groups threads under a subject such as "knowledge exchange".
 //
 // Themes are created and changed only by conveners and admins.
@@ -730,9 +855,16 @@ type Thread struct {
 	// if none was given. Set while the thread is deleted and cleared by
 	// UndeleteThread. Seen by whoever may read the deleted thread.
 	// Output only.
-	DeleteReason  string `protobuf:"bytes,20,opt,name=delete_reason,json=deleteReason,proto3" json:"delete_reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DeleteReason string `protobuf:"bytes,20,opt,name=delete_reason,json=deleteReason,proto3" json:"delete_reason,omitempty"`
+	// For a signed-in caller who has read the thread before (MarkThreadRead),
+	// how many replies came after the last one they read; 0 otherwise.
+	// Output only.
+	UnreadReplyCount int32 `protobuf:"varint,21,opt,name=unread_reply_count,json=unreadReplyCount,proto3" json:"unread_reply_count,omitempty"`
+	// The first of those replies, `threads/{thread}/replies/{reply}`; empty
+	// when there is none. Output only.
+	FirstUnreadReply string `protobuf:"bytes,22,opt,name=first_unread_reply,json=firstUnreadReply,proto3" json:"first_unread_reply,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Thread) Reset() {
@@ -901,6 +1033,20 @@ func (x *Thread) GetDeletedBy() string {
 func (x *Thread) GetDeleteReason() string {
 	if x != nil {
 		return x.DeleteReason
+	}
+	return ""
+}
+
+func (x *Thread) GetUnreadReplyCount() int32 {
+	if x != nil {
+		return x.UnreadReplyCount
+	}
+	return 0
+}
+
+func (x *Thread) GetFirstUnreadReply() string {
+	if x != nil {
+		return x.FirstUnreadReply
 	}
 	return ""
 }
@@ -1805,6 +1951,234 @@ func (x *WebhookDelivery) GetSuccess() bool {
 	return false
 }
 
+// A Subscription is a user's level on one thread or one theme.
+type Subscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `users/{user}/subscriptions/thread-{id}` or
+	// `users/{user}/subscriptions/theme-{slug}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What it is on, `threads/{id}` or `themes/{slug}`. Output only (the
+	// name says it).
+	Target string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// Required.
+	Level SubscriptionLevel `protobuf:"varint,3,opt,name=level,proto3,enum=forum.v1.SubscriptionLevel" json:"level,omitempty"`
+	// Whether forum made it (an author watches their thread, a replier
+	// tracks it) rather than the user. Output only.
+	Automatic bool `protobuf:"varint,4,opt,name=automatic,proto3" json:"automatic,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Subscription) Reset() {
+	*x = Subscription{}
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subscription) ProtoMessage() {}
+
+func (x *Subscription) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
+func (*Subscription) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Subscription) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Subscription) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *Subscription) GetLevel() SubscriptionLevel {
+	if x != nil {
+		return x.Level
+	}
+	return SubscriptionLevel_SUBSCRIPTION_LEVEL_UNSPECIFIED
+}
+
+func (x *Subscription) GetAutomatic() bool {
+	if x != nil {
+		return x.Automatic
+	}
+	return false
+}
+
+func (x *Subscription) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Subscription) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// A Notification tells one user of one post.
+type Notification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `users/{user}/notifications/{id}`.
+	Name string           `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind NotificationKind `protobuf:"varint,2,opt,name=kind,proto3,enum=forum.v1.NotificationKind" json:"kind,omitempty"`
+	// Who caused it, `users/{user}`.
+	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The post, `threads/{id}` or `threads/{thread}/replies/{id}`.
+	Post string `protobuf:"bytes,4,opt,name=post,proto3" json:"post,omitempty"`
+	// The post's thread.
+	Thread string `protobuf:"bytes,5,opt,name=thread,proto3" json:"thread,omitempty"`
+	// The thread's title when the notification was made.
+	ThreadTitle string `protobuf:"bytes,6,opt,name=thread_title,json=threadTitle,proto3" json:"thread_title,omitempty"`
+	// The thread's theme when the notification was made.
+	Theme string `protobuf:"bytes,7,opt,name=theme,proto3" json:"theme,omitempty"`
+	// The start of the post's text, plain, at most 200 characters.
+	Excerpt string `protobuf:"bytes,8,opt,name=excerpt,proto3" json:"excerpt,omitempty"`
+	// The revision of the event that caused it.
+	Revision   uint64                 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was marked read; unset while it is unread.
+	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Notification) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Notification) GetKind() NotificationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return NotificationKind_NOTIFICATION_KIND_UNSPECIFIED
+}
+
+func (x *Notification) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Notification) GetPost() string {
+	if x != nil {
+		return x.Post
+	}
+	return ""
+}
+
+func (x *Notification) GetThread() string {
+	if x != nil {
+		return x.Thread
+	}
+	return ""
+}
+
+func (x *Notification) GetThreadTitle() string {
+	if x != nil {
+		return x.ThreadTitle
+	}
+	return ""
+}
+
+func (x *Notification) GetTheme() string {
+	if x != nil {
+		return x.Theme
+	}
+	return ""
+}
+
+func (x *Notification) GetExcerpt() string {
+	if x != nil {
+		return x.Excerpt
+	}
+	return ""
+}
+
+func (x *Notification) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Notification) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Notification) GetReadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadTime
+	}
+	return nil
+}
+
 var File_forum_v1_resources_proto protoreflect.FileDescriptor
 
 const file_forum_v1_resources_proto_rawDesc = "" +
@@ -1835,7 +2209,7 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\xcf\x05\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xab\x06\n" +
 	"\x06Thread\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05theme\x18\x02 \x01(\tR\x05theme\x12\x14\n" +
@@ -1864,7 +2238,9 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x04etag\x18\x12 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"deleted_by\x18\x13 \x01(\tR\tdeletedBy\x12#\n" +
-	"\rdelete_reason\x18\x14 \x01(\tR\fdeleteReason\"\xb2\x03\n" +
+	"\rdelete_reason\x18\x14 \x01(\tR\fdeleteReason\x12,\n" +
+	"\x12unread_reply_count\x18\x15 \x01(\x05R\x10unreadReplyCount\x12,\n" +
+	"\x12first_unread_reply\x18\x16 \x01(\tR\x10firstUnreadReply\"\xb2\x03\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12\x1b\n" +
@@ -1964,7 +2340,30 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\rresponse_body\x18\t \x01(\tR\fresponseBody\x12\x14\n" +
 	"\x05error\x18\n" +
 	" \x01(\tR\x05error\x12\x18\n" +
-	"\asuccess\x18\v \x01(\bR\asuccess*\x8b\x01\n" +
+	"\asuccess\x18\v \x01(\bR\asuccess\"\x85\x02\n" +
+	"\fSubscription\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x121\n" +
+	"\x05level\x18\x03 \x01(\x0e2\x1b.forum.v1.SubscriptionLevelR\x05level\x12\x1c\n" +
+	"\tautomatic\x18\x04 \x01(\bR\tautomatic\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\xf9\x02\n" +
+	"\fNotification\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1a.forum.v1.NotificationKindR\x04kind\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04post\x18\x04 \x01(\tR\x04post\x12\x16\n" +
+	"\x06thread\x18\x05 \x01(\tR\x06thread\x12!\n" +
+	"\fthread_title\x18\x06 \x01(\tR\vthreadTitle\x12\x14\n" +
+	"\x05theme\x18\a \x01(\tR\x05theme\x12\x18\n" +
+	"\aexcerpt\x18\b \x01(\tR\aexcerpt\x12\x1a\n" +
+	"\brevision\x18\t \x01(\x04R\brevision\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x127\n" +
+	"\tread_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\breadTime*\x8b\x01\n" +
 	"\x0fThemeVisibility\x12 \n" +
 	"\x1cTHEME_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17THEME_VISIBILITY_PUBLIC\x10\x01\x12\x1c\n" +
@@ -2005,7 +2404,19 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x10TOKEN_SCOPE_READ\x10\x01\x12\x15\n" +
 	"\x11TOKEN_SCOPE_WRITE\x10\x02\x12\x18\n" +
 	"\x14TOKEN_SCOPE_MODERATE\x10\x03\x12\x15\n" +
-	"\x11TOKEN_SCOPE_ADMIN\x10\x04B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"\x11TOKEN_SCOPE_ADMIN\x10\x04*\x97\x01\n" +
+	"\x11SubscriptionLevel\x12\"\n" +
+	"\x1eSUBSCRIPTION_LEVEL_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bSUBSCRIPTION_LEVEL_WATCHING\x10\x01\x12\x1f\n" +
+	"\x1bSUBSCRIPTION_LEVEL_TRACKING\x10\x02\x12\x1c\n" +
+	"\x18SUBSCRIPTION_LEVEL_MUTED\x10\x03*\xd6\x01\n" +
+	"\x10NotificationKind\x12!\n" +
+	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17NOTIFICATION_KIND_REPLY\x10\x01\x12\x1d\n" +
+	"\x19NOTIFICATION_KIND_MENTION\x10\x02\x12\"\n" +
+	"\x1eNOTIFICATION_KIND_WATCHED_POST\x10\x03\x12\x1f\n" +
+	"\x1bNOTIFICATION_KIND_FOLLOW_UP\x10\x04\x12\x1e\n" +
+	"\x1aNOTIFICATION_KIND_RESOLVED\x10\x05B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_resources_proto_rawDescOnce sync.Once
@@ -2019,8 +2430,8 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 	return file_forum_v1_resources_proto_rawDescData
 }
 
-var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_forum_v1_resources_proto_goTypes = []any{
 	(ThemeVisibility)(0),          // 0: forum.v1.ThemeVisibility
 	(ThreadKind)(0),               // 1: forum.v1.ThreadKind
@@ -2029,58 +2440,68 @@ var file_forum_v1_resources_proto_goTypes = []any{
 	(UserState)(0),                // 4: forum.v1.UserState
 	(OrganizationKind)(0),         // 5: forum.v1.OrganizationKind
 	(TokenScope)(0),               // 6: forum.v1.TokenScope
-	(*Theme)(nil),                 // 7: forum.v1.Theme
-	(*Group)(nil),                 // 8: forum.v1.Group
-	(*Thread)(nil),                // 9: forum.v1.Thread
-	(*Reply)(nil),                 // 10: forum.v1.Reply
-	(*User)(nil),                  // 11: forum.v1.User
-	(*Organization)(nil),          // 12: forum.v1.Organization
-	(*ApiToken)(nil),              // 13: forum.v1.ApiToken
-	(*Invitation)(nil),            // 14: forum.v1.Invitation
-	(*Webhook)(nil),               // 15: forum.v1.Webhook
-	(*WebhookDelivery)(nil),       // 16: forum.v1.WebhookDelivery
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(SubscriptionLevel)(0),        // 7: forum.v1.SubscriptionLevel
+	(NotificationKind)(0),         // 8: forum.v1.NotificationKind
+	(*Theme)(nil),                 // 9: forum.v1.Theme
+	(*Group)(nil),                 // 10: forum.v1.Group
+	(*Thread)(nil),                // 11: forum.v1.Thread
+	(*Reply)(nil),                 // 12: forum.v1.Reply
+	(*User)(nil),                  // 13: forum.v1.User
+	(*Organization)(nil),          // 14: forum.v1.Organization
+	(*ApiToken)(nil),              // 15: forum.v1.ApiToken
+	(*Invitation)(nil),            // 16: forum.v1.Invitation
+	(*Webhook)(nil),               // 17: forum.v1.Webhook
+	(*WebhookDelivery)(nil),       // 18: forum.v1.WebhookDelivery
+	(*Subscription)(nil),          // 19: forum.v1.Subscription
+	(*Notification)(nil),          // 20: forum.v1.Notification
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	17, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	17, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	17, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	21, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	21, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	21, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: forum.v1.Theme.visibility:type_name -> forum.v1.ThemeVisibility
-	17, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
-	17, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
+	21, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
+	21, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
 	2,  // 7: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	17, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	17, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	17, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	17, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	17, // 12: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	17, // 13: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	17, // 14: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	21, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	21, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	21, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	21, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	21, // 12: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	21, // 13: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	21, // 14: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
 	3,  // 15: forum.v1.User.role:type_name -> forum.v1.Role
-	17, // 16: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	17, // 17: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	21, // 16: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	21, // 17: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 18: forum.v1.User.state:type_name -> forum.v1.UserState
 	5,  // 19: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
-	17, // 20: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	17, // 21: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	21, // 20: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	21, // 21: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 22: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
-	17, // 23: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
-	17, // 24: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	17, // 25: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
+	21, // 23: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 24: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	21, // 25: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
 	3,  // 26: forum.v1.Invitation.role:type_name -> forum.v1.Role
-	17, // 27: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	17, // 28: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	17, // 29: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	17, // 30: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
-	17, // 31: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
-	18, // 32: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	21, // 27: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 28: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	21, // 29: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	21, // 30: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	21, // 31: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
+	22, // 32: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	7,  // 33: forum.v1.Subscription.level:type_name -> forum.v1.SubscriptionLevel
+	21, // 34: forum.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	21, // 35: forum.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 36: forum.v1.Notification.kind:type_name -> forum.v1.NotificationKind
+	21, // 37: forum.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	21, // 38: forum.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -2093,8 +2514,8 @@ func file_forum_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   10,
+			NumEnums:      9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

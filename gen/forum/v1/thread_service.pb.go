@@ -467,6 +467,108 @@ func (x *UndeleteThreadRequest) GetEtag() string {
 	return ""
 }
 
+// The request for MarkThreadRead.
+type MarkThreadReadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. `threads/{thread}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The last reply read, `threads/{thread}/replies/{reply}` of this thread;
+	// unset means the thread's last reply.
+	Reply         string `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkThreadReadRequest) Reset() {
+	*x = MarkThreadReadRequest{}
+	mi := &file_forum_v1_thread_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkThreadReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkThreadReadRequest) ProtoMessage() {}
+
+func (x *MarkThreadReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_thread_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkThreadReadRequest.ProtoReflect.Descriptor instead.
+func (*MarkThreadReadRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MarkThreadReadRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MarkThreadReadRequest) GetReply() string {
+	if x != nil {
+		return x.Reply
+	}
+	return ""
+}
+
+// The response of MarkThreadRead.
+type MarkThreadReadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many replies remain unread after the position.
+	UnreadReplyCount int32 `protobuf:"varint,1,opt,name=unread_reply_count,json=unreadReplyCount,proto3" json:"unread_reply_count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MarkThreadReadResponse) Reset() {
+	*x = MarkThreadReadResponse{}
+	mi := &file_forum_v1_thread_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkThreadReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkThreadReadResponse) ProtoMessage() {}
+
+func (x *MarkThreadReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_thread_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkThreadReadResponse.ProtoReflect.Descriptor instead.
+func (*MarkThreadReadResponse) Descriptor() ([]byte, []int) {
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MarkThreadReadResponse) GetUnreadReplyCount() int32 {
+	if x != nil {
+		return x.UnreadReplyCount
+	}
+	return 0
+}
+
 var File_forum_v1_thread_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_thread_service_proto_rawDesc = "" +
@@ -499,14 +601,20 @@ const file_forum_v1_thread_service_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"?\n" +
 	"\x15UndeleteThreadRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\x9e\x03\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"A\n" +
+	"\x15MarkThreadReadRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05reply\x18\x02 \x01(\tR\x05reply\"F\n" +
+	"\x16MarkThreadReadResponse\x12,\n" +
+	"\x12unread_reply_count\x18\x01 \x01(\x05R\x10unreadReplyCount2\xf3\x03\n" +
 	"\rThreadService\x129\n" +
 	"\tGetThread\x12\x1a.forum.v1.GetThreadRequest\x1a\x10.forum.v1.Thread\x12J\n" +
 	"\vListThreads\x12\x1c.forum.v1.ListThreadsRequest\x1a\x1d.forum.v1.ListThreadsResponse\x12?\n" +
 	"\fCreateThread\x12\x1d.forum.v1.CreateThreadRequest\x1a\x10.forum.v1.Thread\x12?\n" +
 	"\fUpdateThread\x12\x1d.forum.v1.UpdateThreadRequest\x1a\x10.forum.v1.Thread\x12?\n" +
 	"\fDeleteThread\x12\x1d.forum.v1.DeleteThreadRequest\x1a\x10.forum.v1.Thread\x12C\n" +
-	"\x0eUndeleteThread\x12\x1f.forum.v1.UndeleteThreadRequest\x1a\x10.forum.v1.ThreadB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"\x0eUndeleteThread\x12\x1f.forum.v1.UndeleteThreadRequest\x1a\x10.forum.v1.Thread\x12S\n" +
+	"\x0eMarkThreadRead\x12\x1f.forum.v1.MarkThreadReadRequest\x1a .forum.v1.MarkThreadReadResponseB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_thread_service_proto_rawDescOnce sync.Once
@@ -520,37 +628,41 @@ func file_forum_v1_thread_service_proto_rawDescGZIP() []byte {
 	return file_forum_v1_thread_service_proto_rawDescData
 }
 
-var file_forum_v1_thread_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_forum_v1_thread_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_forum_v1_thread_service_proto_goTypes = []any{
-	(*GetThreadRequest)(nil),      // 0: forum.v1.GetThreadRequest
-	(*ListThreadsRequest)(nil),    // 1: forum.v1.ListThreadsRequest
-	(*ListThreadsResponse)(nil),   // 2: forum.v1.ListThreadsResponse
-	(*CreateThreadRequest)(nil),   // 3: forum.v1.CreateThreadRequest
-	(*UpdateThreadRequest)(nil),   // 4: forum.v1.UpdateThreadRequest
-	(*DeleteThreadRequest)(nil),   // 5: forum.v1.DeleteThreadRequest
-	(*UndeleteThreadRequest)(nil), // 6: forum.v1.UndeleteThreadRequest
-	(*Thread)(nil),                // 7: forum.v1.Thread
-	(*fieldmaskpb.FieldMask)(nil), // 8: google.protobuf.FieldMask
+	(*GetThreadRequest)(nil),       // 0: forum.v1.GetThreadRequest
+	(*ListThreadsRequest)(nil),     // 1: forum.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),    // 2: forum.v1.ListThreadsResponse
+	(*CreateThreadRequest)(nil),    // 3: forum.v1.CreateThreadRequest
+	(*UpdateThreadRequest)(nil),    // 4: forum.v1.UpdateThreadRequest
+	(*DeleteThreadRequest)(nil),    // 5: forum.v1.DeleteThreadRequest
+	(*UndeleteThreadRequest)(nil),  // 6: forum.v1.UndeleteThreadRequest
+	(*MarkThreadReadRequest)(nil),  // 7: forum.v1.MarkThreadReadRequest
+	(*MarkThreadReadResponse)(nil), // 8: forum.v1.MarkThreadReadResponse
+	(*Thread)(nil),                 // 9: forum.v1.Thread
+	(*fieldmaskpb.FieldMask)(nil),  // 10: google.protobuf.FieldMask
 }
 var file_forum_v1_thread_service_proto_depIdxs = []int32{
-	7,  // 0: forum.v1.ListThreadsResponse.threads:type_name -> forum.v1.Thread
-	7,  // 1: forum.v1.CreateThreadRequest.thread:type_name -> forum.v1.Thread
-	7,  // 2: forum.v1.UpdateThreadRequest.thread:type_name -> forum.v1.Thread
-	8,  // 3: forum.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 0: forum.v1.ListThreadsResponse.threads:type_name -> forum.v1.Thread
+	9,  // 1: forum.v1.CreateThreadRequest.thread:type_name -> forum.v1.Thread
+	9,  // 2: forum.v1.UpdateThreadRequest.thread:type_name -> forum.v1.Thread
+	10, // 3: forum.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 4: forum.v1.ThreadService.GetThread:input_type -> forum.v1.GetThreadRequest
 	1,  // 5: forum.v1.ThreadService.ListThreads:input_type -> forum.v1.ListThreadsRequest
 	3,  // 6: forum.v1.ThreadService.CreateThread:input_type -> forum.v1.CreateThreadRequest
 	4,  // 7: forum.v1.ThreadService.UpdateThread:input_type -> forum.v1.UpdateThreadRequest
 	5,  // 8: forum.v1.ThreadService.DeleteThread:input_type -> forum.v1.DeleteThreadRequest
 	6,  // 9: forum.v1.ThreadService.UndeleteThread:input_type -> forum.v1.UndeleteThreadRequest
-	7,  // 10: forum.v1.ThreadService.GetThread:output_type -> forum.v1.Thread
-	2,  // 11: forum.v1.ThreadService.ListThreads:output_type -> forum.v1.ListThreadsResponse
-	7,  // 12: forum.v1.ThreadService.CreateThread:output_type -> forum.v1.Thread
-	7,  // 13: forum.v1.ThreadService.UpdateThread:output_type -> forum.v1.Thread
-	7,  // 14: forum.v1.ThreadService.DeleteThread:output_type -> forum.v1.Thread
-	7,  // 15: forum.v1.ThreadService.UndeleteThread:output_type -> forum.v1.Thread
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
+	7,  // 10: forum.v1.ThreadService.MarkThreadRead:input_type -> forum.v1.MarkThreadReadRequest
+	9,  // 11: forum.v1.ThreadService.GetThread:output_type -> forum.v1.Thread
+	2,  // 12: forum.v1.ThreadService.ListThreads:output_type -> forum.v1.ListThreadsResponse
+	9,  // 13: forum.v1.ThreadService.CreateThread:output_type -> forum.v1.Thread
+	9,  // 14: forum.v1.ThreadService.UpdateThread:output_type -> forum.v1.Thread
+	9,  // 15: forum.v1.ThreadService.DeleteThread:output_type -> forum.v1.Thread
+	9,  // 16: forum.v1.ThreadService.UndeleteThread:output_type -> forum.v1.Thread
+	8,  // 17: forum.v1.ThreadService.MarkThreadRead:output_type -> forum.v1.MarkThreadReadResponse
+	11, // [11:18] is the sub-list for method output_type
+	4,  // [4:11] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -568,7 +680,7 @@ func file_forum_v1_thread_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_thread_service_proto_rawDesc), len(file_forum_v1_thread_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	ThreadService_UpdateThread_FullMethodName   = "/forum.v1.ThreadService/UpdateThread"
 	ThreadService_DeleteThread_FullMethodName   = "/forum.v1.ThreadService/DeleteThread"
 	ThreadService_UndeleteThread_FullMethodName = "/forum.v1.ThreadService/UndeleteThread"
+	ThreadService_MarkThreadRead_FullMethodName = "/forum.v1.ThreadService/MarkThreadRead"
 )
 
 // ThreadServiceClient is the client API for ThreadService service.
@@ -55,6 +56,11 @@ type ThreadServiceClient interface {
 	// convener or admin restores (else PERMISSION_DENIED). In a LOCKED thread
 	// only conveners and admins restore (else FAILED_PRECONDITION).
 	UndeleteThread(ctx context.Context, in *UndeleteThreadRequest, opts ...grpc.CallOption) (*Thread, error)
+	// Records how far the caller has read a thread: up to `reply`, or to its
+	// last reply when unset. The position only moves forward; it gives the
+	// thread's unread_reply_count and first_unread_reply in the caller's
+	// later reads.
+	MarkThreadRead(ctx context.Context, in *MarkThreadReadRequest, opts ...grpc.CallOption) (*MarkThreadReadResponse, error)
 }
 
 type threadServiceClient struct {
@@ -125,6 +131,16 @@ func (c *threadServiceClient) UndeleteThread(ctx context.Context, in *UndeleteTh
 	return out, nil
 }
 
+func (c *threadServiceClient) MarkThreadRead(ctx context.Context, in *MarkThreadReadRequest, opts ...grpc.CallOption) (*MarkThreadReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkThreadReadResponse)
+	err := c.cc.Invoke(ctx, ThreadService_MarkThreadRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreadServiceServer is the server API for ThreadService service.
 // All implementations must embed UnimplementedThreadServiceServer
 // for forward compatibility.
@@ -153,6 +169,11 @@ type ThreadServiceServer interface {
 	// convener or admin restores (else PERMISSION_DENIED). In a LOCKED thread
 	// only conveners and admins restore (else FAILED_PRECONDITION).
 	UndeleteThread(context.Context, *UndeleteThreadRequest) (*Thread, error)
+	// Records how far the caller has read a thread: up to `reply`, or to its
+	// last reply when unset. The position only moves forward; it gives the
+	// thread's unread_reply_count and first_unread_reply in the caller's
+	// later reads.
+	MarkThreadRead(context.Context, *MarkThreadReadRequest) (*MarkThreadReadResponse, error)
 	mustEmbedUnimplementedThreadServiceServer()
 }
 
@@ -180,6 +201,9 @@ func (UnimplementedThreadServiceServer) DeleteThread(context.Context, *DeleteThr
 }
 func (UnimplementedThreadServiceServer) UndeleteThread(context.Context, *UndeleteThreadRequest) (*Thread, error) {
 	return nil, status.Error(codes.Unimplemented, "method UndeleteThread not implemented")
+}
+func (UnimplementedThreadServiceServer) MarkThreadRead(context.Context, *MarkThreadReadRequest) (*MarkThreadReadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkThreadRead not implemented")
 }
 func (UnimplementedThreadServiceServer) mustEmbedUnimplementedThreadServiceServer() {}
 func (UnimplementedThreadServiceServer) testEmbeddedByValue()                       {}
@@ -310,6 +334,24 @@ func _ThreadService_UndeleteThread_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreadService_MarkThreadRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkThreadReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).MarkThreadRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_MarkThreadRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).MarkThreadRead(ctx, req.(*MarkThreadReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreadService_ServiceDesc is the grpc.ServiceDesc for ThreadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -340,6 +382,10 @@ var ThreadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UndeleteThread",
 			Handler:    _ThreadService_UndeleteThread_Handler,
+		},
+		{
+			MethodName: "MarkThreadRead",
+			Handler:    _ThreadService_MarkThreadRead_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

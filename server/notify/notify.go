@@ -1,0 +1,98 @@
+// Package notify derives users' notifications from the event log: a reader
+// of the log whose durable cursor is in the store, next to the
+// notifications it makes (store.DeriveNotifications writes both in one
+// transaction, so that none is lost or made twice across a crash). It is
+// woken by every commit (store.Changed) and runs beside the write path:
+// a write never waits for it. Who is told of what is the store's
+// (server/store/notifications.go); this package runs it, finds mentions
+// with the post renderer, and reports its lag.
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/forumhq/forum/server/render"
+	"github.com/forumhq/forum/server/store"
+)
+
+// Notifier keeps the notifications up to date with the log.
+type Notifier struct {
+	st     *store.Store
+	log    *slog.Logger
+	render *render.Renderer
+	// MaxEvents and MaxNotifications bound one transaction (see
+	// store.DeriveOptions); 0 takes the store's defaults.
+	MaxEvents, MaxNotifications int
+	// RetryAfter is the wait after a failed pass; 0 means a second.
+	RetryAfter time.Duration
+
+	cursor, head atomic.Uint64
+}
+
+// New returns a Notifier of st; Run runs it.
+func New(st *store.Store, log *slog.Logger) *Notifier {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Notifier{st: st, log: log, render: render.New()}
+}
+
+// Lag is how many revisions of the log the notifications have yet to be
+// derived from, as of the last pass.
+func (n *Notifier) Lag() uint64 {
+	h, c := n.head.Load(), n.cursor.Load()
+	if h > c {
+		return h - c
+	}
+	return 0
+}
+
+// CatchUp derives the notifications of every event committed so far.
+func (n *Notifier) CatchUp(ctx context.Context) error {
+	for {
+		res, err := n.st.DeriveNotifications(ctx, store.DeriveOptions{
+			MaxEvents: n.MaxEvents, MaxNotifications: n.MaxNotifications, Mentions: n.render.Mentions,
+		})
+		if err != nil {
+			return err
+		}
+		n.cursor.Store(res.Cursor)
+		n.head.Store(res.Head)
+		if res.Cursor >= res.Head {
+			return nil
+		}
+	}
+}
+
+// Run derives notifications until ctx is done, woken by every commit.
+func (n *Notifier) Run(ctx context.Context) {
+	retry := n.RetryAfter
+	if retry == 0 {
+		retry = time.Second
+	}
+	for {
+		changed := n.st.Changed() // before the pass: a commit during it wakes the next
+		if err := n.CatchUp(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Error("notifications: deriving", "err", err)
+			t := time.NewTimer(retry)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
