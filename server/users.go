@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
@@ -15,6 +17,10 @@ type userService struct {
 	forumv1.UnsafeUserServiceServer
 	s *Server
 }
+
+// usernameFilter is ListUsers' filter: a username, or the start of one
+// and *.
+var usernameFilter = regexp.MustCompile(`^\s*username\s*=\s*"([A-Za-z0-9_.-]{1,32})(\*?)"\s*$`)
 
 // checkUsername records a violation unless name is 3-32 characters of
 // [a-z0-9_.-] starting with a letter.
@@ -71,7 +77,20 @@ func (u *userService) ListUsers(ctx context.Context, req *forumv1.ListUsersReque
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	users, next, err := u.s.store.ListUsers(ctx, n, req.GetPageToken())
+	var (
+		users []*forumv1.User
+		next  string
+		err   error
+	)
+	if f := req.GetFilter(); strings.TrimSpace(f) != "" {
+		m := usernameFilter.FindStringSubmatch(f)
+		if m == nil {
+			return nil, errs.InvalidField("filter", `must be username = "name" or username = "prefix*" (a-z, 0-9, _ . -)`)
+		}
+		users, next, err = u.s.store.ListUsersByUsername(ctx, strings.ToLower(m[1]), m[2] == "", n, req.GetPageToken())
+	} else {
+		users, next, err = u.s.store.ListUsers(ctx, n, req.GetPageToken())
+	}
 	if err != nil {
 		return nil, err
 	}

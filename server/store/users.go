@@ -42,6 +42,49 @@ func (s *Store) ListUsers(ctx context.Context, pageSize int, pageToken string) (
 	return listPage(ctx, s, p, func() *forumv1.User { return new(forumv1.User) }, nil, nil)
 }
 
+// ListUsersByUsername returns the users whose username is prefix (exact)
+// or starts with it, in username order.
+func (s *Store) ListUsersByUsername(ctx context.Context, prefix string, exact bool, pageSize int, pageToken string) ([]*forumv1.User, string, error) {
+	query := fmt.Sprintf("ListUsersByUsername\x00%s\x00%v", prefix, exact)
+	cursor, err := s.decodeToken(query, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	start, end := []byte(prefix), prefixEnd([]byte(prefix))
+	if exact {
+		end = after([]byte(prefix))
+	}
+	if cursor != nil {
+		start = after(cursor)
+	}
+	var out []*forumv1.User
+	var next string
+	err = s.kv.View(ctx, func(tx kv.Tx) error {
+		out, next = nil, ""
+		var ierr error
+		var last []byte
+		err := tx.Scan(bucketUsernames, start, end, false, func(k, v []byte) bool {
+			if len(out) == pageSize {
+				next = s.encodeToken(query, last)
+				return false
+			}
+			u, err := getUser(tx, readU64(v))
+			if err != nil {
+				ierr = err
+				return false
+			}
+			out = append(out, u)
+			last = append(last[:0], k...)
+			return true
+		})
+		if err == nil {
+			err = ierr
+		}
+		return err
+	})
+	return out, next, err
+}
+
 // CreateUser creates a user with a password hash. Who may is the access
 // table's (authz): the store does not check.
 func (s *Store) CreateUser(ctx context.Context, actor authz.Actor, u *forumv1.User, passwordHash string, requestID string) (*forumv1.User, error) {
