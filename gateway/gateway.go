@@ -95,6 +95,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -120,6 +121,10 @@ const (
 	// {"status":"NOT_SERVING"}, with a "reason" when the health function
 	// gives one (NotServingError).
 	HealthPath = "/healthz"
+	// UnsubscribePath is the target of an e-mail's one-click unsubscribe
+	// (RFC 8058): a POST with ?token= turns that mail off. A GET of it is
+	// the web UI's page, which asks first.
+	UnsubscribePath = "/unsubscribe"
 )
 
 // Options configures New. The zero value is usable.
@@ -146,6 +151,11 @@ type Options struct {
 	// (grpc.health.v1.Health/Check, service "") over the connection given
 	// to New.
 	Health func(ctx context.Context) error
+
+	// HealthDetails, if set, gives GET /healthz?details=1 more to say
+	// about the parts of the server (the outbox: "mail"), each a JSON
+	// value; /healthz without it stays the cheap probe it is.
+	HealthDetails func(ctx context.Context) map[string]any
 
 	// TrustedOrigins lists origins ("https://app.example.org") whose browser
 	// requests may call mutating methods cross-origin. Other cross-origin
@@ -184,6 +194,7 @@ type gateway struct {
 	tooLargeMsg string
 	maxTimeout  time.Duration
 	health      func(ctx context.Context) error
+	details     func(ctx context.Context) map[string]any
 	csrf        *http.CrossOriginProtection
 
 	// Client address and sessions (clientip.go, session.go).
@@ -213,6 +224,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		maxBody:    opts.MaxBodyBytes,
 		maxTimeout: opts.MaxTimeout,
 		health:     opts.Health,
+		details:    opts.HealthDetails,
 		csrf:       http.NewCrossOriginProtection(),
 
 		trustedProxies: opts.TrustedProxies,
@@ -294,6 +306,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	if err := mux.HandlePath(http.MethodGet, EventStreamPath, g.streamEvents(mux, forumv1.NewEventServiceClient(conn))); err != nil {
 		return nil, fmt.Errorf("gateway: route GET %s: %w", EventStreamPath, err)
 	}
+	if err := mux.HandlePath(http.MethodPost, UnsubscribePath, g.oneClickUnsubscribe(forumv1.NewNotificationServiceClient(conn))); err != nil {
+		return nil, fmt.Errorf("gateway: route POST %s: %w", UnsubscribePath, err)
+	}
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		if err := mux.HandlePath(method, OpenAPIPath, serveOpenAPI); err != nil {
 			return nil, fmt.Errorf("gateway: route %s %s: %w", method, OpenAPIPath, err)
@@ -315,7 +330,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	h = g.recoverPanics(h)
 	if ui, api := opts.UI, h; ui != nil { // web UI: every path the API does not own
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if p := r.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") || p == OpenAPIPath || p == HealthPath {
+			if p := r.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") || p == OpenAPIPath || p == HealthPath || p == UnsubscribePath && r.Method == http.MethodPost {
 				api.ServeHTTP(w, r)
 				return
 			}
@@ -387,8 +402,44 @@ func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, _ map[stri
 		_, _ = w.Write(append(data, '\n'))
 		return
 	}
+	if g.details != nil && r.URL.Query().Get("details") != "" {
+		body := map[string]any{"status": "SERVING"}
+		for k, v := range g.details(r.Context()) {
+			body[k] = v
+		}
+		data, err := json.Marshal(body)
+		if err == nil {
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(append(data, '\n'))
+			return
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(`{"status":"SERVING"}` + "\n"))
+}
+
+// oneClickUnsubscribe answers POST /unsubscribe?token=... (RFC 8058: the
+// mail client posts List-Unsubscribe=One-Click): NotificationService.
+// Unsubscribe with the token of the query, or of the form. 200 with a line
+// of text when done; the API's status otherwise.
+func (g *gateway) oneClickUnsubscribe(c forumv1.NotificationServiceClient) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		token := r.URL.Query().Get("token")
+		if token == "" {
+			_ = r.ParseForm() // the body is bounded by limitBody
+			token = r.PostForm.Get("token")
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, err := c.Unsubscribe(r.Context(), &forumv1.UnsubscribeRequest{Token: token})
+		if err != nil {
+			st := status.Convert(err)
+			w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+			_, _ = fmt.Fprintln(w, st.Message())
+			return
+		}
+		_, _ = fmt.Fprintln(w, "Unsubscribed.")
+	}
 }
 
 // serveOpenAPI answers GET /openapi.json with the embedded OpenAPI v2

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 	"github.com/forumhq/forum/internal/errs"
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
+	"github.com/forumhq/forum/server/mail"
 )
 
 type notificationService struct {
@@ -190,4 +192,92 @@ func (t *threadService) MarkThreadRead(ctx context.Context, req *forumv1.MarkThr
 		return nil, err
 	}
 	return &forumv1.MarkThreadReadResponse{UnreadReplyCount: n}, nil
+}
+
+// settingsUpdatable are the fields UpdateNotificationSettings changes.
+var settingsUpdatable = []string{"email_mentions", "email_replies", "email_digest"}
+
+// parseSettings parses `users/{user}/notificationSettings` (`users/me/…`
+// included) in field.
+func parseSettings(v *errs.Violations, field, name string, a authz.Actor) resname.User {
+	prefix, ok := strings.CutSuffix(name, "/notificationSettings")
+	if !ok {
+		v.Add(field, "%q is not a notification settings name (users/{user}/notificationSettings)", name)
+		return resname.User{}
+	}
+	return resolveUser(v, field, prefix, a)
+}
+
+func (n *notificationService) GetNotificationSettings(ctx context.Context, req *forumv1.GetNotificationSettingsRequest) (*forumv1.NotificationSettings, error) {
+	var v errs.Violations
+	a := actorFrom(ctx)
+	user := parseSettings(&v, "name", req.GetName(), a)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := authz.NotificationOwner(a, user.String(), "read", false); err != nil {
+		return nil, err
+	}
+	return n.s.store.GetNotificationSettings(ctx, user)
+}
+
+func (n *notificationService) UpdateNotificationSettings(ctx context.Context, req *forumv1.UpdateNotificationSettingsRequest) (*forumv1.NotificationSettings, error) {
+	var v errs.Violations
+	a := actorFrom(ctx)
+	in := req.GetNotificationSettings()
+	if in == nil {
+		v.Add("notification_settings", "is required")
+		return nil, v.Err()
+	}
+	user := parseSettings(&v, "notification_settings.name", in.GetName(), a)
+	if len(req.GetUpdateMask().GetPaths()) == 0 {
+		v.Add("update_mask", "name the fields to change: %s", strings.Join(settingsUpdatable, ", "))
+	}
+	for _, p := range req.GetUpdateMask().GetPaths() {
+		if !slices.Contains(settingsUpdatable, p) {
+			v.Add("update_mask", "%q cannot be changed (only %s)", p, strings.Join(settingsUpdatable, ", "))
+		}
+	}
+	if slices.Contains(req.GetUpdateMask().GetPaths(), "email_digest") {
+		if _, ok := forumv1.DigestFrequency_name[int32(in.GetEmailDigest())]; !ok || in.GetEmailDigest() == forumv1.DigestFrequency_DIGEST_FREQUENCY_UNSPECIFIED {
+			v.Add("notification_settings.email_digest", "must be NEVER, DAILY or WEEKLY")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := authz.NotificationOwner(a, user.String(), "change", true); err != nil {
+		return nil, err
+	}
+	return n.s.store.UpdateNotificationSettings(ctx, user, in, req.GetUpdateMask().GetPaths())
+}
+
+// maxTokenBytes bounds an unsubscribe token.
+const maxTokenBytes = 1024
+
+func (n *notificationService) Unsubscribe(ctx context.Context, req *forumv1.UnsubscribeRequest) (*forumv1.UnsubscribeResponse, error) {
+	token := req.GetToken()
+	if token == "" {
+		return nil, errs.InvalidField("token", "is required")
+	}
+	if len(token) > maxTokenBytes {
+		return nil, errs.InvalidField("token", "is not an unsubscribe token")
+	}
+	signer, err := mail.NewSigner(n.s.store.MailKey())
+	if err != nil {
+		return nil, err
+	}
+	name, scope, err := signer.Verify(token, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	user, err := resname.ParseUser(name)
+	if err != nil {
+		return nil, errs.InvalidField("token", "is not an unsubscribe token")
+	}
+	st, err := n.s.store.Unsubscribe(ctx, user, scope)
+	if err != nil {
+		return nil, err
+	}
+	return &forumv1.UnsubscribeResponse{NotificationSettings: st}, nil
 }

@@ -71,6 +71,14 @@ func notificationCases() []ruleCase {
 			_, err := ns(e).MarkNotificationsRead(ctx, &forumv1.MarkNotificationsReadRequest{Parent: e.alice.name, Before: timestamppb.New(time.Now())})
 			return err
 		}, notificationOwnerOutcomes(true)},
+		{"notification-owner", forumv1.NotificationService_GetNotificationSettings_FullMethodName, "alice's settings", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := ns(e).GetNotificationSettings(ctx, &forumv1.GetNotificationSettingsRequest{Name: e.alice.name + "/notificationSettings"})
+			return err
+		}, notificationOwnerOutcomes(false)},
+		{"notification-owner", forumv1.NotificationService_UpdateNotificationSettings_FullMethodName, "alice's settings changed", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
+			_, err := ns(e).UpdateNotificationSettings(ctx, &forumv1.UpdateNotificationSettingsRequest{NotificationSettings: &forumv1.NotificationSettings{Name: e.alice.name + "/notificationSettings", EmailDigest: forumv1.DigestFrequency_DIGEST_FREQUENCY_DAILY}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email_digest"}}})
+			return err
+		}, notificationOwnerOutcomes(true)},
 		{"theme-visibility", forumv1.ThreadService_MarkThreadRead_FullMethodName, "thread in private theme marked read", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
 			th, _ := e.post(t, privateTheme)
 			_, err := e.threads.MarkThreadRead(ctx, &forumv1.MarkThreadReadRequest{Name: th.Name})

@@ -15,6 +15,7 @@ import (
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/internal/app"
 	"github.com/forumhq/forum/server"
+	"github.com/forumhq/forum/server/mail"
 	"github.com/forumhq/forum/server/store"
 )
 
@@ -43,6 +44,13 @@ const (
 	envGCPercent = "FORUM_GC_PERCENT"
 	// How long the event log keeps events.
 	envEventRetention = "FORUM_EVENT_RETENTION"
+	// E-mail (server/mail, server/notify).
+	envSMTPAddr     = "FORUM_SMTP_ADDR"
+	envSMTPFrom     = "FORUM_SMTP_FROM"
+	envSMTPUser     = "FORUM_SMTP_USER"
+	envSMTPPassword = "FORUM_SMTP_PASSWORD"
+	envSMTPTLS      = "FORUM_SMTP_TLS"
+	envPublicURL    = "FORUM_PUBLIC_URL"
 )
 
 // commonConfig holds the settings every subcommand that opens the database
@@ -87,6 +95,11 @@ type serveConfig struct {
 	// WebhookAllowPrivate lets webhooks target loopback, private and
 	// link-local addresses (app.Config.WebhookAllowPrivate).
 	WebhookAllowPrivate bool
+	// SMTP is the mail server's settings; SMTP.Addr "" means no mail.
+	SMTP mail.SMTPOptions
+	// PublicURL is where people reach the forum, for the links of its
+	// mail.
+	PublicURL string
 }
 
 // rateLimits returns the rate limits c asks for.
@@ -112,9 +125,19 @@ func (c serveConfig) appConfig(logger *slog.Logger, stopSignals func()) (app.Con
 	if err != nil {
 		return app.Config{}, err
 	}
+	var sender mail.Sender
+	if c.SMTP.Addr != "" {
+		smtp, err := mail.NewSMTP(c.SMTP)
+		if err != nil {
+			return app.Config{}, err
+		}
+		sender = smtp
+	}
 	return app.Config{
-		GRPCAddr: c.GRPCAddr,
-		HTTPAddr: c.HTTPAddr,
+		Mail:      sender,
+		PublicURL: c.PublicURL,
+		GRPCAddr:  c.GRPCAddr,
+		HTTPAddr:  c.HTTPAddr,
 		Server: server.Config{Reflection: c.Reflection, SelfRegistration: c.SelfRegistration,
 			PublicDirectory: c.PublicDirectory, RateLimits: limits},
 		Gateway:             gateway.Options{TrustedProxies: proxies},
@@ -202,6 +225,16 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		"garbage collector target `percent` (as Go's GOGC; default "+strconv.Itoa(server.GCPercent)+", or 0 to keep $GOGC) [$"+envGCPercent+"]")
 	eventRetention := fs.String("event-retention", envOr(getenv, envEventRetention, formatDays(store.DefaultEventRetention)),
 		"how long the event log keeps events, as a `duration` such as 90d, 720h or 30m; older ones are deleted, and asking for them is OUT_OF_RANGE [$"+envEventRetention+"]")
+	smtpAddr := fs.String("smtp-addr", getenv(envSMTPAddr),
+		"the SMTP server that sends the forum's mail, `host:port`; unset, no mail is sent (notifications still work) [$"+envSMTPAddr+"]")
+	smtpFrom := fs.String("smtp-from", getenv(envSMTPFrom),
+		"the mail's From `address`, such as \"Forum <forum@example.org>\" [$"+envSMTPFrom+"]")
+	smtpUser := fs.String("smtp-user", getenv(envSMTPUser),
+		"the SMTP AUTH `user`; unset, no AUTH (the password comes from $"+envSMTPPassword+" only, kept out of the process list) [$"+envSMTPUser+"]")
+	smtpTLS := fs.String("smtp-tls", envOr(getenv, envSMTPTLS, "opportunistic"),
+		"STARTTLS `policy`: opportunistic (when the server offers it), mandatory, or none [$"+envSMTPTLS+"]")
+	publicURL := fs.String("public-url", getenv(envPublicURL),
+		"the forum's public `URL`, such as https://forum.example.org, for the links of its mail; needed with --smtp-addr [$"+envPublicURL+"]")
 	addrFile := fs.String("addr-file", "",
 		"once listening, write {\"grpc\":ADDR,\"http\":ADDR} to this `file` (atomically)")
 
@@ -231,6 +264,26 @@ func parseServeArgs(args []string, getenv func(string) string, output io.Writer)
 		TrustedProxies:      *trustedProxies,
 		RateLimits:          *rateLimits,
 		GCPercent:           *gcPercent,
+	}
+	if *smtpAddr != "" {
+		cfg.SMTP = mail.SMTPOptions{Addr: *smtpAddr, From: *smtpFrom, Username: *smtpUser, Password: getenv(envSMTPPassword)}
+		switch *smtpTLS {
+		case "opportunistic":
+			cfg.SMTP.TLS = mail.TLSOpportunistic
+		case "mandatory":
+			cfg.SMTP.TLS = mail.TLSMandatory
+		case "none":
+			cfg.SMTP.TLS = mail.TLSNone
+		default:
+			return serveConfig{}, fmt.Errorf("--smtp-tls %q: want opportunistic, mandatory or none", *smtpTLS)
+		}
+		if _, err := mail.NewSMTP(cfg.SMTP); err != nil {
+			return serveConfig{}, fmt.Errorf("--smtp-addr, --smtp-from: %w", err)
+		}
+		if *publicURL == "" {
+			return serveConfig{}, errors.New("--smtp-addr needs --public-url: the forum's address, for the links of its mail")
+		}
+		cfg.PublicURL = *publicURL
 	}
 	if cfg.GCPercent < 0 {
 		return serveConfig{}, fmt.Errorf("--gc-percent %d: must be positive, or 0 to keep $GOGC", cfg.GCPercent)

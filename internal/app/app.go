@@ -40,6 +40,7 @@ import (
 
 	"github.com/forumhq/forum/gateway"
 	"github.com/forumhq/forum/server"
+	"github.com/forumhq/forum/server/mail"
 	"github.com/forumhq/forum/server/notify"
 	"github.com/forumhq/forum/server/search"
 	"github.com/forumhq/forum/server/store"
@@ -140,6 +141,15 @@ type Config struct {
 	// interval) for tests; its AllowPrivate and Logger are set by New.
 	// Webhook delivery runs while the App serves.
 	Webhooks webhook.Options
+	// Mail sends the forum's mail (an SMTP server: mail.NewSMTP); nil
+	// means none is configured: notifications are made but not mailed,
+	// and /healthz?details=1 says so.
+	Mail mail.Sender
+	// PublicURL is the forum's public address, for the links of its mail;
+	// required with Mail.
+	PublicURL string
+	// MailOptions tune the mailer for tests (Backoff, Poll, Now).
+	MailOptions func(*notify.Mailer)
 	// SearchDir is the directory of the search index; "" means
 	// DataDir/search (SearchDirName), and, with Store, no search (Search
 	// answers FAILED_PRECONDITION). The index is kept from the event log
@@ -184,6 +194,9 @@ type App struct {
 	stopIndex context.CancelFunc // nil until Serve starts the indexer
 	indexDone chan struct{}
 	notifier  *notify.Notifier
+	mailer    *notify.Mailer // nil without Config.Mail
+	stopMail  context.CancelFunc
+	mailDone  chan struct{}
 	stopNote  context.CancelFunc // nil until Serve starts the notifier
 	noteDone  chan struct{}
 	sweepDone chan struct{}
@@ -270,6 +283,17 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	wopt.AllowPrivate, wopt.Logger = scfg.WebhookAllowPrivate, a.log
 	a.hooks = webhook.New(a.st, wopt)
 	a.notifier = notify.New(a.st, a.log)
+	if cfg.Mail != nil {
+		if a.mailer, err = notify.NewMailer(a.st, cfg.Mail, cfg.PublicURL, a.log); err != nil {
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+		if cfg.MailOptions != nil {
+			cfg.MailOptions(a.mailer)
+		}
+		a.notifier.Mail = true
+	} else {
+		a.log.Info("mail: no SMTP server configured (--smtp-addr): notifications are not mailed")
+	}
 	if dir := cfg.SearchDir; dir != "" || cfg.DataDir != "" {
 		if dir == "" {
 			dir = filepath.Join(cfg.DataDir, SearchDirName)
@@ -308,6 +332,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	gopts := cfg.Gateway
 	gopts.Logger, gopts.GatewaySecret = a.log, gatewaySecret
 	gopts.Health = healthCheck(a.srv, gateway.GRPCHealth(a.conn))
+	gopts.HealthDetails = a.healthDetails
 	if gopts.UI == nil {
 		gopts.UI = web.Handler() // the web UI at / (package web)
 	}
@@ -496,6 +521,9 @@ func (a *App) Serve(ctx context.Context) error {
 	// cursor is in the store, written with them); stopped as shutdown
 	// begins.
 	a.stopNote, a.noteDone = goUntilStopped(ctx, a.notifier.Run)
+	if a.mailer != nil {
+		a.stopMail, a.mailDone = goUntilStopped(ctx, a.mailer.Run)
+	}
 	// A storage error stopping the writes turns health NOT_SERVING.
 	var watchCtx context.Context
 	watchCtx, a.stopWatch = context.WithCancel(context.Background())
@@ -578,6 +606,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.stopNote != nil {
 		a.stopNote()
 	}
+	if a.stopMail != nil {
+		a.stopMail()
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.stopAfter)
 	defer cancel()
 
@@ -613,6 +644,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	if a.stopNote != nil {
 		<-a.noteDone
+	}
+	if a.stopMail != nil {
+		<-a.mailDone
 	}
 	if a.index != nil {
 		if cerr := a.index.Close(); cerr != nil {
@@ -685,6 +719,28 @@ func healthCheck(srv *server.Server, grpcHealth func(context.Context) error) fun
 		}
 		return grpcHealth(ctx)
 	}
+}
+
+// healthDetails is what GET /healthz?details=1 adds: the outbox
+// ("mail"), and the readers of the log's lag in revisions.
+func (a *App) healthDetails(context.Context) map[string]any {
+	out := map[string]any{}
+	if a.mailer == nil {
+		out["mail"] = map[string]any{"enabled": false, "reason": "no SMTP server configured (--smtp-addr): notifications are not mailed"}
+	} else {
+		st := a.mailer.Status()
+		m := map[string]any{"enabled": true, "waiting": st.Waiting, "sent": st.Sent}
+		if st.LastError != "" {
+			m["last_error"] = st.LastError
+		}
+		out["mail"] = m
+	}
+	lag := map[string]any{"notifications": a.notifier.Lag()}
+	if a.indexer != nil {
+		lag["search"] = a.indexer.Lag()
+	}
+	out["lag"] = lag
+	return out
 }
 
 // loopbackTarget is the gRPC target for dialling the listener at addr from

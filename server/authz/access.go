@@ -126,12 +126,17 @@ var table = map[string]Level{
 	// Users read (a READ token suffices) and change (WRITE) their own
 	// subscriptions and notifications; admins read anyone's (the
 	// notification-owner rule).
-	forumv1.NotificationService_GetSubscription_FullMethodName:       Reader,
-	forumv1.NotificationService_ListSubscriptions_FullMethodName:     Reader,
-	forumv1.NotificationService_UpdateSubscription_FullMethodName:    Member,
-	forumv1.NotificationService_DeleteSubscription_FullMethodName:    Member,
-	forumv1.NotificationService_ListNotifications_FullMethodName:     Reader,
-	forumv1.NotificationService_MarkNotificationsRead_FullMethodName: Member,
+	forumv1.NotificationService_GetSubscription_FullMethodName:            Reader,
+	forumv1.NotificationService_ListSubscriptions_FullMethodName:          Reader,
+	forumv1.NotificationService_UpdateSubscription_FullMethodName:         Member,
+	forumv1.NotificationService_DeleteSubscription_FullMethodName:         Member,
+	forumv1.NotificationService_ListNotifications_FullMethodName:          Reader,
+	forumv1.NotificationService_MarkNotificationsRead_FullMethodName:      Member,
+	forumv1.NotificationService_GetNotificationSettings_FullMethodName:    Reader,
+	forumv1.NotificationService_UpdateNotificationSettings_FullMethodName: Member,
+	// An e-mail's unsubscribe link works without signing in: its signed
+	// token is the authority.
+	forumv1.NotificationService_Unsubscribe_FullMethodName: Public,
 	// A signed-in reader's own read position.
 	forumv1.ThreadService_MarkThreadRead_FullMethodName: Member,
 }

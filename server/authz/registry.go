@@ -49,6 +49,8 @@ var (
 		forumv1.NotificationService_DeleteSubscription_FullMethodName,
 		forumv1.NotificationService_ListNotifications_FullMethodName,
 		forumv1.NotificationService_MarkNotificationsRead_FullMethodName,
+		forumv1.NotificationService_GetNotificationSettings_FullMethodName,
+		forumv1.NotificationService_UpdateNotificationSettings_FullMethodName,
 	}
 	// postChanges are the methods that change a post.
 	postChanges = []string{

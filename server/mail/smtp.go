@@ -236,8 +236,16 @@ func (s *SMTP) compose(m *Message) (*gomail.Msg, error) {
 		msg.SetGenHeader(gomail.HeaderContentLang, oneLine(m.Lang))
 	}
 	if m.UnsubscribeURL != "" {
-		if err := msg.SetListUnsubscribeOneClick(m.UnsubscribeURL); err != nil {
-			return nil, fmt.Errorf("%w: %w", errs.InvalidArgument, err)
+		if strings.HasPrefix(m.UnsubscribeURL, "https:") {
+			if err := msg.SetListUnsubscribeOneClick(m.UnsubscribeURL); err != nil {
+				return nil, fmt.Errorf("%w: %w", errs.InvalidArgument, err)
+			}
+		} else {
+			// http on loopback (check allows no other): go-mail's
+			// one-click wants https, as RFC 8058 does of a forum others
+			// reach; the same two headers, set as they are.
+			msg.SetListUnsubscribe(m.UnsubscribeURL)
+			msg.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 		}
 	}
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)

@@ -28,6 +28,9 @@ type Notifier struct {
 	MaxEvents, MaxNotifications int
 	// RetryAfter is the wait after a failed pass; 0 means a second.
 	RetryAfter time.Duration
+	// Mail queues the mail of mentions and replies in the outbox (see
+	// store.DeriveOptions.Mail): set when forumd has an SMTP server.
+	Mail bool
 
 	cursor, head atomic.Uint64
 }
@@ -54,7 +57,7 @@ func (n *Notifier) Lag() uint64 {
 func (n *Notifier) CatchUp(ctx context.Context) error {
 	for {
 		res, err := n.st.DeriveNotifications(ctx, store.DeriveOptions{
-			MaxEvents: n.MaxEvents, MaxNotifications: n.MaxNotifications, Mentions: n.render.Mentions,
+			MaxEvents: n.MaxEvents, MaxNotifications: n.MaxNotifications, Mentions: n.render.Mentions, Mail: n.Mail,
 		})
 		if err != nil {
 			return err

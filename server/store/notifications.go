@@ -482,6 +482,11 @@ type DeriveOptions struct {
 	MaxNotifications int
 	// Mentions finds a post's mentions.
 	Mentions Mentioner
+	// Mail queues in the outbox the mail of the notifications their
+	// recipients' settings ask mail for (mentions, replies). Off when
+	// forumd has no SMTP server: the outbox does not fill up with mail that
+	// cannot leave.
+	Mail bool
 }
 
 // DeriveResult is what DeriveNotifications did.
@@ -921,6 +926,15 @@ func (d *deriver) tell(ev *forumv1.Event, p notifyPost, thread resname.Thread, t
 	if kind == forumv1.NotificationKind_NOTIFICATION_KIND_MENTION {
 		if err := d.tx.Put(bucketMentioned, mentionKey(p, user), nil); err != nil {
 			return err
+		}
+	}
+	if d.opt.Mail && u.Email != "" {
+		if want, err := wantsMail(d.tx, uname, kind); err != nil {
+			return err
+		} else if want {
+			if err := queueMail(d.tx, outboxEntry{User: user, Notification: id, Created: d.now.AsTime().UnixNano()}); err != nil {
+				return err
+			}
 		}
 	}
 	d.made++

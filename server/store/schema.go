@@ -63,6 +63,9 @@ import (
 //	mentioned            thread id, reply id (0 for the thread), user id → nil: who was told of
 //	                     a mention in a post, so that an edit tells only the new ones (schema 7)
 //	readMarks            user id, thread id → u64: the last reply the user read   (schema 7)
+//	notificationSettings user id → NotificationSettings (absent: the defaults)   (schema 7)
+//	outbox               mail id → outboxEntry (JSON): mail waiting to be sent    (schema 7)
+//	digests              user id → u64: unix ns of the user's last digest         (schema 7)
 //
 // A target in subscriptions and subscribers is [1][thread id] for a thread,
 // [0][slug][0x00] for a theme (subscriptionTarget). meta
@@ -130,6 +133,9 @@ const (
 	bucketUnread         kv.Bucket = "notifications_unread"
 	bucketMentioned      kv.Bucket = "mentioned"
 	bucketReadMarks      kv.Bucket = "read_marks"
+	bucketSettings       kv.Bucket = "notification_settings"
+	bucketOutbox         kv.Bucket = "outbox"
+	bucketDigests        kv.Bucket = "digests"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -143,7 +149,7 @@ var allBuckets = []kv.Bucket{
 	bucketWebhooks, bucketWebhookSecrets, bucketWebhookStates, bucketWebhookLog, bucketWebhookQueue,
 	bucketReplyVersions,
 	bucketSubscriptions, bucketSubscribers, bucketNotifications, bucketUnread,
-	bucketMentioned, bucketReadMarks,
+	bucketMentioned, bucketReadMarks, bucketSettings, bucketOutbox, bucketDigests,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a

@@ -23,6 +23,342 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How often a digest of watched themes and threads is mailed.
+type DigestFrequency int32
+
+const (
+	// Not used.
+	DigestFrequency_DIGEST_FREQUENCY_UNSPECIFIED DigestFrequency = 0
+	// No digest.
+	DigestFrequency_DIGEST_FREQUENCY_NEVER DigestFrequency = 1
+	// Once a day, when there is something new.
+	DigestFrequency_DIGEST_FREQUENCY_DAILY DigestFrequency = 2
+	// Once a week, when there is something new.
+	DigestFrequency_DIGEST_FREQUENCY_WEEKLY DigestFrequency = 3
+)
+
+// Enum value maps for DigestFrequency.
+var (
+	DigestFrequency_name = map[int32]string{
+		0: "DIGEST_FREQUENCY_UNSPECIFIED",
+		1: "DIGEST_FREQUENCY_NEVER",
+		2: "DIGEST_FREQUENCY_DAILY",
+		3: "DIGEST_FREQUENCY_WEEKLY",
+	}
+	DigestFrequency_value = map[string]int32{
+		"DIGEST_FREQUENCY_UNSPECIFIED": 0,
+		"DIGEST_FREQUENCY_NEVER":       1,
+		"DIGEST_FREQUENCY_DAILY":       2,
+		"DIGEST_FREQUENCY_WEEKLY":      3,
+	}
+)
+
+func (x DigestFrequency) Enum() *DigestFrequency {
+	p := new(DigestFrequency)
+	*p = x
+	return p
+}
+
+func (x DigestFrequency) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DigestFrequency) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_notification_service_proto_enumTypes[0].Descriptor()
+}
+
+func (DigestFrequency) Type() protoreflect.EnumType {
+	return &file_forum_v1_notification_service_proto_enumTypes[0]
+}
+
+func (x DigestFrequency) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DigestFrequency.Descriptor instead.
+func (DigestFrequency) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{0}
+}
+
+// NotificationSettings are what a user is mailed. Mail goes to the user's
+// e-mail address, in the first of their languages that forum writes (en,
+// fr, es; else en). Nothing is mailed to a suspended user, nor about a
+// post they may no longer read, nor at all when forumd has no SMTP server.
+type NotificationSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `users/{user}/notificationSettings`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Mail each mention of the user at once. Default true.
+	EmailMentions bool `protobuf:"varint,2,opt,name=email_mentions,json=emailMentions,proto3" json:"email_mentions,omitempty"`
+	// Mail each reply to the user's posts at once. Default true.
+	EmailReplies bool `protobuf:"varint,3,opt,name=email_replies,json=emailReplies,proto3" json:"email_replies,omitempty"`
+	// A digest of the new posts in what the user watches. Default WEEKLY.
+	EmailDigest DigestFrequency `protobuf:"varint,4,opt,name=email_digest,json=emailDigest,proto3,enum=forum.v1.DigestFrequency" json:"email_digest,omitempty"`
+	// Output only; unset while the defaults hold.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationSettings) Reset() {
+	*x = NotificationSettings{}
+	mi := &file_forum_v1_notification_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationSettings) ProtoMessage() {}
+
+func (x *NotificationSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_notification_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationSettings.ProtoReflect.Descriptor instead.
+func (*NotificationSettings) Descriptor() ([]byte, []int) {
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *NotificationSettings) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NotificationSettings) GetEmailMentions() bool {
+	if x != nil {
+		return x.EmailMentions
+	}
+	return false
+}
+
+func (x *NotificationSettings) GetEmailReplies() bool {
+	if x != nil {
+		return x.EmailReplies
+	}
+	return false
+}
+
+func (x *NotificationSettings) GetEmailDigest() DigestFrequency {
+	if x != nil {
+		return x.EmailDigest
+	}
+	return DigestFrequency_DIGEST_FREQUENCY_UNSPECIFIED
+}
+
+func (x *NotificationSettings) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// The request for GetNotificationSettings.
+type GetNotificationSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. `users/{user}/notificationSettings` (`users/me/…` for the
+	// caller).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNotificationSettingsRequest) Reset() {
+	*x = GetNotificationSettingsRequest{}
+	mi := &file_forum_v1_notification_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNotificationSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNotificationSettingsRequest) ProtoMessage() {}
+
+func (x *GetNotificationSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_notification_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNotificationSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetNotificationSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetNotificationSettingsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// The request for UpdateNotificationSettings.
+type UpdateNotificationSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The settings, with their `name`.
+	NotificationSettings *NotificationSettings `protobuf:"bytes,1,opt,name=notification_settings,json=notificationSettings,proto3" json:"notification_settings,omitempty"`
+	// Required. Of `email_mentions`, `email_replies`, `email_digest`.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNotificationSettingsRequest) Reset() {
+	*x = UpdateNotificationSettingsRequest{}
+	mi := &file_forum_v1_notification_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNotificationSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNotificationSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateNotificationSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_notification_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNotificationSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNotificationSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UpdateNotificationSettingsRequest) GetNotificationSettings() *NotificationSettings {
+	if x != nil {
+		return x.NotificationSettings
+	}
+	return nil
+}
+
+func (x *UpdateNotificationSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// The request for Unsubscribe.
+type UnsubscribeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The token of the e-mail's link.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeRequest) Reset() {
+	*x = UnsubscribeRequest{}
+	mi := &file_forum_v1_notification_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeRequest) ProtoMessage() {}
+
+func (x *UnsubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_notification_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UnsubscribeRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// The response of Unsubscribe.
+type UnsubscribeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The settings after the change.
+	NotificationSettings *NotificationSettings `protobuf:"bytes,1,opt,name=notification_settings,json=notificationSettings,proto3" json:"notification_settings,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *UnsubscribeResponse) Reset() {
+	*x = UnsubscribeResponse{}
+	mi := &file_forum_v1_notification_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeResponse) ProtoMessage() {}
+
+func (x *UnsubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_notification_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UnsubscribeResponse) GetNotificationSettings() *NotificationSettings {
+	if x != nil {
+		return x.NotificationSettings
+	}
+	return nil
+}
+
 // The request for GetSubscription.
 type GetSubscriptionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -34,7 +370,7 @@ type GetSubscriptionRequest struct {
 
 func (x *GetSubscriptionRequest) Reset() {
 	*x = GetSubscriptionRequest{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[0]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +382,7 @@ func (x *GetSubscriptionRequest) String() string {
 func (*GetSubscriptionRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[0]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +395,7 @@ func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{0}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetSubscriptionRequest) GetName() string {
@@ -84,7 +420,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[1]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +432,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[1]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +445,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{1}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSubscriptionsRequest) GetParent() string {
@@ -145,7 +481,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[2]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -157,7 +493,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[2]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -170,7 +506,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{2}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
@@ -202,7 +538,7 @@ type UpdateSubscriptionRequest struct {
 
 func (x *UpdateSubscriptionRequest) Reset() {
 	*x = UpdateSubscriptionRequest{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[3]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -214,7 +550,7 @@ func (x *UpdateSubscriptionRequest) String() string {
 func (*UpdateSubscriptionRequest) ProtoMessage() {}
 
 func (x *UpdateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[3]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -227,7 +563,7 @@ func (x *UpdateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateSubscriptionRequest) GetSubscription() *Subscription {
@@ -264,7 +600,7 @@ type DeleteSubscriptionRequest struct {
 
 func (x *DeleteSubscriptionRequest) Reset() {
 	*x = DeleteSubscriptionRequest{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[4]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +612,7 @@ func (x *DeleteSubscriptionRequest) String() string {
 func (*DeleteSubscriptionRequest) ProtoMessage() {}
 
 func (x *DeleteSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[4]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +625,7 @@ func (x *DeleteSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteSubscriptionRequest) GetName() string {
@@ -315,7 +651,7 @@ type DeleteSubscriptionResponse struct {
 
 func (x *DeleteSubscriptionResponse) Reset() {
 	*x = DeleteSubscriptionResponse{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[5]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -327,7 +663,7 @@ func (x *DeleteSubscriptionResponse) String() string {
 func (*DeleteSubscriptionResponse) ProtoMessage() {}
 
 func (x *DeleteSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[5]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -340,7 +676,7 @@ func (x *DeleteSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{10}
 }
 
 // The request for ListNotifications.
@@ -360,7 +696,7 @@ type ListNotificationsRequest struct {
 
 func (x *ListNotificationsRequest) Reset() {
 	*x = ListNotificationsRequest{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[6]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +708,7 @@ func (x *ListNotificationsRequest) String() string {
 func (*ListNotificationsRequest) ProtoMessage() {}
 
 func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[6]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +721,7 @@ func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListNotificationsRequest) GetParent() string {
@@ -431,7 +767,7 @@ type ListNotificationsResponse struct {
 
 func (x *ListNotificationsResponse) Reset() {
 	*x = ListNotificationsResponse{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[7]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +779,7 @@ func (x *ListNotificationsResponse) String() string {
 func (*ListNotificationsResponse) ProtoMessage() {}
 
 func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[7]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +792,7 @@ func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListNotificationsResponse) GetNotifications() []*Notification {
@@ -496,7 +832,7 @@ type MarkNotificationsReadRequest struct {
 
 func (x *MarkNotificationsReadRequest) Reset() {
 	*x = MarkNotificationsReadRequest{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[8]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +844,7 @@ func (x *MarkNotificationsReadRequest) String() string {
 func (*MarkNotificationsReadRequest) ProtoMessage() {}
 
 func (x *MarkNotificationsReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[8]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +857,7 @@ func (x *MarkNotificationsReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkNotificationsReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkNotificationsReadRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MarkNotificationsReadRequest) GetParent() string {
@@ -558,7 +894,7 @@ type MarkNotificationsReadResponse struct {
 
 func (x *MarkNotificationsReadResponse) Reset() {
 	*x = MarkNotificationsReadResponse{}
-	mi := &file_forum_v1_notification_service_proto_msgTypes[9]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +906,7 @@ func (x *MarkNotificationsReadResponse) String() string {
 func (*MarkNotificationsReadResponse) ProtoMessage() {}
 
 func (x *MarkNotificationsReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_notification_service_proto_msgTypes[9]
+	mi := &file_forum_v1_notification_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +919,7 @@ func (x *MarkNotificationsReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkNotificationsReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkNotificationsReadResponse) Descriptor() ([]byte, []int) {
-	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{9}
+	return file_forum_v1_notification_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MarkNotificationsReadResponse) GetMarked() int64 {
@@ -604,7 +940,24 @@ var File_forum_v1_notification_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_notification_service_proto_rawDesc = "" +
 	"\n" +
-	"#forum/v1/notification_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\",\n" +
+	"#forum/v1/notification_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x01\n" +
+	"\x14NotificationSettings\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\x0eemail_mentions\x18\x02 \x01(\bR\remailMentions\x12#\n" +
+	"\remail_replies\x18\x03 \x01(\bR\femailReplies\x12<\n" +
+	"\femail_digest\x18\x04 \x01(\x0e2\x19.forum.v1.DigestFrequencyR\vemailDigest\x12;\n" +
+	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"4\n" +
+	"\x1eGetNotificationSettingsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xb5\x01\n" +
+	"!UpdateNotificationSettingsRequest\x12S\n" +
+	"\x15notification_settings\x18\x01 \x01(\v2\x1e.forum.v1.NotificationSettingsR\x14notificationSettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"*\n" +
+	"\x12UnsubscribeRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"j\n" +
+	"\x13UnsubscribeResponse\x12S\n" +
+	"\x15notification_settings\x18\x01 \x01(\v2\x1e.forum.v1.NotificationSettingsR\x14notificationSettings\",\n" +
 	"\x16GetSubscriptionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"n\n" +
 	"\x18ListSubscriptionsRequest\x12\x16\n" +
@@ -641,14 +994,22 @@ const file_forum_v1_notification_service_proto_rawDesc = "" +
 	"\x06before\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06before\"Z\n" +
 	"\x1dMarkNotificationsReadResponse\x12\x16\n" +
 	"\x06marked\x18\x01 \x01(\x03R\x06marked\x12!\n" +
-	"\funread_count\x18\x02 \x01(\x03R\vunreadCount2\xbc\x04\n" +
+	"\funread_count\x18\x02 \x01(\x03R\vunreadCount*\x88\x01\n" +
+	"\x0fDigestFrequency\x12 \n" +
+	"\x1cDIGEST_FREQUENCY_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16DIGEST_FREQUENCY_NEVER\x10\x01\x12\x1a\n" +
+	"\x16DIGEST_FREQUENCY_DAILY\x10\x02\x12\x1b\n" +
+	"\x17DIGEST_FREQUENCY_WEEKLY\x10\x032\xd8\x06\n" +
 	"\x13NotificationService\x12K\n" +
 	"\x0fGetSubscription\x12 .forum.v1.GetSubscriptionRequest\x1a\x16.forum.v1.Subscription\x12\\\n" +
 	"\x11ListSubscriptions\x12\".forum.v1.ListSubscriptionsRequest\x1a#.forum.v1.ListSubscriptionsResponse\x12Q\n" +
 	"\x12UpdateSubscription\x12#.forum.v1.UpdateSubscriptionRequest\x1a\x16.forum.v1.Subscription\x12_\n" +
 	"\x12DeleteSubscription\x12#.forum.v1.DeleteSubscriptionRequest\x1a$.forum.v1.DeleteSubscriptionResponse\x12\\\n" +
 	"\x11ListNotifications\x12\".forum.v1.ListNotificationsRequest\x1a#.forum.v1.ListNotificationsResponse\x12h\n" +
-	"\x15MarkNotificationsRead\x12&.forum.v1.MarkNotificationsReadRequest\x1a'.forum.v1.MarkNotificationsReadResponseB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"\x15MarkNotificationsRead\x12&.forum.v1.MarkNotificationsReadRequest\x1a'.forum.v1.MarkNotificationsReadResponse\x12c\n" +
+	"\x17GetNotificationSettings\x12(.forum.v1.GetNotificationSettingsRequest\x1a\x1e.forum.v1.NotificationSettings\x12i\n" +
+	"\x1aUpdateNotificationSettings\x12+.forum.v1.UpdateNotificationSettingsRequest\x1a\x1e.forum.v1.NotificationSettings\x12J\n" +
+	"\vUnsubscribe\x12\x1c.forum.v1.UnsubscribeRequest\x1a\x1d.forum.v1.UnsubscribeResponseB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_notification_service_proto_rawDescOnce sync.Once
@@ -662,46 +1023,64 @@ func file_forum_v1_notification_service_proto_rawDescGZIP() []byte {
 	return file_forum_v1_notification_service_proto_rawDescData
 }
 
-var file_forum_v1_notification_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_forum_v1_notification_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_forum_v1_notification_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_forum_v1_notification_service_proto_goTypes = []any{
-	(*GetSubscriptionRequest)(nil),        // 0: forum.v1.GetSubscriptionRequest
-	(*ListSubscriptionsRequest)(nil),      // 1: forum.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),     // 2: forum.v1.ListSubscriptionsResponse
-	(*UpdateSubscriptionRequest)(nil),     // 3: forum.v1.UpdateSubscriptionRequest
-	(*DeleteSubscriptionRequest)(nil),     // 4: forum.v1.DeleteSubscriptionRequest
-	(*DeleteSubscriptionResponse)(nil),    // 5: forum.v1.DeleteSubscriptionResponse
-	(*ListNotificationsRequest)(nil),      // 6: forum.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),     // 7: forum.v1.ListNotificationsResponse
-	(*MarkNotificationsReadRequest)(nil),  // 8: forum.v1.MarkNotificationsReadRequest
-	(*MarkNotificationsReadResponse)(nil), // 9: forum.v1.MarkNotificationsReadResponse
-	(*Subscription)(nil),                  // 10: forum.v1.Subscription
-	(*fieldmaskpb.FieldMask)(nil),         // 11: google.protobuf.FieldMask
-	(*Notification)(nil),                  // 12: forum.v1.Notification
-	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
+	(DigestFrequency)(0),                      // 0: forum.v1.DigestFrequency
+	(*NotificationSettings)(nil),              // 1: forum.v1.NotificationSettings
+	(*GetNotificationSettingsRequest)(nil),    // 2: forum.v1.GetNotificationSettingsRequest
+	(*UpdateNotificationSettingsRequest)(nil), // 3: forum.v1.UpdateNotificationSettingsRequest
+	(*UnsubscribeRequest)(nil),                // 4: forum.v1.UnsubscribeRequest
+	(*UnsubscribeResponse)(nil),               // 5: forum.v1.UnsubscribeResponse
+	(*GetSubscriptionRequest)(nil),            // 6: forum.v1.GetSubscriptionRequest
+	(*ListSubscriptionsRequest)(nil),          // 7: forum.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),         // 8: forum.v1.ListSubscriptionsResponse
+	(*UpdateSubscriptionRequest)(nil),         // 9: forum.v1.UpdateSubscriptionRequest
+	(*DeleteSubscriptionRequest)(nil),         // 10: forum.v1.DeleteSubscriptionRequest
+	(*DeleteSubscriptionResponse)(nil),        // 11: forum.v1.DeleteSubscriptionResponse
+	(*ListNotificationsRequest)(nil),          // 12: forum.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),         // 13: forum.v1.ListNotificationsResponse
+	(*MarkNotificationsReadRequest)(nil),      // 14: forum.v1.MarkNotificationsReadRequest
+	(*MarkNotificationsReadResponse)(nil),     // 15: forum.v1.MarkNotificationsReadResponse
+	(*timestamppb.Timestamp)(nil),             // 16: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),             // 17: google.protobuf.FieldMask
+	(*Subscription)(nil),                      // 18: forum.v1.Subscription
+	(*Notification)(nil),                      // 19: forum.v1.Notification
 }
 var file_forum_v1_notification_service_proto_depIdxs = []int32{
-	10, // 0: forum.v1.ListSubscriptionsResponse.subscriptions:type_name -> forum.v1.Subscription
-	10, // 1: forum.v1.UpdateSubscriptionRequest.subscription:type_name -> forum.v1.Subscription
-	11, // 2: forum.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 3: forum.v1.ListNotificationsResponse.notifications:type_name -> forum.v1.Notification
-	13, // 4: forum.v1.MarkNotificationsReadRequest.before:type_name -> google.protobuf.Timestamp
-	0,  // 5: forum.v1.NotificationService.GetSubscription:input_type -> forum.v1.GetSubscriptionRequest
-	1,  // 6: forum.v1.NotificationService.ListSubscriptions:input_type -> forum.v1.ListSubscriptionsRequest
-	3,  // 7: forum.v1.NotificationService.UpdateSubscription:input_type -> forum.v1.UpdateSubscriptionRequest
-	4,  // 8: forum.v1.NotificationService.DeleteSubscription:input_type -> forum.v1.DeleteSubscriptionRequest
-	6,  // 9: forum.v1.NotificationService.ListNotifications:input_type -> forum.v1.ListNotificationsRequest
-	8,  // 10: forum.v1.NotificationService.MarkNotificationsRead:input_type -> forum.v1.MarkNotificationsReadRequest
-	10, // 11: forum.v1.NotificationService.GetSubscription:output_type -> forum.v1.Subscription
-	2,  // 12: forum.v1.NotificationService.ListSubscriptions:output_type -> forum.v1.ListSubscriptionsResponse
-	10, // 13: forum.v1.NotificationService.UpdateSubscription:output_type -> forum.v1.Subscription
-	5,  // 14: forum.v1.NotificationService.DeleteSubscription:output_type -> forum.v1.DeleteSubscriptionResponse
-	7,  // 15: forum.v1.NotificationService.ListNotifications:output_type -> forum.v1.ListNotificationsResponse
-	9,  // 16: forum.v1.NotificationService.MarkNotificationsRead:output_type -> forum.v1.MarkNotificationsReadResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	0,  // 0: forum.v1.NotificationSettings.email_digest:type_name -> forum.v1.DigestFrequency
+	16, // 1: forum.v1.NotificationSettings.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: forum.v1.UpdateNotificationSettingsRequest.notification_settings:type_name -> forum.v1.NotificationSettings
+	17, // 3: forum.v1.UpdateNotificationSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 4: forum.v1.UnsubscribeResponse.notification_settings:type_name -> forum.v1.NotificationSettings
+	18, // 5: forum.v1.ListSubscriptionsResponse.subscriptions:type_name -> forum.v1.Subscription
+	18, // 6: forum.v1.UpdateSubscriptionRequest.subscription:type_name -> forum.v1.Subscription
+	17, // 7: forum.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	19, // 8: forum.v1.ListNotificationsResponse.notifications:type_name -> forum.v1.Notification
+	16, // 9: forum.v1.MarkNotificationsReadRequest.before:type_name -> google.protobuf.Timestamp
+	6,  // 10: forum.v1.NotificationService.GetSubscription:input_type -> forum.v1.GetSubscriptionRequest
+	7,  // 11: forum.v1.NotificationService.ListSubscriptions:input_type -> forum.v1.ListSubscriptionsRequest
+	9,  // 12: forum.v1.NotificationService.UpdateSubscription:input_type -> forum.v1.UpdateSubscriptionRequest
+	10, // 13: forum.v1.NotificationService.DeleteSubscription:input_type -> forum.v1.DeleteSubscriptionRequest
+	12, // 14: forum.v1.NotificationService.ListNotifications:input_type -> forum.v1.ListNotificationsRequest
+	14, // 15: forum.v1.NotificationService.MarkNotificationsRead:input_type -> forum.v1.MarkNotificationsReadRequest
+	2,  // 16: forum.v1.NotificationService.GetNotificationSettings:input_type -> forum.v1.GetNotificationSettingsRequest
+	3,  // 17: forum.v1.NotificationService.UpdateNotificationSettings:input_type -> forum.v1.UpdateNotificationSettingsRequest
+	4,  // 18: forum.v1.NotificationService.Unsubscribe:input_type -> forum.v1.UnsubscribeRequest
+	18, // 19: forum.v1.NotificationService.GetSubscription:output_type -> forum.v1.Subscription
+	8,  // 20: forum.v1.NotificationService.ListSubscriptions:output_type -> forum.v1.ListSubscriptionsResponse
+	18, // 21: forum.v1.NotificationService.UpdateSubscription:output_type -> forum.v1.Subscription
+	11, // 22: forum.v1.NotificationService.DeleteSubscription:output_type -> forum.v1.DeleteSubscriptionResponse
+	13, // 23: forum.v1.NotificationService.ListNotifications:output_type -> forum.v1.ListNotificationsResponse
+	15, // 24: forum.v1.NotificationService.MarkNotificationsRead:output_type -> forum.v1.MarkNotificationsReadResponse
+	1,  // 25: forum.v1.NotificationService.GetNotificationSettings:output_type -> forum.v1.NotificationSettings
+	1,  // 26: forum.v1.NotificationService.UpdateNotificationSettings:output_type -> forum.v1.NotificationSettings
+	5,  // 27: forum.v1.NotificationService.Unsubscribe:output_type -> forum.v1.UnsubscribeResponse
+	19, // [19:28] is the sub-list for method output_type
+	10, // [10:19] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_notification_service_proto_init() }
@@ -715,13 +1094,14 @@ func file_forum_v1_notification_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_notification_service_proto_rawDesc), len(file_forum_v1_notification_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      1,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_forum_v1_notification_service_proto_goTypes,
 		DependencyIndexes: file_forum_v1_notification_service_proto_depIdxs,
+		EnumInfos:         file_forum_v1_notification_service_proto_enumTypes,
 		MessageInfos:      file_forum_v1_notification_service_proto_msgTypes,
 	}.Build()
 	File_forum_v1_notification_service_proto = out.File

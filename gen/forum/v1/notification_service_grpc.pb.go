@@ -19,12 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NotificationService_GetSubscription_FullMethodName       = "/forum.v1.NotificationService/GetSubscription"
-	NotificationService_ListSubscriptions_FullMethodName     = "/forum.v1.NotificationService/ListSubscriptions"
-	NotificationService_UpdateSubscription_FullMethodName    = "/forum.v1.NotificationService/UpdateSubscription"
-	NotificationService_DeleteSubscription_FullMethodName    = "/forum.v1.NotificationService/DeleteSubscription"
-	NotificationService_ListNotifications_FullMethodName     = "/forum.v1.NotificationService/ListNotifications"
-	NotificationService_MarkNotificationsRead_FullMethodName = "/forum.v1.NotificationService/MarkNotificationsRead"
+	NotificationService_GetSubscription_FullMethodName            = "/forum.v1.NotificationService/GetSubscription"
+	NotificationService_ListSubscriptions_FullMethodName          = "/forum.v1.NotificationService/ListSubscriptions"
+	NotificationService_UpdateSubscription_FullMethodName         = "/forum.v1.NotificationService/UpdateSubscription"
+	NotificationService_DeleteSubscription_FullMethodName         = "/forum.v1.NotificationService/DeleteSubscription"
+	NotificationService_ListNotifications_FullMethodName          = "/forum.v1.NotificationService/ListNotifications"
+	NotificationService_MarkNotificationsRead_FullMethodName      = "/forum.v1.NotificationService/MarkNotificationsRead"
+	NotificationService_GetNotificationSettings_FullMethodName    = "/forum.v1.NotificationService/GetNotificationSettings"
+	NotificationService_UpdateNotificationSettings_FullMethodName = "/forum.v1.NotificationService/UpdateNotificationSettings"
+	NotificationService_Unsubscribe_FullMethodName                = "/forum.v1.NotificationService/Unsubscribe"
 )
 
 // NotificationServiceClient is the client API for NotificationService service.
@@ -65,6 +68,16 @@ type NotificationServiceClient interface {
 	// Marks notifications read: those named, or every one created at or
 	// before a time.
 	MarkNotificationsRead(ctx context.Context, in *MarkNotificationsReadRequest, opts ...grpc.CallOption) (*MarkNotificationsReadResponse, error)
+	// Gets a user's notification settings (AIP-156 singleton), with their
+	// defaults when the user never set them.
+	GetNotificationSettings(ctx context.Context, in *GetNotificationSettingsRequest, opts ...grpc.CallOption) (*NotificationSettings, error)
+	// Changes a user's notification settings: the fields of `update_mask`.
+	UpdateNotificationSettings(ctx context.Context, in *UpdateNotificationSettingsRequest, opts ...grpc.CallOption) (*NotificationSettings, error)
+	// Follows an e-mail's unsubscribe link: turns off the mail its signed
+	// token names (every mail, the digest or the immediate mail), without
+	// signing in. A forged token is INVALID_ARGUMENT on `token`, an expired
+	// one FAILED_PRECONDITION. Following it twice is no error.
+	Unsubscribe(ctx context.Context, in *UnsubscribeRequest, opts ...grpc.CallOption) (*UnsubscribeResponse, error)
 }
 
 type notificationServiceClient struct {
@@ -135,6 +148,36 @@ func (c *notificationServiceClient) MarkNotificationsRead(ctx context.Context, i
 	return out, nil
 }
 
+func (c *notificationServiceClient) GetNotificationSettings(ctx context.Context, in *GetNotificationSettingsRequest, opts ...grpc.CallOption) (*NotificationSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NotificationSettings)
+	err := c.cc.Invoke(ctx, NotificationService_GetNotificationSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) UpdateNotificationSettings(ctx context.Context, in *UpdateNotificationSettingsRequest, opts ...grpc.CallOption) (*NotificationSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NotificationSettings)
+	err := c.cc.Invoke(ctx, NotificationService_UpdateNotificationSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) Unsubscribe(ctx context.Context, in *UnsubscribeRequest, opts ...grpc.CallOption) (*UnsubscribeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnsubscribeResponse)
+	err := c.cc.Invoke(ctx, NotificationService_Unsubscribe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotificationServiceServer is the server API for NotificationService service.
 // All implementations must embed UnimplementedNotificationServiceServer
 // for forward compatibility.
@@ -173,6 +216,16 @@ type NotificationServiceServer interface {
 	// Marks notifications read: those named, or every one created at or
 	// before a time.
 	MarkNotificationsRead(context.Context, *MarkNotificationsReadRequest) (*MarkNotificationsReadResponse, error)
+	// Gets a user's notification settings (AIP-156 singleton), with their
+	// defaults when the user never set them.
+	GetNotificationSettings(context.Context, *GetNotificationSettingsRequest) (*NotificationSettings, error)
+	// Changes a user's notification settings: the fields of `update_mask`.
+	UpdateNotificationSettings(context.Context, *UpdateNotificationSettingsRequest) (*NotificationSettings, error)
+	// Follows an e-mail's unsubscribe link: turns off the mail its signed
+	// token names (every mail, the digest or the immediate mail), without
+	// signing in. A forged token is INVALID_ARGUMENT on `token`, an expired
+	// one FAILED_PRECONDITION. Following it twice is no error.
+	Unsubscribe(context.Context, *UnsubscribeRequest) (*UnsubscribeResponse, error)
 	mustEmbedUnimplementedNotificationServiceServer()
 }
 
@@ -200,6 +253,15 @@ func (UnimplementedNotificationServiceServer) ListNotifications(context.Context,
 }
 func (UnimplementedNotificationServiceServer) MarkNotificationsRead(context.Context, *MarkNotificationsReadRequest) (*MarkNotificationsReadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MarkNotificationsRead not implemented")
+}
+func (UnimplementedNotificationServiceServer) GetNotificationSettings(context.Context, *GetNotificationSettingsRequest) (*NotificationSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNotificationSettings not implemented")
+}
+func (UnimplementedNotificationServiceServer) UpdateNotificationSettings(context.Context, *UpdateNotificationSettingsRequest) (*NotificationSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateNotificationSettings not implemented")
+}
+func (UnimplementedNotificationServiceServer) Unsubscribe(context.Context, *UnsubscribeRequest) (*UnsubscribeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unsubscribe not implemented")
 }
 func (UnimplementedNotificationServiceServer) mustEmbedUnimplementedNotificationServiceServer() {}
 func (UnimplementedNotificationServiceServer) testEmbeddedByValue()                             {}
@@ -330,6 +392,60 @@ func _NotificationService_MarkNotificationsRead_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotificationService_GetNotificationSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNotificationSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).GetNotificationSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_GetNotificationSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).GetNotificationSettings(ctx, req.(*GetNotificationSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_UpdateNotificationSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateNotificationSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).UpdateNotificationSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_UpdateNotificationSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).UpdateNotificationSettings(ctx, req.(*UpdateNotificationSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_Unsubscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsubscribeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).Unsubscribe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_Unsubscribe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).Unsubscribe(ctx, req.(*UnsubscribeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotificationService_ServiceDesc is the grpc.ServiceDesc for NotificationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -360,6 +476,18 @@ var NotificationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MarkNotificationsRead",
 			Handler:    _NotificationService_MarkNotificationsRead_Handler,
+		},
+		{
+			MethodName: "GetNotificationSettings",
+			Handler:    _NotificationService_GetNotificationSettings_Handler,
+		},
+		{
+			MethodName: "UpdateNotificationSettings",
+			Handler:    _NotificationService_UpdateNotificationSettings_Handler,
+		},
+		{
+			MethodName: "Unsubscribe",
+			Handler:    _NotificationService_Unsubscribe_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
