@@ -18,6 +18,7 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/auth"
 	"github.com/forumhq/forum/server/authz"
+	"github.com/forumhq/forum/server/notify"
 	"github.com/forumhq/forum/server/search"
 	"github.com/forumhq/forum/server/store"
 	"github.com/forumhq/forum/server/webhook"
@@ -44,10 +45,11 @@ import (
 // (docs/PERFORMANCE.md).
 func BenchmarkEventLogCost(b *testing.B) {
 	for _, v := range []struct {
-		name           string
-		off            bool
-		webhook, index bool
-	}{{"log=on", false, false, false}, {"log=off", true, false, false}, {"log=on,webhook", false, true, false}, {"log=on,index", false, false, true}} {
+		name                   string
+		off                    bool
+		webhook, index, notify bool
+	}{{"log=on", false, false, false, false}, {"log=off", true, false, false, false}, {"log=on,webhook", false, true, false, false},
+		{"log=on,index", false, false, true, false}, {"log=on,notify", false, false, false, true}} {
 		b.Run(v.name, func(b *testing.B) {
 			e := newBenchEnvWith(b, store.Options{BenchmarkWithoutEventLog: v.off})
 			var threads []string
@@ -85,8 +87,25 @@ func BenchmarkEventLogCost(b *testing.B) {
 				}()
 				b.Cleanup(func() { cancel(); <-done })
 			}
+			var notifier *notify.Notifier
+			if v.notify {
+				// The notifications' reader, as forumd runs it: every reply
+				// tells its thread's author (alice's and bob's replies
+				// alternate in alice's threads).
+				notifier = notify.New(e.store, nil)
+				ctx, cancel := context.WithCancel(b.Context())
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					notifier.Run(ctx)
+				}()
+				b.Cleanup(func() { cancel(); <-done })
+			}
 			start := time.Now()
 			defer func() {
+				if v.notify {
+					b.ReportMetric(float64(notifier.Lag()), "notify-lag-revisions")
+				}
 				if v.index {
 					b.ReportMetric(float64(e.indexer.Lag()), "index-lag-revisions")
 				}

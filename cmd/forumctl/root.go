@@ -53,6 +53,10 @@ Conveners also invite people (invitations) and manage private working groups
   forumctl groups add-member nairobi-2026 moses users/7
   forumctl tokens create --name "reporting job" --scopes read
 
+Notifications tell you of replies to your posts, mentions and new posts in
+what you watch ('forumctl notifications list'); 'forumctl watch', 'track',
+'mute' and 'unwatch' choose what you hear of a thread or theme.
+
 Everything that changes is in the event log, which anyone follows with
 'forumctl events tail', or has POSTed to their own endpoint with
 'forumctl webhooks create'.
@@ -102,6 +106,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.tokensCommand(),
 		a.eventsCommand(),
 		a.webhooksCommand(),
+		a.notificationsCommand(), a.subscriptionsCommand(), a.watchCommand(), a.trackCommand(), a.muteCommand(), a.unwatchCommand(),
 	)
 	// Cobra adds the help and completion commands when it runs; add them
 	// now, to give them examples too.

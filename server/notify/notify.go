@@ -24,7 +24,8 @@ type Notifier struct {
 	log    *slog.Logger
 	render *render.Renderer
 	// MaxEvents and MaxNotifications bound one transaction (see
-	// store.DeriveOptions); 0 takes the store's defaults.
+	// store.DeriveOptions); 0 means 256 events and the store's default
+	// of notifications.
 	MaxEvents, MaxNotifications int
 	// RetryAfter is the wait after a failed pass; 0 means a second.
 	RetryAfter time.Duration
@@ -55,9 +56,13 @@ func (n *Notifier) Lag() uint64 {
 
 // CatchUp derives the notifications of every event committed so far.
 func (n *Notifier) CatchUp(ctx context.Context) error {
+	maxEvents := n.MaxEvents
+	if maxEvents == 0 {
+		maxEvents = 256
+	}
 	for {
 		res, err := n.st.DeriveNotifications(ctx, store.DeriveOptions{
-			MaxEvents: n.MaxEvents, MaxNotifications: n.MaxNotifications, Mentions: n.render.Mentions, Mail: n.Mail,
+			MaxEvents: maxEvents, MaxNotifications: n.MaxNotifications, Mentions: n.render.Mentions, Mail: n.Mail,
 		})
 		if err != nil {
 			return err

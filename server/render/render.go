@@ -182,6 +182,9 @@ func (r *Renderer) Post(markdown string) (html string, mentions []string, err er
 // Mentions returns the names markdown mentions, as Post does, without
 // rendering it.
 func (r *Renderer) Mentions(markdown string) []string {
+	if strings.IndexByte(markdown, '@') < 0 {
+		return nil // most posts: no parse
+	}
 	src := []byte(strings.ToValidUTF8(markdown, "\uFFFD"))
 	pc := parser.NewContext()
 	r.md.Parser().Parse(text.NewReader(src), parser.WithContext(pc))

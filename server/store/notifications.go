@@ -528,12 +528,13 @@ func (s *Store) DeriveNotifications(ctx context.Context, opt DeriveOptions) (Der
 
 // deriver derives the notifications of one transaction.
 type deriver struct {
-	s     *Store
-	tx    kv.Tx
-	opt   DeriveOptions
-	made  int
-	users map[uint64]*forumv1.User
-	now   *timestamppb.Timestamp
+	s       *Store
+	tx      kv.Tx
+	opt     DeriveOptions
+	made    int
+	users   map[uint64]*forumv1.User
+	threads map[uint64]*forumv1.Thread // read in this transaction
+	now     *timestamppb.Timestamp
 	// partialUser, when the event being told was told in part before, is
 	// the last recipient told.
 	partialUser uint64
@@ -559,6 +560,7 @@ func (d *deriver) run() (DeriveResult, error) {
 	}
 	d.now = d.s.timestamp(nil)
 	d.users = map[uint64]*forumv1.User{}
+	d.threads = map[uint64]*forumv1.Thread{}
 	var events []*forumv1.Event
 	var perr error
 	err := tx.Scan(bucketEvents, eventKey(cur+1), nil, false, func(k, v []byte) bool {
@@ -643,7 +645,7 @@ func (d *deriver) event(ev *forumv1.Event) error {
 	if err != nil {
 		return nil
 	}
-	t, err := getThread(d.tx, th.ID)
+	t, err := d.thread(th.ID, ev)
 	if errors.Is(err, errs.NotFound) {
 		return nil
 	} else if err != nil {
@@ -766,6 +768,20 @@ func (d *deriver) event(ev *forumv1.Event) error {
 		told, last = told+1, u
 	}
 	return nil
+}
+
+// thread returns thread id as it is now, read once per transaction (an
+// event of the thread itself reads it again: it may have changed it).
+func (d *deriver) thread(id uint64, ev *forumv1.Event) (*forumv1.Thread, error) {
+	if t, ok := d.threads[id]; ok && ev.GetThreadResource() == nil {
+		return t, nil
+	}
+	t, err := getThread(d.tx, id)
+	if err != nil {
+		return nil, err
+	}
+	d.threads[id] = t
+	return t, nil
 }
 
 // defaultSubscription subscribes user to thread at level, unless the user
