@@ -42,9 +42,10 @@ type Mailer struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	waiting atomic.Int64
-	sent    atomic.Int64
-	lastErr atomic.Pointer[string]
+	digestsAt time.Time // when QueueDigests last ran (Run's goroutine only)
+	waiting   atomic.Int64
+	sent      atomic.Int64
+	lastErr   atomic.Pointer[string]
 }
 
 // DefaultBackoff waits 30 s after the first failure, doubling to at most
@@ -130,8 +131,13 @@ func (m *Mailer) Run(ctx context.Context) {
 // Pass queues the digests that are due and sends every mail due, and
 // returns when the next retry is due (zero if none).
 func (m *Mailer) Pass(ctx context.Context) time.Time {
-	if _, err := m.st.QueueDigests(ctx, m.now()); err != nil && ctx.Err() == nil {
-		m.log.Error("mail: queueing the digests", "err", err)
+	// The digests are looked at once a minute at most (the store queues
+	// them at most hourly): not after every commit that wakes the Mailer.
+	if now := m.now(); m.digestsAt.IsZero() || now.Sub(m.digestsAt) >= time.Minute || now.Before(m.digestsAt) {
+		m.digestsAt = now
+		if _, err := m.st.QueueDigests(ctx, now); err != nil && ctx.Err() == nil {
+			m.log.Error("mail: queueing the digests", "err", err)
+		}
 	}
 	for {
 		state, err := m.st.DueMail(ctx, m.now(), 20)

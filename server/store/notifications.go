@@ -512,8 +512,18 @@ func (s *Store) DeriveNotifications(ctx context.Context, opt DeriveOptions) (Der
 		opt.MaxNotifications = 2000
 	}
 	var res DeriveResult
+	// First a read: nothing to do is the common case of a wake-up, and a
+	// read does not queue behind the writers as a write does.
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		res.Cursor = readU64(mustGet(tx, bucketMeta, metaNotificationCursor))
+		res.Head = readU64(mustGet(tx, bucketMeta, metaEventHead))
+		return nil
+	})
+	if err != nil || res.Cursor >= res.Head {
+		return res, err
+	}
 	made := false
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
+	err = s.kv.Update(ctx, func(tx kv.Tx) error {
 		d := &deriver{s: s, tx: tx, opt: opt}
 		var err error
 		res, err = d.run()

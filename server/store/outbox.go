@@ -186,9 +186,15 @@ type OutboxState struct {
 // longer to be sent: to a user suspended, gone or without an address,
 // about posts the user may no longer read (a digest keeps the rest).
 func (s *Store) DueMail(ctx context.Context, now time.Time, limit int) (OutboxState, error) {
-	var st OutboxState
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		st = OutboxState{}
+	var (
+		st   OutboxState
+		drop []uint64
+	)
+	// A read: it runs after every commit that wakes the mailer, and must
+	// not queue behind the writers. What is to be dropped is deleted
+	// after, in a write, when there is any.
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		st, drop = OutboxState{}, nil
 		type item struct {
 			id uint64
 			e  outboxEntry
@@ -226,16 +232,24 @@ func (s *Store) DueMail(ctx context.Context, now time.Time, limit int) (OutboxSt
 			}
 			if !ok {
 				st.Waiting--
-				if err := tx.Delete(bucketOutbox, u64(it.id)); err != nil {
-					return err
-				}
+				drop = append(drop, it.id)
 				continue
 			}
 			st.Due = append(st.Due, m)
 		}
 		return nil
 	})
-	return st, err
+	if err != nil || len(drop) == 0 {
+		return st, err
+	}
+	return st, s.kv.Update(ctx, func(tx kv.Tx) error {
+		for _, id := range drop {
+			if err := tx.Delete(bucketOutbox, u64(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // readMail reads the mail of outbox entry e, and whether it is still to be
