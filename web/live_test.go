@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -112,16 +113,16 @@ func TestLivePages(t *testing.T) {
 	// (a later flag wins over forumdtest's ephemeral ones), so the pages'
 	// origin and their sessions stay.
 	eval[bool](a, `(document.querySelector('#replies-h').__live = 1, true)`)
-	r3 := e.reply(bola, th, "One more idea: a buddy.", "")
-	a.waitText("#r-"+r3[strings.LastIndexByte(r3, '/')+1:]+" .body", "One more idea: a buddy.")
-	last := e.revisionOf(bola, th, r3)
 	// What each stream request after the stop carried: its URL, and the
 	// headers as sent (ExtraInfo: with those the network stack adds, such
 	// as Last-Event-ID); and whether it was answered (attempts while forumd
-	// is down are not).
+	// is down are not). Before the stop, the id of the last event the page
+	// received: the reply's, or a later one the same stream carries (the
+	// notification forumd makes of the reply for Amina, whose thread it is).
 	var (
 		mu       sync.Mutex
 		stopped  bool
+		received uint64
 		urls     = map[network.RequestID]string{}
 		headers  = map[network.RequestID]network.Headers{}
 		answered = map[network.RequestID]bool{}
@@ -130,6 +131,10 @@ func TestLivePages(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch ev := ev.(type) {
+		case *network.EventEventSourceMessageReceived:
+			if id, err := strconv.ParseUint(ev.EventID, 10, 64); err == nil && id > received {
+				received = id
+			}
 		case *network.EventRequestWillBeSent:
 			if stopped && strings.Contains(ev.Request.URL, "/v1/events:stream") {
 				urls[ev.RequestID] = ev.Request.URL
@@ -144,6 +149,15 @@ func TestLivePages(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// forumd makes the notification of the next reply in the background:
+	// wait for it, and for the page to have it (its bell counts it).
+	a.wait("the bell's count", `document.querySelector('#bell').dataset.count !== undefined`)
+	bell := eval[int](a, `Number(document.querySelector('#bell').dataset.count)`)
+	r3 := e.reply(bola, th, "One more idea: a buddy.", "")
+	a.waitText("#r-"+r3[strings.LastIndexByte(r3, '/')+1:]+" .body", "One more idea: a buddy.")
+	e.waitNotification(amina, r3)
+	a.wait("the notification of the reply on the bell", `Number(document.querySelector('#bell').dataset.count) > `+strconv.Itoa(bell))
+	rev := e.revisionOf(bola, th, r3)
 	streamsBefore := a.eventStreams()
 	httpAddr, grpcAddr, data := e.srv.HTTPAddr, e.srv.GRPCAddr, e.srv.DataDir
 	mu.Lock()
@@ -152,6 +166,12 @@ func TestLivePages(t *testing.T) {
 	t0 := time.Now()
 	e.srv.Stop()
 	t.Logf("forumd stopped in %v", time.Since(t0)) // not asserted: shown
+	mu.Lock()
+	last := received // nothing comes while forumd is down
+	mu.Unlock()
+	if last < rev {
+		t.Fatalf("the page received events up to %d, before the reply's (%d)", last, rev)
+	}
 	e.srv = forumdtest.StartProcess(t, forumd(t), data, forumdtest.Options{RateLimits: "off", Args: []string{"--http-addr", httpAddr, "--grpc-addr", grpcAddr}})
 	if e.srv.HTTPAddr != httpAddr {
 		t.Fatalf("forumd came back on %s, not %s", e.srv.HTTPAddr, httpAddr)
@@ -227,4 +247,25 @@ func (tb *tab) eventStreams() int {
 		}
 	}
 	return n
+}
+
+// waitNotification waits (10 s at most) until the user of token has a
+// notification of post (a thread or a reply): forumd makes them in the
+// background.
+func (e *env) waitNotification(token, post string) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var res struct{ Notifications []struct{ Post string } }
+		e.call(token, "GET", "/v1/users/me/notifications?pageSize=100", nil, &res)
+		for _, n := range res.Notifications {
+			if n.Post == post {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("after 10 s, no notification of %s: %+v", post, res)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

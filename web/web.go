@@ -10,10 +10,10 @@
 //     binary with changed files has a new version, so browsers never mix
 //     old and new files. A request for another version gets the current
 //     file, not cached, so a page loaded before an upgrade still works.
-//   - The application's URLs (/, /themes/x, /threads/12, /users/3, /login,
-//     /search, ...; see appRoutes) answer index.html with status 200, so they can be
-//     shared, bookmarked and reloaded; the page's script then renders them
-//     (history API). Other paths answer index.html with status 404, and the
+//   - The application's URLs (/, /themes/x, /threads/12, /users/3, /u/ana,
+//     /notifications, /login, /search, ...; see appRoutes) answer
+//     index.html with status 200, so they can be shared, bookmarked and
+//     reloaded; the page's script then renders them (history API). Other paths answer index.html with status 404, and the
 //     script shows "page not found". index.html is revalidated on every
 //     load (Cache-Control: no-cache, ETag).
 //
@@ -79,6 +79,10 @@ var appRoutes = []*regexp.Regexp{
 	regexp.MustCompile(`^/threads/[0-9]+$`),
 	regexp.MustCompile(`^/threads/[0-9]+/(edit|follow-up)$`),
 	regexp.MustCompile(`^/users/([0-9]+|me)$`),
+	regexp.MustCompile(`^/u/[A-Za-z0-9_.-]{1,32}$`), // a mention's link: @ana is /u/ana
+	regexp.MustCompile(`^/notifications$`),
+	regexp.MustCompile(`^/settings/notifications$`),
+	regexp.MustCompile(`^/unsubscribe$`), // an e-mail's link: the page asks before it unsubscribes
 	regexp.MustCompile(`^/(login|register|password)$`),
 	regexp.MustCompile(`^/search$`),
 }

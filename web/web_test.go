@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
 )
 
 func get(t *testing.T, method, path string, header map[string]string) *http.Response {
@@ -63,7 +65,7 @@ func TestContentSecurityPolicy(t *testing.T) {
 }
 
 func TestAppRoutesServeIndex(t *testing.T) {
-	for _, p := range []string{"/", "/themes/knowledge-exchange", "/themes/x/new", "/threads/12", "/threads/12/edit", "/threads/12/follow-up", "/users/3", "/users/me", "/login", "/register", "/password", "/search"} {
+	for _, p := range []string{"/", "/themes/knowledge-exchange", "/themes/x/new", "/threads/12", "/threads/12/edit", "/threads/12/follow-up", "/users/3", "/users/me", "/u/ana", "/u/Ana.B-2_x", "/notifications", "/login", "/register", "/password", "/search"} {
 		r := get(t, "GET", p, nil)
 		b := body(t, r)
 		if r.StatusCode != 200 || !bytes.Contains(b, []byte(`<main id="main"`)) {
@@ -78,7 +80,7 @@ func TestAppRoutesServeIndex(t *testing.T) {
 		checkSecurityHeaders(t, p, r)
 	}
 	// Other paths get the page too (it shows "page not found"), with 404.
-	for _, p := range []string{"/nope", "/threads/abc", "/threads/12/replies", "/favicon.ico", "/static", "/themes/UPPER", "/search/x"} {
+	for _, p := range []string{"/nope", "/threads/abc", "/threads/12/replies", "/favicon.ico", "/static", "/themes/UPPER", "/search/x", "/u/", "/u/a/b", "/u/" + strings.Repeat("a", 33), "/notifications/1"} {
 		r := get(t, "GET", p, nil)
 		if r.StatusCode != 404 {
 			t.Errorf("GET %s: %d, want 404", p, r.StatusCode)
@@ -329,5 +331,45 @@ func TestEmbeddedMatchesDisk(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// live.js names the event types (a stream for several subscribers leaves
+// out those none of them takes, and a filter with an unknown type is
+// refused): its list is forumd's, in the short form of filters.
+func TestLiveEventTypes(t *testing.T) {
+	src, err := fs.ReadFile(staticFiles, "static/js/live.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)export const TYPES = \[(.*?)\];`).FindSubmatch(src)
+	if block == nil {
+		t.Fatal("no TYPES list in live.js")
+	}
+	got := map[string]bool{}
+	for _, m := range regexp.MustCompile(`'([a-z_.]+)'`).FindAllSubmatch(block[1], -1) {
+		if got[string(m[1])] {
+			t.Errorf("live.js lists %s twice", m[1])
+		}
+		got[string(m[1])] = true
+	}
+	want := map[string]bool{}
+	for n, name := range forumv1.EventType_name {
+		if n == 0 {
+			continue
+		}
+		s := strings.ToLower(strings.TrimPrefix(name, "EVENT_TYPE_"))
+		i := strings.LastIndexByte(s, '_')
+		want[s[:i]+"."+s[i+1:]] = true
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("live.js lacks the event type %s", k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("live.js lists %s, which is no event type of forumd", k)
+		}
 	}
 }

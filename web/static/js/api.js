@@ -29,10 +29,13 @@ export const writing = () => writes;
 
 /**
  * Calls the API: method, a path under /v1/ ("threads/12"), query
- * parameters (undefined and "" are left out) and a JSON body.
+ * parameters (undefined and "" are left out) and a JSON body. With
+ * bookkeeping, a write that only keeps the reader's own place (a read
+ * mark) is not counted by writing(): it makes no event a page would take
+ * for its own.
  */
 export async function call(method, path, opts) {
-  if (method === 'GET') return send(method, path, opts);
+  if (method === 'GET' || (opts && opts.bookkeeping)) return send(method, path, opts);
   writes++;
   try {
     return await send(method, path, opts);

@@ -1,15 +1,18 @@
 // The forum's web interface: a router over real URLs (history API), the
-// header with the session, the search box and the language switch, and the
-// pages of pages.js, thread.js, forms.js and search.js. The server answers
-// index.html for every URL below (web.appRoutes must agree).
+// header with the session, the notifications bell, the search box and the
+// language switch, and the pages of pages.js, thread.js, forms.js,
+// search.js and notify.js. The server answers index.html for every URL
+// below (web.appRoutes must agree).
 
 import * as api from './api.js';
 import { h, replace, focus } from './dom.js';
 import { t, lang, setLang, LANGS, apply } from './i18n.js';
-import { themesPage, themePage, userPage, errorPage, notFoundPage } from './pages.js';
+import { themesPage, themePage, userPage, mentionPage, errorPage, notFoundPage } from './pages.js';
 import { threadPage } from './thread.js';
 import { searchPage, searchBox } from './search.js';
 import { loginPage, registerPage, passwordPage, newThreadPage, editThreadPage, followUpPage } from './forms.js';
+import { notificationsPage, bellLink, startBell, stopBell } from './notify.js';
+import { notificationSettingsPage, unsubscribePage } from './settings.js';
 
 const routes = [
   [/^\/$/, themesPage],
@@ -19,6 +22,10 @@ const routes = [
   [/^\/threads\/([0-9]+)\/edit$/, editThreadPage],
   [/^\/threads\/([0-9]+)\/follow-up$/, followUpPage],
   [/^\/users\/([0-9]+|me)$/, userPage],
+  [/^\/u\/([A-Za-z0-9_.-]{1,32})$/, mentionPage],
+  [/^\/notifications$/, notificationsPage],
+  [/^\/settings\/notifications$/, notificationSettingsPage],
+  [/^\/unsubscribe$/, unsubscribePage],
   [/^\/login$/, loginPage],
   [/^\/register$/, registerPage],
   [/^\/password$/, passwordPage],
@@ -38,16 +45,31 @@ function go(path, opts) {
   return render();
 }
 
+// What was last said, and when: a message that follows within a second
+// (a new reply, then the notification of it) is said with the one before
+// (up to three) rather than in its place, so that none is lost.
+let said = { list: [], at: 0 };
+
 /** Says msg to screen readers. */
 function announce(msg) {
   const el = $('announce');
+  const now = Date.now();
+  const list = [...(now - said.at < 1000 ? said.list : []), msg].slice(-3);
+  said = { list, at: now };
   el.textContent = '';
-  setTimeout(() => (el.textContent = msg), 50);
+  setTimeout(() => said.list === list && (el.textContent = list.join(' ')), 50);
 }
 
 function setMe(user) {
   state.me = user || null;
   renderHeader();
+  bell();
+}
+
+/** Starts the bell for the signed-in person, or stops it. */
+function bell() {
+  if (state.me) startBell(state.me, announce);
+  else stopBell();
 }
 
 function isMod(me) {
@@ -162,6 +184,7 @@ function renderHeader() {
         h('li', null, h('a', { href: '/' }, t('nav.themes'))),
         me
           ? [
+              h('li', null, bellLink()),
               h('li', null, h('a', { href: '/users/' + api.idOf(me.name), dir: 'auto', 'aria-label': t('nav.profile', { name: me.displayName || me.username }) }, me.displayName || me.username)),
               h('li', null, h('button', { type: 'button', class: 'linkish', onclick: logout }, t('nav.logout'))),
             ]
@@ -214,6 +237,7 @@ async function boot() {
   }
   renderHeader();
   await render();
+  bell(); // after the page: on a slow link, what was asked for comes first
   document.documentElement.classList.add('ready');
 }
 

@@ -40,7 +40,7 @@ function form(id, rows, submitLabel, onSubmit, extra) {
 }
 
 /** Asks to log in before using a page that needs it. */
-function needLogin(heading) {
+export function needLogin(heading) {
   const next = encodeURIComponent(location.pathname + location.search);
   return { title: heading, node: [title(heading), h('p', null, t('auth.needLogin'), ' ', h('a', { href: '/login?next=' + next }, t('nav.login')))] };
 }
@@ -134,7 +134,7 @@ function threadFields(ctx, thread, withKind) {
     api
       .call('POST', 'threads', { body: { theme: thread.theme, title: fTitle.input.value.trim() || t('compose.title'), body: src }, query: { validateOnly: true }, signal })
       .then((th) => th.bodyHtml || '');
-  const fBody = editor({ name: 'body', id: 'thread-body', label: t('compose.body'), value: thread.body || '', render });
+  const fBody = editor({ name: 'body', id: 'thread-body', label: t('compose.body'), value: thread.body || '', render, mentions: true });
   return { fTitle, fKind, fTags, fBody, rows: [fTitle.row, fKind ? fKind.row : null, fTags.row, fBody.row] };
 }
 

@@ -1,5 +1,6 @@
-// The theme list, a theme's threads, a user's profile, and the pages for
-// errors.
+// The theme list, a theme's threads (with, for the signed-in, the replies
+// new to them and their subscription to the theme), a user's profile (also
+// found by username, as mentions link to it), and the pages for errors.
 
 import * as api from './api.js';
 import { ApiError } from './api.js';
@@ -8,6 +9,7 @@ import { h, replace } from './dom.js';
 import { t, regionName, languageName } from './i18n.js';
 import { badges, tagLinks, authors, userLink, when, title, crumbs, explain, field, badge } from './ui.js';
 import { profileEditor } from './forms.js';
+import { subscription, subscriptionControl } from './notify.js';
 
 /** The themes, with their thread counts and latest activity. */
 export async function themesPage(ctx) {
@@ -57,9 +59,10 @@ export async function themePage(ctx) {
   // The head of the event log before the list: new threads count from there.
   const events = `theme = "${name}" AND type = "thread.created"`;
   const from = await live.head(ctx.signal);
-  const [theme, res] = await Promise.all([
+  const [theme, res, sub] = await Promise.all([
     api.theme(name),
     api.get('threads', { filter: filter.join(' AND '), orderBy: sort ? 'create_time desc' : '', pageSize: 25, pageToken: q.get('page') || '' }, ctx.signal),
+    ctx.me ? subscription(name, ctx.signal) : null,
   ]);
   const threads = res.threads || [];
   const who = await authors(threads.map((x) => x.author));
@@ -98,9 +101,22 @@ export async function themePage(ctx) {
       h(
         'li',
         { class: 'thread-item' + (th.pinned ? ' pinned' : '') },
-        h('h2', { dir: 'auto' }, h('a', { href: '/' + th.name }, th.title)),
+        h('h2', { dir: 'auto' }, h('a', { href: '/' + th.name, id: 'title-' + api.idOf(th.name) }, th.title)),
         badges(th),
-        h('p', { class: 'meta' }, t('thread.by'), ' ', userLink(th.author, who), ' · ', t('thread.replies', { n: th.replyCount || 0 }), ' · ', t('thread.lastActivity'), ' ', when(th.lastActivityTime)),
+        h(
+          'p',
+          { class: 'meta' },
+          t('thread.by'),
+          ' ',
+          userLink(th.author, who),
+          ' · ',
+          t('thread.replies', { n: th.replyCount || 0 }),
+          th.unreadReplyCount > 0 ? [' · ', unreadLink(th)] : null,
+          ' · ',
+          t('thread.lastActivity'),
+          ' ',
+          when(th.lastActivityTime),
+        ),
         tagLinks(th.tags, name),
       ),
     ),
@@ -136,6 +152,7 @@ export async function themePage(ctx) {
       title(theme.displayName),
       theme.description ? h('p', { dir: 'auto', class: 'lead' }, theme.description) : null,
       h('p', { class: 'actions' }, ctx.me ? h('a', { class: 'button', href: `/${name}/new` }, t('thread.new')) : h('a', { href: '/login?next=' + encodeURIComponent(`/${name}/new`) }, t('thread.loginToPost'))),
+      subscriptionControl(name, sub, ctx),
       form,
       news,
       h('h2', { class: 'visually-hidden' }, t('thread.list')),
@@ -143,6 +160,32 @@ export async function themePage(ctx) {
       paging,
     ],
   };
+}
+
+/**
+ * The link to the replies of thread th that are new to the reader: to the
+ * first of them, in its place on the thread's page.
+ */
+function unreadLink(th) {
+  const n = th.unreadReplyCount;
+  const href = th.firstUnreadReply ? `/${th.name}#${api.replyAnchor(th.firstUnreadReply)}` : '/' + th.name;
+  return h('a', { href, class: 'unread-link', 'aria-describedby': 'title-' + api.idOf(th.name) }, t('thread.unread', { n }));
+}
+
+/**
+ * /u/{name}, where a mention (@name) links: the profile of the user with
+ * that username, or a page that says there is none.
+ */
+export async function mentionPage(ctx) {
+  const username = ctx.params[0].toLowerCase();
+  const res = await api.get('users', { filter: `username = "${username}"`, pageSize: 1 }, ctx.signal);
+  const u = (res.users || []).find((x) => x.username === username);
+  if (u) {
+    ctx.go('/users/' + api.idOf(u.name), { replace: true });
+    return { title: '@' + username, node: null }; // this render is over: the profile's follows
+  }
+  const heading = t('user.noSuch');
+  return { title: heading, node: [title(heading), h('p', null, t('user.noSuchText', { name: '@' + username })), h('p', null, h('a', { href: '/' }, t('nav.backHome')))] };
 }
 
 /** A user's profile: organisation, country, languages, bio; one's own is editable. */

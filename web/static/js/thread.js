@@ -1,13 +1,16 @@
 // A thread: its body and replies (the server's sanitised body_html),
 // in-reply-to quotes, follow-up links both ways, badges, paging, the reply
 // composer, editing and deleting one's own posts, and the conveners'
-// actions (pin, lock, resolve, open a follow-up).
+// actions (pin, lock, resolve, open a follow-up). For the signed-in: the
+// control of their subscription to the thread, the replies new since their
+// last visit marked, and their read position moved to the last reply shown.
 
 import * as api from './api.js';
 import * as live from './live.js';
 import { h, add, replace, setHTML, focus, newId } from './dom.js';
 import { t } from './i18n.js';
-import { badges, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
+import { badges, badge, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
+import { subscription, subscriptionControl } from './notify.js';
 
 /** Replies per page. */
 export const PAGE_SIZE = 50;
@@ -108,7 +111,7 @@ export async function threadPage(ctx) {
   }
   const known = new Map(replies.map((r) => [r.name, r]));
   const elsewhere = [...new Set(replies.map((r) => r.inReplyTo).filter((n) => n && !known.has(n)))];
-  const [theme, parent, followUps, quoted] = await Promise.all([
+  const [theme, parent, followUps, quoted, sub] = await Promise.all([
     api.theme(thread.theme).catch(() => null),
     thread.followUpOf ? api.get(thread.followUpOf, null, ctx.signal).catch(() => null) : null,
     thread.followUps && thread.followUps.length
@@ -118,6 +121,7 @@ export async function threadPage(ctx) {
           .catch(() => [])
       : [],
     Promise.all(elsewhere.map((n) => api.get(n, null, ctx.signal).catch(() => null))),
+    ctx.me ? subscription(name, ctx.signal) : null,
   ]);
   for (const q of quoted) if (q) known.set(q.name, q);
   const who = await authors([thread.author, ...[...known.values()].map((r) => r.author)]);
@@ -129,6 +133,10 @@ export async function threadPage(ctx) {
   const deleted = !!thread.deleteTime;
   const anchorOnPage = (n) => replies.some((r) => r.name === n);
   const shown = new Map(); // the replies on the page: name -> [reply, its <li>]
+  // The replies after the reader's read position when the page was read
+  // (but their own, which they know of).
+  const firstUnread = Number(api.idOf(thread.firstUnreadReply)) || 0;
+  const isNew = (r) => firstUnread > 0 && !mine(r) && Number(api.idOf(r.name)) >= firstUnread;
 
   // Thread actions.
   const actionsError = errorBox('thread-actions-error');
@@ -234,6 +242,7 @@ export async function threadPage(ctx) {
     tagLinks(thread.tags, thread.theme),
     actions.length ? h('div', { class: 'actions', role: 'group', 'aria-label': t('thread.actions') }, actions) : null,
     actionsError,
+    subscriptionControl(name, sub, ctx),
     followUpList,
   );
 
@@ -245,7 +254,15 @@ export async function threadPage(ctx) {
     const metaId = anchor + '-meta';
     const li = h('li', { id: anchor, class: 'reply', tabindex: '-1' });
     shown.set(r.name, [r, li]);
-    const meta = h('p', { class: 'meta', id: metaId }, userLink(r.author, who), ' · ', h('a', { href: '#' + anchor, class: 'permalink' }, when(r.createTime)), r.editCount && !r.deleteTime ? [' · ', t('reply.edited')] : null);
+    const meta = h(
+      'p',
+      { class: 'meta', id: metaId },
+      isNew(r) ? [badge(t('reply.new'), 'b-new'), ' '] : null,
+      userLink(r.author, who),
+      ' · ',
+      h('a', { href: '#' + anchor, class: 'permalink' }, when(r.createTime)),
+      r.editCount && !r.deleteTime ? [' · ', t('reply.edited')] : null,
+    );
     if (r.deleteTime) {
       const who = r.deletedBy ? (deletedByAuthor(r) ? t('reply.removedByAuthor') : t('reply.removedByModerator')) : null;
       add(li, h('article', { 'aria-labelledby': metaId }, meta, h('p', { class: 'tombstone' }, t('reply.deleted'), who ? [' ', who] : null, r.deleteReason ? [' ', deleteReason(r)] : null)));
@@ -290,7 +307,7 @@ export async function threadPage(ctx) {
     const bar = buttons.length ? h('div', { class: 'actions' }, buttons) : null;
 
     function editReply() {
-      const f = editor({ name: 'body', label: t('reply.editLabel'), value: r.body, field: 'body', render: replyRenderer(name) });
+      const f = editor({ name: 'body', label: t('reply.editLabel'), value: r.body, field: 'body', render: replyRenderer(name), mentions: true });
       const form = h('form', { class: 'edit', novalidate: true }, f.row, errorBox(), h('div', { class: 'row actions' }, h('button', { type: 'submit' }, t('action.save')), h('button', { type: 'button', class: 'secondary', onclick: cancel }, t('action.cancel'))));
       function cancel() {
         form.remove();
@@ -332,7 +349,7 @@ export async function threadPage(ctx) {
       add(section, h('p', null, h('a', { href: '/login?next=' + encodeURIComponent(location.pathname + location.search) }, t('reply.loginToReply'))));
       return none;
     }
-    const f = editor({ name: 'body', id: 'reply-body', label: t('reply.yourLabel'), field: 'body', render: replyRenderer(name) });
+    const f = editor({ name: 'body', id: 'reply-body', label: t('reply.yourLabel'), field: 'body', render: replyRenderer(name), mentions: true });
     // The draft survives a reload or a new login in this tab.
     const draftKey = 'forum.draft.' + name;
     const draft = (v) => {
@@ -440,6 +457,7 @@ export async function threadPage(ctx) {
     add(list, replyItem(r));
     const u = who.get(r.author);
     if (!mine(r)) ctx.say(t('live.newReply', { name: u ? u.displayName || u.username : t('user.unknown') }));
+    readLater();
   }
   function liveChange(ev) {
     const r = ev.reply;
@@ -477,8 +495,32 @@ export async function threadPage(ctx) {
     'thread.undeleted': liveThread,
   });
 
+  // The read position: the last reply shown (a thread without replies is
+  // read as a whole), moved once the page is shown and again, a moment
+  // later, when replies come while the page is in view.
+  function markRead() {
+    if (!me || ctx.signal.aborted) return;
+    const last = replies[replies.length - 1];
+    if (!last && pageToken) return;
+    api.call('POST', name + ':markRead', { body: last ? { reply: last.name } : {}, bookkeeping: true }).catch(() => {});
+  }
+  let readTimer = 0;
+  let readWaiting = false;
+  function readLater() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(function now() {
+      if (document.visibilityState === 'visible') markRead();
+      else if (!readWaiting) {
+        readWaiting = true;
+        document.addEventListener('visibilitychange', () => ((readWaiting = false), now()), { once: true, signal: ctx.signal });
+      }
+    }, 1000);
+  }
+  ctx.signal.addEventListener('abort', () => clearTimeout(readTimer));
+
   return {
     title: thread.title,
+    after: markRead,
     node: [crumbs([['/', t('nav.themes')], theme ? ['/' + theme.name, theme.displayName] : null, [null, thread.title]].filter(Boolean)), changed, article, repliesSection, composer.node],
   };
 }

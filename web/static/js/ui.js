@@ -6,6 +6,7 @@ import { ApiError, Code } from './api.js';
 import { h, add, replace, setHTML, time, newId, focus } from './dom.js';
 import { t, fmtDate } from './i18n.js';
 import { preview } from './markdown.js';
+import { mentions } from './mention.js';
 
 /** An API error in plain words for the person. */
 export function explain(e) {
@@ -210,7 +211,8 @@ export function userLink(name, who) {
 export const when = (iso) => time(iso, fmtDate);
 
 /**
- * A Markdown text area with a preview toggle. With o.render (a function of
+ * A Markdown text area with a preview toggle, and with o.mentions,
+ * username suggestions after "@" (mention.js). With o.render (a function of
  * the source and an AbortSignal returning the server's body_html for it,
  * from a validate_only create), the preview is exactly what will be
  * published, rendered and sanitised by the server; it is refreshed a moment
@@ -220,6 +222,7 @@ export const when = (iso) => time(iso, fmtDate);
  */
 export function editor(o) {
   const f = field({ ...o, textarea: true, hint: o.hint || t('md.hint') });
+  if (o.mentions) mentions(f.input);
   const region = h('div', { class: 'preview', id: f.input.id + '-preview', hidden: true, role: 'region', 'aria-label': t('md.preview'), 'aria-busy': 'false' });
   const toggle = h('button', { type: 'button', class: 'secondary', 'aria-controls': region.id, 'aria-expanded': 'false' }, t('md.showPreview'));
   const local = () => replace(region, h('p', { class: 'hint' }, t('md.previewNote')), preview(f.input.value));
