@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -123,4 +124,29 @@ func (c *Client) MarkAllNotificationsRead(ctx context.Context, before time.Time)
 func (c *Client) MarkThreadRead(ctx context.Context, thread, reply string) (int32, error) {
 	resp, err := c.threads.MarkThreadRead(ctx, &forumv1.MarkThreadReadRequest{Name: thread, Reply: reply})
 	return resp.GetUnreadReplyCount(), err
+}
+
+// NotificationSettings returns what the Client user is mailed: mentions
+// and replies at once, and the digest's frequency.
+func (c *Client) NotificationSettings(ctx context.Context) (*forumv1.NotificationSettings, error) {
+	return c.notes.GetNotificationSettings(ctx, &forumv1.GetNotificationSettingsRequest{Name: "users/me/notificationSettings"})
+}
+
+// UpdateNotificationSettings sets the fields paths ("email_mentions",
+// "email_replies", "email_digest") of the Client user's settings to
+// settings' and returns the settings after the change.
+func (c *Client) UpdateNotificationSettings(ctx context.Context, settings *forumv1.NotificationSettings, paths ...string) (*forumv1.NotificationSettings, error) {
+	s := proto.CloneOf(settings)
+	s.Name = "users/me/notificationSettings"
+	return c.notes.UpdateNotificationSettings(ctx, &forumv1.UpdateNotificationSettingsRequest{
+		NotificationSettings: s, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
+	})
+}
+
+// UnsubscribeByToken follows an e-mail's unsubscribe link, given its
+// token: the mail it names stops, without signing in. A forged token is
+// ErrInvalidArgument, an expired one ErrFailedPrecondition.
+func (c *Client) UnsubscribeByToken(ctx context.Context, token string) (*forumv1.NotificationSettings, error) {
+	resp, err := c.notes.Unsubscribe(ctx, &forumv1.UnsubscribeRequest{Token: token})
+	return resp.GetNotificationSettings(), err
 }

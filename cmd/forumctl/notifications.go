@@ -41,13 +41,15 @@ list' shows it (users/2/notifications/3).`,
 		Example: `  forumctl notifications list
   forumctl notifications list --unread -o json
   forumctl notifications read 3 4
-  forumctl notifications read --all`,
+  forumctl notifications read --all
+  forumctl notifications settings --digest daily`,
 		Args: groupArgs,
 		RunE: groupRun,
 	}
 	cmd.AddCommand(
 		a.notificationsListCommand(),
 		a.notificationsReadCommand(),
+		a.notificationsSettingsCommand(),
 	)
 	return cmd
 }
@@ -464,4 +466,91 @@ to); setting one's level makes it yours. -o json and yaml give
 			return []string{s.GetTarget(), levelWord(s.GetLevel()), auto, timeText(s.GetUpdateTime())}
 		},
 	})
+}
+
+// digestWords are the frequencies --digest takes.
+var digestWords = map[string]forumv1.DigestFrequency{
+	"never":  forumv1.DigestFrequency_DIGEST_FREQUENCY_NEVER,
+	"daily":  forumv1.DigestFrequency_DIGEST_FREQUENCY_DAILY,
+	"weekly": forumv1.DigestFrequency_DIGEST_FREQUENCY_WEEKLY,
+}
+
+// onOff parses an on/off flag value.
+func onOff(flag, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "yes", "true":
+		return true, nil
+	case "off", "no", "false":
+		return false, nil
+	}
+	return false, usagef("--%s %q: give on or off", flag, v)
+}
+
+func (a *app) notificationsSettingsCommand() *cobra.Command {
+	var format, mentions, replies, digest string
+	cmd := &cobra.Command{
+		Use:   "settings [--mentions on|off] [--replies on|off] [--digest never|daily|weekly]",
+		Short: "Show or change what the forum mails you",
+		Long: `Without flags, show what the forum mails you: each mention of you and each
+reply to your posts at once (on or off), and a digest of the new posts in what
+you watch (never, daily or weekly). With flags, change those settings and show
+them after. Mail goes to your account's e-mail address, and only when the
+forum has an SMTP server.
+
+-o json and yaml give the settings with the API's field names.`,
+		Example: `  forumctl notifications settings
+  forumctl notifications settings --replies off --digest daily`,
+		Args: cobra.NoArgs,
+		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
+			in := &forumv1.NotificationSettings{}
+			var paths []string
+			if cmd.Flags().Changed("mentions") {
+				v, err := onOff("mentions", mentions)
+				if err != nil {
+					return err
+				}
+				in.EmailMentions, paths = v, append(paths, "email_mentions")
+			}
+			if cmd.Flags().Changed("replies") {
+				v, err := onOff("replies", replies)
+				if err != nil {
+					return err
+				}
+				in.EmailReplies, paths = v, append(paths, "email_replies")
+			}
+			if cmd.Flags().Changed("digest") {
+				f, ok := digestWords[strings.ToLower(strings.TrimSpace(digest))]
+				if !ok {
+					return usagef("--digest %q: give never, daily or weekly", digest)
+				}
+				in.EmailDigest, paths = f, append(paths, "email_digest")
+			}
+			return call(a, cmd, format, true, func(ctx context.Context, c *client.Client) (*forumv1.NotificationSettings, error) {
+				if len(paths) == 0 {
+					return c.NotificationSettings(ctx)
+				}
+				return c.UpdateNotificationSettings(ctx, in, paths...)
+			}, func(_ context.Context, _ *names, s *forumv1.NotificationSettings) error {
+				word := map[bool]string{true: "on", false: "off"}
+				d := "weekly"
+				for w, f := range digestWords {
+					if f == s.GetEmailDigest() {
+						d = w
+					}
+				}
+				a.printf("Mentions mailed at once: %s\nReplies mailed at once:  %s\nDigest: %s\n", word[s.GetEmailMentions()], word[s.GetEmailReplies()], d)
+				return nil
+			})
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&mentions, "mentions", "", "mail each mention of you at once: on or off")
+	f.StringVar(&replies, "replies", "", "mail each reply to your posts at once: on or off")
+	f.StringVar(&digest, "digest", "", "a digest of new posts in what you watch: never, daily or weekly")
+	addOutputFlag(cmd, &format)
+	for _, name := range []string{"mentions", "replies"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions([]string{"on", "off"}, cobra.ShellCompDirectiveNoFileComp))
+	}
+	_ = cmd.RegisterFlagCompletionFunc("digest", cobra.FixedCompletions([]string{"never", "daily", "weekly"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
 }

@@ -297,6 +297,8 @@ func TestNotificationsRefusals(t *testing.T) {
 		{"read a missing one", mo, exitInvalid, mosesName + "/notifications/999 does not exist", []string{"notifications", "read", "999"}},
 		{"read someone else's", mo, exitInvalid, "is not a notification of " + mosesName, []string{"notifications", "read", aminaName + "/notifications/1"}},
 		{"bad limit", mo, exitUsage, "--limit", []string{"notifications", "list", "--limit", "-1"}},
+		{"settings: a bad switch", mo, exitUsage, `--replies "maybe": give on or off`, []string{"notifications", "settings", "--replies", "maybe"}},
+		{"settings: a bad digest", mo, exitUsage, `--digest "hourly": give never, daily or weekly`, []string{"notifications", "settings", "--digest", "hourly"}},
 		{"an argument to list", mo, exitUsage, "takes no arguments", []string{"notifications", "list", "1"}},
 		{"an argument to subscriptions list", mo, exitUsage, "takes no arguments", []string{"subscriptions", "list", "1"}},
 		{"unknown format", mo, exitUsage, "unknown output format", []string{"notifications", "list", "-o", "xml"}},
@@ -309,5 +311,24 @@ func TestNotificationsRefusals(t *testing.T) {
 	// Nothing was subscribed to by the refusals.
 	if r := mo.run("", "subscriptions", "list"); r.code != 0 || r.stdout != "" || r.stderr != "No subscriptions.\n" {
 		t.Errorf("subscriptions list after the refusals: %v", r)
+	}
+}
+
+// TestNotificationSettings shows and changes the e-mail settings.
+func TestNotificationSettings(t *testing.T) {
+	server := startForum(t)
+	mo := newUser(t)
+	mo.login(server, "moses", memberPassword)
+	want := "Mentions mailed at once: on\nReplies mailed at once:  on\nDigest: weekly\n"
+	if r := mo.run("", "notifications", "settings"); r.code != 0 || r.stdout != want {
+		t.Errorf("the defaults: %v, want %q", r, want)
+	}
+	want = "Mentions mailed at once: on\nReplies mailed at once:  off\nDigest: daily\n"
+	if r := mo.run("", "notifications", "settings", "--replies", "off", "--digest", "daily"); r.code != 0 || r.stdout != want {
+		t.Errorf("after changing: %v, want %q", r, want)
+	}
+	r := mo.run("", "notifications", "settings", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"emailDigest": "DIGEST_FREQUENCY_DAILY"`) || !strings.Contains(r.stdout, `"emailMentions": true`) || strings.Contains(r.stdout, `"emailReplies": true`) {
+		t.Errorf("-o json after changing: %v", r)
 	}
 }
