@@ -742,7 +742,7 @@ func (d *deriver) event(ev *forumv1.Event) error {
 			return err
 		}
 		to := p.author
-		if irt, err := resname.ParseReply(r.InReplyTo); err == nil {
+		if irt, err := resname.ParseReply(r.InReplyTo); r.InReplyTo != "" && err == nil {
 			if pr, err := getReply(d.tx, irt.Thread.ID, irt.ID); err == nil {
 				if a, err := resname.ParseUser(pr.Author); err == nil {
 					to = a.ID
@@ -973,6 +973,11 @@ func (d *deriver) tell(ev *forumv1.Event, p notifyPost, thread resname.Thread, t
 // excerpt returns the start of markdown as one line of at most n
 // characters.
 func excerpt(markdown string, n int) string {
+	// n characters are at most 4n bytes; with the spaces that collapse,
+	// 8n bytes of the start are plenty (a post may be 64 KiB).
+	if len(markdown) > 8*n {
+		markdown = strings.ToValidUTF8(markdown[:8*n], "")
+	}
 	s := strings.Join(strings.Fields(markdown), " ")
 	if utf8.RuneCountInString(s) <= n {
 		return s

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -407,6 +408,25 @@ func TestDeriveInParts(t *testing.T) {
 		list, _, _, err := e.s.ListNotifications(t.Context(), e.user(n), 10, "", false)
 		if err != nil || len(list) != 1 {
 			t.Errorf("%s told %d times, %v", n, len(list), err)
+		}
+	}
+}
+
+// TestExcerpt checks a notification's excerpt: one line, at most n
+// characters, whole characters even when the post is cut in the middle of
+// one.
+func TestExcerpt(t *testing.T) {
+	long := strings.Repeat("é", 5000)
+	for _, c := range []struct{ in, want string }{
+		{"a  b\n\n c", "a b c"},
+		{"", ""},
+		{strings.Repeat("ab ", 10), "ab ab ab…"},
+		{"ab ab ab", "ab ab ab"},
+		{long, strings.Repeat("é", 9) + "…"},
+		{"x" + long, "x" + strings.Repeat("é", 8) + "…"},
+	} {
+		if got := excerpt(c.in, 10); got != c.want {
+			t.Errorf("excerpt(%.20q…) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
