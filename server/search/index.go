@@ -32,6 +32,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
@@ -734,16 +735,7 @@ func termQuery(m mapping.IndexMapping, t Term, pairs bool) query.Query {
 			any = append(any, mq)
 			continue
 		}
-		var all []query.Query
-		seen := map[string]bool{}
-		for _, tok := range an.Analyze([]byte(t.Text)) {
-			if term := string(tok.Term); !seen[term] {
-				seen[term] = true
-				tq := bleve.NewTermQuery(term)
-				tq.SetField(f)
-				all = append(all, tq)
-			}
-		}
+		all := termQueries(an, t.Text, f)
 		switch len(all) {
 		case 0: // only stop words in this language: nothing to find here
 		case 1:
@@ -764,16 +756,7 @@ func pairQuery(m mapping.IndexMapping, text string, phrase query.Query) query.Qu
 	if an == nil {
 		return phrase
 	}
-	var all []query.Query
-	seen := map[string]bool{}
-	for _, tok := range an.Analyze([]byte(text)) {
-		if term := string(tok.Term); !seen[term] {
-			seen[term] = true
-			tq := bleve.NewTermQuery(term)
-			tq.SetField(fieldPairs)
-			all = append(all, tq)
-		}
-	}
+	all := termQueries(an, text, fieldPairs)
 	switch len(all) {
 	case 0:
 		return phrase
@@ -781,6 +764,22 @@ func pairQuery(m mapping.IndexMapping, text string, phrase query.Query) query.Qu
 		return all[0]
 	}
 	return bleve.NewConjunctionQuery(append(all, phrase)...)
+}
+
+// termQueries returns a term query in field for each distinct token an
+// makes of text, in order.
+func termQueries(an analysis.Analyzer, text, field string) []query.Query {
+	var all []query.Query
+	seen := map[string]bool{}
+	for _, tok := range an.Analyze([]byte(text)) {
+		if term := string(tok.Term); !seen[term] {
+			seen[term] = true
+			tq := bleve.NewTermQuery(term)
+			tq.SetField(field)
+			all = append(all, tq)
+		}
+	}
+	return all
 }
 
 // anyOf matches what any of qs matches: the query itself when there is
