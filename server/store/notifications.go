@@ -284,11 +284,15 @@ func countUnread(tx kv.Tx, access *themeAccess, user resname.User) (int64, error
 	return n, err
 }
 
-// mustGet is tx.Get for values whose absence means zero: an error reads as
-// absent too (the caller's transaction reports its own errors).
-func mustGet(tx kv.Tx, b kv.Bucket, k []byte) []byte {
-	v, _ := tx.Get(b, k)
-	return v
+// getU64 reads the u64 at key k of bucket b: 0 and false when there is
+// none. An error of the read is returned, never read as 0: a cursor read
+// as 0 would make the notifications of the whole log again.
+func getU64(tx kv.Tx, b kv.Bucket, k []byte) (uint64, bool, error) {
+	v, err := tx.Get(b, k)
+	if err != nil || v == nil {
+		return 0, false, err
+	}
+	return readU64(v), true, nil
 }
 
 // MarkNotificationsRead marks read user's notifications named (each must
@@ -388,8 +392,11 @@ func (s *Store) MarkThreadRead(ctx context.Context, actor authz.Actor, thread re
 		} else if _, err := getReply(tx, thread.ID, reply); err != nil {
 			return err
 		}
-		cur := readU64(mustGet(tx, bucketReadMarks, readMarkKey(user.ID, thread.ID)))
-		if reply > cur || mustGet(tx, bucketReadMarks, readMarkKey(user.ID, thread.ID)) == nil {
+		cur, marked, err := getU64(tx, bucketReadMarks, readMarkKey(user.ID, thread.ID))
+		if err != nil {
+			return err
+		}
+		if reply > cur || !marked {
 			if err := tx.Put(bucketReadMarks, readMarkKey(user.ID, thread.ID), u64(max(reply, cur))); err != nil {
 				return err
 			}
@@ -462,9 +469,9 @@ func setUnread(tx kv.Tx, actor authz.Actor, t *forumv1.Thread) error {
 // from.
 func (s *Store) NotificationCursor(ctx context.Context) (uint64, error) {
 	var cur uint64
-	err := s.kv.View(ctx, func(tx kv.Tx) error {
-		cur = readU64(mustGet(tx, bucketMeta, metaNotificationCursor))
-		return nil
+	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		cur, _, err = getU64(tx, bucketMeta, metaNotificationCursor)
+		return err
 	})
 	return cur, err
 }
@@ -514,10 +521,12 @@ func (s *Store) DeriveNotifications(ctx context.Context, opt DeriveOptions) (Der
 	var res DeriveResult
 	// First a read: nothing to do is the common case of a wake-up, and a
 	// read does not queue behind the writers as a write does.
-	err := s.kv.View(ctx, func(tx kv.Tx) error {
-		res.Cursor = readU64(mustGet(tx, bucketMeta, metaNotificationCursor))
-		res.Head = readU64(mustGet(tx, bucketMeta, metaEventHead))
-		return nil
+	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
+		if res.Cursor, _, err = getU64(tx, bucketMeta, metaNotificationCursor); err != nil {
+			return err
+		}
+		res.Head, _, err = getU64(tx, bucketMeta, metaEventHead)
+		return err
 	})
 	if err != nil || res.Cursor >= res.Head {
 		return res, err
@@ -555,17 +564,31 @@ type deriver struct {
 
 func (d *deriver) run() (DeriveResult, error) {
 	tx := d.tx
-	cur := readU64(mustGet(tx, bucketMeta, metaNotificationCursor))
-	head := readU64(mustGet(tx, bucketMeta, metaEventHead))
+	cur, _, err := getU64(tx, bucketMeta, metaNotificationCursor)
+	if err != nil {
+		return DeriveResult{}, err
+	}
+	head, _, err := getU64(tx, bucketMeta, metaEventHead)
+	if err != nil {
+		return DeriveResult{}, err
+	}
 	res := DeriveResult{Cursor: cur, Head: head}
 	if cur >= head {
 		return res, nil
 	}
-	if oldest := readU64(mustGet(tx, bucketMeta, metaEventOldest)); oldest > cur+1 {
+	oldest, _, err := getU64(tx, bucketMeta, metaEventOldest)
+	if err != nil {
+		return res, err
+	}
+	if oldest > cur+1 {
 		cur = oldest - 1 // swept before it was read: nothing to tell of those
 	}
 	partialRev, partialUser := uint64(0), uint64(0)
-	if v := mustGet(tx, bucketMeta, metaNotificationPartial); len(v) == 16 {
+	v, err := tx.Get(bucketMeta, metaNotificationPartial)
+	if err != nil {
+		return res, err
+	}
+	if len(v) == 16 {
 		partialRev, partialUser = readU64(v), readU64(v[8:])
 	}
 	d.now = d.s.timestamp(nil)
@@ -573,7 +596,7 @@ func (d *deriver) run() (DeriveResult, error) {
 	d.threads = map[uint64]*forumv1.Thread{}
 	var events []*forumv1.Event
 	var perr error
-	err := tx.Scan(bucketEvents, eventKey(cur+1), nil, false, func(k, v []byte) bool {
+	err = tx.Scan(bucketEvents, eventKey(cur+1), nil, false, func(k, v []byte) bool {
 		ev := new(forumv1.Event)
 		if perr = proto.Unmarshal(v, ev); perr != nil {
 			perr = fmt.Errorf("store: corrupt record in %s: %w", bucketEvents, perr)

@@ -324,7 +324,11 @@ func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
 	queued := 0
 	err := s.kv.Update(ctx, func(tx kv.Tx) error {
 		queued = 0
-		if last := int64(readU64(mustGet(tx, bucketMeta, metaDigestPass))); last != 0 && now.UnixNano()-last < int64(time.Hour) {
+		last, _, err := getU64(tx, bucketMeta, metaDigestPass)
+		if err != nil {
+			return err
+		}
+		if last != 0 && now.UnixNano()-int64(last) < int64(time.Hour) {
 			return nil
 		}
 		if err := tx.Put(bucketMeta, metaDigestPass, u64(uint64(now.UnixNano()))); err != nil {
@@ -337,7 +341,7 @@ func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
 		}
 		var dues []due
 		var perr error
-		err := tx.Scan(bucketUsers, nil, nil, false, func(k, _ []byte) bool {
+		err = tx.Scan(bucketUsers, nil, nil, false, func(k, _ []byte) bool {
 			st, err := getSettings(tx, resname.User{ID: readU64(k)})
 			if err != nil {
 				perr = err
@@ -353,8 +357,12 @@ func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
 				return true
 			}
 			user := readU64(k)
-			last := int64(readU64(mustGet(tx, bucketDigests, k)))
-			if last == 0 || now.UnixNano()-last >= int64(every) {
+			lastU, _, err := getU64(tx, bucketDigests, k)
+			if err != nil {
+				perr = err
+				return false
+			}
+			if last := int64(lastU); last == 0 || now.UnixNano()-last >= int64(every) {
 				dues = append(dues, due{user, period, last})
 			}
 			return true
