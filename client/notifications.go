@@ -58,6 +58,17 @@ func (c *Client) Subscribe(ctx context.Context, target string, level forumv1.Sub
 	})
 }
 
+// Subscription returns the Client user's subscription to target, a thread
+// or a theme name: ErrNotFound when there is none (the default level:
+// replies to the user and mentions).
+func (c *Client) Subscription(ctx context.Context, target string) (*forumv1.Subscription, error) {
+	name, err := SubscriptionName(target)
+	if err != nil {
+		return nil, err
+	}
+	return c.notes.GetSubscription(ctx, &forumv1.GetSubscriptionRequest{Name: name})
+}
+
 // Unsubscribe removes the Client user's subscription to target, if any:
 // the thread or theme goes back to the default (replies to the user and
 // mentions only).

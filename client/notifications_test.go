@@ -34,8 +34,14 @@ func TestNotificationSettingsAndSubscriptions(t *testing.T) {
 	if len(got) != 1 || got[0] != "themes/knowledge-exchange SUBSCRIPTION_LEVEL_WATCHING" {
 		t.Errorf("subscriptions: %v", got)
 	}
+	if sub, err := f.member.Subscription(ctx, "themes/knowledge-exchange"); err != nil || sub.GetLevel() != client.Watching {
+		t.Errorf("Subscription: %v, %v", sub, err)
+	}
 	if err := f.member.Unsubscribe(ctx, "themes/knowledge-exchange"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.member.Subscription(ctx, "themes/knowledge-exchange"); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("Subscription after Unsubscribe: %v, want ErrNotFound", err)
 	}
 	if _, err := f.member.Subscribe(ctx, "groups/x", client.Muted); err == nil {
 		t.Error("a subscription to a group was accepted")
