@@ -105,6 +105,7 @@ func BenchmarkEventLogCost(b *testing.B) {
 			defer func() {
 				if v.notify {
 					b.ReportMetric(float64(notifier.Lag()), "notify-lag-revisions")
+					b.ReportMetric(float64(notifier.Writes())/time.Since(start).Seconds(), "notify-txns/s")
 				}
 				if v.index {
 					b.ReportMetric(float64(e.indexer.Lag()), "index-lag-revisions")

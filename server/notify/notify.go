@@ -29,12 +29,24 @@ type Notifier struct {
 	MaxEvents, MaxNotifications int
 	// RetryAfter is the wait after a failed pass; 0 means a second.
 	RetryAfter time.Duration
+	// Gather is the least time from the start of one pass to the start
+	// of the next; 0 means DefaultGather. Under a stream of writes, each
+	// pass then tells of every event committed meanwhile, in one
+	// transaction, rather than one pass a commit; an event after a quiet
+	// while is told at once.
+	Gather time.Duration
 	// Mail queues the mail of mentions and replies in the outbox (see
 	// store.DeriveOptions.Mail): set when forumd has an SMTP server.
 	Mail bool
 
 	cursor, head atomic.Uint64
+	writes       atomic.Int64
 }
+
+// DefaultGather is Notifier.Gather's default: a notification waits at
+// most this long for the others of its pass, and under load the notifier
+// writes at most about a hundred transactions a second.
+const DefaultGather = 10 * time.Millisecond
 
 // New returns a Notifier of st; Run runs it.
 func New(st *store.Store, log *slog.Logger) *Notifier {
@@ -54,6 +66,10 @@ func (n *Notifier) Lag() uint64 {
 	return 0
 }
 
+// Writes is how many transactions the notifier has written: passes that
+// moved its cursor.
+func (n *Notifier) Writes() int64 { return n.writes.Load() }
+
 // CatchUp derives the notifications of every event committed so far.
 func (n *Notifier) CatchUp(ctx context.Context) error {
 	maxEvents := n.MaxEvents
@@ -66,6 +82,9 @@ func (n *Notifier) CatchUp(ctx context.Context) error {
 		})
 		if err != nil {
 			return err
+		}
+		if res.Cursor != res.Start {
+			n.writes.Add(1)
 		}
 		n.cursor.Store(res.Cursor)
 		n.head.Store(res.Head)
@@ -81,8 +100,13 @@ func (n *Notifier) Run(ctx context.Context) {
 	if retry == 0 {
 		retry = time.Second
 	}
+	gather := n.Gather
+	if gather == 0 {
+		gather = DefaultGather
+	}
 	for {
 		changed := n.st.Changed() // before the pass: a commit during it wakes the next
+		start := time.Now()
 		if err := n.CatchUp(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -101,6 +125,15 @@ func (n *Notifier) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		}
+		if wait := time.Until(start.Add(gather)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 	}
 }

@@ -76,6 +76,30 @@ func (s *Store) appendEvent(tx kv.Tx, now *timestamppb.Timestamp, ev *forumv1.Ev
 	return tx.Put(bucketMeta, metaEventHead, u64(rev))
 }
 
+// appendEvents appends events, in order, as appendEvent would one by one,
+// writing the head once: for a transaction that appends many (the
+// notifications' deriver).
+func (s *Store) appendEvents(tx kv.Tx, now *timestamppb.Timestamp, events []*forumv1.Event) error {
+	if s.benchmarkWithoutEventLog || len(events) == 0 {
+		return nil
+	}
+	head, err := tx.Get(bucketMeta, metaEventHead)
+	if err != nil {
+		return err
+	}
+	rev := readU64(head)
+	for _, ev := range events {
+		rev++
+		ev.Revision = rev
+		ev.Name = "events/" + strconv.FormatUint(rev, 10)
+		ev.EventTime = now
+		if err := putProto(tx, bucketEvents, eventKey(rev), ev); err != nil {
+			return err
+		}
+	}
+	return tx.Put(bucketMeta, metaEventHead, u64(rev))
+}
+
 // threadEvent is the event of a change to thread t. It holds t itself, not
 // a copy (see appendEvent); appendThreadEvent leaves out what reads derive.
 func threadEvent(actor authz.Actor, typ forumv1.EventType, t *forumv1.Thread, paths []string) *forumv1.Event {
@@ -183,6 +207,29 @@ func resolveReply(tx kv.Tx, ev *forumv1.Event, gone map[string]bool) error {
 	}
 	ev.ResourceState = &forumv1.Event_Reply{Reply: r}
 	return nil
+}
+
+// resolveNotification returns ev, the event of notification n's
+// creation, with n as it was made. The event refers to n (deriver.tell,
+// schema 8; earlier events hold it, and are returned as they are): n's
+// record is as it was made but for its read_time, which is left out.
+// A notification is never deleted, so the record is there.
+func resolveNotification(tx kv.Tx, ev *forumv1.Event, n resname.Notification) (*forumv1.Event, error) {
+	if ev.ResourceState != nil {
+		return ev, nil
+	}
+	rec := new(forumv1.Notification)
+	ok, err := getProto(tx, bucketNotifications, notificationKey(n), rec)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("store: event %d refers to %s, which is not kept", ev.Revision, ev.Resource)
+	}
+	rec.ReadTime = nil
+	out := proto.CloneOf(ev) // ev may be shared by the readers of one pass (feed)
+	out.ResourceState = &forumv1.Event_Notification{Notification: rec}
+	return out, nil
 }
 
 // sameTime reports whether a and b are the same instant.
@@ -476,16 +523,16 @@ func (s *Store) newEventVisibility(actor authz.Actor) *eventVisibility {
 // and admins; a notification's by its recipient, while the recipient may
 // read its post, and by admins without its content.
 func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, error) {
-	if n := ev.GetNotification(); n != nil {
+	if ev.Type == forumv1.EventType_EVENT_TYPE_NOTIFICATION_CREATED {
 		// Its recipient's, while its post is readable; admins see that
 		// there was one (the log stays gap-free to them), not what it
 		// says.
-		if v.actor == authz.SystemActor {
-			return ev, nil
-		}
 		to, err := resname.ParseNotification(ev.Resource)
 		if err != nil {
 			return nil, nil
+		}
+		if v.actor == authz.SystemActor {
+			return resolveNotification(tx, ev, to)
 		}
 		if v.actor.User != to.User.String() {
 			if v.actor.Role == forumv1.Role_ROLE_ADMIN {
@@ -493,10 +540,10 @@ func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, e
 			}
 			return nil, nil
 		}
-		if ok, err := notificationVisible(tx, v.access, n); err != nil || !ok {
+		if ok, err := notificationVisible(tx, v.access, ev.Thread); err != nil || !ok {
 			return nil, err
 		}
-		return ev, nil
+		return resolveNotification(tx, ev, to)
 	}
 	state := ev.ResourceState
 	if state == nil && replyEventType(ev.Type) {

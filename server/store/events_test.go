@@ -25,9 +25,9 @@ import (
 // rawEvents returns every event the log holds, in key order, read from its
 // bucket (no visibility rules), and the head revision. It fails the test
 // unless each is stored under its revision, in the bytes proto.Marshal
-// (deterministic) gives of it, and a reply's event by reference (without
-// its reply); it returns reply events resolved (resolveReply), as every
-// reader gets them.
+// (deterministic) gives of it, and a reply's or a notification's event by
+// reference (without its resource); it returns reply events resolved
+// (resolveReply), and notification events as they are stored.
 func rawEvents(t testing.TB, s *Store) ([]*forumv1.Event, uint64) {
 	t.Helper()
 	var events []*forumv1.Event
@@ -56,6 +56,10 @@ func rawEvents(t testing.TB, s *Store) ([]*forumv1.Event, uint64) {
 			}
 			if replyEventType(ev.Type) && ev.ResourceState != nil {
 				decodeErr = fmt.Errorf("reply event %d is stored with its reply, not by reference", ev.Revision)
+				return false
+			}
+			if ev.Type == forumv1.EventType_EVENT_TYPE_NOTIFICATION_CREATED && ev.ResourceState != nil {
+				decodeErr = fmt.Errorf("notification event %d is stored with its notification, not by reference", ev.Revision)
 				return false
 			}
 			if decodeErr = resolveReply(tx, ev, map[string]bool{}); decodeErr != nil {

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -156,10 +156,11 @@ func (s *Store) DeleteSubscription(ctx context.Context, n resname.Subscription, 
 	})
 }
 
-// notificationVisible reports whether the user (actor) may read the
-// notification's post now: its thread's theme, a thread not deleted.
-func notificationVisible(tx kv.Tx, access *themeAccess, n *forumv1.Notification) (bool, error) {
-	t, err := resname.ParseThread(n.Thread)
+// notificationVisible reports whether the user (access's actor) may read
+// the post of a notification of thread now: its theme, a thread not
+// deleted.
+func notificationVisible(tx kv.Tx, access *themeAccess, thread string) (bool, error) {
+	t, err := resname.ParseThread(thread)
 	if err != nil {
 		return false, nil
 	}
@@ -224,7 +225,7 @@ func (s *Store) ListNotifications(ctx context.Context, user resname.User, pageSi
 				if phase == 1 && n.ReadTime == nil {
 					return true // listed with the unread
 				}
-				if ok, err := notificationVisible(tx, access, n); err != nil || !ok {
+				if ok, err := notificationVisible(tx, access, n.Thread); err != nil || !ok {
 					ierr = err
 					return err == nil
 				}
@@ -267,7 +268,7 @@ func countUnread(tx kv.Tx, access *themeAccess, user resname.User) (int64, error
 		m := new(forumv1.Notification)
 		ok, err := getProto(tx, bucketNotifications, k, m)
 		if err == nil && ok {
-			ok, err = notificationVisible(tx, access, m)
+			ok, err = notificationVisible(tx, access, m.Thread)
 		}
 		if err != nil {
 			ierr = err
@@ -498,9 +499,12 @@ type DeriveOptions struct {
 
 // DeriveResult is what DeriveNotifications did.
 type DeriveResult struct {
+	// Start is the cursor before the call.
+	Start uint64
 	// Cursor is the last revision fully derived after the call.
 	Cursor uint64
-	// Head is the log's head when read.
+	// Head is the log's head when read, or, when the cursor passed the
+	// events of the notifications the call made, as the call left it.
 	Head uint64
 	// Made is how many notifications were made.
 	Made int
@@ -528,6 +532,7 @@ func (s *Store) DeriveNotifications(ctx context.Context, opt DeriveOptions) (Der
 		res.Head, _, err = getU64(tx, bucketMeta, metaEventHead)
 		return err
 	})
+	res.Start = res.Cursor
 	if err != nil || res.Cursor >= res.Head {
 		return res, err
 	}
@@ -553,7 +558,12 @@ type deriver struct {
 	made    int
 	users   map[uint64]*forumv1.User
 	threads map[uint64]*forumv1.Thread // read in this transaction
-	now     *timestamppb.Timestamp
+	// watching holds the watchers of each target read in this
+	// transaction, by subscriptionTarget (see watchers).
+	watching map[string][]uint64
+	// events are the notifications' events, which run appends.
+	events []*forumv1.Event
+	now    *timestamppb.Timestamp
 	// partialUser, when the event being told was told in part before, is
 	// the last recipient told.
 	partialUser uint64
@@ -572,7 +582,7 @@ func (d *deriver) run() (DeriveResult, error) {
 	if err != nil {
 		return DeriveResult{}, err
 	}
-	res := DeriveResult{Cursor: cur, Head: head}
+	res := DeriveResult{Start: cur, Cursor: cur, Head: head}
 	if cur >= head {
 		return res, nil
 	}
@@ -594,16 +604,32 @@ func (d *deriver) run() (DeriveResult, error) {
 	d.now = d.s.timestamp(nil)
 	d.users = map[uint64]*forumv1.User{}
 	d.threads = map[uint64]*forumv1.Thread{}
+	d.watching = map[string][]uint64{}
 	var events []*forumv1.Event
 	var perr error
+	var last uint64 // the last event scanned, if it notifies no one
+	scanned := 0
 	err = tx.Scan(bucketEvents, eventKey(cur+1), nil, false, func(k, v []byte) bool {
-		ev := new(forumv1.Event)
-		if perr = proto.Unmarshal(v, ev); perr != nil {
-			perr = fmt.Errorf("store: corrupt record in %s: %w", bucketEvents, perr)
+		scanned++
+		// Most events notify no one (half of them are notifications'
+		// own): their type is read from the wire, and only the others are
+		// unmarshalled.
+		typ, err := eventTypeOf(v)
+		if err != nil {
+			perr = fmt.Errorf("store: corrupt record in %s: %w", bucketEvents, err)
 			return false
 		}
-		events = append(events, ev)
-		return len(events) < d.opt.MaxEvents
+		if notifies(typ) {
+			ev := new(forumv1.Event)
+			if perr = proto.Unmarshal(v, ev); perr != nil {
+				perr = fmt.Errorf("store: corrupt record in %s: %w", bucketEvents, perr)
+				return false
+			}
+			events = append(events, ev)
+		} else {
+			last = readU64(k)
+		}
+		return scanned < d.opt.MaxEvents
 	})
 	if err == nil {
 		err = perr
@@ -631,13 +657,37 @@ func (d *deriver) run() (DeriveResult, error) {
 			break
 		}
 	}
+	if d.stopAt == 0 && (len(events) == 0 || cur == events[len(events)-1].Revision) && last > cur {
+		cur = last // the events after the last that notifies: none to tell
+	}
 	if d.stopAt == 0 && partialRev != 0 && cur >= partialRev {
 		if err := tx.Delete(bucketMeta, metaNotificationPartial); err != nil {
 			return res, err
 		}
 	}
+	if err := d.s.appendEvents(tx, d.now, d.events); err != nil {
+		return res, err
+	}
+	if cur == head && len(d.events) > 0 && d.events[len(d.events)-1].Revision > head {
+		// Every event is told: the notifications' own events, appended
+		// after head, notify no one either, and the cursor passes them
+		// (the next pass need not read them).
+		cur = d.events[len(d.events)-1].Revision
+		res.Head = cur
+	}
 	res.Cursor, res.Made = cur, d.made
 	return res, tx.Put(bucketMeta, metaNotificationCursor, u64(cur))
+}
+
+// notifies reports whether an event of type t may notify anyone
+// (deriver.event).
+func notifies(t forumv1.EventType) bool {
+	switch t {
+	case forumv1.EventType_EVENT_TYPE_THREAD_CREATED, forumv1.EventType_EVENT_TYPE_THREAD_UPDATED,
+		forumv1.EventType_EVENT_TYPE_REPLY_CREATED, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED:
+		return true
+	}
+	return false
 }
 
 // kindRank orders the kinds when one user would be told of one event in
@@ -659,6 +709,7 @@ func kindRank(k forumv1.NotificationKind) int {
 // post is what a notification says of the post it is about.
 type notifyPost struct {
 	name, thread, title, theme, body string
+	excerpt                          string // of body
 	threadID, replyID                uint64
 	author                           uint64
 }
@@ -742,16 +793,16 @@ func (d *deriver) event(ev *forumv1.Event) error {
 		if err != nil {
 			return nil
 		}
-		r, err := getReply(d.tx, th.ID, rn.ID)
+		r, err := readReplyHead(d.tx, th.ID, rn.ID)
 		if errors.Is(err, errs.NotFound) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		if r.DeleteTime != nil {
+		if r.deleted {
 			return nil
 		}
-		p.name, p.body, p.replyID = r.Name, r.Body, rn.ID
+		p.name, p.body, p.replyID = r.name, r.body, rn.ID
 		if ev.Type == forumv1.EventType_EVENT_TYPE_REPLY_UPDATED {
 			if err := d.mentions(p, actor, p.body, add); err != nil {
 				return err
@@ -765,9 +816,9 @@ func (d *deriver) event(ev *forumv1.Event) error {
 			return err
 		}
 		to := p.author
-		if irt, err := resname.ParseReply(r.InReplyTo); r.InReplyTo != "" && err == nil {
-			if pr, err := getReply(d.tx, irt.Thread.ID, irt.ID); err == nil {
-				if a, err := resname.ParseUser(pr.Author); err == nil {
+		if irt, err := resname.ParseReply(r.inReplyTo); r.inReplyTo != "" && err == nil {
+			if pr, err := readReplyHead(d.tx, irt.Thread.ID, irt.ID); err == nil {
+				if a, err := resname.ParseUser(pr.author); err == nil {
 					to = a.ID
 				}
 			} else if !errors.Is(err, errs.NotFound) {
@@ -789,6 +840,9 @@ func (d *deriver) event(ev *forumv1.Event) error {
 		}
 	}
 	slices.Sort(users)
+	if len(users) > 0 {
+		p.excerpt = excerpt(p.body, 200) // once for every recipient
+	}
 	told, last := 0, uint64(0)
 	for _, u := range users {
 		if told == d.opt.MaxNotifications {
@@ -824,20 +878,35 @@ func (d *deriver) defaultSubscription(user resname.User, thread resname.Thread, 
 	if v, err := d.tx.Get(bucketSubscriptions, subscriptionKey(n)); err != nil || v != nil {
 		return err
 	}
+	delete(d.watching, string(subscriptionTarget(n)))
 	return putSubscription(d.tx, n, &forumv1.Subscription{
 		Name: n.String(), Target: n.Target(), Level: level, Automatic: true, CreateTime: d.now, UpdateTime: d.now,
 	})
 }
 
-// watchers adds the users who watch target (no user set) as kind.
+// watchers adds the users who watch target (no user set) as kind. The
+// watchers of a target are read once per transaction (a busy thread has
+// many replies in one); defaultSubscription, the one writer of
+// subscriptions in it, forgets what it changes.
 func (d *deriver) watchers(target resname.Subscription, kind forumv1.NotificationKind, add func(uint64, forumv1.NotificationKind)) error {
 	prefix := subscriptionTarget(target)
-	return d.tx.Scan(bucketSubscribers, prefix, prefixEnd(prefix), false, func(k, v []byte) bool {
-		if len(v) == 1 && forumv1.SubscriptionLevel(v[0]) == forumv1.SubscriptionLevel_SUBSCRIPTION_LEVEL_WATCHING && len(k) == len(prefix)+8 {
-			add(binary.BigEndian.Uint64(k[len(prefix):]), kind)
+	users, ok := d.watching[string(prefix)]
+	if !ok {
+		err := d.tx.Scan(bucketSubscribers, prefix, prefixEnd(prefix), false, func(k, v []byte) bool {
+			if len(v) == 1 && forumv1.SubscriptionLevel(v[0]) == forumv1.SubscriptionLevel_SUBSCRIPTION_LEVEL_WATCHING && len(k) == len(prefix)+8 {
+				users = append(users, binary.BigEndian.Uint64(k[len(prefix):]))
+			}
+			return true
+		})
+		if err != nil {
+			return err
 		}
-		return true
-	})
+		d.watching[string(prefix)] = users
+	}
+	for _, u := range users {
+		add(u, kind)
+	}
+	return nil
 }
 
 // mentionKey is the key of user in the mentioned bucket of post p.
@@ -962,7 +1031,7 @@ func (d *deriver) tell(ev *forumv1.Event, p notifyPost, thread resname.Thread, t
 	n := resname.Notification{User: uname, ID: id}
 	out := &forumv1.Notification{
 		Name: n.String(), Kind: kind, Actor: ev.Actor, Post: p.name, Thread: p.thread,
-		ThreadTitle: p.title, Theme: p.theme, Excerpt: excerpt(p.body, 200),
+		ThreadTitle: p.title, Theme: p.theme, Excerpt: p.excerpt,
 		Revision: ev.Revision, CreateTime: d.now,
 	}
 	k := notificationKey(n)
@@ -987,24 +1056,42 @@ func (d *deriver) tell(ev *forumv1.Event, p notifyPost, thread resname.Thread, t
 		}
 	}
 	d.made++
-	return d.s.appendEvent(d.tx, d.now, &forumv1.Event{
+	// By reference, as replies' events are (replyEvent): the notification
+	// is in its own record, which changes only when it is read
+	// (resolveNotification). run appends them all at the end.
+	d.events = append(d.events, &forumv1.Event{
 		Actor: ev.Actor, Type: forumv1.EventType_EVENT_TYPE_NOTIFICATION_CREATED, Resource: out.Name,
-		Theme: p.theme, Thread: p.thread, ResourceState: &forumv1.Event_Notification{Notification: out},
+		Theme: p.theme, Thread: p.thread,
 	})
+	return nil
 }
 
 // excerpt returns the start of markdown as one line of at most n
-// characters.
+// characters: runs of white space become one space, and a line cut short
+// ends in "…". It reads no more of markdown than it needs (a post may be
+// 64 KiB).
 func excerpt(markdown string, n int) string {
-	// n characters are at most 4n bytes; with the spaces that collapse,
-	// 8n bytes of the start are plenty (a post may be 64 KiB).
-	if len(markdown) > 8*n {
-		markdown = strings.ToValidUTF8(markdown[:8*n], "")
+	buf := make([]byte, 0, min(len(markdown), 4*n)+len("…"))
+	count, cut := 0, 0 // characters in buf; buf's length at n-1 of them
+	space := false
+	for _, r := range markdown {
+		if unicode.IsSpace(r) {
+			space = count > 0
+			continue
+		}
+		if space {
+			buf = append(buf, ' ')
+			space = false
+			if count++; count == n-1 {
+				cut = len(buf)
+			}
+		}
+		buf = utf8.AppendRune(buf, r)
+		if count++; count == n-1 {
+			cut = len(buf)
+		} else if count > n {
+			return string(append(bytes.TrimRight(buf[:cut], " "), "…"...))
+		}
 	}
-	s := strings.Join(strings.Fields(markdown), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimSpace(string(r[:n-1])) + "…"
+	return string(buf)
 }

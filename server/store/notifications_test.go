@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/render"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -307,31 +309,64 @@ func TestMarkNotificationsRead(t *testing.T) {
 }
 
 // TestNotificationEvents checks that a notification's event is seen by
-// its recipient, by admins without the notification, and by no one else.
+// its recipient, by admins without the notification, and by no one else;
+// that it is stored by reference and read with the notification as it
+// was made, also once the notification is read; and that the cursor
+// passes the notifications' own events.
 func TestNotificationEvents(t *testing.T) {
 	e := newNotifyEnv(t, "alice", "bob", "admin")
 	e.users["admin"] = authz.Actor{User: e.users["admin"].User, Role: forumv1.Role_ROLE_ADMIN}
 	th := e.thread("alice", &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "T", Body: "b"})
-	e.reply("bob", th.Name, "hi", "")
+	e.reply("bob", th.Name, "hi   there\n\nalice", "")
 	e.derive()
-	for who, want := range map[string]int{"alice": 1, "bob": 0, "admin": 1} {
-		page, err := e.s.ReadEvents(t.Context(), e.users[who], EventQuery{Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, ev := range page.Events {
-			if ev.Type == forumv1.EventType_EVENT_TYPE_NOTIFICATION_CREATED {
+	if cur, err := e.s.NotificationCursor(t.Context()); err != nil {
+		t.Fatal(err)
+	} else if head, _ := e.s.EventHead(t.Context()); cur != head {
+		t.Errorf("after deriving, the cursor is at %d, the log's head at %d (the notification's own event)", cur, head)
+	}
+	list, _, _, err := e.s.ListNotifications(t.Context(), e.user("alice"), 10, "", false)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("alice's notifications: %v, %v", list, err)
+	}
+	made := list[0]
+	if made.Excerpt != "hi there alice" {
+		t.Errorf("excerpt %q", made.Excerpt)
+	}
+	rawEvents(t, e.s) // stored by reference
+	check := func(step string) {
+		t.Helper()
+		for who, want := range map[string]int{"alice": 1, "bob": 0, "admin": 1, "system": 1} {
+			actor := e.users[who]
+			if who == "system" {
+				actor = authz.SystemActor
+			}
+			page, err := e.s.ReadEvents(t.Context(), actor, EventQuery{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, ev := range page.Events {
+				if ev.Type != forumv1.EventType_EVENT_TYPE_NOTIFICATION_CREATED {
+					continue
+				}
 				n++
-				if has := ev.GetNotification() != nil; has != (who == "alice") {
-					t.Errorf("%s sees the notification event with its notification %v: %v", who, has, ev)
+				got := ev.GetNotification()
+				if has := got != nil; has != (who == "alice" || who == "system") {
+					t.Errorf("%s: %s sees the notification event with its notification %v: %v", step, who, has, ev)
+				} else if has && !proto.Equal(got, made) {
+					t.Errorf("%s: %s sees the notification event with\n%v\nwant as it was made,\n%v", step, who, got, made)
 				}
 			}
-		}
-		if n != want {
-			t.Errorf("%s sees %d notification events, want %d", who, n, want)
+			if n != want {
+				t.Errorf("%s: %s sees %d notification events, want %d", step, who, n, want)
+			}
 		}
 	}
+	check("unread")
+	if _, _, err := e.s.MarkNotificationsRead(t.Context(), e.user("alice"), []resname.Notification{mustNotification(t, made.Name)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("read")
 }
 
 // TestReadMarks checks a thread's unread count for a reader who marked
@@ -424,9 +459,44 @@ func TestExcerpt(t *testing.T) {
 		{"ab ab ab", "ab ab ab"},
 		{long, strings.Repeat("é", 9) + "…"},
 		{"x" + long, "x" + strings.Repeat("é", 8) + "…"},
+		{"abcdefghij", "abcdefghij"},
+		{" \t abcdefghij \n", "abcdefghij"},
+		{"abcdefghijk", "abcdefghi…"},
+		{"abcdefgh jk", "abcdefgh…"},
+		{"a b c d e  f", "a b c d e…"},
 	} {
 		if got := excerpt(c.in, 10); got != c.want {
 			t.Errorf("excerpt(%.20q…) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	// The same as the plain definition: fields joined by one space, cut
+	// to n-1 characters and "…" when longer than n.
+	plain := func(s string, n int) string {
+		s = strings.Join(strings.Fields(s), " ")
+		if r := []rune(s); len(r) > n {
+			return strings.TrimSpace(string(r[:n-1])) + "…"
+		}
+		return s
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"a", "bc", " ", "  ", "\n", "\t", "é", "語", "\u00a0", "\u3000", "@x"}
+	for range 5000 {
+		var b strings.Builder
+		for range rng.IntN(30) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		n := 1 + rng.IntN(12)
+		if got, want := excerpt(b.String(), n), plain(b.String(), n); got != want {
+			t.Fatalf("excerpt(%q, %d) = %q, want %q", b.String(), n, got, want)
+		}
+	}
+}
+
+func mustNotification(t *testing.T, name string) resname.Notification {
+	t.Helper()
+	n, err := resname.ParseNotification(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

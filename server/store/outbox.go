@@ -279,7 +279,7 @@ func readMail(s *Store, tx kv.Tx, id uint64, e outboxEntry) (Mail, bool, error) 
 		if !ok {
 			continue
 		}
-		if ok, err := notificationVisible(tx, access, n); err != nil {
+		if ok, err := notificationVisible(tx, access, n.Thread); err != nil {
 			return Mail{}, false, err
 		} else if ok {
 			m.Notifications = append(m.Notifications, n)

@@ -48,7 +48,8 @@ import (
 //	organizations        slug → Organization
 //	organizationUsers    slug 0x00 user id → nil                             (members of an organisation)
 //	events               revision → Event (the event log, schema 4; meta "event_head", "event_oldest");
-//	                     a reply's event without its reply (by reference, schema 6: resolveReply)
+//	                     a reply's event without its reply (by reference, schema 6: resolveReply),
+//	                     a notification's without the notification (schema 8: resolveNotification)
 //	replyVersions        thread id, reply id, update time (unix ns) → Reply: a version of a reply that
 //	                     its event refers to and a later edit replaced (schema 6)
 //	webhooks             user id, webhook id → Webhook (without its secret)            (schema 5)
@@ -155,7 +156,7 @@ var allBuckets = []kv.Bucket{
 // SchemaVersion is the version of the key layout above. Open stamps it in a
 // new file, brings an older file up to it (migrate) and refuses a file with
 // a newer one.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -207,6 +208,7 @@ var migrations = [SchemaVersion]func(tx kv.Tx) (int, error){
 	4: migrateTo5,
 	5: migrateTo6,
 	6: migrateTo7,
+	7: migrateTo8,
 }
 
 // migrateTo2: version 1 kept the counters of threads and themes in their
@@ -277,6 +279,13 @@ func migrateTo7(tx kv.Tx) (int, error) {
 	}
 	return 0, tx.Put(bucketMeta, metaNotificationCursor, u64(readU64(head)))
 }
+
+// migrateTo8: version 8 stores the events of notifications by reference
+// (deriver.tell). The events of earlier versions hold their notifications
+// and are read as they are. The version is stamped so that an older
+// forumd, which would read such an event as an event of nothing, refuses
+// the file.
+func migrateTo8(kv.Tx) (int, error) { return 0, nil }
 
 // deriveRecords puts, for every record of bucket records, derive(its
 // value) under the same key in bucket side, and returns how many it put.
