@@ -40,7 +40,9 @@ import (
 // log=on,webhook a webhook worker runs beside the writes, as in
 // forumd, with one webhook of alice's for every reply.created, delivered to
 // a receiver on 127.0.0.1 that answers 204 at once: what delivery costs the
-// writes (it reports the deliveries made a second). Run each sub-benchmark
+// writes (it reports the deliveries made a second). With log=on,notify the
+// notifier runs beside the writes, as in forumd (it reports its lag at the
+// end and the transactions it wrote a second). Run each sub-benchmark
 // on its own, alternating them, and compare them round by round
 // (docs/PERFORMANCE.md).
 func BenchmarkEventLogCost(b *testing.B) {
