@@ -332,3 +332,64 @@ func TestNotificationSettings(t *testing.T) {
 		t.Errorf("-o json after changing: %v", r)
 	}
 }
+
+// TestThreadsRead marks a thread read to a reply and to its end, and
+// checks what threads show and threads list then say, and the refusals.
+func TestThreadsRead(t *testing.T) {
+	server := startForum(t)
+	amina, mo := newUser(t), newUser(t)
+	amina.login(server, "amina", convenerPassword)
+	mo.login(server, "moses", memberPassword)
+	nobody := newUser(t, "FORUM_SERVER="+server)
+	amina.ok("", "threads", "create", "--theme", "joint-programmes", "--title", "Mentoring plan", "--body", "The plan.")
+	for _, b := range []string{"one", "two", "three"} {
+		amina.ok("", "reply", "1", "--body", b)
+	}
+	// Never read: nothing is new (a position starts with the first read).
+	if out := mo.ok("", "threads", "show", "1"); strings.Contains(out, "new") {
+		t.Errorf("threads show before any read:\n%s", out)
+	}
+	if out := mo.ok("", "threads", "read", "1", "--to", "1"); out != "Read threads/1 to threads/1/replies/1; 2 replies unread after it.\n" {
+		t.Errorf("threads read 1 --to 1: %q", out)
+	}
+	out := mo.ok("", "threads", "show", "threads/1")
+	if !strings.Contains(out, " · 3 replies · 2 new\n") {
+		t.Errorf("threads show after reading to the first reply: no \"2 new\"\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if r, ok := strings.CutPrefix(line, "── threads/1/replies/"); ok {
+			if isNew := strings.HasSuffix(r, " · new"); isNew != (r[0] != '1') {
+				t.Errorf("threads show after reading to the first reply: %q new %v", line, isNew)
+			}
+		}
+	}
+	if out := mo.ok("", "threads", "list"); !strings.Contains(out, "3 (2 new)") {
+		t.Errorf("threads list after reading to the first reply:\n%s", out)
+	}
+	// An earlier reply: the position does not move back.
+	var resp forumv1.MarkThreadReadResponse
+	if err := protojson.Unmarshal([]byte(mo.ok("", "threads", "read", "1", "--to", "threads/1/replies/1", "-o", "json")), &resp); err != nil || resp.GetUnreadReplyCount() != 2 {
+		t.Errorf("threads read --to the same reply -o json: %v (%v)", &resp, err)
+	}
+	if out := mo.ok("", "threads", "read", "threads/1", "--to", "1/2"); out != "Read threads/1 to threads/1/replies/2; 1 reply unread after it.\n" {
+		t.Errorf("threads read --to 1/2: %q", out)
+	}
+	if out := mo.ok("", "threads", "read", "1"); out != "Read threads/1 to its last reply.\n" {
+		t.Errorf("threads read 1: %q", out)
+	}
+	if out := mo.ok("", "threads", "show", "1"); strings.Contains(out, "new") {
+		t.Errorf("threads show after reading to the end:\n%s", out)
+	}
+	// Amina's position is her own.
+	if out := amina.ok("", "threads", "list"); strings.Contains(out, "new") {
+		t.Errorf("threads list of another user:\n%s", out)
+	}
+	checkRefusals(t, []refusal{
+		{"no thread", mo, exitUsage, "read takes THREAD", []string{"threads", "read"}},
+		{"a bad reply", mo, exitUsage, `--to "x" is not a reply`, []string{"threads", "read", "1", "--to", "x"}},
+		{"a reply of another thread", mo, exitUsage, "--to threads/2/replies/1 is not a reply of threads/1", []string{"threads", "read", "1", "--to", "2/1"}},
+		{"a missing reply", mo, exitNotFound, "threads/1/replies/99", []string{"threads", "read", "1", "--to", "99"}},
+		{"a missing thread", mo, exitNotFound, "threads/99", []string{"threads", "read", "99"}},
+		{"not logged in", nobody, exitUnauth, "not logged in", []string{"threads", "read", "1"}},
+	})
+}

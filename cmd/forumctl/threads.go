@@ -23,7 +23,8 @@ func (a *app) threadsCommand() *cobra.Command {
 		Example: `  forumctl threads list --theme joint-programmes
   forumctl threads show 12
   forumctl threads follow-up 12 --title "Follow-up: mentoring" --body-file notes.md
-  forumctl threads resolve 12`,
+  forumctl threads resolve 12
+  forumctl threads read 12`,
 		Args: groupArgs,
 		RunE: groupRun,
 	}
@@ -40,6 +41,7 @@ func (a *app) threadsCommand() *cobra.Command {
 			"Open a resolved or locked thread again", "Authors may reopen their resolved threads; only conveners and admins unlock."),
 		a.threadsDeleteCommand(),
 		a.threadsUndeleteCommand(),
+		a.threadsReadCommand(),
 	)
 	return cmd
 }
@@ -189,8 +191,12 @@ first). The filters combine: all must match.`,
 					if th.GetPinned() {
 						title = "[pinned] " + title
 					}
+					replies := strconv.FormatInt(th.GetReplyCount(), 10)
+					if u := th.GetUnreadReplyCount(); u > 0 {
+						replies += fmt.Sprintf(" (%d new)", u)
+					}
 					row(t, th.GetName(), kindWord(th.GetKind()), stateWord(th.GetState()),
-						strconv.FormatInt(th.GetReplyCount(), 10), n.user(ctx, th.GetAuthor()),
+						replies, n.user(ctx, th.GetAuthor()),
 						timeText(th.GetLastActivityTime()), title)
 				}
 				return t.Flush()
@@ -279,6 +285,9 @@ func (a *app) showThread(ctx context.Context, n *names, t threadReplies) error {
 		meta = append(meta, "pinned")
 	}
 	meta = append(meta, plural(th.GetReplyCount(), "reply", "replies"))
+	if u := th.GetUnreadReplyCount(); u > 0 {
+		meta = append(meta, fmt.Sprintf("%d new", u)) // since 'threads read'
+	}
 	fmt.Fprintln(w, strings.Join(meta, " · "))
 	fmt.Fprintf(w, "by %s, %s\n", n.user(ctx, th.GetAuthor()), timeText(th.GetCreateTime()))
 	if len(th.GetTags()) > 0 {
@@ -303,8 +312,12 @@ func (a *app) showThread(ctx context.Context, n *names, t threadReplies) error {
 	if body := strings.TrimSpace(th.GetBody()); body != "" {
 		fmt.Fprintf(w, "\n%s\n", body)
 	}
+	unread := false
 	for _, r := range replies {
 		head := fmt.Sprintf("%s · %s · %s", r.GetName(), n.user(ctx, r.GetAuthor()), timeText(r.GetCreateTime()))
+		if unread = unread || r.GetName() == th.GetFirstUnreadReply(); unread {
+			head += " · new"
+		}
 		if r.GetEditCount() > 0 {
 			head += fmt.Sprintf(" · edited %d×", r.GetEditCount())
 		}
