@@ -400,8 +400,9 @@ func TestSubscriptionsAndReadTracking(t *testing.T) {
 // TestMentions covers @-mentions in the browser: suggestions in the
 // composer (typed with real keys: arrows, Enter, Tab and Escape), the
 // mention's link (/u/bola, which opens Bola's profile in place of itself)
-// and /u/ of no one. They need ListUsers' username filter; without it the
-// test is skipped, saying so.
+// and /u/ of no one, and of a group (its page for its members, no one to
+// others). They need ListUsers' username filter; without it the test
+// fails, saying so.
 func TestMentions(t *testing.T) {
 	e := newEnv(t)
 	amina, _ := e.member("amina", "Amina Diallo")
@@ -484,4 +485,23 @@ func TestMentions(t *testing.T) {
 	a.open("/u/nobody")
 	a.waitText("main h1", "No such user")
 	a.waitText("main", "No one here has the username @nobody.")
+
+	// A group's mention links to /u/ too: its members see the group and who
+	// is in it; to others it is no one.
+	_, bonganiName := e.member("bongani2", "Bongani Two")
+	e.call(e.admin, "POST", "/v1/groups?groupId=hosts", map[string]any{"displayName": "Host families", "description": "Families who host volunteers.", "members": []string{bolaName, bonganiName}}, nil)
+	bolaTab := e.newTab(t)
+	bola := e.login("bola", memberPass)
+	bolaTab.setSession(bola)
+	e.reply(bola, th, "Over to @hosts for this one.", "")
+	bolaTab.open("/" + th)
+	bolaTab.waitText(".reply-list .body a.mention[href='/u/hosts']", "@hosts")
+	bolaTab.click(".reply-list .body a.mention[href='/u/hosts']")
+	bolaTab.waitText("main h1", "Host families")
+	bolaTab.waitText("main .meta", "@hosts · a group of 2 members")
+	bolaTab.waitText("main", "Families who host volunteers.")
+	bolaTab.waitText("main .group-members li:nth-child(1) a[href='/users/"+bolaName[strings.LastIndexByte(bolaName, '/')+1:]+"']", "Bola Adeyemi")
+	bolaTab.waitText("main .group-members li:nth-child(2)", "Bongani Two")
+	a.open("/u/hosts") // amina is not a member
+	a.waitText("main h1", "No such user")
 }

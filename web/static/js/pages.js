@@ -172,9 +172,14 @@ function unreadLink(th) {
   return h('a', { href, class: 'unread-link', 'aria-describedby': 'title-' + api.idOf(th.name) }, t('thread.unread', { n }));
 }
 
+/** The most members a group's page names (each is a profile fetched). */
+const groupMembersShown = 50;
+
 /**
  * /u/{name}, where a mention (@name) links: the profile of the user with
- * that username, or a page that says there is none.
+ * that username; else the group of that slug, if the reader may see it (its
+ * members and moderators), with its members; else a page that says there
+ * is no one of that name.
  */
 export async function mentionPage(ctx) {
   const username = ctx.params[0].toLowerCase();
@@ -183,6 +188,24 @@ export async function mentionPage(ctx) {
   if (u) {
     ctx.go('/users/' + api.idOf(u.name), { replace: true });
     return { title: '@' + username, node: null }; // this render is over: the profile's follows
+  }
+  const group = /^[a-z0-9]+(-[a-z0-9]+)*$/.test(username) ? await api.get('groups/' + username, null, ctx.signal).catch((e) => {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 403 || e.status === 401)) return null;
+    throw e;
+  }) : null;
+  if (group) {
+    const members = group.members || [];
+    const who = await authors(members.slice(0, groupMembersShown));
+    return {
+      title: group.displayName,
+      node: [
+        title(group.displayName),
+        h('p', { class: 'meta' }, '@' + username, ' · ', t('group.members', { n: members.length })),
+        group.description ? h('p', { dir: 'auto', class: 'bio' }, group.description) : null,
+        h('ul', { class: 'plain group-members' }, members.slice(0, groupMembersShown).map((m) => h('li', null, userLink(m, who)))),
+        members.length > groupMembersShown ? h('p', null, t('group.more', { n: members.length - groupMembersShown })) : null,
+      ],
+    };
   }
   const heading = t('user.noSuch');
   return { title: heading, node: [title(heading), h('p', null, t('user.noSuchText', { name: '@' + username })), h('p', null, h('a', { href: '/' }, t('nav.backHome')))] };
