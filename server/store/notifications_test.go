@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/render"
+	"github.com/forumhq/forum/server/store/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -499,4 +501,123 @@ func mustNotification(t *testing.T, name string) resname.Notification {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// outboxDigests returns the digests in the outbox: their posts' count by
+// user id.
+func outboxDigests(t *testing.T, s *Store) map[uint64]int {
+	t.Helper()
+	out := map[uint64]int{}
+	err := s.kv.View(t.Context(), func(tx kv.Tx) error {
+		var perr error
+		err := tx.Scan(bucketOutbox, nil, nil, false, func(_, v []byte) bool {
+			var e outboxEntry
+			if perr = json.Unmarshal(v, &e); perr != nil {
+				return false
+			}
+			if len(e.Digest) > 0 {
+				if _, twice := out[e.User]; twice {
+					perr = fmt.Errorf("two digests to user %d", e.User)
+					return false
+				}
+				out[e.User] = len(e.Digest)
+			}
+			return true
+		})
+		if err == nil {
+			err = perr
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestQueueDigests checks digests across more users than one transaction
+// writes: each due user gets one digest of the watched posts since their
+// last, once; a pass within the hour does nothing, and a day later only
+// what is new is digested.
+func TestQueueDigests(t *testing.T) {
+	var names []string
+	for i := range digestsPerUpdate + 5 {
+		names = append(names, fmt.Sprintf("w%03d", i))
+	}
+	e := newNotifyEnv(t, append(names, "alice", "weekly")...)
+	ctx := t.Context()
+	for _, n := range append(names, "weekly") {
+		freq := forumv1.DigestFrequency_DIGEST_FREQUENCY_DAILY
+		if n == "weekly" {
+			freq = forumv1.DigestFrequency_DIGEST_FREQUENCY_WEEKLY
+		}
+		if _, err := e.s.UpdateNotificationSettings(ctx, e.user(n), &forumv1.NotificationSettings{EmailDigest: freq}, []string{"email_digest"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.subscribe(n, DemoThemes[0].Name, watching); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.thread("alice", &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "One", Body: "b"})
+	e.thread("alice", &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "Two", Body: "b"})
+	deriveAll(t, e)
+	now := time.Now() // the notifications made after it are new to the next digest
+	n, err := e.s.QueueDigests(ctx, now)
+	if err != nil || n != len(names)+1 {
+		t.Fatalf("first pass: %d digests, %v; want %d", n, err, len(names)+1)
+	}
+	got := outboxDigests(t, e.s)
+	for _, name := range append(names, "weekly") {
+		if got[e.user(name).ID] != 2 {
+			t.Errorf("%s's digest lists %d posts, want 2", name, got[e.user(name).ID])
+		}
+	}
+	if _, ok := got[e.user("alice").ID]; ok {
+		t.Error("alice, who asked for no digest, got one")
+	}
+	if n, err := e.s.QueueDigests(ctx, now.Add(30*time.Minute)); err != nil || n != 0 {
+		t.Errorf("a pass within the hour: %d digests, %v", n, err)
+	}
+	// A day on, a new post: one more digest each of the daily users, of
+	// that post only; the weekly user waits.
+	e.thread("alice", &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "Three", Body: "b"})
+	deriveAll(t, e)
+	if err := e.s.kv.Update(ctx, func(tx kv.Tx) error { return clearBuckets(tx, bucketOutbox) }); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(25 * time.Hour)
+	if n, err := e.s.QueueDigests(ctx, later); err != nil || n != len(names) {
+		t.Errorf("a day later: %d digests, %v; want %d", n, err, len(names))
+	}
+	got = outboxDigests(t, e.s)
+	if got[e.user(names[0]).ID] != 1 || got[e.user(names[len(names)-1]).ID] != 1 {
+		t.Errorf("a day later the digests list %d and %d posts, want 1", got[e.user(names[0]).ID], got[e.user(names[len(names)-1]).ID])
+	}
+	if _, ok := got[e.user("weekly").ID]; ok {
+		t.Error("the weekly user got a digest after a day")
+	}
+	// A pass cut short before it recorded itself (a crash after some of its
+	// transactions) runs again: the users digested are not digested twice.
+	if err := e.s.kv.Update(ctx, func(tx kv.Tx) error { return tx.Delete(bucketMeta, metaDigestPass) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.s.QueueDigests(ctx, later.Add(time.Minute)); err != nil || n != 0 {
+		t.Errorf("the pass again: %d digests, %v; want none", n, err)
+	}
+	outboxDigests(t, e.s) // fails on two digests to one user
+}
+
+// deriveAll derives every notification due, many to a call.
+func deriveAll(t *testing.T, e *notifyEnv) {
+	t.Helper()
+	for range 100 {
+		res, err := e.s.DeriveNotifications(t.Context(), DeriveOptions{Mentions: e.r.Mentions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Cursor >= res.Head {
+			return
+		}
+	}
+	t.Fatal("the notifications did not catch up with the log")
 }

@@ -320,26 +320,30 @@ var metaDigestPass = []byte("digest_pass")
 // WEEKLY users, a digest of their unread notifications of new posts in
 // what they watch made since their last digest (none when there are
 // none). It runs at most once an hour; it returns how many it queued.
+//
+// Who is due and what each digest holds is read in a read transaction:
+// every user's settings and the unread notifications of those due, too
+// much for the committer, which every write waits for. The digests are
+// then written digestsPerUpdate to a transaction, each only if the user's
+// last digest is still the one read (so a pass cut short by a crash and
+// run again queues no digest twice); the last one records the pass.
 func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
-	queued := 0
-	err := s.kv.Update(ctx, func(tx kv.Tx) error {
-		queued = 0
+	type due struct {
+		user, last uint64 // last: the user's last digest (unix ns), as read
+		period     string
+		ids        []uint64
+	}
+	var dues []due
+	skip := false
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
+		dues = dues[:0]
 		last, _, err := getU64(tx, bucketMeta, metaDigestPass)
 		if err != nil {
 			return err
 		}
-		if last != 0 && now.UnixNano()-int64(last) < int64(time.Hour) {
+		if skip = last != 0 && now.UnixNano()-int64(last) < int64(time.Hour); skip {
 			return nil
 		}
-		if err := tx.Put(bucketMeta, metaDigestPass, u64(uint64(now.UnixNano()))); err != nil {
-			return err
-		}
-		type due struct {
-			user   uint64
-			period string
-			since  int64
-		}
-		var dues []due
 		var perr error
 		err = tx.Scan(bucketUsers, nil, nil, false, func(k, _ []byte) bool {
 			st, err := getSettings(tx, resname.User{ID: readU64(k)})
@@ -356,14 +360,13 @@ func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
 			default:
 				return true
 			}
-			user := readU64(k)
 			lastU, _, err := getU64(tx, bucketDigests, k)
 			if err != nil {
 				perr = err
 				return false
 			}
 			if last := int64(lastU); last == 0 || now.UnixNano()-last >= int64(every) {
-				dues = append(dues, due{user, period, last})
+				dues = append(dues, due{user: readU64(k), last: lastU, period: period})
 			}
 			return true
 		})
@@ -373,10 +376,9 @@ func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
-		for _, d := range dues {
+		for i := range dues {
+			d := &dues[i]
 			prefix := u64(d.user)
-			var ids []uint64
-			var perr error
 			err := tx.Scan(bucketUnread, prefix, prefixEnd(prefix), false, func(k, _ []byte) bool {
 				n := new(forumv1.Notification)
 				ok, err := getProto(tx, bucketNotifications, k, n)
@@ -384,10 +386,10 @@ func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
 					perr = err
 					return false
 				}
-				if ok && n.Kind == forumv1.NotificationKind_NOTIFICATION_KIND_WATCHED_POST && n.CreateTime.AsTime().UnixNano() > d.since {
-					ids = append(ids, readU64(k[8:]))
+				if ok && n.Kind == forumv1.NotificationKind_NOTIFICATION_KIND_WATCHED_POST && n.CreateTime.AsTime().UnixNano() > int64(d.last) {
+					d.ids = append(d.ids, readU64(k[8:]))
 				}
-				return len(ids) < 500
+				return len(d.ids) < maxDigestPosts
 			})
 			if err == nil {
 				err = perr
@@ -395,19 +397,54 @@ func (s *Store) QueueDigests(ctx context.Context, now time.Time) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := tx.Put(bucketDigests, prefix, u64(uint64(now.UnixNano()))); err != nil {
-				return err
-			}
-			if len(ids) == 0 {
-				continue
-			}
-			slices.Sort(ids)
-			if err := queueMail(tx, outboxEntry{User: d.user, Digest: ids, Period: d.period, Created: now.UnixNano()}); err != nil {
-				return err
-			}
-			queued++
 		}
 		return nil
 	})
-	return queued, err
+	if err != nil || skip {
+		return 0, err
+	}
+	queued := 0
+	for start := 0; start == 0 || start < len(dues); start += digestsPerUpdate {
+		chunk := dues[start:min(start+digestsPerUpdate, len(dues))]
+		lastChunk := start+digestsPerUpdate >= len(dues)
+		n := 0
+		err := s.kv.Update(ctx, func(tx kv.Tx) error {
+			n = 0
+			for _, d := range chunk {
+				prefix := u64(d.user)
+				if cur, _, err := getU64(tx, bucketDigests, prefix); err != nil {
+					return err
+				} else if cur != d.last {
+					continue // digested since it was read
+				}
+				if err := tx.Put(bucketDigests, prefix, u64(uint64(now.UnixNano()))); err != nil {
+					return err
+				}
+				if len(d.ids) == 0 {
+					continue
+				}
+				ids := slices.Sorted(slices.Values(d.ids))
+				if err := queueMail(tx, outboxEntry{User: d.user, Digest: ids, Period: d.period, Created: now.UnixNano()}); err != nil {
+					return err
+				}
+				n++
+			}
+			if lastChunk {
+				return tx.Put(bucketMeta, metaDigestPass, u64(uint64(now.UnixNano())))
+			}
+			return nil
+		})
+		if err != nil {
+			return queued, err
+		}
+		queued += n
+	}
+	return queued, nil
 }
+
+// maxDigestPosts bounds the posts of one digest.
+const maxDigestPosts = 500
+
+// digestsPerUpdate bounds the digests QueueDigests writes in one
+// transaction.
+const digestsPerUpdate = 200
