@@ -75,6 +75,7 @@ var expectedLevel = map[string]string{
 	"RotateWebhookSecret": "member", "ListWebhookDeliveries": "member", "RedeliverWebhookDelivery": "member", "PingWebhook": "member",
 	"GetSubscription": "reader", "ListSubscriptions": "reader", "UpdateSubscription": "member", "DeleteSubscription": "member",
 	"ListNotifications": "reader", "MarkNotificationsRead": "member", "MarkThreadRead": "member",
+	"AcceptAnswer": "member", "UnacceptAnswer": "member", "AddReaction": "member", "RemoveReaction": "member",
 	"GetNotificationSettings": "reader", "UpdateNotificationSettings": "member", "Unsubscribe": "public",
 }
 

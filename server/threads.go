@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	forumv1 "github.com/forumhq/forum/gen/forum/v1"
@@ -19,7 +20,32 @@ type threadService struct {
 
 // threadUpdatable are the thread fields UpdateThread may change; theme and
 // pinned, and locking, only for moderators (authz.ThreadFields).
-var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned"}
+var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned", "locked"}
+
+// lockedFromState reads state LOCKED, from the clients written before
+// Thread.locked, as it now means: locked, the state unchanged. On
+// UpdateThread (paths, the update mask) "state" with LOCKED becomes
+// "locked" with true; it returns the paths to apply, or a violation if
+// the request also unlocks.
+func lockedFromState(v *errs.Violations, t *forumv1.Thread, paths []string) []string {
+	if t.GetState() != forumv1.ThreadState_THREAD_STATE_LOCKED {
+		return paths
+	}
+	i := slices.Index(paths, "state")
+	if i < 0 {
+		return paths
+	}
+	if slices.Contains(paths, "locked") && !t.GetLocked() {
+		v.Add("thread.state", "LOCKED (locked: true) contradicts locked: false in the same request")
+		return paths
+	}
+	t.State, t.Locked = forumv1.ThreadState_THREAD_STATE_UNSPECIFIED, true
+	paths = slices.Delete(slices.Clone(paths), i, i+1)
+	if !slices.Contains(paths, "locked") {
+		paths = append(paths, "locked")
+	}
+	return paths
+}
 
 // checkThreadName parses the thread name in field, or records a violation.
 func checkThreadName(v *errs.Violations, field, name string) resname.Thread {
@@ -43,8 +69,8 @@ func checkThreadFields(v *errs.Violations, t *forumv1.Thread, paths []string) {
 		case "tags":
 			checkTags(v, "thread.tags", t.GetTags())
 		case "state":
-			if _, ok := forumv1.ThreadState_name[int32(t.GetState())]; !ok || t.GetState() == forumv1.ThreadState_THREAD_STATE_UNSPECIFIED {
-				v.Add("thread.state", "must be OPEN, RESOLVED or LOCKED")
+			if s := t.GetState(); s != forumv1.ThreadState_THREAD_STATE_OPEN && s != forumv1.ThreadState_THREAD_STATE_RESOLVED {
+				v.Add("thread.state", "must be OPEN or RESOLVED (LOCKED, from before the field locked, means locked: true)")
 			}
 		}
 	}
@@ -97,6 +123,9 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if th.Kind == forumv1.ThreadKind_THREAD_KIND_UNSPECIFIED {
 		th.Kind = forumv1.ThreadKind_THREAD_KIND_DISCUSSION
 	}
+	if th.State == forumv1.ThreadState_THREAD_STATE_LOCKED { // from before Thread.locked
+		th.State, th.Locked = forumv1.ThreadState_THREAD_STATE_OPEN, true
+	}
 	if th.State == forumv1.ThreadState_THREAD_STATE_UNSPECIFIED {
 		th.State = forumv1.ThreadState_THREAD_STATE_OPEN
 	}
@@ -124,8 +153,8 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if th.Pinned {
 		set = append(set, "pinned")
 	}
-	if th.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
-		set = append(set, "state")
+	if th.Locked {
+		set = append(set, "locked")
 	}
 	if err := authz.ThreadFields(a, th, set); err != nil {
 		return nil, err
@@ -156,6 +185,7 @@ func (t *threadService) UpdateThread(ctx context.Context, req *forumv1.UpdateThr
 	if err != nil {
 		return nil, err
 	}
+	paths = lockedFromState(&v, th, paths)
 	checkThreadFields(&v, th, paths)
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -139,6 +139,10 @@ var table = map[string]Level{
 	forumv1.NotificationService_Unsubscribe_FullMethodName: Public,
 	// A signed-in reader's own read position.
 	forumv1.ThreadService_MarkThreadRead_FullMethodName: Member,
+	forumv1.ThreadService_AcceptAnswer_FullMethodName:   Member,
+	forumv1.ThreadService_UnacceptAnswer_FullMethodName: Member,
+	forumv1.ThreadService_AddReaction_FullMethodName:    Member,
+	forumv1.ThreadService_RemoveReaction_FullMethodName: Member,
 }
 
 // Settings are the server's settings that change a decision.

@@ -29,6 +29,16 @@ var (
 		forumv1.ReplyService_UpdateReply_FullMethodName,
 		forumv1.ReplyService_DeleteReply_FullMethodName,
 	}
+	// answerMethods accept and unaccept a question's answer.
+	answerMethods = []string{
+		forumv1.ThreadService_AcceptAnswer_FullMethodName,
+		forumv1.ThreadService_UnacceptAnswer_FullMethodName,
+	}
+	// reactionMethods give and withdraw reactions.
+	reactionMethods = []string{
+		forumv1.ThreadService_AddReaction_FullMethodName,
+		forumv1.ThreadService_RemoveReaction_FullMethodName,
+	}
 	// webhookMethods are the methods of WebhookService.
 	webhookMethods = []string{
 		forumv1.WebhookService_CreateWebhook_FullMethodName,
@@ -78,7 +88,11 @@ var Rules = []Rule{
 		"ChangeLocked: only moderators change the posts of a locked thread, and the replies of a deleted one (FAILED_PRECONDITION for others)"},
 	{"deleted-posts", threadMethods,
 		"SeeDeleted: a deleted thread and its replies are seen only by its author and moderators (NOT_FOUND for others)"},
-	{"theme-visibility", append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName, forumv1.SearchService_Search_FullMethodName, forumv1.ThreadService_MarkThreadRead_FullMethodName}, threadMethods...),
+	{"answer-author", answerMethods,
+		"ChangePost (as an edit): only a question's author and moderators accept and unaccept its answer; in a locked thread only moderators (FAILED_PRECONDITION)"},
+	{"reaction-locked", reactionMethods,
+		"ChangeLocked: members do not react in a locked thread (FAILED_PRECONDITION); moderators do"},
+	{"theme-visibility", append(append(append([]string{forumv1.ThemeService_GetTheme_FullMethodName, forumv1.ThemeService_ListThemes_FullMethodName, forumv1.SearchService_Search_FullMethodName, forumv1.ThreadService_MarkThreadRead_FullMethodName}, threadMethods...), answerMethods...), reactionMethods...),
 		"SeeTheme: a MEMBERS theme is seen by logged-in users, a GROUPS theme by moderators and its groups' members; with its threads and replies (NOT_FOUND for others)"},
 	{"group-visibility", []string{forumv1.GroupService_GetGroup_FullMethodName, forumv1.GroupService_ListGroups_FullMethodName},
 		"SeeGroup: moderators see every group, others the groups they belong to"},

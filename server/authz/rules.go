@@ -34,9 +34,9 @@ func ThreadKind(a Actor, kind forumv1.ThreadKind) error {
 }
 
 // ThreadFields is the rule thread-fields: only moderators pin and unpin
-// threads, move them to another theme and lock them. paths are the fields
-// of t a call sets (UpdateThread's update mask; for CreateThread, pinned
-// and state when set).
+// threads, move them to another theme and lock and unlock them. paths are
+// the fields of t a call sets (UpdateThread's update mask; for
+// CreateThread, pinned and locked when set).
 func ThreadFields(a Actor, t *forumv1.Thread, paths []string) error {
 	for _, p := range paths {
 		var err error
@@ -47,8 +47,10 @@ func ThreadFields(a Actor, t *forumv1.Thread, paths []string) error {
 			err = moderator(a, "unpin threads")
 		case p == "theme":
 			err = moderator(a, "move threads to another theme")
-		case p == "state" && t.GetState() == forumv1.ThreadState_THREAD_STATE_LOCKED:
+		case p == "locked" && t.GetLocked():
 			err = moderator(a, "lock threads")
+		case p == "locked":
+			err = moderator(a, "unlock threads")
 		}
 		if err != nil {
 			return err

@@ -66,13 +66,15 @@ const (
 	fPinned
 	fAuthorOrganization
 	fAuthorCountry
+	fLocked
+	fAnswered
 	numFields
 )
 
 // fieldNames are the names of the fields, indexed by field.
 var fieldNames = [numFields]string{
 	"theme", "author", "kind", "state", "tag", "follow_up_of", "pinned",
-	"author.organization", "author.country",
+	"author.organization", "author.country", "locked", "answered",
 }
 
 func (f field) String() string { return fieldNames[f] }
@@ -165,6 +167,11 @@ func (c cond) holds(t *forumv1.Thread, author *forumv1.User) bool {
 		eq = t.GetFollowUpOf() == c.value
 	case fPinned:
 		eq = strconv.FormatBool(t.GetPinned()) == c.value
+	case fLocked:
+		eq = strconv.FormatBool(t.GetLocked()) == c.value
+	case fAnswered:
+		answered := t.GetKind() == forumv1.ThreadKind_THREAD_KIND_QUESTION && t.GetAcceptedAnswer() != ""
+		eq = strconv.FormatBool(answered) == c.value
 	case fAuthorOrganization:
 		if author == nil {
 			return false
@@ -202,14 +209,23 @@ func ParseThreads(s string) (*Threads, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, c := range conds {
+		if c.field == fState && c.value == forumv1.ThreadState_THREAD_STATE_LOCKED.String() {
+			// From before Thread.locked: state = LOCKED is locked = true.
+			conds[i] = cond{field: fLocked, neg: c.neg, value: "true"}
+		}
+	}
 	return canonical(conds), nil
 }
 
 // canonical returns the filter of conds in canonical form.
 func canonical(conds []cond) *Threads {
 	for i, c := range conds {
-		if c.field == fPinned && c.neg { // pinned != true is pinned = false
-			conds[i] = cond{field: fPinned, value: strconv.FormatBool(c.value != "true")}
+		switch c.field {
+		case fPinned, fLocked, fAnswered:
+			if c.neg { // pinned != true is pinned = false
+				conds[i] = cond{field: c.field, value: strconv.FormatBool(c.value != "true")}
+			}
 		}
 	}
 	slices.SortFunc(conds, cond.compare)
@@ -692,11 +708,11 @@ func normalize(fd field, v token) (string, error) {
 		return enumValue(fd, v, forumv1.ThreadKind(0).Descriptor(), "THREAD_KIND_")
 	case fState:
 		return enumValue(fd, v, forumv1.ThreadState(0).Descriptor(), "THREAD_STATE_")
-	case fPinned:
+	case fPinned, fLocked, fAnswered:
 		if value == "true" || value == "false" {
 			return value, nil
 		}
-		return "", errorf(v.pos, "invalid pinned %q: want true or false", value)
+		return "", errorf(v.pos, "invalid %s %q: want true or false", fd, value)
 	case fAuthorCountry:
 		if len(value) == 2 && isUpper(value[0]) && isUpper(value[1]) {
 			return value, nil

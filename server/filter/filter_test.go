@@ -26,7 +26,8 @@ func TestParseThreadsCanonical(t *testing.T) {
 		{`kind = FOLLOW_UP`, `kind=FOLLOW_UP`},
 		{`kind = THREAD_KIND_FOLLOW_UP`, `kind=FOLLOW_UP`},
 		{`kind = "ANNOUNCEMENT"`, `kind=ANNOUNCEMENT`},
-		{`state != LOCKED`, `state!=LOCKED`},
+		{`state != LOCKED`, `locked=false`}, // from before Thread.locked
+		{`locked != false AND answered = false`, `locked=true AND answered=false`},
 		{`state = THREAD_STATE_RESOLVED`, `state=RESOLVED`},
 		{`tags:health`, `tag=health`},
 		{`tag : "health"`, `tag=health`},
@@ -48,7 +49,8 @@ func TestParseThreadsCanonical(t *testing.T) {
 		{`tag = a AND tag != b`, `tag=a AND tag!=b`},
 		{`pinned = true AND pinned != false`, `pinned=true`},
 		// Contradictions are kept: they match nothing.
-		{`state = OPEN AND state = LOCKED`, `state=LOCKED AND state=OPEN`},
+		{`state = OPEN AND state = LOCKED`, `state=OPEN AND locked=true`},
+		{`locked = true AND locked = false`, `locked=false AND locked=true`},
 		{`theme = a AND theme != a`, `theme=a AND theme!=a`},
 		// Tags and themes that look like keywords are values.
 		{`tag = and AND tag = or AND theme = not`, `theme=not AND tag=and AND tag=or`},
@@ -248,7 +250,7 @@ var (
 	followUp = &forumv1.Thread{
 		Name: "threads/2", Theme: "themes/b", Author: "users/2",
 		Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: "threads/1",
-		State: forumv1.ThreadState_THREAD_STATE_LOCKED,
+		State: forumv1.ThreadState_THREAD_STATE_RESOLVED, Locked: true,
 	}
 	author1 = &forumv1.User{Name: "users/1", Organization: "organizations/vso", Country: "KE"}
 	author2 = &forumv1.User{Name: "users/2", Organization: "organizations/ifad", Country: "BR"}
@@ -289,6 +291,13 @@ func TestMatch(t *testing.T) {
 		{"author.country = BR", false, true},
 		{"author.country = BR AND kind = FOLLOW_UP AND theme = b", false, true},
 		{"state = OPEN AND state = LOCKED", false, false},
+		{"state = LOCKED", false, true},
+		{"state != LOCKED", true, false},
+		{"locked = true", false, true},
+		{"locked != true", true, false},
+		{"state = RESOLVED AND locked = true", false, true},
+		{"answered = true", false, false},
+		{"answered = false", true, true},
 	}
 	for _, tt := range tests {
 		f, err := ParseThreads(tt.filter)
@@ -457,4 +466,17 @@ func ExampleParseThreads() {
 	// themes/joint-programmes true
 	// true
 	// OR is not supported; join comparisons with AND (at offset 13)
+}
+
+// TestMatchAnswered checks answered: a QUESTION with an accepted answer;
+// a reply accepted on another kind of thread (which the store refuses)
+// does not count.
+func TestMatchAnswered(t *testing.T) {
+	answered := &forumv1.Thread{Kind: forumv1.ThreadKind_THREAD_KIND_QUESTION, AcceptedAnswer: "threads/1/replies/2"}
+	discussion := &forumv1.Thread{Kind: forumv1.ThreadKind_THREAD_KIND_DISCUSSION, AcceptedAnswer: "threads/1/replies/2"}
+	yes, _ := ParseThreads("answered = true")
+	no, _ := ParseThreads("answered != true")
+	if !yes.Match(answered, nil) || no.Match(answered, nil) || yes.Match(discussion, nil) || !no.Match(discussion, nil) {
+		t.Error("answered does not match a question with an accepted answer alone")
+	}
 }

@@ -89,7 +89,7 @@ const (
 
 // mappingVersion names the layout of the index below. An index of another
 // version is rebuilt from the store (Open reports it as empty).
-const mappingVersion = "4"
+const mappingVersion = "5" // 5: a locked thread's state also LOCKED
 
 var (
 	internalCursor  = []byte("cursor")
@@ -174,8 +174,12 @@ type Post struct {
 	// organisation and country when the post was indexed.
 	Author, Organization, Country string
 	// Kind, State and Tags are the thread's (a reply's thread's): its
-	// ThreadKind and ThreadState enum names and its tags.
+	// ThreadKind and ThreadState enum names and its tags. Locked is whether
+	// the thread is locked: its state field then also holds
+	// THREAD_STATE_LOCKED, so that `state = LOCKED`, from before
+	// Thread.locked, finds locked threads as it did.
 	Kind, State string
+	Locked      bool
 	Tags        []string
 	// Created is the post's creation time.
 	Created time.Time
@@ -201,6 +205,9 @@ func (p *Post) fields() map[string]any {
 	}
 	if p.State != "" {
 		doc[fieldState] = p.State
+		if p.Locked {
+			doc[fieldState] = []string{p.State, "THREAD_STATE_LOCKED"}
+		}
 	}
 	if len(p.Tags) > 0 {
 		doc[fieldTags] = p.Tags

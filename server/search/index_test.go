@@ -306,3 +306,44 @@ func TestNewestPages(t *testing.T) {
 		}
 	}
 }
+
+// TestLockedState checks that a locked thread's posts are found by their
+// state and by state LOCKED (as before Thread.locked), and an unlocked
+// one's only by its state.
+func TestLockedState(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	var changes []Change
+	for i, locked := range []bool{true, false} {
+		name := fmt.Sprintf("threads/%d", i+1)
+		changes = append(changes, Change{Name: name, Post: &Post{
+			Name: name, Thread: name, Theme: "themes/ke", Author: "users/1", State: "THREAD_STATE_RESOLVED", Locked: locked,
+			Created: time.Date(2026, 12, 1, 0, 0, i, 0, time.UTC), Text: "hosting volunteers",
+		}})
+	}
+	if err := x.Apply(changes, 1); err != nil {
+		t.Fatal(err)
+	}
+	pq, _ := ParseQuery("volunteers")
+	for state, want := range map[string][]string{
+		"THREAD_STATE_LOCKED":   {"threads/1"},
+		"THREAD_STATE_RESOLVED": {"threads/1", "threads/2"},
+		"THREAD_STATE_OPEN":     nil,
+	} {
+		res, err := x.Search(Request{Query: pq, Themes: public, Size: 10, Filter: Filter{Conds: []Cond{{Field: FieldState, Value: state}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.Name)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("state = %s: %v, want %v", state, got, want)
+		}
+	}
+}

@@ -313,7 +313,7 @@ func (ix *Indexer) author(ctx context.Context, name string, users map[string]*fo
 // what the index holds of each of its replies too.
 func threadWide(path string) bool {
 	switch path {
-	case "theme", "state", "kind", "tags":
+	case "theme", "state", "locked", "kind", "tags":
 		return true
 	}
 	return false
@@ -349,7 +349,7 @@ func (ix *Indexer) threadPost(ctx context.Context, t *forumv1.Thread, users map[
 	return &Post{
 		Name: t.Name, Thread: t.Name, Theme: t.Theme, Author: t.Author,
 		Organization: u.Organization, Country: u.Country,
-		Kind: t.Kind.String(), State: t.State.String(), Tags: t.Tags, Created: t.CreateTime.AsTime(),
+		Kind: t.Kind.String(), State: t.State.String(), Locked: t.Locked, Tags: t.Tags, Created: t.CreateTime.AsTime(),
 		Text: t.Title + "\n" + plainText(t.BodyHtml),
 	}, nil
 }
@@ -363,7 +363,7 @@ func (ix *Indexer) replyPost(ctx context.Context, r *forumv1.Reply, t *forumv1.T
 	return &Post{
 		Name: r.Name, Thread: t.Name, Theme: t.Theme, Author: r.Author,
 		Organization: u.Organization, Country: u.Country,
-		Kind: t.Kind.String(), State: t.State.String(), Tags: t.Tags, Created: r.CreateTime.AsTime(),
+		Kind: t.Kind.String(), State: t.State.String(), Locked: t.Locked, Tags: t.Tags, Created: r.CreateTime.AsTime(),
 		Text: plainText(r.BodyHtml),
 	}, nil
 }

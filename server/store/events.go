@@ -209,6 +209,20 @@ func resolveReply(tx kv.Tx, ev *forumv1.Event, gone map[string]bool) error {
 	return nil
 }
 
+// lockedCompat returns ev as schema 9 shows it: an event written before,
+// whose thread is of state LOCKED, as a copy with the thread OPEN and
+// locked (migrateTo9); any other event as it is.
+func lockedCompat(ev *forumv1.Event) *forumv1.Event {
+	t := ev.GetThreadResource()
+	if t.GetState() != forumv1.ThreadState_THREAD_STATE_LOCKED {
+		return ev
+	}
+	ev = proto.CloneOf(ev)
+	t = ev.GetThreadResource()
+	t.State, t.Locked = forumv1.ThreadState_THREAD_STATE_OPEN, true
+	return ev
+}
+
 // resolveNotification returns ev, the event of notification n's
 // creation, with n as it was made. The event refers to n (deriver.tell,
 // schema 8; earlier events hold it, and are returned as they are): n's
@@ -523,6 +537,7 @@ func (s *Store) newEventVisibility(actor authz.Actor) *eventVisibility {
 // and admins; a notification's by its recipient, while the recipient may
 // read its post, and by admins without its content.
 func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, error) {
+	ev = lockedCompat(ev)
 	if ev.Type == forumv1.EventType_EVENT_TYPE_NOTIFICATION_CREATED {
 		// Its recipient's, while its post is readable; admins see that
 		// there was one (the log stays gap-free to them), not what it
@@ -550,7 +565,7 @@ func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, e
 		state = &forumv1.Event_Reply{} // deleted since: resolveReply left it without
 	}
 	switch state.(type) {
-	case *forumv1.Event_ThreadResource, *forumv1.Event_Reply:
+	case *forumv1.Event_ThreadResource, *forumv1.Event_Reply, *forumv1.Event_Reactions:
 		t, err := resname.ParseThread(ev.Thread)
 		if err != nil {
 			return nil, nil

@@ -183,7 +183,8 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 	back := create(f.alice, "themes/private", "moved back", "")
 	update(f.conv, &forumv1.Thread{Name: back, Theme: public, Pinned: true}, "theme", "pinned")
 	update(f.conv, &forumv1.Thread{Name: back, Pinned: false, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "pinned", "state")
-	update(f.conv, &forumv1.Thread{Name: back, State: forumv1.ThreadState_THREAD_STATE_OPEN}, "state")
+	update(f.conv, &forumv1.Thread{Name: back, State: forumv1.ThreadState_THREAD_STATE_RESOLVED}, "state")
+	update(f.conv, &forumv1.Thread{Name: back, Locked: false}, "locked") // unlocked, still resolved
 	_, err = s.DeleteThread(ctx, f.alice, resname.MustParseThread(back), "", "")
 	must(err)
 	return f

@@ -696,7 +696,7 @@ func kindRank(k forumv1.NotificationKind) int {
 	switch k {
 	case forumv1.NotificationKind_NOTIFICATION_KIND_MENTION:
 		return 5
-	case forumv1.NotificationKind_NOTIFICATION_KIND_REPLY:
+	case forumv1.NotificationKind_NOTIFICATION_KIND_REPLY, forumv1.NotificationKind_NOTIFICATION_KIND_ANSWER_ACCEPTED:
 		return 4
 	case forumv1.NotificationKind_NOTIFICATION_KIND_FOLLOW_UP:
 		return 3
@@ -780,6 +780,22 @@ func (d *deriver) event(ev *forumv1.Event) error {
 		if slices.Contains(ev.ChangedPaths, "body") {
 			if err := d.mentions(p, actor, p.body, add); err != nil {
 				return err
+			}
+		}
+		if slices.Contains(ev.ChangedPaths, "accepted_answer") {
+			// The answer's author, told of the answer (the event changes
+			// nothing else).
+			if rn, err := resname.ParseReply(ev.GetThreadResource().GetAcceptedAnswer()); err == nil && rn.Thread.ID == th.ID {
+				r, err := readReplyHead(d.tx, th.ID, rn.ID)
+				if err != nil && !errors.Is(err, errs.NotFound) {
+					return err
+				}
+				if err == nil && !r.deleted {
+					p.name, p.body, p.replyID = r.name, r.body, rn.ID
+					if a, err := resname.ParseUser(r.author); err == nil {
+						add(a.ID, forumv1.NotificationKind_NOTIFICATION_KIND_ANSWER_ACCEPTED)
+					}
+				}
 			}
 		}
 		if slices.Contains(ev.ChangedPaths, "state") && ev.GetThreadResource().GetState() == forumv1.ThreadState_THREAD_STATE_RESOLVED {

@@ -94,7 +94,7 @@ func short(k forumv1.NotificationKind) string {
 	return map[forumv1.NotificationKind]string{
 		forumv1.NotificationKind_NOTIFICATION_KIND_REPLY: "reply", forumv1.NotificationKind_NOTIFICATION_KIND_MENTION: "mention",
 		forumv1.NotificationKind_NOTIFICATION_KIND_WATCHED_POST: "watched", forumv1.NotificationKind_NOTIFICATION_KIND_FOLLOW_UP: "follow-up",
-		forumv1.NotificationKind_NOTIFICATION_KIND_RESOLVED: "resolved",
+		forumv1.NotificationKind_NOTIFICATION_KIND_RESOLVED: "resolved", forumv1.NotificationKind_NOTIFICATION_KIND_ANSWER_ACCEPTED: "answer",
 	}[k]
 }
 

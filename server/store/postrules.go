@@ -83,7 +83,7 @@ func threadPost(t *forumv1.Thread) post {
 	return post{
 		Post:   authz.Post{Kind: "thread", Name: t.Name, Author: t.Author, Deleted: t.DeleteTime != nil, DeletedBy: t.DeletedBy},
 		etag:   t.Etag,
-		thread: t.Name, locked: t.State == forumv1.ThreadState_THREAD_STATE_LOCKED,
+		thread: t.Name, locked: t.Locked,
 	}
 }
 
@@ -93,7 +93,7 @@ func replyPost(r *forumv1.Reply, h threadHead) post {
 	return post{
 		Post:   authz.Post{Kind: "reply", Name: r.Name, Author: r.Author, Deleted: r.DeleteTime != nil, DeletedBy: r.DeletedBy},
 		etag:   r.Etag,
-		thread: resname.Thread{ID: h.id}.String(), locked: h.state == forumv1.ThreadState_THREAD_STATE_LOCKED,
+		thread: resname.Thread{ID: h.id}.String(), locked: h.locked,
 		inDeleted: h.deleted,
 	}
 }

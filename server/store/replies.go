@@ -42,8 +42,14 @@ func (s *Store) GetReply(ctx context.Context, actor authz.Actor, name resname.Re
 	var out *forumv1.Reply
 	access := s.themeAccess(actor)
 	err := s.kv.View(ctx, func(tx kv.Tx) (err error) {
-		out, _, _, err = visibleReply(tx, access, name)
-		return err
+		if out, _, _, err = visibleReply(tx, access, name); err != nil {
+			return err
+		}
+		answer, err := readAcceptedAnswer(tx, name.Thread.ID)
+		if err != nil {
+			return err
+		}
+		return fillReply(tx, actor, out, name.Thread.ID, answer)
 	})
 	return out, err
 }
@@ -57,11 +63,19 @@ func (s *Store) ListReplies(ctx context.Context, actor authz.Actor, parent resna
 	prefix := u64(tid)
 	p := page{query: "ListReplies\x00" + parent.String(), bucket: bucketReplies, start: prefix, end: prefixEnd(prefix), size: pageSize, token: pageToken}
 	access := s.themeAccess(actor) // before listPage's transaction
+	var answer string
 	visible := func(tx kv.Tx) error {
-		_, err := visibleThreadHead(tx, access, tid)
+		if _, err := visibleThreadHead(tx, access, tid); err != nil {
+			return err
+		}
+		var err error
+		answer, err = readAcceptedAnswer(tx, tid)
 		return err
 	}
-	return listPage(ctx, s, p, func() *forumv1.Reply { return new(forumv1.Reply) }, visible, nil)
+	fill := func(tx kv.Tx, r *forumv1.Reply) (bool, error) {
+		return true, fillReply(tx, actor, r, tid, answer)
+	}
+	return listPage(ctx, s, p, func() *forumv1.Reply { return new(forumv1.Reply) }, visible, fill)
 }
 
 // CreateReply adds a reply by actor to thread parent. r has been validated
@@ -144,7 +158,7 @@ func (s *Store) checkNewReply(tx kv.Tx, actor authz.Actor, parent resname.Thread
 	if t.deleted {
 		return threadHead{}, fmt.Errorf("%w: thread %s is deleted", errs.FailedPrecondition, parent)
 	}
-	if t.state == forumv1.ThreadState_THREAD_STATE_LOCKED {
+	if t.locked {
 		return threadHead{}, fmt.Errorf("%w: thread %s is locked", errs.FailedPrecondition, parent)
 	}
 	if r.InReplyTo != "" {
@@ -196,7 +210,14 @@ func (s *Store) UpdateReply(ctx context.Context, actor authz.Actor, name resname
 		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), cur); err != nil {
 			return err
 		}
-		return s.appendEvent(tx, cur.UpdateTime, replyEvent(actor, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED, cur, t.theme, replyPaths))
+		if err := s.appendEvent(tx, cur.UpdateTime, replyEvent(actor, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED, cur, t.theme, replyPaths)); err != nil {
+			return err
+		}
+		answer, err := readAcceptedAnswer(tx, t.id)
+		if err != nil {
+			return err
+		}
+		return fillReply(tx, actor, out, t.id, answer) // after the record is written: it does not keep these
 	})
 	if err != nil {
 		return nil, err

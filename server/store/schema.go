@@ -25,7 +25,7 @@ import (
 //	themeGates           slug → gate: the theme's visibility and groups (schema 3; cached: gateCache)
 //	themeStats           slug → counters: thread count, last activity; none before its first thread (schema 2)
 //	threads              thread id → Thread (follow_ups, reply_count and last_activity_time left empty)
-//	threadHeads          thread id → head: theme, author, state, pinned, deleted    (schema 3)
+//	threadHeads          thread id → head: theme, author, state, pinned, locked, deleted (schema 3; locked 9)
 //	threadStats          thread id → counters: reply count, last activity           (schema 2)
 //	threadActivity       rank(pinned, last activity, thread id) → nil        (all threads)
 //	themeActivity        slug 0x00 rank(...) → nil                           (threads of a theme)
@@ -67,6 +67,8 @@ import (
 //	notificationSettings user id → NotificationSettings (absent: the defaults)   (schema 7)
 //	outbox               mail id → outboxEntry (JSON): mail waiting to be sent    (schema 7)
 //	digests              user id → u64: unix ns of the user's last digest         (schema 7)
+//	reactions            thread id, reply id (0: the thread), user id, reaction (1 byte) → nil (schema 9)
+//	reactionCounts       thread id, reply id → 5 big-endian u32: a post's count of each reaction (schema 9)
 //
 // A target in subscriptions and subscribers is [1][thread id] for a thread,
 // [0][slug][0x00] for a theme (subscriptionTarget). meta
@@ -137,6 +139,8 @@ const (
 	bucketSettings       kv.Bucket = "notification_settings"
 	bucketOutbox         kv.Bucket = "outbox"
 	bucketDigests        kv.Bucket = "digests"
+	bucketReactions      kv.Bucket = "reactions"
+	bucketReactionCounts kv.Bucket = "reaction_counts"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -151,12 +155,13 @@ var allBuckets = []kv.Bucket{
 	bucketReplyVersions,
 	bucketSubscriptions, bucketSubscribers, bucketNotifications, bucketUnread,
 	bucketMentioned, bucketReadMarks, bucketSettings, bucketOutbox, bucketDigests,
+	bucketReactions, bucketReactionCounts,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a
 // new file, brings an older file up to it (migrate) and refuses a file with
 // a newer one.
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 var (
 	metaSchemaVersion = []byte("schema_version")
@@ -209,6 +214,7 @@ var migrations = [SchemaVersion]func(tx kv.Tx) (int, error){
 	5: migrateTo6,
 	6: migrateTo7,
 	7: migrateTo8,
+	8: migrateTo9,
 }
 
 // migrateTo2: version 1 kept the counters of threads and themes in their
@@ -287,6 +293,45 @@ func migrateTo7(tx kv.Tx) (int, error) {
 // the file.
 func migrateTo8(kv.Tx) (int, error) { return 0, nil }
 
+// migrateTo9: version 9 keeps a thread's lock apart from its state
+// (Thread.locked): a thread of state LOCKED becomes OPEN and locked, in its
+// record and its head. (Whether a locked thread had been resolved before
+// was not kept: it opens as OPEN.) The thread events of earlier versions
+// that hold a LOCKED thread are read as they are, and shown as OPEN and
+// locked (lockedCompat).
+func migrateTo9(tx kv.Tx) (int, error) {
+	type entry struct {
+		id uint64
+		t  *forumv1.Thread
+	}
+	var locked []entry
+	var perr error
+	err := tx.Scan(bucketThreads, nil, nil, false, func(k, v []byte) bool {
+		t := new(forumv1.Thread)
+		if perr = proto.Unmarshal(v, t); perr != nil {
+			perr = fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, perr)
+			return false
+		}
+		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
+			locked = append(locked, entry{readU64(k), t})
+		}
+		return true
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range locked {
+		e.t.State, e.t.Locked = forumv1.ThreadState_THREAD_STATE_OPEN, true
+		if err := putThread(tx, e.id, e.t); err != nil {
+			return 0, err
+		}
+	}
+	return len(locked), nil
+}
+
 // deriveRecords puts, for every record of bucket records, derive(its
 // value) under the same key in bucket side, and returns how many it put.
 func deriveRecords(tx kv.Tx, records, side kv.Bucket, derive func(v []byte) ([]byte, error)) (int, error) {
@@ -354,8 +399,9 @@ func parseCounters(b kv.Bucket, v []byte) (counters, error) {
 // threadHeads, version 1:
 //
 //	[0]      1
-//	[1]      flags: 1 pinned, 2 deleted (delete_time set); other bits 0
-//	[2:6]    state: forumv1.ThreadState as int32
+//	[1]      flags: 1 pinned, 2 deleted (delete_time set), 4 locked (schema 9);
+//	         other bits 0
+//	[2:6]    state: forumv1.ThreadState as int32 (OPEN or RESOLVED from schema 9)
 //	uvarint  n, then n bytes: theme, the theme's resource name
 //	uvarint  n, then n bytes: author, the author's resource name
 //
@@ -371,6 +417,7 @@ const (
 
 	headPinned  = 1
 	headDeleted = 2
+	headLocked  = 4 // schema 9
 )
 
 // threadHeadValue encodes h (without its id) as its threadHeads value.
@@ -383,6 +430,9 @@ func threadHeadValue(h threadHead) []byte {
 	if h.deleted {
 		flags |= headDeleted
 	}
+	if h.locked {
+		flags |= headLocked
+	}
 	v = append(v, threadHeadVersion, flags)
 	v = binary.BigEndian.AppendUint32(v, uint32(h.state))
 	v = appendUvarintString(v, h.theme)
@@ -391,12 +441,13 @@ func threadHeadValue(h threadHead) []byte {
 
 // parseThreadHead decodes a threadHeads value; the id is left 0.
 func parseThreadHead(v []byte) (threadHead, error) {
-	if len(v) < 6 || v[0] != threadHeadVersion || v[1]&^(headPinned|headDeleted) != 0 {
+	if len(v) < 6 || v[0] != threadHeadVersion || v[1]&^(headPinned|headDeleted|headLocked) != 0 {
 		return threadHead{}, fmt.Errorf("not a thread head of version %d (%d bytes)", threadHeadVersion, len(v))
 	}
 	h := threadHead{
 		pinned:  v[1]&headPinned != 0,
 		deleted: v[1]&headDeleted != 0,
+		locked:  v[1]&headLocked != 0,
 		state:   forumv1.ThreadState(int32(binary.BigEndian.Uint32(v[2:6]))),
 	}
 	theme, rest, err := cutUvarintBytes(v[6:])

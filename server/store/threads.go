@@ -74,15 +74,19 @@ func threadCounters(tx kv.Tx, id uint64) (counters, error) {
 }
 
 // putThread stores thread t (id) without its counters, which live in
-// threadStats, and without its follow-ups, which come from the followUps
-// index, and stores its head in threadHeads. Every write of a thread goes
+// threadStats, without its follow-ups, which come from the followUps
+// index, and without its reactions and read position (reactions, readMarks),
+// and stores its head in threadHeads. Every write of a thread goes
 // through it, so the head never differs from the record. t itself is left
 // as it was.
 func putThread(tx kv.Tx, id uint64, t *forumv1.Thread) error {
-	replies, last, followUps := t.ReplyCount, t.LastActivityTime, t.FollowUps
-	t.ReplyCount, t.LastActivityTime, t.FollowUps = 0, nil, nil
+	replies, last, followUps, reactions := t.ReplyCount, t.LastActivityTime, t.FollowUps, t.Reactions
+	unread, firstUnread := t.UnreadReplyCount, t.FirstUnreadReply
+	t.ReplyCount, t.LastActivityTime, t.FollowUps, t.Reactions = 0, nil, nil, nil
+	t.UnreadReplyCount, t.FirstUnreadReply = 0, ""
 	err := putProto(tx, bucketThreads, threadKey(id), t)
-	t.ReplyCount, t.LastActivityTime, t.FollowUps = replies, last, followUps
+	t.ReplyCount, t.LastActivityTime, t.FollowUps, t.Reactions = replies, last, followUps, reactions
+	t.UnreadReplyCount, t.FirstUnreadReply = unread, firstUnread
 	if err != nil {
 		return err
 	}
@@ -110,12 +114,13 @@ type threadHead struct {
 	theme, author string
 	state         forumv1.ThreadState
 	pinned        bool
+	locked        bool
 	deleted       bool
 }
 
 // headOf returns the head of thread t, without its id.
 func headOf(t *forumv1.Thread) threadHead {
-	return threadHead{theme: t.Theme, author: t.Author, state: t.State, pinned: t.Pinned, deleted: t.DeleteTime != nil}
+	return threadHead{theme: t.Theme, author: t.Author, state: t.State, pinned: t.Pinned, locked: t.Locked, deleted: t.DeleteTime != nil}
 }
 
 // readThreadHead returns the head of thread id from threadHeads.
@@ -271,7 +276,7 @@ func (s *Store) GetThread(ctx context.Context, actor authz.Actor, name resname.T
 			return err
 		}
 		out = t
-		if err := fillFollowUps(tx, access, t, id); err != nil {
+		if err := fillThread(tx, access, t, id); err != nil {
 			return err
 		}
 		return setUnread(tx, actor, t)
@@ -292,7 +297,7 @@ func (s *Store) CreateThread(ctx context.Context, actor authz.Actor, t *forumv1.
 			th, err := getThread(tx, n.ID)
 			if err == nil {
 				out = th
-				err = fillFollowUps(tx, s.themeAccess(actor), th, n.ID)
+				err = fillThread(tx, s.themeAccess(actor), th, n.ID)
 			}
 			return err
 		}
@@ -309,6 +314,10 @@ func (s *Store) CreateThread(ctx context.Context, actor authz.Actor, t *forumv1.
 		th.Author = actor.User
 		th.FollowUps = nil
 		th.ReplyCount = 0
+		th.AcceptedAnswer, th.Reactions = "", nil
+		if th.State == forumv1.ThreadState_THREAD_STATE_LOCKED { // from before Thread.locked
+			th.State, th.Locked = forumv1.ThreadState_THREAD_STATE_OPEN, true
+		}
 		th.CreateTime, th.UpdateTime, th.LastActivityTime, th.DeleteTime = now, now, now, nil
 		th.Etag = etag(now)
 		if err := putThread(tx, id, th); err != nil {
@@ -400,7 +409,13 @@ func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resnam
 			case "tags":
 				next.Tags = slices.Clone(u.Tags)
 			case "state":
-				next.State = u.State
+				if u.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
+					next.Locked = true // from before Thread.locked: the state stays
+				} else {
+					next.State = u.State
+				}
+			case "locked":
+				next.Locked = u.Locked
 			case "pinned":
 				next.Pinned = u.Pinned
 			case "theme":
@@ -446,7 +461,7 @@ func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resnam
 			return err
 		}
 		out = next
-		return fillFollowUps(tx, s.themeAccess(actor), next, id)
+		return fillThread(tx, s.themeAccess(actor), next, id)
 	})
 	if err != nil {
 		return nil, err
@@ -510,7 +525,7 @@ func (s *Store) setThreadDeleted(ctx context.Context, actor authz.Actor, name re
 			return err
 		}
 		out = cur
-		return fillFollowUps(tx, s.themeAccess(actor), cur, id)
+		return fillThread(tx, s.themeAccess(actor), cur, id)
 	})
 	if err != nil {
 		return nil, err
@@ -587,6 +602,14 @@ func (s *Store) ListThreads(ctx context.Context, actor authz.Actor, q ThreadQuer
 			} else if !visible {
 				return done()
 			}
+			if t.AcceptedAnswer != "" {
+				// As readers see it (a deleted answer is none), before
+				// the filter's answered.
+				id, _ := resname.ParseThread(t.Name)
+				if t.AcceptedAnswer, ierr = acceptedAnswer(tx, t, id.ID); ierr != nil {
+					return false
+				}
+			}
 			var author *forumv1.User
 			if q.Filter.NeedsAuthor() {
 				if author, ierr = authors.get(tx, t.Author); ierr != nil {
@@ -613,7 +636,7 @@ func (s *Store) ListThreads(ctx context.Context, actor authz.Actor, q ThreadQuer
 		}
 		for _, t := range out {
 			n, _ := resname.ParseThread(t.Name)
-			if err := fillFollowUps(tx, access, t, n.ID); err != nil {
+			if err := fillThread(tx, access, t, n.ID); err != nil {
 				return err
 			}
 			if err := setUnread(tx, actor, t); err != nil {

@@ -89,6 +89,11 @@ const (
 	// A notification was made for a user; that user sees it, while they may
 	// read its post; admins see the event without the notification.
 	EventType_EVENT_TYPE_NOTIFICATION_CREATED EventType = 27
+	// A user gave a reaction to a post; the event holds the post's reactions
+	// after it (without `reacted`). Seen by whoever may read the post.
+	EventType_EVENT_TYPE_REACTION_ADDED EventType = 28
+	// A user withdrew a reaction; as EVENT_TYPE_REACTION_ADDED.
+	EventType_EVENT_TYPE_REACTION_REMOVED EventType = 29
 )
 
 // Enum value maps for EventType.
@@ -122,6 +127,8 @@ var (
 		25: "EVENT_TYPE_WEBHOOK_DELETED",
 		26: "EVENT_TYPE_WEBHOOK_DISABLED",
 		27: "EVENT_TYPE_NOTIFICATION_CREATED",
+		28: "EVENT_TYPE_REACTION_ADDED",
+		29: "EVENT_TYPE_REACTION_REMOVED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":          0,
@@ -152,6 +159,8 @@ var (
 		"EVENT_TYPE_WEBHOOK_DELETED":      25,
 		"EVENT_TYPE_WEBHOOK_DISABLED":     26,
 		"EVENT_TYPE_NOTIFICATION_CREATED": 27,
+		"EVENT_TYPE_REACTION_ADDED":       28,
+		"EVENT_TYPE_REACTION_REMOVED":     29,
 	}
 )
 
@@ -221,6 +230,7 @@ type Event struct {
 	//	*Event_ApiToken
 	//	*Event_Webhook
 	//	*Event_Notification
+	//	*Event_Reactions
 	ResourceState isEvent_ResourceState `protobuf_oneof:"resource_state"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -416,6 +426,15 @@ func (x *Event) GetNotification() *Notification {
 	return nil
 }
 
+func (x *Event) GetReactions() *PostReactions {
+	if x != nil {
+		if x, ok := x.ResourceState.(*Event_Reactions); ok {
+			return x.Reactions
+		}
+	}
+	return nil
+}
+
 type isEvent_ResourceState interface {
 	isEvent_ResourceState()
 }
@@ -460,6 +479,10 @@ type Event_Notification struct {
 	Notification *Notification `protobuf:"bytes,20,opt,name=notification,proto3,oneof"`
 }
 
+type Event_Reactions struct {
+	Reactions *PostReactions `protobuf:"bytes,21,opt,name=reactions,proto3,oneof"`
+}
+
 func (*Event_ThreadResource) isEvent_ResourceState() {}
 
 func (*Event_Reply) isEvent_ResourceState() {}
@@ -479,6 +502,8 @@ func (*Event_ApiToken) isEvent_ResourceState() {}
 func (*Event_Webhook) isEvent_ResourceState() {}
 
 func (*Event_Notification) isEvent_ResourceState() {}
+
+func (*Event_Reactions) isEvent_ResourceState() {}
 
 // The request for ListEvents.
 type ListEventsRequest struct {
@@ -740,7 +765,7 @@ var File_forum_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x06\n" +
+	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\a\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x129\n" +
@@ -764,7 +789,8 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"invitation\x121\n" +
 	"\tapi_token\x18\x11 \x01(\v2\x12.forum.v1.ApiTokenH\x00R\bapiToken\x12-\n" +
 	"\awebhook\x18\x13 \x01(\v2\x11.forum.v1.WebhookH\x00R\awebhook\x12<\n" +
-	"\fnotification\x18\x14 \x01(\v2\x16.forum.v1.NotificationH\x00R\fnotificationB\x10\n" +
+	"\fnotification\x18\x14 \x01(\v2\x16.forum.v1.NotificationH\x00R\fnotification\x127\n" +
+	"\treactions\x18\x15 \x01(\v2\x17.forum.v1.PostReactionsH\x00R\treactionsB\x10\n" +
 	"\x0eresource_stateJ\x04\b\x12\x10\x13R\theartbeat\"\x8e\x01\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x04R\rstartRevision\x12\x16\n" +
@@ -781,7 +807,7 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\"[\n" +
 	"\x14StreamEventsResponse\x12'\n" +
 	"\x06events\x18\x01 \x03(\v2\x0f.forum.v1.EventR\x06events\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x04R\brevision*\x8c\a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision*\xcc\a\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19EVENT_TYPE_THREAD_CREATED\x10\x01\x12\x1d\n" +
@@ -811,7 +837,9 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x1aEVENT_TYPE_WEBHOOK_UPDATED\x10\x18\x12\x1e\n" +
 	"\x1aEVENT_TYPE_WEBHOOK_DELETED\x10\x19\x12\x1f\n" +
 	"\x1bEVENT_TYPE_WEBHOOK_DISABLED\x10\x1a\x12#\n" +
-	"\x1fEVENT_TYPE_NOTIFICATION_CREATED\x10\x1b2\xa8\x01\n" +
+	"\x1fEVENT_TYPE_NOTIFICATION_CREATED\x10\x1b\x12\x1d\n" +
+	"\x19EVENT_TYPE_REACTION_ADDED\x10\x1c\x12\x1f\n" +
+	"\x1bEVENT_TYPE_REACTION_REMOVED\x10\x1d2\xa8\x01\n" +
 	"\fEventService\x12G\n" +
 	"\n" +
 	"ListEvents\x12\x1b.forum.v1.ListEventsRequest\x1a\x1c.forum.v1.ListEventsResponse\x12O\n" +
@@ -849,6 +877,7 @@ var file_forum_v1_event_service_proto_goTypes = []any{
 	(*ApiToken)(nil),              // 14: forum.v1.ApiToken
 	(*Webhook)(nil),               // 15: forum.v1.Webhook
 	(*Notification)(nil),          // 16: forum.v1.Notification
+	(*PostReactions)(nil),         // 17: forum.v1.PostReactions
 }
 var file_forum_v1_event_service_proto_depIdxs = []int32{
 	6,  // 0: forum.v1.Event.event_time:type_name -> google.protobuf.Timestamp
@@ -863,17 +892,18 @@ var file_forum_v1_event_service_proto_depIdxs = []int32{
 	14, // 9: forum.v1.Event.api_token:type_name -> forum.v1.ApiToken
 	15, // 10: forum.v1.Event.webhook:type_name -> forum.v1.Webhook
 	16, // 11: forum.v1.Event.notification:type_name -> forum.v1.Notification
-	1,  // 12: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
-	1,  // 13: forum.v1.StreamEventsResponse.events:type_name -> forum.v1.Event
-	2,  // 14: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
-	4,  // 15: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
-	3,  // 16: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
-	5,  // 17: forum.v1.EventService.StreamEvents:output_type -> forum.v1.StreamEventsResponse
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	17, // 12: forum.v1.Event.reactions:type_name -> forum.v1.PostReactions
+	1,  // 13: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
+	1,  // 14: forum.v1.StreamEventsResponse.events:type_name -> forum.v1.Event
+	2,  // 15: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
+	4,  // 16: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
+	3,  // 17: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
+	5,  // 18: forum.v1.EventService.StreamEvents:output_type -> forum.v1.StreamEventsResponse
+	17, // [17:19] is the sub-list for method output_type
+	15, // [15:17] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_event_service_proto_init() }
@@ -893,6 +923,7 @@ func file_forum_v1_event_service_proto_init() {
 		(*Event_ApiToken)(nil),
 		(*Event_Webhook)(nil),
 		(*Event_Notification)(nil),
+		(*Event_Reactions)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

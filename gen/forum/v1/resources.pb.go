@@ -153,7 +153,10 @@ const (
 	// Resolved: the question was answered or the follow-up done. Still open
 	// for replies.
 	ThreadState_THREAD_STATE_RESOLVED ThreadState = 2
-	// Locked by a convener or admin: no new replies.
+	// Deprecated: read `Thread.locked`, which is independent of the state.
+	// Accepted on input as `locked` true, the state unchanged; never output.
+	//
+	// Deprecated: Marked as deprecated in forum/v1/resources.proto.
 	ThreadState_THREAD_STATE_LOCKED ThreadState = 3
 )
 
@@ -200,6 +203,71 @@ func (ThreadState) EnumDescriptor() ([]byte, []int) {
 	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
+// A reaction to a post: one of a small fixed set.
+type Reaction int32
+
+const (
+	// Not a reaction; refused.
+	Reaction_REACTION_UNSPECIFIED Reaction = 0
+	// 👍 +1.
+	Reaction_REACTION_PLUS_ONE Reaction = 1
+	// ❤️ Heart.
+	Reaction_REACTION_HEART Reaction = 2
+	// 🎉 Celebrate.
+	Reaction_REACTION_CELEBRATE Reaction = 3
+	// 🙏 Thanks.
+	Reaction_REACTION_THANKS Reaction = 4
+	// 💡 Insightful.
+	Reaction_REACTION_INSIGHTFUL Reaction = 5
+)
+
+// Enum value maps for Reaction.
+var (
+	Reaction_name = map[int32]string{
+		0: "REACTION_UNSPECIFIED",
+		1: "REACTION_PLUS_ONE",
+		2: "REACTION_HEART",
+		3: "REACTION_CELEBRATE",
+		4: "REACTION_THANKS",
+		5: "REACTION_INSIGHTFUL",
+	}
+	Reaction_value = map[string]int32{
+		"REACTION_UNSPECIFIED": 0,
+		"REACTION_PLUS_ONE":    1,
+		"REACTION_HEART":       2,
+		"REACTION_CELEBRATE":   3,
+		"REACTION_THANKS":      4,
+		"REACTION_INSIGHTFUL":  5,
+	}
+)
+
+func (x Reaction) Enum() *Reaction {
+	p := new(Reaction)
+	*p = x
+	return p
+}
+
+func (x Reaction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Reaction) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (Reaction) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[3]
+}
+
+func (x Reaction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Reaction.Descriptor instead.
+func (Reaction) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
 // The role of a user.
 type Role int32
 
@@ -241,11 +309,11 @@ func (x Role) String() string {
 }
 
 func (Role) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (Role) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[3]
+	return &file_forum_v1_resources_proto_enumTypes[4]
 }
 
 func (x Role) Number() protoreflect.EnumNumber {
@@ -254,7 +322,7 @@ func (x Role) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Role.Descriptor instead.
 func (Role) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 // The state of a user account.
@@ -294,11 +362,11 @@ func (x UserState) String() string {
 }
 
 func (UserState) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (UserState) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[4]
+	return &file_forum_v1_resources_proto_enumTypes[5]
 }
 
 func (x UserState) Number() protoreflect.EnumNumber {
@@ -307,7 +375,7 @@ func (x UserState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UserState.Descriptor instead.
 func (UserState) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 // The kind of an organisation.
@@ -359,11 +427,11 @@ func (x OrganizationKind) String() string {
 }
 
 func (OrganizationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (OrganizationKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[5]
+	return &file_forum_v1_resources_proto_enumTypes[6]
 }
 
 func (x OrganizationKind) Number() protoreflect.EnumNumber {
@@ -372,7 +440,7 @@ func (x OrganizationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OrganizationKind.Descriptor instead.
 func (OrganizationKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 // What an API token may do. Scopes are ordered, READ < WRITE < MODERATE <
@@ -422,11 +490,11 @@ func (x TokenScope) String() string {
 }
 
 func (TokenScope) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[6].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[7].Descriptor()
 }
 
 func (TokenScope) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[6]
+	return &file_forum_v1_resources_proto_enumTypes[7]
 }
 
 func (x TokenScope) Number() protoreflect.EnumNumber {
@@ -435,7 +503,7 @@ func (x TokenScope) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TokenScope.Descriptor instead.
 func (TokenScope) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 // How closely a user follows a thread or a theme.
@@ -482,11 +550,11 @@ func (x SubscriptionLevel) String() string {
 }
 
 func (SubscriptionLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[7].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[8].Descriptor()
 }
 
 func (SubscriptionLevel) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[7]
+	return &file_forum_v1_resources_proto_enumTypes[8]
 }
 
 func (x SubscriptionLevel) Number() protoreflect.EnumNumber {
@@ -495,7 +563,7 @@ func (x SubscriptionLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SubscriptionLevel.Descriptor instead.
 func (SubscriptionLevel) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 // What a notification is about.
@@ -514,6 +582,8 @@ const (
 	NotificationKind_NOTIFICATION_KIND_FOLLOW_UP NotificationKind = 4
 	// A thread the user started or watches was resolved.
 	NotificationKind_NOTIFICATION_KIND_RESOLVED NotificationKind = 5
+	// The user's reply was accepted as the answer to a question.
+	NotificationKind_NOTIFICATION_KIND_ANSWER_ACCEPTED NotificationKind = 6
 )
 
 // Enum value maps for NotificationKind.
@@ -525,14 +595,16 @@ var (
 		3: "NOTIFICATION_KIND_WATCHED_POST",
 		4: "NOTIFICATION_KIND_FOLLOW_UP",
 		5: "NOTIFICATION_KIND_RESOLVED",
+		6: "NOTIFICATION_KIND_ANSWER_ACCEPTED",
 	}
 	NotificationKind_value = map[string]int32{
-		"NOTIFICATION_KIND_UNSPECIFIED":  0,
-		"NOTIFICATION_KIND_REPLY":        1,
-		"NOTIFICATION_KIND_MENTION":      2,
-		"NOTIFICATION_KIND_WATCHED_POST": 3,
-		"NOTIFICATION_KIND_FOLLOW_UP":    4,
-		"NOTIFICATION_KIND_RESOLVED":     5,
+		"NOTIFICATION_KIND_UNSPECIFIED":     0,
+		"NOTIFICATION_KIND_REPLY":           1,
+		"NOTIFICATION_KIND_MENTION":         2,
+		"NOTIFICATION_KIND_WATCHED_POST":    3,
+		"NOTIFICATION_KIND_FOLLOW_UP":       4,
+		"NOTIFICATION_KIND_RESOLVED":        5,
+		"NOTIFICATION_KIND_ANSWER_ACCEPTED": 6,
 	}
 )
 
@@ -547,11 +619,11 @@ func (x NotificationKind) String() string {
 }
 
 func (NotificationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[8].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[9].Descriptor()
 }
 
 func (NotificationKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[8]
+	return &file_forum_v1_resources_proto_enumTypes[9]
 }
 
 func (x NotificationKind) Number() protoreflect.EnumNumber {
@@ -560,7 +632,7 @@ func (x NotificationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NotificationKind.Descriptor instead.
 func (NotificationKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 // A Theme groups threads under a subject such as "knowledge exchange".
@@ -823,8 +895,10 @@ type Thread struct {
 	FollowUpOf string `protobuf:"bytes,8,opt,name=follow_up_of,json=followUpOf,proto3" json:"follow_up_of,omitempty"`
 	// The threads that follow this one up, oldest first. Output only.
 	FollowUps []string `protobuf:"bytes,9,rep,name=follow_ups,json=followUps,proto3" json:"follow_ups,omitempty"`
-	// The state. The author may mark a thread OPEN or RESOLVED; only conveners
-	// and admins lock it.
+	// The state: OPEN or RESOLVED. The author, conveners and admins set it.
+	// Never LOCKED on output (see `locked`). On input, LOCKED is still
+	// accepted, from the clients written before `locked`: it means `locked`
+	// true with the state left as it is (OPEN on create).
 	State ThreadState `protobuf:"varint,10,opt,name=state,proto3,enum=forum.v1.ThreadState" json:"state,omitempty"`
 	// Pinned threads are listed first. Only conveners and admins set it.
 	Pinned bool `protobuf:"varint,11,opt,name=pinned,proto3" json:"pinned,omitempty"`
@@ -863,8 +937,20 @@ type Thread struct {
 	// The first of those replies, `threads/{thread}/replies/{reply}`; empty
 	// when there is none. Output only.
 	FirstUnreadReply string `protobuf:"bytes,22,opt,name=first_unread_reply,json=firstUnreadReply,proto3" json:"first_unread_reply,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Locked by a convener or admin: members may not reply, react, or change
+	// the thread or its replies. Independent of `state`: unlocking a
+	// resolved thread leaves it resolved. Only conveners and admins set it.
+	Locked bool `protobuf:"varint,23,opt,name=locked,proto3" json:"locked,omitempty"`
+	// For a QUESTION, the reply accepted as its answer,
+	// `threads/{thread}/replies/{reply}`; empty while there is none, and
+	// when the accepted reply was deleted. Set by AcceptAnswer and cleared by
+	// UnacceptAnswer. Output only.
+	AcceptedAnswer string `protobuf:"bytes,24,opt,name=accepted_answer,json=acceptedAnswer,proto3" json:"accepted_answer,omitempty"`
+	// The reactions to the thread's opening post: one entry a reaction given
+	// at least once, in the order of `Reaction`. Output only.
+	Reactions     []*ReactionCount `protobuf:"bytes,25,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Thread) Reset() {
@@ -1051,6 +1137,146 @@ func (x *Thread) GetFirstUnreadReply() string {
 	return ""
 }
 
+func (x *Thread) GetLocked() bool {
+	if x != nil {
+		return x.Locked
+	}
+	return false
+}
+
+func (x *Thread) GetAcceptedAnswer() string {
+	if x != nil {
+		return x.AcceptedAnswer
+	}
+	return ""
+}
+
+func (x *Thread) GetReactions() []*ReactionCount {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+// How many gave one reaction to a post, and whether the caller did.
+type ReactionCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reaction.
+	Reaction Reaction `protobuf:"varint,1,opt,name=reaction,proto3,enum=forum.v1.Reaction" json:"reaction,omitempty"`
+	// How many users gave it.
+	Count int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// Whether the caller gave it (false for anonymous readers).
+	Reacted       bool `protobuf:"varint,3,opt,name=reacted,proto3" json:"reacted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReactionCount) Reset() {
+	*x = ReactionCount{}
+	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReactionCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReactionCount) ProtoMessage() {}
+
+func (x *ReactionCount) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReactionCount.ProtoReflect.Descriptor instead.
+func (*ReactionCount) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ReactionCount) GetReaction() Reaction {
+	if x != nil {
+		return x.Reaction
+	}
+	return Reaction_REACTION_UNSPECIFIED
+}
+
+func (x *ReactionCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReactionCount) GetReacted() bool {
+	if x != nil {
+		return x.Reacted
+	}
+	return false
+}
+
+// The reactions to one post (a thread's opening post or a reply).
+type PostReactions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The post, `threads/{thread}` or `threads/{thread}/replies/{reply}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// One entry a reaction given at least once, in the order of `Reaction`.
+	Reactions     []*ReactionCount `protobuf:"bytes,2,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostReactions) Reset() {
+	*x = PostReactions{}
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostReactions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostReactions) ProtoMessage() {}
+
+func (x *PostReactions) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostReactions.ProtoReflect.Descriptor instead.
+func (*PostReactions) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PostReactions) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PostReactions) GetReactions() []*ReactionCount {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
 // A Reply is a post in a thread.
 //
 // A deleted reply remains as a tombstone: it keeps its name, author, times
@@ -1087,14 +1313,19 @@ type Reply struct {
 	// The reason given on DeleteReplyRequest, at most 500 characters; empty
 	// if none was given. Set on a tombstone and seen by everyone who may read
 	// the thread. Output only.
-	DeleteReason  string `protobuf:"bytes,12,opt,name=delete_reason,json=deleteReason,proto3" json:"delete_reason,omitempty"`
+	DeleteReason string `protobuf:"bytes,12,opt,name=delete_reason,json=deleteReason,proto3" json:"delete_reason,omitempty"`
+	// The reactions to the reply: one entry a reaction given at least once,
+	// in the order of `Reaction`. Output only.
+	Reactions []*ReactionCount `protobuf:"bytes,13,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// Whether the reply is its question's accepted answer. Output only.
+	Accepted      bool `protobuf:"varint,14,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1337,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1350,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Reply) GetName() string {
@@ -1206,6 +1437,20 @@ func (x *Reply) GetDeleteReason() string {
 	return ""
 }
 
+func (x *Reply) GetReactions() []*ReactionCount {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+func (x *Reply) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
 // A User is a person who can log in.
 type User struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1244,7 +1489,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1501,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1514,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *User) GetName() string {
@@ -1389,7 +1634,7 @@ type Organization struct {
 
 func (x *Organization) Reset() {
 	*x = Organization{}
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1646,7 @@ func (x *Organization) String() string {
 func (*Organization) ProtoMessage() {}
 
 func (x *Organization) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1659,7 @@ func (x *Organization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Organization.ProtoReflect.Descriptor instead.
 func (*Organization) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Organization) GetName() string {
@@ -1494,7 +1739,7 @@ type ApiToken struct {
 
 func (x *ApiToken) Reset() {
 	*x = ApiToken{}
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1751,7 @@ func (x *ApiToken) String() string {
 func (*ApiToken) ProtoMessage() {}
 
 func (x *ApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1764,7 @@ func (x *ApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
 func (*ApiToken) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApiToken) GetName() string {
@@ -1602,7 +1847,7 @@ type Invitation struct {
 
 func (x *Invitation) Reset() {
 	*x = Invitation{}
-	mi := &file_forum_v1_resources_proto_msgTypes[7]
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1859,7 @@ func (x *Invitation) String() string {
 func (*Invitation) ProtoMessage() {}
 
 func (x *Invitation) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[7]
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1872,7 @@ func (x *Invitation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
 func (*Invitation) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Invitation) GetName() string {
@@ -1716,7 +1961,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1973,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1986,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Webhook) GetName() string {
@@ -1846,7 +2091,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2103,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2116,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WebhookDelivery) GetName() string {
@@ -1975,7 +2220,7 @@ type Subscription struct {
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	mi := &file_forum_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2232,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	mi := &file_forum_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2245,7 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Subscription) GetName() string {
@@ -2074,7 +2319,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	mi := &file_forum_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2331,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	mi := &file_forum_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2344,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Notification) GetName() string {
@@ -2209,7 +2454,7 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\xab\x06\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xa3\a\n" +
 	"\x06Thread\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05theme\x18\x02 \x01(\tR\x05theme\x12\x14\n" +
@@ -2240,7 +2485,17 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"deleted_by\x18\x13 \x01(\tR\tdeletedBy\x12#\n" +
 	"\rdelete_reason\x18\x14 \x01(\tR\fdeleteReason\x12,\n" +
 	"\x12unread_reply_count\x18\x15 \x01(\x05R\x10unreadReplyCount\x12,\n" +
-	"\x12first_unread_reply\x18\x16 \x01(\tR\x10firstUnreadReply\"\xb2\x03\n" +
+	"\x12first_unread_reply\x18\x16 \x01(\tR\x10firstUnreadReply\x12\x16\n" +
+	"\x06locked\x18\x17 \x01(\bR\x06locked\x12'\n" +
+	"\x0faccepted_answer\x18\x18 \x01(\tR\x0eacceptedAnswer\x125\n" +
+	"\treactions\x18\x19 \x03(\v2\x17.forum.v1.ReactionCountR\treactions\"o\n" +
+	"\rReactionCount\x12.\n" +
+	"\breaction\x18\x01 \x01(\x0e2\x12.forum.v1.ReactionR\breaction\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\x12\x18\n" +
+	"\areacted\x18\x03 \x01(\bR\areacted\"Z\n" +
+	"\rPostReactions\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\treactions\x18\x02 \x03(\v2\x17.forum.v1.ReactionCountR\treactions\"\x85\x04\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12\x1b\n" +
@@ -2259,7 +2514,9 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	" \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"deleted_by\x18\v \x01(\tR\tdeletedBy\x12#\n" +
-	"\rdelete_reason\x18\f \x01(\tR\fdeleteReason\"\xba\x03\n" +
+	"\rdelete_reason\x18\f \x01(\tR\fdeleteReason\x125\n" +
+	"\treactions\x18\r \x03(\v2\x17.forum.v1.ReactionCountR\treactions\x12\x1a\n" +
+	"\baccepted\x18\x0e \x01(\bR\baccepted\"\xba\x03\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12!\n" +
@@ -2375,12 +2632,19 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x16THREAD_KIND_DISCUSSION\x10\x01\x12\x18\n" +
 	"\x14THREAD_KIND_QUESTION\x10\x02\x12\x19\n" +
 	"\x15THREAD_KIND_FOLLOW_UP\x10\x03\x12\x1c\n" +
-	"\x18THREAD_KIND_ANNOUNCEMENT\x10\x04*v\n" +
+	"\x18THREAD_KIND_ANNOUNCEMENT\x10\x04*z\n" +
 	"\vThreadState\x12\x1c\n" +
 	"\x18THREAD_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11THREAD_STATE_OPEN\x10\x01\x12\x19\n" +
-	"\x15THREAD_STATE_RESOLVED\x10\x02\x12\x17\n" +
-	"\x13THREAD_STATE_LOCKED\x10\x03*P\n" +
+	"\x15THREAD_STATE_RESOLVED\x10\x02\x12\x1b\n" +
+	"\x13THREAD_STATE_LOCKED\x10\x03\x1a\x02\b\x01*\x95\x01\n" +
+	"\bReaction\x12\x18\n" +
+	"\x14REACTION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11REACTION_PLUS_ONE\x10\x01\x12\x12\n" +
+	"\x0eREACTION_HEART\x10\x02\x12\x16\n" +
+	"\x12REACTION_CELEBRATE\x10\x03\x12\x13\n" +
+	"\x0fREACTION_THANKS\x10\x04\x12\x17\n" +
+	"\x13REACTION_INSIGHTFUL\x10\x05*P\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_MEMBER\x10\x01\x12\x11\n" +
@@ -2409,14 +2673,15 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x1eSUBSCRIPTION_LEVEL_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bSUBSCRIPTION_LEVEL_WATCHING\x10\x01\x12\x1f\n" +
 	"\x1bSUBSCRIPTION_LEVEL_TRACKING\x10\x02\x12\x1c\n" +
-	"\x18SUBSCRIPTION_LEVEL_MUTED\x10\x03*\xd6\x01\n" +
+	"\x18SUBSCRIPTION_LEVEL_MUTED\x10\x03*\xfd\x01\n" +
 	"\x10NotificationKind\x12!\n" +
 	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17NOTIFICATION_KIND_REPLY\x10\x01\x12\x1d\n" +
 	"\x19NOTIFICATION_KIND_MENTION\x10\x02\x12\"\n" +
 	"\x1eNOTIFICATION_KIND_WATCHED_POST\x10\x03\x12\x1f\n" +
 	"\x1bNOTIFICATION_KIND_FOLLOW_UP\x10\x04\x12\x1e\n" +
-	"\x1aNOTIFICATION_KIND_RESOLVED\x10\x05B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"\x1aNOTIFICATION_KIND_RESOLVED\x10\x05\x12%\n" +
+	"!NOTIFICATION_KIND_ANSWER_ACCEPTED\x10\x06B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_resources_proto_rawDescOnce sync.Once
@@ -2430,78 +2695,85 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 	return file_forum_v1_resources_proto_rawDescData
 }
 
-var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_forum_v1_resources_proto_goTypes = []any{
 	(ThemeVisibility)(0),          // 0: forum.v1.ThemeVisibility
 	(ThreadKind)(0),               // 1: forum.v1.ThreadKind
 	(ThreadState)(0),              // 2: forum.v1.ThreadState
-	(Role)(0),                     // 3: forum.v1.Role
-	(UserState)(0),                // 4: forum.v1.UserState
-	(OrganizationKind)(0),         // 5: forum.v1.OrganizationKind
-	(TokenScope)(0),               // 6: forum.v1.TokenScope
-	(SubscriptionLevel)(0),        // 7: forum.v1.SubscriptionLevel
-	(NotificationKind)(0),         // 8: forum.v1.NotificationKind
-	(*Theme)(nil),                 // 9: forum.v1.Theme
-	(*Group)(nil),                 // 10: forum.v1.Group
-	(*Thread)(nil),                // 11: forum.v1.Thread
-	(*Reply)(nil),                 // 12: forum.v1.Reply
-	(*User)(nil),                  // 13: forum.v1.User
-	(*Organization)(nil),          // 14: forum.v1.Organization
-	(*ApiToken)(nil),              // 15: forum.v1.ApiToken
-	(*Invitation)(nil),            // 16: forum.v1.Invitation
-	(*Webhook)(nil),               // 17: forum.v1.Webhook
-	(*WebhookDelivery)(nil),       // 18: forum.v1.WebhookDelivery
-	(*Subscription)(nil),          // 19: forum.v1.Subscription
-	(*Notification)(nil),          // 20: forum.v1.Notification
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
+	(Reaction)(0),                 // 3: forum.v1.Reaction
+	(Role)(0),                     // 4: forum.v1.Role
+	(UserState)(0),                // 5: forum.v1.UserState
+	(OrganizationKind)(0),         // 6: forum.v1.OrganizationKind
+	(TokenScope)(0),               // 7: forum.v1.TokenScope
+	(SubscriptionLevel)(0),        // 8: forum.v1.SubscriptionLevel
+	(NotificationKind)(0),         // 9: forum.v1.NotificationKind
+	(*Theme)(nil),                 // 10: forum.v1.Theme
+	(*Group)(nil),                 // 11: forum.v1.Group
+	(*Thread)(nil),                // 12: forum.v1.Thread
+	(*ReactionCount)(nil),         // 13: forum.v1.ReactionCount
+	(*PostReactions)(nil),         // 14: forum.v1.PostReactions
+	(*Reply)(nil),                 // 15: forum.v1.Reply
+	(*User)(nil),                  // 16: forum.v1.User
+	(*Organization)(nil),          // 17: forum.v1.Organization
+	(*ApiToken)(nil),              // 18: forum.v1.ApiToken
+	(*Invitation)(nil),            // 19: forum.v1.Invitation
+	(*Webhook)(nil),               // 20: forum.v1.Webhook
+	(*WebhookDelivery)(nil),       // 21: forum.v1.WebhookDelivery
+	(*Subscription)(nil),          // 22: forum.v1.Subscription
+	(*Notification)(nil),          // 23: forum.v1.Notification
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	21, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	21, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	21, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	24, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	24, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	24, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: forum.v1.Theme.visibility:type_name -> forum.v1.ThemeVisibility
-	21, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
-	21, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
+	24, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
+	24, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
 	2,  // 7: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	21, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	21, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	21, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	21, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	21, // 12: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	21, // 13: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	21, // 14: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
-	3,  // 15: forum.v1.User.role:type_name -> forum.v1.Role
-	21, // 16: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	21, // 17: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 18: forum.v1.User.state:type_name -> forum.v1.UserState
-	5,  // 19: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
-	21, // 20: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	21, // 21: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
-	6,  // 22: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
-	21, // 23: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 24: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	21, // 25: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
-	3,  // 26: forum.v1.Invitation.role:type_name -> forum.v1.Role
-	21, // 27: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 28: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	21, // 29: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	21, // 30: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
-	21, // 31: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
-	22, // 32: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
-	7,  // 33: forum.v1.Subscription.level:type_name -> forum.v1.SubscriptionLevel
-	21, // 34: forum.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	21, // 35: forum.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 36: forum.v1.Notification.kind:type_name -> forum.v1.NotificationKind
-	21, // 37: forum.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	21, // 38: forum.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	24, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	24, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	24, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	24, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	13, // 12: forum.v1.Thread.reactions:type_name -> forum.v1.ReactionCount
+	3,  // 13: forum.v1.ReactionCount.reaction:type_name -> forum.v1.Reaction
+	13, // 14: forum.v1.PostReactions.reactions:type_name -> forum.v1.ReactionCount
+	24, // 15: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	24, // 16: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	24, // 17: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	13, // 18: forum.v1.Reply.reactions:type_name -> forum.v1.ReactionCount
+	4,  // 19: forum.v1.User.role:type_name -> forum.v1.Role
+	24, // 20: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	24, // 21: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 22: forum.v1.User.state:type_name -> forum.v1.UserState
+	6,  // 23: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
+	24, // 24: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	24, // 25: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 26: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
+	24, // 27: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
+	24, // 28: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	24, // 29: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
+	4,  // 30: forum.v1.Invitation.role:type_name -> forum.v1.Role
+	24, // 31: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	24, // 32: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	24, // 33: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	24, // 34: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	24, // 35: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
+	25, // 36: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	8,  // 37: forum.v1.Subscription.level:type_name -> forum.v1.SubscriptionLevel
+	24, // 38: forum.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	24, // 39: forum.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 40: forum.v1.Notification.kind:type_name -> forum.v1.NotificationKind
+	24, // 41: forum.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	24, // 42: forum.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -2514,8 +2786,8 @@ func file_forum_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   12,
+			NumEnums:      10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -22,6 +22,238 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The request for AcceptAnswer.
+type AcceptAnswerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The question, `threads/{thread}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required. The reply, `threads/{thread}/replies/{reply}` of the same
+	// thread, not deleted.
+	Reply string `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	// If set, the thread's etag: the call fails with ABORTED if the thread
+	// has changed since.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptAnswerRequest) Reset() {
+	*x = AcceptAnswerRequest{}
+	mi := &file_forum_v1_thread_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptAnswerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptAnswerRequest) ProtoMessage() {}
+
+func (x *AcceptAnswerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_thread_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptAnswerRequest.ProtoReflect.Descriptor instead.
+func (*AcceptAnswerRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AcceptAnswerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AcceptAnswerRequest) GetReply() string {
+	if x != nil {
+		return x.Reply
+	}
+	return ""
+}
+
+func (x *AcceptAnswerRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// The request for UnacceptAnswer.
+type UnacceptAnswerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The question, `threads/{thread}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, the thread's etag, as in AcceptAnswerRequest.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnacceptAnswerRequest) Reset() {
+	*x = UnacceptAnswerRequest{}
+	mi := &file_forum_v1_thread_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnacceptAnswerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnacceptAnswerRequest) ProtoMessage() {}
+
+func (x *UnacceptAnswerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_thread_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnacceptAnswerRequest.ProtoReflect.Descriptor instead.
+func (*UnacceptAnswerRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *UnacceptAnswerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UnacceptAnswerRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// The request for AddReaction.
+type AddReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The post: `threads/{thread}` (its opening post) or
+	// `threads/{thread}/replies/{reply}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required. The reaction.
+	Reaction      Reaction `protobuf:"varint,2,opt,name=reaction,proto3,enum=forum.v1.Reaction" json:"reaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddReactionRequest) Reset() {
+	*x = AddReactionRequest{}
+	mi := &file_forum_v1_thread_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddReactionRequest) ProtoMessage() {}
+
+func (x *AddReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_thread_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddReactionRequest.ProtoReflect.Descriptor instead.
+func (*AddReactionRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AddReactionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddReactionRequest) GetReaction() Reaction {
+	if x != nil {
+		return x.Reaction
+	}
+	return Reaction_REACTION_UNSPECIFIED
+}
+
+// The request for RemoveReaction.
+type RemoveReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The post, as in AddReactionRequest.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required. The reaction.
+	Reaction      Reaction `protobuf:"varint,2,opt,name=reaction,proto3,enum=forum.v1.Reaction" json:"reaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveReactionRequest) Reset() {
+	*x = RemoveReactionRequest{}
+	mi := &file_forum_v1_thread_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveReactionRequest) ProtoMessage() {}
+
+func (x *RemoveReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_thread_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveReactionRequest.ProtoReflect.Descriptor instead.
+func (*RemoveReactionRequest) Descriptor() ([]byte, []int) {
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RemoveReactionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RemoveReactionRequest) GetReaction() Reaction {
+	if x != nil {
+		return x.Reaction
+	}
+	return Reaction_REACTION_UNSPECIFIED
+}
+
 // The request for GetThread.
 type GetThreadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -33,7 +265,7 @@ type GetThreadRequest struct {
 
 func (x *GetThreadRequest) Reset() {
 	*x = GetThreadRequest{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[0]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +277,7 @@ func (x *GetThreadRequest) String() string {
 func (*GetThreadRequest) ProtoMessage() {}
 
 func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[0]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +290,7 @@ func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThreadRequest.ProtoReflect.Descriptor instead.
 func (*GetThreadRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{0}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetThreadRequest) GetName() string {
@@ -78,9 +310,11 @@ type ListThreadsRequest struct {
 	// The `next_page_token` of a previous call with the same parameters.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// An AIP-160 filter: comparisons joined by AND. Fields: `theme`, `author`,
-	// `kind`, `state`, `tag` (or `tags:x`), `follow_up_of`, `pinned`. Operators
+	// `kind`, `state`, `locked`, `answered` (a QUESTION with an accepted
+	// answer), `tag` (or `tags:x`), `follow_up_of`, `pinned`. Operators
 	// `=` and `!=`; values are quoted strings, enum names (`FOLLOW_UP` or
-	// `THREAD_KIND_FOLLOW_UP`), or `true`/`false`. Example:
+	// `THREAD_KIND_FOLLOW_UP`), or `true`/`false`. `state = LOCKED`, from
+	// before `locked`, is read as `locked = true`. Example:
 	// `theme = "themes/joint-programmes" AND state = OPEN AND tag = "health"`.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// `last_activity_time desc` (the default; pinned threads first) or
@@ -95,7 +329,7 @@ type ListThreadsRequest struct {
 
 func (x *ListThreadsRequest) Reset() {
 	*x = ListThreadsRequest{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[1]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -107,7 +341,7 @@ func (x *ListThreadsRequest) String() string {
 func (*ListThreadsRequest) ProtoMessage() {}
 
 func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[1]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -120,7 +354,7 @@ func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ListThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{1}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListThreadsRequest) GetPageSize() int32 {
@@ -171,7 +405,7 @@ type ListThreadsResponse struct {
 
 func (x *ListThreadsResponse) Reset() {
 	*x = ListThreadsResponse{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[2]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +417,7 @@ func (x *ListThreadsResponse) String() string {
 func (*ListThreadsResponse) ProtoMessage() {}
 
 func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[2]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +430,7 @@ func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ListThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{2}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListThreadsResponse) GetThreads() []*Thread {
@@ -237,7 +471,7 @@ type CreateThreadRequest struct {
 
 func (x *CreateThreadRequest) Reset() {
 	*x = CreateThreadRequest{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[3]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -249,7 +483,7 @@ func (x *CreateThreadRequest) String() string {
 func (*CreateThreadRequest) ProtoMessage() {}
 
 func (x *CreateThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[3]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -262,7 +496,7 @@ func (x *CreateThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateThreadRequest.ProtoReflect.Descriptor instead.
 func (*CreateThreadRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateThreadRequest) GetThread() *Thread {
@@ -301,7 +535,7 @@ type UpdateThreadRequest struct {
 
 func (x *UpdateThreadRequest) Reset() {
 	*x = UpdateThreadRequest{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[4]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +547,7 @@ func (x *UpdateThreadRequest) String() string {
 func (*UpdateThreadRequest) ProtoMessage() {}
 
 func (x *UpdateThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[4]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +560,7 @@ func (x *UpdateThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateThreadRequest.ProtoReflect.Descriptor instead.
 func (*UpdateThreadRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateThreadRequest) GetThread() *Thread {
@@ -362,7 +596,7 @@ type DeleteThreadRequest struct {
 
 func (x *DeleteThreadRequest) Reset() {
 	*x = DeleteThreadRequest{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[5]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +608,7 @@ func (x *DeleteThreadRequest) String() string {
 func (*DeleteThreadRequest) ProtoMessage() {}
 
 func (x *DeleteThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[5]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +621,7 @@ func (x *DeleteThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteThreadRequest.ProtoReflect.Descriptor instead.
 func (*DeleteThreadRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteThreadRequest) GetName() string {
@@ -425,7 +659,7 @@ type UndeleteThreadRequest struct {
 
 func (x *UndeleteThreadRequest) Reset() {
 	*x = UndeleteThreadRequest{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[6]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +671,7 @@ func (x *UndeleteThreadRequest) String() string {
 func (*UndeleteThreadRequest) ProtoMessage() {}
 
 func (x *UndeleteThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[6]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +684,7 @@ func (x *UndeleteThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteThreadRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteThreadRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UndeleteThreadRequest) GetName() string {
@@ -481,7 +715,7 @@ type MarkThreadReadRequest struct {
 
 func (x *MarkThreadReadRequest) Reset() {
 	*x = MarkThreadReadRequest{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[7]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +727,7 @@ func (x *MarkThreadReadRequest) String() string {
 func (*MarkThreadReadRequest) ProtoMessage() {}
 
 func (x *MarkThreadReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[7]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +740,7 @@ func (x *MarkThreadReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkThreadReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkThreadReadRequest) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MarkThreadReadRequest) GetName() string {
@@ -534,7 +768,7 @@ type MarkThreadReadResponse struct {
 
 func (x *MarkThreadReadResponse) Reset() {
 	*x = MarkThreadReadResponse{}
-	mi := &file_forum_v1_thread_service_proto_msgTypes[8]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +780,7 @@ func (x *MarkThreadReadResponse) String() string {
 func (*MarkThreadReadResponse) ProtoMessage() {}
 
 func (x *MarkThreadReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_thread_service_proto_msgTypes[8]
+	mi := &file_forum_v1_thread_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +793,7 @@ func (x *MarkThreadReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkThreadReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkThreadReadResponse) Descriptor() ([]byte, []int) {
-	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_thread_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MarkThreadReadResponse) GetUnreadReplyCount() int32 {
@@ -573,7 +807,20 @@ var File_forum_v1_thread_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_thread_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dforum/v1/thread_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a google/protobuf/field_mask.proto\"&\n" +
+	"\x1dforum/v1/thread_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a google/protobuf/field_mask.proto\"S\n" +
+	"\x13AcceptAnswerRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05reply\x18\x02 \x01(\tR\x05reply\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"?\n" +
+	"\x15UnacceptAnswerRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"X\n" +
+	"\x12AddReactionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\breaction\x18\x02 \x01(\x0e2\x12.forum.v1.ReactionR\breaction\"[\n" +
+	"\x15RemoveReactionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\breaction\x18\x02 \x01(\x0e2\x12.forum.v1.ReactionR\breaction\"&\n" +
 	"\x10GetThreadRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xa6\x01\n" +
 	"\x12ListThreadsRequest\x12\x1b\n" +
@@ -606,7 +853,7 @@ const file_forum_v1_thread_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05reply\x18\x02 \x01(\tR\x05reply\"F\n" +
 	"\x16MarkThreadReadResponse\x12,\n" +
-	"\x12unread_reply_count\x18\x01 \x01(\x05R\x10unreadReplyCount2\xf3\x03\n" +
+	"\x12unread_reply_count\x18\x01 \x01(\x05R\x10unreadReplyCount2\x8b\x06\n" +
 	"\rThreadService\x129\n" +
 	"\tGetThread\x12\x1a.forum.v1.GetThreadRequest\x1a\x10.forum.v1.Thread\x12J\n" +
 	"\vListThreads\x12\x1c.forum.v1.ListThreadsRequest\x1a\x1d.forum.v1.ListThreadsResponse\x12?\n" +
@@ -614,7 +861,11 @@ const file_forum_v1_thread_service_proto_rawDesc = "" +
 	"\fUpdateThread\x12\x1d.forum.v1.UpdateThreadRequest\x1a\x10.forum.v1.Thread\x12?\n" +
 	"\fDeleteThread\x12\x1d.forum.v1.DeleteThreadRequest\x1a\x10.forum.v1.Thread\x12C\n" +
 	"\x0eUndeleteThread\x12\x1f.forum.v1.UndeleteThreadRequest\x1a\x10.forum.v1.Thread\x12S\n" +
-	"\x0eMarkThreadRead\x12\x1f.forum.v1.MarkThreadReadRequest\x1a .forum.v1.MarkThreadReadResponseB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"\x0eMarkThreadRead\x12\x1f.forum.v1.MarkThreadReadRequest\x1a .forum.v1.MarkThreadReadResponse\x12?\n" +
+	"\fAcceptAnswer\x12\x1d.forum.v1.AcceptAnswerRequest\x1a\x10.forum.v1.Thread\x12C\n" +
+	"\x0eUnacceptAnswer\x12\x1f.forum.v1.UnacceptAnswerRequest\x1a\x10.forum.v1.Thread\x12D\n" +
+	"\vAddReaction\x12\x1c.forum.v1.AddReactionRequest\x1a\x17.forum.v1.PostReactions\x12J\n" +
+	"\x0eRemoveReaction\x12\x1f.forum.v1.RemoveReactionRequest\x1a\x17.forum.v1.PostReactionsB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_thread_service_proto_rawDescOnce sync.Once
@@ -628,44 +879,60 @@ func file_forum_v1_thread_service_proto_rawDescGZIP() []byte {
 	return file_forum_v1_thread_service_proto_rawDescData
 }
 
-var file_forum_v1_thread_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_forum_v1_thread_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_forum_v1_thread_service_proto_goTypes = []any{
-	(*GetThreadRequest)(nil),       // 0: forum.v1.GetThreadRequest
-	(*ListThreadsRequest)(nil),     // 1: forum.v1.ListThreadsRequest
-	(*ListThreadsResponse)(nil),    // 2: forum.v1.ListThreadsResponse
-	(*CreateThreadRequest)(nil),    // 3: forum.v1.CreateThreadRequest
-	(*UpdateThreadRequest)(nil),    // 4: forum.v1.UpdateThreadRequest
-	(*DeleteThreadRequest)(nil),    // 5: forum.v1.DeleteThreadRequest
-	(*UndeleteThreadRequest)(nil),  // 6: forum.v1.UndeleteThreadRequest
-	(*MarkThreadReadRequest)(nil),  // 7: forum.v1.MarkThreadReadRequest
-	(*MarkThreadReadResponse)(nil), // 8: forum.v1.MarkThreadReadResponse
-	(*Thread)(nil),                 // 9: forum.v1.Thread
-	(*fieldmaskpb.FieldMask)(nil),  // 10: google.protobuf.FieldMask
+	(*AcceptAnswerRequest)(nil),    // 0: forum.v1.AcceptAnswerRequest
+	(*UnacceptAnswerRequest)(nil),  // 1: forum.v1.UnacceptAnswerRequest
+	(*AddReactionRequest)(nil),     // 2: forum.v1.AddReactionRequest
+	(*RemoveReactionRequest)(nil),  // 3: forum.v1.RemoveReactionRequest
+	(*GetThreadRequest)(nil),       // 4: forum.v1.GetThreadRequest
+	(*ListThreadsRequest)(nil),     // 5: forum.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),    // 6: forum.v1.ListThreadsResponse
+	(*CreateThreadRequest)(nil),    // 7: forum.v1.CreateThreadRequest
+	(*UpdateThreadRequest)(nil),    // 8: forum.v1.UpdateThreadRequest
+	(*DeleteThreadRequest)(nil),    // 9: forum.v1.DeleteThreadRequest
+	(*UndeleteThreadRequest)(nil),  // 10: forum.v1.UndeleteThreadRequest
+	(*MarkThreadReadRequest)(nil),  // 11: forum.v1.MarkThreadReadRequest
+	(*MarkThreadReadResponse)(nil), // 12: forum.v1.MarkThreadReadResponse
+	(Reaction)(0),                  // 13: forum.v1.Reaction
+	(*Thread)(nil),                 // 14: forum.v1.Thread
+	(*fieldmaskpb.FieldMask)(nil),  // 15: google.protobuf.FieldMask
+	(*PostReactions)(nil),          // 16: forum.v1.PostReactions
 }
 var file_forum_v1_thread_service_proto_depIdxs = []int32{
-	9,  // 0: forum.v1.ListThreadsResponse.threads:type_name -> forum.v1.Thread
-	9,  // 1: forum.v1.CreateThreadRequest.thread:type_name -> forum.v1.Thread
-	9,  // 2: forum.v1.UpdateThreadRequest.thread:type_name -> forum.v1.Thread
-	10, // 3: forum.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 4: forum.v1.ThreadService.GetThread:input_type -> forum.v1.GetThreadRequest
-	1,  // 5: forum.v1.ThreadService.ListThreads:input_type -> forum.v1.ListThreadsRequest
-	3,  // 6: forum.v1.ThreadService.CreateThread:input_type -> forum.v1.CreateThreadRequest
-	4,  // 7: forum.v1.ThreadService.UpdateThread:input_type -> forum.v1.UpdateThreadRequest
-	5,  // 8: forum.v1.ThreadService.DeleteThread:input_type -> forum.v1.DeleteThreadRequest
-	6,  // 9: forum.v1.ThreadService.UndeleteThread:input_type -> forum.v1.UndeleteThreadRequest
-	7,  // 10: forum.v1.ThreadService.MarkThreadRead:input_type -> forum.v1.MarkThreadReadRequest
-	9,  // 11: forum.v1.ThreadService.GetThread:output_type -> forum.v1.Thread
-	2,  // 12: forum.v1.ThreadService.ListThreads:output_type -> forum.v1.ListThreadsResponse
-	9,  // 13: forum.v1.ThreadService.CreateThread:output_type -> forum.v1.Thread
-	9,  // 14: forum.v1.ThreadService.UpdateThread:output_type -> forum.v1.Thread
-	9,  // 15: forum.v1.ThreadService.DeleteThread:output_type -> forum.v1.Thread
-	9,  // 16: forum.v1.ThreadService.UndeleteThread:output_type -> forum.v1.Thread
-	8,  // 17: forum.v1.ThreadService.MarkThreadRead:output_type -> forum.v1.MarkThreadReadResponse
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	13, // 0: forum.v1.AddReactionRequest.reaction:type_name -> forum.v1.Reaction
+	13, // 1: forum.v1.RemoveReactionRequest.reaction:type_name -> forum.v1.Reaction
+	14, // 2: forum.v1.ListThreadsResponse.threads:type_name -> forum.v1.Thread
+	14, // 3: forum.v1.CreateThreadRequest.thread:type_name -> forum.v1.Thread
+	14, // 4: forum.v1.UpdateThreadRequest.thread:type_name -> forum.v1.Thread
+	15, // 5: forum.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 6: forum.v1.ThreadService.GetThread:input_type -> forum.v1.GetThreadRequest
+	5,  // 7: forum.v1.ThreadService.ListThreads:input_type -> forum.v1.ListThreadsRequest
+	7,  // 8: forum.v1.ThreadService.CreateThread:input_type -> forum.v1.CreateThreadRequest
+	8,  // 9: forum.v1.ThreadService.UpdateThread:input_type -> forum.v1.UpdateThreadRequest
+	9,  // 10: forum.v1.ThreadService.DeleteThread:input_type -> forum.v1.DeleteThreadRequest
+	10, // 11: forum.v1.ThreadService.UndeleteThread:input_type -> forum.v1.UndeleteThreadRequest
+	11, // 12: forum.v1.ThreadService.MarkThreadRead:input_type -> forum.v1.MarkThreadReadRequest
+	0,  // 13: forum.v1.ThreadService.AcceptAnswer:input_type -> forum.v1.AcceptAnswerRequest
+	1,  // 14: forum.v1.ThreadService.UnacceptAnswer:input_type -> forum.v1.UnacceptAnswerRequest
+	2,  // 15: forum.v1.ThreadService.AddReaction:input_type -> forum.v1.AddReactionRequest
+	3,  // 16: forum.v1.ThreadService.RemoveReaction:input_type -> forum.v1.RemoveReactionRequest
+	14, // 17: forum.v1.ThreadService.GetThread:output_type -> forum.v1.Thread
+	6,  // 18: forum.v1.ThreadService.ListThreads:output_type -> forum.v1.ListThreadsResponse
+	14, // 19: forum.v1.ThreadService.CreateThread:output_type -> forum.v1.Thread
+	14, // 20: forum.v1.ThreadService.UpdateThread:output_type -> forum.v1.Thread
+	14, // 21: forum.v1.ThreadService.DeleteThread:output_type -> forum.v1.Thread
+	14, // 22: forum.v1.ThreadService.UndeleteThread:output_type -> forum.v1.Thread
+	12, // 23: forum.v1.ThreadService.MarkThreadRead:output_type -> forum.v1.MarkThreadReadResponse
+	14, // 24: forum.v1.ThreadService.AcceptAnswer:output_type -> forum.v1.Thread
+	14, // 25: forum.v1.ThreadService.UnacceptAnswer:output_type -> forum.v1.Thread
+	16, // 26: forum.v1.ThreadService.AddReaction:output_type -> forum.v1.PostReactions
+	16, // 27: forum.v1.ThreadService.RemoveReaction:output_type -> forum.v1.PostReactions
+	17, // [17:28] is the sub-list for method output_type
+	6,  // [6:17] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_thread_service_proto_init() }
@@ -680,7 +947,7 @@ func file_forum_v1_thread_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_thread_service_proto_rawDesc), len(file_forum_v1_thread_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

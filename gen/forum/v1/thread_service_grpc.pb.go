@@ -26,6 +26,10 @@ const (
 	ThreadService_DeleteThread_FullMethodName   = "/forum.v1.ThreadService/DeleteThread"
 	ThreadService_UndeleteThread_FullMethodName = "/forum.v1.ThreadService/UndeleteThread"
 	ThreadService_MarkThreadRead_FullMethodName = "/forum.v1.ThreadService/MarkThreadRead"
+	ThreadService_AcceptAnswer_FullMethodName   = "/forum.v1.ThreadService/AcceptAnswer"
+	ThreadService_UnacceptAnswer_FullMethodName = "/forum.v1.ThreadService/UnacceptAnswer"
+	ThreadService_AddReaction_FullMethodName    = "/forum.v1.ThreadService/AddReaction"
+	ThreadService_RemoveReaction_FullMethodName = "/forum.v1.ThreadService/RemoveReaction"
 )
 
 // ThreadServiceClient is the client API for ThreadService service.
@@ -61,6 +65,21 @@ type ThreadServiceClient interface {
 	// thread's unread_reply_count and first_unread_reply in the caller's
 	// later reads.
 	MarkThreadRead(ctx context.Context, in *MarkThreadReadRequest, opts ...grpc.CallOption) (*MarkThreadReadResponse, error)
+	// Accepts a reply of a QUESTION thread as its answer, in place of any
+	// accepted before. The thread's author, conveners and admins may; in a
+	// locked thread only conveners and admins. The reply's author is
+	// notified.
+	AcceptAnswer(ctx context.Context, in *AcceptAnswerRequest, opts ...grpc.CallOption) (*Thread, error)
+	// Clears a QUESTION thread's accepted answer; as AcceptAnswer. A thread
+	// without one is returned as it is.
+	UnacceptAnswer(ctx context.Context, in *UnacceptAnswerRequest, opts ...grpc.CallOption) (*Thread, error)
+	// Gives a reaction to a post (a thread's opening post or a reply): the
+	// caller's, once; giving it again changes nothing. Members may not react
+	// in a locked thread, nor to a deleted post.
+	AddReaction(ctx context.Context, in *AddReactionRequest, opts ...grpc.CallOption) (*PostReactions, error)
+	// Withdraws the caller's reaction to a post; withdrawing one not given
+	// changes nothing.
+	RemoveReaction(ctx context.Context, in *RemoveReactionRequest, opts ...grpc.CallOption) (*PostReactions, error)
 }
 
 type threadServiceClient struct {
@@ -141,6 +160,46 @@ func (c *threadServiceClient) MarkThreadRead(ctx context.Context, in *MarkThread
 	return out, nil
 }
 
+func (c *threadServiceClient) AcceptAnswer(ctx context.Context, in *AcceptAnswerRequest, opts ...grpc.CallOption) (*Thread, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Thread)
+	err := c.cc.Invoke(ctx, ThreadService_AcceptAnswer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threadServiceClient) UnacceptAnswer(ctx context.Context, in *UnacceptAnswerRequest, opts ...grpc.CallOption) (*Thread, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Thread)
+	err := c.cc.Invoke(ctx, ThreadService_UnacceptAnswer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threadServiceClient) AddReaction(ctx context.Context, in *AddReactionRequest, opts ...grpc.CallOption) (*PostReactions, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostReactions)
+	err := c.cc.Invoke(ctx, ThreadService_AddReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threadServiceClient) RemoveReaction(ctx context.Context, in *RemoveReactionRequest, opts ...grpc.CallOption) (*PostReactions, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostReactions)
+	err := c.cc.Invoke(ctx, ThreadService_RemoveReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreadServiceServer is the server API for ThreadService service.
 // All implementations must embed UnimplementedThreadServiceServer
 // for forward compatibility.
@@ -174,6 +233,21 @@ type ThreadServiceServer interface {
 	// thread's unread_reply_count and first_unread_reply in the caller's
 	// later reads.
 	MarkThreadRead(context.Context, *MarkThreadReadRequest) (*MarkThreadReadResponse, error)
+	// Accepts a reply of a QUESTION thread as its answer, in place of any
+	// accepted before. The thread's author, conveners and admins may; in a
+	// locked thread only conveners and admins. The reply's author is
+	// notified.
+	AcceptAnswer(context.Context, *AcceptAnswerRequest) (*Thread, error)
+	// Clears a QUESTION thread's accepted answer; as AcceptAnswer. A thread
+	// without one is returned as it is.
+	UnacceptAnswer(context.Context, *UnacceptAnswerRequest) (*Thread, error)
+	// Gives a reaction to a post (a thread's opening post or a reply): the
+	// caller's, once; giving it again changes nothing. Members may not react
+	// in a locked thread, nor to a deleted post.
+	AddReaction(context.Context, *AddReactionRequest) (*PostReactions, error)
+	// Withdraws the caller's reaction to a post; withdrawing one not given
+	// changes nothing.
+	RemoveReaction(context.Context, *RemoveReactionRequest) (*PostReactions, error)
 	mustEmbedUnimplementedThreadServiceServer()
 }
 
@@ -204,6 +278,18 @@ func (UnimplementedThreadServiceServer) UndeleteThread(context.Context, *Undelet
 }
 func (UnimplementedThreadServiceServer) MarkThreadRead(context.Context, *MarkThreadReadRequest) (*MarkThreadReadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MarkThreadRead not implemented")
+}
+func (UnimplementedThreadServiceServer) AcceptAnswer(context.Context, *AcceptAnswerRequest) (*Thread, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptAnswer not implemented")
+}
+func (UnimplementedThreadServiceServer) UnacceptAnswer(context.Context, *UnacceptAnswerRequest) (*Thread, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnacceptAnswer not implemented")
+}
+func (UnimplementedThreadServiceServer) AddReaction(context.Context, *AddReactionRequest) (*PostReactions, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddReaction not implemented")
+}
+func (UnimplementedThreadServiceServer) RemoveReaction(context.Context, *RemoveReactionRequest) (*PostReactions, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveReaction not implemented")
 }
 func (UnimplementedThreadServiceServer) mustEmbedUnimplementedThreadServiceServer() {}
 func (UnimplementedThreadServiceServer) testEmbeddedByValue()                       {}
@@ -352,6 +438,78 @@ func _ThreadService_MarkThreadRead_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreadService_AcceptAnswer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptAnswerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).AcceptAnswer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_AcceptAnswer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).AcceptAnswer(ctx, req.(*AcceptAnswerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreadService_UnacceptAnswer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnacceptAnswerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).UnacceptAnswer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_UnacceptAnswer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).UnacceptAnswer(ctx, req.(*UnacceptAnswerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreadService_AddReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).AddReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_AddReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).AddReaction(ctx, req.(*AddReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreadService_RemoveReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadServiceServer).RemoveReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadService_RemoveReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadServiceServer).RemoveReaction(ctx, req.(*RemoveReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreadService_ServiceDesc is the grpc.ServiceDesc for ThreadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -386,6 +544,22 @@ var ThreadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MarkThreadRead",
 			Handler:    _ThreadService_MarkThreadRead_Handler,
+		},
+		{
+			MethodName: "AcceptAnswer",
+			Handler:    _ThreadService_AcceptAnswer_Handler,
+		},
+		{
+			MethodName: "UnacceptAnswer",
+			Handler:    _ThreadService_UnacceptAnswer_Handler,
+		},
+		{
+			MethodName: "AddReaction",
+			Handler:    _ThreadService_AddReaction_Handler,
+		},
+		{
+			MethodName: "RemoveReaction",
+			Handler:    _ThreadService_RemoveReaction_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
