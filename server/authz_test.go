@@ -361,7 +361,7 @@ func (e *matrixEnv) deleted(t *testing.T, theme string, u testUser) (*forumv1.Th
 func (e *matrixEnv) locked(t *testing.T, theme string) (*forumv1.Thread, *forumv1.Reply) {
 	t.Helper()
 	th, r := e.post(t, theme)
-	if err := e.updateThread(e.convener.ctx(t), &forumv1.Thread{Name: th.Name, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "state"); err != nil {
+	if err := e.updateThread(e.convener.ctx(t), &forumv1.Thread{Name: th.Name, State: stateLockedLegacy}, "state"); err != nil {
 		t.Fatal(err)
 	}
 	return th, r
@@ -728,7 +728,7 @@ var ruleCases = []ruleCase{
 		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, Pinned: true})
 	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
 	{"thread-fields", mCreateThread, "locked", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
-		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, State: forumv1.ThreadState_THREAD_STATE_LOCKED})
+		return e.createThread(ctx, &forumv1.Thread{Theme: publicTheme, State: stateLockedLegacy})
 	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
 	{"thread-fields", mUpdateThread, "pin alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
 		th, _ := e.post(t, publicTheme)
@@ -747,7 +747,7 @@ var ruleCases = []ruleCase{
 	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
 	{"thread-fields", mUpdateThread, "lock alice's thread", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
 		th, _ := e.post(t, publicTheme)
-		return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "state")
+		return e.updateThread(ctx, &forumv1.Thread{Name: th.Name, State: stateLockedLegacy}, "state")
 	}, outcomes{pAnonymous: unauth, pAuthor: denied, pMember: denied, pOutsider: denied, pConvener: ok, pAdmin: ok, pSuspended: denied, pTokRead: denied, pTokWrite: denied, pTokMod: ok, pTokAdmin: ok}},
 	{"thread-fields", mUpdateThread, "resolve alice's thread (not moderators' only)", func(t *testing.T, e *matrixEnv, ctx context.Context) error {
 		th, _ := e.post(t, publicTheme)

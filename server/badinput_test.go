@@ -68,7 +68,7 @@ func TestBadInput(t *testing.T) {
 	other := e.mustThread(t, e.bob, &forumv1.Thread{Title: "Another thread"})
 	reply := e.mustReply(t, e.alice, thread.Name, "first")
 	otherReply := e.mustReply(t, e.bob, other.Name, "elsewhere")
-	locked := e.mustThread(t, e.convener, &forumv1.Thread{Title: "Closed topic", State: forumv1.ThreadState_THREAD_STATE_LOCKED})
+	locked := e.mustThread(t, e.convener, &forumv1.Thread{Title: "Closed topic", State: stateLockedLegacy})
 	themesPage, err := e.themes.ListThemes(ctx, &forumv1.ListThemesRequest{PageSize: 1})
 	if err != nil || themesPage.NextPageToken == "" {
 		t.Fatalf("ListThemes: %v, token %q", err, themesPage.GetNextPageToken())
@@ -328,7 +328,7 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, codes.PermissionDenied, ""},
 		{"member locks a thread", func() error {
-			_, err := e.threads.UpdateThread(aliceCtx, &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: thread.Name, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, UpdateMask: mask("state")})
+			_, err := e.threads.UpdateThread(aliceCtx, &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: thread.Name, State: stateLockedLegacy}, UpdateMask: mask("state")})
 			return err
 		}, codes.PermissionDenied, ""},
 		{"member unlocks a locked thread", func() error {

@@ -76,7 +76,7 @@ func TestThreadDeletionRules(t *testing.T) {
 	// refused in the same words; a moderator may.
 	mine := e.mustReply(t, e.alice, th.Name, "my reply")
 	theirs := e.mustReply(t, e.bob, th.Name, "bob's reply")
-	if _, err := e.threads.UpdateThread(conv, &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: th.Name, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state"}}}); err != nil {
+	if _, err := e.threads.UpdateThread(conv, &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: th.Name, State: stateLockedLegacy}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state"}}}); err != nil {
 		t.Fatal(err)
 	}
 	_, threadErr := e.threads.DeleteThread(alice, &forumv1.DeleteThreadRequest{Name: th.Name})

@@ -13,6 +13,11 @@ import (
 	"github.com/forumhq/forum/server/store"
 )
 
+// stateLockedLegacy is THREAD_STATE_LOCKED, deprecated since Thread.locked:
+// accepted on input, from older clients, as locked with the state
+// unchanged (named by its name here, not by the deprecated identifier).
+var stateLockedLegacy = forumv1.ThreadState(forumv1.ThreadState_value["THREAD_STATE_LOCKED"])
+
 type threadService struct {
 	forumv1.UnsafeThreadServiceServer
 	s *Server
@@ -28,7 +33,7 @@ var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinne
 // "locked" with true; it returns the paths to apply, or a violation if
 // the request also unlocks.
 func lockedFromState(v *errs.Violations, t *forumv1.Thread, paths []string) []string {
-	if t.GetState() != forumv1.ThreadState_THREAD_STATE_LOCKED {
+	if t.GetState() != stateLockedLegacy {
 		return paths
 	}
 	i := slices.Index(paths, "state")
@@ -123,7 +128,7 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if th.Kind == forumv1.ThreadKind_THREAD_KIND_UNSPECIFIED {
 		th.Kind = forumv1.ThreadKind_THREAD_KIND_DISCUSSION
 	}
-	if th.State == forumv1.ThreadState_THREAD_STATE_LOCKED { // from before Thread.locked
+	if th.State == stateLockedLegacy { // from before Thread.locked
 		th.State, th.Locked = forumv1.ThreadState_THREAD_STATE_OPEN, true
 	}
 	if th.State == forumv1.ThreadState_THREAD_STATE_UNSPECIFIED {

@@ -23,7 +23,7 @@ func TestValidateOnly(t *testing.T) {
 	parent := e.mustThread(t, e.alice, &forumv1.Thread{Title: "Parent", Body: "p"})
 	other := e.mustThread(t, e.bob, &forumv1.Thread{Title: "Other"})
 	otherReply := e.mustReply(t, e.bob, other.Name, "elsewhere")
-	locked := e.mustThread(t, e.convener, &forumv1.Thread{Title: "Locked", State: forumv1.ThreadState_THREAD_STATE_LOCKED})
+	locked := e.mustThread(t, e.convener, &forumv1.Thread{Title: "Locked", State: stateLockedLegacy})
 	aliceCtx, convCtx := e.alice.ctx(t), e.convener.ctx(t)
 	thread := func(mod func(*forumv1.Thread)) *forumv1.Thread {
 		th := &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "A title", Body: "**bold** and <script>x</script> [link](javascript:alert(1)) https://example.org"}

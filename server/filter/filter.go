@@ -40,6 +40,11 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
+// stateLockedLegacy is THREAD_STATE_LOCKED, deprecated since Thread.locked:
+// accepted on input, from older clients, as locked with the state
+// unchanged (named by its name here, not by the deprecated identifier).
+var stateLockedLegacy = forumv1.ThreadState(forumv1.ThreadState_value["THREAD_STATE_LOCKED"])
+
 // MaxLen is the most bytes a filter may have.
 const MaxLen = 1000
 
@@ -210,7 +215,7 @@ func ParseThreads(s string) (*Threads, error) {
 		return nil, err
 	}
 	for i, c := range conds {
-		if c.field == fState && c.value == forumv1.ThreadState_THREAD_STATE_LOCKED.String() {
+		if c.field == fState && c.value == stateLockedLegacy.String() {
 			// From before Thread.locked: state = LOCKED is locked = true.
 			conds[i] = cond{field: fLocked, neg: c.neg, value: "true"}
 		}

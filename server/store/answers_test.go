@@ -36,7 +36,7 @@ func TestMigrateLockedState(t *testing.T) {
 	}
 	if err := eng.Update(ctx, func(tx kv.Tx) error {
 		old := proto.CloneOf(th)
-		old.State, old.Locked = forumv1.ThreadState_THREAD_STATE_LOCKED, false
+		old.State, old.Locked = stateLockedLegacy, false
 		if err := putProto(tx, bucketThreads, threadKey(name.ID), old); err != nil {
 			return err
 		}
@@ -89,7 +89,7 @@ func TestMigrateLockedState(t *testing.T) {
 		t.Errorf("a reply once unlocked: %v", err)
 	}
 	// state LOCKED, from an older client, locks and keeps the state.
-	re, err := s.UpdateThread(ctx, conv, name, &forumv1.Thread{State: forumv1.ThreadState_THREAD_STATE_LOCKED}, []string{"state"})
+	re, err := s.UpdateThread(ctx, conv, name, &forumv1.Thread{State: stateLockedLegacy}, []string{"state"})
 	if err != nil || re.State != forumv1.ThreadState_THREAD_STATE_RESOLVED || !re.Locked {
 		t.Errorf("state LOCKED: state %v, locked %v, %v; want RESOLVED and locked", re.GetState(), re.GetLocked(), err)
 	}

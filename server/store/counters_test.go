@@ -25,7 +25,7 @@ func TestThreadHeadValue(t *testing.T) {
 		{},
 		{Name: "threads/1", Theme: "themes/knowledge-exchange", Author: "users/7"},
 		{Name: "threads/2", Theme: "themes/joint-programmes", Title: "T", Body: long, BodyHtml: "<p>" + long + "</p>", Author: "users/8",
-			Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: "threads/1", State: forumv1.ThreadState_THREAD_STATE_LOCKED,
+			Kind: forumv1.ThreadKind_THREAD_KIND_FOLLOW_UP, FollowUpOf: "threads/1", State: stateLockedLegacy,
 			Pinned: true, Tags: []string{"a", "b"}, ReplyCount: 12, LastActivityTime: now, CreateTime: now, UpdateTime: now, DeleteTime: now, Etag: `"x"`},
 		{Theme: "themes/x", State: forumv1.ThreadState_THREAD_STATE_RESOLVED, DeleteTime: &timestamppb.Timestamp{}},
 		{Theme: "themes/" + strings.Repeat("t", 200), Author: "users/18446744073709551615", State: forumv1.ThreadState(-7)}, // a long theme: a two-byte length

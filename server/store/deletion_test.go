@@ -113,7 +113,7 @@ func TestDeletionRules(t *testing.T) {
 	// Setups, run on a fresh fixture.
 	var (
 		fresh           = func(t *testing.T, f *deletionFixture) {}
-		locked          = func(t *testing.T, f *deletionFixture) { f.setState(t, forumv1.ThreadState_THREAD_STATE_LOCKED) }
+		locked          = func(t *testing.T, f *deletionFixture) { f.setState(t, stateLockedLegacy) }
 		deletedByAuthor = func(t *testing.T, f *deletionFixture) { f.must(t, f.deleteThread(t.Context(), f.alice, "", "")) }
 		deletedByConv   = func(t *testing.T, f *deletionFixture) {
 			f.must(t, f.deleteThread(t.Context(), f.conv, "", "off topic"))

@@ -214,7 +214,7 @@ func resolveReply(tx kv.Tx, ev *forumv1.Event, gone map[string]bool) error {
 // locked (migrateTo9); any other event as it is.
 func lockedCompat(ev *forumv1.Event) *forumv1.Event {
 	t := ev.GetThreadResource()
-	if t.GetState() != forumv1.ThreadState_THREAD_STATE_LOCKED {
+	if t.GetState() != stateLockedLegacy {
 		return ev
 	}
 	ev = proto.CloneOf(ev)

@@ -337,7 +337,7 @@ func TestEventsConcurrentWriters(t *testing.T) {
 				return
 			}
 			l.add(ack{typ: forumv1.EventType_EVENT_TYPE_REPLY_DELETED, resource: r2.Name, actor: other.User, state: r2})
-			thread, err = s.UpdateThread(ctx, conv, tn, &forumv1.Thread{Name: thread.Name, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, []string{"state"})
+			thread, err = s.UpdateThread(ctx, conv, tn, &forumv1.Thread{Name: thread.Name, State: stateLockedLegacy}, []string{"state"})
 			if !check("UpdateThread (lock)", err) {
 				return
 			}

@@ -167,7 +167,7 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 	pinned := create(f.bob, public, "pinned", "")
 	update(f.conv, &forumv1.Thread{Name: pinned, Pinned: true}, "pinned")
 	f.locked = create(f.alice, "themes/members", "locked", "")
-	update(f.conv, &forumv1.Thread{Name: f.locked, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "state")
+	update(f.conv, &forumv1.Thread{Name: f.locked, State: stateLockedLegacy}, "state")
 	moved := create(f.bob, public, "moved", open)
 	update(f.conv, &forumv1.Thread{Name: moved, Theme: "themes/private", Title: "moved and renamed"}, "theme", "title")
 	update(f.conv, &forumv1.Thread{Name: moved, Pinned: true, State: forumv1.ThreadState_THREAD_STATE_RESOLVED}, "pinned", "state")
@@ -182,7 +182,7 @@ func newForumScenario(t *testing.T, s *Store) *forumScenario {
 	update(f.alice, &forumv1.Thread{Name: undeleted, Tags: []string{"x"}, Body: "edited", BodyHtml: "<p>edited</p>"}, "tags", "body")
 	back := create(f.alice, "themes/private", "moved back", "")
 	update(f.conv, &forumv1.Thread{Name: back, Theme: public, Pinned: true}, "theme", "pinned")
-	update(f.conv, &forumv1.Thread{Name: back, Pinned: false, State: forumv1.ThreadState_THREAD_STATE_LOCKED}, "pinned", "state")
+	update(f.conv, &forumv1.Thread{Name: back, Pinned: false, State: stateLockedLegacy}, "pinned", "state")
 	update(f.conv, &forumv1.Thread{Name: back, State: forumv1.ThreadState_THREAD_STATE_RESOLVED}, "state")
 	update(f.conv, &forumv1.Thread{Name: back, Locked: false}, "locked") // unlocked, still resolved
 	_, err = s.DeleteThread(ctx, f.alice, resname.MustParseThread(back), "", "")

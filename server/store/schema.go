@@ -312,7 +312,7 @@ func migrateTo9(tx kv.Tx) (int, error) {
 			perr = fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, perr)
 			return false
 		}
-		if t.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
+		if t.State == stateLockedLegacy {
 			locked = append(locked, entry{readU64(k), t})
 		}
 		return true

@@ -17,6 +17,11 @@ import (
 	"github.com/forumhq/forum/server/store/kv"
 )
 
+// stateLockedLegacy is THREAD_STATE_LOCKED, deprecated since Thread.locked:
+// accepted on input, from older clients, as locked with the state
+// unchanged (named by its name here, not by the deprecated identifier).
+var stateLockedLegacy = forumv1.ThreadState(forumv1.ThreadState_value["THREAD_STATE_LOCKED"])
+
 // ThreadOrder is the order of ListThreads.
 type ThreadOrder int
 
@@ -315,7 +320,7 @@ func (s *Store) CreateThread(ctx context.Context, actor authz.Actor, t *forumv1.
 		th.FollowUps = nil
 		th.ReplyCount = 0
 		th.AcceptedAnswer, th.Reactions = "", nil
-		if th.State == forumv1.ThreadState_THREAD_STATE_LOCKED { // from before Thread.locked
+		if th.State == stateLockedLegacy { // from before Thread.locked
 			th.State, th.Locked = forumv1.ThreadState_THREAD_STATE_OPEN, true
 		}
 		th.CreateTime, th.UpdateTime, th.LastActivityTime, th.DeleteTime = now, now, now, nil
@@ -409,7 +414,7 @@ func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resnam
 			case "tags":
 				next.Tags = slices.Clone(u.Tags)
 			case "state":
-				if u.State == forumv1.ThreadState_THREAD_STATE_LOCKED {
+				if u.State == stateLockedLegacy {
 					next.Locked = true // from before Thread.locked: the state stays
 				} else {
 					next.State = u.State
