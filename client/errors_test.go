@@ -98,9 +98,7 @@ func TestErrorKinds(t *testing.T) {
 
 	t.Run("failed precondition", func(t *testing.T) {
 		locked := mustThread(t, f.member, theme, "To lock")
-		if _, err := f.convener.ThreadService().UpdateThread(callCtx(t), &forumv1.UpdateThreadRequest{
-			Thread: &forumv1.Thread{Name: locked.GetName(), State: forumv1.ThreadState_THREAD_STATE_LOCKED},
-		}); err != nil {
+		if _, err := f.convener.SetThreadLocked(callCtx(t), locked.GetName(), true); err != nil {
 			t.Fatalf("lock: %v", err)
 		}
 		_, err := f.member.CreateReply(callCtx(t), locked.GetName(), &forumv1.Reply{Body: "Too late"})

@@ -67,7 +67,7 @@ func TestDeleteWithReason(t *testing.T) {
 	mo.fails(exitConflict, "thread threads/1 is locked", "reply", "delete", mine)
 
 	// The author deletes and restores their own thread.
-	amina.ok("", "threads", "reopen", "1")
+	amina.ok("", "threads", "unlock", "1")
 	mo.ok("", "threads", "delete", "1")
 	mo.ok("", "threads", "undelete", "1")
 }

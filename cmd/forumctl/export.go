@@ -148,7 +148,7 @@ func (w *markdownWriter) thread(e *exported, top bool) {
 	w.printf("# %s\n\n", oneLine(th.GetTitle()))
 	w.printf("- **Thread:** %s\n", th.GetName())
 	w.printf("- **Theme:** %s (%s)\n", w.theme(th.GetTheme()), th.GetTheme())
-	w.printf("- **Kind:** %s · **State:** %s\n", kindWord(th.GetKind()), stateWord(th.GetState()))
+	w.printf("- **Kind:** %s · **State:** %s\n", kindWord(th.GetKind()), threadStateText(th))
 	w.printf("- **Opened by:** %s, %s\n", w.names.user(w.ctx, th.GetAuthor()), timeZoneText(th.GetCreateTime()))
 	if len(th.GetTags()) > 0 {
 		w.printf("- **Tags:** %s\n", strings.Join(th.GetTags(), ", "))

@@ -79,6 +79,8 @@ func notificationKindWord(k forumv1.NotificationKind) string {
 		return "follow-up"
 	case forumv1.NotificationKind_NOTIFICATION_KIND_RESOLVED:
 		return "resolved"
+	case forumv1.NotificationKind_NOTIFICATION_KIND_ANSWER_ACCEPTED:
+		return "accepted your answer"
 	}
 	return enumWord(k.String(), "NOTIFICATION_KIND_")
 }

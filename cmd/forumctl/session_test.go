@@ -160,7 +160,7 @@ We pair each volunteer with a **mentor**.
 
 - **Thread:** threads/2
 - **Theme:** Reciprocal volunteering (themes/reciprocal-volunteering)
-- **Kind:** follow-up · **State:** locked
+- **Kind:** follow-up · **State:** open, locked
 - **Opened by:** Amina Convener, TIME
 - **Follows up:** threads/1
 

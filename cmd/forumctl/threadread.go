@@ -32,7 +32,7 @@ earlier reply changes nothing.
 			reply := ""
 			if to != "" {
 				var err error
-				if reply, err = replyOf(name, to); err != nil {
+				if reply, err = replyOf(name, to, "--to "); err != nil {
 					return err
 				}
 			}
@@ -56,18 +56,19 @@ earlier reply changes nothing.
 }
 
 // replyOf returns the name of reply arg of thread: a reply's number (3),
-// or a reply name that must be of that thread.
-func replyOf(thread, arg string) (string, error) {
+// or a reply name that must be of that thread. Its errors start with
+// label ("--to ", or "" for an argument).
+func replyOf(thread, arg, label string) (string, error) {
 	arg = strings.TrimSpace(arg)
 	if m := threadNumber.FindStringSubmatch(arg); m != nil && !strings.HasPrefix(arg, "threads/") {
 		return thread + "/replies/" + m[1], nil
 	}
 	r, err := replyName(arg)
 	if err != nil {
-		return "", usagef("--to %q is not a reply: give its number (3), THREAD/REPLY (12/3) or name (threads/12/replies/3)", arg)
+		return "", usagef("%s%q is not a reply: give its number (3), THREAD/REPLY (12/3) or name (threads/12/replies/3)", label, arg)
 	}
 	if !strings.HasPrefix(r, thread+"/replies/") {
-		return "", usagef("--to %s is not a reply of %s", r, thread)
+		return "", usagef("%s%s is not a reply of %s", label, r, thread)
 	}
 	return r, nil
 }

@@ -35,10 +35,12 @@ func (a *app) threadsCommand() *cobra.Command {
 		a.threadsFollowUpCommand(),
 		a.threadStateCommand("resolve", forumv1.ThreadState_THREAD_STATE_RESOLVED,
 			"Mark a thread resolved", "The question was answered or the follow-up done; replies stay open. Authors, conveners and admins may resolve."),
-		a.threadStateCommand("lock", forumv1.ThreadState_THREAD_STATE_LOCKED,
-			"Lock a thread: no more replies", "Conveners and admins only."),
 		a.threadStateCommand("reopen", forumv1.ThreadState_THREAD_STATE_OPEN,
-			"Open a resolved or locked thread again", "Authors may reopen their resolved threads; only conveners and admins unlock."),
+			"Open a resolved thread again", "Authors, conveners and admins may. A locked thread stays locked: 'threads unlock' unlocks it."),
+		a.threadLockCommand(true),
+		a.threadLockCommand(false),
+		a.threadsAcceptCommand(),
+		a.threadsUnacceptCommand(),
 		a.threadsDeleteCommand(),
 		a.threadsUndeleteCommand(),
 		a.threadsReadCommand(),
@@ -112,6 +114,7 @@ func (a *app) threadsListCommand() *cobra.Command {
 	var (
 		format, theme, kind, state, author, tag, order string
 		limit                                          int
+		unanswered                                     bool
 	)
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -143,7 +146,14 @@ first). The filters combine: all must match.`,
 				if err != nil {
 					return err
 				}
-				filters = append(filters, "state = "+s)
+				if s == "LOCKED" {
+					filters = append(filters, "locked = true") // the state is open or resolved
+				} else {
+					filters = append(filters, "state = "+s)
+				}
+			}
+			if unanswered {
+				filters = append(filters, "kind = QUESTION AND answered = false")
 			}
 			if tag != "" {
 				filters = append(filters, fmt.Sprintf("tag = %q", tag))
@@ -195,7 +205,7 @@ first). The filters combine: all must match.`,
 					if u := th.GetUnreadReplyCount(); u > 0 {
 						replies += fmt.Sprintf(" (%d new)", u)
 					}
-					row(t, th.GetName(), kindWord(th.GetKind()), stateWord(th.GetState()),
+					row(t, th.GetName(), kindWord(th.GetKind()), threadStateText(th),
 						replies, n.user(ctx, th.GetAuthor()),
 						timeText(th.GetLastActivityTime()), title)
 				}
@@ -207,6 +217,7 @@ first). The filters combine: all must match.`,
 	f.StringVar(&theme, "theme", "", "only threads of this theme (slug or themes/slug)")
 	f.StringVar(&kind, "kind", "", "only threads of this kind: discussion, question, follow-up or announcement")
 	f.StringVar(&state, "state", "", "only threads in this state: open, resolved or locked")
+	f.BoolVar(&unanswered, "unanswered", false, "only questions without an accepted answer")
 	f.StringVar(&author, "author", "", "only threads by this user: a username, users/N, or me")
 	f.StringVar(&tag, "tag", "", "only threads with this tag")
 	f.StringVar(&order, "order", "activity", "activity (pinned, then last active first) or created (newest first)")
@@ -280,7 +291,7 @@ func (a *app) showThread(ctx context.Context, n *names, t threadReplies) error {
 	th, replies := t.thread, t.replies
 	w := a.stdout
 	fmt.Fprintln(w, th.GetTitle())
-	meta := []string{th.GetName(), th.GetTheme(), kindWord(th.GetKind()), stateWord(th.GetState())}
+	meta := []string{th.GetName(), th.GetTheme(), kindWord(th.GetKind()), threadStateText(th)}
 	if th.GetPinned() {
 		meta = append(meta, "pinned")
 	}
@@ -309,8 +320,14 @@ func (a *app) showThread(ctx context.Context, n *names, t threadReplies) error {
 			fmt.Fprintf(w, "reason: %s\n", th.GetDeleteReason())
 		}
 	}
+	if th.GetAcceptedAnswer() != "" {
+		fmt.Fprintf(w, "answer: %s\n", th.GetAcceptedAnswer())
+	}
 	if body := strings.TrimSpace(th.GetBody()); body != "" {
 		fmt.Fprintf(w, "\n%s\n", body)
+	}
+	if len(th.GetReactions()) > 0 {
+		fmt.Fprintf(w, "reactions: %s\n", reactionsText(th.GetReactions()))
 	}
 	unread := false
 	for _, r := range replies {
@@ -324,14 +341,30 @@ func (a *app) showThread(ctx context.Context, n *names, t threadReplies) error {
 		if r.GetInReplyTo() != "" {
 			head += " · in reply to " + r.GetInReplyTo()
 		}
+		if r.GetAccepted() {
+			head += " · accepted answer"
+		}
 		fmt.Fprintf(w, "\n── %s\n", head)
 		if r.GetDeleteTime() != nil {
 			fmt.Fprintln(w, tombstoneText(r))
 			continue
 		}
 		fmt.Fprintln(w, strings.TrimSpace(r.GetBody()))
+		if len(r.GetReactions()) > 0 {
+			fmt.Fprintf(w, "reactions: %s\n", reactionsText(r.GetReactions()))
+		}
 	}
 	return nil
+}
+
+// threadStateText is a thread's state as listed: "open", "resolved,
+// locked".
+func threadStateText(th *forumv1.Thread) string {
+	s := stateWord(th.GetState())
+	if th.GetLocked() {
+		s += ", locked"
+	}
+	return s
 }
 
 func (a *app) threadsCreateCommand() *cobra.Command {

@@ -1,0 +1,74 @@
+package client_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/forumhq/forum/client"
+	forumv1 "github.com/forumhq/forum/gen/forum/v1"
+)
+
+// TestAnswersReactionsAndLocking: a question answered and unanswered, a
+// reaction given twice and withdrawn, and a resolved thread locked and
+// unlocked, still resolved, over gRPC with the client's methods.
+func TestAnswersReactionsAndLocking(t *testing.T) {
+	f := start(t)
+	ctx := callCtx(t)
+	q, err := f.member.CreateThread(ctx, &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "How do you host?", Body: "?", Kind: forumv1.ThreadKind_THREAD_KIND_QUESTION})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.convener.CreateReply(ctx, q.GetName(), &forumv1.Reply{Body: "With families."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.convener.AcceptAnswer(ctx, q.GetName(), r.GetName()); err != nil {
+		t.Errorf("a convener accepting: %v", err)
+	}
+	got, err := f.member.AcceptAnswer(ctx, q.GetName(), r.GetName())
+	if err != nil || got.GetAcceptedAnswer() != r.GetName() {
+		t.Fatalf("the asker accepting: %v, %v", got.GetAcceptedAnswer(), err)
+	}
+	if got, err = f.member.UnacceptAnswer(ctx, q.GetName()); err != nil || got.GetAcceptedAnswer() != "" {
+		t.Errorf("unaccept: %v, %v", got.GetAcceptedAnswer(), err)
+	}
+	if _, err := f.member.AcceptAnswer(ctx, q.GetName(), "threads/999/replies/1"); !errors.Is(err, client.ErrInvalidArgument) {
+		t.Errorf("a reply of another thread: %v, want ErrInvalidArgument", err)
+	}
+
+	for range 2 {
+		if _, err := f.member.React(ctx, r.GetName(), client.Heart); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr, err := f.convener.React(ctx, r.GetName(), client.Heart)
+	if err != nil || len(pr.GetReactions()) != 1 || pr.GetReactions()[0].GetCount() != 2 || !pr.GetReactions()[0].GetReacted() {
+		t.Fatalf("two hearts: %v, %v", pr, err)
+	}
+	if pr, err = f.member.Unreact(ctx, r.GetName(), client.Heart); err != nil || pr.GetReactions()[0].GetCount() != 1 || pr.GetReactions()[0].GetReacted() {
+		t.Errorf("withdrawn: %v, %v", pr, err)
+	}
+	if _, err := f.anonymous.React(ctx, r.GetName(), client.Heart); !errors.Is(err, client.ErrUnauthenticated) {
+		t.Errorf("anonymous: %v, want ErrUnauthenticated", err)
+	}
+	if _, err := f.member.React(ctx, r.GetName(), forumv1.Reaction_REACTION_UNSPECIFIED); !errors.Is(err, client.ErrInvalidArgument) {
+		t.Errorf("no reaction: %v, want ErrInvalidArgument", err)
+	}
+
+	if _, err := f.member.ThreadService().UpdateThread(ctx, &forumv1.UpdateThreadRequest{Thread: &forumv1.Thread{Name: q.GetName(), State: forumv1.ThreadState_THREAD_STATE_RESOLVED}}); err != nil {
+		t.Fatal(err)
+	}
+	th, err := f.convener.SetThreadLocked(ctx, q.GetName(), true)
+	if err != nil || !th.GetLocked() || th.GetState() != forumv1.ThreadState_THREAD_STATE_RESOLVED {
+		t.Fatalf("locked: %v %v, %v", th.GetState(), th.GetLocked(), err)
+	}
+	if _, err := f.member.React(ctx, q.GetName(), client.Thanks); !errors.Is(err, client.ErrFailedPrecondition) {
+		t.Errorf("a member reacting in a locked thread: %v, want ErrFailedPrecondition", err)
+	}
+	if _, err := f.member.SetThreadLocked(ctx, q.GetName(), false); !errors.Is(err, client.ErrPermissionDenied) {
+		t.Errorf("a member unlocking: %v, want ErrPermissionDenied", err)
+	}
+	if th, err = f.convener.SetThreadLocked(ctx, q.GetName(), false); err != nil || th.GetLocked() || th.GetState() != forumv1.ThreadState_THREAD_STATE_RESOLVED {
+		t.Errorf("unlocked: %v %v, %v; want RESOLVED and not locked", th.GetState(), th.GetLocked(), err)
+	}
+}
