@@ -164,3 +164,59 @@ func fillReply(tx kv.Tx, actor authz.Actor, r *forumv1.Reply, thread uint64, ans
 	r.Reactions, err = postReactions(tx, thread, n.ID, actor)
 	return err
 }
+
+// fillReplies is fillReply for replies of thread, in id order, with one
+// scan of the reaction counts of the range they span: a reply without
+// reactions costs no read.
+func fillReplies(tx kv.Tx, actor authz.Actor, thread uint64, answer string, replies []*forumv1.Reply) error {
+	if len(replies) == 0 {
+		return nil
+	}
+	ids := make([]uint64, len(replies))
+	for i, r := range replies {
+		n, err := resname.ParseReply(r.Name)
+		if err != nil {
+			return fmt.Errorf("store: reply named %q: %w", r.Name, err)
+		}
+		ids[i] = n.ID
+		r.Accepted = answer != "" && answer == r.Name && r.DeleteTime == nil
+	}
+	var reacted []int // indexes of the replies with reactions
+	i := 0
+	var perr error
+	err := tx.Scan(bucketReactionCounts, postKey(thread, ids[0]), postKey(thread, ids[len(ids)-1]+1), false, func(k, v []byte) bool {
+		id := readU64(k[8:])
+		for i < len(ids) && ids[i] < id {
+			i++
+		}
+		if i == len(ids) || ids[i] != id {
+			return true
+		}
+		counts, err := parseReactionCounts(v)
+		if err != nil {
+			perr = err
+			return false
+		}
+		replies[i].Reactions = reactionCounts(counts)
+		if len(replies[i].Reactions) > 0 {
+			reacted = append(reacted, i)
+		}
+		return true
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
+	user, uerr := resname.ParseUser(actor.User)
+	if uerr != nil {
+		return nil
+	}
+	for _, i := range reacted {
+		if err := markReacted(tx, thread, ids[i], user.ID, replies[i].Reactions); err != nil {
+			return err
+		}
+	}
+	return nil
+}

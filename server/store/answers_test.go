@@ -221,6 +221,21 @@ func TestReactions(t *testing.T) {
 	if len(page.Events) != 4 || page.Events[3].Type != forumv1.EventType_EVENT_TYPE_REACTION_REMOVED || page.Events[3].GetReactions().GetReactions()[0].GetCount() != 1 {
 		t.Errorf("the reaction events, anonymously: %v", page.Events)
 	}
+	// A page of replies: the reactions of those that have any (alice's
+	// heart on the first), the caller's own marked.
+	r2 := e.reply("bob", th.Name, "r2", "")
+	r3 := e.reply("bob", th.Name, "r3", "")
+	if _, err := e.s.SetReaction(ctx, e.users["alice"], tn, resname.MustParseReply(r3.Name).ID, thanks, true); err != nil {
+		t.Fatal(err)
+	}
+	page1, _, err := e.s.ListReplies(ctx, e.users["bob"], tn, 10, "")
+	if err != nil || len(page1) != 3 || len(page1[0].Reactions) != 1 || page1[0].Reactions[0].Count != 1 || page1[0].Reactions[0].Reacted ||
+		page1[1].Reactions != nil || page1[1].Name != r2.Name || len(page1[2].Reactions) != 1 || page1[2].Reactions[0].Reacted {
+		t.Errorf("ListReplies as bob: %v, %v", page1, err)
+	}
+	if page2, _, err := e.s.ListReplies(ctx, e.users["alice"], tn, 1, ""); err != nil || len(page2) != 1 || !page2[0].Reactions[0].Reacted {
+		t.Errorf("ListReplies as alice, a page of one: %v, %v", page2, err)
+	}
 	// Refused, changing nothing.
 	if _, err := e.s.SetReaction(ctx, e.users["bob"], tn, rid, forumv1.Reaction(9), true); !errors.Is(err, errs.InvalidArgument) {
 		t.Errorf("an unknown reaction: %v", err)

@@ -74,6 +74,9 @@ type page struct {
 	reverse    bool      // descending key order
 	size       int       // the most items returned
 	token      string    // the page token of the request
+	// after, if not nil, runs last in the same read transaction, once the
+	// items are read (to add to them what other records hold).
+	after func(kv.Tx) error
 }
 
 // listPage returns one page of the items of p, decoded with newItem, that
@@ -129,6 +132,9 @@ func listPage[M proto.Message](ctx context.Context, s *Store, p page, newItem fu
 		})
 		if err == nil {
 			err = ierr
+		}
+		if err == nil && p.after != nil {
+			err = p.after(tx)
 		}
 		return err
 	})

@@ -46,11 +46,16 @@ func reactionCountsValue(counts [numReactions]uint32) []byte {
 
 // readReactionCounts returns the counts of post (thread, reply).
 func readReactionCounts(tx kv.Tx, thread, reply uint64) ([numReactions]uint32, error) {
-	var counts [numReactions]uint32
 	v, err := tx.Get(bucketReactionCounts, postKey(thread, reply))
 	if err != nil || v == nil {
-		return counts, err
+		return [numReactions]uint32{}, err
 	}
+	return parseReactionCounts(v)
+}
+
+// parseReactionCounts decodes a reactionCounts value.
+func parseReactionCounts(v []byte) ([numReactions]uint32, error) {
+	var counts [numReactions]uint32
 	if len(v) != 4*numReactions {
 		return counts, fmt.Errorf("store: corrupt record in %s: %d bytes", bucketReactionCounts, len(v))
 	}
@@ -58,6 +63,34 @@ func readReactionCounts(tx kv.Tx, thread, reply uint64) ([numReactions]uint32, e
 		counts[i] = binary.BigEndian.Uint32(v[4*i:])
 	}
 	return counts, nil
+}
+
+// reactionCounts returns counts as a post carries them, without reacted:
+// one entry a reaction given at least once; nil if none is.
+func reactionCounts(counts [numReactions]uint32) []*forumv1.ReactionCount {
+	var out []*forumv1.ReactionCount
+	for i, c := range counts {
+		if c > 0 {
+			out = append(out, &forumv1.ReactionCount{Reaction: forumv1.Reaction(i + 1), Count: int32(min(c, 1<<31-1))})
+		}
+	}
+	return out
+}
+
+// markReacted sets reacted in rs, the reactions of post (thread, reply),
+// for those user gave.
+func markReacted(tx kv.Tx, thread, reply, user uint64, rs []*forumv1.ReactionCount) error {
+	prefix := append(postKey(thread, reply), u64(user)...)
+	return tx.Scan(bucketReactions, prefix, prefixEnd(prefix), false, func(k, _ []byte) bool {
+		if len(k) == len(prefix)+1 {
+			for _, rc := range rs {
+				if byte(rc.Reaction) == k[len(prefix)] {
+					rc.Reacted = true
+				}
+			}
+		}
+		return true
+	})
 }
 
 // postReactions returns the reactions to post (thread, reply) as a post
@@ -68,12 +101,7 @@ func postReactions(tx kv.Tx, thread, reply uint64, actor authz.Actor) ([]*forumv
 	if err != nil {
 		return nil, err
 	}
-	var out []*forumv1.ReactionCount
-	for i, c := range counts {
-		if c > 0 {
-			out = append(out, &forumv1.ReactionCount{Reaction: forumv1.Reaction(i + 1), Count: int32(min(c, 1<<31-1))})
-		}
-	}
+	out := reactionCounts(counts)
 	if len(out) == 0 {
 		return nil, nil
 	}
@@ -81,18 +109,7 @@ func postReactions(tx kv.Tx, thread, reply uint64, actor authz.Actor) ([]*forumv
 	if err != nil {
 		return out, nil
 	}
-	prefix := append(postKey(thread, reply), u64(user.ID)...)
-	err = tx.Scan(bucketReactions, prefix, prefixEnd(prefix), false, func(k, _ []byte) bool {
-		if len(k) == len(prefix)+1 {
-			for _, rc := range out {
-				if byte(rc.Reaction) == k[len(prefix)] {
-					rc.Reacted = true
-				}
-			}
-		}
-		return true
-	})
-	return out, err
+	return out, markReacted(tx, thread, reply, user.ID, out)
 }
 
 // SetReaction gives (on) or withdraws actor's reaction r to post: thread
@@ -161,12 +178,7 @@ func (s *Store) SetReaction(ctx context.Context, actor authz.Actor, thread resna
 			if err := tx.Put(bucketReactionCounts, postKey(thread.ID, reply), reactionCountsValue(counts)); err != nil {
 				return err
 			}
-			ev := &forumv1.PostReactions{Name: name}
-			for i, c := range counts {
-				if c > 0 {
-					ev.Reactions = append(ev.Reactions, &forumv1.ReactionCount{Reaction: forumv1.Reaction(i + 1), Count: int32(min(c, 1<<31-1))})
-				}
-			}
+			ev := &forumv1.PostReactions{Name: name, Reactions: reactionCounts(counts)}
 			if err := s.appendEvent(tx, s.timestamp(nil), &forumv1.Event{
 				Actor: actor.User, Type: typ, Resource: name, ChangedPaths: []string{r.String()},
 				Theme: h.theme, Thread: thread.String(), ResourceState: &forumv1.Event_Reactions{Reactions: ev},

@@ -72,9 +72,12 @@ func (s *Store) ListReplies(ctx context.Context, actor authz.Actor, parent resna
 		answer, err = readAcceptedAnswer(tx, tid)
 		return err
 	}
-	fill := func(tx kv.Tx, r *forumv1.Reply) (bool, error) {
-		return true, fillReply(tx, actor, r, tid, answer)
+	var page []*forumv1.Reply // and the one after it, read to know there is one
+	fill := func(_ kv.Tx, r *forumv1.Reply) (bool, error) {
+		page = append(page, r)
+		return true, nil
 	}
+	p.after = func(tx kv.Tx) error { return fillReplies(tx, actor, tid, answer, page) }
 	return listPage(ctx, s, p, func() *forumv1.Reply { return new(forumv1.Reply) }, visible, fill)
 }
 
