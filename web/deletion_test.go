@@ -71,6 +71,8 @@ func TestModeratorDeletion(t *testing.T) {
 
 	// Locked: the author is offered no Delete, for the thread or her reply;
 	// the convener still is.
+	// (Locked the way older clients do, with the deprecated state LOCKED,
+	// which the server still reads as locked: true.)
 	e.call(chidi, "PATCH", "/v1/"+th, map[string]any{"state": "THREAD_STATE_LOCKED"}, nil)
 	a.open("/" + th)
 	a.waitText("#locked-notice", "This thread is locked")

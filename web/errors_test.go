@@ -33,7 +33,7 @@ func TestErrorsInPlainWords(t *testing.T) {
 	// the reason shown next to the reply form.
 	tb.open("/" + th)
 	tb.fill("#reply-body", "Another answer.")
-	e.call(e.admin, "PATCH", "/v1/"+th, map[string]any{"state": "THREAD_STATE_LOCKED"}, nil)
+	e.call(e.admin, "PATCH", "/v1/"+th+"?updateMask=locked", map[string]any{"locked": true}, nil)
 	tb.click("#post-reply")
 	tb.waitText("#reply-form .form-error", "This thread is locked: it takes no new replies or edits.")
 	tb.screenshot("locked")
@@ -41,7 +41,9 @@ func TestErrorsInPlainWords(t *testing.T) {
 	tb.open("/" + th)
 	tb.waitText("#locked-notice", "This thread is locked")
 	tb.wait("no reply form", `!document.querySelector('#reply-form')`)
-	e.call(e.admin, "PATCH", "/v1/"+th, map[string]any{"state": "THREAD_STATE_OPEN"}, nil)
+	// Unlocked (locked is apart from the state: setting the state OPEN
+	// would not unlock it).
+	e.call(e.admin, "PATCH", "/v1/"+th+"?updateMask=locked", map[string]any{"locked": false}, nil)
 
 	// An edit of a reply that someone else changed meanwhile (etag).
 	tb.open("/" + th)

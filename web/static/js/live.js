@@ -48,6 +48,8 @@ export const TYPES = [
   'reply.created',
   'reply.updated',
   'reply.deleted',
+  'reaction.added',
+  'reaction.removed',
   'thread.created',
   'thread.updated',
   'thread.deleted',

@@ -123,6 +123,8 @@ export function what(n, u) {
       return t('notes.followUp', { name });
     case 'NOTIFICATION_KIND_RESOLVED':
       return t('notes.resolved', { name });
+    case 'NOTIFICATION_KIND_ANSWER_ACCEPTED':
+      return t('notes.answerAccepted', { name });
   }
   return t('notes.other', { name });
 }

@@ -54,7 +54,9 @@ export async function themePage(ctx) {
   const tagOK = tag === '' || (TAG.test(tag) && tag.length <= 32);
   const filter = [`theme = "${name}"`];
   if (kind) filter.push(`kind = ${kind}`);
-  if (state) filter.push(`state = ${state}`);
+  // Locked is apart from the state (a resolved thread may be locked): the
+  // filter's LOCKED is locked = true.
+  if (state) filter.push(state === 'LOCKED' ? 'locked = true' : `state = ${state}`);
   if (tag && tagOK) filter.push(`tag = "${tag}"`);
   // The head of the event log before the list: new threads count from there.
   const events = `theme = "${name}" AND type = "thread.created"`;
@@ -138,7 +140,7 @@ export async function themePage(ctx) {
   live.follow(ctx.signal, events, from, {
     'thread.created': (ev) => {
       const th = ev.threadResource;
-      if (!th || (kind && th.kind !== 'THREAD_KIND_' + kind) || (state && th.state !== 'THREAD_STATE_' + state) || (tag && tagOK && !(th.tags || []).includes(tag))) return;
+      if (!th || (kind && th.kind !== 'THREAD_KIND_' + kind) || (state && (state === 'LOCKED' ? !th.locked : th.state !== 'THREAD_STATE_' + state)) || (tag && tagOK && !(th.tags || []).includes(tag))) return;
       const msg = t('live.newThreads', { n: ++fresh });
       replace(news, h('button', { type: 'button', class: 'secondary', onclick: () => ctx.go(firstHref, { replace: firstHref === location.pathname + location.search }) }, msg));
       news.hidden = false;

@@ -1,23 +1,127 @@
 // A thread: its body and replies (the server's sanitised body_html),
 // in-reply-to quotes, follow-up links both ways, badges, paging, the reply
 // composer, editing and deleting one's own posts, and the conveners'
-// actions (pin, lock, resolve, open a follow-up). For the signed-in: the
+// actions (pin, lock, resolve, open a follow-up). A question's accepted
+// answer, shown under it, and the buttons of the asker and the conveners
+// that accept one. Reactions to each post. For the signed-in: the
 // control of their subscription to the thread, the replies new since their
 // last visit marked, and their read position moved to the last reply shown.
 
 import * as api from './api.js';
 import * as live from './live.js';
 import { h, add, replace, setHTML, focus, newId } from './dom.js';
-import { t } from './i18n.js';
+import { t, fmtNumber } from './i18n.js';
 import { badges, badge, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
 import { subscription, subscriptionControl } from './notify.js';
 
 /** Replies per page. */
 export const PAGE_SIZE = 50;
 
-const LOCKED = 'THREAD_STATE_LOCKED';
 const RESOLVED = 'THREAD_STATE_RESOLVED';
 const OPEN = 'THREAD_STATE_OPEN';
+const QUESTION = 'THREAD_KIND_QUESTION';
+
+/** The reactions to a post, in the order of the API's enum. */
+const REACTIONS = [
+  ['REACTION_PLUS_ONE', '👍', () => t('reaction.plusOne')],
+  ['REACTION_HEART', '❤️', () => t('reaction.heart')],
+  ['REACTION_CELEBRATE', '🎉', () => t('reaction.celebrate')],
+  ['REACTION_THANKS', '🙏', () => t('reaction.thanks')],
+  ['REACTION_INSIGHTFUL', '💡', () => t('reaction.insightful')],
+];
+const reactionName = (id) => {
+  const r = REACTIONS.find((x) => x[0] === id);
+  return r ? r[2]() : id;
+};
+
+/**
+ * The reactions to post (a thread or a reply: its name and reactions, as
+ * the API gives them): a button for each reaction given, with its count,
+ * pressed when the reader gave it, which gives or withdraws it; and "React",
+ * which shows the five reactions to choose from. Without canReact (a
+ * visitor, a member in a locked thread, a deleted post) the counts only.
+ * Returns {node, apply(reactions, mine)}: apply shows the reactions of an
+ * event (without the reader's own), mine ({id, on}) the change when the
+ * reader made it.
+ */
+function reactionBar(post, canReact, ctx) {
+  const node = h('div', { class: 'reactions' });
+  const err = errorBox();
+  const choicesId = newId('reactions');
+  let open = false;
+  let pending = false;
+  const given = (id) => (post.reactions || []).find((x) => x.reaction === id);
+  const reacted = (id) => !!(given(id) && given(id).reacted);
+
+  async function toggle(id) {
+    if (pending) return;
+    pending = true;
+    const on = !reacted(id);
+    hideError(err);
+    node.setAttribute('aria-busy', 'true');
+    try {
+      const res = await api.post(post.name + (on ? ':addReaction' : ':removeReaction'), { reaction: id });
+      post.reactions = res.reactions || [];
+      open = false;
+      render(id);
+      ctx.say(t(on ? 'reaction.added' : 'reaction.removed', { name: reactionName(id) }));
+    } catch (e) {
+      showError(err, e, ctx);
+    } finally {
+      pending = false;
+      node.removeAttribute('aria-busy');
+    }
+  }
+
+  // Renders the bar; focus goes back to the control of the same reaction
+  // (or to "React", when that reaction is no longer shown) if it was in the
+  // bar, or to want ('choices': the first choice; 'add': "React").
+  function render(want) {
+    const a = document.activeElement;
+    const had = node.contains(a) ? a.dataset.reaction || a.dataset.choice || 'add' : null;
+    const list = REACTIONS.filter(([id]) => given(id) && Number(given(id).count) > 0);
+    const counts = list.map(([id, emoji, name]) => {
+      const g = given(id);
+      const label = t(g.reacted ? 'reaction.labelMine' : 'reaction.label', { name: name(), n: g.count });
+      if (!canReact) return h('span', { class: 'reaction' }, h('span', { 'aria-hidden': 'true' }, emoji, ' ', fmtNumber(g.count)), h('span', { class: 'visually-hidden' }, label));
+      return h('button', { type: 'button', class: 'reaction', 'data-reaction': id, 'aria-pressed': String(!!g.reacted), 'aria-label': label, title: name(), onclick: () => toggle(id) }, h('span', { 'aria-hidden': 'true' }, emoji), ' ', h('span', { class: 'count' }, fmtNumber(g.count)));
+    });
+    let more = null;
+    if (canReact) {
+      const choices = h(
+        'span',
+        { class: 'reaction-choices', id: choicesId, role: 'group', 'aria-label': t('reaction.choose'), hidden: !open },
+        REACTIONS.map(([id, emoji, name]) => h('button', { type: 'button', class: 'reaction', 'data-choice': id, 'aria-pressed': String(reacted(id)), 'aria-label': name(), title: name(), onclick: () => toggle(id) }, emoji)),
+      );
+      choices.addEventListener('keydown', (e) => {
+        if (e.key !== 'Escape') return;
+        open = false;
+        render('add');
+      });
+      const react = h('button', { type: 'button', class: 'reaction-add', 'aria-expanded': String(open), 'aria-controls': choicesId, onclick: () => ((open = !open), render(open ? 'choices' : 'add')) }, t('reaction.add'));
+      more = [react, choices];
+    }
+    replace(node, counts, more);
+    node.hidden = !counts.length && !more;
+    const target = want || had;
+    if (!target) return;
+    const el =
+      (target === 'choices' && node.querySelector('[data-choice]')) ||
+      node.querySelector(`[data-reaction="${target}"]`) ||
+      (open && node.querySelector(`[data-choice="${target}"]`)) ||
+      node.querySelector('.reaction-add');
+    if (el) el.focus();
+  }
+  render();
+  return {
+    node: [node, err],
+    apply(reactions, mine) {
+      const before = new Map((post.reactions || []).map((x) => [x.reaction, !!x.reacted]));
+      post.reactions = reactions.map((x) => ({ ...x, reacted: mine && mine.id === x.reaction ? mine.on : !!before.get(x.reaction) }));
+      render();
+    },
+  };
+}
 
 /** A short plain-text excerpt of a Markdown source, for quotes. */
 function excerpt(md) {
@@ -111,7 +215,9 @@ export async function threadPage(ctx) {
   }
   const known = new Map(replies.map((r) => [r.name, r]));
   const elsewhere = [...new Set(replies.map((r) => r.inReplyTo).filter((n) => n && !known.has(n)))];
-  const [theme, parent, followUps, quoted, sub] = await Promise.all([
+  // A question's accepted answer, when it is on another page of replies.
+  const answerName = thread.kind === QUESTION ? thread.acceptedAnswer || '' : '';
+  const [theme, parent, followUps, quoted, sub, answerElsewhere] = await Promise.all([
     api.theme(thread.theme).catch(() => null),
     thread.followUpOf ? api.get(thread.followUpOf, null, ctx.signal).catch(() => null) : null,
     thread.followUps && thread.followUps.length
@@ -122,15 +228,23 @@ export async function threadPage(ctx) {
       : [],
     Promise.all(elsewhere.map((n) => api.get(n, null, ctx.signal).catch(() => null))),
     ctx.me ? subscription(name, ctx.signal) : null,
+    answerName && !known.has(answerName) ? api.get(answerName, null, ctx.signal).catch(() => null) : null,
   ]);
   for (const q of quoted) if (q) known.set(q.name, q);
-  const who = await authors([thread.author, ...[...known.values()].map((r) => r.author)]);
+  const answer = answerName ? known.get(answerName) || answerElsewhere : null;
+  const who = await authors([thread.author, answer && answer.author, ...[...known.values()].map((r) => r.author)]);
 
   const me = ctx.me;
   const mine = (x) => !!me && x.author === me.name;
   const mod = ctx.isMod;
-  const locked = thread.state === LOCKED;
+  const locked = !!thread.locked;
   const deleted = !!thread.deleteTime;
+  // The asker and the conveners accept a question's answer; in a locked
+  // thread only the conveners (as the server says).
+  const canAccept = thread.kind === QUESTION && !deleted && !!me && (mod || (mine(thread) && !locked));
+  // Members do not react in a locked thread; no one to a deleted post.
+  const canReact = (x) => !!me && !deleted && !x.deleteTime && (mod || !locked);
+  const bars = new Map(); // the reactions shown: post name -> reactionBar
   const anchorOnPage = (n) => replies.some((r) => r.name === n);
   const shown = new Map(); // the replies on the page: name -> [reply, its <li>]
   // The replies after the reader's read position when the page was read
@@ -143,7 +257,7 @@ export async function threadPage(ctx) {
   async function update(fields, message, focusId) {
     hideError(actionsError);
     try {
-      await api.patch(name, { ...fields, etag: thread.etag });
+      await api.call('PATCH', name, { body: { ...fields, etag: thread.etag }, query: { updateMask: Object.keys(fields).join(',') } });
       ctx.announce(message);
       ctx.reload(focusId);
     } catch (e) {
@@ -163,7 +277,9 @@ export async function threadPage(ctx) {
   }
   if (!deleted && mod) {
     actions.push(act(thread.pinned ? 'unpin-thread' : 'pin-thread', thread.pinned ? t('action.unpin') : t('action.pin'), () => update({ pinned: !thread.pinned }, thread.pinned ? t('done.unpinned') : t('done.pinned'), thread.pinned ? 'pin-thread' : 'unpin-thread')));
-    actions.push(locked ? act('unlock-thread', t('action.unlock'), () => update({ state: OPEN }, t('done.unlocked'), 'lock-thread')) : act('lock-thread', t('action.lock'), () => update({ state: LOCKED }, t('done.locked'), 'unlock-thread')));
+    // Locking leaves the state as it is: a resolved thread unlocked is
+    // still resolved.
+    actions.push(locked ? act('unlock-thread', t('action.unlock'), () => update({ locked: false }, t('done.unlocked'), 'lock-thread')) : act('lock-thread', t('action.lock'), () => update({ locked: true }, t('done.locked'), 'unlock-thread')));
     actions.push(h('a', { class: 'button secondary', href: `/${name}/follow-up`, id: 'open-follow-up' }, t('action.followUp')));
   }
   if (!deleted && (mod || (mine(thread) && !locked))) {
@@ -239,6 +355,8 @@ export async function threadPage(ctx) {
         )
       : null,
     setHTML(h('div', { class: 'body', dir: 'auto' }), thread.bodyHtml),
+    reactionsOf(thread),
+    answerBox(),
     tagLinks(thread.tags, thread.theme),
     actions.length ? h('div', { class: 'actions', role: 'group', 'aria-label': t('thread.actions') }, actions) : null,
     actionsError,
@@ -249,6 +367,41 @@ export async function threadPage(ctx) {
   // The composer, created first so that replies can address it.
   const composer = composeSection();
 
+  /** The reaction bar of post, kept for the live changes to it. */
+  function reactionsOf(post) {
+    const bar = reactionBar(post, canReact(post), ctx);
+    bars.set(post.name, bar);
+    return bar.node;
+  }
+
+  /**
+   * Under a question, its accepted answer: who wrote it, a copy of it and
+   * a link to it among the replies.
+   */
+  function answerBox() {
+    if (!answer || answer.deleteTime) return null;
+    const anchor = api.replyAnchor(answer.name);
+    return h(
+      'section',
+      { class: 'answer', id: 'accepted-answer', 'aria-labelledby': 'accepted-answer-h' },
+      h('h2', { id: 'accepted-answer-h' }, t('answer.title')),
+      h('p', { class: 'meta' }, t('answer.by'), ' ', userLink(answer.author, who), ' · ', when(answer.createTime), ' · ', h('a', { href: anchorOnPage(answer.name) ? '#' + anchor : `/${name}#${anchor}` }, t('answer.see'))),
+      setHTML(h('div', { class: 'body', dir: 'auto' }), answer.bodyHtml),
+    );
+  }
+
+  /** Accepts reply r as the question's answer (on), or none (!on). */
+  async function setAnswer(r, on, err) {
+    hideError(err);
+    try {
+      await api.post(name + (on ? ':acceptAnswer' : ':unacceptAnswer'), on ? { reply: r.name } : {});
+      ctx.announce(t(on ? 'done.accepted' : 'done.unaccepted'));
+      ctx.reload((on ? 'unaccept-' : 'accept-') + api.replyAnchor(r.name));
+    } catch (e) {
+      showError(err, e, ctx);
+    }
+  }
+
   function replyItem(r) {
     const anchor = api.replyAnchor(r.name);
     const metaId = anchor + '-meta';
@@ -258,6 +411,7 @@ export async function threadPage(ctx) {
       'p',
       { class: 'meta', id: metaId },
       isNew(r) ? [badge(t('reply.new'), 'b-new'), ' '] : null,
+      r.accepted && !r.deleteTime ? [badge(t('answer.badge'), 'b-answered'), ' '] : null,
       userLink(r.author, who),
       ' · ',
       h('a', { href: '#' + anchor, class: 'permalink' }, when(r.createTime)),
@@ -283,6 +437,13 @@ export async function threadPage(ctx) {
     const err = errorBox(anchor + '-error');
     const buttons = [];
     if (me && !locked && !deleted) buttons.push(h('button', { type: 'button', class: 'secondary', 'aria-describedby': metaId, onclick: () => composer.replyTo(r) }, t('reply.reply')));
+    if (canAccept) {
+      buttons.push(
+        r.accepted
+          ? h('button', { type: 'button', class: 'secondary', id: 'unaccept-' + anchor, 'aria-describedby': metaId, onclick: () => setAnswer(r, false, err) }, t('answer.unaccept'))
+          : h('button', { type: 'button', class: 'secondary', id: 'accept-' + anchor, 'aria-describedby': metaId, onclick: () => setAnswer(r, true, err) }, t('answer.accept')),
+      );
+    }
     if ((mod || (mine(r) && !locked)) && !deleted) buttons.push(h('button', { type: 'button', class: 'secondary', 'aria-describedby': metaId, onclick: () => editReply() }, t('action.edit')));
     if ((mod || (mine(r) && !locked)) && !deleted) {
       buttons.push(
@@ -333,7 +494,7 @@ export async function threadPage(ctx) {
       f.input.focus();
     }
 
-    add(li, h('article', { 'aria-labelledby': metaId }, meta, quote, body, bar, err));
+    add(li, h('article', { 'aria-labelledby': metaId, class: r.accepted ? 'accepted' : null }, meta, quote, body, reactionsOf(r), bar, err));
     return li;
   }
 
@@ -465,6 +626,15 @@ export async function threadPage(ctx) {
     // An edit in progress stays; a stale event (replayed) changes nothing.
     if (!cur || own(ev) || cur[1].querySelector('form.edit') || Date.parse(r.updateTime) < Date.parse(cur[0].updateTime)) return;
     if (r.deleteTime && !cur[0].deleteTime) counted(-1);
+    // An event's reply is the record: without the reactions and the
+    // accepted mark that reads add.
+    if (!r.deleteTime) {
+      if (!r.reactions) r.reactions = cur[0].reactions;
+      if (r.accepted === undefined) r.accepted = cur[0].accepted;
+    } else if (r.name === answerName) {
+      const box = document.getElementById('accepted-answer');
+      if (box) box.remove(); // a deleted answer is none
+    }
     known.set(r.name, r);
     const had = cur[1].contains(document.activeElement);
     const li = replyItem(r);
@@ -472,7 +642,7 @@ export async function threadPage(ctx) {
     if (had) focus(li);
   }
   function liveThread(ev) {
-    if (own(ev) || ((ev.changedPaths || []).length && !ev.changedPaths.some((p) => /^(title|body|tags|state|pinned|theme|kind)$/.test(p)))) return;
+    if (own(ev) || ((ev.changedPaths || []).length && !ev.changedPaths.some((p) => /^(title|body|tags|state|pinned|locked|accepted_answer|theme|kind)$/.test(p)))) return;
     const msg = t(ev.type === 'EVENT_TYPE_THREAD_DELETED' ? 'live.threadDeleted' : 'live.threadChanged');
     const text = composer.node.querySelector('textarea');
     if ((text && text.value.trim()) || document.querySelector('main form.edit, main .confirm:not([hidden])')) {
@@ -486,7 +656,18 @@ export async function threadPage(ctx) {
     const a = document.activeElement;
     ctx.reload(a && a.id ? a.id : undefined);
   }
+  // Reactions: the counts of the event; the reader's own marks as they
+  // were, but for the reaction the reader gave or withdrew elsewhere.
+  function liveReaction(ev) {
+    const pr = ev.reactions;
+    const bar = pr && bars.get(pr.name);
+    if (!bar) return;
+    const mineNow = !!me && ev.actor === me.name && (ev.changedPaths || [])[0];
+    bar.apply(pr.reactions || [], mineNow ? { id: ev.changedPaths[0], on: ev.type === 'EVENT_TYPE_REACTION_ADDED' } : null);
+  }
   live.follow(ctx.signal, filter, from, {
+    'reaction.added': liveReaction,
+    'reaction.removed': liveReaction,
     'reply.created': liveNew,
     'reply.updated': liveChange,
     'reply.deleted': liveChange,

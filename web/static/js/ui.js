@@ -167,9 +167,13 @@ export async function busy(form, fn) {
 export const badge = (text, cls) => h('span', { class: 'badge ' + (cls || '') }, text);
 
 const KIND = { THREAD_KIND_DISCUSSION: 'discussion', THREAD_KIND_QUESTION: 'question', THREAD_KIND_FOLLOW_UP: 'followup', THREAD_KIND_ANNOUNCEMENT: 'announcement' };
-const STATE = { THREAD_STATE_OPEN: 'open', THREAD_STATE_RESOLVED: 'resolved', THREAD_STATE_LOCKED: 'locked' };
+const STATE = { THREAD_STATE_OPEN: 'open', THREAD_STATE_RESOLVED: 'resolved' };
 
-/** The kind, state and pinned badges of a thread. */
+/**
+ * The badges of a thread: pinned, its kind, its state (open or resolved),
+ * locked (apart from the state: a resolved thread may be locked too),
+ * answered (a question with an accepted answer) and deleted.
+ */
 export function badges(thread) {
   const kind = KIND[thread.kind] || 'discussion';
   const state = STATE[thread.state] || 'open';
@@ -179,6 +183,8 @@ export function badges(thread) {
     thread.pinned ? badge(t('badge.pinned'), 'b-pinned') : null,
     badge(t('kind.' + kind), 'b-kind'),
     badge(t('state.' + state), 'b-' + state),
+    thread.locked ? badge(t('state.locked'), 'b-locked') : null,
+    thread.kind === 'THREAD_KIND_QUESTION' && thread.acceptedAnswer ? badge(t('badge.answered'), 'b-answered') : null,
     thread.deleteTime ? badge(t('badge.deleted'), 'b-locked') : null,
   );
 }
