@@ -96,6 +96,7 @@ type Client struct {
 	replies forumv1.ReplyServiceClient
 	users   forumv1.UserServiceClient
 	orgs    forumv1.OrganizationServiceClient
+	convs   forumv1.ConveningServiceClient
 	groups  forumv1.GroupServiceClient
 	invites forumv1.InvitationServiceClient
 	tokens  forumv1.ApiTokenServiceClient
@@ -163,6 +164,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c.replies = forumv1.NewReplyServiceClient(conn)
 	c.users = forumv1.NewUserServiceClient(conn)
 	c.orgs = forumv1.NewOrganizationServiceClient(conn)
+	c.convs = forumv1.NewConveningServiceClient(conn)
 	c.groups = forumv1.NewGroupServiceClient(conn)
 	c.invites = forumv1.NewInvitationServiceClient(conn)
 	c.tokens = forumv1.NewApiTokenServiceClient(conn)
@@ -199,6 +201,9 @@ func (c *Client) UserService() forumv1.UserServiceClient { return c.users }
 
 // OrganizationService returns the generated OrganizationService stub.
 func (c *Client) OrganizationService() forumv1.OrganizationServiceClient { return c.orgs }
+
+// ConveningService returns the raw ConveningService stub.
+func (c *Client) ConveningService() forumv1.ConveningServiceClient { return c.convs }
 
 // GroupService returns the generated GroupService stub.
 func (c *Client) GroupService() forumv1.GroupServiceClient { return c.groups }

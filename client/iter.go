@@ -117,6 +117,19 @@ func (c *Client) Organizations(ctx context.Context, req *forumv1.ListOrganizatio
 	})
 }
 
+// Convenings returns the convenings, the most recent start first,
+// following next_page_token. req may be nil, or set page_size and filter
+// (`state = HELD`); it is not changed. Iteration stops at the first error.
+func (c *Client) Convenings(ctx context.Context, req *forumv1.ListConveningsRequest) iter.Seq2[*forumv1.Convening, error] {
+	base := cloneOr(req)
+	return paginate(base.GetPageToken(), func(token string) ([]*forumv1.Convening, string, error) {
+		r := proto.CloneOf(base)
+		r.PageToken = token
+		resp, err := c.convs.ListConvenings(ctx, r)
+		return resp.GetConvenings(), resp.GetNextPageToken(), err
+	})
+}
+
 // Groups returns the private working groups the caller may see, in name
 // order, following next_page_token: all of them for conveners and admins,
 // the groups they belong to for other users. req may be nil, or set

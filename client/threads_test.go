@@ -72,3 +72,25 @@ func TestAnswersReactionsAndLocking(t *testing.T) {
 		t.Errorf("unlocked: %v %v, %v; want RESOLVED and not locked", th.GetState(), th.GetLocked(), err)
 	}
 }
+
+// TestConvenings: a convening created through the stub and listed with
+// the iterator, across pages.
+func TestConvenings(t *testing.T) {
+	f := start(t)
+	ctx := callCtx(t)
+	for _, c := range []struct{ slug, start string }{{"beijing-2015", "2015-10-19"}, {"nairobi-2026", "2026-05-04"}} {
+		if _, err := f.convener.ConveningService().CreateConvening(ctx, &forumv1.CreateConveningRequest{ConveningId: c.slug, Convening: &forumv1.Convening{Title: c.slug, StartDate: c.start, EndDate: c.start}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for c, err := range f.anonymous.Convenings(ctx, &forumv1.ListConveningsRequest{PageSize: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c.GetName())
+	}
+	if len(got) != 2 || got[0] != "convenings/nairobi-2026" || got[1] != "convenings/beijing-2015" {
+		t.Errorf("Convenings: %v", got)
+	}
+}

@@ -289,6 +289,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"AuthService", forumv1.RegisterAuthServiceHandler},
 		{"UserService", forumv1.RegisterUserServiceHandler},
 		{"OrganizationService", forumv1.RegisterOrganizationServiceHandler},
+		{"ConveningService", forumv1.RegisterConveningServiceHandler},
 		{"ApiTokenService", forumv1.RegisterApiTokenServiceHandler},
 		{"InvitationService", forumv1.RegisterInvitationServiceHandler},
 		{"GroupService", forumv1.RegisterGroupServiceHandler},

@@ -25,7 +25,7 @@ type threadService struct {
 
 // threadUpdatable are the thread fields UpdateThread may change; theme and
 // pinned, and locking, only for moderators (authz.ThreadFields).
-var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned", "locked"}
+var threadUpdatable = []string{"title", "body", "tags", "state", "theme", "pinned", "locked", "convening"}
 
 // lockedFromState reads state LOCKED, from the clients written before
 // Thread.locked, as it now means: locked, the state unchanged. On
@@ -73,6 +73,10 @@ func checkThreadFields(v *errs.Violations, t *forumv1.Thread, paths []string) {
 			checkBody(v, "thread.body", t.GetBody(), false)
 		case "tags":
 			checkTags(v, "thread.tags", t.GetTags())
+		case "convening":
+			if t.GetConvening() != "" {
+				checkConveningName(v, "thread.convening", t.GetConvening())
+			}
 		case "state":
 			if s := t.GetState(); s != forumv1.ThreadState_THREAD_STATE_OPEN && s != forumv1.ThreadState_THREAD_STATE_RESOLVED {
 				v.Add("thread.state", "must be OPEN or RESOLVED (LOCKED, from before the field locked, means locked: true)")
@@ -134,7 +138,7 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if th.State == forumv1.ThreadState_THREAD_STATE_UNSPECIFIED {
 		th.State = forumv1.ThreadState_THREAD_STATE_OPEN
 	}
-	checkThreadFields(&v, th, []string{"theme", "title", "body", "tags", "state"})
+	checkThreadFields(&v, th, []string{"theme", "title", "body", "tags", "state", "convening"})
 	if _, ok := forumv1.ThreadKind_name[int32(th.Kind)]; !ok {
 		v.Add("thread.kind", "must be DISCUSSION, QUESTION, FOLLOW_UP or ANNOUNCEMENT")
 	}
@@ -160,6 +164,9 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	}
 	if th.Locked {
 		set = append(set, "locked")
+	}
+	if th.Convening != "" {
+		set = append(set, "convening")
 	}
 	if err := authz.ThreadFields(a, th, set); err != nil {
 		return nil, err

@@ -98,6 +98,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.whoamiCommand(),
 		a.themesCommand(),
 		a.threadsCommand(),
+		a.conveningsCommand(),
 		a.searchCommand(),
 		a.replyCommand(), a.reactCommand(true), a.reactCommand(false),
 		a.exportCommand(),

@@ -112,9 +112,9 @@ func (a *app) completeThemes(cmd *cobra.Command, _ []string, _ string) ([]string
 
 func (a *app) threadsListCommand() *cobra.Command {
 	var (
-		format, theme, kind, state, author, tag, order string
-		limit                                          int
-		unanswered                                     bool
+		format, theme, kind, state, author, tag, order, convening string
+		limit                                                     int
+		unanswered                                                bool
 	)
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -151,6 +151,9 @@ first). The filters combine: all must match.`,
 				} else {
 					filters = append(filters, "state = "+s)
 				}
+			}
+			if convening != "" {
+				filters = append(filters, fmt.Sprintf("convening = %q", conveningName(convening)))
 			}
 			if unanswered {
 				filters = append(filters, "kind = QUESTION AND answered = false")
@@ -218,6 +221,7 @@ first). The filters combine: all must match.`,
 	f.StringVar(&kind, "kind", "", "only threads of this kind: discussion, question, follow-up or announcement")
 	f.StringVar(&state, "state", "", "only threads in this state: open, resolved or locked")
 	f.BoolVar(&unanswered, "unanswered", false, "only questions without an accepted answer")
+	f.StringVar(&convening, "convening", "", "only threads of this convening (its slug)")
 	f.StringVar(&author, "author", "", "only threads by this user: a username, users/N, or me")
 	f.StringVar(&tag, "tag", "", "only threads with this tag")
 	f.StringVar(&order, "order", "activity", "activity (pinned, then last active first) or created (newest first)")
@@ -369,8 +373,8 @@ func threadStateText(th *forumv1.Thread) string {
 
 func (a *app) threadsCreateCommand() *cobra.Command {
 	var (
-		format, theme, title, kind, body, bodyFile string
-		tags                                       []string
+		format, theme, title, kind, body, bodyFile, convening string
+		tags                                                  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -395,6 +399,9 @@ func (a *app) threadsCreateCommand() *cobra.Command {
 				Kind:  forumv1.ThreadKind(forumv1.ThreadKind_value["THREAD_KIND_"+k]),
 				Tags:  tags,
 			}
+			if convening != "" {
+				t.Convening = conveningName(convening)
+			}
 			return change(a, cmd, format, func(ctx context.Context, c *client.Client) (*forumv1.Thread, error) {
 				return c.CreateThread(ctx, t)
 			}, func(th *forumv1.Thread) string { return fmt.Sprintf("Created %s: %s", th.GetName(), th.GetTitle()) })
@@ -405,6 +412,7 @@ func (a *app) threadsCreateCommand() *cobra.Command {
 	f.StringVar(&title, "title", "", "the title; required")
 	f.StringVar(&kind, "kind", "discussion", "discussion, question or announcement (conveners and admins)")
 	f.StringSliceVar(&tags, "tag", nil, "a tag (repeat, or separate with commas)")
+	f.StringVar(&convening, "convening", "", "the convening it belongs to (its slug; conveners and admins)")
 	addBodyFlags(cmd, &body, &bodyFile, "body")
 	addOutputFlag(cmd, &format)
 	_ = cmd.MarkFlagRequired("theme")

@@ -54,6 +54,17 @@ type Group struct{ Slug string }
 // Organization is `organizations/{slug}`.
 type Organization struct{ Slug string }
 
+// Convening is `convenings/{slug}`.
+type Convening struct{ Slug string }
+
+func (n Convening) String() string { return "convenings/" + n.Slug }
+
+// ParseConvening parses `convenings/{slug}`.
+func ParseConvening(name string) (Convening, error) {
+	slug, err := parseSlug(name, "convenings/", "a convening name (convenings/{slug})")
+	return Convening{slug}, err
+}
+
 // Invitation is `invitations/{id}`.
 type Invitation struct{ ID uint64 }
 

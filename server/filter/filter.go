@@ -73,13 +73,14 @@ const (
 	fAuthorCountry
 	fLocked
 	fAnswered
+	fConvening
 	numFields
 )
 
 // fieldNames are the names of the fields, indexed by field.
 var fieldNames = [numFields]string{
 	"theme", "author", "kind", "state", "tag", "follow_up_of", "pinned",
-	"author.organization", "author.country", "locked", "answered",
+	"author.organization", "author.country", "locked", "answered", "convening",
 }
 
 func (f field) String() string { return fieldNames[f] }
@@ -146,6 +147,8 @@ func (c cond) String() string {
 		v = strings.TrimPrefix(v, "themes/")
 	case fAuthorOrganization:
 		v = strings.TrimPrefix(v, "organizations/")
+	case fConvening:
+		v = strings.TrimPrefix(v, "convenings/")
 	case fKind:
 		v = strings.TrimPrefix(v, "THREAD_KIND_")
 	case fState:
@@ -160,6 +163,8 @@ func (c cond) holds(t *forumv1.Thread, author *forumv1.User) bool {
 	switch c.field {
 	case fTheme:
 		eq = t.GetTheme() == c.value
+	case fConvening:
+		eq = t.GetConvening() == c.value
 	case fAuthor:
 		eq = t.GetAuthor() == c.value
 	case fKind:
@@ -689,6 +694,11 @@ func normalize(fd field, v token) (string, error) {
 			return "themes/" + slug, nil
 		}
 		return "", errorf(v.pos, "invalid theme %q: want a theme name such as \"themes/joint-programmes\", or its slug (lowercase letters and digits, single hyphens between, at most %d characters)", value, maxSlug)
+	case fConvening:
+		if slug := strings.TrimPrefix(value, "convenings/"); resname.ValidSlug(slug, maxSlug) {
+			return "convenings/" + slug, nil
+		}
+		return "", errorf(v.pos, "invalid convening %q: want a convening name such as \"convenings/beijing-2015\", or its slug", value)
 	case fAuthorOrganization:
 		if slug := strings.TrimPrefix(value, "organizations/"); resname.ValidSlug(slug, maxSlug) {
 			return "organizations/" + slug, nil

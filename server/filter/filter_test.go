@@ -28,6 +28,7 @@ func TestParseThreadsCanonical(t *testing.T) {
 		{`kind = "ANNOUNCEMENT"`, `kind=ANNOUNCEMENT`},
 		{`state != LOCKED`, `locked=false`}, // from before Thread.locked
 		{`locked != false AND answered = false`, `locked=true AND answered=false`},
+		{`convening = "convenings/beijing-2015" AND convening != x`, `convening=beijing-2015`},
 		{`state = THREAD_STATE_RESOLVED`, `state=RESOLVED`},
 		{`tags:health`, `tag=health`},
 		{`tag : "health"`, `tag=health`},

@@ -634,6 +634,25 @@ func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, e
 		return ev, nil
 	case *forumv1.Event_Organization:
 		return ev, nil
+	case *forumv1.Event_Convening:
+		// Anyone's, without the themes the reader may not see.
+		c := ev.GetConvening()
+		themes := c.Themes[:0:0]
+		for _, th := range c.Themes {
+			ok, err := v.access.allows(tx, th)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				themes = append(themes, th)
+			}
+		}
+		if len(themes) == len(c.Themes) {
+			return ev, nil
+		}
+		out := proto.CloneOf(ev)
+		out.GetConvening().Themes = themes
+		return out, nil
 	case *forumv1.Event_User:
 		if v.actor.User == "" && v.actor != authz.SystemActor {
 			return nil, nil

@@ -69,6 +69,9 @@ import (
 //	digests              user id → u64: unix ns of the user's last digest         (schema 7)
 //	reactions            thread id, reply id (0: the thread), user id, reaction (1 byte) → nil (schema 9)
 //	reactionCounts       thread id, reply id → 5 big-endian u32: a post's count of each reaction (schema 9)
+//	convenings           slug → Convening                                        (schema 9)
+//	conveningsByStart    start date (YYYY-MM-DD) 0x00 slug → nil: the list's order (schema 9)
+//	conveningThreads     slug 0x00 thread id → nil: the threads of a convening   (schema 9)
 //
 // A target in subscriptions and subscribers is [1][thread id] for a thread,
 // [0][slug][0x00] for a theme (subscriptionTarget). meta
@@ -96,51 +99,54 @@ import (
 // deletes the gate); see threadHeadValue and themeGateValue for their
 // encodings.
 const (
-	bucketMeta           kv.Bucket = "meta"
-	bucketThemes         kv.Bucket = "themes"
-	bucketThreads        kv.Bucket = "threads"
-	bucketThreadStats    kv.Bucket = "thread_stats"
-	bucketThemeStats     kv.Bucket = "theme_stats"
-	bucketThreadHeads    kv.Bucket = "thread_heads"
-	bucketThemeGates     kv.Bucket = "theme_gates"
-	bucketThreadActivity kv.Bucket = "thread_activity"
-	bucketThemeActivity  kv.Bucket = "theme_activity"
-	bucketThemeCreated   kv.Bucket = "theme_created"
-	bucketFollowUps      kv.Bucket = "follow_ups"
-	bucketReplies        kv.Bucket = "replies"
-	bucketUsers          kv.Bucket = "users"
-	bucketUsernames      kv.Bucket = "usernames"
-	bucketCredentials    kv.Bucket = "credentials"
-	bucketSessions       kv.Bucket = "sessions"
-	bucketRequests       kv.Bucket = "requests"
-	bucketOrganizations  kv.Bucket = "organizations"
-	bucketOrgUsers       kv.Bucket = "organization_users"
-	bucketUserSessions   kv.Bucket = "user_sessions"
-	bucketAPITokens      kv.Bucket = "api_tokens"
-	bucketAPITokenHashes kv.Bucket = "api_token_hashes"
-	bucketInvitations    kv.Bucket = "invitations"
-	bucketInviteCodes    kv.Bucket = "invitation_codes"
-	bucketGroups         kv.Bucket = "groups"
-	bucketGroupMembers   kv.Bucket = "group_members"
-	bucketGroupThemes    kv.Bucket = "group_themes"
-	bucketEvents         kv.Bucket = "events"
-	bucketWebhooks       kv.Bucket = "webhooks"
-	bucketWebhookSecrets kv.Bucket = "webhook_secrets"
-	bucketWebhookStates  kv.Bucket = "webhook_states"
-	bucketWebhookLog     kv.Bucket = "webhook_deliveries"
-	bucketWebhookQueue   kv.Bucket = "webhook_queue"
-	bucketReplyVersions  kv.Bucket = "reply_versions"
-	bucketSubscriptions  kv.Bucket = "subscriptions"
-	bucketSubscribers    kv.Bucket = "subscribers"
-	bucketNotifications  kv.Bucket = "notifications"
-	bucketUnread         kv.Bucket = "notifications_unread"
-	bucketMentioned      kv.Bucket = "mentioned"
-	bucketReadMarks      kv.Bucket = "read_marks"
-	bucketSettings       kv.Bucket = "notification_settings"
-	bucketOutbox         kv.Bucket = "outbox"
-	bucketDigests        kv.Bucket = "digests"
-	bucketReactions      kv.Bucket = "reactions"
-	bucketReactionCounts kv.Bucket = "reaction_counts"
+	bucketMeta              kv.Bucket = "meta"
+	bucketThemes            kv.Bucket = "themes"
+	bucketThreads           kv.Bucket = "threads"
+	bucketThreadStats       kv.Bucket = "thread_stats"
+	bucketThemeStats        kv.Bucket = "theme_stats"
+	bucketThreadHeads       kv.Bucket = "thread_heads"
+	bucketThemeGates        kv.Bucket = "theme_gates"
+	bucketThreadActivity    kv.Bucket = "thread_activity"
+	bucketThemeActivity     kv.Bucket = "theme_activity"
+	bucketThemeCreated      kv.Bucket = "theme_created"
+	bucketFollowUps         kv.Bucket = "follow_ups"
+	bucketReplies           kv.Bucket = "replies"
+	bucketUsers             kv.Bucket = "users"
+	bucketUsernames         kv.Bucket = "usernames"
+	bucketCredentials       kv.Bucket = "credentials"
+	bucketSessions          kv.Bucket = "sessions"
+	bucketRequests          kv.Bucket = "requests"
+	bucketOrganizations     kv.Bucket = "organizations"
+	bucketOrgUsers          kv.Bucket = "organization_users"
+	bucketUserSessions      kv.Bucket = "user_sessions"
+	bucketAPITokens         kv.Bucket = "api_tokens"
+	bucketAPITokenHashes    kv.Bucket = "api_token_hashes"
+	bucketInvitations       kv.Bucket = "invitations"
+	bucketInviteCodes       kv.Bucket = "invitation_codes"
+	bucketGroups            kv.Bucket = "groups"
+	bucketGroupMembers      kv.Bucket = "group_members"
+	bucketGroupThemes       kv.Bucket = "group_themes"
+	bucketEvents            kv.Bucket = "events"
+	bucketWebhooks          kv.Bucket = "webhooks"
+	bucketWebhookSecrets    kv.Bucket = "webhook_secrets"
+	bucketWebhookStates     kv.Bucket = "webhook_states"
+	bucketWebhookLog        kv.Bucket = "webhook_deliveries"
+	bucketWebhookQueue      kv.Bucket = "webhook_queue"
+	bucketReplyVersions     kv.Bucket = "reply_versions"
+	bucketSubscriptions     kv.Bucket = "subscriptions"
+	bucketSubscribers       kv.Bucket = "subscribers"
+	bucketNotifications     kv.Bucket = "notifications"
+	bucketUnread            kv.Bucket = "notifications_unread"
+	bucketMentioned         kv.Bucket = "mentioned"
+	bucketReadMarks         kv.Bucket = "read_marks"
+	bucketSettings          kv.Bucket = "notification_settings"
+	bucketOutbox            kv.Bucket = "outbox"
+	bucketDigests           kv.Bucket = "digests"
+	bucketReactions         kv.Bucket = "reactions"
+	bucketReactionCounts    kv.Bucket = "reaction_counts"
+	bucketConvenings        kv.Bucket = "convenings"
+	bucketConveningsByStart kv.Bucket = "convenings_by_start"
+	bucketConveningThreads  kv.Bucket = "convening_threads"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -156,6 +162,7 @@ var allBuckets = []kv.Bucket{
 	bucketSubscriptions, bucketSubscribers, bucketNotifications, bucketUnread,
 	bucketMentioned, bucketReadMarks, bucketSettings, bucketOutbox, bucketDigests,
 	bucketReactions, bucketReactionCounts,
+	bucketConvenings, bucketConveningsByStart, bucketConveningThreads,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a

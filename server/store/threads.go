@@ -325,6 +325,17 @@ func (s *Store) CreateThread(ctx context.Context, actor authz.Actor, t *forumv1.
 		}
 		th.CreateTime, th.UpdateTime, th.LastActivityTime, th.DeleteTime = now, now, now, nil
 		th.Etag = etag(now)
+		if th.Convening == "" && th.FollowUpOf != "" {
+			// A follow-up belongs to its parent's convening, unless told
+			// otherwise.
+			n, _ := resname.ParseThread(th.FollowUpOf)
+			if th.Convening, err = readThreadConvening(tx, n.ID); err != nil {
+				return err
+			}
+		}
+		if err := setThreadConvening(tx, id, "", th.Convening, "thread.convening"); err != nil {
+			return err
+		}
 		if err := putThread(tx, id, th); err != nil {
 			return err
 		}
@@ -421,6 +432,11 @@ func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resnam
 				}
 			case "locked":
 				next.Locked = u.Locked
+			case "convening":
+				if err := setThreadConvening(tx, id, cur.Convening, u.Convening, "thread.convening"); err != nil {
+					return err
+				}
+				next.Convening = u.Convening
 			case "pinned":
 				next.Pinned = u.Pinned
 			case "theme":

@@ -94,6 +94,12 @@ const (
 	EventType_EVENT_TYPE_REACTION_ADDED EventType = 28
 	// A user withdrew a reaction; as EVENT_TYPE_REACTION_ADDED.
 	EventType_EVENT_TYPE_REACTION_REMOVED EventType = 29
+	// A convening was created; seen by anyone, as convenings are.
+	EventType_EVENT_TYPE_CONVENING_CREATED EventType = 30
+	// A convening was changed.
+	EventType_EVENT_TYPE_CONVENING_UPDATED EventType = 31
+	// A convening was deleted.
+	EventType_EVENT_TYPE_CONVENING_DELETED EventType = 32
 )
 
 // Enum value maps for EventType.
@@ -129,6 +135,9 @@ var (
 		27: "EVENT_TYPE_NOTIFICATION_CREATED",
 		28: "EVENT_TYPE_REACTION_ADDED",
 		29: "EVENT_TYPE_REACTION_REMOVED",
+		30: "EVENT_TYPE_CONVENING_CREATED",
+		31: "EVENT_TYPE_CONVENING_UPDATED",
+		32: "EVENT_TYPE_CONVENING_DELETED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":          0,
@@ -161,6 +170,9 @@ var (
 		"EVENT_TYPE_NOTIFICATION_CREATED": 27,
 		"EVENT_TYPE_REACTION_ADDED":       28,
 		"EVENT_TYPE_REACTION_REMOVED":     29,
+		"EVENT_TYPE_CONVENING_CREATED":    30,
+		"EVENT_TYPE_CONVENING_UPDATED":    31,
+		"EVENT_TYPE_CONVENING_DELETED":    32,
 	}
 )
 
@@ -231,6 +243,7 @@ type Event struct {
 	//	*Event_Webhook
 	//	*Event_Notification
 	//	*Event_Reactions
+	//	*Event_Convening
 	ResourceState isEvent_ResourceState `protobuf_oneof:"resource_state"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -435,6 +448,15 @@ func (x *Event) GetReactions() *PostReactions {
 	return nil
 }
 
+func (x *Event) GetConvening() *Convening {
+	if x != nil {
+		if x, ok := x.ResourceState.(*Event_Convening); ok {
+			return x.Convening
+		}
+	}
+	return nil
+}
+
 type isEvent_ResourceState interface {
 	isEvent_ResourceState()
 }
@@ -483,6 +505,10 @@ type Event_Reactions struct {
 	Reactions *PostReactions `protobuf:"bytes,21,opt,name=reactions,proto3,oneof"`
 }
 
+type Event_Convening struct {
+	Convening *Convening `protobuf:"bytes,22,opt,name=convening,proto3,oneof"`
+}
+
 func (*Event_ThreadResource) isEvent_ResourceState() {}
 
 func (*Event_Reply) isEvent_ResourceState() {}
@@ -504,6 +530,8 @@ func (*Event_Webhook) isEvent_ResourceState() {}
 func (*Event_Notification) isEvent_ResourceState() {}
 
 func (*Event_Reactions) isEvent_ResourceState() {}
+
+func (*Event_Convening) isEvent_ResourceState() {}
 
 // The request for ListEvents.
 type ListEventsRequest struct {
@@ -765,7 +793,7 @@ var File_forum_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\a\n" +
+	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\a\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x129\n" +
@@ -790,7 +818,8 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\tapi_token\x18\x11 \x01(\v2\x12.forum.v1.ApiTokenH\x00R\bapiToken\x12-\n" +
 	"\awebhook\x18\x13 \x01(\v2\x11.forum.v1.WebhookH\x00R\awebhook\x12<\n" +
 	"\fnotification\x18\x14 \x01(\v2\x16.forum.v1.NotificationH\x00R\fnotification\x127\n" +
-	"\treactions\x18\x15 \x01(\v2\x17.forum.v1.PostReactionsH\x00R\treactionsB\x10\n" +
+	"\treactions\x18\x15 \x01(\v2\x17.forum.v1.PostReactionsH\x00R\treactions\x123\n" +
+	"\tconvening\x18\x16 \x01(\v2\x13.forum.v1.ConveningH\x00R\tconveningB\x10\n" +
 	"\x0eresource_stateJ\x04\b\x12\x10\x13R\theartbeat\"\x8e\x01\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x04R\rstartRevision\x12\x16\n" +
@@ -807,7 +836,7 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\"[\n" +
 	"\x14StreamEventsResponse\x12'\n" +
 	"\x06events\x18\x01 \x03(\v2\x0f.forum.v1.EventR\x06events\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x04R\brevision*\xcc\a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision*\xb2\b\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19EVENT_TYPE_THREAD_CREATED\x10\x01\x12\x1d\n" +
@@ -839,7 +868,10 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x1bEVENT_TYPE_WEBHOOK_DISABLED\x10\x1a\x12#\n" +
 	"\x1fEVENT_TYPE_NOTIFICATION_CREATED\x10\x1b\x12\x1d\n" +
 	"\x19EVENT_TYPE_REACTION_ADDED\x10\x1c\x12\x1f\n" +
-	"\x1bEVENT_TYPE_REACTION_REMOVED\x10\x1d2\xa8\x01\n" +
+	"\x1bEVENT_TYPE_REACTION_REMOVED\x10\x1d\x12 \n" +
+	"\x1cEVENT_TYPE_CONVENING_CREATED\x10\x1e\x12 \n" +
+	"\x1cEVENT_TYPE_CONVENING_UPDATED\x10\x1f\x12 \n" +
+	"\x1cEVENT_TYPE_CONVENING_DELETED\x10 2\xa8\x01\n" +
 	"\fEventService\x12G\n" +
 	"\n" +
 	"ListEvents\x12\x1b.forum.v1.ListEventsRequest\x1a\x1c.forum.v1.ListEventsResponse\x12O\n" +
@@ -878,6 +910,7 @@ var file_forum_v1_event_service_proto_goTypes = []any{
 	(*Webhook)(nil),               // 15: forum.v1.Webhook
 	(*Notification)(nil),          // 16: forum.v1.Notification
 	(*PostReactions)(nil),         // 17: forum.v1.PostReactions
+	(*Convening)(nil),             // 18: forum.v1.Convening
 }
 var file_forum_v1_event_service_proto_depIdxs = []int32{
 	6,  // 0: forum.v1.Event.event_time:type_name -> google.protobuf.Timestamp
@@ -893,17 +926,18 @@ var file_forum_v1_event_service_proto_depIdxs = []int32{
 	15, // 10: forum.v1.Event.webhook:type_name -> forum.v1.Webhook
 	16, // 11: forum.v1.Event.notification:type_name -> forum.v1.Notification
 	17, // 12: forum.v1.Event.reactions:type_name -> forum.v1.PostReactions
-	1,  // 13: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
-	1,  // 14: forum.v1.StreamEventsResponse.events:type_name -> forum.v1.Event
-	2,  // 15: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
-	4,  // 16: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
-	3,  // 17: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
-	5,  // 18: forum.v1.EventService.StreamEvents:output_type -> forum.v1.StreamEventsResponse
-	17, // [17:19] is the sub-list for method output_type
-	15, // [15:17] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	18, // 13: forum.v1.Event.convening:type_name -> forum.v1.Convening
+	1,  // 14: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
+	1,  // 15: forum.v1.StreamEventsResponse.events:type_name -> forum.v1.Event
+	2,  // 16: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
+	4,  // 17: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
+	3,  // 18: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
+	5,  // 19: forum.v1.EventService.StreamEvents:output_type -> forum.v1.StreamEventsResponse
+	18, // [18:20] is the sub-list for method output_type
+	16, // [16:18] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_event_service_proto_init() }
@@ -924,6 +958,7 @@ func file_forum_v1_event_service_proto_init() {
 		(*Event_Webhook)(nil),
 		(*Event_Notification)(nil),
 		(*Event_Reactions)(nil),
+		(*Event_Convening)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

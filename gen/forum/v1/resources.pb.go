@@ -203,6 +203,63 @@ func (ThreadState) EnumDescriptor() ([]byte, []int) {
 	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
+// The state of a convening.
+type ConveningState int32
+
+const (
+	// Not set; CreateConvening treats it as PLANNED.
+	ConveningState_CONVENING_STATE_UNSPECIFIED ConveningState = 0
+	// To come.
+	ConveningState_CONVENING_STATE_PLANNED ConveningState = 1
+	// It took place; its follow-through goes on.
+	ConveningState_CONVENING_STATE_HELD ConveningState = 2
+	// Done with: kept for the record.
+	ConveningState_CONVENING_STATE_ARCHIVED ConveningState = 3
+)
+
+// Enum value maps for ConveningState.
+var (
+	ConveningState_name = map[int32]string{
+		0: "CONVENING_STATE_UNSPECIFIED",
+		1: "CONVENING_STATE_PLANNED",
+		2: "CONVENING_STATE_HELD",
+		3: "CONVENING_STATE_ARCHIVED",
+	}
+	ConveningState_value = map[string]int32{
+		"CONVENING_STATE_UNSPECIFIED": 0,
+		"CONVENING_STATE_PLANNED":     1,
+		"CONVENING_STATE_HELD":        2,
+		"CONVENING_STATE_ARCHIVED":    3,
+	}
+)
+
+func (x ConveningState) Enum() *ConveningState {
+	p := new(ConveningState)
+	*p = x
+	return p
+}
+
+func (x ConveningState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConveningState) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (ConveningState) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[3]
+}
+
+func (x ConveningState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConveningState.Descriptor instead.
+func (ConveningState) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
 // A reaction to a post: one of a small fixed set.
 type Reaction int32
 
@@ -252,11 +309,11 @@ func (x Reaction) String() string {
 }
 
 func (Reaction) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (Reaction) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[3]
+	return &file_forum_v1_resources_proto_enumTypes[4]
 }
 
 func (x Reaction) Number() protoreflect.EnumNumber {
@@ -265,7 +322,7 @@ func (x Reaction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Reaction.Descriptor instead.
 func (Reaction) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 // The role of a user.
@@ -309,11 +366,11 @@ func (x Role) String() string {
 }
 
 func (Role) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (Role) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[4]
+	return &file_forum_v1_resources_proto_enumTypes[5]
 }
 
 func (x Role) Number() protoreflect.EnumNumber {
@@ -322,7 +379,7 @@ func (x Role) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Role.Descriptor instead.
 func (Role) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 // The state of a user account.
@@ -362,11 +419,11 @@ func (x UserState) String() string {
 }
 
 func (UserState) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (UserState) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[5]
+	return &file_forum_v1_resources_proto_enumTypes[6]
 }
 
 func (x UserState) Number() protoreflect.EnumNumber {
@@ -375,7 +432,7 @@ func (x UserState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UserState.Descriptor instead.
 func (UserState) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 // The kind of an organisation.
@@ -427,11 +484,11 @@ func (x OrganizationKind) String() string {
 }
 
 func (OrganizationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[6].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[7].Descriptor()
 }
 
 func (OrganizationKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[6]
+	return &file_forum_v1_resources_proto_enumTypes[7]
 }
 
 func (x OrganizationKind) Number() protoreflect.EnumNumber {
@@ -440,7 +497,7 @@ func (x OrganizationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OrganizationKind.Descriptor instead.
 func (OrganizationKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 // What an API token may do. Scopes are ordered, READ < WRITE < MODERATE <
@@ -490,11 +547,11 @@ func (x TokenScope) String() string {
 }
 
 func (TokenScope) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[7].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[8].Descriptor()
 }
 
 func (TokenScope) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[7]
+	return &file_forum_v1_resources_proto_enumTypes[8]
 }
 
 func (x TokenScope) Number() protoreflect.EnumNumber {
@@ -503,7 +560,7 @@ func (x TokenScope) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TokenScope.Descriptor instead.
 func (TokenScope) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 // How closely a user follows a thread or a theme.
@@ -550,11 +607,11 @@ func (x SubscriptionLevel) String() string {
 }
 
 func (SubscriptionLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[8].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[9].Descriptor()
 }
 
 func (SubscriptionLevel) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[8]
+	return &file_forum_v1_resources_proto_enumTypes[9]
 }
 
 func (x SubscriptionLevel) Number() protoreflect.EnumNumber {
@@ -563,7 +620,7 @@ func (x SubscriptionLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SubscriptionLevel.Descriptor instead.
 func (SubscriptionLevel) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 // What a notification is about.
@@ -619,11 +676,11 @@ func (x NotificationKind) String() string {
 }
 
 func (NotificationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[9].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[10].Descriptor()
 }
 
 func (NotificationKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[9]
+	return &file_forum_v1_resources_proto_enumTypes[10]
 }
 
 func (x NotificationKind) Number() protoreflect.EnumNumber {
@@ -632,7 +689,7 @@ func (x NotificationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NotificationKind.Descriptor instead.
 func (NotificationKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 // A Theme groups threads under a subject such as "knowledge exchange".
@@ -948,7 +1005,11 @@ type Thread struct {
 	AcceptedAnswer string `protobuf:"bytes,24,opt,name=accepted_answer,json=acceptedAnswer,proto3" json:"accepted_answer,omitempty"`
 	// The reactions to the thread's opening post: one entry a reaction given
 	// at least once, in the order of `Reaction`. Output only.
-	Reactions     []*ReactionCount `protobuf:"bytes,25,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions []*ReactionCount `protobuf:"bytes,25,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// The convening the thread belongs to, `convenings/{convening}`; empty
+	// if none. Conveners and admins set it (on create or update); a
+	// follow-up created without one takes its parent's.
+	Convening     string `protobuf:"bytes,26,opt,name=convening,proto3" json:"convening,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1158,6 +1219,191 @@ func (x *Thread) GetReactions() []*ReactionCount {
 	return nil
 }
 
+func (x *Thread) GetConvening() string {
+	if x != nil {
+		return x.Convening
+	}
+	return ""
+}
+
+// A convening: a conference, workshop or meeting whose discussions,
+// follow-ups and agreed actions the forum carries on.
+type Convening struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `convenings/{convening}`, where `{convening}` is a
+	// lowercase slug (`beijing-2015`). Output only; set `convening_id` on
+	// create.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The title. Required, 1-300 characters.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// What it was about, in Markdown. At most 64 KiB.
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// The description rendered to HTML and sanitised. Output only.
+	DescriptionHtml string `protobuf:"bytes,4,opt,name=description_html,json=descriptionHtml,proto3" json:"description_html,omitempty"`
+	// The first day, `YYYY-MM-DD`. Required.
+	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The last day, `YYYY-MM-DD`, not before `start_date`. Required.
+	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Where it took place: a city or venue, at most 200 characters.
+	Place string `protobuf:"bytes,7,opt,name=place,proto3" json:"place,omitempty"`
+	// The country, an ISO 3166-1 alpha-2 code; empty if none (online).
+	Country string `protobuf:"bytes,8,opt,name=country,proto3" json:"country,omitempty"`
+	// Who organised it: `users/{user}` and `organizations/{organization}`
+	// that exist, at most 50, without duplicates.
+	Organizers []string `protobuf:"bytes,9,rep,name=organizers,proto3" json:"organizers,omitempty"`
+	// Its themes, `themes/{theme}`, at most 20. A reader sees only the
+	// themes they may see.
+	Themes []string `protobuf:"bytes,10,rep,name=themes,proto3" json:"themes,omitempty"`
+	// PLANNED (the default on create), HELD or ARCHIVED.
+	State ConveningState `protobuf:"varint,11,opt,name=state,proto3,enum=forum.v1.ConveningState" json:"state,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// A checksum of the current version (AIP-154). Output only.
+	Etag string `protobuf:"bytes,14,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The threads of the convening that the caller may see (its discussions
+	// and follow-ups). Output only.
+	ThreadCount   int32 `protobuf:"varint,15,opt,name=thread_count,json=threadCount,proto3" json:"thread_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Convening) Reset() {
+	*x = Convening{}
+	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Convening) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Convening) ProtoMessage() {}
+
+func (x *Convening) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Convening.ProtoReflect.Descriptor instead.
+func (*Convening) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Convening) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Convening) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Convening) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Convening) GetDescriptionHtml() string {
+	if x != nil {
+		return x.DescriptionHtml
+	}
+	return ""
+}
+
+func (x *Convening) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *Convening) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *Convening) GetPlace() string {
+	if x != nil {
+		return x.Place
+	}
+	return ""
+}
+
+func (x *Convening) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Convening) GetOrganizers() []string {
+	if x != nil {
+		return x.Organizers
+	}
+	return nil
+}
+
+func (x *Convening) GetThemes() []string {
+	if x != nil {
+		return x.Themes
+	}
+	return nil
+}
+
+func (x *Convening) GetState() ConveningState {
+	if x != nil {
+		return x.State
+	}
+	return ConveningState_CONVENING_STATE_UNSPECIFIED
+}
+
+func (x *Convening) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Convening) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Convening) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *Convening) GetThreadCount() int32 {
+	if x != nil {
+		return x.ThreadCount
+	}
+	return 0
+}
+
 // How many gave one reaction to a post, and whether the caller did.
 type ReactionCount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1173,7 +1419,7 @@ type ReactionCount struct {
 
 func (x *ReactionCount) Reset() {
 	*x = ReactionCount{}
-	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1431,7 @@ func (x *ReactionCount) String() string {
 func (*ReactionCount) ProtoMessage() {}
 
 func (x *ReactionCount) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[3]
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1444,7 @@ func (x *ReactionCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReactionCount.ProtoReflect.Descriptor instead.
 func (*ReactionCount) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ReactionCount) GetReaction() Reaction {
@@ -1235,7 +1481,7 @@ type PostReactions struct {
 
 func (x *PostReactions) Reset() {
 	*x = PostReactions{}
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1493,7 @@ func (x *PostReactions) String() string {
 func (*PostReactions) ProtoMessage() {}
 
 func (x *PostReactions) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1506,7 @@ func (x *PostReactions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostReactions.ProtoReflect.Descriptor instead.
 func (*PostReactions) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PostReactions) GetName() string {
@@ -1325,7 +1571,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1583,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1596,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Reply) GetName() string {
@@ -1489,7 +1735,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1747,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1760,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *User) GetName() string {
@@ -1634,7 +1880,7 @@ type Organization struct {
 
 func (x *Organization) Reset() {
 	*x = Organization{}
-	mi := &file_forum_v1_resources_proto_msgTypes[7]
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1892,7 @@ func (x *Organization) String() string {
 func (*Organization) ProtoMessage() {}
 
 func (x *Organization) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[7]
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1905,7 @@ func (x *Organization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Organization.ProtoReflect.Descriptor instead.
 func (*Organization) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Organization) GetName() string {
@@ -1739,7 +1985,7 @@ type ApiToken struct {
 
 func (x *ApiToken) Reset() {
 	*x = ApiToken{}
-	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1997,7 @@ func (x *ApiToken) String() string {
 func (*ApiToken) ProtoMessage() {}
 
 func (x *ApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +2010,7 @@ func (x *ApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
 func (*ApiToken) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ApiToken) GetName() string {
@@ -1847,7 +2093,7 @@ type Invitation struct {
 
 func (x *Invitation) Reset() {
 	*x = Invitation{}
-	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +2105,7 @@ func (x *Invitation) String() string {
 func (*Invitation) ProtoMessage() {}
 
 func (x *Invitation) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +2118,7 @@ func (x *Invitation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
 func (*Invitation) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Invitation) GetName() string {
@@ -1961,7 +2207,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2219,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2232,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Webhook) GetName() string {
@@ -2091,7 +2337,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	mi := &file_forum_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +2349,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	mi := &file_forum_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2362,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WebhookDelivery) GetName() string {
@@ -2220,7 +2466,7 @@ type Subscription struct {
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_forum_v1_resources_proto_msgTypes[12]
+	mi := &file_forum_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2478,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[12]
+	mi := &file_forum_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2491,7 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Subscription) GetName() string {
@@ -2319,7 +2565,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_forum_v1_resources_proto_msgTypes[13]
+	mi := &file_forum_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2577,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[13]
+	mi := &file_forum_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2344,7 +2590,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Notification) GetName() string {
@@ -2454,7 +2700,7 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\xa3\a\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xc1\a\n" +
 	"\x06Thread\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05theme\x18\x02 \x01(\tR\x05theme\x12\x14\n" +
@@ -2488,7 +2734,30 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x12first_unread_reply\x18\x16 \x01(\tR\x10firstUnreadReply\x12\x16\n" +
 	"\x06locked\x18\x17 \x01(\bR\x06locked\x12'\n" +
 	"\x0faccepted_answer\x18\x18 \x01(\tR\x0eacceptedAnswer\x125\n" +
-	"\treactions\x18\x19 \x03(\v2\x17.forum.v1.ReactionCountR\treactions\"o\n" +
+	"\treactions\x18\x19 \x03(\v2\x17.forum.v1.ReactionCountR\treactions\x12\x1c\n" +
+	"\tconvening\x18\x1a \x01(\tR\tconvening\"\x85\x04\n" +
+	"\tConvening\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12)\n" +
+	"\x10description_html\x18\x04 \x01(\tR\x0fdescriptionHtml\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x05 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x06 \x01(\tR\aendDate\x12\x14\n" +
+	"\x05place\x18\a \x01(\tR\x05place\x12\x18\n" +
+	"\acountry\x18\b \x01(\tR\acountry\x12\x1e\n" +
+	"\n" +
+	"organizers\x18\t \x03(\tR\n" +
+	"organizers\x12\x16\n" +
+	"\x06themes\x18\n" +
+	" \x03(\tR\x06themes\x12.\n" +
+	"\x05state\x18\v \x01(\x0e2\x18.forum.v1.ConveningStateR\x05state\x12;\n" +
+	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\x0e \x01(\tR\x04etag\x12!\n" +
+	"\fthread_count\x18\x0f \x01(\x05R\vthreadCount\"o\n" +
 	"\rReactionCount\x12.\n" +
 	"\breaction\x18\x01 \x01(\x0e2\x12.forum.v1.ReactionR\breaction\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\x12\x18\n" +
@@ -2637,7 +2906,12 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x18THREAD_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11THREAD_STATE_OPEN\x10\x01\x12\x19\n" +
 	"\x15THREAD_STATE_RESOLVED\x10\x02\x12\x1b\n" +
-	"\x13THREAD_STATE_LOCKED\x10\x03\x1a\x02\b\x01*\x95\x01\n" +
+	"\x13THREAD_STATE_LOCKED\x10\x03\x1a\x02\b\x01*\x86\x01\n" +
+	"\x0eConveningState\x12\x1f\n" +
+	"\x1bCONVENING_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CONVENING_STATE_PLANNED\x10\x01\x12\x18\n" +
+	"\x14CONVENING_STATE_HELD\x10\x02\x12\x1c\n" +
+	"\x18CONVENING_STATE_ARCHIVED\x10\x03*\x95\x01\n" +
 	"\bReaction\x12\x18\n" +
 	"\x14REACTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REACTION_PLUS_ONE\x10\x01\x12\x12\n" +
@@ -2695,85 +2969,90 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 	return file_forum_v1_resources_proto_rawDescData
 }
 
-var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_forum_v1_resources_proto_goTypes = []any{
 	(ThemeVisibility)(0),          // 0: forum.v1.ThemeVisibility
 	(ThreadKind)(0),               // 1: forum.v1.ThreadKind
 	(ThreadState)(0),              // 2: forum.v1.ThreadState
-	(Reaction)(0),                 // 3: forum.v1.Reaction
-	(Role)(0),                     // 4: forum.v1.Role
-	(UserState)(0),                // 5: forum.v1.UserState
-	(OrganizationKind)(0),         // 6: forum.v1.OrganizationKind
-	(TokenScope)(0),               // 7: forum.v1.TokenScope
-	(SubscriptionLevel)(0),        // 8: forum.v1.SubscriptionLevel
-	(NotificationKind)(0),         // 9: forum.v1.NotificationKind
-	(*Theme)(nil),                 // 10: forum.v1.Theme
-	(*Group)(nil),                 // 11: forum.v1.Group
-	(*Thread)(nil),                // 12: forum.v1.Thread
-	(*ReactionCount)(nil),         // 13: forum.v1.ReactionCount
-	(*PostReactions)(nil),         // 14: forum.v1.PostReactions
-	(*Reply)(nil),                 // 15: forum.v1.Reply
-	(*User)(nil),                  // 16: forum.v1.User
-	(*Organization)(nil),          // 17: forum.v1.Organization
-	(*ApiToken)(nil),              // 18: forum.v1.ApiToken
-	(*Invitation)(nil),            // 19: forum.v1.Invitation
-	(*Webhook)(nil),               // 20: forum.v1.Webhook
-	(*WebhookDelivery)(nil),       // 21: forum.v1.WebhookDelivery
-	(*Subscription)(nil),          // 22: forum.v1.Subscription
-	(*Notification)(nil),          // 23: forum.v1.Notification
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(ConveningState)(0),           // 3: forum.v1.ConveningState
+	(Reaction)(0),                 // 4: forum.v1.Reaction
+	(Role)(0),                     // 5: forum.v1.Role
+	(UserState)(0),                // 6: forum.v1.UserState
+	(OrganizationKind)(0),         // 7: forum.v1.OrganizationKind
+	(TokenScope)(0),               // 8: forum.v1.TokenScope
+	(SubscriptionLevel)(0),        // 9: forum.v1.SubscriptionLevel
+	(NotificationKind)(0),         // 10: forum.v1.NotificationKind
+	(*Theme)(nil),                 // 11: forum.v1.Theme
+	(*Group)(nil),                 // 12: forum.v1.Group
+	(*Thread)(nil),                // 13: forum.v1.Thread
+	(*Convening)(nil),             // 14: forum.v1.Convening
+	(*ReactionCount)(nil),         // 15: forum.v1.ReactionCount
+	(*PostReactions)(nil),         // 16: forum.v1.PostReactions
+	(*Reply)(nil),                 // 17: forum.v1.Reply
+	(*User)(nil),                  // 18: forum.v1.User
+	(*Organization)(nil),          // 19: forum.v1.Organization
+	(*ApiToken)(nil),              // 20: forum.v1.ApiToken
+	(*Invitation)(nil),            // 21: forum.v1.Invitation
+	(*Webhook)(nil),               // 22: forum.v1.Webhook
+	(*WebhookDelivery)(nil),       // 23: forum.v1.WebhookDelivery
+	(*Subscription)(nil),          // 24: forum.v1.Subscription
+	(*Notification)(nil),          // 25: forum.v1.Notification
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	24, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	24, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	24, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	26, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	26, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	26, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: forum.v1.Theme.visibility:type_name -> forum.v1.ThemeVisibility
-	24, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
-	24, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
+	26, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
+	26, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
 	2,  // 7: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	24, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	24, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	24, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	24, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	13, // 12: forum.v1.Thread.reactions:type_name -> forum.v1.ReactionCount
-	3,  // 13: forum.v1.ReactionCount.reaction:type_name -> forum.v1.Reaction
-	13, // 14: forum.v1.PostReactions.reactions:type_name -> forum.v1.ReactionCount
-	24, // 15: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	24, // 16: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	24, // 17: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
-	13, // 18: forum.v1.Reply.reactions:type_name -> forum.v1.ReactionCount
-	4,  // 19: forum.v1.User.role:type_name -> forum.v1.Role
-	24, // 20: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	24, // 21: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 22: forum.v1.User.state:type_name -> forum.v1.UserState
-	6,  // 23: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
-	24, // 24: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	24, // 25: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
-	7,  // 26: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
-	24, // 27: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
-	24, // 28: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	24, // 29: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
-	4,  // 30: forum.v1.Invitation.role:type_name -> forum.v1.Role
-	24, // 31: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	24, // 32: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	24, // 33: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	24, // 34: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
-	24, // 35: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
-	25, // 36: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
-	8,  // 37: forum.v1.Subscription.level:type_name -> forum.v1.SubscriptionLevel
-	24, // 38: forum.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	24, // 39: forum.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 40: forum.v1.Notification.kind:type_name -> forum.v1.NotificationKind
-	24, // 41: forum.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	24, // 42: forum.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	26, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	26, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	26, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	26, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	15, // 12: forum.v1.Thread.reactions:type_name -> forum.v1.ReactionCount
+	3,  // 13: forum.v1.Convening.state:type_name -> forum.v1.ConveningState
+	26, // 14: forum.v1.Convening.create_time:type_name -> google.protobuf.Timestamp
+	26, // 15: forum.v1.Convening.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 16: forum.v1.ReactionCount.reaction:type_name -> forum.v1.Reaction
+	15, // 17: forum.v1.PostReactions.reactions:type_name -> forum.v1.ReactionCount
+	26, // 18: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	26, // 19: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	26, // 20: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	15, // 21: forum.v1.Reply.reactions:type_name -> forum.v1.ReactionCount
+	5,  // 22: forum.v1.User.role:type_name -> forum.v1.Role
+	26, // 23: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	26, // 24: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 25: forum.v1.User.state:type_name -> forum.v1.UserState
+	7,  // 26: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
+	26, // 27: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	26, // 28: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 29: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
+	26, // 30: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 31: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	26, // 32: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
+	5,  // 33: forum.v1.Invitation.role:type_name -> forum.v1.Role
+	26, // 34: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 35: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	26, // 36: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	26, // 37: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	26, // 38: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
+	27, // 39: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	9,  // 40: forum.v1.Subscription.level:type_name -> forum.v1.SubscriptionLevel
+	26, // 41: forum.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	26, // 42: forum.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	10, // 43: forum.v1.Notification.kind:type_name -> forum.v1.NotificationKind
+	26, // 44: forum.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	26, // 45: forum.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -2786,8 +3065,8 @@ func file_forum_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   14,
+			NumEnums:      11,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -311,7 +311,7 @@ type ListThreadsRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// An AIP-160 filter: comparisons joined by AND. Fields: `theme`, `author`,
 	// `kind`, `state`, `locked`, `answered` (a QUESTION with an accepted
-	// answer), `tag` (or `tags:x`), `follow_up_of`, `pinned`. Operators
+	// answer), `convening`, `tag` (or `tags:x`), `follow_up_of`, `pinned`. Operators
 	// `=` and `!=`; values are quoted strings, enum names (`FOLLOW_UP` or
 	// `THREAD_KIND_FOLLOW_UP`), or `true`/`false`. `state = LOCKED`, from
 	// before `locked`, is read as `locked = true`. Example:
