@@ -97,6 +97,7 @@ type Client struct {
 	users   forumv1.UserServiceClient
 	orgs    forumv1.OrganizationServiceClient
 	convs   forumv1.ConveningServiceClient
+	items   forumv1.ActionItemServiceClient
 	groups  forumv1.GroupServiceClient
 	invites forumv1.InvitationServiceClient
 	tokens  forumv1.ApiTokenServiceClient
@@ -165,6 +166,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c.users = forumv1.NewUserServiceClient(conn)
 	c.orgs = forumv1.NewOrganizationServiceClient(conn)
 	c.convs = forumv1.NewConveningServiceClient(conn)
+	c.items = forumv1.NewActionItemServiceClient(conn)
 	c.groups = forumv1.NewGroupServiceClient(conn)
 	c.invites = forumv1.NewInvitationServiceClient(conn)
 	c.tokens = forumv1.NewApiTokenServiceClient(conn)
@@ -201,6 +203,9 @@ func (c *Client) UserService() forumv1.UserServiceClient { return c.users }
 
 // OrganizationService returns the generated OrganizationService stub.
 func (c *Client) OrganizationService() forumv1.OrganizationServiceClient { return c.orgs }
+
+// ActionItemService returns the raw ActionItemService stub.
+func (c *Client) ActionItemService() forumv1.ActionItemServiceClient { return c.items }
 
 // ConveningService returns the raw ConveningService stub.
 func (c *Client) ConveningService() forumv1.ConveningServiceClient { return c.convs }

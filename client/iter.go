@@ -130,6 +130,21 @@ func (c *Client) Convenings(ctx context.Context, req *forumv1.ListConveningsRequ
 	})
 }
 
+// ActionItems returns the action items of req's parent (`threads/{id}`,
+// or `threads/-` for every thread the caller may read), the earliest due
+// first, following next_page_token; req sets the parent and may set
+// page_size and filter (`state = OPEN AND owner = me`). It is not changed.
+// Iteration stops at the first error.
+func (c *Client) ActionItems(ctx context.Context, req *forumv1.ListActionItemsRequest) iter.Seq2[*forumv1.ActionItem, error] {
+	base := cloneOr(req)
+	return paginate(base.GetPageToken(), func(token string) ([]*forumv1.ActionItem, string, error) {
+		r := proto.CloneOf(base)
+		r.PageToken = token
+		resp, err := c.items.ListActionItems(ctx, r)
+		return resp.GetActionItems(), resp.GetNextPageToken(), err
+	})
+}
+
 // Groups returns the private working groups the caller may see, in name
 // order, following next_page_token: all of them for conveners and admins,
 // the groups they belong to for other users. req may be nil, or set

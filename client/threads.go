@@ -50,3 +50,20 @@ func (c *Client) React(ctx context.Context, post string, r forumv1.Reaction) (*f
 func (c *Client) Unreact(ctx context.Context, post string, r forumv1.Reaction) (*forumv1.PostReactions, error) {
 	return c.threads.RemoveReaction(ctx, &forumv1.RemoveReactionRequest{Name: post, Reaction: r})
 }
+
+// CreateActionItem creates item (title, owner, optional due_date) on the
+// follow-up thread, with a request id so that a retry creates it once.
+// Conveners and admins.
+func (c *Client) CreateActionItem(ctx context.Context, thread string, item *forumv1.ActionItem) (*forumv1.ActionItem, error) {
+	return c.items.CreateActionItem(ctx, &forumv1.CreateActionItemRequest{Parent: thread, ActionItem: item, RequestId: NewRequestID()})
+}
+
+// CloseActionItem sets the state of action item name (DONE, DROPPED, or
+// OPEN again) with a closing note, and returns it. Its owner (or a member
+// of the owning organisation), conveners and admins may.
+func (c *Client) CloseActionItem(ctx context.Context, name string, state forumv1.ActionItemState, note string) (*forumv1.ActionItem, error) {
+	return c.items.UpdateActionItem(ctx, &forumv1.UpdateActionItemRequest{
+		ActionItem: &forumv1.ActionItem{Name: name, State: state, ClosingNote: note},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"state", "closing_note"}},
+	})
+}

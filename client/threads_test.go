@@ -94,3 +94,43 @@ func TestConvenings(t *testing.T) {
 		t.Errorf("Convenings: %v", got)
 	}
 }
+
+// TestActionItems: an item created, closed by its owner and listed with
+// the iterator and a filter.
+func TestActionItems(t *testing.T) {
+	f := start(t)
+	ctx := callCtx(t)
+	th, err := f.member.CreateThread(ctx, &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "Hosting"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fu, err := f.convener.CreateFollowUp(ctx, th.GetName(), &forumv1.Thread{Title: "Follow-up"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := f.member.UserService().GetUser(ctx, &forumv1.GetUserRequest{Name: "users/me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := f.convener.CreateActionItem(ctx, fu.GetName(), &forumv1.ActionItem{Title: "Share the guide", Owner: me.GetName(), DueDate: "2026-12-31"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.convener.CreateActionItem(ctx, th.GetName(), &forumv1.ActionItem{Title: "x", Owner: me.GetName()}); !errors.Is(err, client.ErrFailedPrecondition) {
+		t.Errorf("an item on a discussion: %v, want ErrFailedPrecondition", err)
+	}
+	done, err := f.member.CloseActionItem(ctx, it.GetName(), forumv1.ActionItemState_ACTION_ITEM_STATE_DONE, "Shared.")
+	if err != nil || done.GetState() != forumv1.ActionItemState_ACTION_ITEM_STATE_DONE || len(done.GetHistory()) != 2 {
+		t.Fatalf("closed: %v, %v", done, err)
+	}
+	var got []string
+	for x, err := range f.anonymous.ActionItems(ctx, &forumv1.ListActionItemsRequest{Parent: "threads/-", Filter: "state = DONE"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, x.GetName())
+	}
+	if len(got) != 1 || got[0] != it.GetName() {
+		t.Errorf("ActionItems state = DONE: %v", got)
+	}
+}

@@ -290,6 +290,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"UserService", forumv1.RegisterUserServiceHandler},
 		{"OrganizationService", forumv1.RegisterOrganizationServiceHandler},
 		{"ConveningService", forumv1.RegisterConveningServiceHandler},
+		{"ActionItemService", forumv1.RegisterActionItemServiceHandler},
 		{"ApiTokenService", forumv1.RegisterApiTokenServiceHandler},
 		{"InvitationService", forumv1.RegisterInvitationServiceHandler},
 		{"GroupService", forumv1.RegisterGroupServiceHandler},

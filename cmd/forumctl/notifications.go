@@ -81,6 +81,10 @@ func notificationKindWord(k forumv1.NotificationKind) string {
 		return "resolved"
 	case forumv1.NotificationKind_NOTIFICATION_KIND_ANSWER_ACCEPTED:
 		return "accepted your answer"
+	case forumv1.NotificationKind_NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED:
+		return "action item for you"
+	case forumv1.NotificationKind_NOTIFICATION_KIND_ACTION_ITEM_DUE:
+		return "action item due"
 	}
 	return enumWord(k.String(), "NOTIFICATION_KIND_")
 }

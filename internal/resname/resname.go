@@ -133,6 +133,29 @@ func ParseReply(name string) (Reply, error) {
 	return Reply{}, fmt.Errorf("%q is not a reply name (threads/{thread}/replies/{reply})", name)
 }
 
+// ActionItem is `threads/{thread}/actionItems/{id}`.
+type ActionItem struct {
+	Thread Thread
+	ID     uint64
+}
+
+func (n ActionItem) String() string {
+	return n.Thread.String() + "/actionItems/" + strconv.FormatUint(n.ID, 10)
+}
+
+// ParseActionItem parses `threads/{thread}/actionItems/{id}`.
+func ParseActionItem(name string) (ActionItem, error) {
+	t, r, ok := strings.Cut(name, "/actionItems/")
+	if ok {
+		if th, err := ParseThread(t); err == nil {
+			if id, ok := id(r); ok {
+				return ActionItem{th, id}, nil
+			}
+		}
+	}
+	return ActionItem{}, fmt.Errorf("%q is not an action item name (threads/{thread}/actionItems/{item})", name)
+}
+
 // ParseAPIToken parses `users/{user}/tokens/{id}`.
 func ParseAPIToken(name string) (APIToken, error) {
 	u, t, ok := strings.Cut(name, "/tokens/")

@@ -138,16 +138,20 @@ var table = map[string]Level{
 	// token is the authority.
 	forumv1.NotificationService_Unsubscribe_FullMethodName: Public,
 	// A signed-in reader's own read position.
-	forumv1.ThreadService_MarkThreadRead_FullMethodName:     Member,
-	forumv1.ThreadService_AcceptAnswer_FullMethodName:       Member,
-	forumv1.ConveningService_GetConvening_FullMethodName:    Public,
-	forumv1.ConveningService_ListConvenings_FullMethodName:  Public,
-	forumv1.ConveningService_CreateConvening_FullMethodName: Moderator,
-	forumv1.ConveningService_UpdateConvening_FullMethodName: Moderator,
-	forumv1.ConveningService_DeleteConvening_FullMethodName: Moderator,
-	forumv1.ThreadService_UnacceptAnswer_FullMethodName:     Member,
-	forumv1.ThreadService_AddReaction_FullMethodName:        Member,
-	forumv1.ThreadService_RemoveReaction_FullMethodName:     Member,
+	forumv1.ThreadService_MarkThreadRead_FullMethodName:       Member,
+	forumv1.ThreadService_AcceptAnswer_FullMethodName:         Member,
+	forumv1.ConveningService_GetConvening_FullMethodName:      Public,
+	forumv1.ActionItemService_GetActionItem_FullMethodName:    Public,
+	forumv1.ActionItemService_ListActionItems_FullMethodName:  Public,
+	forumv1.ActionItemService_CreateActionItem_FullMethodName: Moderator,
+	forumv1.ActionItemService_UpdateActionItem_FullMethodName: Member,
+	forumv1.ConveningService_ListConvenings_FullMethodName:    Public,
+	forumv1.ConveningService_CreateConvening_FullMethodName:   Moderator,
+	forumv1.ConveningService_UpdateConvening_FullMethodName:   Moderator,
+	forumv1.ConveningService_DeleteConvening_FullMethodName:   Moderator,
+	forumv1.ThreadService_UnacceptAnswer_FullMethodName:       Member,
+	forumv1.ThreadService_AddReaction_FullMethodName:          Member,
+	forumv1.ThreadService_RemoveReaction_FullMethodName:       Member,
 }
 
 // Settings are the server's settings that change a decision.

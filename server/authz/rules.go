@@ -292,3 +292,20 @@ func NotificationOwner(a Actor, owner, verb string, change bool) error {
 	}
 	return fmt.Errorf("%w: users %s only their own subscriptions and notifications", errs.PermissionDenied, verb)
 }
+
+// AssignActionItem is the rule action-item-owner for the fields of an
+// action item that say what and who: only moderators set its title, owner
+// and due date.
+func AssignActionItem(a Actor, field string) error {
+	return moderator(a, "change an action item's "+field)
+}
+
+// CloseActionItem is the rule action-item-owner for an item's state and
+// closing note: its owner (owner is the user's name), a member of the
+// owning organisation (inOwner), and moderators.
+func CloseActionItem(a Actor, owner string, inOwner bool) error {
+	if a.Moderator() || a.User == owner || inOwner {
+		return nil
+	}
+	return fmt.Errorf("%w: only the owner of an action item (%s), a member of the owning organisation, conveners and admins change its state", errs.PermissionDenied, owner)
+}

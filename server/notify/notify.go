@@ -38,6 +38,11 @@ type Notifier struct {
 	// Mail queues the mail of mentions and replies in the outbox (see
 	// store.DeriveOptions.Mail): set when forumd has an SMTP server.
 	Mail bool
+	// Reminders is how often Run looks for action items coming due
+	// (store.QueueActionItemReminders); 0 means an hour.
+	Reminders time.Duration
+	// Now returns the time; nil means time.Now. For tests.
+	Now func() time.Time
 
 	cursor, head atomic.Uint64
 	writes       atomic.Int64
@@ -94,7 +99,9 @@ func (n *Notifier) CatchUp(ctx context.Context) error {
 	}
 }
 
-// Run derives notifications until ctx is done, woken by every commit.
+// Run derives notifications until ctx is done, woken by every commit, and
+// looks for action items coming due every Reminders (their reminders are
+// events of the log, which the next pass turns into notifications).
 func (n *Notifier) Run(ctx context.Context) {
 	retry := n.RetryAfter
 	if retry == 0 {
@@ -104,9 +111,24 @@ func (n *Notifier) Run(ctx context.Context) {
 	if gather == 0 {
 		gather = DefaultGather
 	}
+	every := n.Reminders
+	if every == 0 {
+		every = time.Hour
+	}
+	now := n.Now
+	if now == nil {
+		now = time.Now
+	}
+	var remindAt time.Time // the next look for action items coming due
 	for {
 		changed := n.st.Changed() // before the pass: a commit during it wakes the next
 		start := time.Now()
+		if !start.Before(remindAt) {
+			remindAt = start.Add(every)
+			if _, err := n.st.QueueActionItemReminders(ctx, now()); err != nil && ctx.Err() == nil {
+				n.log.Error("notifications: action item reminders", "err", err)
+			}
+		}
 		if err := n.CatchUp(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -121,11 +143,15 @@ func (n *Notifier) Run(ctx context.Context) {
 			}
 			continue
 		}
+		remind := time.NewTimer(time.Until(remindAt))
 		select {
 		case <-ctx.Done():
+			remind.Stop()
 			return
 		case <-changed:
+		case <-remind.C:
 		}
+		remind.Stop()
 		if wait := time.Until(start.Add(gather)); wait > 0 {
 			t := time.NewTimer(wait)
 			select {

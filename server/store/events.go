@@ -565,7 +565,7 @@ func (v *eventVisibility) filter(tx kv.Tx, ev *forumv1.Event) (*forumv1.Event, e
 		state = &forumv1.Event_Reply{} // deleted since: resolveReply left it without
 	}
 	switch state.(type) {
-	case *forumv1.Event_ThreadResource, *forumv1.Event_Reply, *forumv1.Event_Reactions:
+	case *forumv1.Event_ThreadResource, *forumv1.Event_Reply, *forumv1.Event_Reactions, *forumv1.Event_ActionItem:
 		t, err := resname.ParseThread(ev.Thread)
 		if err != nil {
 			return nil, nil

@@ -684,10 +684,65 @@ func (d *deriver) run() (DeriveResult, error) {
 func notifies(t forumv1.EventType) bool {
 	switch t {
 	case forumv1.EventType_EVENT_TYPE_THREAD_CREATED, forumv1.EventType_EVENT_TYPE_THREAD_UPDATED,
-		forumv1.EventType_EVENT_TYPE_REPLY_CREATED, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED:
+		forumv1.EventType_EVENT_TYPE_REPLY_CREATED, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED,
+		forumv1.EventType_EVENT_TYPE_ACTION_ITEM_CREATED, forumv1.EventType_EVENT_TYPE_ACTION_ITEM_UPDATED, forumv1.EventType_EVENT_TYPE_ACTION_ITEM_DUE:
 		return true
 	}
 	return false
+}
+
+// actionItem tells the owners of an action item (the user, or the members
+// of the owning organisation) that it was given to them (created, or its
+// owner changed) or that it is due.
+func (d *deriver) actionItem(ev *forumv1.Event) error {
+	item := ev.GetActionItem()
+	th, err := resname.ParseThread(ev.Thread)
+	if item == nil || err != nil {
+		return nil
+	}
+	kind := forumv1.NotificationKind_NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED
+	switch {
+	case ev.Type == forumv1.EventType_EVENT_TYPE_ACTION_ITEM_DUE:
+		kind = forumv1.NotificationKind_NOTIFICATION_KIND_ACTION_ITEM_DUE
+	case ev.Type == forumv1.EventType_EVENT_TYPE_ACTION_ITEM_UPDATED && !slices.Contains(ev.ChangedPaths, "owner"):
+		return nil
+	}
+	actor, _ := resname.ParseUser(ev.Actor) // none for forumd's reminders
+	var owners []uint64
+	if u, err := resname.ParseUser(item.Owner); err == nil {
+		owners = append(owners, u.ID)
+	} else if o, err := resname.ParseOrganization(item.Owner); err == nil {
+		prefix := themePrefix(o.Slug)
+		if err := d.tx.Scan(bucketOrgUsers, prefix, prefixEnd(prefix), false, func(k, _ []byte) bool {
+			owners = append(owners, readU64(k[len(prefix):]))
+			return true
+		}); err != nil {
+			return err
+		}
+	}
+	body := item.Title
+	if item.DueDate != "" {
+		body += " (" + item.DueDate + ")"
+	}
+	p := notifyPost{name: th.String(), thread: th.String(), title: item.ThreadTitle, theme: item.Theme, body: body, threadID: th.ID}
+	p.excerpt = excerpt(body, 200)
+	themeName := resname.Theme{Slug: themeSlug(item.Theme)}
+	slices.Sort(owners)
+	told, last := 0, uint64(0)
+	for _, u := range owners {
+		if u == actor.ID || u <= d.partialUser {
+			continue
+		}
+		if told == d.opt.MaxNotifications {
+			d.stopAt = last // the rest in the next call
+			return nil
+		}
+		if err := d.tell(ev, p, th, themeName, u, kind); err != nil {
+			return err
+		}
+		told, last = told+1, u
+	}
+	return nil
 }
 
 // kindRank orders the kinds when one user would be told of one event in
@@ -716,6 +771,8 @@ type notifyPost struct {
 
 func (d *deriver) event(ev *forumv1.Event) error {
 	switch ev.Type {
+	case forumv1.EventType_EVENT_TYPE_ACTION_ITEM_CREATED, forumv1.EventType_EVENT_TYPE_ACTION_ITEM_UPDATED, forumv1.EventType_EVENT_TYPE_ACTION_ITEM_DUE:
+		return d.actionItem(ev)
 	case forumv1.EventType_EVENT_TYPE_THREAD_CREATED, forumv1.EventType_EVENT_TYPE_THREAD_UPDATED,
 		forumv1.EventType_EVENT_TYPE_REPLY_CREATED, forumv1.EventType_EVENT_TYPE_REPLY_UPDATED:
 	default:

@@ -72,6 +72,8 @@ import (
 //	convenings           slug → Convening                                        (schema 9)
 //	conveningsByStart    start date (YYYY-MM-DD) 0x00 slug → nil: the list's order (schema 9)
 //	conveningThreads     slug 0x00 thread id → nil: the threads of a convening   (schema 9)
+//	actionItems          thread id, item id → ActionItem (its history within)    (schema 9)
+//	actionItemReminders  thread id, item id, stage (1 due soon, 2 overdue) → nil: reminders sent (schema 9)
 //
 // A target in subscriptions and subscribers is [1][thread id] for a thread,
 // [0][slug][0x00] for a theme (subscriptionTarget). meta
@@ -147,6 +149,8 @@ const (
 	bucketConvenings        kv.Bucket = "convenings"
 	bucketConveningsByStart kv.Bucket = "convenings_by_start"
 	bucketConveningThreads  kv.Bucket = "convening_threads"
+	bucketActionItems       kv.Bucket = "action_items"
+	bucketItemReminders     kv.Bucket = "action_item_reminders"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -163,6 +167,7 @@ var allBuckets = []kv.Bucket{
 	bucketMentioned, bucketReadMarks, bucketSettings, bucketOutbox, bucketDigests,
 	bucketReactions, bucketReactionCounts,
 	bucketConvenings, bucketConveningsByStart, bucketConveningThreads,
+	bucketActionItems, bucketItemReminders,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a

@@ -100,6 +100,14 @@ const (
 	EventType_EVENT_TYPE_CONVENING_UPDATED EventType = 31
 	// A convening was deleted.
 	EventType_EVENT_TYPE_CONVENING_DELETED EventType = 32
+	// An action item was created; seen by whoever may read its thread.
+	EventType_EVENT_TYPE_ACTION_ITEM_CREATED EventType = 33
+	// An action item was changed.
+	EventType_EVENT_TYPE_ACTION_ITEM_UPDATED EventType = 34
+	// An open action item came due (in two days, changed_paths "due_soon")
+	// or went past due (a day, "overdue"): forumd's own event, which
+	// notifies its owners.
+	EventType_EVENT_TYPE_ACTION_ITEM_DUE EventType = 35
 )
 
 // Enum value maps for EventType.
@@ -138,6 +146,9 @@ var (
 		30: "EVENT_TYPE_CONVENING_CREATED",
 		31: "EVENT_TYPE_CONVENING_UPDATED",
 		32: "EVENT_TYPE_CONVENING_DELETED",
+		33: "EVENT_TYPE_ACTION_ITEM_CREATED",
+		34: "EVENT_TYPE_ACTION_ITEM_UPDATED",
+		35: "EVENT_TYPE_ACTION_ITEM_DUE",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":          0,
@@ -173,6 +184,9 @@ var (
 		"EVENT_TYPE_CONVENING_CREATED":    30,
 		"EVENT_TYPE_CONVENING_UPDATED":    31,
 		"EVENT_TYPE_CONVENING_DELETED":    32,
+		"EVENT_TYPE_ACTION_ITEM_CREATED":  33,
+		"EVENT_TYPE_ACTION_ITEM_UPDATED":  34,
+		"EVENT_TYPE_ACTION_ITEM_DUE":      35,
 	}
 )
 
@@ -244,6 +258,7 @@ type Event struct {
 	//	*Event_Notification
 	//	*Event_Reactions
 	//	*Event_Convening
+	//	*Event_ActionItem
 	ResourceState isEvent_ResourceState `protobuf_oneof:"resource_state"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -457,6 +472,15 @@ func (x *Event) GetConvening() *Convening {
 	return nil
 }
 
+func (x *Event) GetActionItem() *ActionItem {
+	if x != nil {
+		if x, ok := x.ResourceState.(*Event_ActionItem); ok {
+			return x.ActionItem
+		}
+	}
+	return nil
+}
+
 type isEvent_ResourceState interface {
 	isEvent_ResourceState()
 }
@@ -509,6 +533,10 @@ type Event_Convening struct {
 	Convening *Convening `protobuf:"bytes,22,opt,name=convening,proto3,oneof"`
 }
 
+type Event_ActionItem struct {
+	ActionItem *ActionItem `protobuf:"bytes,23,opt,name=action_item,json=actionItem,proto3,oneof"`
+}
+
 func (*Event_ThreadResource) isEvent_ResourceState() {}
 
 func (*Event_Reply) isEvent_ResourceState() {}
@@ -532,6 +560,8 @@ func (*Event_Notification) isEvent_ResourceState() {}
 func (*Event_Reactions) isEvent_ResourceState() {}
 
 func (*Event_Convening) isEvent_ResourceState() {}
+
+func (*Event_ActionItem) isEvent_ResourceState() {}
 
 // The request for ListEvents.
 type ListEventsRequest struct {
@@ -793,7 +823,7 @@ var File_forum_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\a\n" +
+	"\x1cforum/v1/event_service.proto\x12\bforum.v1\x1a\x18forum/v1/resources.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\a\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x129\n" +
@@ -819,7 +849,9 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\awebhook\x18\x13 \x01(\v2\x11.forum.v1.WebhookH\x00R\awebhook\x12<\n" +
 	"\fnotification\x18\x14 \x01(\v2\x16.forum.v1.NotificationH\x00R\fnotification\x127\n" +
 	"\treactions\x18\x15 \x01(\v2\x17.forum.v1.PostReactionsH\x00R\treactions\x123\n" +
-	"\tconvening\x18\x16 \x01(\v2\x13.forum.v1.ConveningH\x00R\tconveningB\x10\n" +
+	"\tconvening\x18\x16 \x01(\v2\x13.forum.v1.ConveningH\x00R\tconvening\x127\n" +
+	"\vaction_item\x18\x17 \x01(\v2\x14.forum.v1.ActionItemH\x00R\n" +
+	"actionItemB\x10\n" +
 	"\x0eresource_stateJ\x04\b\x12\x10\x13R\theartbeat\"\x8e\x01\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x04R\rstartRevision\x12\x16\n" +
@@ -836,7 +868,7 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\"[\n" +
 	"\x14StreamEventsResponse\x12'\n" +
 	"\x06events\x18\x01 \x03(\v2\x0f.forum.v1.EventR\x06events\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x04R\brevision*\xb2\b\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision*\x9a\t\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19EVENT_TYPE_THREAD_CREATED\x10\x01\x12\x1d\n" +
@@ -871,7 +903,10 @@ const file_forum_v1_event_service_proto_rawDesc = "" +
 	"\x1bEVENT_TYPE_REACTION_REMOVED\x10\x1d\x12 \n" +
 	"\x1cEVENT_TYPE_CONVENING_CREATED\x10\x1e\x12 \n" +
 	"\x1cEVENT_TYPE_CONVENING_UPDATED\x10\x1f\x12 \n" +
-	"\x1cEVENT_TYPE_CONVENING_DELETED\x10 2\xa8\x01\n" +
+	"\x1cEVENT_TYPE_CONVENING_DELETED\x10 \x12\"\n" +
+	"\x1eEVENT_TYPE_ACTION_ITEM_CREATED\x10!\x12\"\n" +
+	"\x1eEVENT_TYPE_ACTION_ITEM_UPDATED\x10\"\x12\x1e\n" +
+	"\x1aEVENT_TYPE_ACTION_ITEM_DUE\x10#2\xa8\x01\n" +
 	"\fEventService\x12G\n" +
 	"\n" +
 	"ListEvents\x12\x1b.forum.v1.ListEventsRequest\x1a\x1c.forum.v1.ListEventsResponse\x12O\n" +
@@ -911,6 +946,7 @@ var file_forum_v1_event_service_proto_goTypes = []any{
 	(*Notification)(nil),          // 16: forum.v1.Notification
 	(*PostReactions)(nil),         // 17: forum.v1.PostReactions
 	(*Convening)(nil),             // 18: forum.v1.Convening
+	(*ActionItem)(nil),            // 19: forum.v1.ActionItem
 }
 var file_forum_v1_event_service_proto_depIdxs = []int32{
 	6,  // 0: forum.v1.Event.event_time:type_name -> google.protobuf.Timestamp
@@ -927,17 +963,18 @@ var file_forum_v1_event_service_proto_depIdxs = []int32{
 	16, // 11: forum.v1.Event.notification:type_name -> forum.v1.Notification
 	17, // 12: forum.v1.Event.reactions:type_name -> forum.v1.PostReactions
 	18, // 13: forum.v1.Event.convening:type_name -> forum.v1.Convening
-	1,  // 14: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
-	1,  // 15: forum.v1.StreamEventsResponse.events:type_name -> forum.v1.Event
-	2,  // 16: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
-	4,  // 17: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
-	3,  // 18: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
-	5,  // 19: forum.v1.EventService.StreamEvents:output_type -> forum.v1.StreamEventsResponse
-	18, // [18:20] is the sub-list for method output_type
-	16, // [16:18] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	19, // 14: forum.v1.Event.action_item:type_name -> forum.v1.ActionItem
+	1,  // 15: forum.v1.ListEventsResponse.events:type_name -> forum.v1.Event
+	1,  // 16: forum.v1.StreamEventsResponse.events:type_name -> forum.v1.Event
+	2,  // 17: forum.v1.EventService.ListEvents:input_type -> forum.v1.ListEventsRequest
+	4,  // 18: forum.v1.EventService.StreamEvents:input_type -> forum.v1.StreamEventsRequest
+	3,  // 19: forum.v1.EventService.ListEvents:output_type -> forum.v1.ListEventsResponse
+	5,  // 20: forum.v1.EventService.StreamEvents:output_type -> forum.v1.StreamEventsResponse
+	19, // [19:21] is the sub-list for method output_type
+	17, // [17:19] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_event_service_proto_init() }
@@ -959,6 +996,7 @@ func file_forum_v1_event_service_proto_init() {
 		(*Event_Notification)(nil),
 		(*Event_Reactions)(nil),
 		(*Event_Convening)(nil),
+		(*Event_ActionItem)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

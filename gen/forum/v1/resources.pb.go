@@ -203,6 +203,63 @@ func (ThreadState) EnumDescriptor() ([]byte, []int) {
 	return file_forum_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
+// The state of an action item.
+type ActionItemState int32
+
+const (
+	// Not set; CreateActionItem treats it as OPEN.
+	ActionItemState_ACTION_ITEM_STATE_UNSPECIFIED ActionItemState = 0
+	// To be done.
+	ActionItemState_ACTION_ITEM_STATE_OPEN ActionItemState = 1
+	// Done.
+	ActionItemState_ACTION_ITEM_STATE_DONE ActionItemState = 2
+	// Not to be done after all.
+	ActionItemState_ACTION_ITEM_STATE_DROPPED ActionItemState = 3
+)
+
+// Enum value maps for ActionItemState.
+var (
+	ActionItemState_name = map[int32]string{
+		0: "ACTION_ITEM_STATE_UNSPECIFIED",
+		1: "ACTION_ITEM_STATE_OPEN",
+		2: "ACTION_ITEM_STATE_DONE",
+		3: "ACTION_ITEM_STATE_DROPPED",
+	}
+	ActionItemState_value = map[string]int32{
+		"ACTION_ITEM_STATE_UNSPECIFIED": 0,
+		"ACTION_ITEM_STATE_OPEN":        1,
+		"ACTION_ITEM_STATE_DONE":        2,
+		"ACTION_ITEM_STATE_DROPPED":     3,
+	}
+)
+
+func (x ActionItemState) Enum() *ActionItemState {
+	p := new(ActionItemState)
+	*p = x
+	return p
+}
+
+func (x ActionItemState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ActionItemState) Descriptor() protoreflect.EnumDescriptor {
+	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (ActionItemState) Type() protoreflect.EnumType {
+	return &file_forum_v1_resources_proto_enumTypes[3]
+}
+
+func (x ActionItemState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ActionItemState.Descriptor instead.
+func (ActionItemState) EnumDescriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
 // The state of a convening.
 type ConveningState int32
 
@@ -244,11 +301,11 @@ func (x ConveningState) String() string {
 }
 
 func (ConveningState) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (ConveningState) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[3]
+	return &file_forum_v1_resources_proto_enumTypes[4]
 }
 
 func (x ConveningState) Number() protoreflect.EnumNumber {
@@ -257,7 +314,7 @@ func (x ConveningState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ConveningState.Descriptor instead.
 func (ConveningState) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 // A reaction to a post: one of a small fixed set.
@@ -309,11 +366,11 @@ func (x Reaction) String() string {
 }
 
 func (Reaction) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (Reaction) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[4]
+	return &file_forum_v1_resources_proto_enumTypes[5]
 }
 
 func (x Reaction) Number() protoreflect.EnumNumber {
@@ -322,7 +379,7 @@ func (x Reaction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Reaction.Descriptor instead.
 func (Reaction) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 // The role of a user.
@@ -366,11 +423,11 @@ func (x Role) String() string {
 }
 
 func (Role) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (Role) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[5]
+	return &file_forum_v1_resources_proto_enumTypes[6]
 }
 
 func (x Role) Number() protoreflect.EnumNumber {
@@ -379,7 +436,7 @@ func (x Role) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Role.Descriptor instead.
 func (Role) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 // The state of a user account.
@@ -419,11 +476,11 @@ func (x UserState) String() string {
 }
 
 func (UserState) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[6].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[7].Descriptor()
 }
 
 func (UserState) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[6]
+	return &file_forum_v1_resources_proto_enumTypes[7]
 }
 
 func (x UserState) Number() protoreflect.EnumNumber {
@@ -432,7 +489,7 @@ func (x UserState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UserState.Descriptor instead.
 func (UserState) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 // The kind of an organisation.
@@ -484,11 +541,11 @@ func (x OrganizationKind) String() string {
 }
 
 func (OrganizationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[7].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[8].Descriptor()
 }
 
 func (OrganizationKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[7]
+	return &file_forum_v1_resources_proto_enumTypes[8]
 }
 
 func (x OrganizationKind) Number() protoreflect.EnumNumber {
@@ -497,7 +554,7 @@ func (x OrganizationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OrganizationKind.Descriptor instead.
 func (OrganizationKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 // What an API token may do. Scopes are ordered, READ < WRITE < MODERATE <
@@ -547,11 +604,11 @@ func (x TokenScope) String() string {
 }
 
 func (TokenScope) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[8].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[9].Descriptor()
 }
 
 func (TokenScope) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[8]
+	return &file_forum_v1_resources_proto_enumTypes[9]
 }
 
 func (x TokenScope) Number() protoreflect.EnumNumber {
@@ -560,7 +617,7 @@ func (x TokenScope) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TokenScope.Descriptor instead.
 func (TokenScope) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 // How closely a user follows a thread or a theme.
@@ -607,11 +664,11 @@ func (x SubscriptionLevel) String() string {
 }
 
 func (SubscriptionLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[9].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[10].Descriptor()
 }
 
 func (SubscriptionLevel) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[9]
+	return &file_forum_v1_resources_proto_enumTypes[10]
 }
 
 func (x SubscriptionLevel) Number() protoreflect.EnumNumber {
@@ -620,7 +677,7 @@ func (x SubscriptionLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SubscriptionLevel.Descriptor instead.
 func (SubscriptionLevel) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 // What a notification is about.
@@ -641,6 +698,11 @@ const (
 	NotificationKind_NOTIFICATION_KIND_RESOLVED NotificationKind = 5
 	// The user's reply was accepted as the answer to a question.
 	NotificationKind_NOTIFICATION_KIND_ANSWER_ACCEPTED NotificationKind = 6
+	// An action item was given to the user, or to their organisation.
+	NotificationKind_NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED NotificationKind = 7
+	// An open action item of the user's, or of their organisation's, is due
+	// in two days, or was due a day ago.
+	NotificationKind_NOTIFICATION_KIND_ACTION_ITEM_DUE NotificationKind = 8
 )
 
 // Enum value maps for NotificationKind.
@@ -653,15 +715,19 @@ var (
 		4: "NOTIFICATION_KIND_FOLLOW_UP",
 		5: "NOTIFICATION_KIND_RESOLVED",
 		6: "NOTIFICATION_KIND_ANSWER_ACCEPTED",
+		7: "NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED",
+		8: "NOTIFICATION_KIND_ACTION_ITEM_DUE",
 	}
 	NotificationKind_value = map[string]int32{
-		"NOTIFICATION_KIND_UNSPECIFIED":     0,
-		"NOTIFICATION_KIND_REPLY":           1,
-		"NOTIFICATION_KIND_MENTION":         2,
-		"NOTIFICATION_KIND_WATCHED_POST":    3,
-		"NOTIFICATION_KIND_FOLLOW_UP":       4,
-		"NOTIFICATION_KIND_RESOLVED":        5,
-		"NOTIFICATION_KIND_ANSWER_ACCEPTED": 6,
+		"NOTIFICATION_KIND_UNSPECIFIED":          0,
+		"NOTIFICATION_KIND_REPLY":                1,
+		"NOTIFICATION_KIND_MENTION":              2,
+		"NOTIFICATION_KIND_WATCHED_POST":         3,
+		"NOTIFICATION_KIND_FOLLOW_UP":            4,
+		"NOTIFICATION_KIND_RESOLVED":             5,
+		"NOTIFICATION_KIND_ANSWER_ACCEPTED":      6,
+		"NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED": 7,
+		"NOTIFICATION_KIND_ACTION_ITEM_DUE":      8,
 	}
 )
 
@@ -676,11 +742,11 @@ func (x NotificationKind) String() string {
 }
 
 func (NotificationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_forum_v1_resources_proto_enumTypes[10].Descriptor()
+	return file_forum_v1_resources_proto_enumTypes[11].Descriptor()
 }
 
 func (NotificationKind) Type() protoreflect.EnumType {
-	return &file_forum_v1_resources_proto_enumTypes[10]
+	return &file_forum_v1_resources_proto_enumTypes[11]
 }
 
 func (x NotificationKind) Number() protoreflect.EnumNumber {
@@ -689,7 +755,7 @@ func (x NotificationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NotificationKind.Descriptor instead.
 func (NotificationKind) EnumDescriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 // A Theme groups threads under a subject such as "knowledge exchange".
@@ -1404,6 +1470,279 @@ func (x *Convening) GetThreadCount() int32 {
 	return 0
 }
 
+// Something agreed to be done, on a follow-up thread: who owns it, by
+// when, and how it ended.
+type ActionItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `threads/{thread}/actionItems/{item}`. Output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What is to be done. Required, 1-300 characters.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Who owns it: `users/{user}` or `organizations/{organization}`, which
+	// must exist. Required. A user owns it alone; an organisation's members
+	// share it.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// When it is due, `YYYY-MM-DD`; empty if no date was set.
+	DueDate string `protobuf:"bytes,4,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// OPEN (the default on create), DONE or DROPPED.
+	State ActionItemState `protobuf:"varint,5,opt,name=state,proto3,enum=forum.v1.ActionItemState" json:"state,omitempty"`
+	// How it ended: a note given when it is closed, at most 2,000 characters.
+	ClosingNote string `protobuf:"bytes,6,opt,name=closing_note,json=closingNote,proto3" json:"closing_note,omitempty"`
+	// Every change, oldest first: its creation included. Output only.
+	History []*ActionItemChange `protobuf:"bytes,7,rep,name=history,proto3" json:"history,omitempty"`
+	// Who created it, `users/{user}`. Output only.
+	Creator string `protobuf:"bytes,8,opt,name=creator,proto3" json:"creator,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// A checksum of the current version (AIP-154). Output only.
+	Etag string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The thread's title, theme and convening, for lists across threads.
+	// Output only.
+	ThreadTitle string `protobuf:"bytes,12,opt,name=thread_title,json=threadTitle,proto3" json:"thread_title,omitempty"`
+	// Output only.
+	Theme string `protobuf:"bytes,13,opt,name=theme,proto3" json:"theme,omitempty"`
+	// Output only; empty if the thread belongs to none.
+	Convening     string `protobuf:"bytes,14,opt,name=convening,proto3" json:"convening,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActionItem) Reset() {
+	*x = ActionItem{}
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActionItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActionItem) ProtoMessage() {}
+
+func (x *ActionItem) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActionItem.ProtoReflect.Descriptor instead.
+func (*ActionItem) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ActionItem) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ActionItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ActionItem) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ActionItem) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
+func (x *ActionItem) GetState() ActionItemState {
+	if x != nil {
+		return x.State
+	}
+	return ActionItemState_ACTION_ITEM_STATE_UNSPECIFIED
+}
+
+func (x *ActionItem) GetClosingNote() string {
+	if x != nil {
+		return x.ClosingNote
+	}
+	return ""
+}
+
+func (x *ActionItem) GetHistory() []*ActionItemChange {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *ActionItem) GetCreator() string {
+	if x != nil {
+		return x.Creator
+	}
+	return ""
+}
+
+func (x *ActionItem) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *ActionItem) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *ActionItem) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ActionItem) GetThreadTitle() string {
+	if x != nil {
+		return x.ThreadTitle
+	}
+	return ""
+}
+
+func (x *ActionItem) GetTheme() string {
+	if x != nil {
+		return x.Theme
+	}
+	return ""
+}
+
+func (x *ActionItem) GetConvening() string {
+	if x != nil {
+		return x.Convening
+	}
+	return ""
+}
+
+// One change to an action item.
+type ActionItemChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who made it, `users/{user}`.
+	Actor string `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	// When.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// The fields it set (on creation, every field given).
+	ChangedPaths []string `protobuf:"bytes,3,rep,name=changed_paths,json=changedPaths,proto3" json:"changed_paths,omitempty"`
+	// The item's state, owner, due date and title after the change.
+	State   ActionItemState `protobuf:"varint,4,opt,name=state,proto3,enum=forum.v1.ActionItemState" json:"state,omitempty"`
+	Owner   string          `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
+	DueDate string          `protobuf:"bytes,6,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	Title   string          `protobuf:"bytes,7,opt,name=title,proto3" json:"title,omitempty"`
+	// The closing note given with it, if any.
+	Note          string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActionItemChange) Reset() {
+	*x = ActionItemChange{}
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActionItemChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActionItemChange) ProtoMessage() {}
+
+func (x *ActionItemChange) ProtoReflect() protoreflect.Message {
+	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActionItemChange.ProtoReflect.Descriptor instead.
+func (*ActionItemChange) Descriptor() ([]byte, []int) {
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ActionItemChange) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ActionItemChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ActionItemChange) GetChangedPaths() []string {
+	if x != nil {
+		return x.ChangedPaths
+	}
+	return nil
+}
+
+func (x *ActionItemChange) GetState() ActionItemState {
+	if x != nil {
+		return x.State
+	}
+	return ActionItemState_ACTION_ITEM_STATE_UNSPECIFIED
+}
+
+func (x *ActionItemChange) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ActionItemChange) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
+func (x *ActionItemChange) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ActionItemChange) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 // How many gave one reaction to a post, and whether the caller did.
 type ReactionCount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1419,7 +1758,7 @@ type ReactionCount struct {
 
 func (x *ReactionCount) Reset() {
 	*x = ReactionCount{}
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1770,7 @@ func (x *ReactionCount) String() string {
 func (*ReactionCount) ProtoMessage() {}
 
 func (x *ReactionCount) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[4]
+	mi := &file_forum_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1783,7 @@ func (x *ReactionCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReactionCount.ProtoReflect.Descriptor instead.
 func (*ReactionCount) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReactionCount) GetReaction() Reaction {
@@ -1481,7 +1820,7 @@ type PostReactions struct {
 
 func (x *PostReactions) Reset() {
 	*x = PostReactions{}
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1832,7 @@ func (x *PostReactions) String() string {
 func (*PostReactions) ProtoMessage() {}
 
 func (x *PostReactions) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[5]
+	mi := &file_forum_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1845,7 @@ func (x *PostReactions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostReactions.ProtoReflect.Descriptor instead.
 func (*PostReactions) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PostReactions) GetName() string {
@@ -1571,7 +1910,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1922,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[6]
+	mi := &file_forum_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1935,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Reply) GetName() string {
@@ -1735,7 +2074,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_forum_v1_resources_proto_msgTypes[7]
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +2086,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[7]
+	mi := &file_forum_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +2099,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *User) GetName() string {
@@ -1880,7 +2219,7 @@ type Organization struct {
 
 func (x *Organization) Reset() {
 	*x = Organization{}
-	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +2231,7 @@ func (x *Organization) String() string {
 func (*Organization) ProtoMessage() {}
 
 func (x *Organization) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[8]
+	mi := &file_forum_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +2244,7 @@ func (x *Organization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Organization.ProtoReflect.Descriptor instead.
 func (*Organization) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Organization) GetName() string {
@@ -1985,7 +2324,7 @@ type ApiToken struct {
 
 func (x *ApiToken) Reset() {
 	*x = ApiToken{}
-	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2336,7 @@ func (x *ApiToken) String() string {
 func (*ApiToken) ProtoMessage() {}
 
 func (x *ApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[9]
+	mi := &file_forum_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2349,7 @@ func (x *ApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
 func (*ApiToken) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ApiToken) GetName() string {
@@ -2093,7 +2432,7 @@ type Invitation struct {
 
 func (x *Invitation) Reset() {
 	*x = Invitation{}
-	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	mi := &file_forum_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2444,7 @@ func (x *Invitation) String() string {
 func (*Invitation) ProtoMessage() {}
 
 func (x *Invitation) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[10]
+	mi := &file_forum_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2457,7 @@ func (x *Invitation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
 func (*Invitation) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Invitation) GetName() string {
@@ -2207,7 +2546,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	mi := &file_forum_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2558,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[11]
+	mi := &file_forum_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2571,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Webhook) GetName() string {
@@ -2337,7 +2676,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_forum_v1_resources_proto_msgTypes[12]
+	mi := &file_forum_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2349,7 +2688,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[12]
+	mi := &file_forum_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2362,7 +2701,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WebhookDelivery) GetName() string {
@@ -2466,7 +2805,7 @@ type Subscription struct {
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_forum_v1_resources_proto_msgTypes[13]
+	mi := &file_forum_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2478,7 +2817,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[13]
+	mi := &file_forum_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2491,7 +2830,7 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Subscription) GetName() string {
@@ -2565,7 +2904,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_forum_v1_resources_proto_msgTypes[14]
+	mi := &file_forum_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2916,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_forum_v1_resources_proto_msgTypes[14]
+	mi := &file_forum_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2929,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_forum_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_forum_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Notification) GetName() string {
@@ -2757,7 +3096,35 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x0e \x01(\tR\x04etag\x12!\n" +
-	"\fthread_count\x18\x0f \x01(\x05R\vthreadCount\"o\n" +
+	"\fthread_count\x18\x0f \x01(\x05R\vthreadCount\"\xf0\x03\n" +
+	"\n" +
+	"ActionItem\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x19\n" +
+	"\bdue_date\x18\x04 \x01(\tR\adueDate\x12/\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x19.forum.v1.ActionItemStateR\x05state\x12!\n" +
+	"\fclosing_note\x18\x06 \x01(\tR\vclosingNote\x124\n" +
+	"\ahistory\x18\a \x03(\v2\x1a.forum.v1.ActionItemChangeR\ahistory\x12\x18\n" +
+	"\acreator\x18\b \x01(\tR\acreator\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\v \x01(\tR\x04etag\x12!\n" +
+	"\fthread_title\x18\f \x01(\tR\vthreadTitle\x12\x14\n" +
+	"\x05theme\x18\r \x01(\tR\x05theme\x12\x1c\n" +
+	"\tconvening\x18\x0e \x01(\tR\tconvening\"\x89\x02\n" +
+	"\x10ActionItemChange\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12#\n" +
+	"\rchanged_paths\x18\x03 \x03(\tR\fchangedPaths\x12/\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x19.forum.v1.ActionItemStateR\x05state\x12\x14\n" +
+	"\x05owner\x18\x05 \x01(\tR\x05owner\x12\x19\n" +
+	"\bdue_date\x18\x06 \x01(\tR\adueDate\x12\x14\n" +
+	"\x05title\x18\a \x01(\tR\x05title\x12\x12\n" +
+	"\x04note\x18\b \x01(\tR\x04note\"o\n" +
 	"\rReactionCount\x12.\n" +
 	"\breaction\x18\x01 \x01(\x0e2\x12.forum.v1.ReactionR\breaction\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\x12\x18\n" +
@@ -2906,7 +3273,12 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x18THREAD_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11THREAD_STATE_OPEN\x10\x01\x12\x19\n" +
 	"\x15THREAD_STATE_RESOLVED\x10\x02\x12\x1b\n" +
-	"\x13THREAD_STATE_LOCKED\x10\x03\x1a\x02\b\x01*\x86\x01\n" +
+	"\x13THREAD_STATE_LOCKED\x10\x03\x1a\x02\b\x01*\x8b\x01\n" +
+	"\x0fActionItemState\x12!\n" +
+	"\x1dACTION_ITEM_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16ACTION_ITEM_STATE_OPEN\x10\x01\x12\x1a\n" +
+	"\x16ACTION_ITEM_STATE_DONE\x10\x02\x12\x1d\n" +
+	"\x19ACTION_ITEM_STATE_DROPPED\x10\x03*\x86\x01\n" +
 	"\x0eConveningState\x12\x1f\n" +
 	"\x1bCONVENING_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CONVENING_STATE_PLANNED\x10\x01\x12\x18\n" +
@@ -2947,7 +3319,7 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x1eSUBSCRIPTION_LEVEL_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bSUBSCRIPTION_LEVEL_WATCHING\x10\x01\x12\x1f\n" +
 	"\x1bSUBSCRIPTION_LEVEL_TRACKING\x10\x02\x12\x1c\n" +
-	"\x18SUBSCRIPTION_LEVEL_MUTED\x10\x03*\xfd\x01\n" +
+	"\x18SUBSCRIPTION_LEVEL_MUTED\x10\x03*\xd0\x02\n" +
 	"\x10NotificationKind\x12!\n" +
 	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17NOTIFICATION_KIND_REPLY\x10\x01\x12\x1d\n" +
@@ -2955,7 +3327,9 @@ const file_forum_v1_resources_proto_rawDesc = "" +
 	"\x1eNOTIFICATION_KIND_WATCHED_POST\x10\x03\x12\x1f\n" +
 	"\x1bNOTIFICATION_KIND_FOLLOW_UP\x10\x04\x12\x1e\n" +
 	"\x1aNOTIFICATION_KIND_RESOLVED\x10\x05\x12%\n" +
-	"!NOTIFICATION_KIND_ANSWER_ACCEPTED\x10\x06B/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
+	"!NOTIFICATION_KIND_ANSWER_ACCEPTED\x10\x06\x12*\n" +
+	"&NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED\x10\a\x12%\n" +
+	"!NOTIFICATION_KIND_ACTION_ITEM_DUE\x10\bB/Z-github.com/forumhq/forum/gen/forum/v1;forumv1b\x06proto3"
 
 var (
 	file_forum_v1_resources_proto_rawDescOnce sync.Once
@@ -2969,90 +3343,99 @@ func file_forum_v1_resources_proto_rawDescGZIP() []byte {
 	return file_forum_v1_resources_proto_rawDescData
 }
 
-var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_forum_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
+var file_forum_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_forum_v1_resources_proto_goTypes = []any{
 	(ThemeVisibility)(0),          // 0: forum.v1.ThemeVisibility
 	(ThreadKind)(0),               // 1: forum.v1.ThreadKind
 	(ThreadState)(0),              // 2: forum.v1.ThreadState
-	(ConveningState)(0),           // 3: forum.v1.ConveningState
-	(Reaction)(0),                 // 4: forum.v1.Reaction
-	(Role)(0),                     // 5: forum.v1.Role
-	(UserState)(0),                // 6: forum.v1.UserState
-	(OrganizationKind)(0),         // 7: forum.v1.OrganizationKind
-	(TokenScope)(0),               // 8: forum.v1.TokenScope
-	(SubscriptionLevel)(0),        // 9: forum.v1.SubscriptionLevel
-	(NotificationKind)(0),         // 10: forum.v1.NotificationKind
-	(*Theme)(nil),                 // 11: forum.v1.Theme
-	(*Group)(nil),                 // 12: forum.v1.Group
-	(*Thread)(nil),                // 13: forum.v1.Thread
-	(*Convening)(nil),             // 14: forum.v1.Convening
-	(*ReactionCount)(nil),         // 15: forum.v1.ReactionCount
-	(*PostReactions)(nil),         // 16: forum.v1.PostReactions
-	(*Reply)(nil),                 // 17: forum.v1.Reply
-	(*User)(nil),                  // 18: forum.v1.User
-	(*Organization)(nil),          // 19: forum.v1.Organization
-	(*ApiToken)(nil),              // 20: forum.v1.ApiToken
-	(*Invitation)(nil),            // 21: forum.v1.Invitation
-	(*Webhook)(nil),               // 22: forum.v1.Webhook
-	(*WebhookDelivery)(nil),       // 23: forum.v1.WebhookDelivery
-	(*Subscription)(nil),          // 24: forum.v1.Subscription
-	(*Notification)(nil),          // 25: forum.v1.Notification
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
+	(ActionItemState)(0),          // 3: forum.v1.ActionItemState
+	(ConveningState)(0),           // 4: forum.v1.ConveningState
+	(Reaction)(0),                 // 5: forum.v1.Reaction
+	(Role)(0),                     // 6: forum.v1.Role
+	(UserState)(0),                // 7: forum.v1.UserState
+	(OrganizationKind)(0),         // 8: forum.v1.OrganizationKind
+	(TokenScope)(0),               // 9: forum.v1.TokenScope
+	(SubscriptionLevel)(0),        // 10: forum.v1.SubscriptionLevel
+	(NotificationKind)(0),         // 11: forum.v1.NotificationKind
+	(*Theme)(nil),                 // 12: forum.v1.Theme
+	(*Group)(nil),                 // 13: forum.v1.Group
+	(*Thread)(nil),                // 14: forum.v1.Thread
+	(*Convening)(nil),             // 15: forum.v1.Convening
+	(*ActionItem)(nil),            // 16: forum.v1.ActionItem
+	(*ActionItemChange)(nil),      // 17: forum.v1.ActionItemChange
+	(*ReactionCount)(nil),         // 18: forum.v1.ReactionCount
+	(*PostReactions)(nil),         // 19: forum.v1.PostReactions
+	(*Reply)(nil),                 // 20: forum.v1.Reply
+	(*User)(nil),                  // 21: forum.v1.User
+	(*Organization)(nil),          // 22: forum.v1.Organization
+	(*ApiToken)(nil),              // 23: forum.v1.ApiToken
+	(*Invitation)(nil),            // 24: forum.v1.Invitation
+	(*Webhook)(nil),               // 25: forum.v1.Webhook
+	(*WebhookDelivery)(nil),       // 26: forum.v1.WebhookDelivery
+	(*Subscription)(nil),          // 27: forum.v1.Subscription
+	(*Notification)(nil),          // 28: forum.v1.Notification
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
 }
 var file_forum_v1_resources_proto_depIdxs = []int32{
-	26, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
-	26, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
-	26, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
+	29, // 0: forum.v1.Theme.last_activity_time:type_name -> google.protobuf.Timestamp
+	29, // 1: forum.v1.Theme.create_time:type_name -> google.protobuf.Timestamp
+	29, // 2: forum.v1.Theme.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: forum.v1.Theme.visibility:type_name -> forum.v1.ThemeVisibility
-	26, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
-	26, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
+	29, // 4: forum.v1.Group.create_time:type_name -> google.protobuf.Timestamp
+	29, // 5: forum.v1.Group.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: forum.v1.Thread.kind:type_name -> forum.v1.ThreadKind
 	2,  // 7: forum.v1.Thread.state:type_name -> forum.v1.ThreadState
-	26, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
-	26, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	26, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	26, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
-	15, // 12: forum.v1.Thread.reactions:type_name -> forum.v1.ReactionCount
-	3,  // 13: forum.v1.Convening.state:type_name -> forum.v1.ConveningState
-	26, // 14: forum.v1.Convening.create_time:type_name -> google.protobuf.Timestamp
-	26, // 15: forum.v1.Convening.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 16: forum.v1.ReactionCount.reaction:type_name -> forum.v1.Reaction
-	15, // 17: forum.v1.PostReactions.reactions:type_name -> forum.v1.ReactionCount
-	26, // 18: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
-	26, // 19: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
-	26, // 20: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
-	15, // 21: forum.v1.Reply.reactions:type_name -> forum.v1.ReactionCount
-	5,  // 22: forum.v1.User.role:type_name -> forum.v1.Role
-	26, // 23: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	26, // 24: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	6,  // 25: forum.v1.User.state:type_name -> forum.v1.UserState
-	7,  // 26: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
-	26, // 27: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	26, // 28: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 29: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
-	26, // 30: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
-	26, // 31: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	26, // 32: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
-	5,  // 33: forum.v1.Invitation.role:type_name -> forum.v1.Role
-	26, // 34: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	26, // 35: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	26, // 36: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	26, // 37: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
-	26, // 38: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
-	27, // 39: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
-	9,  // 40: forum.v1.Subscription.level:type_name -> forum.v1.SubscriptionLevel
-	26, // 41: forum.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	26, // 42: forum.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	10, // 43: forum.v1.Notification.kind:type_name -> forum.v1.NotificationKind
-	26, // 44: forum.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	26, // 45: forum.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	29, // 8: forum.v1.Thread.last_activity_time:type_name -> google.protobuf.Timestamp
+	29, // 9: forum.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	29, // 10: forum.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	29, // 11: forum.v1.Thread.delete_time:type_name -> google.protobuf.Timestamp
+	18, // 12: forum.v1.Thread.reactions:type_name -> forum.v1.ReactionCount
+	4,  // 13: forum.v1.Convening.state:type_name -> forum.v1.ConveningState
+	29, // 14: forum.v1.Convening.create_time:type_name -> google.protobuf.Timestamp
+	29, // 15: forum.v1.Convening.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 16: forum.v1.ActionItem.state:type_name -> forum.v1.ActionItemState
+	17, // 17: forum.v1.ActionItem.history:type_name -> forum.v1.ActionItemChange
+	29, // 18: forum.v1.ActionItem.create_time:type_name -> google.protobuf.Timestamp
+	29, // 19: forum.v1.ActionItem.update_time:type_name -> google.protobuf.Timestamp
+	29, // 20: forum.v1.ActionItemChange.time:type_name -> google.protobuf.Timestamp
+	3,  // 21: forum.v1.ActionItemChange.state:type_name -> forum.v1.ActionItemState
+	5,  // 22: forum.v1.ReactionCount.reaction:type_name -> forum.v1.Reaction
+	18, // 23: forum.v1.PostReactions.reactions:type_name -> forum.v1.ReactionCount
+	29, // 24: forum.v1.Reply.create_time:type_name -> google.protobuf.Timestamp
+	29, // 25: forum.v1.Reply.update_time:type_name -> google.protobuf.Timestamp
+	29, // 26: forum.v1.Reply.delete_time:type_name -> google.protobuf.Timestamp
+	18, // 27: forum.v1.Reply.reactions:type_name -> forum.v1.ReactionCount
+	6,  // 28: forum.v1.User.role:type_name -> forum.v1.Role
+	29, // 29: forum.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	29, // 30: forum.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 31: forum.v1.User.state:type_name -> forum.v1.UserState
+	8,  // 32: forum.v1.Organization.kind:type_name -> forum.v1.OrganizationKind
+	29, // 33: forum.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	29, // 34: forum.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 35: forum.v1.ApiToken.scopes:type_name -> forum.v1.TokenScope
+	29, // 36: forum.v1.ApiToken.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 37: forum.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	29, // 38: forum.v1.ApiToken.last_use_time:type_name -> google.protobuf.Timestamp
+	6,  // 39: forum.v1.Invitation.role:type_name -> forum.v1.Role
+	29, // 40: forum.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 41: forum.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	29, // 42: forum.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	29, // 43: forum.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	29, // 44: forum.v1.WebhookDelivery.attempt_time:type_name -> google.protobuf.Timestamp
+	30, // 45: forum.v1.WebhookDelivery.latency:type_name -> google.protobuf.Duration
+	10, // 46: forum.v1.Subscription.level:type_name -> forum.v1.SubscriptionLevel
+	29, // 47: forum.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	29, // 48: forum.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	11, // 49: forum.v1.Notification.kind:type_name -> forum.v1.NotificationKind
+	29, // 50: forum.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	29, // 51: forum.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
+	52, // [52:52] is the sub-list for method output_type
+	52, // [52:52] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_forum_v1_resources_proto_init() }
@@ -3065,8 +3448,8 @@ func file_forum_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_forum_v1_resources_proto_rawDesc), len(file_forum_v1_resources_proto_rawDesc)),
-			NumEnums:      11,
-			NumMessages:   15,
+			NumEnums:      12,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
