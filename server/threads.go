@@ -165,9 +165,6 @@ func (t *threadService) CreateThread(ctx context.Context, req *forumv1.CreateThr
 	if th.Locked {
 		set = append(set, "locked")
 	}
-	if th.Convening != "" {
-		set = append(set, "convening")
-	}
 	if err := authz.ThreadFields(a, th, set); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -46,7 +47,7 @@ func (a *app) conveningsCommand() *cobra.Command {
 		Args: groupArgs,
 		RunE: groupRun,
 	}
-	cmd.AddCommand(a.conveningsListCommand(), a.conveningsShowCommand(), a.conveningsCreateCommand(), a.conveningsSetCommand(), a.conveningsDeleteCommand())
+	cmd.AddCommand(a.conveningsListCommand(), a.conveningsShowCommand(), a.conveningsCreateCommand(), a.conveningsSetCommand(), a.conveningsDeleteCommand(), a.conveningsExportCommand())
 	return cmd
 }
 
@@ -115,10 +116,21 @@ func placeText(cv *forumv1.Convening) string {
 }
 
 // conveningThreads is a convening and its threads: -o json gives
-// {"convening": ..., "threads": [...]}.
+// {"convening": ..., "threads": [...]}, with the API's JSON for each.
 type conveningThreads struct {
-	Convening *forumv1.Convening `json:"convening"`
-	Threads   []*forumv1.Thread  `json:"threads"`
+	Convening *forumv1.Convening
+	Threads   []*forumv1.Thread
+}
+
+func (c conveningThreads) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Convening json.RawMessage   `json:"convening"`
+		Threads   []json.RawMessage `json:"threads"`
+	}{Convening: protoJSON(c.Convening), Threads: []json.RawMessage{}}
+	for _, th := range c.Threads {
+		out.Threads = append(out.Threads, protoJSON(th))
+	}
+	return json.Marshal(out)
 }
 
 func (a *app) conveningsShowCommand() *cobra.Command {

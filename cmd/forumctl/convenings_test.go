@@ -37,10 +37,13 @@ func TestConvenings(t *testing.T) {
 		}
 	}
 	var js struct {
-		Convening struct{ Name, ThreadCount any }
-		Threads   []struct{ Name, Convening string }
+		Convening struct {
+			Name        string
+			ThreadCount int
+		}
+		Threads []struct{ Name, Convening string }
 	}
-	if err := json.Unmarshal([]byte(mo.ok("", "convenings", "show", "convenings/beijing-2015", "-o", "json")), &js); err != nil || len(js.Threads) != 2 || js.Threads[0].Convening != "convenings/beijing-2015" {
+	if err := json.Unmarshal([]byte(mo.ok("", "convenings", "show", "convenings/beijing-2015", "-o", "json")), &js); err != nil || len(js.Threads) != 2 || js.Threads[0].Convening != "convenings/beijing-2015" || js.Convening.ThreadCount != 2 {
 		t.Errorf("convenings show -o json: %+v (%v)", js, err)
 	}
 	if out := mo.ok("", "threads", "list", "--convening", "beijing-2015"); strings.Contains(out, "Unrelated") || !strings.Contains(out, "Hosting") {
@@ -60,6 +63,6 @@ func TestConvenings(t *testing.T) {
 		{"nothing to set", amina, exitUsage, "nothing to change", []string{"convenings", "set", "beijing-2015"}},
 		{"deleting one with threads", amina, exitConflict, "archive it", []string{"convenings", "delete", "beijing-2015"}},
 		{"a missing one", mo, exitNotFound, "convenings/nope", []string{"convenings", "show", "nope"}},
-		{"a member giving a thread a convening", mo, exitPermission, "", []string{"threads", "create", "--theme", "knowledge-exchange", "--title", "T", "--convening", "beijing-2015"}},
+		{"a thread of a convening that is none", mo, exitInvalid, "thread.convening", []string{"threads", "create", "--theme", "knowledge-exchange", "--title", "T", "--convening", "nope"}},
 	})
 }

@@ -99,6 +99,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.themesCommand(),
 		a.threadsCommand(),
 		a.conveningsCommand(),
+		a.itemsCommand(),
 		a.searchCommand(),
 		a.replyCommand(), a.reactCommand(true), a.reactCommand(false),
 		a.exportCommand(),

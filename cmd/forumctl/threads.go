@@ -412,7 +412,7 @@ func (a *app) threadsCreateCommand() *cobra.Command {
 	f.StringVar(&title, "title", "", "the title; required")
 	f.StringVar(&kind, "kind", "discussion", "discussion, question or announcement (conveners and admins)")
 	f.StringSliceVar(&tags, "tag", nil, "a tag (repeat, or separate with commas)")
-	f.StringVar(&convening, "convening", "", "the convening it belongs to (its slug; conveners and admins)")
+	f.StringVar(&convening, "convening", "", "the convening it belongs to (its slug)")
 	addBodyFlags(cmd, &body, &bodyFile, "body")
 	addOutputFlag(cmd, &format)
 	_ = cmd.MarkFlagRequired("theme")

@@ -51,8 +51,6 @@ func ThreadFields(a Actor, t *forumv1.Thread, paths []string) error {
 			err = moderator(a, "lock threads")
 		case p == "locked":
 			err = moderator(a, "unlock threads")
-		case p == "convening":
-			err = moderator(a, "set the convening of threads")
 		}
 		if err != nil {
 			return err

@@ -1073,8 +1073,9 @@ type Thread struct {
 	// at least once, in the order of `Reaction`. Output only.
 	Reactions []*ReactionCount `protobuf:"bytes,25,rep,name=reactions,proto3" json:"reactions,omitempty"`
 	// The convening the thread belongs to, `convenings/{convening}`; empty
-	// if none. Conveners and admins set it (on create or update); a
-	// follow-up created without one takes its parent's.
+	// if none. Whoever may change the thread sets it (on create or update):
+	// delegates post under a convening. A follow-up created without one
+	// takes its parent's.
 	Convening     string `protobuf:"bytes,26,opt,name=convening,proto3" json:"convening,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
