@@ -105,6 +105,14 @@ func TestAccessibility(t *testing.T) {
 	e.thread(chidi, map[string]any{"title": "Follow-up: hosting", "kind": "THREAD_KIND_FOLLOW_UP", "followUpOf": parent})
 	e.call(chidi, "PATCH", "/v1/"+parent, map[string]any{"pinned": true}, nil)
 	rtl := e.thread(amina, map[string]any{"title": "استضافة المتطوعين من الخارج", "body": "ما الذي نجح معكم؟ **الإرشاد** من اليوم الأول."})
+	// A convening, with organisers and themes; the parent thread belongs to
+	// it and its follow-up follows.
+	const convening = "/convenings/nairobi-2024"
+	e.call(e.admin, "POST", "/v1/convenings?conveningId=nairobi-2024", map[string]any{
+		"title": "Nairobi 2024: hosting volunteers", "description": "What hosts **learnt**.", "startDate": "2024-03-04", "endDate": "2024-03-06",
+		"place": "Nairobi", "country": "KE", "organizers": []string{me.Name, "organizations/vso-kenya"}, "themes": []string{"themes/knowledge-exchange", "themes/reciprocal-volunteering"},
+	}, nil)
+	e.call(chidi, "PATCH", "/v1/"+parent+"?updateMask=convening", map[string]any{"convening": convening[1:]}, nil)
 
 	check := func(tb *tab, who, path string, prepare func()) {
 		t.Helper()
@@ -120,7 +128,7 @@ func TestAccessibility(t *testing.T) {
 	}
 
 	visitor := e.newTab(t)
-	for _, p := range []string{"/", "/login", "/register", "/themes/knowledge-exchange", "/" + parent, "/" + me.Name, "/nowhere"} {
+	for _, p := range []string{"/", "/login", "/register", "/themes/knowledge-exchange", "/" + parent, "/" + me.Name, "/nowhere", "/convenings", convening} {
 		check(visitor, "visitor", p, nil)
 	}
 
@@ -142,12 +150,26 @@ func TestAccessibility(t *testing.T) {
 	delegate.wait("French", `document.documentElement.lang === 'fr'`)
 	check(delegate, "delegate (fr)", "/"+parent, nil)
 	check(delegate, "delegate (fr)", "/"+me.Name, nil)
+	check(delegate, "delegate (fr)", convening, nil)
 
 	convener := e.newTab(t)
 	convener.setSession(chidi)
 	check(convener, "convener", "/"+parent, nil)
 	convener.screenshot("convener-thread")
 	check(convener, "convener", "/"+parent+"/follow-up", nil)
+	check(convener, "convener", "/convenings", func() {
+		convener.click("#new-convening")
+		convener.wait("the form of a new convening", `!document.querySelector('#convening-form').hidden`)
+	})
+	check(convener, "convener", convening, nil)
+	convener.viewport(360, 740, true)
+	convener.open("/convenings")
+	convener.click("#new-convening")
+	convener.wait("the form of a new convening", `!document.querySelector('#convening-form').hidden`)
+	if w := eval[int](convener, `document.documentElement.scrollWidth`); w > 360 {
+		t.Errorf("at 360 px, the form of a new convening is %d px wide", w)
+	}
+	convener.screenshot("convening-form-360px")
 
 	// The profile shows the organisation and the country by name, to
 	// members; a visitor sees the name and is asked to log in.
@@ -196,7 +218,7 @@ func TestAccessibility(t *testing.T) {
 	phone := e.newTab(t)
 	phone.setSession(amina)
 	phone.viewport(360, 740, true)
-	for _, p := range []string{"/", "/themes/knowledge-exchange", "/" + parent, "/themes/knowledge-exchange/new", "/" + me.Name, "/register"} {
+	for _, p := range []string{"/", "/themes/knowledge-exchange", "/" + parent, "/themes/knowledge-exchange/new", "/" + me.Name, "/register", "/convenings", convening} {
 		phone.open(p)
 		if w := eval[int](phone, `document.documentElement.scrollWidth`); w > 360 {
 			t.Errorf("at 360 px, %s is %d px wide", p, w)

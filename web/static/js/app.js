@@ -1,8 +1,8 @@
 // The forum's web interface: a router over real URLs (history API), the
 // header with the session, the notifications bell, the search box and the
 // language switch, and the pages of pages.js, thread.js, forms.js,
-// search.js and notify.js. The server answers index.html for every URL
-// below (web.appRoutes must agree).
+// search.js, notify.js, settings.js and convenings.js. The server answers
+// index.html for every URL below (web.appRoutes must agree).
 
 import * as api from './api.js';
 import { h, replace, focus } from './dom.js';
@@ -13,6 +13,7 @@ import { searchPage, searchBox } from './search.js';
 import { loginPage, registerPage, passwordPage, newThreadPage, editThreadPage, followUpPage } from './forms.js';
 import { notificationsPage, bellLink, startBell, stopBell } from './notify.js';
 import { notificationSettingsPage, unsubscribePage } from './settings.js';
+import { conveningsPage, conveningPage } from './convenings.js';
 
 const routes = [
   [/^\/$/, themesPage],
@@ -30,6 +31,8 @@ const routes = [
   [/^\/register$/, registerPage],
   [/^\/password$/, passwordPage],
   [/^\/search$/, searchPage],
+  [/^\/convenings$/, conveningsPage],
+  [/^\/convenings\/([a-z0-9-]+)$/, conveningPage],
 ];
 
 const state = { me: null, flash: null, announce: null };
@@ -182,6 +185,7 @@ function renderHeader() {
         'ul',
         null,
         h('li', null, h('a', { href: '/' }, t('nav.themes'))),
+        h('li', null, h('a', { href: '/convenings' }, t('nav.convenings'))),
         me
           ? [
               h('li', null, bellLink()),

@@ -1,11 +1,12 @@
 // A thread: its body and replies (the server's sanitised body_html),
 // in-reply-to quotes, follow-up links both ways, badges, paging, the reply
 // composer, editing and deleting one's own posts, and the conveners'
-// actions (pin, lock, resolve, open a follow-up). A question's accepted
-// answer, shown under it, and the buttons of the asker and the conveners
-// that accept one. Reactions to each post. For the signed-in: the
-// control of their subscription to the thread, the replies new since their
-// last visit marked, and their read position moved to the last reply shown.
+// actions (pin, lock, resolve, open a follow-up). The convening the thread
+// belongs to, linked. A question's accepted answer, shown under it, and
+// the buttons of the asker and the conveners that accept one. Reactions to
+// each post. For the signed-in: the control of their subscription to the
+// thread, the replies new since their last visit marked, and their read
+// position moved to the last reply shown.
 
 import * as api from './api.js';
 import * as live from './live.js';
@@ -217,7 +218,7 @@ export async function threadPage(ctx) {
   const elsewhere = [...new Set(replies.map((r) => r.inReplyTo).filter((n) => n && !known.has(n)))];
   // A question's accepted answer, when it is on another page of replies.
   const answerName = thread.kind === QUESTION ? thread.acceptedAnswer || '' : '';
-  const [theme, parent, followUps, quoted, sub, answerElsewhere] = await Promise.all([
+  const [theme, parent, followUps, quoted, sub, answerElsewhere, convening] = await Promise.all([
     api.theme(thread.theme).catch(() => null),
     thread.followUpOf ? api.get(thread.followUpOf, null, ctx.signal).catch(() => null) : null,
     thread.followUps && thread.followUps.length
@@ -229,6 +230,7 @@ export async function threadPage(ctx) {
     Promise.all(elsewhere.map((n) => api.get(n, null, ctx.signal).catch(() => null))),
     ctx.me ? subscription(name, ctx.signal) : null,
     answerName && !known.has(answerName) ? api.get(answerName, null, ctx.signal).catch(() => null) : null,
+    thread.convening ? api.get(thread.convening, null, ctx.signal).catch(() => null) : null,
   ]);
   for (const q of quoted) if (q) known.set(q.name, q);
   const answer = answerName ? known.get(answerName) || answerElsewhere : null;
@@ -339,7 +341,19 @@ export async function threadPage(ctx) {
     { class: 'thread', 'aria-labelledby': 'thread-title' },
     title(thread.title, { id: 'thread-title' }),
     badges(thread),
-    h('p', { class: 'meta', id: 'thread-meta' }, t('thread.startedBy'), ' ', userLink(thread.author, who), ' · ', when(thread.createTime)),
+    h(
+      'p',
+      { class: 'meta', id: 'thread-meta' },
+      t('thread.startedBy'),
+      ' ',
+      userLink(thread.author, who),
+      ' · ',
+      when(thread.createTime),
+      // The convening it belongs to: its title, or its slug if it cannot be read.
+      thread.convening
+        ? [' · ', h('span', { class: 'convening-of' }, t('thread.convening'), ' ', h('a', { href: '/' + thread.convening, dir: 'auto', id: 'thread-convening' }, convening ? convening.title : api.idOf(thread.convening)))]
+        : null,
+    ),
     thread.followUpOf
       ? h('p', { class: 'followup-of' }, t('thread.followsUp'), ' ', h('a', { href: '/' + thread.followUpOf, dir: 'auto', id: 'follow-up-of' }, parent ? parent.title : t('thread.numbered', { id: api.idOf(thread.followUpOf) })))
       : null,
@@ -642,7 +656,7 @@ export async function threadPage(ctx) {
     if (had) focus(li);
   }
   function liveThread(ev) {
-    if (own(ev) || ((ev.changedPaths || []).length && !ev.changedPaths.some((p) => /^(title|body|tags|state|pinned|locked|accepted_answer|theme|kind)$/.test(p)))) return;
+    if (own(ev) || ((ev.changedPaths || []).length && !ev.changedPaths.some((p) => /^(title|body|tags|state|pinned|locked|accepted_answer|theme|kind|convening)$/.test(p)))) return;
     const msg = t(ev.type === 'EVENT_TYPE_THREAD_DELETED' ? 'live.threadDeleted' : 'live.threadChanged');
     const text = composer.node.querySelector('textarea');
     if ((text && text.value.trim()) || document.querySelector('main form.edit, main .confirm:not([hidden])')) {

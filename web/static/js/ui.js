@@ -93,9 +93,10 @@ export function field(o) {
   return { row, input, error };
 }
 
-// The form control for an API field path: "thread.title" -> [data-field=title].
+// The form control for an API field path: "thread.title" -> [data-field=title];
+// an element of a list, "convening.themes[1]", is the list's control.
 function controlFor(form, path) {
-  const parts = path.split('.');
+  const parts = path.replace(/\[\d+\]/g, '').split('.');
   const candidates = [parts.join('.'), parts.slice(1).join('.'), parts[parts.length - 1]];
   for (const c of candidates) {
     if (!c) continue;
@@ -133,11 +134,13 @@ export function showFormError(form, e, ctx) {
       continue;
     }
     const err = document.getElementById(input.id + '-error');
-    const label = form.querySelector(`label[for="${CSS.escape(input.id)}"]`);
+    // A group of checkboxes (a fieldset) is named by its legend.
+    const group = input.tagName === 'FIELDSET';
+    const label = group ? input.querySelector('legend') : form.querySelector(`label[for="${CSS.escape(input.id)}"]`);
     add(err, err.hidden ? null : ' ', t('err.field', { field: label ? label.textContent : v.field, detail: v.description }));
     err.hidden = false;
-    input.setAttribute('aria-invalid', 'true');
-    if (!first) first = input;
+    if (!group) input.setAttribute('aria-invalid', 'true');
+    if (!first) first = group ? input.querySelector('input') || input : input;
   }
   if (first && rest.length === 0) {
     focus(first);
