@@ -205,3 +205,13 @@ func TestConvenings(t *testing.T) {
 		t.Errorf("deleting a convening without threads: %v", err)
 	}
 }
+
+// TestSnakePath checks that a field mask path in the JSON spelling names
+// the proto field.
+func TestSnakePath(t *testing.T) {
+	for in, want := range map[string]string{"closingNote": "closing_note", "state": "state", "due_date": "due_date", "emailDigest": "email_digest", "*": "*", "startDate": "start_date"} {
+		if got := snakePath(in); got != want {
+			t.Errorf("snakePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -134,6 +134,25 @@ func checkTags(v *errs.Violations, field string, tags []string) {
 // bodies). An empty mask means every updatable field that is set in msg;
 // `*` means every updatable field. Unknown fields, and known ones that
 // cannot be changed, are INVALID_ARGUMENT.
+// snakePath returns a field mask path as the proto's field name: a path
+// in the JSON spelling (`closingNote`, as an HTTP client writes
+// `?updateMask=closingNote`; the gateway passes query parameters through
+// as they are) becomes `closing_note`.
+func snakePath(p string) string {
+	if !strings.ContainsFunc(p, unicode.IsUpper) {
+		return p
+	}
+	var b strings.Builder
+	for _, r := range p {
+		if unicode.IsUpper(r) {
+			b.WriteByte('_')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func updatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []string, ignored ...string) ([]string, error) {
 	var v errs.Violations
 	fields := msg.ProtoReflect().Descriptor().Fields()
@@ -152,6 +171,7 @@ func updatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []str
 		return paths, v.Err()
 	}
 	for _, p := range mask.GetPaths() {
+		p = snakePath(p)
 		switch {
 		case p == "*":
 			return updatable, nil
