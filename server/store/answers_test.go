@@ -15,7 +15,8 @@ import (
 
 // TestMigrateLockedState opens a file of schema 8, where a locked thread
 // had the state LOCKED (in its record, its head and its events), and checks
-// that it opens OPEN and locked, still refusing replies, that its old event
+// that it opens OPEN and locked, still refusing replies, that a resolved
+// thread stays resolved, that its old event
 // reads the same way, and that unlocking it later keeps a state set since.
 func TestMigrateLockedState(t *testing.T) {
 	s, path := openTest(t)
@@ -27,6 +28,10 @@ func TestMigrateLockedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := resname.MustParseThread(th.Name)
+	resolved, err := s.CreateThread(ctx, alice, &forumv1.Thread{Theme: DemoThemes[0].Name, Title: "Resolved", Body: "b", State: forumv1.ThreadState_THREAD_STATE_RESOLVED}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 
 	// Rewrite it as schema 8 wrote a locked thread.
@@ -62,6 +67,9 @@ func TestMigrateLockedState(t *testing.T) {
 	eng.Close()
 
 	s = openMigrated(t, path)
+	if r, err := s.GetThread(ctx, alice, resname.MustParseThread(resolved.Name)); err != nil || r.State != forumv1.ThreadState_THREAD_STATE_RESOLVED || r.Locked {
+		t.Errorf("a resolved thread after the migration: state %v, locked %v, %v; want RESOLVED, not locked", r.GetState(), r.GetLocked(), err)
+	}
 	got, err := s.GetThread(ctx, alice, name)
 	if err != nil || got.State != forumv1.ThreadState_THREAD_STATE_OPEN || !got.Locked {
 		t.Fatalf("after the migration: state %v, locked %v, %v; want OPEN and locked", got.GetState(), got.GetLocked(), err)
