@@ -102,7 +102,14 @@ func TestAccessibility(t *testing.T) {
 	parent := e.thread(amina, map[string]any{"title": "Hosting volunteers from abroad", "body": "What **worked** for you?", "tags": []string{"hosting"}})
 	r1 := e.reply(chidi, parent, "A mentor from day one.", "")
 	e.reply(amina, parent, "Agreed, and a signed agreement.", r1)
-	e.thread(chidi, map[string]any{"title": "Follow-up: hosting", "kind": "THREAD_KIND_FOLLOW_UP", "followUpOf": parent})
+	followUp := e.thread(chidi, map[string]any{"title": "Follow-up: hosting", "kind": "THREAD_KIND_FOLLOW_UP", "followUpOf": parent})
+	// Its action items: the organisation's, done with a note, and the
+	// delegate's own, open and overdue.
+	var checklist, mentor struct{ Name string }
+	e.call(chidi, "POST", "/v1/"+followUp+"/actionItems", map[string]any{"title": "Send the hosting checklist to every host", "owner": "organizations/vso-kenya", "dueDate": "2024-04-01"}, &checklist)
+	e.call(chidi, "POST", "/v1/"+followUp+"/actionItems", map[string]any{"title": "Pair each volunteer with a mentor", "owner": me.Name, "dueDate": "2024-05-01"}, &mentor)
+	e.call(amina, "PATCH", "/v1/"+checklist.Name+"?updateMask=state,closingNote", map[string]any{"state": "ACTION_ITEM_STATE_DONE", "closingNote": "Sent in April."}, nil)
+	itemAnchor := func(name string) string { return "#item-" + name[strings.LastIndexByte(name, '/')+1:] }
 	e.call(chidi, "PATCH", "/v1/"+parent, map[string]any{"pinned": true}, nil)
 	rtl := e.thread(amina, map[string]any{"title": "استضافة المتطوعين من الخارج", "body": "ما الذي نجح معكم؟ **الإرشاد** من اليوم الأول."})
 	// A convening, with organisers and themes; the parent thread belongs to
@@ -128,7 +135,7 @@ func TestAccessibility(t *testing.T) {
 	}
 
 	visitor := e.newTab(t)
-	for _, p := range []string{"/", "/login", "/register", "/themes/knowledge-exchange", "/" + parent, "/" + me.Name, "/nowhere", "/convenings", convening} {
+	for _, p := range []string{"/", "/login", "/register", "/themes/knowledge-exchange", "/" + parent, "/" + me.Name, "/nowhere", "/convenings", convening, "/" + followUp, "/action-items"} {
 		check(visitor, "visitor", p, nil)
 	}
 
@@ -146,11 +153,20 @@ func TestAccessibility(t *testing.T) {
 	})
 	delegate.screenshot("profile")
 	check(delegate, "delegate", "/password", nil)
+	// A follow-up with items: Done and Drop on hers, a history opened.
+	check(delegate, "delegate", "/"+followUp, func() {
+		delegate.wait("the state controls", `document.querySelector('`+itemAnchor(mentor.Name)+`-done')`)
+		delegate.click(itemAnchor(checklist.Name) + "-history summary")
+	})
+	check(delegate, "delegate", "/action-items", nil)
+	check(delegate, "delegate", "/action-items?closed=1", nil)
 	delegate.fill("#lang-select", "fr")
 	delegate.wait("French", `document.documentElement.lang === 'fr'`)
 	check(delegate, "delegate (fr)", "/"+parent, nil)
 	check(delegate, "delegate (fr)", "/"+me.Name, nil)
 	check(delegate, "delegate (fr)", convening, nil)
+	check(delegate, "delegate (fr)", "/"+followUp, nil)
+	check(delegate, "delegate (fr)", "/action-items?closed=1", nil)
 
 	convener := e.newTab(t)
 	convener.setSession(chidi)
@@ -162,6 +178,14 @@ func TestAccessibility(t *testing.T) {
 		convener.wait("the form of a new convening", `!document.querySelector('#convening-form').hidden`)
 	})
 	check(convener, "convener", convening, nil)
+	// The form of a new item with an error, an item's edit form open.
+	check(convener, "convener", "/"+followUp, func() {
+		convener.click("#add-action-item")
+		convener.waitText("#item-title-error", "What is to be done")
+		convener.click(itemAnchor(mentor.Name) + "-change")
+		convener.wait("the edit form", `!document.querySelector('`+itemAnchor(mentor.Name)+`-edit').hidden`)
+	})
+	convener.screenshot("convener-action-items")
 	convener.viewport(360, 740, true)
 	convener.open("/convenings")
 	convener.click("#new-convening")
@@ -218,7 +242,7 @@ func TestAccessibility(t *testing.T) {
 	phone := e.newTab(t)
 	phone.setSession(amina)
 	phone.viewport(360, 740, true)
-	for _, p := range []string{"/", "/themes/knowledge-exchange", "/" + parent, "/themes/knowledge-exchange/new", "/" + me.Name, "/register", "/convenings", convening} {
+	for _, p := range []string{"/", "/themes/knowledge-exchange", "/" + parent, "/themes/knowledge-exchange/new", "/" + me.Name, "/register", "/convenings", convening, "/" + followUp, "/action-items?closed=1"} {
 		phone.open(p)
 		if w := eval[int](phone, `document.documentElement.scrollWidth`); w > 360 {
 			t.Errorf("at 360 px, %s is %d px wide", p, w)
@@ -228,6 +252,8 @@ func TestAccessibility(t *testing.T) {
 	phone.screenshot("thread-360px")
 	phone.open("/themes/knowledge-exchange")
 	phone.screenshot("theme-360px")
+	phone.open("/" + followUp)
+	phone.screenshot("action-items-360px")
 
 	// Right-to-left posts read right to left; the interface stays as it is.
 	visitor.open("/" + rtl)

@@ -11,11 +11,13 @@
 //     old and new files. A request for another version gets the current
 //     file, not cached, so a page loaded before an upgrade still works.
 //   - The application's URLs (/, /themes/x, /threads/12, /users/3, /u/ana,
-//     /notifications, /login, /search, /convenings/beijing-2015, ...; see
-//     appRoutes) answer index.html with status 200, so they can be shared, bookmarked and
-//     reloaded; the page's script then renders them (history API). Other paths answer index.html with status 404, and the
-//     script shows "page not found". index.html is revalidated on every
-//     load (Cache-Control: no-cache, ETag).
+//     /notifications, /login, /search, /convenings/beijing-2015,
+//     /action-items, ...; see appRoutes) answer index.html with status
+//     200, so they can be shared, bookmarked and reloaded; the page's
+//     script then renders them (history API). Other paths answer
+//     index.html with status 404, and the script shows "page not found".
+//     index.html is revalidated on every load (Cache-Control: no-cache,
+//     ETag).
 //
 // Every file is compressed with gzip once, when the handler is built, and
 // sent compressed to clients that accept it (Vary: Accept-Encoding). Every
@@ -87,6 +89,7 @@ var appRoutes = []*regexp.Regexp{
 	regexp.MustCompile(`^/search$`),
 	regexp.MustCompile(`^/convenings$`),
 	regexp.MustCompile(`^/convenings/[a-z0-9-]+$`),
+	regexp.MustCompile(`^/action-items$`),
 }
 
 // IsAppRoute reports whether p is a URL path of the application's pages.

@@ -65,7 +65,7 @@ func TestContentSecurityPolicy(t *testing.T) {
 }
 
 func TestAppRoutesServeIndex(t *testing.T) {
-	for _, p := range []string{"/", "/themes/knowledge-exchange", "/themes/x/new", "/threads/12", "/threads/12/edit", "/threads/12/follow-up", "/users/3", "/users/me", "/u/ana", "/u/Ana.B-2_x", "/notifications", "/login", "/register", "/password", "/search", "/convenings", "/convenings/beijing-2015"} {
+	for _, p := range []string{"/", "/themes/knowledge-exchange", "/themes/x/new", "/threads/12", "/threads/12/edit", "/threads/12/follow-up", "/users/3", "/users/me", "/u/ana", "/u/Ana.B-2_x", "/notifications", "/login", "/register", "/password", "/search", "/convenings", "/convenings/beijing-2015", "/action-items"} {
 		r := get(t, "GET", p, nil)
 		b := body(t, r)
 		if r.StatusCode != 200 || !bytes.Contains(b, []byte(`<main id="main"`)) {
@@ -80,7 +80,7 @@ func TestAppRoutesServeIndex(t *testing.T) {
 		checkSecurityHeaders(t, p, r)
 	}
 	// Other paths get the page too (it shows "page not found"), with 404.
-	for _, p := range []string{"/nope", "/threads/abc", "/threads/12/replies", "/favicon.ico", "/static", "/themes/UPPER", "/search/x", "/u/", "/u/a/b", "/u/" + strings.Repeat("a", 33), "/notifications/1", "/convenings/", "/convenings/Beijing", "/convenings/a/b"} {
+	for _, p := range []string{"/nope", "/threads/abc", "/threads/12/replies", "/favicon.ico", "/static", "/themes/UPPER", "/search/x", "/u/", "/u/a/b", "/u/" + strings.Repeat("a", 33), "/notifications/1", "/convenings/", "/convenings/Beijing", "/convenings/a/b", "/action-items/1", "/threads/12/actionItems"} {
 		r := get(t, "GET", p, nil)
 		if r.StatusCode != 404 {
 			t.Errorf("GET %s: %d, want 404", p, r.StatusCode)

@@ -1,8 +1,8 @@
 // The forum's web interface: a router over real URLs (history API), the
 // header with the session, the notifications bell, the search box and the
 // language switch, and the pages of pages.js, thread.js, forms.js,
-// search.js, notify.js, settings.js and convenings.js. The server answers
-// index.html for every URL below (web.appRoutes must agree).
+// search.js, notify.js, settings.js, convenings.js and actionitems.js. The
+// server answers index.html for every URL below (web.appRoutes must agree).
 
 import * as api from './api.js';
 import { h, replace, focus } from './dom.js';
@@ -14,6 +14,7 @@ import { loginPage, registerPage, passwordPage, newThreadPage, editThreadPage, f
 import { notificationsPage, bellLink, startBell, stopBell } from './notify.js';
 import { notificationSettingsPage, unsubscribePage } from './settings.js';
 import { conveningsPage, conveningPage } from './convenings.js';
+import { actionItemsPage } from './actionitems.js';
 
 const routes = [
   [/^\/$/, themesPage],
@@ -33,6 +34,7 @@ const routes = [
   [/^\/search$/, searchPage],
   [/^\/convenings$/, conveningsPage],
   [/^\/convenings\/([a-z0-9-]+)$/, conveningPage],
+  [/^\/action-items$/, actionItemsPage],
 ];
 
 const state = { me: null, flash: null, announce: null };
@@ -188,6 +190,7 @@ function renderHeader() {
         h('li', null, h('a', { href: '/convenings' }, t('nav.convenings'))),
         me
           ? [
+              h('li', null, h('a', { href: '/action-items', id: 'nav-action-items' }, t('nav.actionItems'))),
               h('li', null, bellLink()),
               h('li', null, h('a', { href: '/users/' + api.idOf(me.name), dir: 'auto', 'aria-label': t('nav.profile', { name: me.displayName || me.username }) }, me.displayName || me.username)),
               h('li', null, h('button', { type: 'button', class: 'linkish', onclick: logout }, t('nav.logout'))),

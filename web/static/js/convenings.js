@@ -3,13 +3,15 @@
 // conveners and admins, the form of a new one behind a button), and
 // /convenings/{slug} shows one: its dates, place, organisers, themes and
 // description, then its threads, the discussions apart from the
-// follow-ups; conveners and admins change its state there.
+// follow-ups (each with its action items summed up: "2 open, 1 done");
+// conveners and admins change its state there.
 
 import * as api from './api.js';
 import { ApiError, Code } from './api.js';
 import { h, add, focus, setHTML } from './dom.js';
 import { t, lang, regionName } from './i18n.js';
 import { badges, authors, userLink, when, title, crumbs, field, editor, errorBox, showError, hideError, showFormError, clearErrors, busy, badge } from './ui.js';
+import { itemCounts, threadOf } from './actionitems.js';
 
 const PLANNED = 'CONVENING_STATE_PLANNED';
 const HELD = 'CONVENING_STATE_HELD';
@@ -252,10 +254,31 @@ async function threadsOf(name, signal) {
   return out;
 }
 
+/**
+ * The action items of the follow-ups of convening name the reader may see
+ * (up to 1,000), in one list; null if they cannot be read.
+ */
+async function itemsOf(name, signal) {
+  const out = [];
+  let token = '';
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await api.get('threads/-/actionItems', { filter: `convening = "${name}"`, pageSize: 100, pageToken: token }, signal);
+      out.push(...(r.actionItems || []));
+      token = r.nextPageToken;
+      if (!token) break;
+    }
+  } catch (e) {
+    if ((e && e.name === 'AbortError') || !(e instanceof ApiError)) throw e;
+    return null;
+  }
+  return out;
+}
+
 /** A convening: its details, its discussions and its follow-ups. */
 export async function conveningPage(ctx) {
   const name = 'convenings/' + ctx.params[0];
-  const [c, threads] = await Promise.all([api.get(name, null, ctx.signal), threadsOf(name, ctx.signal)]);
+  const [c, threads, items] = await Promise.all([api.get(name, null, ctx.signal), threadsOf(name, ctx.signal), itemsOf(name, ctx.signal)]);
   const organizers = c.organizers || [];
   const userNames = organizers.filter((o) => o.startsWith('users/'));
   const [who, orgs, themes, threadThemes] = await Promise.all([
@@ -266,6 +289,13 @@ export async function conveningPage(ctx) {
   ]);
   const themeNames = new Map(threadThemes.filter(Boolean).map((th) => [th.name, th.displayName]));
   const byName = new Map(threads.map((x) => [x.name, x]));
+  // The action items of each follow-up.
+  const itemsBy = new Map();
+  for (const it of items || []) {
+    const th = threadOf(it.name);
+    if (!itemsBy.has(th)) itemsBy.set(th, []);
+    itemsBy.get(th).push(it);
+  }
 
   const organizerList = organizers.map((o, i) => {
     const sep = i ? ', ' : null;
@@ -332,6 +362,9 @@ export async function conveningPage(ctx) {
       ),
       th.followUpOf
         ? h('p', { class: 'meta' }, t('thread.followsUp'), ' ', h('a', { href: '/' + th.followUpOf, dir: 'auto' }, byName.has(th.followUpOf) ? byName.get(th.followUpOf).title : t('thread.numbered', { id: api.idOf(th.followUpOf) })))
+        : null,
+      itemsBy.has(th.name)
+        ? h('p', { class: 'meta item-counts' }, t('item.counts'), ' ', itemCounts(itemsBy.get(th.name)))
         : null,
     );
   const section = (id, heading, list, none) =>

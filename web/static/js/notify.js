@@ -125,12 +125,24 @@ export function what(n, u) {
       return t('notes.resolved', { name });
     case 'NOTIFICATION_KIND_ANSWER_ACCEPTED':
       return t('notes.answerAccepted', { name });
+    // The notification does not say whether the item is the user's own or
+    // their organisation's: the words cover both.
+    case 'NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED':
+      return t('notes.itemAssigned', { name });
+    // forumd's reminder: no one caused it.
+    case 'NOTIFICATION_KIND_ACTION_ITEM_DUE':
+      return t('notes.itemDue');
   }
   return t('notes.other', { name });
 }
 
-/** The link of a notification's post: a thread, or a reply at its place. */
-export const postHref = (n) => hitHref({ name: n.post || n.thread, thread: n.thread });
+const ITEM_KINDS = ['NOTIFICATION_KIND_ACTION_ITEM_ASSIGNED', 'NOTIFICATION_KIND_ACTION_ITEM_DUE'];
+
+/**
+ * The link of a notification's post: a thread, or a reply at its place;
+ * for an action item, the follow-up's action items.
+ */
+export const postHref = (n) => (ITEM_KINDS.includes(n.kind) ? `/${n.thread}#action-items` : hitHref({ name: n.post || n.thread, thread: n.thread }));
 
 /** Marks the named notifications read; returns the server's answer. */
 function markRead(body) {

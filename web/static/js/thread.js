@@ -2,7 +2,8 @@
 // in-reply-to quotes, follow-up links both ways, badges, paging, the reply
 // composer, editing and deleting one's own posts, and the conveners'
 // actions (pin, lock, resolve, open a follow-up). The convening the thread
-// belongs to, linked. A question's accepted answer, shown under it, and
+// belongs to, linked. A follow-up's action items (actionitems.js), after
+// its body. A question's accepted answer, shown under it, and
 // the buttons of the asker and the conveners that accept one. Reactions to
 // each post. For the signed-in: the control of their subscription to the
 // thread, the replies new since their last visit marked, and their read
@@ -14,6 +15,7 @@ import { h, add, replace, setHTML, focus, newId } from './dom.js';
 import { t, fmtNumber } from './i18n.js';
 import { badges, badge, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
 import { subscription, subscriptionControl } from './notify.js';
+import { actionItemsSection, FOLLOW_UP } from './actionitems.js';
 
 /** Replies per page. */
 export const PAGE_SIZE = 50;
@@ -218,7 +220,7 @@ export async function threadPage(ctx) {
   const elsewhere = [...new Set(replies.map((r) => r.inReplyTo).filter((n) => n && !known.has(n)))];
   // A question's accepted answer, when it is on another page of replies.
   const answerName = thread.kind === QUESTION ? thread.acceptedAnswer || '' : '';
-  const [theme, parent, followUps, quoted, sub, answerElsewhere, convening] = await Promise.all([
+  const [theme, parent, followUps, quoted, sub, answerElsewhere, convening, items] = await Promise.all([
     api.theme(thread.theme).catch(() => null),
     thread.followUpOf ? api.get(thread.followUpOf, null, ctx.signal).catch(() => null) : null,
     thread.followUps && thread.followUps.length
@@ -231,6 +233,13 @@ export async function threadPage(ctx) {
     ctx.me ? subscription(name, ctx.signal) : null,
     answerName && !known.has(answerName) ? api.get(answerName, null, ctx.signal).catch(() => null) : null,
     thread.convening ? api.get(thread.convening, null, ctx.signal).catch(() => null) : null,
+    // A follow-up's action items, after its body.
+    thread.kind === FOLLOW_UP
+      ? actionItemsSection(thread, ctx).catch((e) => {
+          if ((e && e.name === 'AbortError') || !(e instanceof api.ApiError)) throw e;
+          return null; // the thread without them
+        })
+      : null,
   ]);
   for (const q of quoted) if (q) known.set(q.name, q);
   const answer = answerName ? known.get(answerName) || answerElsewhere : null;
@@ -688,6 +697,8 @@ export async function threadPage(ctx) {
     'thread.updated': liveThread,
     'thread.deleted': liveThread,
     'thread.undeleted': liveThread,
+    'action_item.created': (ev) => items && items.changed(ev),
+    'action_item.updated': (ev) => items && items.changed(ev),
   });
 
   // The read position: the last reply shown (a thread without replies is
@@ -716,6 +727,6 @@ export async function threadPage(ctx) {
   return {
     title: thread.title,
     after: markRead,
-    node: [crumbs([['/', t('nav.themes')], theme ? ['/' + theme.name, theme.displayName] : null, [null, thread.title]].filter(Boolean)), changed, article, repliesSection, composer.node],
+    node: [crumbs([['/', t('nav.themes')], theme ? ['/' + theme.name, theme.displayName] : null, [null, thread.title]].filter(Boolean)), changed, article, items ? items.node : null, repliesSection, composer.node],
   };
 }
