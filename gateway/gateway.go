@@ -291,6 +291,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		{"OrganizationService", forumv1.RegisterOrganizationServiceHandler},
 		{"ConveningService", forumv1.RegisterConveningServiceHandler},
 		{"ActionItemService", forumv1.RegisterActionItemServiceHandler},
+		{"RevisionService", forumv1.RegisterRevisionServiceHandler},
 		{"ApiTokenService", forumv1.RegisterApiTokenServiceHandler},
 		{"InvitationService", forumv1.RegisterInvitationServiceHandler},
 		{"GroupService", forumv1.RegisterGroupServiceHandler},

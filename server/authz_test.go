@@ -76,6 +76,7 @@ var expectedLevel = map[string]string{
 	"GetSubscription": "reader", "ListSubscriptions": "reader", "UpdateSubscription": "member", "DeleteSubscription": "member",
 	"ListNotifications": "reader", "MarkNotificationsRead": "member", "MarkThreadRead": "member",
 	"AcceptAnswer": "member", "UnacceptAnswer": "member", "AddReaction": "member", "RemoveReaction": "member",
+	"ListRevisions": "public", "GetRevision": "public",
 	"GetActionItem": "public", "ListActionItems": "public", "CreateActionItem": "moderator", "UpdateActionItem": "member",
 	"GetConvening": "public", "ListConvenings": "public", "CreateConvening": "moderator", "UpdateConvening": "moderator", "DeleteConvening": "moderator",
 	"GetNotificationSettings": "reader", "UpdateNotificationSettings": "member", "Unsubscribe": "public",

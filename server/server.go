@@ -191,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 	forumv1.RegisterOrganizationServiceServer(s.grpc, &organizationService{s: s})
 	forumv1.RegisterConveningServiceServer(s.grpc, &conveningService{s: s})
 	forumv1.RegisterActionItemServiceServer(s.grpc, &actionItemService{s: s})
+	forumv1.RegisterRevisionServiceServer(s.grpc, &revisionService{s: s})
 	forumv1.RegisterApiTokenServiceServer(s.grpc, &apiTokenService{s: s})
 	forumv1.RegisterInvitationServiceServer(s.grpc, &invitationService{s: s})
 	forumv1.RegisterGroupServiceServer(s.grpc, &groupService{s: s})

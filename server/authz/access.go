@@ -142,6 +142,8 @@ var table = map[string]Level{
 	forumv1.ThreadService_AcceptAnswer_FullMethodName:         Member,
 	forumv1.ConveningService_GetConvening_FullMethodName:      Public,
 	forumv1.ActionItemService_GetActionItem_FullMethodName:    Public,
+	forumv1.RevisionService_ListRevisions_FullMethodName:      Public,
+	forumv1.RevisionService_GetRevision_FullMethodName:        Public,
 	forumv1.ActionItemService_ListActionItems_FullMethodName:  Public,
 	forumv1.ActionItemService_CreateActionItem_FullMethodName: Moderator,
 	forumv1.ActionItemService_UpdateActionItem_FullMethodName: Member,

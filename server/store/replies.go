@@ -205,10 +205,17 @@ func (s *Store) UpdateReply(ctx context.Context, actor authz.Actor, name resname
 		if err := keepReplyVersion(tx, t.id, rid, cur); err != nil {
 			return err
 		}
+		before := replyRevision(t.id, rid, cur, cur.Author, cur.CreateTime)
+		if cur.EditCount > 0 {
+			before.Editor, before.CreateTime = "", cur.UpdateTime // stored already: recordEdit keeps the stored one
+		}
 		cur.Body, cur.BodyHtml = u.Body, u.BodyHtml
 		cur.EditCount++
 		cur.UpdateTime = s.timestamp(cur.UpdateTime)
 		cur.Etag = etag(cur.UpdateTime)
+		if err := recordEdit(tx, t.id, rid, before, replyRevision(t.id, rid, cur, actor.User, cur.UpdateTime)); err != nil {
+			return err
+		}
 		out = cur
 		if err := putProto(tx, bucketReplies, replyKey(t.id, rid), cur); err != nil {
 			return err

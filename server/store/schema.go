@@ -74,6 +74,8 @@ import (
 //	conveningThreads     slug 0x00 thread id → nil: the threads of a convening   (schema 9)
 //	actionItems          thread id, item id → ActionItem (its history within)    (schema 9)
 //	actionItemReminders  thread id, item id, stage (1 due soon, 2 overdue) → nil: reminders sent (schema 9)
+//	revisions            thread id, reply id (0: the thread), revision number → Revision: a post's
+//	                     versions, stored from its first edit on; number 0 → u64, the last (schema 9)
 //
 // A target in subscriptions and subscribers is [1][thread id] for a thread,
 // [0][slug][0x00] for a theme (subscriptionTarget). meta
@@ -151,6 +153,7 @@ const (
 	bucketConveningThreads  kv.Bucket = "convening_threads"
 	bucketActionItems       kv.Bucket = "action_items"
 	bucketItemReminders     kv.Bucket = "action_item_reminders"
+	bucketRevisions         kv.Bucket = "revisions"
 )
 
 // allBuckets lists every bucket; Open creates the missing ones.
@@ -167,7 +170,7 @@ var allBuckets = []kv.Bucket{
 	bucketMentioned, bucketReadMarks, bucketSettings, bucketOutbox, bucketDigests,
 	bucketReactions, bucketReactionCounts,
 	bucketConvenings, bucketConveningsByStart, bucketConveningThreads,
-	bucketActionItems, bucketItemReminders,
+	bucketActionItems, bucketItemReminders, bucketRevisions,
 }
 
 // SchemaVersion is the version of the key layout above. Open stamps it in a

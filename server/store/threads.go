@@ -475,6 +475,14 @@ func (s *Store) UpdateThread(ctx context.Context, actor authz.Actor, name resnam
 		}
 		next.UpdateTime = s.timestamp(cur.UpdateTime)
 		next.Etag = etag(next.UpdateTime)
+		if next.Title != cur.Title || next.Body != cur.Body || !slices.Equal(next.Tags, cur.Tags) {
+			// An edit of the post: its history (revisions.go). The version
+			// replaced is stored only if it is the first (its author's).
+			before := threadRevision(id, cur, cur.Author, cur.CreateTime)
+			if err := recordEdit(tx, id, 0, before, threadRevision(id, next, actor.User, next.UpdateTime)); err != nil {
+				return err
+			}
+		}
 		if err := putThread(tx, id, next); err != nil {
 			return err
 		}
