@@ -98,6 +98,7 @@ type Client struct {
 	orgs    forumv1.OrganizationServiceClient
 	convs   forumv1.ConveningServiceClient
 	items   forumv1.ActionItemServiceClient
+	revs    forumv1.RevisionServiceClient
 	groups  forumv1.GroupServiceClient
 	invites forumv1.InvitationServiceClient
 	tokens  forumv1.ApiTokenServiceClient
@@ -167,6 +168,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c.orgs = forumv1.NewOrganizationServiceClient(conn)
 	c.convs = forumv1.NewConveningServiceClient(conn)
 	c.items = forumv1.NewActionItemServiceClient(conn)
+	c.revs = forumv1.NewRevisionServiceClient(conn)
 	c.groups = forumv1.NewGroupServiceClient(conn)
 	c.invites = forumv1.NewInvitationServiceClient(conn)
 	c.tokens = forumv1.NewApiTokenServiceClient(conn)
@@ -203,6 +205,9 @@ func (c *Client) UserService() forumv1.UserServiceClient { return c.users }
 
 // OrganizationService returns the generated OrganizationService stub.
 func (c *Client) OrganizationService() forumv1.OrganizationServiceClient { return c.orgs }
+
+// RevisionService returns the raw RevisionService stub.
+func (c *Client) RevisionService() forumv1.RevisionServiceClient { return c.revs }
 
 // ActionItemService returns the raw ActionItemService stub.
 func (c *Client) ActionItemService() forumv1.ActionItemServiceClient { return c.items }

@@ -145,6 +145,16 @@ func (c *Client) ActionItems(ctx context.Context, req *forumv1.ListActionItemsRe
 	})
 }
 
+// Revisions returns the edit history of post (`threads/{id}` or
+// `threads/{id}/replies/{r}`), the newest version first, following
+// next_page_token. Iteration stops at the first error.
+func (c *Client) Revisions(ctx context.Context, post string) iter.Seq2[*forumv1.Revision, error] {
+	return paginate("", func(token string) ([]*forumv1.Revision, string, error) {
+		resp, err := c.revs.ListRevisions(ctx, &forumv1.ListRevisionsRequest{Parent: post, PageSize: 100, PageToken: token})
+		return resp.GetRevisions(), resp.GetNextPageToken(), err
+	})
+}
+
 // Groups returns the private working groups the caller may see, in name
 // order, following next_page_token: all of them for conveners and admins,
 // the groups they belong to for other users. req may be nil, or set

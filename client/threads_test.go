@@ -134,3 +134,30 @@ func TestActionItems(t *testing.T) {
 		t.Errorf("ActionItems state = DONE: %v", got)
 	}
 }
+
+// TestRevisions: a reply edited once has two versions, the newest first.
+func TestRevisions(t *testing.T) {
+	f := start(t)
+	ctx := callCtx(t)
+	th, err := f.member.CreateThread(ctx, &forumv1.Thread{Theme: "themes/knowledge-exchange", Title: "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.member.CreateReply(ctx, th.GetName(), &forumv1.Reply{Body: "before"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.member.ReplyService().UpdateReply(ctx, &forumv1.UpdateReplyRequest{Reply: &forumv1.Reply{Name: r.GetName(), Body: "after"}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rv, err := range f.anonymous.Revisions(ctx, r.GetName()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rv.GetBody())
+	}
+	if len(got) != 2 || got[0] != "after" || got[1] != "before" {
+		t.Errorf("Revisions: %v", got)
+	}
+}

@@ -91,3 +91,29 @@ func TestAnswersReactionsAndLocks(t *testing.T) {
 		{"unlock: a member", mo, exitPermission, "unlock threads", []string{"threads", "unlock", "2"}},
 	})
 }
+
+// TestHistory shows a reply's versions, the newest first, and refuses a
+// deleted reply's history to a member.
+func TestHistory(t *testing.T) {
+	server := startForum(t)
+	amina, mo := newUser(t), newUser(t)
+	amina.login(server, "amina", convenerPassword)
+	mo.login(server, "moses", memberPassword)
+	mo.ok("", "threads", "create", "--theme", "joint-programmes", "--title", "Budget", "--body", "?")
+	reply := posted(t, mo.ok("", "reply", "1", "--body", "About 3,000 dollars."), "threads/1")
+	mo.ok("", "reply", "edit", reply, "--body", "About 4,000 dollars.")
+	out := stamp.ReplaceAllString(amina.ok("", "history", "1/1"), "TIME")
+	want := "── 2 · edited by Mo Member · TIME\nAbout 4,000 dollars.\n\n── 1 · written by Mo Member · TIME\nAbout 3,000 dollars.\n"
+	if out != want {
+		t.Errorf("history:\n%s\nwant:\n%s", out, want)
+	}
+	if out := stamp.ReplaceAllString(mo.ok("", "history", "1"), "TIME"); out != "── 1 · written by Mo Member · TIME\nBudget\n?\n" {
+		t.Errorf("history of a thread never edited: %q", out)
+	}
+	mo.ok("", "reply", "delete", reply)
+	mo.fails(exitNotFound, "moderators only", "history", reply)
+	if out := amina.ok("", "history", reply); !strings.Contains(out, "About 3,000 dollars.") {
+		t.Errorf("a convener reading a deleted reply's history:\n%s", out)
+	}
+	mo.fails(exitUsage, "is not a post", "history", "x")
+}

@@ -101,7 +101,7 @@ the system's certificates; --insecure forces plaintext (FORUM_INSECURE=1).
 		a.conveningsCommand(),
 		a.itemsCommand(),
 		a.searchCommand(),
-		a.replyCommand(), a.reactCommand(true), a.reactCommand(false),
+		a.replyCommand(), a.reactCommand(true), a.reactCommand(false), a.historyCommand(),
 		a.exportCommand(),
 		a.invitationsCommand(),
 		a.groupsCommand(),
