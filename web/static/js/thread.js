@@ -16,6 +16,7 @@ import { t, fmtNumber } from './i18n.js';
 import { badges, badge, tagLinks, authors, userLink, when, title, crumbs, errorBox, showError, hideError, editor, replyRenderer, showFormError, clearErrors, busy } from './ui.js';
 import { subscription, subscriptionControl } from './notify.js';
 import { actionItemsSection, FOLLOW_UP } from './actionitems.js';
+import { historyControl } from './history.js';
 
 /** Replies per page. */
 export const PAGE_SIZE = 50;
@@ -345,6 +346,9 @@ export async function threadPage(ctx) {
       )
     : null;
 
+  // The opening post's edit history (history.js); a deleted thread's is
+  // the moderators'.
+  const threadHistory = !deleted || mod ? historyControl(name, t('history.show'), 'thread-meta', ctx) : null;
   const article = h(
     'article',
     { class: 'thread', 'aria-labelledby': 'thread-title' },
@@ -362,6 +366,7 @@ export async function threadPage(ctx) {
       thread.convening
         ? [' · ', h('span', { class: 'convening-of' }, t('thread.convening'), ' ', h('a', { href: '/' + thread.convening, dir: 'auto', id: 'thread-convening' }, convening ? convening.title : api.idOf(thread.convening)))]
         : null,
+      threadHistory ? [' · ', threadHistory.button] : null,
     ),
     thread.followUpOf
       ? h('p', { class: 'followup-of' }, t('thread.followsUp'), ' ', h('a', { href: '/' + thread.followUpOf, dir: 'auto', id: 'follow-up-of' }, parent ? parent.title : t('thread.numbered', { id: api.idOf(thread.followUpOf) })))
@@ -378,6 +383,7 @@ export async function threadPage(ctx) {
         )
       : null,
     setHTML(h('div', { class: 'body', dir: 'auto' }), thread.bodyHtml),
+    threadHistory ? threadHistory.panel : null,
     reactionsOf(thread),
     answerBox(),
     tagLinks(thread.tags, thread.theme),
@@ -430,6 +436,9 @@ export async function threadPage(ctx) {
     const metaId = anchor + '-meta';
     const li = h('li', { id: anchor, class: 'reply', tabindex: '-1' });
     shown.set(r.name, [r, li]);
+    // Its edit history, behind "edited"; a deleted reply's is the
+    // moderators'.
+    const hist = r.deleteTime ? (mod ? historyControl(r.name, t('history.show'), metaId, ctx) : null) : r.editCount ? historyControl(r.name, t('reply.edited'), metaId, ctx) : null;
     const meta = h(
       'p',
       { class: 'meta', id: metaId },
@@ -438,11 +447,11 @@ export async function threadPage(ctx) {
       userLink(r.author, who),
       ' · ',
       h('a', { href: '#' + anchor, class: 'permalink' }, when(r.createTime)),
-      r.editCount && !r.deleteTime ? [' · ', t('reply.edited')] : null,
+      hist ? [' · ', hist.button] : null,
     );
     if (r.deleteTime) {
       const who = r.deletedBy ? (deletedByAuthor(r) ? t('reply.removedByAuthor') : t('reply.removedByModerator')) : null;
-      add(li, h('article', { 'aria-labelledby': metaId }, meta, h('p', { class: 'tombstone' }, t('reply.deleted'), who ? [' ', who] : null, r.deleteReason ? [' ', deleteReason(r)] : null)));
+      add(li, h('article', { 'aria-labelledby': metaId }, meta, h('p', { class: 'tombstone' }, t('reply.deleted'), who ? [' ', who] : null, r.deleteReason ? [' ', deleteReason(r)] : null), hist ? hist.panel : null));
       return li;
     }
     let quote = null;
@@ -517,7 +526,7 @@ export async function threadPage(ctx) {
       f.input.focus();
     }
 
-    add(li, h('article', { 'aria-labelledby': metaId, class: r.accepted ? 'accepted' : null }, meta, quote, body, reactionsOf(r), bar, err));
+    add(li, h('article', { 'aria-labelledby': metaId, class: r.accepted ? 'accepted' : null }, meta, quote, body, hist ? hist.panel : null, reactionsOf(r), bar, err));
     return li;
   }
 
