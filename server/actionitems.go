@@ -28,9 +28,7 @@ func checkActionItemFields(v *errs.Violations, a *forumv1.ActionItem, paths []st
 		case "title":
 			checkText(v, "action_item.title", a.GetTitle(), 1, maxTitleChars, false)
 		case "owner":
-			_, uerr := resname.ParseUser(a.GetOwner())
-			_, oerr := resname.ParseOrganization(a.GetOwner())
-			if uerr != nil && oerr != nil {
+			if !userOrOrganization(a.GetOwner()) {
 				v.Add("action_item.owner", "is required: a user (users/{id}) or an organization (organizations/{slug})")
 			}
 		case "due_date":
@@ -45,6 +43,15 @@ func checkActionItemFields(v *errs.Violations, a *forumv1.ActionItem, paths []st
 			checkText(v, "action_item.closing_note", a.GetClosingNote(), 0, maxNoteChars, true)
 		}
 	}
+}
+
+// userOrOrganization reports whether name is a user's (`users/{id}`) or
+// an organisation's (`organizations/{slug}`): an action item's owner, a
+// convening's organiser.
+func userOrOrganization(name string) bool {
+	_, uerr := resname.ParseUser(name)
+	_, oerr := resname.ParseOrganization(name)
+	return uerr == nil || oerr == nil
 }
 
 // checkActionItemName parses an action item's name in field.

@@ -75,10 +75,8 @@ func checkConveningFields(v *errs.Violations, c *forumv1.Convening, paths []stri
 			seen := map[string]bool{}
 			for i, o := range c.GetOrganizers() {
 				field := fmt.Sprintf("convening.organizers[%d]", i)
-				_, uerr := resname.ParseUser(o)
-				_, oerr := resname.ParseOrganization(o)
 				switch {
-				case uerr != nil && oerr != nil:
+				case !userOrOrganization(o):
 					v.Add(field, "%q is neither a user (users/{id}) nor an organization (organizations/{slug})", o)
 				case seen[o]:
 					v.Add(field, "%s is named twice", o)

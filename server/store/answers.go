@@ -10,7 +10,6 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -134,21 +133,7 @@ func fillThread(tx kv.Tx, access *themeAccess, t *forumv1.Thread, id uint64) err
 // record (forumv1.Thread field 24), read from the wire without decoding
 // the thread.
 func readAcceptedAnswer(tx kv.Tx, id uint64) (string, error) {
-	v, err := tx.Get(bucketThreads, threadKey(id))
-	if err != nil || v == nil {
-		return "", err
-	}
-	var answer string
-	err = wireFields(v, func(num protowire.Number, typ protowire.Type, b []byte, _ uint64) bool {
-		if num == 24 && typ == protowire.BytesType {
-			answer = string(b)
-		}
-		return true
-	})
-	if err != nil {
-		return "", fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, err)
-	}
-	return answer, nil
+	return readThreadString(tx, id, 24)
 }
 
 // fillReply sets what reply r (of thread id) carries beside its record,

@@ -12,7 +12,6 @@ import (
 	"github.com/forumhq/forum/internal/resname"
 	"github.com/forumhq/forum/server/authz"
 	"github.com/forumhq/forum/server/store/kv"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -151,15 +150,7 @@ func (s *Store) ListConvenings(ctx context.Context, actor authz.Actor, state for
 // server checked their form), naming the field of the first that does not.
 func checkConveningRefs(tx kv.Tx, c *forumv1.Convening) error {
 	for i, o := range c.Organizers {
-		var err error
-		if u, perr := resname.ParseUser(o); perr == nil {
-			_, err = getUser(tx, u.ID)
-		} else {
-			_, err = getOrganizationNamed(tx, o)
-		}
-		if errors.Is(err, errs.NotFound) {
-			return errs.InvalidField(fmt.Sprintf("convening.organizers[%d]", i), "%s does not exist", o)
-		} else if err != nil {
+		if err := ownerExists(tx, fmt.Sprintf("convening.organizers[%d]", i), o); err != nil {
 			return err
 		}
 	}
@@ -313,15 +304,9 @@ func (s *Store) DeleteConvening(ctx context.Context, actor authz.Actor, name res
 		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
 			return err
 		}
-		prefix := append([]byte(name.Slug), 0)
-		empty := true
-		if err := tx.Scan(bucketConveningThreads, prefix, prefixEnd(prefix), false, func(_, _ []byte) bool {
-			empty = false
-			return false
-		}); err != nil {
+		if threads, err := anyKey(tx, bucketConveningThreads, append([]byte(name.Slug), 0)); err != nil {
 			return err
-		}
-		if !empty {
+		} else if threads {
 			return fmt.Errorf("%w: threads belong to %s: archive it (state ARCHIVED) instead", errs.FailedPrecondition, name)
 		}
 		if err := tx.Delete(bucketConvenings, []byte(name.Slug)); err != nil {
@@ -369,19 +354,5 @@ func setThreadConvening(tx kv.Tx, id uint64, from, to, field string) error {
 // (forumv1.Thread field 26), read from the wire; empty if none or if the
 // thread is gone.
 func readThreadConvening(tx kv.Tx, id uint64) (string, error) {
-	v, err := tx.Get(bucketThreads, threadKey(id))
-	if err != nil || v == nil {
-		return "", err
-	}
-	var c string
-	err = wireFields(v, func(num protowire.Number, typ protowire.Type, b []byte, _ uint64) bool {
-		if num == 26 && typ == protowire.BytesType {
-			c = string(b)
-		}
-		return true
-	})
-	if err != nil {
-		return "", fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, err)
-	}
-	return c, nil
+	return readThreadString(tx, id, 26)
 }

@@ -665,7 +665,7 @@ func (d *deriver) run() (DeriveResult, error) {
 			return res, err
 		}
 	}
-	if err := d.s.appendEvents(tx, d.now, d.events); err != nil {
+	if err := d.s.appendEvents(tx, d.now, d.events...); err != nil {
 		return res, err
 	}
 	if cur == head && len(d.events) > 0 && d.events[len(d.events)-1].Revision > head {

@@ -142,15 +142,9 @@ func (s *Store) DeleteOrganization(ctx context.Context, actor authz.Actor, name 
 		if err := checkEtag("etag", wantEtag, cur.Etag); err != nil {
 			return err
 		}
-		p := themePrefix(name.Slug)
-		empty := true
-		if err := tx.Scan(bucketOrgUsers, p, prefixEnd(p), false, func(k, v []byte) bool {
-			empty = false
-			return false
-		}); err != nil {
+		if users, err := anyKey(tx, bucketOrgUsers, themePrefix(name.Slug)); err != nil {
 			return err
-		}
-		if !empty {
+		} else if users {
 			return fmt.Errorf("%w: users still belong to %s", errs.FailedPrecondition, name)
 		}
 		if err := tx.Delete(bucketOrganizations, []byte(name.Slug)); err != nil {

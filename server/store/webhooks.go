@@ -289,6 +289,16 @@ func keysIn(tx kv.Tx, b kv.Bucket, start, end []byte, reverse bool) ([][]byte, e
 	return keys, err
 }
 
+// anyKey reports whether b holds a key that starts with prefix.
+func anyKey(tx kv.Tx, b kv.Bucket, prefix []byte) (bool, error) {
+	found := false
+	err := tx.Scan(b, prefix, prefixEnd(prefix), false, func(_, _ []byte) bool {
+		found = true
+		return false
+	})
+	return found, err
+}
+
 // deleteKeys deletes keys from b.
 func deleteKeys(tx kv.Tx, b kv.Bucket, keys [][]byte) error {
 	for _, k := range keys {

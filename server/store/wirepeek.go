@@ -64,6 +64,27 @@ func eventTypeOf(v []byte) (forumv1.EventType, error) {
 	return t, err
 }
 
+// readThreadString returns string field num of thread id's record, read
+// from the wire without decoding the thread (its body and rendering);
+// empty if it is not set or the thread is gone.
+func readThreadString(tx kv.Tx, id uint64, num protowire.Number) (string, error) {
+	v, err := tx.Get(bucketThreads, threadKey(id))
+	if err != nil || v == nil {
+		return "", err
+	}
+	var s string
+	err = wireFields(v, func(n protowire.Number, typ protowire.Type, b []byte, _ uint64) bool {
+		if n == num && typ == protowire.BytesType {
+			s = string(b)
+		}
+		return true
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: corrupt record in %s: %w", bucketThreads, err)
+	}
+	return s, nil
+}
+
 // replyHead is what the deriver needs of a reply.
 type replyHead struct {
 	name, body, author, inReplyTo string
